@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * conf: strict YAML configuration.  The only module that includes
+ * <yaml.h>.  Each loader parses a file into a plain struct with defaults
+ * filled in and every value checked; any problem is reported as
+ * "file:line: key: reason" and nothing is returned.  A reload parses a new
+ * struct and swaps it in, so a bad file never replaces a good one.
+ */
+#ifndef WUZHA_CONF_H
+#define WUZHA_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CONF_ERR_MAX		512
+#define CONF_ID_MAX		64
+#define CONF_FILE_MAX		(8 * 1024 * 1024)	/* largest YAML file read */
+#define CONF_DEPTH_MAX		16	/* YAML nesting refused beyond this */
+#define CONF_NODES_MAX		200000
+#define CONF_PRINCIPALS_MAX	200000
+
+/* --- wuzhad.yaml ------------------------------------------------------- */
+
+struct conf_wuzhad {
+	char		*listen;		/* "127.0.0.1:7443", "[::1]:7443" */
+	struct {
+		char	*ca;			/* CA certificate (PEM) */
+		char	*cert;			/* daemon certificate (PEM) */
+		char	*key;			/* daemon key (PEM) */
+		char	*crl;			/* optional CRL (PEM) */
+	} tls;
+	struct {
+		char	*socket;		/* unix socket, or NULL */
+		char	*host;			/* else host (default 127.0.0.1) */
+		uint16_t port;			/* and port (default 6379) */
+		char	*prefix;		/* key prefix, default "wuzha:" */
+		uint32_t connect_timeout_ms;	/* default 2000 */
+		uint32_t command_timeout_ms;	/* default 5000 */
+		uint32_t reconnect_min_ms;	/* default 100 */
+		uint32_t reconnect_max_ms;	/* default 10000 */
+	} redis;
+	struct {
+		uint32_t max_frame;		/* bytes, default 65536 */
+		uint32_t max_connections;	/* default 19000 */
+		uint32_t max_text;		/* alert text bytes, default 16384 */
+		uint64_t max_output;		/* queued bytes per conn, default 4 MiB */
+		uint32_t ack_batch;		/* acks per Redis call, default 1024 */
+	} limits;
+	struct {
+		uint32_t handshake_ms;		/* TLS + HELLO, default 10000 */
+		uint32_t heartbeat_s;		/* PING interval, default 30 */
+		uint32_t idle_s;		/* silent peer closed, default 90 */
+		uint32_t skew_s;		/* issued_at window, default 300 */
+		uint32_t tree_refresh_ms;	/* tree-gen poll, default 2000 */
+	} timeouts;
+	char		*log_level;		/* "debug" | "info" | "warning"; default "info" */
+};
+
+struct conf_wuzhad *conf_wuzhad_load(const char *path, char *err, size_t errlen);
+struct conf_wuzhad *conf_wuzhad_parse(const char *name, const void *buf,
+		    size_t len, char *err, size_t errlen);
+void		    conf_wuzhad_free(struct conf_wuzhad *);
+
+/* --- agent.yaml (also read by wuzhactl) -------------------------------- */
+
+struct conf_agent {
+	char		*server;		/* "127.0.0.1:7443", required */
+	char		*server_name;		/* name the daemon's cert must carry, required */
+	struct {
+		char	*ca;			/* required */
+		char	*cert;			/* required */
+		char	*key;			/* required */
+	} tls;
+	char		*state_file;		/* optional (agent: required to dedupe across restarts) */
+	char		*hook;			/* optional command run per alert */
+	uint32_t	 hook_timeout_ms;	/* default 30000 */
+	uint32_t	 reconnect_min_ms;	/* default 500 */
+	uint32_t	 reconnect_max_ms;	/* default 60000 */
+	uint32_t	 heartbeat_s;		/* default 30 */
+	uint32_t	 max_frame;		/* default 65536 */
+};
+
+struct conf_agent *conf_agent_load(const char *path, char *err, size_t errlen);
+struct conf_agent *conf_agent_parse(const char *name, const void *buf,
+		   size_t len, char *err, size_t errlen);
+void		   conf_agent_free(struct conf_agent *);
+
+/* --- tree.yaml --------------------------------------------------------- */
+
+enum conf_tier {
+	CONF_TIER_POLICE	= 0,
+	CONF_TIER_SCHOOL	= 1,
+	CONF_TIER_DEPARTMENT	= 2,
+	CONF_TIER_CLASS		= 3,
+};
+
+#define CONF_R_RECEIVE	0x01
+#define CONF_R_ISSUE	0x02
+#define CONF_R_OBSERVE	0x04
+
+struct conf_node {
+	char		id[CONF_ID_MAX + 1];	/* [a-z0-9-]{1,64} */
+	char		*name;			/* UTF-8 display name */
+	enum conf_tier	tier;
+	char		parent[CONF_ID_MAX + 1];/* "" for a police root */
+	int		line;
+};
+
+struct conf_principal {
+	char		cn[CONF_ID_MAX + 1];	/* [A-Za-z0-9._-]{1,64} */
+	char		node[CONF_ID_MAX + 1];
+	unsigned	rights;			/* CONF_R_* */
+	int		line;
+};
+
+/* Nodes come out parents-first (a valid topological order). */
+struct conf_tree {
+	struct conf_node	*nodes;
+	size_t			 nnodes;
+	struct conf_principal	*principals;
+	size_t			 nprincipals;
+};
+
+struct conf_tree *conf_tree_load(const char *path, char *err, size_t errlen);
+/* Same from memory; name is used in messages in place of a file name. */
+struct conf_tree *conf_tree_parse(const char *name, const void *buf, size_t len,
+		     char *err, size_t errlen);
+void		  conf_tree_free(struct conf_tree *);
+
+/* Write a tree as YAML that conf_tree_parse reads back identically. */
+int		  conf_tree_write(const struct conf_tree *, FILE *);
+
+const char	*conf_tier_name(enum conf_tier);	/* "police", ... */
+
+/* Parse "250ms", "30s", "5m", "2h" into ms; -1 on error. */
+int64_t		 conf_parse_duration_ms(const char *);
+/* Parse "65536", "64KiB", "4MiB", "1GiB" into bytes; -1 on error. */
+int64_t		 conf_parse_size(const char *);
+
+#endif

@@ -1,0 +1,437 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * proto: the wuzha wire format.  Frames, canonical fields, messages, the
+ * alert body and its signed envelope.  Pure code: no sockets, no event
+ * loop, no globals.  Everything a peer sends is decoded strictly, so that
+ * a signed body has exactly one encoding.  See proto/PROTOCOL.md.
+ */
+#ifndef WUZHA_PROTO_H
+#define WUZHA_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#define PROTO_VERSION		1
+
+/* Frame: u32 big-endian length of what follows, u8 type, payload. */
+#define PROTO_FRAME_HDR		5
+#define PROTO_FRAME_MAX_DEFAULT	(64 * 1024)	/* largest length value */
+#define PROTO_FRAME_MAX_LIMIT	(16 * 1024 * 1024) /* cap for any config */
+
+/* Field: u8 tag, u16 big-endian length, value. */
+#define PROTO_FIELD_HDR		3
+
+/* Identifier limits (bytes).  Ids and CNs are ASCII, see proto_*_valid. */
+#define PROTO_ID_MAX		64
+#define PROTO_HEADLINE_MAX	512
+#define PROTO_TEXT_MAX		16384
+#define PROTO_INSTRUCTION_MAX	4096
+#define PROTO_REASON_MAX	1024
+#define PROTO_CERT_MAX		8192
+#define PROTO_SIG_LEN		64	/* Ed25519 */
+
+/* Domain separation: what is signed is this prefix followed by the body. */
+#define PROTO_SIG_CONTEXT	"wuzha-alert-v1"	/* 14 bytes, no NUL */
+
+enum proto_type {
+	PROTO_T_HELLO		= 0x01,
+	PROTO_T_WELCOME		= 0x02,
+	PROTO_T_PUBLISH		= 0x10,
+	PROTO_T_PUBLISHED	= 0x11,
+	PROTO_T_ALERT		= 0x12,
+	PROTO_T_ACK		= 0x20,
+	PROTO_T_ACK_OK		= 0x21,
+	PROTO_T_STATUS_REQ	= 0x30,
+	PROTO_T_STATUS		= 0x31,
+	PROTO_T_PING		= 0x40,
+	PROTO_T_PONG		= 0x41,
+	PROTO_T_ERROR		= 0x7e,
+	PROTO_T_BYE		= 0x7f,
+};
+
+/*
+ * Error codes carried by ERROR (and returned, negated, by decoders and
+ * the verifier).  Grouped by hundreds: 1xx framing/encoding, 2xx session
+ * and rights, 3xx alerts, 4xx acks, 5xx server.
+ */
+enum proto_err {
+	PROTO_E_OK		= 0,
+	PROTO_E_FRAME		= 100,	/* malformed frame */
+	PROTO_E_FRAME_SIZE	= 101,	/* frame longer than the maximum */
+	PROTO_E_TYPE		= 102,	/* unknown message type */
+	PROTO_E_FIELD		= 103,	/* non-canonical field encoding */
+	PROTO_E_MISSING		= 104,	/* required field absent */
+	PROTO_E_UTF8		= 105,	/* text not valid UTF-8, or has NUL */
+	PROTO_E_TOO_LONG	= 106,	/* value longer than its limit */
+	PROTO_E_STATE		= 107,	/* message not valid in this state */
+	PROTO_E_VERSION		= 108,	/* unsupported protocol version */
+	PROTO_E_TAG		= 109,	/* unknown field tag */
+	PROTO_E_VALUE		= 110,	/* value out of range (enum, id syntax) */
+	PROTO_E_TIMEOUT		= 111,	/* peer too slow (handshake, frame) */
+	PROTO_E_PRINCIPAL	= 200,	/* certificate CN is not a principal */
+	PROTO_E_FORBIDDEN	= 201,	/* principal lacks the right */
+	PROTO_E_LIMIT		= 202,	/* connection or rate limit reached */
+	PROTO_E_SIGNATURE	= 300,	/* signature does not verify */
+	PROTO_E_CERT		= 301,	/* issuer certificate not from the CA */
+	PROTO_E_ISSUER		= 302,	/* cert CN / sender / issuer mismatch */
+	PROTO_E_TARGET		= 303,	/* issuer may not issue to target */
+	PROTO_E_NODE		= 304,	/* unknown node */
+	PROTO_E_SKEW		= 305,	/* issued_at outside the skew window */
+	PROTO_E_EXPIRY		= 306,	/* expires_at not after issued_at, or past */
+	PROTO_E_DUPLICATE	= 307,	/* alert id already seen */
+	PROTO_E_UNKNOWN_ALERT	= 308,	/* no such (live) alert */
+	PROTO_E_REFERENCE	= 309,	/* update/cancel reference invalid */
+	PROTO_E_NOT_ADDRESSED	= 400,	/* ack for an alert not sent to you */
+	PROTO_E_BACKWARDS	= 401,	/* ack state would go backwards */
+	PROTO_E_INTERNAL	= 500,	/* server bug; see its log */
+	PROTO_E_STORE		= 501,	/* store unavailable, try again */
+	PROTO_E_SHUTDOWN	= 502,	/* server is stopping */
+};
+
+/* Short, stable name of an error code ("bad-signature"), "unknown" if none. */
+const char	*proto_err_name(int code);
+/* Name of a message type ("HELLO"), "?" if none. */
+const char	*proto_type_name(int type);
+
+/* A view into someone else's bytes; text views are valid UTF-8, no NUL. */
+struct proto_view {
+	const uint8_t	*p;
+	size_t		 len;
+};
+
+/* --- frames ------------------------------------------------------------ */
+
+/*
+ * Check a frame header (PROTO_FRAME_HDR bytes).  Returns 0 and sets *type
+ * and *payload_len, or -PROTO_E_FRAME (length 0) / -PROTO_E_FRAME_SIZE
+ * (length - 1 > max payload, i.e. length > max).  Call before allocating.
+ */
+int	proto_frame_header(const uint8_t *hdr, uint32_t max, uint8_t *type,
+	    uint32_t *payload_len);
+
+/* --- encoding buffer --------------------------------------------------- */
+
+/*
+ * A growable output buffer.  Writers append fields in ascending tag
+ * order; a writer that fails (allocation, order, length) sets err and
+ * every later call is a no-op, so callers check once at the end.
+ */
+struct proto_buf {
+	uint8_t		*data;
+	size_t		 len;
+	size_t		 cap;
+	int		 err;		/* first error, PROTO_E_* or ENOMEM */
+	int		 last_tag;	/* -1 at start of each field list */
+};
+
+void	pbuf_init(struct proto_buf *);
+void	pbuf_free(struct proto_buf *);
+/* Hand the bytes to the caller (who frees them); the buffer is reset. */
+uint8_t	*pbuf_take(struct proto_buf *, size_t *len);
+void	pbuf_raw(struct proto_buf *, const void *, size_t);
+
+void	pbuf_u8(struct proto_buf *, uint8_t tag, uint8_t);
+void	pbuf_u16(struct proto_buf *, uint8_t tag, uint16_t);
+void	pbuf_u32(struct proto_buf *, uint8_t tag, uint32_t);
+void	pbuf_u64(struct proto_buf *, uint8_t tag, uint64_t);
+void	pbuf_bytes(struct proto_buf *, uint8_t tag, const void *, size_t);
+void	pbuf_str(struct proto_buf *, uint8_t tag, const char *);	/* skipped if NULL */
+
+/*
+ * Lists: a field whose value is a sequence of items, each a u16 length
+ * and a canonical field list.  pbuf_list_begin opens the field,
+ * pbuf_item_begin/end bracket each item (tags restart inside an item),
+ * pbuf_list_end patches the field length.
+ */
+size_t	pbuf_list_begin(struct proto_buf *, uint8_t tag);
+size_t	pbuf_item_begin(struct proto_buf *);
+void	pbuf_item_end(struct proto_buf *, size_t mark);
+void	pbuf_list_end(struct proto_buf *, size_t mark, uint8_t tag);
+
+/*
+ * Frame: pbuf_frame_begin reserves the header, pbuf_frame_end fills it
+ * with the length and type.  One buffer can hold several frames.
+ */
+size_t	pbuf_frame_begin(struct proto_buf *);
+void	pbuf_frame_end(struct proto_buf *, size_t mark, uint8_t type);
+
+/* --- identifiers ------------------------------------------------------- */
+
+/* Node ids: [a-z0-9-]{1,64}. */
+int	proto_node_id_valid(const char *, size_t len);
+/* Alert ids and principal CNs: [A-Za-z0-9._-]{1,64}, not starting with '.' or '-'. */
+int	proto_name_valid(const char *, size_t len);
+/* Valid UTF-8 (no overlongs, no surrogates), no NUL. */
+int	proto_utf8_valid(const uint8_t *, size_t len);
+
+/* --- messages ---------------------------------------------------------- */
+
+enum proto_role {
+	PROTO_ROLE_AGENT	= 1,	/* receives alerts pushed to it */
+	PROTO_ROLE_CONSOLE	= 2,	/* requests only, nothing pushed */
+};
+
+enum proto_ack_state {
+	PROTO_ACK_NONE		= 0,	/* only in STATUS: nothing stored */
+	PROTO_ACK_DELIVERED	= 1,
+	PROTO_ACK_READ		= 2,
+	PROTO_ACK_RELAYED	= 3,
+};
+
+enum proto_rights {
+	PROTO_R_RECEIVE		= 0x01,
+	PROTO_R_ISSUE		= 0x02,
+	PROTO_R_OBSERVE		= 0x04,
+};
+
+enum proto_tier {
+	PROTO_TIER_POLICE	= 0,
+	PROTO_TIER_SCHOOL	= 1,
+	PROTO_TIER_DEPARTMENT	= 2,
+	PROTO_TIER_CLASS	= 3,
+};
+
+/* Fixed-size id buffers are NUL-terminated; "" means absent. */
+typedef char proto_id[PROTO_ID_MAX + 1];
+
+struct proto_hello {			/* client -> server, first frame */
+	uint16_t	version;	/* 1 */
+	uint8_t		role;		/* 2 enum proto_role */
+	uint32_t	heartbeat;	/* 3 seconds the client wants, 0 = server's */
+	uint64_t	last_seq;	/* 4 optional: highest seq seen */
+	struct proto_view agent;	/* 5 optional: software name, text */
+};
+
+struct proto_welcome {			/* server -> client */
+	uint16_t	version;	/* 1 */
+	proto_id	principal;	/* 2 */
+	proto_id	node;		/* 3 */
+	uint8_t		rights;		/* 4 enum proto_rights bits */
+	uint32_t	heartbeat;	/* 5 seconds */
+	uint64_t	server_time;	/* 6 ms since the epoch */
+	uint32_t	max_frame;	/* 7 */
+};
+
+struct proto_publish {			/* client -> server */
+	struct proto_view envelope;	/* 1 */
+};
+
+struct proto_published {		/* server -> client */
+	proto_id	id;		/* 1 */
+	uint64_t	seq;		/* 2 */
+	uint32_t	targeted;	/* 3 agents targeted */
+};
+
+enum proto_alert_flags {
+	PROTO_AF_REMINDER	= 0x01,	/* pushed again: not read yet */
+	PROTO_AF_RESENT		= 0x02,	/* pending since before connect */
+};
+
+struct proto_alert_msg {		/* server -> agent */
+	uint64_t	seq;		/* 1 */
+	uint8_t		flags;		/* 2 enum proto_alert_flags */
+	struct proto_view envelope;	/* 3 */
+};
+
+struct proto_ack {			/* client -> server */
+	proto_id	id;		/* 1 */
+	uint8_t		state;		/* 2 DELIVERED..RELAYED */
+	uint32_t	reach;		/* 3 optional, RELAYED only: head count */
+	int		has_reach;
+};
+
+struct proto_ack_ok {			/* server -> client */
+	proto_id	id;		/* 1 */
+	uint8_t		state;		/* 2 state now stored */
+};
+
+enum proto_status_flags {
+	PROTO_SF_MEMBERS	= 0x01,	/* include per-principal states */
+};
+
+struct proto_status_req {		/* client -> server */
+	proto_id	id;		/* 1 */
+	proto_id	node;		/* 2 optional: subtree root */
+	uint8_t		flags;		/* 3 optional: enum proto_status_flags */
+};
+
+/* One node of a STATUS tree. */
+struct proto_status_node {
+	proto_id	node;		/* 1 */
+	proto_id	parent;		/* 2 optional ("" for the root shown) */
+	uint8_t		tier;		/* 3 */
+	struct proto_view name;		/* 4 text */
+	uint32_t	targeted;	/* 5 */
+	uint32_t	delivered;	/* 6 */
+	uint32_t	read;		/* 7 */
+	uint32_t	relayed;	/* 8 */
+	uint32_t	reach;		/* 9 sum of relayed head counts */
+};
+
+/* One principal of a STATUS member list. */
+struct proto_status_member {
+	proto_id	cn;		/* 1 */
+	proto_id	node;		/* 2 */
+	uint8_t		state;		/* 3 enum proto_ack_state */
+	uint64_t	at;		/* 4 optional: ms of the last change */
+};
+
+struct proto_status {			/* server -> client */
+	proto_id	id;		/* 1 */
+	uint64_t	seq;		/* 2 */
+	proto_id	target;		/* 3 */
+	uint64_t	issued_at;	/* 4 */
+	uint64_t	expires_at;	/* 5 */
+	struct proto_view nodes;	/* 6 list of proto_status_node, pre-order */
+	struct proto_view members;	/* 7 optional list of proto_status_member */
+};
+
+struct proto_ping {			/* both ways; PONG echoes the nonce */
+	uint64_t	nonce;		/* 1 */
+};
+
+struct proto_error {			/* server -> client */
+	uint16_t	code;		/* 1 enum proto_err */
+	struct proto_view text;		/* 2 text */
+	proto_id	ref;		/* 3 optional: alert id concerned */
+};
+
+struct proto_bye {			/* both ways, before closing */
+	uint16_t	code;		/* 1 optional: why, enum proto_err */
+	struct proto_view text;		/* 2 optional: text */
+};
+
+/*
+ * Decoders: parse a payload (no frame header) into the struct.  Views
+ * point into the payload.  Return 0, or -PROTO_E_* on any deviation from
+ * the canonical encoding (unknown tag, tags not ascending, wrong width,
+ * missing required field, bad UTF-8, over-long value, bad id syntax).
+ */
+int	proto_hello_decode(const uint8_t *, size_t, struct proto_hello *);
+int	proto_welcome_decode(const uint8_t *, size_t, struct proto_welcome *);
+int	proto_publish_decode(const uint8_t *, size_t, struct proto_publish *);
+int	proto_published_decode(const uint8_t *, size_t, struct proto_published *);
+int	proto_alert_msg_decode(const uint8_t *, size_t, struct proto_alert_msg *);
+int	proto_ack_decode(const uint8_t *, size_t, struct proto_ack *);
+int	proto_ack_ok_decode(const uint8_t *, size_t, struct proto_ack_ok *);
+int	proto_status_req_decode(const uint8_t *, size_t, struct proto_status_req *);
+int	proto_status_decode(const uint8_t *, size_t, struct proto_status *);
+int	proto_ping_decode(const uint8_t *, size_t, struct proto_ping *);
+int	proto_error_decode(const uint8_t *, size_t, struct proto_error *);
+int	proto_bye_decode(const uint8_t *, size_t, struct proto_bye *);
+
+/*
+ * Iterate a STATUS list.  *cursor starts at 0; each call decodes the next
+ * item and returns 1, returns 0 at the end, or -PROTO_E_* if malformed.
+ */
+int	proto_status_node_next(const struct proto_view *, size_t *cursor,
+	    struct proto_status_node *);
+int	proto_status_member_next(const struct proto_view *, size_t *cursor,
+	    struct proto_status_member *);
+
+/*
+ * Encoders: append one whole frame (header included) to the buffer.
+ * Optional fields are left out when zero / empty / has_* false.
+ */
+void	proto_hello_encode(struct proto_buf *, const struct proto_hello *);
+void	proto_welcome_encode(struct proto_buf *, const struct proto_welcome *);
+void	proto_publish_encode(struct proto_buf *, const struct proto_publish *);
+void	proto_published_encode(struct proto_buf *, const struct proto_published *);
+void	proto_alert_msg_encode(struct proto_buf *, const struct proto_alert_msg *);
+void	proto_ack_encode(struct proto_buf *, const struct proto_ack *);
+void	proto_ack_ok_encode(struct proto_buf *, const struct proto_ack_ok *);
+void	proto_status_req_encode(struct proto_buf *, const struct proto_status_req *);
+/* STATUS: lists are built with pbuf_list_* and proto_status_*_put. */
+void	proto_status_encode(struct proto_buf *, const struct proto_status *);
+void	proto_status_node_put(struct proto_buf *, const struct proto_status_node *);
+void	proto_status_member_put(struct proto_buf *, const struct proto_status_member *);
+void	proto_ping_encode(struct proto_buf *, uint8_t type, const struct proto_ping *);
+void	proto_error_encode(struct proto_buf *, uint16_t code, const char *text,
+	    const char *ref);
+void	proto_bye_encode(struct proto_buf *, uint16_t code, const char *text);
+
+/* --- the alert --------------------------------------------------------- */
+
+enum proto_msg_type {
+	PROTO_MSG_ALERT		= 1,
+	PROTO_MSG_UPDATE	= 2,	/* references required */
+	PROTO_MSG_CANCEL	= 3,	/* references required */
+};
+
+enum proto_category {
+	PROTO_CAT_WARNING	= 1,	/* 预警提醒 */
+	PROTO_CAT_KNOWLEDGE	= 2,	/* 防范知识 */
+	PROTO_CAT_CASE_FOLLOWUP	= 3,	/* 发案即补课 */
+};
+
+enum proto_severity {			/* as in CAP 1.2 */
+	PROTO_SEV_EXTREME	= 1,
+	PROTO_SEV_SEVERE	= 2,
+	PROTO_SEV_MODERATE	= 3,
+	PROTO_SEV_MINOR		= 4,
+	PROTO_SEV_UNKNOWN	= 5,
+};
+
+/* The signed alert body.  Tags in comments. */
+struct proto_alert {
+	proto_id	id;		/* 1 */
+	proto_id	issuer;		/* 2 principal CN */
+	proto_id	target;		/* 3 node id */
+	uint8_t		msg_type;	/* 4 enum proto_msg_type */
+	proto_id	references;	/* 5 optional; required for update/cancel */
+	uint8_t		category;	/* 6 enum proto_category */
+	uint8_t		severity;	/* 7 enum proto_severity */
+	struct proto_view headline;	/* 8 text, 1..PROTO_HEADLINE_MAX */
+	struct proto_view text;		/* 9 text, 0..PROTO_TEXT_MAX */
+	struct proto_view instruction;	/* 10 optional text */
+	uint64_t	issued_at;	/* 11 ms since the epoch */
+	uint64_t	expires_at;	/* 12 ms since the epoch */
+	uint8_t		relay_required;	/* 13 0 or 1 */
+};
+
+/* The envelope: what PUBLISH and ALERT carry, stored unchanged. */
+struct proto_envelope {
+	struct proto_view body;		/* 1 canonical proto_alert encoding */
+	struct proto_view cert;		/* 2 issuer certificate, DER */
+	struct proto_view sig;		/* 3 Ed25519 over context || body */
+};
+
+const char	*proto_category_name(int);	/* "warning", ... or NULL */
+int		 proto_category_parse(const char *);	/* -1 if unknown */
+const char	*proto_severity_name(int);
+int		 proto_severity_parse(const char *);
+const char	*proto_msg_type_name(int);
+int		 proto_msg_type_parse(const char *);
+const char	*proto_ack_state_name(int);	/* "delivered", ... */
+int		 proto_ack_state_parse(const char *);
+
+/* Body: field list only (no frame header). */
+void	proto_alert_encode(struct proto_buf *, const struct proto_alert *);
+int	proto_alert_decode(const uint8_t *, size_t, struct proto_alert *);
+
+void	proto_envelope_encode(struct proto_buf *, const struct proto_envelope *);
+int	proto_envelope_decode(const uint8_t *, size_t, struct proto_envelope *);
+
+/*
+ * Sign: encode the body, sign context || body with key (Ed25519), and
+ * append the envelope (field list, no frame header) with cert's DER.
+ * Returns 0 or -1 (key not Ed25519, OpenSSL failure, encoding error).
+ */
+int	proto_envelope_sign(struct proto_buf *, const struct proto_alert *,
+	    EVP_PKEY *key, X509 *cert);
+
+/*
+ * Verify an envelope: decode it and its body, check that the certificate
+ * chains to a CA in store (with its CRLs, if the store has them) at time
+ * now (seconds; 0 = current time), that its CN equals the body's issuer,
+ * that its key is Ed25519, and that the signature holds.  On success fills
+ * *alert (views into buf) and returns 0; else -PROTO_E_* (FIELD, MISSING,
+ * ..., CERT, ISSUER, SIGNATURE).  why, if not NULL, gets a short reason.
+ */
+int	proto_envelope_verify(const uint8_t *buf, size_t len, X509_STORE *store,
+	    int64_t now, struct proto_alert *alert, char *why, size_t whylen);
+
+#endif

@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * ack: acknowledgements.  States only move forward (delivered -> read ->
+ * relayed).  Acks are checked against the alert cache and the tree, then
+ * queued; once per loop turn the queue goes to Redis as one script call
+ * (at most ack_batch acks each), which updates the agent's state and the
+ * counters of every node from the agent's up to the alert's target.
+ * ACK_OK goes out only after Redis has answered.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "wuzhad.h"
+
+#define ACK_CHAIN_MAX	(PROTO_TIER_CLASS + 1)	/* nodes from agent to target */
+
+/* One ack waiting to be written. */
+struct ackreq {
+	struct conn	*c;			/* referenced */
+	proto_id	 id;
+	proto_id	 cn;
+	uint8_t		 state;
+	uint32_t	 reach;
+	int		 nchain;
+	proto_id	 chain[ACK_CHAIN_MAX];
+};
+
+/* A batch in flight. */
+struct ackbatch {
+	struct ackreq	*v;
+	size_t		 n;
+};
+
+static struct ackreq	*queue;
+static size_t		 queued, queue_cap;
+static struct event	*flush_ev;
+static int		 flush_scheduled;
+static uint64_t		 batches, acks_written;
+
+static void	ack_flush_cb(evutil_socket_t, short, void *);
+
+void
+ack_init(void)
+{
+	/* Made active by the first ack of a turn, it runs after the reads
+	 * already waiting in this turn, so their acks share one call. */
+	if ((flush_ev = event_new(wz->base, -1, 0, ack_flush_cb, NULL)) == NULL)
+		fatalx("ack_init: event_new");
+}
+
+void
+ack_free(void)
+{
+	size_t	i;
+
+	for (i = 0; i < queued; i++)
+		conn_unref(queue[i].c);
+	free(queue);
+	queue = NULL;
+	queued = queue_cap = 0;
+	if (flush_ev != NULL)
+		event_free(flush_ev);
+	flush_ev = NULL;
+}
+
+static void
+ack_send_ok(struct conn *c, const char *id, uint8_t state)
+{
+	struct proto_ack_ok	ok;
+	struct proto_buf	b;
+
+	memset(&ok, 0, sizeof(ok));
+	strlcpy(ok.id, id, sizeof(ok.id));
+	ok.state = state;
+	pbuf_init(&b);
+	proto_ack_ok_encode(&b, &ok);
+	conn_send(c, &b);
+	pbuf_free(&b);
+}
+
+static void
+ack_done_cb(redisReply *r, void *arg)
+{
+	struct ackbatch	*ab = arg;
+	struct ackreq	*q;
+	long long	 v;
+	size_t		 i;
+	int		 ok;
+
+	ok = r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == ab->n;
+	if (!ok)
+		log_warnx("ack: batch of %zu not stored: %s", ab->n,
+		    r != NULL && r->type == REDIS_REPLY_ERROR ? r->str : "no reply");
+	for (i = 0; i < ab->n; i++) {
+		q = &ab->v[i];
+		if (!conn_alive(q->c)) {
+			conn_unref(q->c);
+			continue;
+		}
+		if (!ok) {
+			conn_error(q->c, PROTO_E_STORE, q->id, "ack not stored, "
+			    "store unavailable; send it again");
+		} else if ((v = r->element[i]->integer) == -1000) {
+			conn_error(q->c, PROTO_E_UNKNOWN_ALERT, q->id, "no such "
+			    "alert");
+		} else if (v > 0) {
+			log_debug("ack %s %s %s stored", q->id, q->cn,
+			    proto_ack_state_name(q->state));
+			ack_send_ok(q->c, q->id, (uint8_t)v);
+		} else if (q->state == PROTO_ACK_DELIVERED || -v == q->state) {
+			/* Already there (or beyond): idempotent, not counted. */
+			ack_send_ok(q->c, q->id, (uint8_t)-v);
+		} else {
+			conn_error(q->c, PROTO_E_BACKWARDS, q->id, "state is "
+			    "already %s, cannot go back to %s",
+			    proto_ack_state_name((int)-v),
+			    proto_ack_state_name(q->state));
+		}
+		conn_unref(q->c);
+	}
+	free(ab->v);
+	free(ab);
+}
+
+/* Write up to ack_batch queued acks as one script call. */
+static void
+ack_flush_one(void)
+{
+	struct ackbatch	 *ab;
+	struct ackreq	 *q;
+	const char	**argv;
+	char		(*nums)[3][24];
+	char		  now[24];
+	size_t		  n, i, argc = 0, maxargs;
+	int		  j;
+
+	n = queued < wz->conf->limits.ack_batch ? queued :
+	    wz->conf->limits.ack_batch;
+	if ((ab = calloc(1, sizeof(*ab))) == NULL ||
+	    (ab->v = calloc(n, sizeof(*ab->v))) == NULL)
+		fatal("ack_flush");
+	memcpy(ab->v, queue, n * sizeof(*queue));
+	ab->n = n;
+	memmove(queue, queue + n, (queued - n) * sizeof(*queue));
+	queued -= n;
+
+	maxargs = 2 + n * (5 + ACK_CHAIN_MAX);
+	if ((argv = calloc(maxargs, sizeof(*argv))) == NULL ||
+	    (nums = calloc(n, sizeof(*nums))) == NULL)
+		fatal("ack_flush");
+	snprintf(now, sizeof(now), "%" PRIu64, now_ms());
+	argv[argc++] = store_key("%s", "");
+	argv[argc++] = now;
+	for (i = 0; i < n; i++) {
+		q = &ab->v[i];
+		snprintf(nums[i][0], sizeof(nums[i][0]), "%u", q->state);
+		snprintf(nums[i][1], sizeof(nums[i][1]), "%u", q->reach);
+		snprintf(nums[i][2], sizeof(nums[i][2]), "%d", q->nchain);
+		argv[argc++] = q->id;
+		argv[argc++] = q->cn;
+		argv[argc++] = nums[i][0];
+		argv[argc++] = nums[i][1];
+		argv[argc++] = nums[i][2];
+		for (j = 0; j < q->nchain; j++)
+			argv[argc++] = q->chain[j];
+	}
+	if (store_eval(STORE_LUA_ACK, (int)argc, argv, NULL, ack_done_cb,
+	    ab) == -1)
+		ack_done_cb(NULL, ab);
+	else {
+		batches++;
+		acks_written += n;
+		log_debug("ack: batch %" PRIu64 " of %zu acks sent", batches, n);
+	}
+	free(argv);
+	free(nums);
+}
+
+static void
+ack_flush_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	flush_scheduled = 0;
+	while (queued > 0)
+		ack_flush_one();
+}
+
+void
+ack_handle(struct conn *c, const uint8_t *p, size_t len)
+{
+	struct tprincipal	*pr = conn_principal(c);
+	struct proto_ack	 ack;
+	struct alert		*a;
+	struct tnode		*target, *n;
+	struct ackreq		*q;
+	void			*nv;
+	int			 rv;
+
+	if ((rv = proto_ack_decode(p, len, &ack)) != 0) {
+		conn_error(c, -rv, NULL, "bad ACK: %s", proto_err_name(-rv));
+		return;
+	}
+	if (ack.state < PROTO_ACK_DELIVERED || ack.state > PROTO_ACK_RELAYED) {
+		conn_error(c, PROTO_E_VALUE, ack.id, "bad ack state %u", ack.state);
+		return;
+	}
+	if (ack.has_reach && ack.state != PROTO_ACK_RELAYED) {
+		conn_error(c, PROTO_E_VALUE, ack.id, "a head count goes with "
+		    "relayed only");
+		return;
+	}
+	if ((a = alerts_get(ack.id)) == NULL) {
+		conn_error(c, PROTO_E_UNKNOWN_ALERT, ack.id, "no such live alert");
+		return;
+	}
+	target = tree_node(wz->tree, a->target);
+	if (!(pr->rights & PROTO_R_RECEIVE) || target == NULL ||
+	    !tree_covers(target, pr->node)) {
+		conn_error(c, PROTO_E_NOT_ADDRESSED, ack.id, "alert %s was not "
+		    "sent to %s", a->id, pr->cn);
+		return;
+	}
+	if (queued == queue_cap) {
+		queue_cap = queue_cap ? queue_cap * 2 : 256;
+		if ((nv = reallocarray(queue, queue_cap, sizeof(*queue))) == NULL)
+			fatal("ack_handle");
+		queue = nv;
+	}
+	q = &queue[queued++];
+	memset(q, 0, sizeof(*q));
+	conn_ref(c);
+	q->c = c;
+	strlcpy(q->id, a->id, sizeof(q->id));
+	strlcpy(q->cn, pr->cn, sizeof(q->cn));
+	q->state = ack.state;
+	q->reach = ack.has_reach ? ack.reach : 0;
+	for (n = pr->node; n != NULL && q->nchain < ACK_CHAIN_MAX; n = n->parent) {
+		strlcpy(q->chain[q->nchain++], n->id, sizeof(q->chain[0]));
+		if (n == target)
+			break;
+	}
+	if (!flush_scheduled) {
+		flush_scheduled = 1;
+		event_active(flush_ev, 0, 0);
+	}
+}

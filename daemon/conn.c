@@ -1,0 +1,762 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * conn: one state machine per client connection, over a libevent
+ * bufferevent with OpenSSL.  Bytes become frames here (the length is
+ * checked before anything is pulled up), frames become messages, and
+ * messages go to the module that acts on them.  Also: the shared-bytes
+ * fan-out, heartbeats and deadlines (one sweep for all connections, not a
+ * timer each), and deferred reaping so that nothing is freed inside its
+ * own callback chain.
+ *
+ *   HANDSHAKE --tls ok, CN is a principal--> HELLO --HELLO--> SYNC (agents)
+ *   SYNC --pending sent--> READY;  HELLO --HELLO (console)--> READY
+ *   any --error, BYE, timeout, EOF--> CLOSING --flushed--> reaped
+ */
+#include <sys/socket.h>
+#include <sys/queue.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "log.h"
+#include "wuzhad.h"
+
+#define CONN_CLOSE_GRACE_MS	5000	/* time to flush a last frame */
+
+struct conn {
+	uint64_t		 id;
+	enum conn_state		 state;
+	int			 refs;		/* list membership + holders */
+	int			 reaping;	/* on the reap list */
+	struct bufferevent	*bev;
+	SSL			*ssl;
+	char			 addr[INET6_ADDRSTRLEN + 8];
+	char			 name[PROTO_ID_MAX + INET6_ADDRSTRLEN + 16];
+	char			 cn[PROTO_ID_MAX + 1];
+	struct tprincipal	*p;		/* NULL until the handshake is done */
+	int			 role;		/* enum proto_role, 0 before HELLO */
+	int			 in_node;	/* linked in p->node->agents */
+	uint64_t		 created;	/* mono_ms */
+	uint64_t		 last_rx;
+	uint64_t		 last_ping;
+	uint64_t		 closing_since;
+	uint64_t		 sync_seq;	/* highest seq covered by the sync */
+	uint64_t		 ping_nonce;
+	TAILQ_ENTRY(conn)	 all;
+	TAILQ_ENTRY(conn)	 at_node;
+	TAILQ_ENTRY(conn)	 reap;
+};
+
+static struct conn_list	 conns = TAILQ_HEAD_INITIALIZER(conns);
+static struct conn_list	 reaplist = TAILQ_HEAD_INITIALIZER(reaplist);
+static struct event	*reap_ev;
+static uint64_t		 conn_next_id = 1;
+static size_t		 conn_n;
+static size_t		 conn_agents;
+
+static const char *conn_state_names[] = {
+	[CONN_S_HANDSHAKE] = "handshake",
+	[CONN_S_HELLO] = "hello",
+	[CONN_S_SYNC] = "sync",
+	[CONN_S_READY] = "ready",
+	[CONN_S_CLOSING] = "closing",
+};
+
+static void	conn_read_cb(struct bufferevent *, void *);
+static void	conn_write_cb(struct bufferevent *, void *);
+static void	conn_event_cb(struct bufferevent *, short, void *);
+static void	conn_destroy(struct conn *);
+
+/* --- blobs ------------------------------------------------------------- */
+
+struct blob *
+blob_new(struct proto_buf *b)
+{
+	struct blob	*bl;
+
+	if ((bl = malloc(sizeof(*bl) + b->len)) == NULL)
+		fatal("blob_new");
+	bl->refs = 1;
+	bl->len = b->len;
+	memcpy(bl->data, b->data, b->len);
+	b->len = 0;
+	return bl;
+}
+
+void
+blob_ref(struct blob *bl)
+{
+	bl->refs++;
+}
+
+void
+blob_unref(struct blob *bl)
+{
+	if (bl != NULL && --bl->refs == 0)
+		free(bl);
+}
+
+/* evbuffer cleanup: the connection has sent (or dropped) its reference. */
+static void
+conn_blob_done_cb(const void *data, size_t len, void *arg)
+{
+	blob_unref(arg);
+}
+
+/* --- accessors --------------------------------------------------------- */
+
+uint64_t conn_id(const struct conn *c) { return c->id; }
+const char *conn_name(const struct conn *c) { return c->name; }
+struct tprincipal *conn_principal(const struct conn *c) { return c->p; }
+enum conn_state conn_state(const struct conn *c) { return c->state; }
+uint64_t conn_sync_seq(const struct conn *c) { return c->sync_seq; }
+void conn_set_sync_seq(struct conn *c, uint64_t s) { c->sync_seq = s; }
+size_t conn_count(void) { return conn_n; }
+size_t conn_agents_online(void) { return conn_agents; }
+
+int
+conn_alive(const struct conn *c)
+{
+	return c->state != CONN_S_CLOSING;
+}
+
+void
+conn_ref(struct conn *c)
+{
+	c->refs++;
+}
+
+void
+conn_unref(struct conn *c)
+{
+	if (--c->refs > 0)
+		return;
+	free(c);
+}
+
+static void
+conn_name_update(struct conn *c)
+{
+	snprintf(c->name, sizeof(c->name), "%s@%s",
+	    c->cn[0] != '\0' ? c->cn : "-", c->addr);
+}
+
+/* Put an agent on (or take it off) its node's list of push targets. */
+static void
+conn_link(struct conn *c, int on)
+{
+	if (on && !c->in_node && c->p != NULL) {
+		TAILQ_INSERT_TAIL(&c->p->node->agents, c, at_node);
+		c->in_node = 1;
+		conn_agents++;
+	} else if (!on && c->in_node) {
+		TAILQ_REMOVE(&c->p->node->agents, c, at_node);
+		c->in_node = 0;
+		conn_agents--;
+	}
+}
+
+void
+conn_set_state(struct conn *c, enum conn_state s)
+{
+	if (c->state == s)
+		return;
+	log_debug("conn %llu %s: %s -> %s", (unsigned long long)c->id, c->name,
+	    conn_state_names[c->state], conn_state_names[s]);
+	c->state = s;
+	switch (s) {
+	case CONN_S_HANDSHAKE:
+	case CONN_S_HELLO:
+		break;
+	case CONN_S_SYNC:
+	case CONN_S_READY:
+		if (c->role == PROTO_ROLE_AGENT && c->p != NULL &&
+		    (c->p->rights & PROTO_R_RECEIVE))
+			conn_link(c, 1);
+		break;
+	case CONN_S_CLOSING:
+		c->closing_since = mono_ms();
+		conn_link(c, 0);
+		break;
+	}
+}
+
+/* --- accept ------------------------------------------------------------ */
+
+void
+conn_accept(int fd, const struct sockaddr *sa, int socklen)
+{
+	struct conn	*c;
+	char		 host[INET6_ADDRSTRLEN];
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		fatal("conn_accept");
+	c->id = conn_next_id++;
+	c->refs = 1;
+	c->created = c->last_rx = c->last_ping = mono_ms();
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+		snprintf(c->addr, sizeof(c->addr), "[%s]:%u", host,
+		    ntohs(s6->sin6_port));
+	} else if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+		snprintf(c->addr, sizeof(c->addr), "%s:%u", host,
+		    ntohs(s4->sin_port));
+	} else
+		strlcpy(c->addr, "local", sizeof(c->addr));
+	conn_name_update(c);
+
+	if ((c->ssl = SSL_new(wz->ssl_ctx)) == NULL) {
+		log_ssl("conn %s: SSL_new", c->addr);
+		evutil_closesocket(fd);
+		free(c);
+		return;
+	}
+	c->bev = bufferevent_openssl_socket_new(wz->base, fd, c->ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		log_warnx("conn %s: cannot set up the connection", c->addr);
+		SSL_free(c->ssl);
+		evutil_closesocket(fd);
+		free(c);
+		return;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+	/* Never hold more than one maximal frame of unread input. */
+	bufferevent_setwatermark(c->bev, EV_READ, 0,
+	    wz->conf->limits.max_frame + PROTO_FRAME_HDR);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	TAILQ_INSERT_TAIL(&conns, c, all);
+	conn_n++;
+	log_debug("conn %llu: accepted from %s", (unsigned long long)c->id, c->addr);
+}
+
+/* --- output ------------------------------------------------------------ */
+
+/* Past the output bound the agent is cut off; what it missed stays pending. */
+static int
+conn_check_output(struct conn *c)
+{
+	size_t	queued = evbuffer_get_length(bufferevent_get_output(c->bev));
+
+	if (queued <= wz->conf->limits.max_output)
+		return 0;
+	log_warnx("conn %llu %s: %zu bytes queued, over the limit of %llu: "
+	    "disconnecting a slow peer", (unsigned long long)c->id, c->name,
+	    queued, (unsigned long long)wz->conf->limits.max_output);
+	conn_set_state(c, CONN_S_CLOSING);
+	conn_destroy(c);
+	return -1;
+}
+
+void
+conn_send(struct conn *c, struct proto_buf *b)
+{
+	if (b->err != 0) {
+		log_warnx("conn %llu %s: encoding failed (%d)",
+		    (unsigned long long)c->id, c->name, b->err);
+		b->len = 0;
+		return;
+	}
+	if (c->state == CONN_S_CLOSING || c->bev == NULL) {
+		b->len = 0;
+		return;
+	}
+	if (evbuffer_add(bufferevent_get_output(c->bev), b->data, b->len) == -1)
+		fatal("conn_send");
+	b->len = 0;
+	conn_check_output(c);
+}
+
+void
+conn_send_blob(struct conn *c, struct blob *bl)
+{
+	if (c->state == CONN_S_CLOSING || c->bev == NULL)
+		return;
+	blob_ref(bl);
+	if (evbuffer_add_reference(bufferevent_get_output(c->bev), bl->data,
+	    bl->len, conn_blob_done_cb, bl) == -1)
+		fatal("conn_send_blob");
+	conn_check_output(c);
+}
+
+static void
+conn_verror(struct conn *c, int code, const char *ref, const char *fmt,
+    va_list ap)
+{
+	struct proto_buf	b;
+	char			text[PROTO_REASON_MAX];
+
+	vsnprintf(text, sizeof(text), fmt, ap);
+	log_warnx("conn %llu %s: %s%s%s: %s (%d)", (unsigned long long)c->id,
+	    c->name, ref != NULL ? "alert " : "", ref != NULL ? ref : "",
+	    ref != NULL ? ": refused" : "error", text, code);
+	pbuf_init(&b);
+	proto_error_encode(&b, code, text, ref);
+	conn_send(c, &b);
+	pbuf_free(&b);
+}
+
+void
+conn_error(struct conn *c, int code, const char *ref, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	conn_verror(c, code, ref, fmt, ap);
+	va_end(ap);
+}
+
+void
+conn_fail(struct conn *c, int code, const char *fmt, ...)
+{
+	va_list	ap;
+	char	text[PROTO_REASON_MAX];
+
+	if (c->state == CONN_S_CLOSING)
+		return;
+	va_start(ap, fmt);
+	if (code != 0 && c->state != CONN_S_HANDSHAKE) {
+		conn_verror(c, code, NULL, fmt, ap);
+	} else {
+		vsnprintf(text, sizeof(text), fmt, ap);
+		log_warnx("conn %llu %s: closing: %s", (unsigned long long)c->id,
+		    c->name, text);
+	}
+	va_end(ap);
+	conn_set_state(c, CONN_S_CLOSING);
+	/* Stop reading; free once the last frame is out (or the grace ends). */
+	if (c->bev != NULL) {
+		bufferevent_disable(c->bev, EV_READ);
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+			conn_destroy(c);
+	}
+}
+
+/* --- teardown ---------------------------------------------------------- */
+
+static void
+conn_reap_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct conn	*c;
+
+	while ((c = TAILQ_FIRST(&reaplist)) != NULL) {
+		TAILQ_REMOVE(&reaplist, c, reap);
+		if (c->bev != NULL)
+			bufferevent_free(c->bev);	/* frees the SSL too */
+		c->bev = NULL;
+		conn_unref(c);
+	}
+}
+
+/* Unlink now, free later (from the reap event, outside any callback of c). */
+static void
+conn_destroy(struct conn *c)
+{
+	if (c->reaping)
+		return;
+	c->reaping = 1;
+	if (c->state != CONN_S_CLOSING)
+		conn_set_state(c, CONN_S_CLOSING);
+	conn_link(c, 0);
+	TAILQ_REMOVE(&conns, c, all);
+	conn_n--;
+	if (c->bev != NULL)
+		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	log_info("conn %llu %s: closed", (unsigned long long)c->id, c->name);
+	TAILQ_INSERT_TAIL(&reaplist, c, reap);
+	if (reap_ev == NULL &&
+	    (reap_ev = event_new(wz->base, -1, 0, conn_reap_cb, NULL)) == NULL)
+		fatalx("conn: event_new");
+	event_active(reap_ev, 0, 0);
+}
+
+/* --- input ------------------------------------------------------------- */
+
+static void
+conn_hello(struct conn *c, const uint8_t *p, size_t len)
+{
+	struct proto_hello	h;
+	struct proto_welcome	w;
+	struct proto_buf	b;
+	int			rv;
+
+	if ((rv = proto_hello_decode(p, len, &h)) != 0) {
+		conn_fail(c, -rv, "bad HELLO: %s", proto_err_name(-rv));
+		return;
+	}
+	if (h.version != PROTO_VERSION) {
+		conn_fail(c, PROTO_E_VERSION, "protocol version %u not supported "
+		    "(this server speaks %d)", h.version, PROTO_VERSION);
+		return;
+	}
+	if (h.role != PROTO_ROLE_AGENT && h.role != PROTO_ROLE_CONSOLE) {
+		conn_fail(c, PROTO_E_VALUE, "unknown role %u", h.role);
+		return;
+	}
+	c->role = h.role;
+	memset(&w, 0, sizeof(w));
+	w.version = PROTO_VERSION;
+	strlcpy(w.principal, c->p->cn, sizeof(w.principal));
+	strlcpy(w.node, c->p->node->id, sizeof(w.node));
+	w.rights = c->p->rights;
+	w.heartbeat = wz->conf->timeouts.heartbeat_s;
+	w.server_time = now_ms();
+	w.max_frame = wz->conf->limits.max_frame;
+	pbuf_init(&b);
+	proto_welcome_encode(&b, &w);
+	conn_send(c, &b);
+	pbuf_free(&b);
+	log_info("conn %llu %s: hello, %s at %s", (unsigned long long)c->id,
+	    c->name, c->role == PROTO_ROLE_AGENT ? "agent" : "console",
+	    c->p->node->id);
+	if (c->role == PROTO_ROLE_AGENT && (c->p->rights & PROTO_R_RECEIVE)) {
+		conn_set_state(c, CONN_S_SYNC);
+		sync_start(c);
+	} else
+		conn_set_state(c, CONN_S_READY);
+}
+
+static void
+conn_ping(struct conn *c, const uint8_t *p, size_t len)
+{
+	struct proto_ping	ping;
+	struct proto_buf	b;
+	int			rv;
+
+	if ((rv = proto_ping_decode(p, len, &ping)) != 0) {
+		conn_fail(c, -rv, "bad PING: %s", proto_err_name(-rv));
+		return;
+	}
+	pbuf_init(&b);
+	proto_ping_encode(&b, PROTO_T_PONG, &ping);
+	conn_send(c, &b);
+	pbuf_free(&b);
+}
+
+/* One complete frame: act on it according to the state. */
+static void
+conn_dispatch(struct conn *c, uint8_t type, const uint8_t *p, size_t len)
+{
+	switch (c->state) {
+	case CONN_S_HANDSHAKE:
+	case CONN_S_CLOSING:
+		return;
+	case CONN_S_HELLO:
+		if (type != PROTO_T_HELLO) {
+			conn_fail(c, PROTO_E_STATE, "expected HELLO, got %s",
+			    proto_type_name(type));
+			return;
+		}
+		conn_hello(c, p, len);
+		return;
+	case CONN_S_SYNC:
+	case CONN_S_READY:
+		break;
+	}
+	switch (type) {
+	case PROTO_T_PUBLISH:
+		publish_handle(c, p, len);
+		break;
+	case PROTO_T_ACK:
+		ack_handle(c, p, len);
+		break;
+	case PROTO_T_STATUS_REQ:
+		status_handle(c, p, len);
+		break;
+	case PROTO_T_PING:
+		conn_ping(c, p, len);
+		break;
+	case PROTO_T_PONG:
+		break;
+	case PROTO_T_BYE:
+		log_info("conn %llu %s: said goodbye", (unsigned long long)c->id,
+		    c->name);
+		conn_set_state(c, CONN_S_CLOSING);
+		conn_destroy(c);
+		break;
+	case PROTO_T_HELLO:
+	case PROTO_T_WELCOME:
+	case PROTO_T_PUBLISHED:
+	case PROTO_T_ALERT:
+	case PROTO_T_ACK_OK:
+	case PROTO_T_STATUS:
+	case PROTO_T_ERROR:
+		conn_fail(c, PROTO_E_STATE, "%s not expected from a client",
+		    proto_type_name(type));
+		break;
+	default:
+		conn_fail(c, PROTO_E_TYPE, "unknown message type 0x%02x", type);
+		break;
+	}
+}
+
+static void
+conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+	struct evbuffer	*in = bufferevent_get_input(bev);
+	uint8_t		 hdr[PROTO_FRAME_HDR], type, *frame;
+	uint32_t	 plen;
+	int		 rv;
+
+	conn_ref(c);
+	c->last_rx = mono_ms();
+	while (c->state != CONN_S_CLOSING &&
+	    evbuffer_get_length(in) >= PROTO_FRAME_HDR) {
+		evbuffer_copyout(in, hdr, sizeof(hdr));
+		rv = proto_frame_header(hdr, wz->conf->limits.max_frame, &type,
+		    &plen);
+		if (rv != 0) {
+			conn_fail(c, -rv, "bad frame header: %s (limit %u bytes)",
+			    proto_err_name(-rv), wz->conf->limits.max_frame);
+			break;
+		}
+		if (evbuffer_get_length(in) < PROTO_FRAME_HDR + (size_t)plen)
+			break;
+		if ((frame = evbuffer_pullup(in, PROTO_FRAME_HDR + plen)) == NULL)
+			fatal("evbuffer_pullup");
+		conn_dispatch(c, type, frame + PROTO_FRAME_HDR, plen);
+		if (c->bev != NULL)
+			evbuffer_drain(in, PROTO_FRAME_HDR + plen);
+	}
+	conn_unref(c);
+}
+
+static void
+conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+
+	/* Output drained: a closing connection has said its last word. */
+	if (c->state == CONN_S_CLOSING)
+		conn_destroy(c);
+}
+
+/* The TLS handshake is done: the certificate's CN must be a principal. */
+static void
+conn_established(struct conn *c)
+{
+	char	cn[PROTO_ID_MAX + 1];
+
+	if (tls_peer_cn(c->ssl, cn, sizeof(cn)) == -1) {
+		conn_set_state(c, CONN_S_HELLO);
+		conn_fail(c, PROTO_E_PRINCIPAL, "certificate has no usable CN");
+		return;
+	}
+	strlcpy(c->cn, cn, sizeof(c->cn));
+	conn_name_update(c);
+	conn_set_state(c, CONN_S_HELLO);
+	if ((c->p = tree_principal(wz->tree, cn)) == NULL) {
+		conn_fail(c, PROTO_E_PRINCIPAL, "certificate CN %s is not a "
+		    "principal", cn);
+		return;
+	}
+	log_debug("conn %llu %s: tls %s %s", (unsigned long long)c->id, c->name,
+	    SSL_get_version(c->ssl), SSL_get_cipher_name(c->ssl));
+}
+
+/* Why did the TLS layer fail?  The verify result says most. */
+static void
+conn_tls_failed(struct conn *c)
+{
+	char		 why[256] = "connection closed during the handshake";
+	unsigned long	 e;
+	long		 vr;
+
+	vr = SSL_get_verify_result(c->ssl);
+	if (vr != X509_V_OK)
+		snprintf(why, sizeof(why), "certificate refused: %s",
+		    X509_verify_cert_error_string(vr));
+	else if ((e = bufferevent_get_openssl_error(c->bev)) != 0)
+		ERR_error_string_n(e, why, sizeof(why));
+	while (bufferevent_get_openssl_error(c->bev) != 0)
+		;
+	log_warnx("conn %llu %s: tls handshake failed: %s",
+	    (unsigned long long)c->id, c->name, why);
+}
+
+static void
+conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		conn_established(c);
+		return;
+	}
+	if (c->state == CONN_S_HANDSHAKE && (what & (BEV_EVENT_ERROR | BEV_EVENT_EOF)))
+		conn_tls_failed(c);
+	else if (c->state != CONN_S_CLOSING) {
+		if (what & BEV_EVENT_EOF)
+			log_info("conn %llu %s: peer closed", (unsigned long long)c->id,
+			    c->name);
+		else
+			log_warnx("conn %llu %s: connection error: %s",
+			    (unsigned long long)c->id, c->name,
+			    errno ? strerror(errno) : "tls error");
+	}
+	while (bufferevent_get_openssl_error(c->bev) != 0)
+		;
+	conn_set_state(c, CONN_S_CLOSING);
+	conn_destroy(c);
+}
+
+/* --- fan-out, rebinding, sweeping -------------------------------------- */
+
+struct fanout_ctx {
+	struct blob	*bl;
+	size_t		 n;
+};
+
+static void
+conn_fanout_node_cb(struct tnode *n, int depth, void *arg)
+{
+	struct fanout_ctx	*fc = arg;
+	struct conn		*c, *next;
+
+	for (c = TAILQ_FIRST(&n->agents); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, at_node);	/* c may leave the list */
+		if (c->state != CONN_S_READY)
+			continue;
+		conn_send_blob(c, fc->bl);
+		fc->n++;
+	}
+}
+
+size_t
+conn_fanout(struct tnode *root, struct blob *bl)
+{
+	struct fanout_ctx	fc = { bl, 0 };
+
+	tree_walk(root, conn_fanout_node_cb, &fc);
+	return fc.n;
+}
+
+void
+conn_rebind(struct tree *old, struct tree *new)
+{
+	struct conn		*c, *next;
+	struct tprincipal	*p;
+	int			 linked;
+
+	for (c = TAILQ_FIRST(&conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, all);
+		if (c->p == NULL)
+			continue;
+		linked = c->in_node;
+		conn_link(c, 0);
+		p = tree_principal(new, c->cn);
+		c->p = p;
+		if (p == NULL) {
+			conn_fail(c, PROTO_E_PRINCIPAL, "principal %s was removed "
+			    "from the tree", c->cn);
+			continue;
+		}
+		if (linked || c->state == CONN_S_SYNC || c->state == CONN_S_READY) {
+			if (c->role == PROTO_ROLE_AGENT &&
+			    (p->rights & PROTO_R_RECEIVE))
+				conn_link(c, 1);
+		}
+	}
+}
+
+void
+conn_sweep(void)
+{
+	struct conn		*c, *next;
+	struct proto_buf	 b;
+	struct proto_ping	 ping;
+	uint64_t		 now = mono_ms();
+	uint64_t		 idle = (uint64_t)wz->conf->timeouts.idle_s * 1000;
+	uint64_t		 hb = (uint64_t)wz->conf->timeouts.heartbeat_s * 1000;
+
+	pbuf_init(&b);
+	for (c = TAILQ_FIRST(&conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, all);
+		switch (c->state) {
+		case CONN_S_HANDSHAKE:
+		case CONN_S_HELLO:
+			if (now - c->created > wz->conf->timeouts.handshake_ms)
+				conn_fail(c, PROTO_E_TIMEOUT, "no HELLO within %u ms",
+				    wz->conf->timeouts.handshake_ms);
+			break;
+		case CONN_S_SYNC:
+		case CONN_S_READY:
+			if (now - c->last_rx > idle) {
+				conn_fail(c, PROTO_E_TIMEOUT, "silent for %llu s",
+				    (unsigned long long)(now - c->last_rx) / 1000);
+				break;
+			}
+			if (now - c->last_ping >= hb) {
+				c->last_ping = now;
+				ping.nonce = ++c->ping_nonce;
+				proto_ping_encode(&b, PROTO_T_PING, &ping);
+				conn_send(c, &b);
+			}
+			break;
+		case CONN_S_CLOSING:
+			if (now - c->closing_since > CONN_CLOSE_GRACE_MS)
+				conn_destroy(c);
+			break;
+		}
+	}
+	pbuf_free(&b);
+}
+
+void
+conn_close_all(int code, const char *why)
+{
+	struct conn		*c, *next;
+	struct proto_buf	 b;
+
+	pbuf_init(&b);
+	for (c = TAILQ_FIRST(&conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, all);
+		if (c->state == CONN_S_HELLO || c->state == CONN_S_SYNC ||
+		    c->state == CONN_S_READY) {
+			proto_bye_encode(&b, code, why);
+			conn_send(c, &b);
+		}
+		if (c->state == CONN_S_CLOSING)
+			continue;
+		conn_set_state(c, CONN_S_CLOSING);
+		if (c->bev != NULL)
+			bufferevent_disable(c->bev, EV_READ);
+		if (c->bev == NULL ||
+		    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+			conn_destroy(c);
+	}
+	pbuf_free(&b);
+}
+
+/* Free everything at exit (after the loop has stopped). */
+void
+conn_free_all(void)
+{
+	struct conn	*c;
+
+	while ((c = TAILQ_FIRST(&conns)) != NULL)
+		conn_destroy(c);
+	conn_reap_cb(-1, 0, NULL);
+	if (reap_ev != NULL)
+		event_free(reap_ev);
+	reap_ev = NULL;
+}

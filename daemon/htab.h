@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * htab: a small string-keyed hash table of pointers (separate chaining,
+ * grows by doubling).  Keys are copied; values are owned by the caller.
+ */
+#ifndef WUZHA_HTAB_H
+#define WUZHA_HTAB_H
+
+#include <stddef.h>
+
+struct htab_ent;
+
+struct htab {
+	struct htab_ent	**slots;
+	size_t		  nslots;
+	size_t		  count;
+};
+
+void	 htab_init(struct htab *);
+/* Free the table and its keys; fn, if not NULL, is called on each value. */
+void	 htab_clear(struct htab *, void (*fn)(void *));
+void	*htab_get(const struct htab *, const char *key);
+/* Insert or replace; returns the old value or NULL.  Aborts on ENOMEM. */
+void	*htab_put(struct htab *, const char *key, void *value);
+void	*htab_del(struct htab *, const char *key);
+/* Call fn on every value, in no particular order; fn must not modify. */
+void	 htab_foreach(const struct htab *, void (*fn)(void *value, void *arg),
+	    void *arg);
+
+#endif

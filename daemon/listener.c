@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * listener: accepts TCP connections on the configured address and hands
+ * them to conn.c, refusing new ones past max_connections.  Port 0 lets
+ * the kernel choose; the address actually bound is logged, which tests use.
+ */
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "log.h"
+#include "wuzhad.h"
+
+static struct evconnlistener	*listener;
+
+/* "host:port" or "[v6]:port" -> sockaddr. */
+static int
+listener_parse(const char *s, struct sockaddr_storage *ss, int *len)
+{
+	*len = sizeof(*ss);
+	memset(ss, 0, sizeof(*ss));
+	return evutil_parse_sockaddr_port(s, (struct sockaddr *)ss, len);
+}
+
+static void
+listener_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
+    struct sockaddr *sa, int socklen, void *arg)
+{
+	char	addr[INET6_ADDRSTRLEN];
+
+	if (wz->stopping) {
+		evutil_closesocket(fd);
+		return;
+	}
+	if (conn_count() >= wz->conf->limits.max_connections) {
+		if (sa->sa_family == AF_INET6)
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr,
+			    addr, sizeof(addr));
+		else
+			inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr,
+			    addr, sizeof(addr));
+		log_warnx("listener: refusing %s: %zu connections, the limit",
+		    addr, conn_count());
+		evutil_closesocket(fd);
+		return;
+	}
+	conn_accept(fd, sa, socklen);
+}
+
+static void
+listener_error_cb(struct evconnlistener *l, void *arg)
+{
+	/* EMFILE and friends: log, and let the next accept try again. */
+	log_warn("listener: accept");
+}
+
+int
+listener_start(void)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sl;
+	int			 len;
+	char			 host[INET6_ADDRSTRLEN];
+	uint16_t		 port;
+
+	if (listener_parse(wz->conf->listen, &ss, &len) == -1) {
+		log_warnx("listener: bad address %s", wz->conf->listen);
+		return -1;
+	}
+	listener = evconnlistener_new_bind(wz->base, listener_accept_cb, NULL,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+	    1024, (struct sockaddr *)&ss, len);
+	if (listener == NULL) {
+		log_warn("listener: cannot listen on %s", wz->conf->listen);
+		return -1;
+	}
+	evconnlistener_set_error_cb(listener, listener_error_cb);
+	sl = sizeof(ss);
+	if (getsockname(evconnlistener_get_fd(listener), (struct sockaddr *)&ss,
+	    &sl) == -1)
+		fatal("getsockname");
+	if (ss.ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host,
+		    sizeof(host));
+		port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+		log_notice("listening on [%s]:%u", host, port);
+	} else {
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host,
+		    sizeof(host));
+		port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		log_notice("listening on %s:%u", host, port);
+	}
+	wz->listening = 1;
+	return 0;
+}
+
+void
+listener_pause(int pause)
+{
+	if (listener == NULL)
+		return;
+	if (pause)
+		evconnlistener_disable(listener);
+	else
+		evconnlistener_enable(listener);
+}
+
+void
+listener_stop(void)
+{
+	if (listener != NULL)
+		evconnlistener_free(listener);
+	listener = NULL;
+	wz->listening = 0;
+}

@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * lua: the Redis scripts.  Every multi-step change is one script, so it is
+ * atomic and costs one round trip.  ARGV[1] is always the key prefix.
+ * Keys are built inside the scripts (one Redis, no cluster), which lets a
+ * batch of acks touch many alerts in one call.
+ */
+#include "wuzhad.h"
+
+/* { gen, {id, name, tier, parent, ...}, {cn, node, rights, ...} } */
+static const char lua_tree[] =
+"local P = ARGV[1]\n"
+"local gen = tonumber(redis.call('GET', P .. 'tree-gen') or '0')\n"
+"local nodes, prin = {}, {}\n"
+"for _, id in ipairs(redis.call('SMEMBERS', P .. 'nodes')) do\n"
+"  local h = redis.call('HMGET', P .. 'node:' .. id, 'name', 'tier', 'parent')\n"
+"  nodes[#nodes + 1] = id\n"
+"  nodes[#nodes + 1] = h[1] or ''\n"
+"  nodes[#nodes + 1] = h[2] or ''\n"
+"  nodes[#nodes + 1] = h[3] or ''\n"
+"end\n"
+"for _, cn in ipairs(redis.call('SMEMBERS', P .. 'principals')) do\n"
+"  local h = redis.call('HMGET', P .. 'principal:' .. cn, 'node', 'rights')\n"
+"  prin[#prin + 1] = cn\n"
+"  prin[#prin + 1] = h[1] or ''\n"
+"  prin[#prin + 1] = h[2] or ''\n"
+"end\n"
+"return {gen, nodes, prin}\n";
+
+/*
+ * Accept an alert.  ARGV: P, id, envelope, target, issuer, type, issued,
+ * expires, accepted, references, then (node, targeted) pairs.  Writes are
+ * per node, never per agent.  Returns {1, seq} or {0, 'duplicate'}.
+ */
+static const char lua_publish[] =
+"local P, id = ARGV[1], ARGV[2]\n"
+"local akey = P .. 'alert:' .. id\n"
+"if redis.call('EXISTS', akey) == 1 then return {0, 'duplicate'} end\n"
+"local seq = redis.call('INCR', P .. 'seq')\n"
+"redis.call('HSET', akey, 'env', ARGV[3], 'target', ARGV[4], 'issuer', ARGV[5],\n"
+"  'type', ARGV[6], 'issued', ARGV[7], 'expires', ARGV[8], 'accepted', ARGV[9],\n"
+"  'references', ARGV[10], 'seq', seq)\n"
+"redis.call('XADD', P .. 'alerts', '*', 'id', id, 'seq', seq, 'target', ARGV[4],\n"
+"  'issuer', ARGV[5], 'type', ARGV[6])\n"
+"redis.call('ZADD', P .. 'node-alerts:' .. ARGV[4], seq, id)\n"
+"redis.call('ZADD', P .. 'live', seq, id)\n"
+"local rk, args = P .. 'rate:' .. id, {}\n"
+"for i = 11, #ARGV - 1, 2 do\n"
+"  args[#args + 1] = ARGV[i] .. ':targeted'\n"
+"  args[#args + 1] = ARGV[i + 1]\n"
+"  if #args >= 1000 then redis.call('HSET', rk, unpack(args)); args = {} end\n"
+"end\n"
+"if #args > 0 then redis.call('HSET', rk, unpack(args)) end\n"
+"return {1, seq}\n";
+
+/*
+ * A batch of acks.  ARGV: P, now, then per ack: id, cn, state, reach,
+ * n, and n node ids (the agent's node up to the target).  States only
+ * move forward; counters are cumulative (a read agent counts as
+ * delivered too).  Per ack returns the new state if stored, -current if
+ * not (already there or beyond), or -1000 if the alert is unknown.
+ */
+static const char lua_ack[] =
+"local P, now = ARGV[1], ARGV[2]\n"
+"local names = {'delivered', 'read', 'relayed'}\n"
+"local out, i = {}, 3\n"
+"while i <= #ARGV do\n"
+"  local id, cn = ARGV[i], ARGV[i + 1]\n"
+"  local st, reach, n = tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4])\n"
+"  local ak, cur = P .. 'ack:' .. id, 0\n"
+"  if redis.call('EXISTS', P .. 'alert:' .. id) == 0 then\n"
+"    out[#out + 1] = -1000\n"
+"  else\n"
+"    local v = redis.call('HGET', ak, cn)\n"
+"    if v then cur = tonumber(string.match(v, '^(%d+)')) or 0 end\n"
+"    if st > cur then\n"
+"      local val = st .. ':' .. now\n"
+"      if st == 3 and reach > 0 then val = val .. ':' .. reach end\n"
+"      redis.call('HSET', ak, cn, val)\n"
+"      local rk = P .. 'rate:' .. id\n"
+"      for j = 1, n do\n"
+"        local node = ARGV[i + 4 + j]\n"
+"        for s = cur + 1, st do redis.call('HINCRBY', rk, node .. ':' .. names[s], 1) end\n"
+"        if st == 3 and reach > 0 then redis.call('HINCRBY', rk, node .. ':reach', reach) end\n"
+"      end\n"
+"      out[#out + 1] = st\n"
+"    else\n"
+"      out[#out + 1] = -cur\n"
+"    end\n"
+"  end\n"
+"  i = i + 5 + n\n"
+"end\n"
+"return out\n";
+
+/* ARGV: P, cn, ids...  Returns the cn's stored state for each id (0 = none). */
+static const char lua_pending[] =
+"local P, cn, out = ARGV[1], ARGV[2], {}\n"
+"for i = 3, #ARGV do\n"
+"  local v = redis.call('HGET', P .. 'ack:' .. ARGV[i], cn)\n"
+"  out[#out + 1] = v and (tonumber(string.match(v, '^(%d+)')) or 0) or 0\n"
+"end\n"
+"return out\n";
+
+/*
+ * ARGV: P, id, cns...  Returns {} if the alert is unknown, else
+ * {{seq, target, issued, expires}, {field, value, ...} of rate,
+ * {ack value or '' per cn}}.
+ */
+static const char lua_status[] =
+"local P, id = ARGV[1], ARGV[2]\n"
+"local a = redis.call('HMGET', P .. 'alert:' .. id, 'seq', 'target', 'issued', 'expires')\n"
+"if not a[1] then return {} end\n"
+"for k = 1, 4 do a[k] = a[k] or '' end\n"
+"local rate = redis.call('HGETALL', P .. 'rate:' .. id)\n"
+"local mem = {}\n"
+"for i = 3, #ARGV do\n"
+"  mem[#mem + 1] = redis.call('HGET', P .. 'ack:' .. id, ARGV[i]) or ''\n"
+"end\n"
+"return {a, rate, mem}\n";
+
+/*
+ * ARGV: P, now.  Every live alert, in sequence order, as flat groups of
+ * {id, env, seq, target, issuer, issued, expires, type}; alerts past
+ * their expiry leave the live set.
+ */
+static const char lua_alerts[] =
+"local P, now, out = ARGV[1], tonumber(ARGV[2]), {}\n"
+"for _, id in ipairs(redis.call('ZRANGE', P .. 'live', 0, -1)) do\n"
+"  local h = redis.call('HMGET', P .. 'alert:' .. id, 'env', 'seq', 'target',\n"
+"    'issuer', 'issued', 'expires', 'type')\n"
+"  if h[1] and tonumber(h[6] or '0') > now then\n"
+"    out[#out + 1] = id\n"
+"    for k = 1, 7 do out[#out + 1] = h[k] or '' end\n"
+"  else\n"
+"    redis.call('ZREM', P .. 'live', id)\n"
+"  end\n"
+"end\n"
+"return out\n";
+
+const char *const lua_scripts[STORE_LUA_COUNT] = {
+	[STORE_LUA_PUBLISH] = lua_publish,
+	[STORE_LUA_ACK] = lua_ack,
+	[STORE_LUA_PENDING] = lua_pending,
+	[STORE_LUA_STATUS] = lua_status,
+	[STORE_LUA_TREE] = lua_tree,
+	[STORE_LUA_ALERTS] = lua_alerts,
+};
+
+const char *const lua_names[STORE_LUA_COUNT] = {
+	[STORE_LUA_PUBLISH] = "publish",
+	[STORE_LUA_ACK] = "ack",
+	[STORE_LUA_PENDING] = "pending",
+	[STORE_LUA_STATUS] = "status",
+	[STORE_LUA_TREE] = "tree",
+	[STORE_LUA_ALERTS] = "alerts",
+};

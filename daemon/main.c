@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * wuzhad: the alert-broadcast daemon.  main() only wires the modules
+ * together: configuration, TLS, Redis, the tree and alert caches, the
+ * listener, signals and the once-a-second tick.  It listens only once
+ * Redis is reachable and the tree and live alerts are loaded.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <openssl/ssl.h>
+#include <systemd/sd-daemon.h>
+
+#include "log.h"
+#include "wuzhad.h"
+
+#define SHUTDOWN_GRACE_MS	5000	/* time to finish Redis writes at exit */
+#define EXPIRE_EVERY_MS		5000
+
+static struct wuzhad	 wz_ctx;
+struct wuzhad		*wz = &wz_ctx;
+
+static struct event	*tick_ev, *sigterm_ev, *sigint_ev, *sighup_ev;
+static uint64_t		 last_tree_poll, last_expire, shutdown_at;
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: wuzhad [-dn] -c wuzhad.yaml\n");
+	exit(2);
+}
+
+static void
+notify_status(void)
+{
+	sd_notifyf(0, "STATUS=%zu agents online, %zu connections, %zu live "
+	    "alerts, redis %s", conn_agents_online(), conn_count(),
+	    alerts_live(), store_up() ? "up" : "DOWN");
+}
+
+static void
+tick_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	uint64_t	now = mono_ms();
+
+	conn_sweep();
+	store_sweep();
+	if (wz->stopping) {
+		if ((store_inflight() == 0 && conn_count() == 0) ||
+		    now > shutdown_at) {
+			if (store_inflight() > 0)
+				log_warnx("stopping with %zu Redis replies "
+				    "outstanding", store_inflight());
+			event_base_loopexit(wz->base, NULL);
+		}
+		return;
+	}
+	if (now - last_tree_poll >= wz->conf->timeouts.tree_refresh_ms) {
+		last_tree_poll = now;
+		tree_refresh();
+	}
+	if (now - last_expire >= EXPIRE_EVERY_MS) {
+		last_expire = now;
+		alerts_expire();
+	}
+	notify_status();
+}
+
+static void
+started_alerts_cb(int ok)
+{
+	if (ok != 0)
+		fatalx("cannot load the live alerts from Redis");
+	if (listener_start() == -1)
+		fatalx("cannot listen");
+	sd_notify(0, "READY=1");
+	notify_status();
+}
+
+static void
+started_tree_cb(int ok)
+{
+	if (ok != 0)
+		fatalx("cannot load the tree from Redis");
+	if (wz->tree->nnodes == 0)
+		log_warnx("the tree in Redis is empty: nobody can connect until "
+		    "one is imported (wuzhactl tree import)");
+	alerts_load(started_alerts_cb);
+}
+
+/* Redis (re)connected and its scripts are loaded. */
+static void
+store_ready(int first)
+{
+	if (first)
+		tree_load(started_tree_cb);
+	else
+		tree_refresh();
+}
+
+static void
+shutdown_cb(evutil_socket_t sig, short ev, void *arg)
+{
+	if (wz->stopping) {
+		log_warnx("second signal: stopping now");
+		event_base_loopexit(wz->base, NULL);
+		return;
+	}
+	log_notice("signal %d: stopping", (int)sig);
+	sd_notify(0, "STOPPING=1");
+	wz->stopping = 1;
+	shutdown_at = mono_ms() + SHUTDOWN_GRACE_MS;
+	listener_stop();
+	conn_close_all(PROTO_E_SHUTDOWN, "server stopping");
+}
+
+static void
+sighup_cb(evutil_socket_t sig, short ev, void *arg)
+{
+	log_notice("SIGHUP: reloading the tree");
+	tree_load(NULL);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct timeval	 one = { 1, 0 };
+	char		 err[CONF_ERR_MAX];
+	int		 ch, debug = 0, check = 0, level;
+
+	while ((ch = getopt(argc, argv, "c:dn")) != -1) {
+		switch (ch) {
+		case 'c':
+			wz->conf_path = optarg;
+			break;
+		case 'd':
+			debug = 1;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (wz->conf_path == NULL || optind != argc)
+		usage();
+	log_init("wuzhad", LOG_L_INFO);
+	if ((wz->conf = conf_wuzhad_load(wz->conf_path, err, sizeof(err))) == NULL)
+		fatalx("%s", err);
+	if ((level = log_level_parse(wz->conf->log_level)) == -1)
+		level = LOG_L_INFO;
+	log_setlevel(debug ? LOG_L_DEBUG : level);
+	if ((wz->ssl_ctx = tls_server_ctx(wz->conf)) == NULL)
+		fatalx("TLS setup failed");
+	wz->ca_store = SSL_CTX_get_cert_store(wz->ssl_ctx);
+	if (check) {
+		printf("%s: configuration OK\n", wz->conf_path);
+		SSL_CTX_free(wz->ssl_ctx);
+		conf_wuzhad_free(wz->conf);
+		return 0;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	srandom((unsigned)(now_ms() ^ (uint64_t)getpid()));
+	wz->started_ms = now_ms();
+	if ((wz->base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	log_info("starting (libevent %s, %s, backend %s)", event_get_version(),
+	    OpenSSL_version(OPENSSL_VERSION), event_base_get_method(wz->base));
+
+	wz->tree = tree_new();
+	alerts_init();
+	ack_init();
+	tick_ev = event_new(wz->base, -1, EV_PERSIST, tick_cb, NULL);
+	sigterm_ev = evsignal_new(wz->base, SIGTERM, shutdown_cb, NULL);
+	sigint_ev = evsignal_new(wz->base, SIGINT, shutdown_cb, NULL);
+	sighup_ev = evsignal_new(wz->base, SIGHUP, sighup_cb, NULL);
+	if (tick_ev == NULL || sigterm_ev == NULL || sigint_ev == NULL ||
+	    sighup_ev == NULL)
+		fatalx("event_new");
+	event_add(tick_ev, &one);
+	event_add(sigterm_ev, NULL);
+	event_add(sigint_ev, NULL);
+	event_add(sighup_ev, NULL);
+	last_tree_poll = last_expire = mono_ms();
+	store_init(store_ready);
+
+	event_base_dispatch(wz->base);
+
+	listener_stop();
+	conn_free_all();
+	store_shutdown();
+	ack_free();
+	alerts_free();
+	tree_free(wz->tree);
+	event_free(tick_ev);
+	event_free(sigterm_ev);
+	event_free(sigint_ev);
+	event_free(sighup_ev);
+	event_base_free(wz->base);
+	SSL_CTX_free(wz->ssl_ctx);
+	conf_wuzhad_free(wz->conf);
+	log_info("stopped");
+	return 0;
+}

@@ -1,0 +1,659 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * publish: the cache of live alerts, PUBLISH, fan-out and the catch-up
+ * of a (re)connecting agent.
+ *
+ * An accepted alert is one script call in Redis (stored, streamed,
+ * indexed under its target node, counters per node), then its ALERT
+ * frame is encoded once and the same bytes go to every connected agent at
+ * or below the target.  Nothing is written per agent: what an agent still
+ * needs is derived when it connects from the live alerts at its node and
+ * above, less what it has acknowledged.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "wuzhad.h"
+
+/* Live alerts of one node, in sequence order. */
+struct alist {
+	struct alert	**v;
+	size_t		  n;
+	size_t		  cap;
+};
+
+static struct htab	 alerts;	/* id -> struct alert, live only */
+static struct htab	 by_node;	/* node id -> struct alist */
+static struct htab	 publishing;	/* ids whose PUBLISH is in Redis now */
+static uint64_t		 max_seq;
+
+static void
+alert_free(void *v)
+{
+	struct alert	*a = v;
+
+	blob_unref(a->frame);
+	blob_unref(a->resent);
+	free(a->env);
+	free(a);
+}
+
+static void
+alist_free(void *v)
+{
+	struct alist	*l = v;
+
+	free(l->v);
+	free(l);
+}
+
+void
+alerts_init(void)
+{
+	htab_init(&alerts);
+	htab_init(&by_node);
+	htab_init(&publishing);
+}
+
+void
+alerts_free(void)
+{
+	htab_clear(&by_node, alist_free);
+	htab_clear(&alerts, alert_free);
+	htab_clear(&publishing, NULL);
+}
+
+struct alert *
+alerts_get(const char *id)
+{
+	return htab_get(&alerts, id);
+}
+
+uint64_t
+alerts_max_seq(void)
+{
+	return max_seq;
+}
+
+size_t
+alerts_live(void)
+{
+	return alerts.count;
+}
+
+/* The ALERT frame for a, with the given flags (encoded once, then shared). */
+static struct blob *
+alert_frame(const struct alert *a, uint8_t flags)
+{
+	struct proto_alert_msg	 m;
+	struct proto_buf	 b;
+	struct blob		*bl;
+
+	memset(&m, 0, sizeof(m));
+	m.seq = a->seq;
+	m.flags = flags;
+	m.envelope.p = a->env;
+	m.envelope.len = a->envlen;
+	pbuf_init(&b);
+	proto_alert_msg_encode(&b, &m);
+	if (b.err != 0)
+		fatalx("alert %s: cannot encode its frame", a->id);
+	bl = blob_new(&b);
+	pbuf_free(&b);
+	return bl;
+}
+
+/* Add an accepted alert to the cache (taking a copy of env). */
+static struct alert *
+alert_add(const char *id, const uint8_t *env, size_t envlen, uint64_t seq,
+    const char *target, const char *issuer, uint8_t type, uint64_t issued,
+    uint64_t expires)
+{
+	struct alert	*a;
+	struct alist	*l;
+	size_t		 i;
+	void		*nv;
+
+	if ((a = calloc(1, sizeof(*a))) == NULL ||
+	    (a->env = malloc(envlen ? envlen : 1)) == NULL)
+		fatal("alert_add");
+	strlcpy(a->id, id, sizeof(a->id));
+	strlcpy(a->target, target, sizeof(a->target));
+	strlcpy(a->issuer, issuer, sizeof(a->issuer));
+	memcpy(a->env, env, envlen);
+	a->envlen = envlen;
+	a->seq = seq;
+	a->msg_type = type;
+	a->issued_at = issued;
+	a->expires_at = expires;
+	a->frame = alert_frame(a, 0);
+	if ((nv = htab_put(&alerts, a->id, a)) != NULL)
+		fatalx("alert %s cached twice", id);
+	if ((l = htab_get(&by_node, target)) == NULL) {
+		if ((l = calloc(1, sizeof(*l))) == NULL)
+			fatal("alert_add");
+		htab_put(&by_node, target, l);
+	}
+	if (l->n == l->cap) {
+		nv = reallocarray(l->v, l->cap ? l->cap * 2 : 8, sizeof(*l->v));
+		if (nv == NULL)
+			fatal("alert_add");
+		l->v = nv;
+		l->cap = l->cap ? l->cap * 2 : 8;
+	}
+	/* Keep sequence order even if replies were ever to come out of turn. */
+	for (i = l->n; i > 0 && l->v[i - 1]->seq > seq; i--)
+		l->v[i] = l->v[i - 1];
+	l->v[i] = a;
+	l->n++;
+	if (seq > max_seq)
+		max_seq = seq;
+	return a;
+}
+
+static void
+alert_remove(struct alert *a)
+{
+	struct alist	*l;
+	size_t		 i;
+
+	if ((l = htab_get(&by_node, a->target)) != NULL) {
+		for (i = 0; i < l->n; i++)
+			if (l->v[i] == a)
+				break;
+		if (i < l->n) {
+			memmove(&l->v[i], &l->v[i + 1], (l->n - i - 1) * sizeof(*l->v));
+			l->n--;
+		}
+	}
+	htab_del(&alerts, a->id);
+	alert_free(a);
+}
+
+struct expire_ctx {
+	uint64_t	  now;
+	struct alert	**dead;
+	size_t		  n;
+};
+
+static void
+alerts_expired_cb(void *v, void *arg)
+{
+	struct alert		*a = v;
+	struct expire_ctx	*ec = arg;
+
+	if (a->expires_at <= ec->now)
+		ec->dead[ec->n++] = a;
+}
+
+static void
+alerts_zrem_cb(redisReply *r, void *arg)
+{
+	if (r == NULL || r->type == REDIS_REPLY_ERROR)
+		log_warnx("expiry: removing from the live set failed: %s",
+		    r ? r->str : "no reply");
+}
+
+/* Drop alerts past their expiry: not delivered or pending any more. */
+void
+alerts_expire(void)
+{
+	struct expire_ctx	 ec;
+	const char		*argv[3];
+	size_t			 i;
+
+	if (alerts.count == 0)
+		return;
+	ec.now = now_ms();
+	ec.n = 0;
+	if ((ec.dead = calloc(alerts.count, sizeof(*ec.dead))) == NULL)
+		fatal("alerts_expire");
+	htab_foreach(&alerts, alerts_expired_cb, &ec);
+	for (i = 0; i < ec.n; i++) {
+		log_info("alert %s: expired", ec.dead[i]->id);
+		argv[0] = "ZREM";
+		argv[1] = store_key("live");
+		argv[2] = ec.dead[i]->id;
+		/* If Redis is down now, the next load drops it anyway. */
+		store_cmd(3, argv, NULL, alerts_zrem_cb, NULL);
+		alert_remove(ec.dead[i]);
+	}
+	free(ec.dead);
+}
+
+/* --- loading at start -------------------------------------------------- */
+
+static void	(*alerts_load_done)(int);
+
+/* Groups of {id, env, seq, target, issuer, issued, expires, type}. */
+static void
+alerts_loaded_cb(redisReply *r, void *arg)
+{
+	void		(*done)(int) = alerts_load_done;
+	redisReply	**e;
+	size_t		  i, n = 0;
+
+	alerts_load_done = NULL;
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements % 8 != 0) {
+		log_warnx("alerts: load failed: %s", r && r->type ==
+		    REDIS_REPLY_ERROR ? r->str : "bad or no reply");
+		done(-1);
+		return;
+	}
+	for (i = 0; i < r->elements; i += 8) {
+		e = &r->element[i];
+		if (e[0]->type != REDIS_REPLY_STRING || e[1]->type !=
+		    REDIS_REPLY_STRING || htab_get(&alerts, e[0]->str) != NULL)
+			continue;
+		alert_add(e[0]->str, (const uint8_t *)e[1]->str, e[1]->len,
+		    strtoull(e[2]->str, NULL, 10), e[3]->str, e[4]->str,
+		    (uint8_t)atoi(e[7]->str), strtoull(e[5]->str, NULL, 10),
+		    strtoull(e[6]->str, NULL, 10));
+		n++;
+	}
+	log_info("alerts: %zu live alerts loaded", n);
+	done(0);
+}
+
+void
+alerts_load(void (*done)(int))
+{
+	const char	*argv[2];
+	char		 now[32];
+
+	snprintf(now, sizeof(now), "%" PRIu64, now_ms());
+	argv[0] = store_key("%s", "");
+	argv[1] = now;
+	alerts_load_done = done;
+	if (store_eval(STORE_LUA_ALERTS, 2, argv, NULL, alerts_loaded_cb,
+	    NULL) == -1) {
+		alerts_load_done = NULL;
+		done(-1);
+	}
+}
+
+/* --- PUBLISH ----------------------------------------------------------- */
+
+/* A PUBLISH waiting for Redis; owns copies of what it needs. */
+struct pubreq {
+	struct conn	*c;		/* referenced */
+	proto_id	 id;
+	proto_id	 target;
+	proto_id	 issuer;
+	uint8_t		 type;
+	uint64_t	 issued;
+	uint64_t	 expires;
+	uint32_t	 targeted;
+	uint8_t		*env;
+	size_t		 envlen;
+};
+
+static void
+pubreq_free(struct pubreq *pr)
+{
+	htab_del(&publishing, pr->id);
+	conn_unref(pr->c);
+	free(pr->env);
+	free(pr);
+}
+
+static void
+publish_done_cb(redisReply *r, void *arg)
+{
+	struct pubreq		*pr = arg;
+	struct proto_published	 pd;
+	struct proto_buf	 b;
+	struct alert		*a;
+	struct tnode		*target;
+	size_t			 pushed = 0;
+
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+	    r->element[0]->type != REDIS_REPLY_INTEGER) {
+		if (conn_alive(pr->c))
+			conn_error(pr->c, PROTO_E_STORE, pr->id, "store "
+			    "unavailable, try again (%s)", r != NULL &&
+			    r->type == REDIS_REPLY_ERROR ? r->str : "no reply");
+		pubreq_free(pr);
+		return;
+	}
+	if (r->element[0]->integer == 0) {
+		if (conn_alive(pr->c))
+			conn_error(pr->c, PROTO_E_DUPLICATE, pr->id,
+			    "alert id already used");
+		pubreq_free(pr);
+		return;
+	}
+	a = alert_add(pr->id, pr->env, pr->envlen,
+	    (uint64_t)r->element[1]->integer, pr->target, pr->issuer, pr->type,
+	    pr->issued, pr->expires);
+	/* The tree may have changed while Redis worked: look the node up again. */
+	if ((target = tree_node(wz->tree, a->target)) != NULL)
+		pushed = conn_fanout(target, a->frame);
+	log_info("alert %s seq %" PRIu64 " accepted from %s for %s: %u targeted, "
+	    "%zu pushed now", a->id, a->seq, a->issuer, a->target, pr->targeted,
+	    pushed);
+	if (conn_alive(pr->c)) {
+		memset(&pd, 0, sizeof(pd));
+		strlcpy(pd.id, a->id, sizeof(pd.id));
+		pd.seq = a->seq;
+		pd.targeted = pr->targeted;
+		pbuf_init(&b);
+		proto_published_encode(&b, &pd);
+		conn_send(pr->c, &b);
+		pbuf_free(&b);
+	}
+	pubreq_free(pr);
+}
+
+/* Arguments of the publish script: fixed ones, then (node, targeted) pairs. */
+struct pubargs {
+	const char	**argv;
+	size_t		 *lens;
+	int		  argc;
+	char		 *nums;		/* storage for the printed counts */
+	size_t		  numlen;
+};
+
+static void
+publish_args_cb(struct tnode *n, int depth, void *arg)
+{
+	struct pubargs	*pa = arg;
+	char		*num = pa->nums + pa->numlen;
+	int		 w;
+
+	w = snprintf(num, 12, "%u", n->receivers);
+	pa->numlen += (size_t)w + 1;
+	pa->argv[pa->argc] = n->id;
+	pa->lens[pa->argc++] = strlen(n->id);
+	pa->argv[pa->argc] = num;
+	pa->lens[pa->argc++] = (size_t)w;
+}
+
+static void
+publish_count_cb(struct tnode *n, int depth, void *arg)
+{
+	(*(size_t *)arg)++;
+}
+
+void
+publish_handle(struct conn *c, const uint8_t *p, size_t len)
+{
+	struct tprincipal	*pr = conn_principal(c);
+	struct proto_publish	 pub;
+	struct proto_envelope	 env;
+	struct proto_alert	 a, pre;
+	struct tnode		*target;
+	struct alert		*orig;
+	struct pubreq		*req;
+	struct pubargs		 pa;
+	const char		*ref = NULL;
+	char			 why[256], num[5][24];
+	uint64_t		 now = now_ms(), skew;
+	size_t			 nnodes = 0;
+	int			 rv;
+
+	if ((rv = proto_publish_decode(p, len, &pub)) != 0) {
+		conn_error(c, -rv, NULL, "bad PUBLISH: %s", proto_err_name(-rv));
+		return;
+	}
+	/* Decode first to name the alert in refusals; verify below. */
+	if (proto_envelope_decode(pub.envelope.p, pub.envelope.len, &env) == 0 &&
+	    proto_alert_decode(env.body.p, env.body.len, &pre) == 0)
+		ref = pre.id;
+	if (!(pr->rights & PROTO_R_ISSUE)) {
+		conn_error(c, PROTO_E_FORBIDDEN, ref, "%s may not issue alerts",
+		    pr->cn);
+		return;
+	}
+	why[0] = '\0';
+	if ((rv = proto_envelope_verify(pub.envelope.p, pub.envelope.len,
+	    wz->ca_store, 0, &a, why, sizeof(why))) != 0) {
+		conn_error(c, -rv, ref, "%s%s%s", proto_err_name(-rv),
+		    why[0] ? ": " : "", why);
+		return;
+	}
+	ref = a.id;
+	if (strcmp(a.issuer, pr->cn) != 0) {
+		conn_error(c, PROTO_E_ISSUER, ref, "issued by %s, sent by %s",
+		    a.issuer, pr->cn);
+		return;
+	}
+	if ((target = tree_node(wz->tree, a.target)) == NULL) {
+		conn_error(c, PROTO_E_NODE, ref, "unknown target node %s", a.target);
+		return;
+	}
+	if (!tree_covers(pr->node, target)) {
+		conn_error(c, PROTO_E_TARGET, ref, "%s at %s may not issue to %s",
+		    pr->cn, pr->node->id, target->id);
+		return;
+	}
+	if (a.text.len > wz->conf->limits.max_text) {
+		conn_error(c, PROTO_E_TOO_LONG, ref, "text is %zu bytes, the "
+		    "limit is %u", a.text.len, wz->conf->limits.max_text);
+		return;
+	}
+	skew = (uint64_t)wz->conf->timeouts.skew_s * 1000;
+	if (a.issued_at + skew < now || a.issued_at > now + skew) {
+		conn_error(c, PROTO_E_SKEW, ref, "issued_at is %+.1f s from the "
+		    "server's clock, the window is %u s",
+		    ((double)a.issued_at - (double)now) / 1000.0,
+		    wz->conf->timeouts.skew_s);
+		return;
+	}
+	if (a.expires_at <= now) {
+		conn_error(c, PROTO_E_EXPIRY, ref, "already expired");
+		return;
+	}
+	if (a.msg_type != PROTO_MSG_ALERT) {
+		if ((orig = alerts_get(a.references)) == NULL) {
+			conn_error(c, PROTO_E_REFERENCE, ref, "%s refers to %s, "
+			    "which is not a live alert",
+			    proto_msg_type_name(a.msg_type), a.references);
+			return;
+		}
+		if (strcmp(orig->target, a.target) != 0) {
+			conn_error(c, PROTO_E_REFERENCE, ref, "%s must target %s "
+			    "like the alert it refers to",
+			    proto_msg_type_name(a.msg_type), orig->target);
+			return;
+		}
+	}
+	if (alerts_get(a.id) != NULL || htab_get(&publishing, a.id) != NULL) {
+		conn_error(c, PROTO_E_DUPLICATE, ref, "alert id already used");
+		return;
+	}
+
+	if ((req = calloc(1, sizeof(*req))) == NULL ||
+	    (req->env = malloc(pub.envelope.len)) == NULL)
+		fatal("publish_handle");
+	conn_ref(c);
+	req->c = c;
+	strlcpy(req->id, a.id, sizeof(req->id));
+	strlcpy(req->target, a.target, sizeof(req->target));
+	strlcpy(req->issuer, a.issuer, sizeof(req->issuer));
+	req->type = a.msg_type;
+	req->issued = a.issued_at;
+	req->expires = a.expires_at;
+	req->targeted = target->receivers;
+	memcpy(req->env, pub.envelope.p, pub.envelope.len);
+	req->envlen = pub.envelope.len;
+
+	tree_walk(target, publish_count_cb, &nnodes);
+	pa.argc = 0;
+	pa.numlen = 0;
+	if ((pa.argv = calloc(10 + 2 * nnodes, sizeof(*pa.argv))) == NULL ||
+	    (pa.lens = calloc(10 + 2 * nnodes, sizeof(*pa.lens))) == NULL ||
+	    (pa.nums = malloc(12 * nnodes + 1)) == NULL)
+		fatal("publish_handle");
+	snprintf(num[0], sizeof(num[0]), "%u", req->type);
+	snprintf(num[1], sizeof(num[1]), "%" PRIu64, req->issued);
+	snprintf(num[2], sizeof(num[2]), "%" PRIu64, req->expires);
+	snprintf(num[3], sizeof(num[3]), "%" PRIu64, now);
+#define ARG(s, l) do { pa.argv[pa.argc] = (s); pa.lens[pa.argc++] = (l); } while (0)
+	ARG(store_key("%s", ""), strlen(wz->conf->redis.prefix));
+	ARG(req->id, strlen(req->id));
+	ARG((const char *)req->env, req->envlen);
+	ARG(req->target, strlen(req->target));
+	ARG(req->issuer, strlen(req->issuer));
+	ARG(num[0], strlen(num[0]));
+	ARG(num[1], strlen(num[1]));
+	ARG(num[2], strlen(num[2]));
+	ARG(num[3], strlen(num[3]));
+	ARG(a.references, strlen(a.references));
+#undef ARG
+	tree_walk(target, publish_args_cb, &pa);
+	htab_put(&publishing, req->id, req);
+	rv = store_eval(STORE_LUA_PUBLISH, pa.argc, pa.argv, pa.lens,
+	    publish_done_cb, req);
+	free(pa.argv);
+	free(pa.lens);
+	free(pa.nums);
+	if (rv == -1) {
+		conn_error(c, PROTO_E_STORE, req->id, "store unavailable, try "
+		    "again");
+		pubreq_free(req);
+	}
+}
+
+/* --- catch-up on connect ----------------------------------------------- */
+
+struct syncreq {
+	struct conn	 *c;		/* referenced */
+	size_t		  n;
+	char		(*ids)[PROTO_ID_MAX + 1];
+};
+
+static int
+alert_seq_cmp(const void *x, const void *y)
+{
+	const struct alert	*a = *(struct alert *const *)x;
+	const struct alert	*b = *(struct alert *const *)y;
+
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* Live alerts for an agent at n (its node and ancestors), by seq. */
+static struct alert **
+sync_candidates(struct tnode *n, uint64_t after, size_t *count)
+{
+	struct alert	**v = NULL;
+	struct alist	 *l;
+	size_t		  i, k = 0, cap = 0;
+	uint64_t	  now = now_ms();
+	void		 *nv;
+
+	for (; n != NULL; n = n->parent) {
+		if ((l = htab_get(&by_node, n->id)) == NULL)
+			continue;
+		for (i = 0; i < l->n; i++) {
+			if (l->v[i]->seq <= after || l->v[i]->expires_at <= now)
+				continue;
+			if (k == cap) {
+				cap = cap ? cap * 2 : 16;
+				if ((nv = reallocarray(v, cap, sizeof(*v))) == NULL)
+					fatal("sync_candidates");
+				v = nv;
+			}
+			v[k++] = l->v[i];
+		}
+	}
+	if (k > 1)
+		qsort(v, k, sizeof(*v), alert_seq_cmp);
+	*count = k;
+	return v;
+}
+
+/* Send what arrived during the sync, then let fan-out take over. */
+static void
+sync_finish(struct conn *c)
+{
+	struct tprincipal	 *p = conn_principal(c);
+	struct alert		**v;
+	size_t			  i, n;
+
+	v = sync_candidates(p->node, conn_sync_seq(c), &n);
+	for (i = 0; i < n; i++)
+		conn_send_blob(c, v[i]->frame);
+	free(v);
+	if (conn_alive(c))
+		conn_set_state(c, CONN_S_READY);
+}
+
+static void
+sync_send_resent(struct conn *c, struct alert *a)
+{
+	if (a->resent == NULL)
+		a->resent = alert_frame(a, PROTO_AF_RESENT);
+	conn_send_blob(c, a->resent);
+}
+
+static void
+sync_done_cb(redisReply *r, void *arg)
+{
+	struct syncreq	*sr = arg;
+	struct alert	*a;
+	size_t		 i, sent = 0;
+	int		 ok;
+
+	ok = r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == sr->n;
+	if (!ok)
+		log_warnx("conn %llu %s: pending lookup failed; sending every "
+		    "live alert for it", (unsigned long long)conn_id(sr->c),
+		    conn_name(sr->c));
+	if (conn_alive(sr->c) && conn_state(sr->c) == CONN_S_SYNC) {
+		for (i = 0; i < sr->n; i++) {
+			if ((a = alerts_get(sr->ids[i])) == NULL)
+				continue;	/* expired meanwhile */
+			if (ok && (r->element[i]->type != REDIS_REPLY_INTEGER ||
+			    r->element[i]->integer != 0))
+				continue;	/* already delivered */
+			sync_send_resent(sr->c, a);
+			sent++;
+		}
+		log_info("conn %llu %s: %zu pending alerts sent",
+		    (unsigned long long)conn_id(sr->c), conn_name(sr->c), sent);
+		sync_finish(sr->c);
+	}
+	conn_unref(sr->c);
+	free(sr->ids);
+	free(sr);
+}
+
+void
+sync_start(struct conn *c)
+{
+	struct tprincipal	 *p = conn_principal(c);
+	struct alert		**v;
+	struct syncreq		 *sr;
+	const char		**argv;
+	size_t			  i, n;
+
+	conn_set_sync_seq(c, max_seq);
+	v = sync_candidates(p->node, 0, &n);
+	if (n == 0) {
+		free(v);
+		conn_set_state(c, CONN_S_READY);
+		return;
+	}
+	if ((sr = calloc(1, sizeof(*sr))) == NULL ||
+	    (sr->ids = calloc(n, sizeof(*sr->ids))) == NULL ||
+	    (argv = calloc(n + 2, sizeof(*argv))) == NULL)
+		fatal("sync_start");
+	conn_ref(c);
+	sr->c = c;
+	sr->n = n;
+	argv[0] = store_key("%s", "");
+	argv[1] = p->cn;
+	for (i = 0; i < n; i++) {
+		strlcpy(sr->ids[i], v[i]->id, sizeof(sr->ids[i]));
+		argv[i + 2] = sr->ids[i];
+	}
+	free(v);
+	if (store_eval(STORE_LUA_PENDING, (int)n + 2, argv, NULL, sync_done_cb,
+	    sr) == -1)
+		sync_done_cb(NULL, sr);	/* Redis down: at least once, send all */
+	free(argv);
+}

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * tls: the listener's OpenSSL context.  TLS 1.3 only, mutual: a client
+ * must present a certificate from the deployment CA (verify depth kept
+ * small), and the CRL, when configured, is checked for every leaf.  The
+ * same certificate store verifies the issuer certificates inside alerts.
+ */
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "log.h"
+#include "wuzhad.h"
+
+#define TLS_VERIFY_DEPTH	2	/* leaf, (intermediate,) CA */
+
+/* Load a PEM CRL file into the store and turn CRL checking on. */
+static int
+tls_load_crl(X509_STORE *store, const char *path)
+{
+	X509_LOOKUP	*lu;
+
+	if ((lu = X509_STORE_add_lookup(store, X509_LOOKUP_file())) == NULL ||
+	    X509_load_crl_file(lu, path, X509_FILETYPE_PEM) <= 0) {
+		log_ssl("tls: cannot load CRL %s", path);
+		return -1;
+	}
+	X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+	return 0;
+}
+
+SSL_CTX *
+tls_server_ctx(const struct conf_wuzhad *conf)
+{
+	SSL_CTX			*ctx;
+	STACK_OF(X509_NAME)	*names;
+
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
+		log_ssl("tls: SSL_CTX_new");
+		return NULL;
+	}
+	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) ||
+	    !SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION)) {
+		log_ssl("tls: cannot restrict to TLS 1.3");
+		goto fail;
+	}
+	if (SSL_CTX_use_certificate_chain_file(ctx, conf->tls.cert) != 1) {
+		log_ssl("tls: cannot load certificate %s", conf->tls.cert);
+		goto fail;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, conf->tls.key, SSL_FILETYPE_PEM) != 1) {
+		log_ssl("tls: cannot load key %s", conf->tls.key);
+		goto fail;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		log_ssl("tls: key %s does not match certificate %s",
+		    conf->tls.key, conf->tls.cert);
+		goto fail;
+	}
+	if (SSL_CTX_load_verify_locations(ctx, conf->tls.ca, NULL) != 1) {
+		log_ssl("tls: cannot load CA %s", conf->tls.ca);
+		goto fail;
+	}
+	if ((names = SSL_load_client_CA_file(conf->tls.ca)) == NULL) {
+		log_ssl("tls: cannot read CA names from %s", conf->tls.ca);
+		goto fail;
+	}
+	SSL_CTX_set_client_CA_list(ctx, names);
+	if (conf->tls.crl != NULL &&
+	    tls_load_crl(SSL_CTX_get_cert_store(ctx), conf->tls.crl) == -1)
+		goto fail;
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
+	    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	SSL_CTX_set_verify_depth(ctx, TLS_VERIFY_DEPTH);
+	/* Idle connections keep no read/write buffers. */
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"wuzhad", 6);
+	return ctx;
+fail:
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+int
+tls_peer_cn(SSL *ssl, char *cn, size_t cnlen)
+{
+	X509		*x;
+	X509_NAME	*name;
+	int		 i, len;
+
+	if ((x = SSL_get0_peer_certificate(ssl)) == NULL)
+		return -1;
+	if ((name = X509_get_subject_name(x)) == NULL)
+		return -1;
+	if ((i = X509_NAME_get_index_by_NID(name, NID_commonName, -1)) < 0)
+		return -1;
+	/* Exactly one CN: two would make the identity ambiguous. */
+	if (X509_NAME_get_index_by_NID(name, NID_commonName, i) >= 0)
+		return -1;
+	len = X509_NAME_get_text_by_NID(name, NID_commonName, cn, (int)cnlen);
+	if (len <= 0 || (size_t)len >= cnlen || strlen(cn) != (size_t)len)
+		return -1;
+	if (!proto_name_valid(cn, (size_t)len))
+		return -1;
+	return 0;
+}

@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * wuzhad: the runtime context and the interfaces between the daemon's
+ * modules.  Data flows one way: bytes -> frame -> message (conn.c) ->
+ * action (publish.c, ack.c, status.c) -> Redis (store.c) -> fan-out
+ * (conn.c) -> bytes.  The tree cache (tree.c) answers who sits where.
+ */
+#ifndef WUZHA_WUZHAD_H
+#define WUZHA_WUZHAD_H
+
+#include <sys/queue.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <hiredis/hiredis.h>
+#include <openssl/ssl.h>
+
+#include "conf.h"
+#include "htab.h"
+#include "proto.h"
+
+struct conn;
+TAILQ_HEAD(conn_list, conn);
+
+/* --- the runtime context (the one global) ------------------------------ */
+
+struct wuzhad {
+	struct event_base	*base;
+	char			*conf_path;
+	struct conf_wuzhad	*conf;
+	SSL_CTX			*ssl_ctx;
+	X509_STORE		*ca_store;	/* CA (+CRL), owned by ssl_ctx */
+	struct tree		*tree;		/* current tree, never NULL once up */
+	int			 listening;
+	int			 stopping;
+	uint64_t		 started_ms;
+};
+
+extern struct wuzhad *wz;
+
+uint64_t	now_ms(void);		/* wall clock, ms since the epoch */
+uint64_t	mono_ms(void);		/* monotonic clock, ms */
+#ifndef HAVE_STRLCPY
+size_t		strlcpy(char *, const char *, size_t);
+#endif
+
+/* --- tree.c: the in-memory tree cache ---------------------------------- */
+
+struct tprincipal;
+
+struct tnode {
+	char			 id[PROTO_ID_MAX + 1];
+	char			*name;
+	int			 tier;		/* enum proto_tier */
+	char			 parent_id[PROTO_ID_MAX + 1];
+	struct tnode		*parent;	/* NULL for a police root */
+	struct tnode		**children;
+	size_t			 nchildren;
+	struct tprincipal	**members;
+	size_t			 nmembers;
+	uint32_t		 receivers;	/* principals with receive, whole subtree */
+	struct conn_list	 agents;	/* connected agents here (conn.c) */
+};
+
+struct tprincipal {
+	char			 cn[PROTO_ID_MAX + 1];
+	struct tnode		*node;
+	unsigned		 rights;	/* PROTO_R_* */
+};
+
+struct tree {
+	struct htab		 nodes;		/* id -> struct tnode */
+	struct htab		 principals;	/* cn -> struct tprincipal */
+	struct tnode		**roots;	/* the police units */
+	size_t			 nroots;
+	size_t			 nnodes;
+	size_t			 nprincipals;
+	uint64_t		 gen;		/* Redis tree-gen it came from */
+};
+
+struct tree	*tree_new(void);
+void		 tree_free(struct tree *);
+int		 tree_add_node(struct tree *, const char *id, const char *name,
+		    const char *tier, const char *parent, char *err, size_t);
+int		 tree_add_principal(struct tree *, const char *cn,
+		    const char *node, const char *rights, char *err, size_t);
+/* Link parents and children, check tiers, count receivers. */
+int		 tree_finish(struct tree *, char *err, size_t);
+struct tnode	*tree_node(const struct tree *, const char *id);
+struct tprincipal *tree_principal(const struct tree *, const char *cn);
+/* 1 if anc is n or one of n's ancestors. */
+int		 tree_covers(const struct tnode *anc, const struct tnode *n);
+/* Pre-order walk of the subtree under root; depth starts at 0. */
+void		 tree_walk(struct tnode *root,
+		    void (*fn)(struct tnode *, int depth, void *), void *arg);
+int		 tree_depth(const struct tnode *);
+const char	*tree_tier_name(int);
+/* Load the tree from Redis and swap it in; done(0|-1) when finished. */
+void		 tree_load(void (*done)(int ok));
+/* Poll tree-gen; reload if it moved. */
+void		 tree_refresh(void);
+
+/* --- blob: bytes serialised once, shared by many connections ----------- */
+
+struct blob {
+	int		refs;
+	size_t		len;
+	uint8_t		data[];
+};
+
+/* Take the frames in buf into a new blob with one reference. */
+struct blob	*blob_new(struct proto_buf *);
+void		 blob_ref(struct blob *);
+void		 blob_unref(struct blob *);
+
+/* --- conn.c: connections ----------------------------------------------- */
+
+enum conn_state {
+	CONN_S_HANDSHAKE,	/* TLS handshake in progress */
+	CONN_S_HELLO,		/* TLS done, principal known, waiting for HELLO */
+	CONN_S_SYNC,		/* agent: pending alerts being looked up */
+	CONN_S_READY,		/* serving requests; agents get pushes */
+	CONN_S_CLOSING,		/* flushing a last frame, then freed */
+};
+
+void		 conn_accept(int fd, const struct sockaddr *, int socklen);
+void		 conn_ref(struct conn *);
+void		 conn_unref(struct conn *);
+int		 conn_alive(const struct conn *);
+uint64_t	 conn_id(const struct conn *);
+const char	*conn_name(const struct conn *);	/* "cn@addr" for logs */
+struct tprincipal *conn_principal(const struct conn *);
+enum conn_state	 conn_state(const struct conn *);
+uint64_t	 conn_sync_seq(const struct conn *);
+void		 conn_set_sync_seq(struct conn *, uint64_t);
+/* Queue the frames in buf (copied); the buffer is reset. */
+void		 conn_send(struct conn *, struct proto_buf *);
+void		 conn_send_blob(struct conn *, struct blob *);
+/* ERROR frame, connection stays open. */
+void		 conn_error(struct conn *, int code, const char *ref,
+		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* ERROR frame (code != 0) or nothing, then close once it is flushed. */
+void		 conn_fail(struct conn *, int code, const char *fmt, ...)
+		    __attribute__((format(printf, 3, 4)));
+void		 conn_set_state(struct conn *, enum conn_state);
+/* Push blob to every ready agent with receive at or below root. */
+size_t		 conn_fanout(struct tnode *root, struct blob *);
+/* After a tree swap: rebind every connection to the new tree. */
+void		 conn_rebind(struct tree *old, struct tree *new);
+/* Heartbeats, idle and handshake deadlines: called once a second. */
+void		 conn_sweep(void);
+/* Say goodbye to everyone and close (shutdown). */
+void		 conn_close_all(int code, const char *why);
+void		 conn_free_all(void);
+size_t		 conn_count(void);
+size_t		 conn_agents_online(void);
+
+/* --- listener.c -------------------------------------------------------- */
+
+int		 listener_start(void);
+void		 listener_stop(void);
+void		 listener_pause(int);
+
+/* --- tls.c ------------------------------------------------------------- */
+
+SSL_CTX		*tls_server_ctx(const struct conf_wuzhad *);
+/* The CN of the peer's certificate, checked for syntax; -1 if none/bad. */
+int		 tls_peer_cn(SSL *, char *cn, size_t);
+
+/* --- store.c: Redis ---------------------------------------------------- */
+
+enum store_script {
+	STORE_LUA_PUBLISH,
+	STORE_LUA_ACK,
+	STORE_LUA_PENDING,
+	STORE_LUA_STATUS,
+	STORE_LUA_TREE,
+	STORE_LUA_ALERTS,
+	STORE_LUA_COUNT
+};
+
+/*
+ * Reply callback: r is NULL when the command failed (connection lost,
+ * timed out); an error reply arrives as REDIS_REPLY_ERROR.  r is freed by
+ * hiredis after the callback returns.
+ */
+typedef void	 store_cb(redisReply *r, void *arg);
+
+extern const char *const lua_scripts[STORE_LUA_COUNT];	/* lua.c */
+extern const char *const lua_names[STORE_LUA_COUNT];
+
+void		 store_init(void (*on_ready)(int first));
+void		 store_shutdown(void);
+int		 store_up(void);
+size_t		 store_inflight(void);
+/* Run a script / a command.  -1 (cb not called) if Redis is down. */
+int		 store_eval(enum store_script, int argc, const char **argv,
+		    const size_t *lens, store_cb *cb, void *arg);
+int		 store_cmd(int argc, const char **argv, const size_t *lens,
+		    store_cb *cb, void *arg);
+/* Key with the configured prefix, in a static rotating buffer. */
+const char	*store_key(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void		 store_sweep(void);
+
+/* --- publish.c: the alert cache, PUBLISH and fan-out --------------------- */
+
+struct alert {
+	proto_id	 id;
+	proto_id	 target;
+	proto_id	 issuer;
+	uint8_t		 msg_type;
+	uint64_t	 seq;
+	uint64_t	 issued_at;
+	uint64_t	 expires_at;
+	struct blob	*frame;		/* ALERT frame, flags 0 */
+	struct blob	*resent;	/* ALERT frame, flags RESENT (lazy) */
+	uint8_t		*env;		/* the envelope as stored */
+	size_t		 envlen;
+};
+
+void		 alerts_init(void);
+void		 alerts_free(void);
+struct alert	*alerts_get(const char *id);
+uint64_t	 alerts_max_seq(void);
+size_t		 alerts_live(void);
+void		 alerts_load(void (*done)(int ok));
+void		 alerts_expire(void);
+void		 publish_handle(struct conn *, const uint8_t *, size_t);
+/* Agent just said HELLO: send what is pending for it, then READY. */
+void		 sync_start(struct conn *);
+
+/* --- ack.c ------------------------------------------------------------- */
+
+void		 ack_handle(struct conn *, const uint8_t *, size_t);
+void		 ack_init(void);
+void		 ack_free(void);
+
+/* --- status.c ---------------------------------------------------------- */
+
+void		 status_handle(struct conn *, const uint8_t *, size_t);
+
+#endif

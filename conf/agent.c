@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * agent.yaml: how wuzha-agent (and wuzhactl, which ignores state_file and
+ * hook) reaches the daemon and proves who it is.  Relative paths are taken
+ * from the directory of the file; the hook is a command kept as written.
+ */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf_impl.h"
+
+/* tls: {ca, cert, key}, all required. */
+static int
+agent_tls(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
+    const char *dir, struct conf_agent *c)
+{
+	const struct conf_yaml_node	*ca, *cert, *key;
+	const struct conf_yaml_key	 keys[] = {
+		{ "ca", 1, &ca }, { "cert", 1, &cert }, { "key", 1, &key },
+	};
+
+	if (conf_yaml_map(doc, node, keys, sizeof(keys) / sizeof(keys[0])) ==
+	    -1)
+		return -1;
+	if (conf_yaml_path(doc, ca, dir, &c->tls.ca) == -1 ||
+	    conf_yaml_path(doc, cert, dir, &c->tls.cert) == -1 ||
+	    conf_yaml_path(doc, key, dir, &c->tls.key) == -1)
+		return -1;
+	return 0;
+}
+
+/* reconnect: {min, max}, the bounds of the backoff between attempts. */
+static int
+agent_reconnect(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
+    struct conf_agent *c)
+{
+	const struct conf_yaml_node	*min, *max;
+	const struct conf_yaml_key	 keys[] = {
+		{ "min", 0, &min }, { "max", 0, &max },
+	};
+
+	c->reconnect_min_ms = 500;
+	c->reconnect_max_ms = 60000;
+	if (node == NULL)
+		return 0;
+	if (conf_yaml_map(doc, node, keys, sizeof(keys) / sizeof(keys[0])) ==
+	    -1)
+		return -1;
+	if (min != NULL && conf_yaml_duration(doc, min, 10, 3600000,
+	    &c->reconnect_min_ms) == -1)
+		return -1;
+	if (max != NULL && conf_yaml_duration(doc, max, 10, 86400000,
+	    &c->reconnect_max_ms) == -1)
+		return -1;
+	if (c->reconnect_max_ms < c->reconnect_min_ms) {
+		if (max != NULL)
+			return conf_yaml_error(doc, max,
+			    "must not be less than reconnect.min");
+		return conf_yaml_error(doc, min,
+		    "must not be more than reconnect.max");
+	}
+	return 0;
+}
+
+/* Build the config from a parsed document; NULL on any error. */
+static struct conf_agent *
+agent_build(struct conf_yaml_doc *doc, const char *dir)
+{
+	const struct conf_yaml_node	*root = conf_yaml_root(doc);
+	const struct conf_yaml_node	*server, *name, *tls, *state, *hook;
+	const struct conf_yaml_node	*hookto, *reconnect, *hb, *frame;
+	const struct conf_yaml_key	 keys[] = {
+		{ "server", 1, &server }, { "server_name", 1, &name },
+		{ "tls", 1, &tls }, { "state_file", 0, &state },
+		{ "hook", 0, &hook }, { "hook_timeout", 0, &hookto },
+		{ "reconnect", 0, &reconnect }, { "heartbeat", 0, &hb },
+		{ "max_frame", 0, &frame },
+	};
+	struct conf_agent		*c;
+	const char			*why;
+	uint64_t			 v;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		conf_yaml_error(doc, root, "out of memory");
+		return NULL;
+	}
+	c->hook_timeout_ms = 30000;
+	c->heartbeat_s = 30;
+	c->max_frame = 65536;
+	if (conf_yaml_map(doc, root, keys, sizeof(keys) / sizeof(keys[0])) ==
+	    -1)
+		goto fail;
+	if (conf_yaml_string(doc, server, CONF_HOSTPORT_MAX, &c->server) == -1)
+		goto fail;
+	if (conf_util_hostport(c->server, 0, &why) == -1) {
+		conf_yaml_error(doc, server, "%s", why);
+		goto fail;
+	}
+	if (conf_yaml_string(doc, name, 253, &c->server_name) == -1)
+		goto fail;
+	if (conf_util_hostname(c->server_name) == -1) {
+		conf_yaml_error(doc, name, "is not a host name or address");
+		goto fail;
+	}
+	if (agent_tls(doc, tls, dir, c) == -1)
+		goto fail;
+	if (state != NULL &&
+	    conf_yaml_path(doc, state, dir, &c->state_file) == -1)
+		goto fail;
+	if (hook != NULL &&
+	    conf_yaml_string(doc, hook, CONF_PATH_MAX, &c->hook) == -1)
+		goto fail;
+	if (hookto != NULL && conf_yaml_duration(doc, hookto, 100, 3600000,
+	    &c->hook_timeout_ms) == -1)
+		goto fail;
+	if (agent_reconnect(doc, reconnect, c) == -1)
+		goto fail;
+	if (hb != NULL && conf_yaml_seconds(doc, hb, 1000, 3600000,
+	    &c->heartbeat_s) == -1)
+		goto fail;
+	if (frame != NULL) {
+		if (conf_yaml_size(doc, frame, 1024, 16 * 1024 * 1024, &v) ==
+		    -1)
+			goto fail;
+		c->max_frame = (uint32_t)v;
+	}
+	return c;
+fail:
+	conf_agent_free(c);
+	return NULL;
+}
+
+/* Load agent.yaml; relative paths in it are taken from its directory. */
+struct conf_agent *
+conf_agent_load(const char *path, char *err, size_t errlen)
+{
+	struct conf_yaml_doc	*doc;
+	struct conf_agent	*c = NULL;
+	char			*dir;
+
+	if ((doc = conf_yaml_load(path, err, errlen)) == NULL)
+		return NULL;
+	if ((dir = conf_util_dirname(path)) == NULL)
+		conf_yaml_error(doc, conf_yaml_root(doc), "out of memory");
+	else
+		c = agent_build(doc, dir);
+	free(dir);
+	conf_yaml_free(doc);
+	return c;
+}
+
+/* Parse agent.yaml from memory; relative paths are kept as they are. */
+struct conf_agent *
+conf_agent_parse(const char *name, const void *buf, size_t len, char *err,
+    size_t errlen)
+{
+	struct conf_yaml_doc	*doc;
+	struct conf_agent	*c;
+
+	if ((doc = conf_yaml_parse(name, buf, len, err, errlen)) == NULL)
+		return NULL;
+	c = agent_build(doc, NULL);
+	conf_yaml_free(doc);
+	return c;
+}
+
+void
+conf_agent_free(struct conf_agent *c)
+{
+	if (c == NULL)
+		return;
+	free(c->server);
+	free(c->server_name);
+	free(c->tls.ca);
+	free(c->tls.cert);
+	free(c->tls.key);
+	free(c->state_file);
+	free(c->hook);
+	free(c);
+}

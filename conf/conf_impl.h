@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * conf internals shared by the loaders: the strict YAML document built by
+ * yaml.c (a plain tree of scalars, sequences and mappings, each with its
+ * line), the schema helpers that walk it and report "file:line: key:
+ * reason", and the string checks of util.c.  Not installed, not for other
+ * modules: they include conf.h only.
+ */
+#ifndef WUZHA_CONF_IMPL_H
+#define WUZHA_CONF_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf.h"
+
+#define CONF_SCALAR_MAX		(64 * 1024)	/* longest scalar accepted */
+#define CONF_NAME_MAX		256	/* display name, bytes */
+#define CONF_PATH_MAX		4096	/* file path or hook command, bytes */
+#define CONF_HOSTPORT_MAX	300	/* "host:port" or "[v6]:port" */
+
+enum conf_yaml_kind {
+	CONF_YAML_SCALAR,
+	CONF_YAML_SEQ,
+	CONF_YAML_MAP,
+};
+
+/*
+ * One node of a parsed document.  A mapping holds its keys and values
+ * alternately in items (key 0, value 0, key 1, ...), so n is twice the
+ * number of pairs.  Keys are always scalars and never repeat.
+ */
+struct conf_yaml_node {
+	struct conf_yaml_node	 *parent;	/* NULL for the root */
+	union {
+		char			 *str;	/* scalar, NUL-terminated */
+		struct conf_yaml_node	**items;/* sequence or mapping */
+	};
+	uint32_t		  n;		/* scalar length, or item count */
+	uint32_t		  pos;		/* index in parent's items */
+	int			  line;		/* 1-based */
+	uint8_t			  kind;		/* enum conf_yaml_kind */
+	uint8_t			  plain;	/* scalar written without quotes */
+	uint8_t			  open;		/* still being parsed */
+};
+
+struct conf_yaml_doc;
+
+/* A key a mapping may hold; on return *val is its value or NULL. */
+struct conf_yaml_key {
+	const char			 *name;
+	int				  required;
+	const struct conf_yaml_node	**val;
+};
+
+/* yaml.c: reading */
+struct conf_yaml_doc	*conf_yaml_parse(const char *, const void *, size_t,
+			    char *, size_t);
+struct conf_yaml_doc	*conf_yaml_load(const char *, char *, size_t);
+const struct conf_yaml_node *conf_yaml_root(const struct conf_yaml_doc *);
+void			 conf_yaml_free(struct conf_yaml_doc *);
+
+/* yaml.c: errors, always returning -1 */
+int	conf_yaml_error(struct conf_yaml_doc *, const struct conf_yaml_node *,
+	    const char *, ...) __attribute__((format(printf, 3, 4)));
+int	conf_yaml_error_key(struct conf_yaml_doc *,
+	    const struct conf_yaml_node *, const char *, const char *, ...)
+	    __attribute__((format(printf, 4, 5)));
+
+/* yaml.c: schema */
+int	conf_yaml_map(struct conf_yaml_doc *, const struct conf_yaml_node *,
+	    const struct conf_yaml_key *, size_t);
+int	conf_yaml_seq(struct conf_yaml_doc *, const struct conf_yaml_node *);
+const char *conf_yaml_scalar(struct conf_yaml_doc *,
+	    const struct conf_yaml_node *);
+int	conf_yaml_string(struct conf_yaml_doc *, const struct conf_yaml_node *,
+	    size_t, char **);
+int	conf_yaml_path(struct conf_yaml_doc *, const struct conf_yaml_node *,
+	    const char *, char **);
+int	conf_yaml_uint(struct conf_yaml_doc *, const struct conf_yaml_node *,
+	    uint64_t, uint64_t, uint64_t *);
+int	conf_yaml_duration(struct conf_yaml_doc *,
+	    const struct conf_yaml_node *, int64_t, int64_t, uint32_t *);
+int	conf_yaml_seconds(struct conf_yaml_doc *,
+	    const struct conf_yaml_node *, int64_t, int64_t, uint32_t *);
+int	conf_yaml_size(struct conf_yaml_doc *, const struct conf_yaml_node *,
+	    int64_t, int64_t, uint64_t *);
+
+/* util.c */
+int	 conf_util_readfile(const char *, char **, size_t *, char *, size_t);
+char	*conf_util_dirname(const char *);
+char	*conf_util_resolve(const char *, const char *);
+int	 conf_util_utf8(const char *, size_t, size_t *);
+int	 conf_util_text(const char *, size_t);
+int64_t	 conf_util_duration(const char *, const char **);
+int64_t	 conf_util_size(const char *, const char **);
+int	 conf_util_uint(const char *, uint64_t *);
+void	 conf_util_fmt_duration(char *, size_t, int64_t);
+void	 conf_util_fmt_size(char *, size_t, int64_t);
+void	 conf_util_quote(char *, size_t, const char *, size_t);
+int	 conf_util_nodeid(const char *);
+int	 conf_util_cn(const char *);
+int	 conf_util_hostport(const char *, int, const char **);
+int	 conf_util_hostname(const char *);
+
+#endif

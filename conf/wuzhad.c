@@ -1,0 +1,361 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * wuzhad.yaml: the daemon's configuration.  Every key is known here, with
+ * its default and its range; anything else is refused.  Relative paths are
+ * taken from the directory of the file, so a config and its certificates
+ * can move together.
+ */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf_impl.h"
+
+#define WUZHAD_PREFIX_MAX	64	/* redis key prefix, bytes */
+
+/* A redis key prefix: [A-Za-z0-9:._-]{1,64}. */
+static int
+wuzhad_prefix_ok(const char *s)
+{
+	size_t	i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (i >= WUZHAD_PREFIX_MAX ||
+		    !((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == ':' ||
+		    s[i] == '.' || s[i] == '_' || s[i] == '-'))
+			return -1;
+	return i == 0 ? -1 : 0;
+}
+
+/* tls: {ca, cert, key, crl?} */
+static int
+wuzhad_tls(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
+    const char *dir, struct conf_wuzhad *c)
+{
+	const struct conf_yaml_node	*ca, *cert, *key, *crl;
+	const struct conf_yaml_key	 keys[] = {
+		{ "ca", 1, &ca }, { "cert", 1, &cert }, { "key", 1, &key },
+		{ "crl", 0, &crl },
+	};
+
+	if (conf_yaml_map(doc, node, keys, sizeof(keys) / sizeof(keys[0])) ==
+	    -1)
+		return -1;
+	if (conf_yaml_path(doc, ca, dir, &c->tls.ca) == -1 ||
+	    conf_yaml_path(doc, cert, dir, &c->tls.cert) == -1 ||
+	    conf_yaml_path(doc, key, dir, &c->tls.key) == -1)
+		return -1;
+	if (crl != NULL && conf_yaml_path(doc, crl, dir, &c->tls.crl) == -1)
+		return -1;
+	return 0;
+}
+
+/* redis: a unix socket or host and port, the key prefix, the timings. */
+static int
+wuzhad_redis(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
+    const char *dir, struct conf_wuzhad *c)
+{
+	const struct conf_yaml_node	*sock, *host, *port, *prefix, *cto;
+	const struct conf_yaml_node	*kto, *rmin, *rmax;
+	const struct conf_yaml_key	 keys[] = {
+		{ "socket", 0, &sock }, { "host", 0, &host },
+		{ "port", 0, &port }, { "prefix", 0, &prefix },
+		{ "connect_timeout", 0, &cto }, { "command_timeout", 0, &kto },
+		{ "reconnect_min", 0, &rmin }, { "reconnect_max", 0, &rmax },
+	};
+	uint64_t			 v;
+
+	if (node != NULL && conf_yaml_map(doc, node, keys,
+	    sizeof(keys) / sizeof(keys[0])) == -1)
+		return -1;
+	if (node == NULL)
+		sock = host = port = prefix = cto = kto = rmin = rmax = NULL;
+
+	if (sock != NULL) {
+		if (host != NULL)
+			return conf_yaml_error(doc, host,
+			    "cannot be used with redis.socket");
+		if (port != NULL)
+			return conf_yaml_error(doc, port,
+			    "cannot be used with redis.socket");
+		if (conf_yaml_path(doc, sock, dir, &c->redis.socket) == -1)
+			return -1;
+	} else {
+		if (host != NULL) {
+			if (conf_yaml_string(doc, host, 253, &c->redis.host) ==
+			    -1)
+				return -1;
+			if (conf_util_hostname(c->redis.host) == -1)
+				return conf_yaml_error(doc, host,
+				    "is not a host name or address");
+		} else if ((c->redis.host = strdup("127.0.0.1")) == NULL)
+			return conf_yaml_error(doc, node, "out of memory");
+		c->redis.port = 6379;
+		if (port != NULL) {
+			if (conf_yaml_uint(doc, port, 1, 65535, &v) == -1)
+				return -1;
+			c->redis.port = (uint16_t)v;
+		}
+	}
+
+	if (prefix != NULL) {
+		if (conf_yaml_string(doc, prefix, WUZHAD_PREFIX_MAX,
+		    &c->redis.prefix) == -1)
+			return -1;
+		if (wuzhad_prefix_ok(c->redis.prefix) == -1)
+			return conf_yaml_error(doc, prefix,
+			    "must match [A-Za-z0-9:._-]{1,64}");
+	} else if ((c->redis.prefix = strdup("wuzha:")) == NULL)
+		return conf_yaml_error(doc, node, "out of memory");
+
+	c->redis.connect_timeout_ms = 2000;
+	c->redis.command_timeout_ms = 5000;
+	c->redis.reconnect_min_ms = 100;
+	c->redis.reconnect_max_ms = 10000;
+	if (cto != NULL && conf_yaml_duration(doc, cto, 10, 60000,
+	    &c->redis.connect_timeout_ms) == -1)
+		return -1;
+	if (kto != NULL && conf_yaml_duration(doc, kto, 10, 300000,
+	    &c->redis.command_timeout_ms) == -1)
+		return -1;
+	if (rmin != NULL && conf_yaml_duration(doc, rmin, 10, 60000,
+	    &c->redis.reconnect_min_ms) == -1)
+		return -1;
+	if (rmax != NULL && conf_yaml_duration(doc, rmax, 10, 3600000,
+	    &c->redis.reconnect_max_ms) == -1)
+		return -1;
+	if (c->redis.reconnect_max_ms < c->redis.reconnect_min_ms) {
+		if (rmax != NULL)
+			return conf_yaml_error(doc, rmax,
+			    "must not be less than redis.reconnect_min");
+		return conf_yaml_error(doc, rmin,
+		    "must not be more than redis.reconnect_max");
+	}
+	return 0;
+}
+
+/* limits: sizes and counts that bound what one peer or call may cost. */
+static int
+wuzhad_limits(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
+    struct conf_wuzhad *c)
+{
+	const struct conf_yaml_node	*frame, *conns, *text, *output, *batch;
+	const struct conf_yaml_key	 keys[] = {
+		{ "max_frame", 0, &frame }, { "max_connections", 0, &conns },
+		{ "max_text", 0, &text }, { "max_output", 0, &output },
+		{ "ack_batch", 0, &batch },
+	};
+	uint64_t			 v;
+
+	c->limits.max_frame = 65536;
+	c->limits.max_connections = 19000;
+	c->limits.max_text = 16384;
+	c->limits.max_output = 4 * 1024 * 1024;
+	c->limits.ack_batch = 1024;
+	if (node == NULL)
+		return 0;
+	if (conf_yaml_map(doc, node, keys, sizeof(keys) / sizeof(keys[0])) ==
+	    -1)
+		return -1;
+	if (frame != NULL) {
+		if (conf_yaml_size(doc, frame, 1024, 16 * 1024 * 1024, &v) ==
+		    -1)
+			return -1;
+		c->limits.max_frame = (uint32_t)v;
+	}
+	if (conns != NULL) {
+		if (conf_yaml_uint(doc, conns, 1, 1000000, &v) == -1)
+			return -1;
+		c->limits.max_connections = (uint32_t)v;
+	}
+	if (text != NULL) {
+		/* A field's length is a u16 on the wire. */
+		if (conf_yaml_size(doc, text, 1, 65535, &v) == -1)
+			return -1;
+		c->limits.max_text = (uint32_t)v;
+	}
+	if (output != NULL) {
+		if (conf_yaml_size(doc, output, 64 * 1024,
+		    (int64_t)1024 * 1024 * 1024, &v) == -1)
+			return -1;
+		c->limits.max_output = v;
+	}
+	if (batch != NULL) {
+		if (conf_yaml_uint(doc, batch, 1, 65536, &v) == -1)
+			return -1;
+		c->limits.ack_batch = (uint32_t)v;
+	}
+	if (c->limits.max_text >= c->limits.max_frame) {
+		if (text != NULL)
+			return conf_yaml_error(doc, text,
+			    "must be smaller than limits.max_frame");
+		return conf_yaml_error(doc, frame,
+		    "must be larger than limits.max_text");
+	}
+	if (c->limits.max_output < c->limits.max_frame) {
+		if (output != NULL)
+			return conf_yaml_error(doc, output,
+			    "must not be smaller than limits.max_frame");
+		return conf_yaml_error(doc, frame,
+		    "must not be larger than limits.max_output");
+	}
+	return 0;
+}
+
+/* timeouts: handshake, heartbeat and idle, clock skew, tree polling. */
+static int
+wuzhad_timeouts(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
+    struct conf_wuzhad *c)
+{
+	const struct conf_yaml_node	*hs, *hb, *idle, *skew, *tree;
+	const struct conf_yaml_key	 keys[] = {
+		{ "handshake", 0, &hs }, { "heartbeat", 0, &hb },
+		{ "idle", 0, &idle }, { "skew", 0, &skew },
+		{ "tree_refresh", 0, &tree },
+	};
+
+	c->timeouts.handshake_ms = 10000;
+	c->timeouts.heartbeat_s = 30;
+	c->timeouts.idle_s = 90;
+	c->timeouts.skew_s = 300;
+	c->timeouts.tree_refresh_ms = 2000;
+	if (node == NULL)
+		return 0;
+	if (conf_yaml_map(doc, node, keys, sizeof(keys) / sizeof(keys[0])) ==
+	    -1)
+		return -1;
+	if (hs != NULL && conf_yaml_duration(doc, hs, 100, 300000,
+	    &c->timeouts.handshake_ms) == -1)
+		return -1;
+	if (hb != NULL && conf_yaml_seconds(doc, hb, 1000, 3600000,
+	    &c->timeouts.heartbeat_s) == -1)
+		return -1;
+	if (idle != NULL && conf_yaml_seconds(doc, idle, 2000, 86400000,
+	    &c->timeouts.idle_s) == -1)
+		return -1;
+	if (skew != NULL && conf_yaml_seconds(doc, skew, 1000, 86400000,
+	    &c->timeouts.skew_s) == -1)
+		return -1;
+	if (tree != NULL && conf_yaml_duration(doc, tree, 100, 3600000,
+	    &c->timeouts.tree_refresh_ms) == -1)
+		return -1;
+	/* A peer must get at least one heartbeat before it counts as idle. */
+	if (c->timeouts.idle_s <= c->timeouts.heartbeat_s) {
+		if (idle != NULL)
+			return conf_yaml_error(doc, idle,
+			    "must be longer than timeouts.heartbeat");
+		return conf_yaml_error(doc, hb,
+		    "must be shorter than timeouts.idle");
+	}
+	return 0;
+}
+
+/* Build the config from a parsed document; NULL on any error. */
+static struct conf_wuzhad *
+wuzhad_build(struct conf_yaml_doc *doc, const char *dir)
+{
+	const struct conf_yaml_node	*root = conf_yaml_root(doc);
+	const struct conf_yaml_node	*listen, *tls, *redis, *limits;
+	const struct conf_yaml_node	*timeouts, *level;
+	const struct conf_yaml_key	 keys[] = {
+		{ "listen", 1, &listen }, { "tls", 1, &tls },
+		{ "redis", 0, &redis }, { "limits", 0, &limits },
+		{ "timeouts", 0, &timeouts }, { "log_level", 0, &level },
+	};
+	struct conf_wuzhad		*c;
+	const char			*why, *s;
+	char				 q[128];
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		conf_yaml_error(doc, root, "out of memory");
+		return NULL;
+	}
+	if (conf_yaml_map(doc, root, keys, sizeof(keys) / sizeof(keys[0])) ==
+	    -1)
+		goto fail;
+	if (conf_yaml_string(doc, listen, CONF_HOSTPORT_MAX, &c->listen) == -1)
+		goto fail;
+	if (conf_util_hostport(c->listen, 1, &why) == -1) {
+		conf_yaml_error(doc, listen, "%s", why);
+		goto fail;
+	}
+	if (wuzhad_tls(doc, tls, dir, c) == -1 ||
+	    wuzhad_redis(doc, redis, dir, c) == -1 ||
+	    wuzhad_limits(doc, limits, c) == -1 ||
+	    wuzhad_timeouts(doc, timeouts, c) == -1)
+		goto fail;
+	s = "info";
+	if (level != NULL) {
+		if ((s = conf_yaml_scalar(doc, level)) == NULL)
+			goto fail;
+		if (strcmp(s, "debug") != 0 && strcmp(s, "info") != 0 &&
+		    strcmp(s, "warning") != 0) {
+			conf_util_quote(q, sizeof(q), s, strlen(s));
+			conf_yaml_error(doc, level,
+			    "unknown level %s (want debug, info or warning)",
+			    q);
+			goto fail;
+		}
+	}
+	if ((c->log_level = strdup(s)) == NULL) {
+		conf_yaml_error(doc, root, "out of memory");
+		goto fail;
+	}
+	return c;
+fail:
+	conf_wuzhad_free(c);
+	return NULL;
+}
+
+/* Load wuzhad.yaml; relative paths in it are taken from its directory. */
+struct conf_wuzhad *
+conf_wuzhad_load(const char *path, char *err, size_t errlen)
+{
+	struct conf_yaml_doc	*doc;
+	struct conf_wuzhad	*c = NULL;
+	char			*dir;
+
+	if ((doc = conf_yaml_load(path, err, errlen)) == NULL)
+		return NULL;
+	if ((dir = conf_util_dirname(path)) == NULL)
+		conf_yaml_error(doc, conf_yaml_root(doc), "out of memory");
+	else
+		c = wuzhad_build(doc, dir);
+	free(dir);
+	conf_yaml_free(doc);
+	return c;
+}
+
+/* Parse wuzhad.yaml from memory; relative paths are kept as they are. */
+struct conf_wuzhad *
+conf_wuzhad_parse(const char *name, const void *buf, size_t len, char *err,
+    size_t errlen)
+{
+	struct conf_yaml_doc	*doc;
+	struct conf_wuzhad	*c;
+
+	if ((doc = conf_yaml_parse(name, buf, len, err, errlen)) == NULL)
+		return NULL;
+	c = wuzhad_build(doc, NULL);
+	conf_yaml_free(doc);
+	return c;
+}
+
+void
+conf_wuzhad_free(struct conf_wuzhad *c)
+{
+	if (c == NULL)
+		return;
+	free(c->listen);
+	free(c->tls.ca);
+	free(c->tls.cert);
+	free(c->tls.key);
+	free(c->tls.crl);
+	free(c->redis.socket);
+	free(c->redis.host);
+	free(c->redis.prefix);
+	free(c->log_level);
+	free(c);
+}

@@ -22,11 +22,14 @@
 
 #define SHUTDOWN_GRACE_MS	5000	/* time to finish Redis writes at exit */
 #define EXPIRE_EVERY_MS		5000
+#define START_RETRY_MS		5000	/* pause between start-up attempts */
 
 static struct wuzhad	 wz_ctx;
 struct wuzhad		*wz = &wz_ctx;
 
 static struct event	*tick_ev, *sigterm_ev, *sigint_ev, *sighup_ev;
+
+static void	start_chain(void);
 static uint64_t		 last_tree_poll, last_expire, shutdown_at;
 
 static void
@@ -61,6 +64,10 @@ tick_cb(evutil_socket_t fd, short ev, void *arg)
 		}
 		return;
 	}
+	if (!wz->listening) {
+		start_chain();
+		return;
+	}
 	if (now - last_tree_poll >= wz->conf->timeouts.tree_refresh_ms) {
 		last_tree_poll = now;
 		tree_refresh();
@@ -72,13 +79,33 @@ tick_cb(evutil_socket_t fd, short ev, void *arg)
 	notify_status();
 }
 
+/*
+ * Start-up is a chain: Redis up -> tree loaded -> live alerts loaded ->
+ * listening.  A failed step is retried from the tick, never fatal: Redis
+ * may come and go while the daemon starts.
+ */
+static int		 starting;
+static uint64_t		 start_retry_at;
+
+static void
+start_failed(const char *what)
+{
+	log_warnx("start-up: %s; trying again in %d s", what,
+	    START_RETRY_MS / 1000);
+	starting = 0;
+	start_retry_at = mono_ms() + START_RETRY_MS;
+}
+
 static void
 started_alerts_cb(int ok)
 {
-	if (ok != 0)
-		fatalx("cannot load the live alerts from Redis");
+	if (ok != 0) {
+		start_failed("cannot load the live alerts from Redis");
+		return;
+	}
+	starting = 0;
 	if (listener_start() == -1)
-		fatalx("cannot listen");
+		fatalx("cannot listen on %s", wz->conf->listen);
 	sd_notify(0, "READY=1");
 	notify_status();
 }
@@ -86,20 +113,32 @@ started_alerts_cb(int ok)
 static void
 started_tree_cb(int ok)
 {
-	if (ok != 0)
-		fatalx("cannot load the tree from Redis");
+	if (ok != 0) {
+		start_failed("cannot load the tree from Redis");
+		return;
+	}
 	if (wz->tree->nnodes == 0)
 		log_warnx("the tree in Redis is empty: nobody can connect until "
 		    "one is imported (wuzhactl tree import)");
 	alerts_load(started_alerts_cb);
 }
 
+static void
+start_chain(void)
+{
+	if (starting || wz->listening || wz->stopping || !store_up() ||
+	    mono_ms() < start_retry_at)
+		return;
+	starting = 1;
+	tree_load(started_tree_cb);
+}
+
 /* Redis (re)connected and its scripts are loaded. */
 static void
 store_ready(int first)
 {
-	if (first)
-		tree_load(started_tree_cb);
+	if (!wz->listening)
+		start_chain();
 	else
 		tree_refresh();
 }

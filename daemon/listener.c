@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netdb.h>
 
 #include <errno.h>
 #include <stdlib.h>
@@ -20,13 +21,35 @@
 
 static struct evconnlistener	*listener;
 
-/* "host:port" or "[v6]:port" -> sockaddr. */
+/* "host:port" or "[v6]:port" (numeric; port 0 = any) -> sockaddr. */
 static int
 listener_parse(const char *s, struct sockaddr_storage *ss, int *len)
 {
-	*len = sizeof(*ss);
-	memset(ss, 0, sizeof(*ss));
-	return evutil_parse_sockaddr_port(s, (struct sockaddr *)ss, len);
+	struct addrinfo	 hints, *res;
+	char		 host[INET6_ADDRSTRLEN + 2];
+	const char	*colon, *h = s;
+	size_t		 hl;
+
+	if ((colon = strrchr(s, ':')) == NULL)
+		return -1;
+	hl = (size_t)(colon - s);
+	if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
+		h = s + 1;
+		hl -= 2;
+	}
+	if (hl == 0 || hl >= sizeof(host))
+		return -1;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(host, colon + 1, &hints, &res) != 0)
+		return -1;
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*len = (int)res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
 }
 
 static void

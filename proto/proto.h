@@ -30,6 +30,8 @@
 #define PROTO_TEXT_MAX		16384
 #define PROTO_INSTRUCTION_MAX	4096
 #define PROTO_REASON_MAX	1024
+#define PROTO_AGENT_MAX		128	/* HELLO software name */
+#define PROTO_NODE_NAME_MAX	256	/* STATUS node display name */
 #define PROTO_CERT_MAX		8192
 #define PROTO_SIG_LEN		64	/* Ed25519 */
 

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * frame: the 5-byte frame header that delimits every message on the
+ * stream, and the names of the message types it carries.  The header is
+ * checked before anything is allocated for the payload.
+ */
+
+#include <stdint.h>
+
+#include "proto.h"
+
+/*
+ * Check a frame header: the length word counts the type byte and the
+ * payload, so 0 is malformed and anything above max is too large.
+ */
+int
+proto_frame_header(const uint8_t *hdr, uint32_t max, uint8_t *type,
+    uint32_t *payload_len)
+{
+	uint32_t	 len;
+
+	len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
+	    (uint32_t)hdr[2] << 8 | hdr[3];
+	if (max > PROTO_FRAME_MAX_LIMIT)
+		max = PROTO_FRAME_MAX_LIMIT;
+	if (len == 0)
+		return -PROTO_E_FRAME;
+	if (len > max)
+		return -PROTO_E_FRAME_SIZE;
+	*type = hdr[4];
+	*payload_len = len - 1;
+	return 0;
+}
+
+const char *
+proto_type_name(int type)
+{
+	switch (type) {
+	case PROTO_T_HELLO:
+		return "HELLO";
+	case PROTO_T_WELCOME:
+		return "WELCOME";
+	case PROTO_T_PUBLISH:
+		return "PUBLISH";
+	case PROTO_T_PUBLISHED:
+		return "PUBLISHED";
+	case PROTO_T_ALERT:
+		return "ALERT";
+	case PROTO_T_ACK:
+		return "ACK";
+	case PROTO_T_ACK_OK:
+		return "ACK_OK";
+	case PROTO_T_STATUS_REQ:
+		return "STATUS_REQ";
+	case PROTO_T_STATUS:
+		return "STATUS";
+	case PROTO_T_PING:
+		return "PING";
+	case PROTO_T_PONG:
+		return "PONG";
+	case PROTO_T_ERROR:
+		return "ERROR";
+	case PROTO_T_BYE:
+		return "BYE";
+	}
+	return "?";
+}

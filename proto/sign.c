@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * sign: Ed25519 signatures over alert bodies, and the full check of a
+ * signed envelope that the daemon makes on PUBLISH and every agent makes
+ * again before it shows an alert.  What is signed is PROTO_SIG_CONTEXT
+ * followed by the canonical body bytes, exactly as carried.
+ */
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+
+#include "proto.h"
+#include "field.h"
+
+#define SIGN_CTX_LEN	(sizeof(PROTO_SIG_CONTEXT) - 1)
+
+/* context || body in a fresh buffer (the caller frees), NULL if no memory. */
+static uint8_t *
+sign_message(const uint8_t *body, size_t len, size_t *outlen)
+{
+	uint8_t		*m;
+
+	if ((m = malloc(SIGN_CTX_LEN + len)) == NULL)
+		return NULL;
+	memcpy(m, PROTO_SIG_CONTEXT, SIGN_CTX_LEN);
+	if (len > 0)
+		memcpy(m + SIGN_CTX_LEN, body, len);
+	*outlen = SIGN_CTX_LEN + len;
+	return m;
+}
+
+/*
+ * Encode a's body, sign it with key and append the envelope to b.  The
+ * key must be Ed25519 and match the public key of cert, whose DER goes
+ * into the envelope.
+ */
+int
+proto_envelope_sign(struct proto_buf *b, const struct proto_alert *a,
+    EVP_PKEY *key, X509 *cert)
+{
+	struct proto_buf	 body;
+	struct proto_envelope	 e;
+	EVP_MD_CTX		*mctx = NULL;
+	EVP_PKEY		*pub;
+	uint8_t			*msg = NULL, *der = NULL;
+	uint8_t			 sig[PROTO_SIG_LEN];
+	size_t			 mlen, siglen = sizeof(sig);
+	int			 derlen, rc = -1;
+
+	pbuf_init(&body);
+	if (b->err != 0 || key == NULL || cert == NULL)
+		goto done;
+	if (EVP_PKEY_get_base_id(key) != EVP_PKEY_ED25519)
+		goto done;
+	if ((pub = X509_get0_pubkey(cert)) == NULL ||
+	    EVP_PKEY_eq(pub, key) != 1)
+		goto done;
+	proto_alert_encode(&body, a);
+	if (body.err != 0)
+		goto done;
+	if ((msg = sign_message(body.data, body.len, &mlen)) == NULL)
+		goto done;
+	if ((mctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestSignInit(mctx, NULL, NULL, NULL, key) != 1 ||
+	    EVP_DigestSign(mctx, sig, &siglen, msg, mlen) != 1 ||
+	    siglen != PROTO_SIG_LEN)
+		goto done;
+	if ((derlen = i2d_X509(cert, &der)) <= 0 || derlen > PROTO_CERT_MAX)
+		goto done;
+	memset(&e, 0, sizeof(e));
+	e.body.p = body.data;
+	e.body.len = body.len;
+	e.cert.p = der;
+	e.cert.len = (size_t)derlen;
+	e.sig.p = sig;
+	e.sig.len = siglen;
+	proto_envelope_encode(b, &e);
+	if (b->err == 0)
+		rc = 0;
+done:
+	EVP_MD_CTX_free(mctx);
+	OPENSSL_free(der);
+	free(msg);
+	pbuf_free(&body);
+	return rc;
+}
+
+static void
+sign_why(char *why, size_t whylen, const char *fmt, ...)
+	__attribute__((__format__(__printf__, 3, 4)));
+
+/* Set the short reason for a refusal, if the caller wants one. */
+static void
+sign_why(char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list		 ap;
+
+	if (why == NULL || whylen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, whylen, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Compare the one subject CN of cert with name; 0 if equal, -1 if the
+ * CN is missing, repeated or different.  cn gets a printable copy.
+ */
+static int
+sign_cn_match(X509 *cert, const char *name, char *cn, size_t cnlen)
+{
+	X509_NAME		*subj;
+	const ASN1_STRING	*s;
+	const unsigned char	*d;
+	int			 i, n;
+
+	cn[0] = '\0';
+	if ((subj = X509_get_subject_name(cert)) == NULL ||
+	    (i = X509_NAME_get_index_by_NID(subj, NID_commonName, -1)) < 0)
+		return -1;
+	if (X509_NAME_get_index_by_NID(subj, NID_commonName, i) >= 0) {
+		snprintf(cn, cnlen, "(several)");
+		return -1;
+	}
+	s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, i));
+	if (s == NULL || (d = ASN1_STRING_get0_data(s)) == NULL)
+		return -1;
+	n = ASN1_STRING_length(s);
+	if (n <= 0 || n > PROTO_ID_MAX ||
+	    !proto_name_valid((const char *)d, (size_t)n)) {
+		snprintf(cn, cnlen, "(not a principal name)");
+		return -1;
+	}
+	snprintf(cn, cnlen, "%.*s", n, (const char *)d);
+	if (strlen(name) != (size_t)n || memcmp(name, d, (size_t)n) != 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * Verify a signed envelope: its encoding, its body, the certificate's
+ * chain to store (with the store's flags, CRL checking included) at time
+ * now, the CN against the body's issuer, the key type, then the
+ * signature over context || body.  Fills *alert only on success.
+ */
+int
+proto_envelope_verify(const uint8_t *buf, size_t len, X509_STORE *store,
+    int64_t now, struct proto_alert *alert, char *why, size_t whylen)
+{
+	struct proto_envelope	 e;
+	struct proto_alert	 a;
+	X509			*cert = NULL;
+	X509_STORE_CTX		*xctx = NULL;
+	EVP_MD_CTX		*mctx = NULL;
+	EVP_PKEY		*pub;
+	const unsigned char	*p;
+	uint8_t			*msg = NULL;
+	char			 cn[PROTO_ID_MAX + 32];
+	size_t			 mlen;
+	int			 rc;
+
+	if (why != NULL && whylen > 0)
+		why[0] = '\0';
+	if ((rc = proto_envelope_decode(buf, len, &e)) != 0) {
+		sign_why(why, whylen, "envelope: %s", proto_err_name(-rc));
+		return rc;
+	}
+	if ((rc = proto_alert_decode(e.body.p, e.body.len, &a)) != 0) {
+		sign_why(why, whylen, "alert body: %s", proto_err_name(-rc));
+		return rc;
+	}
+	p = e.cert.p;
+	if ((cert = d2i_X509(NULL, &p, (long)e.cert.len)) == NULL ||
+	    p != e.cert.p + e.cert.len) {
+		sign_why(why, whylen, "certificate does not parse");
+		rc = -PROTO_E_CERT;
+		goto done;
+	}
+	if (store == NULL || (xctx = X509_STORE_CTX_new()) == NULL ||
+	    X509_STORE_CTX_init(xctx, store, cert, NULL) != 1) {
+		sign_why(why, whylen, "cannot set up certificate check");
+		rc = -PROTO_E_INTERNAL;
+		goto done;
+	}
+	if (now != 0)
+		X509_STORE_CTX_set_time(xctx, 0, (time_t)now);
+	if (X509_verify_cert(xctx) != 1) {
+		sign_why(why, whylen, "%s", X509_verify_cert_error_string(
+		    X509_STORE_CTX_get_error(xctx)));
+		rc = -PROTO_E_CERT;
+		goto done;
+	}
+	if (sign_cn_match(cert, a.issuer, cn, sizeof(cn)) != 0) {
+		sign_why(why, whylen, "certificate CN %s, alert issuer %s",
+		    cn[0] ? cn : "(none)", a.issuer);
+		rc = -PROTO_E_ISSUER;
+		goto done;
+	}
+	if ((pub = X509_get0_pubkey(cert)) == NULL ||
+	    EVP_PKEY_get_base_id(pub) != EVP_PKEY_ED25519) {
+		sign_why(why, whylen, "certificate key is not Ed25519");
+		rc = -PROTO_E_CERT;
+		goto done;
+	}
+	if ((msg = sign_message(e.body.p, e.body.len, &mlen)) == NULL ||
+	    (mctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestVerifyInit(mctx, NULL, NULL, NULL, pub) != 1) {
+		sign_why(why, whylen, "cannot set up signature check");
+		rc = -PROTO_E_INTERNAL;
+		goto done;
+	}
+	if (EVP_DigestVerify(mctx, e.sig.p, e.sig.len, msg, mlen) != 1) {
+		sign_why(why, whylen, "signature does not match the alert");
+		rc = -PROTO_E_SIGNATURE;
+		goto done;
+	}
+	if (alert != NULL)
+		*alert = a;
+	rc = 0;
+done:
+	EVP_MD_CTX_free(mctx);
+	free(msg);
+	X509_STORE_CTX_free(xctx);
+	X509_free(cert);
+	return rc;
+}

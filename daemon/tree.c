@@ -236,6 +236,23 @@ tree_count_cb(struct tnode *n, int depth, void *arg)
 		a->receivers += r;
 }
 
+static int
+tree_id_cmp(const void *a, const void *b)
+{
+	return strcmp((*(struct tnode *const *)a)->id,
+	    (*(struct tnode *const *)b)->id);
+}
+
+/* Children in id order, so walks (and status trees) are stable. */
+static void
+tree_sort_cb(void *v, void *arg)
+{
+	struct tnode	*n = v;
+
+	if (n->nchildren > 1)
+		qsort(n->children, n->nchildren, sizeof(*n->children), tree_id_cmp);
+}
+
 int
 tree_finish(struct tree *t, char *err, size_t errlen)
 {
@@ -245,8 +262,11 @@ tree_finish(struct tree *t, char *err, size_t errlen)
 	htab_foreach(&t->nodes, tree_link_cb, &lc);
 	if (lc.failed)
 		return -1;
+	htab_foreach(&t->nodes, tree_sort_cb, NULL);
 	/* t->roots holds the roots; walking them covers every node once. */
 	htab_foreach(&t->nodes, tree_roots_cb, t);
+	if (t->nroots > 1)
+		qsort(t->roots, t->nroots, sizeof(*t->roots), tree_id_cmp);
 	for (i = 0; i < t->nroots; i++)
 		tree_walk(t->roots[i], tree_count_cb, NULL);
 	return 0;

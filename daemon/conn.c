@@ -40,6 +40,7 @@ struct conn {
 	enum conn_state		 state;
 	int			 refs;		/* list membership + holders */
 	int			 reaping;	/* on the reap list */
+	int			 lingering;	/* write side shut, draining input */
 	struct bufferevent	*bev;
 	SSL			*ssl;
 	char			 addr[INET6_ADDRSTRLEN + 8];
@@ -78,6 +79,7 @@ static void	conn_read_cb(struct bufferevent *, void *);
 static void	conn_write_cb(struct bufferevent *, void *);
 static void	conn_event_cb(struct bufferevent *, short, void *);
 static void	conn_destroy(struct conn *);
+static void	conn_linger(struct conn *);
 
 /* --- blobs ------------------------------------------------------------- */
 
@@ -342,12 +344,10 @@ conn_fail(struct conn *c, int code, const char *fmt, ...)
 	}
 	va_end(ap);
 	conn_set_state(c, CONN_S_CLOSING);
-	/* Stop reading; free once the last frame is out (or the grace ends). */
-	if (c->bev != NULL) {
-		bufferevent_disable(c->bev, EV_READ);
-		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-			conn_destroy(c);
-	}
+	/* Free once the last frame is out (or the grace ends). */
+	if (c->bev != NULL &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		conn_linger(c);
 }
 
 /* --- teardown ---------------------------------------------------------- */
@@ -517,6 +517,11 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 	uint32_t	 plen;
 	int		 rv;
 
+	if (c->state == CONN_S_CLOSING) {
+		/* Lingering: what the peer still sends is discarded. */
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
 	conn_ref(c);
 	c->last_rx = mono_ms();
 	while (c->state != CONN_S_CLOSING &&
@@ -547,7 +552,25 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 
 	/* Output drained: a closing connection has said its last word. */
 	if (c->state == CONN_S_CLOSING)
+		conn_linger(c);
+}
+
+/*
+ * The last frame is out: shut our side and read until the peer closes
+ * (or the grace ends).  Closing a socket with unread input would send a
+ * reset, which can destroy the ERROR frame before the peer reads it.
+ */
+static void
+conn_linger(struct conn *c)
+{
+	if (c->lingering || c->reaping)
+		return;
+	c->lingering = 1;
+	if (c->bev == NULL || shutdown(bufferevent_getfd(c->bev), SHUT_WR) == -1) {
 		conn_destroy(c);
+		return;
+	}
+	bufferevent_enable(c->bev, EV_READ);
 }
 
 /* The TLS handshake is done: the certificate's CN must be a principal. */
@@ -738,11 +761,9 @@ conn_close_all(int code, const char *why)
 		if (c->state == CONN_S_CLOSING)
 			continue;
 		conn_set_state(c, CONN_S_CLOSING);
-		if (c->bev != NULL)
-			bufferevent_disable(c->bev, EV_READ);
 		if (c->bev == NULL ||
 		    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-			conn_destroy(c);
+			conn_linger(c);
 	}
 	pbuf_free(&b);
 }

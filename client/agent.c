@@ -1,0 +1,491 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * wuzha-agent: the thin agent at a class advisor's or a security desk's
+ * machine.  It keeps one session to wuzhad as an AGENT, reconnecting with
+ * jittered exponential backoff, and for every ALERT pushed to it checks
+ * the issuer's signature and certificate against the pinned CA itself
+ * (so neither the daemon nor Redis can forge a warning), drops what has
+ * expired, acknowledges again what it has already shown, and hands what
+ * is new to the person: through the hook, or on stdout.  Only once that
+ * worked is the id recorded and "delivered" sent.
+ */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <openssl/x509.h>
+
+#include "conf.h"
+#include "proto.h"
+#include "client.h"
+#include "agent.h"
+#include "log.h"
+
+#ifndef WUZHA_VERSION
+#define WUZHA_VERSION		"0"
+#endif
+
+/* A session that lasted this long resets the backoff. */
+#define AGENT_GOOD_SESSION_MS	10000
+
+/* The runtime context: everything the agent holds. */
+struct agent {
+	struct event_base	*base;
+	struct conf_agent	*conf;
+	struct client_tls	*tls;
+	X509_STORE		*store;		/* the pinned CA, for envelopes */
+	char			 cn[PROTO_ID_MAX + 1]; /* own CN */
+	struct client		*conn;		/* current session, or NULL */
+	int			 conn_dead;	/* closed; freed by the timer */
+	uint64_t		 ready_at;	/* monotonic ms of WELCOME, or 0 */
+	unsigned		 attempt;	/* failed sessions in a row */
+	struct event		*ev_reconnect;
+	struct event		*ev_sigterm;
+	struct event		*ev_sigint;
+	struct event		*ev_sighup;
+	struct agent_state	*state;
+	struct agent_hook	*hook;
+	int			 stopping;
+};
+
+static void	agent_welcome_cb(struct client *, const struct proto_welcome *,
+		    void *);
+static void	agent_frame_cb(struct client *, uint8_t, const uint8_t *,
+		    size_t, void *);
+static void	agent_closed_cb(struct client *, const char *, void *);
+
+static const struct client_ops agent_ops = {
+	agent_welcome_cb, agent_frame_cb, agent_closed_cb,
+};
+
+static __attribute__((noreturn)) void
+usage(void)
+{
+	fprintf(stderr, "usage: wuzha-agent [-d] -c agent.yaml\n");
+	exit(2);
+}
+
+static uint64_t
+agent_mono_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * Delay before the next attempt: uniform between reconnect_min and
+ * min(reconnect_max, reconnect_min * 2^(attempt + 1)), so that agents
+ * cut off together do not all come back at the same moment.
+ */
+static uint32_t
+agent_backoff_ms(struct agent *ag)
+{
+	uint64_t	lo = ag->conf->reconnect_min_ms, hi = lo;
+	uint64_t	max = ag->conf->reconnect_max_ms;
+	uint32_t	r;
+	unsigned	i;
+
+	if (max < lo)
+		max = lo;
+	for (i = 0; i <= ag->attempt && hi < max; i++)
+		hi = hi ? hi * 2 : 1;
+	if (hi > max)
+		hi = max;
+	if (ag->attempt < 64)
+		ag->attempt++;
+	client_random(&r, sizeof(r));
+	return (uint32_t)(lo + r % (hi - lo + 1));
+}
+
+static void
+agent_schedule(struct agent *ag)
+{
+	struct timeval	tv;
+	uint32_t	ms = agent_backoff_ms(ag);
+
+	log_info("reconnecting in %u.%03u s", ms / 1000, ms % 1000);
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(ag->ev_reconnect, &tv);
+}
+
+/* Open a new session; on an immediate failure, try again later. */
+static void
+agent_connect(struct agent *ag)
+{
+	char	err[256];
+
+	if ((ag->conn = client_new(ag->base, ag->tls, ag->conf,
+	    PROTO_ROLE_AGENT, &agent_ops, ag)) == NULL)
+		fatalx("out of memory");
+	client_set_agent_name(ag->conn, "wuzha-agent/" WUZHA_VERSION);
+	ag->conn_dead = 0;
+	ag->ready_at = 0;
+	if (client_connect(ag->conn, err, sizeof(err)) == -1) {
+		log_warnx("cannot connect to %s: %s", ag->conf->server, err);
+		ag->conn_dead = 1;
+		agent_schedule(ag);
+	}
+}
+
+/* Reconnect timer: the old connection is outside its callbacks now. */
+static void
+agent_reconnect_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct agent	*ag = arg;
+
+	(void)fd;
+	(void)ev;
+	client_free(ag->conn);
+	ag->conn = NULL;
+	if (!ag->stopping)
+		agent_connect(ag);
+}
+
+/* Session up: log who the daemon says we are. */
+static void
+agent_welcome_cb(struct client *c, const struct proto_welcome *w, void *arg)
+{
+	struct agent	*ag = arg;
+
+	ag->ready_at = agent_mono_ms();
+	log_info("connected to %s: welcome principal %s node %s rights "
+	    "%s%s%s heartbeat %u s", client_peer(c), w->principal, w->node,
+	    (w->rights & PROTO_R_RECEIVE) ? "receive" : "-",
+	    (w->rights & PROTO_R_ISSUE) ? ",issue" : "",
+	    (w->rights & PROTO_R_OBSERVE) ? ",observe" : "", w->heartbeat);
+	if (strcmp(w->principal, ag->cn) != 0)
+		log_warnx("server calls us %s, our certificate says %s",
+		    w->principal, ag->cn);
+	if (!(w->rights & PROTO_R_RECEIVE))
+		log_warnx("principal %s has no receive right: no alerts will "
+		    "come", w->principal);
+}
+
+/* Session gone: log why, then stop or schedule the next attempt. */
+static void
+agent_closed_cb(struct client *c, const char *reason, void *arg)
+{
+	struct agent	*ag = arg;
+
+	log_info("disconnected from %s: %s", client_peer(c), reason);
+	if (ag->ready_at != 0 &&
+	    agent_mono_ms() - ag->ready_at >= AGENT_GOOD_SESSION_MS)
+		ag->attempt = 0;
+	ag->ready_at = 0;
+	ag->conn_dead = 1;
+	if (ag->stopping)
+		event_base_loopbreak(ag->base);
+	else
+		agent_schedule(ag);
+}
+
+/* Send ACK delivered for id, if the session is up. */
+static void
+agent_ack(struct agent *ag, const char *id)
+{
+	struct proto_buf	b;
+	struct proto_ack	ack;
+
+	if (ag->conn == NULL || ag->conn_dead || !client_ready(ag->conn)) {
+		log_info("ack for %s not sent: not connected (it will come "
+		    "again)", id);
+		return;
+	}
+	memset(&ack, 0, sizeof(ack));
+	snprintf(ack.id, sizeof(ack.id), "%s", id);
+	ack.state = PROTO_ACK_DELIVERED;
+	pbuf_init(&b);
+	proto_ack_encode(&b, &ack);
+	if (client_send(ag->conn, &b) == -1)
+		log_warnx("ack for %s not sent: cannot queue it", id);
+	else
+		log_info("ack sent %s delivered", id);
+}
+
+/* The hook module is done with an alert: record it, then acknowledge. */
+static void
+agent_shown_cb(struct agent_alert *al, int ok, void *arg)
+{
+	struct agent	*ag = arg;
+
+	if (!ok) {
+		log_warnx("alert %s seq %llu not shown: not recorded, not "
+		    "acknowledged (it will come again)", al->a.id,
+		    (unsigned long long)al->seq);
+		return;
+	}
+	log_info("alert %s seq %llu shown%s (%s)", al->a.id,
+	    (unsigned long long)al->seq,
+	    (al->flags & PROTO_AF_REMINDER) ? " again as a reminder" : "",
+	    ag->conf->hook ? "hook" : "printed");
+	if (agent_state_add(ag->state, al->a.id, al->a.expires_at) == -1 ||
+	    agent_state_save(ag->state, client_now_ms()) == -1)
+		log_warnx("alert %s: could not record it in the state file; "
+		    "it may be shown again after a restart", al->a.id);
+	agent_ack(ag, al->a.id);
+}
+
+/*
+ * Best effort, for the log line only: the alert id of an envelope that
+ * did not verify.  The envelope may be the malformed part (a field
+ * missing), so walk its fields by hand to the body (tag 1) and decode
+ * just that.
+ */
+static void
+agent_peek_id(const uint8_t *env, size_t len, char *buf, size_t buflen)
+{
+	struct proto_alert	a;
+	size_t			off = 0, flen;
+
+	snprintf(buf, buflen, "?");
+	while (off + PROTO_FIELD_HDR <= len) {
+		flen = (size_t)env[off + 1] << 8 | env[off + 2];
+		if (flen > len - off - PROTO_FIELD_HDR)
+			return;
+		if (env[off] == 1) {
+			if (proto_alert_decode(env + off + PROTO_FIELD_HDR,
+			    flen, &a) == 0)
+				snprintf(buf, buflen, "%s", a.id);
+			return;
+		}
+		off += PROTO_FIELD_HDR + flen;
+	}
+}
+
+/* An ALERT from the server: verify, then drop, re-ack or hand over. */
+static void
+agent_on_alert(struct agent *ag, const uint8_t *p, size_t len)
+{
+	struct proto_alert_msg	 m;
+	struct agent_alert	*al;
+	char			 why[256] = "", id[PROTO_ID_MAX + 1], t[40];
+	uint64_t		 now;
+	int			 rc;
+
+	if ((rc = proto_alert_msg_decode(p, len, &m)) != 0) {
+		log_warnx("refused alert ? seq ?: %s: malformed ALERT message",
+		    proto_err_name(-rc));
+		return;
+	}
+	if ((al = calloc(1, sizeof(*al))) == NULL ||
+	    (al->env = malloc(m.envelope.len ? m.envelope.len : 1)) == NULL)
+		fatalx("out of memory");
+	memcpy(al->env, m.envelope.p, m.envelope.len);
+	al->envlen = m.envelope.len;
+	al->seq = m.seq;
+	al->flags = m.flags;
+	rc = proto_envelope_verify(al->env, al->envlen, ag->store, 0, &al->a,
+	    why, sizeof(why));
+	if (rc != 0) {
+		agent_peek_id(al->env, al->envlen, id, sizeof(id));
+		log_warnx("refused alert %s seq %llu: %s: %s", id,
+		    (unsigned long long)m.seq, proto_err_name(-rc),
+		    why[0] ? why : "does not verify");
+		agent_alert_free(al);
+		return;
+	}
+	now = client_now_ms();
+	if (al->a.expires_at <= now) {
+		log_info("dropped alert %s seq %llu: expired at %s", al->a.id,
+		    (unsigned long long)al->seq,
+		    client_time_str(al->a.expires_at, t, sizeof(t)));
+		agent_alert_free(al);
+		return;
+	}
+	if (agent_hook_has(ag->hook, al->a.id)) {
+		log_debug("alert %s seq %llu already waiting to be shown",
+		    al->a.id, (unsigned long long)al->seq);
+		agent_alert_free(al);
+		return;
+	}
+	if (agent_state_seen(ag->state, al->a.id) &&
+	    !(al->flags & PROTO_AF_REMINDER)) {
+		log_info("alert %s seq %llu already shown, acknowledging again",
+		    al->a.id, (unsigned long long)al->seq);
+		agent_ack(ag, al->a.id);
+		agent_alert_free(al);
+		return;
+	}
+	log_info("alert %s seq %llu from %s to %s verified%s", al->a.id,
+	    (unsigned long long)al->seq, al->a.issuer, al->a.target,
+	    (al->flags & PROTO_AF_REMINDER) ? " (reminder)" : "");
+	agent_hook_push(ag->hook, al);
+}
+
+/* A frame for the agent: ALERT, ACK_OK or ERROR. */
+static void
+agent_frame_cb(struct client *c, uint8_t type, const uint8_t *p, size_t len,
+    void *arg)
+{
+	struct agent		*ag = arg;
+	struct proto_ack_ok	 ok;
+	struct proto_error	 e;
+	const char		*st;
+	int			 rc;
+
+	switch (type) {
+	case PROTO_T_ALERT:
+		agent_on_alert(ag, p, len);
+		return;
+	case PROTO_T_ACK_OK:
+		if ((rc = proto_ack_ok_decode(p, len, &ok)) != 0) {
+			log_warnx("bad ACK_OK: %s", proto_err_name(-rc));
+			return;
+		}
+		st = proto_ack_state_name(ok.state);
+		log_info("ACK_OK %s %s", ok.id, st ? st : "?");
+		return;
+	case PROTO_T_ERROR:
+		if ((rc = proto_error_decode(p, len, &e)) != 0) {
+			log_warnx("bad ERROR: %s", proto_err_name(-rc));
+			return;
+		}
+		log_warnx("server error: %s (%u): %.*s%s%s",
+		    proto_err_name(e.code), e.code, (int)e.text.len,
+		    (const char *)e.text.p, e.ref[0] ? " for alert " : "",
+		    e.ref);
+		return;
+	default:
+		log_debug("ignoring %s from %s", proto_type_name(type),
+		    client_peer(c));
+		return;
+	}
+}
+
+/* SIGTERM, SIGINT: say BYE and stop; SIGHUP: nothing to reload. */
+static void
+agent_signal_cb(evutil_socket_t sig, short ev, void *arg)
+{
+	struct agent	*ag = arg;
+
+	(void)ev;
+	if (sig == SIGHUP) {
+		log_info("SIGHUP: nothing to reload (restart to read the "
+		    "config again)");
+		return;
+	}
+	if (ag->stopping) {
+		event_base_loopbreak(ag->base);
+		return;
+	}
+	log_info("stopping on %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	ag->stopping = 1;
+	agent_hook_stop(ag->hook);
+	evtimer_del(ag->ev_reconnect);
+	if (ag->conn != NULL && !ag->conn_dead)
+		client_close(ag->conn, 0, "agent stopping");
+	else
+		event_base_loopbreak(ag->base);
+}
+
+/* Load everything from the config; any failure ends the program. */
+static void
+agent_setup(struct agent *ag, const char *path)
+{
+	X509	*cert;
+	char	 err[CONF_ERR_MAX + 64];
+
+	if ((ag->conf = conf_agent_load(path, err, sizeof(err))) == NULL)
+		fatalx("%s", err);
+	if (ag->conf->state_file == NULL)
+		log_warnx("no state_file in %s: alerts already shown are only "
+		    "remembered until the agent stops", path);
+	if ((ag->state = agent_state_load(ag->conf->state_file, err,
+	    sizeof(err))) == NULL)
+		fatalx("state file: %s; refusing to start", err);
+	if ((ag->tls = client_tls_new(ag->conf, err, sizeof(err))) == NULL)
+		fatalx("%s", err);
+	if ((ag->store = client_store_load(ag->conf->tls.ca, err,
+	    sizeof(err))) == NULL)
+		fatalx("%s", err);
+	if ((cert = client_cert_load(ag->conf->tls.cert, err,
+	    sizeof(err))) == NULL)
+		fatalx("%s", err);
+	if (client_cert_cn(cert, ag->cn, sizeof(ag->cn)) == -1)
+		fatalx("%s: no usable CN", ag->conf->tls.cert);
+	X509_free(cert);
+	if ((ag->base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	if ((ag->hook = agent_hook_new(ag->base, ag->conf->hook,
+	    ag->conf->hook_timeout_ms, ag->cn, agent_shown_cb, ag)) == NULL)
+		fatalx("cannot set up the hook");
+	ag->ev_reconnect = evtimer_new(ag->base, agent_reconnect_cb, ag);
+	ag->ev_sigterm = evsignal_new(ag->base, SIGTERM, agent_signal_cb, ag);
+	ag->ev_sigint = evsignal_new(ag->base, SIGINT, agent_signal_cb, ag);
+	ag->ev_sighup = evsignal_new(ag->base, SIGHUP, agent_signal_cb, ag);
+	if (ag->ev_reconnect == NULL || ag->ev_sigterm == NULL ||
+	    ag->ev_sigint == NULL || ag->ev_sighup == NULL ||
+	    event_add(ag->ev_sigterm, NULL) == -1 ||
+	    event_add(ag->ev_sigint, NULL) == -1 ||
+	    event_add(ag->ev_sighup, NULL) == -1)
+		fatalx("cannot set up events");
+}
+
+/* Free everything agent_setup made, for a clean exit. */
+static void
+agent_teardown(struct agent *ag)
+{
+	client_free(ag->conn);
+	agent_hook_free(ag->hook);
+	if (ag->ev_reconnect != NULL)
+		event_free(ag->ev_reconnect);
+	if (ag->ev_sigterm != NULL)
+		event_free(ag->ev_sigterm);
+	if (ag->ev_sigint != NULL)
+		event_free(ag->ev_sigint);
+	if (ag->ev_sighup != NULL)
+		event_free(ag->ev_sighup);
+	if (ag->base != NULL)
+		event_base_free(ag->base);
+	agent_state_free(ag->state);
+	X509_STORE_free(ag->store);
+	client_tls_free(ag->tls);
+	conf_agent_free(ag->conf);
+}
+
+/* wuzha-agent [-d] -c agent.yaml */
+int
+main(int argc, char *argv[])
+{
+	struct agent	 ag;
+	const char	*path = NULL;
+	int		 ch, debug = 0;
+
+	while ((ch = getopt(argc, argv, "c:dh")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'd':
+			debug = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc || path == NULL)
+		usage();
+	log_init("wuzha-agent", debug ? LOG_L_DEBUG : LOG_L_INFO);
+	setvbuf(stdout, NULL, _IOFBF, 0);
+	signal(SIGPIPE, SIG_IGN);
+
+	memset(&ag, 0, sizeof(ag));
+	agent_setup(&ag, path);
+	log_info("starting as %s, %zu alert ids remembered", ag.cn,
+	    agent_state_count(ag.state));
+	agent_connect(&ag);
+	event_base_dispatch(ag.base);
+	log_info("stopped");
+	agent_teardown(&ag);
+	return 0;
+}

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * agent: what the parts of wuzha-agent share.  agent.c runs the session
+ * and decides what to do with each ALERT, agent_state.c remembers the ids
+ * already handed to the person (across restarts), agent_hook.c hands them
+ * over, one at a time, through the hook command or on stdout.
+ */
+#ifndef WUZHA_AGENT_H
+#define WUZHA_AGENT_H
+
+#include <sys/queue.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto.h"
+
+struct event_base;
+
+/* A verified alert waiting for, or being handed to, the person. */
+struct agent_alert {
+	TAILQ_ENTRY(agent_alert) entry;
+	uint64_t		 seq;
+	uint8_t			 flags;		/* enum proto_alert_flags */
+	uint8_t			*env;		/* own copy of the envelope */
+	size_t			 envlen;
+	struct proto_alert	 a;		/* views into env */
+};
+TAILQ_HEAD(agent_alertq, agent_alert);
+
+void	agent_alert_free(struct agent_alert *);
+
+/* --- agent_state.c: ids already shown ---------------------------------- */
+
+/* Ids remembered at most; when full, the one that expires first goes. */
+#define AGENT_STATE_MAX		100000
+#define AGENT_STATE_LINE_MAX	128	/* longest line of the state file */
+
+struct agent_state;
+
+/*
+ * Load the state file at path (NULL: keep ids in memory only).  A missing
+ * file is an empty state; an unreadable or corrupt one is an error, with
+ * "path:line: reason" in err.
+ */
+struct agent_state *agent_state_load(const char *path, char *err,
+		    size_t errlen);
+int		 agent_state_seen(const struct agent_state *, const char *id);
+/* Remember id until expires_at (ms); makes room if full.  -1: no memory. */
+int		 agent_state_add(struct agent_state *, const char *id,
+		    uint64_t expires_at);
+/* Drop expired ids and write the file atomically (tmp, fsync, rename). */
+int		 agent_state_save(struct agent_state *, uint64_t now_ms);
+size_t		 agent_state_count(const struct agent_state *);
+void		 agent_state_free(struct agent_state *);
+
+/* --- agent_hook.c: handing alerts to the person ------------------------ */
+
+#define AGENT_HOOK_QUEUE_MAX	10000	/* waiting; more come again later */
+#define AGENT_HOOK_GRACE_MS	2000	/* SIGTERM to SIGKILL after a timeout */
+
+/*
+ * Told when an alert has been handed over (ok = 1: the hook exited 0, or
+ * the block was printed) or not (ok = 0: the hook failed or was killed).
+ * The alert is freed by the hook module after this returns.
+ */
+typedef void	agent_hook_done_fn(struct agent_alert *, int ok, void *);
+
+struct agent_hook;
+
+/* cmd NULL: print to stdout.  principal is the agent's own CN. */
+struct agent_hook *agent_hook_new(struct event_base *, const char *cmd,
+		    uint32_t timeout_ms, const char *principal,
+		    agent_hook_done_fn *done_cb, void *arg);
+/* Queue an alert in seq order; takes ownership.  -1 (and freed) if full. */
+int		 agent_hook_push(struct agent_hook *, struct agent_alert *);
+/* Is this id queued or being handed over right now? */
+int		 agent_hook_has(const struct agent_hook *, const char *id);
+/* Kill a running hook and forget the queue (for shutdown). */
+void		 agent_hook_stop(struct agent_hook *);
+void		 agent_hook_free(struct agent_hook *);
+
+#endif

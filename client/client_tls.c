@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * client_tls: the parts of the client library that deal in certificates
+ * and keys: the TLS 1.3 client context (own cert and key, the deployment
+ * CA as the only trust anchor, the daemon's name checked on every
+ * connection), loading the signing key, certificate and CA store, and a
+ * few small helpers (clock, randomness, time format).
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "conf.h"
+#include "proto.h"
+#include "client.h"
+#include "client_int.h"
+#include "log.h"
+
+struct client_tls {
+	SSL_CTX		*ctx;
+	char		*server_name;	/* name the daemon's cert must carry */
+	int		 name_is_ip;	/* server_name is an address literal */
+};
+
+uint64_t
+client_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void
+client_random(void *buf, size_t len)
+{
+	if (RAND_bytes(buf, (int)len) != 1)
+		fatalx("RAND_bytes failed");
+}
+
+const char *
+client_time_str(uint64_t ms, char *buf, size_t len)
+{
+	time_t		t = (time_t)(ms / 1000);
+	struct tm	tm;
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+		snprintf(buf, len, "@%llu", (unsigned long long)ms);
+	return buf;
+}
+
+/* Reason text of error e (0: the newest queued), clearing the queue. */
+const char *
+client_ssl_reason(unsigned long e, char *buf, size_t len)
+{
+	const char	*r;
+
+	if (e == 0)
+		e = ERR_peek_last_error();
+	ERR_clear_error();
+	if (e == 0)
+		return "unknown OpenSSL error";
+	if ((r = ERR_reason_error_string(e)) != NULL)
+		return r;
+	ERR_error_string_n(e, buf, len);
+	return buf;
+}
+
+/* --- TLS context -------------------------------------------------------- */
+
+/* Build the client TLS context from the config; see client.h. */
+struct client_tls *
+client_tls_new(const struct conf_agent *conf, char *err, size_t errlen)
+{
+	struct client_tls	*t;
+	struct in6_addr		 a6;
+	char			 sb[256];
+
+	if ((t = calloc(1, sizeof(*t))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if ((t->server_name = strdup(conf->server_name)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	t->name_is_ip = inet_pton(AF_INET, t->server_name, &a6) == 1 ||
+	    inet_pton(AF_INET6, t->server_name, &a6) == 1;
+	if ((t->ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
+		snprintf(err, errlen, "SSL_CTX_new: %s",
+		    client_ssl_reason(0, sb, sizeof(sb)));
+		goto fail;
+	}
+	if (SSL_CTX_set_min_proto_version(t->ctx, TLS1_3_VERSION) != 1 ||
+	    SSL_CTX_set_max_proto_version(t->ctx, TLS1_3_VERSION) != 1) {
+		snprintf(err, errlen, "cannot restrict to TLS 1.3: %s",
+		    client_ssl_reason(0, sb, sizeof(sb)));
+		goto fail;
+	}
+	if (SSL_CTX_load_verify_locations(t->ctx, conf->tls.ca, NULL) != 1) {
+		snprintf(err, errlen, "%s: cannot load CA: %s", conf->tls.ca,
+		    client_ssl_reason(0, sb, sizeof(sb)));
+		goto fail;
+	}
+	if (SSL_CTX_use_certificate_chain_file(t->ctx, conf->tls.cert) != 1) {
+		snprintf(err, errlen, "%s: cannot load certificate: %s",
+		    conf->tls.cert, client_ssl_reason(0, sb, sizeof(sb)));
+		goto fail;
+	}
+	if (SSL_CTX_use_PrivateKey_file(t->ctx, conf->tls.key,
+	    SSL_FILETYPE_PEM) != 1) {
+		snprintf(err, errlen, "%s: cannot load key: %s",
+		    conf->tls.key, client_ssl_reason(0, sb, sizeof(sb)));
+		goto fail;
+	}
+	if (SSL_CTX_check_private_key(t->ctx) != 1) {
+		snprintf(err, errlen, "%s: key does not match %s",
+		    conf->tls.key, conf->tls.cert);
+		ERR_clear_error();
+		goto fail;
+	}
+	SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_verify_depth(t->ctx, 4);
+	SSL_CTX_set_session_cache_mode(t->ctx, SSL_SESS_CACHE_OFF);
+	return t;
+ fail:
+	client_tls_free(t);
+	return NULL;
+}
+
+void
+client_tls_free(struct client_tls *t)
+{
+	if (t == NULL)
+		return;
+	SSL_CTX_free(t->ctx);
+	free(t->server_name);
+	free(t);
+}
+
+/* One SSL object per connection, bound to the daemon's expected name. */
+SSL *
+client_tls_ssl(struct client_tls *t)
+{
+	SSL	*ssl;
+
+	if ((ssl = SSL_new(t->ctx)) == NULL)
+		return NULL;
+	if (t->name_is_ip) {
+		if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl),
+		    t->server_name) != 1)
+			goto fail;
+	} else {
+		SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+		if (SSL_set1_host(ssl, t->server_name) != 1 ||
+		    SSL_set_tlsext_host_name(ssl, t->server_name) != 1)
+			goto fail;
+	}
+	return ssl;
+ fail:
+	SSL_free(ssl);
+	return NULL;
+}
+
+/* --- keys and certificates ---------------------------------------------- */
+
+/* The PEM private key at path (the signing key). */
+EVP_PKEY *
+client_key_load(const char *path, char *err, size_t errlen)
+{
+	FILE		*f;
+	EVP_PKEY	*k;
+	char		 sb[256];
+
+	if ((f = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	fclose(f);
+	if (k == NULL)
+		snprintf(err, errlen, "%s: not a PEM private key: %s", path,
+		    client_ssl_reason(0, sb, sizeof(sb)));
+	return k;
+}
+
+/* The PEM certificate at path (the first one). */
+X509 *
+client_cert_load(const char *path, char *err, size_t errlen)
+{
+	FILE	*f;
+	X509	*x;
+	char	 sb[256];
+
+	if ((f = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	if (x == NULL)
+		snprintf(err, errlen, "%s: not a PEM certificate: %s", path,
+		    client_ssl_reason(0, sb, sizeof(sb)));
+	return x;
+}
+
+/* An X509_STORE trusting only the CA file at path. */
+X509_STORE *
+client_store_load(const char *path, char *err, size_t errlen)
+{
+	X509_STORE	*st;
+	char		 sb[256];
+
+	if ((st = X509_STORE_new()) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (X509_STORE_load_file(st, path) != 1) {
+		snprintf(err, errlen, "%s: cannot load CA: %s", path,
+		    client_ssl_reason(0, sb, sizeof(sb)));
+		X509_STORE_free(st);
+		return NULL;
+	}
+	return st;
+}
+
+/* The subject CN, refused if it holds a NUL or does not fit. */
+int
+client_cert_cn(X509 *x, char *buf, size_t len)
+{
+	X509_NAME	*n;
+	X509_NAME_ENTRY	*e;
+	ASN1_STRING	*s;
+	int		 i, slen;
+
+	if ((n = X509_get_subject_name(x)) == NULL ||
+	    (i = X509_NAME_get_index_by_NID(n, NID_commonName, -1)) < 0 ||
+	    (e = X509_NAME_get_entry(n, i)) == NULL ||
+	    (s = X509_NAME_ENTRY_get_data(e)) == NULL)
+		return -1;
+	slen = ASN1_STRING_length(s);
+	if (slen <= 0 || (size_t)slen >= len)
+		return -1;
+	memcpy(buf, ASN1_STRING_get0_data(s), (size_t)slen);
+	buf[slen] = '\0';
+	if (strlen(buf) != (size_t)slen)
+		return -1;
+	return 0;
+}

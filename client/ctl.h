@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * ctl: what wuzhactl's verb files share.  wuzhactl.c parses the command
+ * line against a table of verbs (one function each, in ctl_*.c) and runs
+ * the single request/answer exchange a network verb needs.
+ */
+#ifndef WUZHA_CTL_H
+#define WUZHA_CTL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "proto.h"
+
+#define CTL_CONF_DEFAULT	"/etc/wuzha/wuzhactl.yaml"
+#define CTL_TIMEOUT_S		10	/* default -t: connect + answer */
+
+/* Exit codes. */
+#define CTL_OK			0
+#define CTL_FAIL		1	/* refused, failed, timed out */
+#define CTL_USAGE		2	/* bad command line */
+
+/* The runtime context of one wuzhactl run. */
+struct ctl {
+	const char		*conf_path;
+	struct conf_agent	*conf;		/* loaded by ctl_conf */
+	uint32_t		 timeout_ms;
+	const struct ctl_cmd	*cmd;		/* the verb being run */
+};
+
+/*
+ * A verb.  fn gets the arguments after the verb's words, argv[0] being
+ * its last word (so getopt_long can be run on them), and returns the exit
+ * code.
+ */
+struct ctl_cmd {
+	const char	*words[2];
+	int		(*fn)(struct ctl *, int, char **);
+	const char	*args;		/* usage after the words */
+	const char	*help;		/* one line */
+};
+
+/*
+ * Called with the answer the request waited for (payload only); prints
+ * it and returns the exit code.
+ */
+typedef int	ctl_reply_fn(struct ctl *, const uint8_t *, size_t, void *);
+
+/* The config, loaded on first use; exits 1 with the reason if bad. */
+struct conf_agent *ctl_conf(struct ctl *);
+/*
+ * Connect as CONSOLE, send the frame(s) in req after WELCOME, wait for a
+ * frame of type want and hand it to fn; an ERROR is printed as
+ * "wuzhactl: NAME (CODE): TEXT".  Returns the exit code; req is freed.
+ */
+int		ctl_request(struct ctl *, struct proto_buf *req, uint8_t want,
+		    ctl_reply_fn *fn, void *arg);
+/* Print the verb's usage line to stderr; returns CTL_USAGE. */
+int		ctl_usage(struct ctl *);
+/* Parse a decimal number 0..max; -1 if it is not one. */
+int		ctl_parse_u32(const char *, uint32_t max, uint32_t *);
+/* JSON string literal of len bytes of UTF-8 s. */
+void		ctl_json_str(FILE *, const char *s, size_t len);
+
+/* ctl_alert.c */
+int	ctl_publish(struct ctl *, int, char **);
+int	ctl_ack(struct ctl *, int, char **);
+
+/* ctl_status.c */
+int	ctl_status(struct ctl *, int, char **);
+int	ctl_pending(struct ctl *, int, char **);
+
+/* ctl_tree.c */
+int	ctl_tree_import(struct ctl *, int, char **);
+int	ctl_tree_export(struct ctl *, int, char **);
+int	ctl_tree_principals(struct ctl *, int, char **);
+
+#endif

@@ -1,0 +1,450 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * ctl_alert: the verbs that act on alerts.  publish builds the alert body
+ * from the command line, signs it with our own key (the issuer is the CN
+ * of our own certificate), checks the signature against the CA before
+ * anything leaves, and sends PUBLISH; ack confirms read or relayed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "conf.h"
+#include "proto.h"
+#include "client.h"
+#include "ctl.h"
+
+#define CTL_EXPIRES_DEFAULT	"24h"
+
+/* What publish collects before it builds the body. */
+struct ctl_pub {
+	const char	*target;
+	const char	*headline;
+	const char	*text;
+	const char	*text_file;
+	const char	*instruction;
+	const char	*category;
+	const char	*severity;
+	const char	*expires;
+	const char	*id;
+	const char	*type;
+	const char	*references;
+	int		 relay;
+};
+
+/* Read FILE (or stdin for "-") whole, at most PROTO_TEXT_MAX bytes. */
+static char *
+ctl_read_text(const char *path, size_t *lenp)
+{
+	char	*buf;
+	size_t	 len = 0;
+	ssize_t	 n;
+	int	 fd;
+
+	if (strcmp(path, "-") == 0)
+		fd = STDIN_FILENO;
+	else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		fprintf(stderr, "wuzhactl: %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	if ((buf = malloc(PROTO_TEXT_MAX + 1)) == NULL) {
+		fprintf(stderr, "wuzhactl: out of memory\n");
+		goto fail;
+	}
+	while (len <= PROTO_TEXT_MAX) {
+		n = read(fd, buf + len, PROTO_TEXT_MAX + 1 - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			fprintf(stderr, "wuzhactl: %s: %s\n", path,
+			    strerror(errno));
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > PROTO_TEXT_MAX) {
+		fprintf(stderr, "wuzhactl: %s: text longer than %d bytes\n",
+		    path, PROTO_TEXT_MAX);
+		goto fail;
+	}
+	if (fd != STDIN_FILENO)
+		close(fd);
+	*lenp = len;
+	return buf;
+ fail:
+	free(buf);
+	if (fd != STDIN_FILENO)
+		close(fd);
+	return NULL;
+}
+
+/* Check that s is UTF-8 of 1..max bytes (0..max if may_be_empty). */
+static int
+ctl_text_ok(const char *what, const char *s, size_t len, size_t max,
+    int may_be_empty)
+{
+	if (len == 0 && !may_be_empty) {
+		fprintf(stderr, "wuzhactl: %s is empty\n", what);
+		return -1;
+	}
+	if (len > max) {
+		fprintf(stderr, "wuzhactl: %s longer than %zu bytes\n", what,
+		    max);
+		return -1;
+	}
+	if (!proto_utf8_valid((const uint8_t *)s, len)) {
+		fprintf(stderr, "wuzhactl: %s is not valid UTF-8 text\n",
+		    what);
+		return -1;
+	}
+	return 0;
+}
+
+/* A fresh alert id: the UTC date, then 16 random hex digits. */
+static void
+ctl_new_id(char *buf, size_t len)
+{
+	uint8_t		r[8];
+	time_t		t = time(NULL);
+	struct tm	tm;
+	size_t		i, off;
+
+	gmtime_r(&t, &tm);
+	off = strftime(buf, len, "%Y%m%d-", &tm);
+	client_random(r, sizeof(r));
+	for (i = 0; i < sizeof(r) && off + 2 < len; i++, off += 2)
+		snprintf(buf + off, len - off, "%02x", r[i]);
+}
+
+/* Fill the alert body from the options; -1 after printing why. */
+static int
+ctl_pub_fill(struct ctl_pub *o, struct proto_alert *a, const char *text,
+    size_t textlen)
+{
+	int64_t		ms;
+	int		v;
+
+	if (o->id != NULL) {
+		if (!proto_name_valid(o->id, strlen(o->id))) {
+			fprintf(stderr, "wuzhactl: --id %s: expected "
+			    "[A-Za-z0-9._-], 1 to %d, not starting with . or "
+			    "-\n", o->id, PROTO_ID_MAX);
+			return -1;
+		}
+		snprintf(a->id, sizeof(a->id), "%s", o->id);
+	} else
+		ctl_new_id(a->id, sizeof(a->id));
+	if (!proto_node_id_valid(o->target, strlen(o->target))) {
+		fprintf(stderr, "wuzhactl: --target %s: not a node id\n",
+		    o->target);
+		return -1;
+	}
+	snprintf(a->target, sizeof(a->target), "%s", o->target);
+	if ((v = proto_msg_type_parse(o->type ? o->type : "alert")) == -1) {
+		fprintf(stderr, "wuzhactl: --type %s: expected alert, update "
+		    "or cancel\n", o->type);
+		return -1;
+	}
+	a->msg_type = (uint8_t)v;
+	if (o->references != NULL) {
+		if (!proto_name_valid(o->references, strlen(o->references))) {
+			fprintf(stderr, "wuzhactl: --references %s: not an "
+			    "alert id\n", o->references);
+			return -1;
+		}
+		snprintf(a->references, sizeof(a->references), "%s",
+		    o->references);
+	}
+	if (a->msg_type != PROTO_MSG_ALERT && o->references == NULL) {
+		fprintf(stderr, "wuzhactl: --type %s needs --references ID\n",
+		    o->type);
+		return -1;
+	}
+	if ((v = proto_category_parse(o->category ? o->category :
+	    "warning")) == -1) {
+		fprintf(stderr, "wuzhactl: --category %s: expected warning, "
+		    "knowledge or case-followup\n", o->category);
+		return -1;
+	}
+	a->category = (uint8_t)v;
+	if ((v = proto_severity_parse(o->severity ? o->severity :
+	    "severe")) == -1) {
+		fprintf(stderr, "wuzhactl: --severity %s: expected extreme, "
+		    "severe, moderate, minor or unknown\n", o->severity);
+		return -1;
+	}
+	a->severity = (uint8_t)v;
+	if (ctl_text_ok("--headline", o->headline, strlen(o->headline),
+	    PROTO_HEADLINE_MAX, 0) == -1 ||
+	    ctl_text_ok("the text", text, textlen, PROTO_TEXT_MAX, 1) == -1)
+		return -1;
+	a->headline.p = (const uint8_t *)o->headline;
+	a->headline.len = strlen(o->headline);
+	a->text.p = (const uint8_t *)text;
+	a->text.len = textlen;
+	if (o->instruction != NULL) {
+		if (ctl_text_ok("--instruction", o->instruction,
+		    strlen(o->instruction), PROTO_INSTRUCTION_MAX, 1) == -1)
+			return -1;
+		a->instruction.p = (const uint8_t *)o->instruction;
+		a->instruction.len = strlen(o->instruction);
+	}
+	ms = conf_parse_duration_ms(o->expires ? o->expires :
+	    CTL_EXPIRES_DEFAULT);
+	if (ms <= 0) {
+		fprintf(stderr, "wuzhactl: --expires %s: expected a duration "
+		    "such as 90m, 24h\n", o->expires);
+		return -1;
+	}
+	a->issued_at = client_now_ms();
+	a->expires_at = a->issued_at + (uint64_t)ms;
+	a->relay_required = o->relay ? 1 : 0;
+	return 0;
+}
+
+/*
+ * Sign a with our key and certificate into env, and check the result
+ * against the CA the way every agent will.
+ */
+static int
+ctl_pub_sign(struct ctl *ctl, struct proto_alert *a, struct proto_buf *env)
+{
+	struct conf_agent	*conf = ctl_conf(ctl);
+	struct proto_alert	 check;
+	EVP_PKEY		*key = NULL;
+	X509			*cert = NULL;
+	X509_STORE		*store = NULL;
+	char			 err[512], why[256] = "";
+	int			 rc = -1, vr;
+
+	if ((key = client_key_load(conf->tls.key, err, sizeof(err))) == NULL ||
+	    (cert = client_cert_load(conf->tls.cert, err,
+	    sizeof(err))) == NULL ||
+	    (store = client_store_load(conf->tls.ca, err,
+	    sizeof(err))) == NULL) {
+		fprintf(stderr, "wuzhactl: %s\n", err);
+		goto done;
+	}
+	if (client_cert_cn(cert, a->issuer, sizeof(a->issuer)) == -1 ||
+	    !proto_name_valid(a->issuer, strlen(a->issuer))) {
+		fprintf(stderr, "wuzhactl: %s: CN is not a principal name\n",
+		    conf->tls.cert);
+		goto done;
+	}
+	if (proto_envelope_sign(env, a, key, cert) == -1 || env->err != 0) {
+		fprintf(stderr, "wuzhactl: cannot sign the alert with %s (an "
+		    "Ed25519 key is needed)\n", conf->tls.key);
+		goto done;
+	}
+	if ((vr = proto_envelope_verify(env->data, env->len, store, 0,
+	    &check, why, sizeof(why))) != 0) {
+		fprintf(stderr, "wuzhactl: our own signed alert does not "
+		    "verify against %s: %s: %s\n", conf->tls.ca,
+		    proto_err_name(-vr), why);
+		goto done;
+	}
+	rc = 0;
+ done:
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	X509_STORE_free(store);
+	return rc;
+}
+
+/* PUBLISHED: "published ID seq SEQ targeted N". */
+static int
+ctl_published_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
+{
+	struct proto_published	m;
+	int			rc;
+
+	(void)ctl;
+	(void)arg;
+	if ((rc = proto_published_decode(p, len, &m)) != 0) {
+		fprintf(stderr, "wuzhactl: malformed PUBLISHED: %s\n",
+		    proto_err_name(-rc));
+		return CTL_FAIL;
+	}
+	printf("published %s seq %llu targeted %u\n", m.id,
+	    (unsigned long long)m.seq, m.targeted);
+	return CTL_OK;
+}
+
+/* publish: build, sign, check, send; print the PUBLISHED answer. */
+int
+ctl_publish(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "target",		required_argument, NULL, 'T' },
+		{ "headline",		required_argument, NULL, 'H' },
+		{ "text",		required_argument, NULL, 'x' },
+		{ "text-file",		required_argument, NULL, 'f' },
+		{ "instruction",	required_argument, NULL, 'i' },
+		{ "category",		required_argument, NULL, 'C' },
+		{ "severity",		required_argument, NULL, 's' },
+		{ "expires",		required_argument, NULL, 'e' },
+		{ "relay-required",	no_argument,	   NULL, 'r' },
+		{ "id",			required_argument, NULL, 'I' },
+		{ "type",		required_argument, NULL, 'y' },
+		{ "references",		required_argument, NULL, 'R' },
+		{ NULL,			0,		   NULL, 0 },
+	};
+	struct ctl_pub		 o;
+	struct proto_alert	 a;
+	struct proto_publish	 pub;
+	struct proto_buf	 env, req;
+	char			*filetext = NULL;
+	const char		*text = "";
+	size_t			 textlen = 0;
+	int			 ch, rc = CTL_FAIL;
+
+	memset(&o, 0, sizeof(o));
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'T': o.target = optarg; break;
+		case 'H': o.headline = optarg; break;
+		case 'x': o.text = optarg; break;
+		case 'f': o.text_file = optarg; break;
+		case 'i': o.instruction = optarg; break;
+		case 'C': o.category = optarg; break;
+		case 's': o.severity = optarg; break;
+		case 'e': o.expires = optarg; break;
+		case 'r': o.relay = 1; break;
+		case 'I': o.id = optarg; break;
+		case 'y': o.type = optarg; break;
+		case 'R': o.references = optarg; break;
+		default:
+			fprintf(stderr, "wuzhactl: publish: bad option %s\n",
+			    argv[optind - 1]);
+			return ctl_usage(ctl);
+		}
+	}
+	if (optind != argc || o.target == NULL || o.headline == NULL ||
+	    (o.text != NULL && o.text_file != NULL))
+		return ctl_usage(ctl);
+	if (o.text_file != NULL) {
+		if ((filetext = ctl_read_text(o.text_file, &textlen)) == NULL)
+			return CTL_FAIL;
+		text = filetext;
+	} else if (o.text != NULL) {
+		text = o.text;
+		textlen = strlen(o.text);
+	}
+	memset(&a, 0, sizeof(a));
+	pbuf_init(&env);
+	pbuf_init(&req);
+	if (ctl_pub_fill(&o, &a, text, textlen) == -1) {
+		rc = CTL_USAGE;
+		goto done;
+	}
+	if (ctl_pub_sign(ctl, &a, &env) == -1)
+		goto done;
+	memset(&pub, 0, sizeof(pub));
+	pub.envelope.p = env.data;
+	pub.envelope.len = env.len;
+	proto_publish_encode(&req, &pub);
+	if (req.err != 0) {
+		fprintf(stderr, "wuzhactl: cannot encode PUBLISH (error %d)\n",
+		    req.err);
+		goto done;
+	}
+	rc = ctl_request(ctl, &req, PROTO_T_PUBLISHED, ctl_published_cb, NULL);
+ done:
+	pbuf_free(&req);
+	pbuf_free(&env);
+	free(filetext);
+	return rc;
+}
+
+/* --- ack ------------------------------------------------------------------ */
+
+/* ACK_OK: "ID: STATE", the state now stored. */
+static int
+ctl_ack_ok_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
+{
+	struct proto_ack_ok	 m;
+	const char		*st;
+	int			 rc;
+
+	(void)ctl;
+	(void)arg;
+	if ((rc = proto_ack_ok_decode(p, len, &m)) != 0) {
+		fprintf(stderr, "wuzhactl: malformed ACK_OK: %s\n",
+		    proto_err_name(-rc));
+		return CTL_FAIL;
+	}
+	st = proto_ack_state_name(m.state);
+	printf("%s: %s\n", m.id, st ? st : "?");
+	return CTL_OK;
+}
+
+/* ack ID read|relayed [--reach N] */
+int
+ctl_ack(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "reach",	required_argument, NULL, 'n' },
+		{ NULL,		0,		   NULL, 0 },
+	};
+	struct proto_ack	 ack;
+	struct proto_buf	 req;
+	const char		*reach = NULL;
+	int			 ch, st;
+
+	memset(&ack, 0, sizeof(ack));
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'n':
+			reach = optarg;
+			break;
+		default:
+			fprintf(stderr, "wuzhactl: ack: bad option %s\n",
+			    argv[optind - 1]);
+			return ctl_usage(ctl);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc != 2)
+		return ctl_usage(ctl);
+	if (!proto_name_valid(argv[0], strlen(argv[0]))) {
+		fprintf(stderr, "wuzhactl: %s: not an alert id\n", argv[0]);
+		return CTL_USAGE;
+	}
+	snprintf(ack.id, sizeof(ack.id), "%s", argv[0]);
+	st = proto_ack_state_parse(argv[1]);
+	if (st != PROTO_ACK_READ && st != PROTO_ACK_RELAYED) {
+		fprintf(stderr, "wuzhactl: %s: expected read or relayed\n",
+		    argv[1]);
+		return ctl_usage(ctl);
+	}
+	ack.state = (uint8_t)st;
+	if (reach != NULL) {
+		if (st != PROTO_ACK_RELAYED) {
+			fprintf(stderr, "wuzhactl: --reach goes with "
+			    "relayed\n");
+			return ctl_usage(ctl);
+		}
+		if (ctl_parse_u32(reach, UINT32_MAX, &ack.reach) == -1) {
+			fprintf(stderr, "wuzhactl: --reach %s: expected a "
+			    "head count\n", reach);
+			return ctl_usage(ctl);
+		}
+		ack.has_reach = 1;
+	}
+	pbuf_init(&req);
+	proto_ack_encode(&req, &ack);
+	return ctl_request(ctl, &req, PROTO_T_ACK_OK, ctl_ack_ok_cb, NULL);
+}

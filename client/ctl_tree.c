@@ -1,0 +1,859 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * ctl_tree: the tree verbs, run by ops on the server host.  import checks
+ * a tree file with the same loader the daemon trusts, then replaces the
+ * whole tree in Redis in one MULTI/EXEC guarded by WATCH on the tree
+ * generation (retried if another import got there first) and bumps that
+ * generation, which the daemons poll to reload.  export reads the tree
+ * back and prints it as YAML; principals lists a tree file's principals
+ * for the CA script.  Redis layout, under the prefix P:
+ *
+ *	P nodes			set of node ids
+ *	P node:{id}		hash: name, tier, parent ("" for a root)
+ *	P children:{id}		set of child ids
+ *	P principals		set of CNs
+ *	P principal:{cn}	hash: node, rights ("receive,issue,observe")
+ *	P members:{node}	set of the CNs at that node
+ *	P tree-gen		counter, INCR'd by every import
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+
+#include "conf.h"
+#include "proto.h"
+#include "ctl.h"
+
+#define CTL_PREFIX_DEFAULT	"wuzha:"
+#define CTL_REDIS_PORT		6379
+#define CTL_WATCH_TRIES		5	/* imports racing us: give up after */
+#define CTL_PIPELINE		1024	/* commands written before reading */
+
+/* A synchronous Redis connection with pipelined writes. */
+struct ctl_redis {
+	redisContext	*c;
+	const char	*prefix;
+	size_t		 pending;	/* replies not read yet */
+	int		 err;		/* a reply was an error */
+	char		 errstr[256];
+};
+
+/* --- rights and tiers ----------------------------------------------------- */
+
+static const char *
+ctl_rights_str(unsigned r, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s%s%s%s",
+	    (r & CONF_R_RECEIVE) ? "receive" : "",
+	    (r & CONF_R_RECEIVE) && (r & (CONF_R_ISSUE | CONF_R_OBSERVE)) ?
+	    "," : "",
+	    (r & CONF_R_ISSUE) ? "issue" : "",
+	    (r & CONF_R_ISSUE) && (r & CONF_R_OBSERVE) ? "," : "",
+	    (r & CONF_R_OBSERVE) ? "observe" : "");
+	return buf;
+}
+
+/* "receive,issue" -> CONF_R_* bits; -1 on an unknown word. */
+static int
+ctl_rights_parse(const char *s, size_t len, unsigned *out)
+{
+	const char	*end = s + len, *comma;
+	size_t		 n;
+
+	*out = 0;
+	while (s < end) {
+		if ((comma = memchr(s, ',', (size_t)(end - s))) == NULL)
+			comma = end;
+		n = (size_t)(comma - s);
+		if (n == 7 && memcmp(s, "receive", 7) == 0)
+			*out |= CONF_R_RECEIVE;
+		else if (n == 5 && memcmp(s, "issue", 5) == 0)
+			*out |= CONF_R_ISSUE;
+		else if (n == 7 && memcmp(s, "observe", 7) == 0)
+			*out |= CONF_R_OBSERVE;
+		else
+			return -1;
+		s = comma < end ? comma + 1 : end;
+	}
+	return 0;
+}
+
+static int
+ctl_tier_parse(const char *s, size_t len)
+{
+	int		 t;
+	const char	*name;
+
+	for (t = CONF_TIER_POLICE; t <= CONF_TIER_CLASS; t++) {
+		name = conf_tier_name((enum conf_tier)t);
+		if (strlen(name) == len && memcmp(name, s, len) == 0)
+			return t;
+	}
+	return -1;
+}
+
+/* --- Redis plumbing ------------------------------------------------------- */
+
+/* Connect to "SOCKET" (contains a '/') or "HOST:PORT" / "[V6]:PORT". */
+static int
+ctl_redis_open(struct ctl_redis *r, const char *where, const char *prefix,
+    uint32_t timeout_ms)
+{
+	struct timeval	 tv;
+	char		 host[256], *colon;
+	uint32_t	 port = CTL_REDIS_PORT;
+
+	memset(r, 0, sizeof(*r));
+	r->prefix = prefix;
+	tv.tv_sec = timeout_ms / 1000;
+	tv.tv_usec = (timeout_ms % 1000) * 1000;
+	if (strchr(where, '/') != NULL)
+		r->c = redisConnectUnixWithTimeout(where, tv);
+	else {
+		if (strlen(where) >= sizeof(host)) {
+			fprintf(stderr, "wuzhactl: --redis %s: too long\n",
+			    where);
+			return -1;
+		}
+		snprintf(host, sizeof(host), "%s", where);
+		if (host[0] == '[') {
+			if ((colon = strstr(host, "]:")) != NULL) {
+				*colon = '\0';
+				colon++;
+			} else if ((colon = strchr(host, ']')) != NULL &&
+			    colon[1] == '\0') {
+				*colon = '\0';
+				colon = NULL;
+			} else {
+				fprintf(stderr, "wuzhactl: --redis %s: "
+				    "expected [ADDRESS]:PORT\n", where);
+				return -1;
+			}
+			memmove(host, host + 1, strlen(host));
+		} else if ((colon = strrchr(host, ':')) != NULL &&
+		    strchr(host, ':') != colon)
+			colon = NULL;	/* a bare IPv6 address */
+		if (colon != NULL) {
+			*colon++ = '\0';
+			if (ctl_parse_u32(colon, 65535, &port) == -1 ||
+			    port == 0) {
+				fprintf(stderr, "wuzhactl: --redis %s: bad "
+				    "port\n", where);
+				return -1;
+			}
+		}
+		r->c = redisConnectWithTimeout(host, (int)port, tv);
+	}
+	if (r->c == NULL) {
+		fprintf(stderr, "wuzhactl: redis %s: out of memory\n", where);
+		return -1;
+	}
+	if (r->c->err != 0) {
+		fprintf(stderr, "wuzhactl: redis %s: %s\n", where,
+		    r->c->errstr);
+		redisFree(r->c);
+		r->c = NULL;
+		return -1;
+	}
+	if (redisSetTimeout(r->c, tv) != REDIS_OK) {
+		fprintf(stderr, "wuzhactl: redis %s: cannot set timeout\n",
+		    where);
+		redisFree(r->c);
+		r->c = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static void
+ctl_redis_close(struct ctl_redis *r)
+{
+	if (r->c != NULL)
+		redisFree(r->c);
+	r->c = NULL;
+}
+
+/* The key P + a + b ("wuzha:" "node:" "id"); caller frees. */
+static char *
+ctl_key(struct ctl_redis *r, const char *a, const char *b)
+{
+	char	*k;
+
+	if (asprintf(&k, "%s%s%s", r->prefix, a, b ? b : "") == -1) {
+		fprintf(stderr, "wuzhactl: out of memory\n");
+		exit(CTL_FAIL);
+	}
+	return k;
+}
+
+/* Note the first error a reply carries. */
+static void
+ctl_redis_check(struct ctl_redis *r, redisReply *rep)
+{
+	if (rep->type == REDIS_REPLY_ERROR && !r->err) {
+		r->err = 1;
+		snprintf(r->errstr, sizeof(r->errstr), "%.*s",
+		    (int)rep->len, rep->str);
+	}
+}
+
+/* Read one reply; NULL on a connection error (printed). */
+static redisReply *
+ctl_redis_reply(struct ctl_redis *r)
+{
+	void	*rep = NULL;
+
+	if (redisGetReply(r->c, &rep) != REDIS_OK || rep == NULL) {
+		fprintf(stderr, "wuzhactl: redis: %s\n", r->c->err ?
+		    r->c->errstr : "no reply");
+		return NULL;
+	}
+	r->pending--;
+	return rep;
+}
+
+/* Read every outstanding reply, noting errors; -1 if the link failed. */
+static int
+ctl_redis_drain(struct ctl_redis *r)
+{
+	redisReply	*rep;
+
+	while (r->pending > 0) {
+		if ((rep = ctl_redis_reply(r)) == NULL)
+			return -1;
+		ctl_redis_check(r, rep);
+		freeReplyObject(rep);
+	}
+	return 0;
+}
+
+/*
+ * Append one command of argc arguments (NULL-terminated varargs) to the
+ * pipeline, reading replies back when enough are outstanding.
+ */
+static int
+ctl_redis_cmd(struct ctl_redis *r, const char *first, ...)
+{
+	const char	*argv[8];
+	va_list		 ap;
+	int		 argc = 0;
+
+	argv[argc++] = first;
+	va_start(ap, first);
+	while (argc < 8 && (argv[argc] = va_arg(ap, const char *)) != NULL)
+		argc++;
+	va_end(ap);
+	if (redisAppendCommandArgv(r->c, argc, argv, NULL) != REDIS_OK) {
+		fprintf(stderr, "wuzhactl: redis: %s\n", r->c->errstr);
+		return -1;
+	}
+	r->pending++;
+	if (r->pending >= CTL_PIPELINE)
+		return ctl_redis_drain(r);
+	return 0;
+}
+
+/* Run one command now and return its reply (caller frees), or NULL. */
+static redisReply *
+ctl_redis_now(struct ctl_redis *r, const char *first, ...)
+{
+	const char	*argv[8];
+	va_list		 ap;
+	int		 argc = 0;
+
+	if (ctl_redis_drain(r) == -1)
+		return NULL;
+	argv[argc++] = first;
+	va_start(ap, first);
+	while (argc < 8 && (argv[argc] = va_arg(ap, const char *)) != NULL)
+		argc++;
+	va_end(ap);
+	if (redisAppendCommandArgv(r->c, argc, argv, NULL) != REDIS_OK) {
+		fprintf(stderr, "wuzhactl: redis: %s\n", r->c->errstr);
+		return NULL;
+	}
+	r->pending++;
+	return ctl_redis_reply(r);
+}
+
+/* Options shared by import and export. */
+static int
+ctl_tree_opts(struct ctl *ctl, int argc, char **argv, const char **redis,
+    const char **prefix)
+{
+	static const struct option opts[] = {
+		{ "redis",	required_argument, NULL, 'r' },
+		{ "prefix",	required_argument, NULL, 'p' },
+		{ NULL,		0,		   NULL, 0 },
+	};
+	int	ch;
+
+	(void)ctl;
+	*redis = NULL;
+	*prefix = CTL_PREFIX_DEFAULT;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'r':
+			*redis = optarg;
+			break;
+		case 'p':
+			*prefix = optarg;
+			break;
+		default:
+			fprintf(stderr, "wuzhactl: tree: bad option %s\n",
+			    argv[optind - 1]);
+			return -1;
+		}
+	}
+	if (*redis == NULL)
+		return -1;
+	return 0;
+}
+
+/* --- import --------------------------------------------------------------- */
+
+/* DEL the keys of every member of the set reply, with each suffix given. */
+static int
+ctl_import_del(struct ctl_redis *r, redisReply *set, const char *a,
+    const char *b, const char *c)
+{
+	char	*k1, *k2, *k3;
+	size_t	 i;
+	int	 rc = 0;
+
+	for (i = 0; rc == 0 && i < set->elements; i++) {
+		if (set->element[i]->type != REDIS_REPLY_STRING)
+			continue;
+		k1 = ctl_key(r, a, set->element[i]->str);
+		k2 = b ? ctl_key(r, b, set->element[i]->str) : NULL;
+		k3 = c ? ctl_key(r, c, set->element[i]->str) : NULL;
+		rc = ctl_redis_cmd(r, "DEL", k1, k2, k3, NULL);
+		free(k1);
+		free(k2);
+		free(k3);
+	}
+	return rc;
+}
+
+/* Queue the writes of the new tree (inside MULTI). */
+static int
+ctl_import_write(struct ctl_redis *r, const struct conf_tree *t)
+{
+	char	*k, *k2, *nodes, *prs, rights[32];
+	size_t	 i;
+	int	 rc = 0;
+
+	nodes = ctl_key(r, "nodes", NULL);
+	prs = ctl_key(r, "principals", NULL);
+	for (i = 0; rc == 0 && i < t->nnodes; i++) {
+		const struct conf_node *n = &t->nodes[i];
+
+		k = ctl_key(r, "node:", n->id);
+		rc = ctl_redis_cmd(r, "HSET", k, "name", n->name, "tier",
+		    conf_tier_name(n->tier), "parent", n->parent, NULL);
+		free(k);
+		if (rc == 0)
+			rc = ctl_redis_cmd(r, "SADD", nodes, n->id, NULL);
+		if (rc == 0 && n->parent[0] != '\0') {
+			k = ctl_key(r, "children:", n->parent);
+			rc = ctl_redis_cmd(r, "SADD", k, n->id, NULL);
+			free(k);
+		}
+	}
+	for (i = 0; rc == 0 && i < t->nprincipals; i++) {
+		const struct conf_principal *p = &t->principals[i];
+
+		k = ctl_key(r, "principal:", p->cn);
+		rc = ctl_redis_cmd(r, "HSET", k, "node", p->node, "rights",
+		    ctl_rights_str(p->rights, rights, sizeof(rights)), NULL);
+		free(k);
+		k2 = ctl_key(r, "members:", p->node);
+		if (rc == 0)
+			rc = ctl_redis_cmd(r, "SADD", k2, p->cn, NULL);
+		free(k2);
+		if (rc == 0)
+			rc = ctl_redis_cmd(r, "SADD", prs, p->cn, NULL);
+	}
+	free(nodes);
+	free(prs);
+	return rc;
+}
+
+/*
+ * One attempt: WATCH, read the old sets, MULTI, delete the old tree,
+ * write the new one, INCR the generation, EXEC.  Returns 1 if the watch
+ * fired (try again), 0 with *gen set, -1 on error (printed).
+ */
+static int
+ctl_import_try(struct ctl_redis *r, const struct conf_tree *t, long long *gen)
+{
+	redisReply	*onodes = NULL, *oprs = NULL, *rep = NULL;
+	char		*kgen, *knodes, *kprs;
+	size_t		 i;
+	int		 rc = -1;
+
+	kgen = ctl_key(r, "tree-gen", NULL);
+	knodes = ctl_key(r, "nodes", NULL);
+	kprs = ctl_key(r, "principals", NULL);
+	r->err = 0;
+	if ((rep = ctl_redis_now(r, "WATCH", kgen, knodes, kprs,
+	    NULL)) == NULL)
+		goto done;
+	ctl_redis_check(r, rep);
+	freeReplyObject(rep);
+	rep = NULL;
+	if ((onodes = ctl_redis_now(r, "SMEMBERS", knodes, NULL)) == NULL ||
+	    (oprs = ctl_redis_now(r, "SMEMBERS", kprs, NULL)) == NULL)
+		goto done;
+	ctl_redis_check(r, onodes);
+	ctl_redis_check(r, oprs);
+	if (r->err || onodes->type != REDIS_REPLY_ARRAY ||
+	    oprs->type != REDIS_REPLY_ARRAY) {
+		fprintf(stderr, "wuzhactl: redis: reading the old tree: %s\n",
+		    r->err ? r->errstr : "unexpected reply");
+		goto done;
+	}
+	if (ctl_redis_cmd(r, "MULTI", NULL) == -1 ||
+	    ctl_redis_cmd(r, "DEL", knodes, kprs, NULL) == -1 ||
+	    ctl_import_del(r, onodes, "node:", "children:", "members:") == -1 ||
+	    ctl_import_del(r, oprs, "principal:", NULL, NULL) == -1 ||
+	    ctl_import_write(r, t) == -1 ||
+	    ctl_redis_cmd(r, "INCR", kgen, NULL) == -1)
+		goto done;
+	if ((rep = ctl_redis_now(r, "EXEC", NULL)) == NULL)
+		goto done;
+	if (rep->type == REDIS_REPLY_NIL) {
+		rc = 1;
+		goto done;
+	}
+	ctl_redis_check(r, rep);
+	if (r->err || rep->type != REDIS_REPLY_ARRAY || rep->elements == 0) {
+		fprintf(stderr, "wuzhactl: redis: import failed: %s\n",
+		    r->err ? r->errstr : "unexpected EXEC reply");
+		goto done;
+	}
+	for (i = 0; i < rep->elements; i++)
+		ctl_redis_check(r, rep->element[i]);
+	if (r->err) {
+		fprintf(stderr, "wuzhactl: redis: import partly failed: %s\n",
+		    r->errstr);
+		goto done;
+	}
+	if (rep->element[rep->elements - 1]->type != REDIS_REPLY_INTEGER) {
+		fprintf(stderr, "wuzhactl: redis: unexpected INCR reply\n");
+		goto done;
+	}
+	*gen = rep->element[rep->elements - 1]->integer;
+	rc = 0;
+ done:
+	if (rep != NULL)
+		freeReplyObject(rep);
+	if (onodes != NULL)
+		freeReplyObject(onodes);
+	if (oprs != NULL)
+		freeReplyObject(oprs);
+	free(kgen);
+	free(knodes);
+	free(kprs);
+	return rc;
+}
+
+/* tree import FILE --redis WHERE [--prefix P] */
+int
+ctl_tree_import(struct ctl *ctl, int argc, char **argv)
+{
+	struct conf_tree	*t;
+	struct ctl_redis	 r;
+	const char		*redis, *prefix;
+	char			 err[CONF_ERR_MAX];
+	long long		 gen = 0;
+	int			 i, rc = 1;
+
+	if (ctl_tree_opts(ctl, argc, argv, &redis, &prefix) == -1 ||
+	    argc - optind != 1)
+		return ctl_usage(ctl);
+	if ((t = conf_tree_load(argv[optind], err, sizeof(err))) == NULL) {
+		fprintf(stderr, "wuzhactl: %s\n", err);
+		return CTL_FAIL;
+	}
+	if (ctl_redis_open(&r, redis, prefix, ctl->timeout_ms) == -1) {
+		conf_tree_free(t);
+		return CTL_FAIL;
+	}
+	for (i = 0; i < CTL_WATCH_TRIES && rc == 1; i++) {
+		if ((rc = ctl_import_try(&r, t, &gen)) == -1)
+			break;
+		if (rc == 1) {
+			(void)ctl_redis_drain(&r);
+			fprintf(stderr, "wuzhactl: the tree changed while we "
+			    "wrote it, trying again\n");
+		}
+	}
+	if (rc == 1)
+		fprintf(stderr, "wuzhactl: gave up after %d tries: the tree "
+		    "keeps changing\n", CTL_WATCH_TRIES);
+	if (rc == 0)
+		printf("imported %zu nodes, %zu principals (generation %lld)\n",
+		    t->nnodes, t->nprincipals, gen);
+	ctl_redis_close(&r);
+	conf_tree_free(t);
+	return rc == 0 ? CTL_OK : CTL_FAIL;
+}
+
+/* --- export --------------------------------------------------------------- */
+
+/* A tree read from Redis, before it is put in order. */
+struct ctl_export {
+	struct conf_node	*nodes;		/* sorted by id */
+	size_t			 nnodes;
+	struct conf_principal	*prs;		/* sorted by cn */
+	size_t			 nprs;
+};
+
+static int
+ctl_node_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct conf_node *)a)->id,
+	    ((const struct conf_node *)b)->id);
+}
+
+static int
+ctl_principal_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct conf_principal *)a)->cn,
+	    ((const struct conf_principal *)b)->cn);
+}
+
+/* Value of field f in an HGETALL reply, or NULL. */
+static const redisReply *
+ctl_hget(const redisReply *h, const char *f)
+{
+	size_t	i;
+
+	if (h->type != REDIS_REPLY_ARRAY)
+		return NULL;
+	for (i = 0; i + 1 < h->elements; i += 2)
+		if (h->element[i]->type == REDIS_REPLY_STRING &&
+		    strcmp(h->element[i]->str, f) == 0 &&
+		    h->element[i + 1]->type == REDIS_REPLY_STRING)
+			return h->element[i + 1];
+	return NULL;
+}
+
+/* Copy a reply string into a fixed id buffer; -1 if too long. */
+static int
+ctl_idcpy(char *dst, size_t dlen, const redisReply *s)
+{
+	if (s == NULL || s->len >= dlen || memchr(s->str, '\0', s->len))
+		return -1;
+	memcpy(dst, s->str, s->len);
+	dst[s->len] = '\0';
+	return 0;
+}
+
+/* HGETALL each member of set under key prefix a, in pipelined batches. */
+static redisReply **
+ctl_hgetall_each(struct ctl_redis *r, const redisReply *set, const char *a)
+{
+	redisReply	**out;
+	char		 *k;
+	size_t		  i, done = 0;
+
+	if ((out = calloc(set->elements + 1, sizeof(*out))) == NULL) {
+		fprintf(stderr, "wuzhactl: out of memory\n");
+		return NULL;
+	}
+	for (i = 0; i < set->elements; i++) {
+		k = ctl_key(r, a, set->element[i]->str);
+		if (redisAppendCommand(r->c, "HGETALL %s", k) != REDIS_OK) {
+			free(k);
+			goto fail;
+		}
+		free(k);
+		r->pending++;
+		if (r->pending >= CTL_PIPELINE || i + 1 == set->elements)
+			while (r->pending > 0)
+				if ((out[done++] = ctl_redis_reply(r)) == NULL)
+					goto fail;
+	}
+	return out;
+ fail:
+	for (i = 0; i < set->elements; i++)
+		if (out[i] != NULL)
+			freeReplyObject(out[i]);
+	free(out);
+	return NULL;
+}
+
+static void
+ctl_replies_free(redisReply **v, size_t n)
+{
+	size_t	i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		if (v[i] != NULL)
+			freeReplyObject(v[i]);
+	free(v);
+}
+
+/* Read nodes and principals into x; -1 after printing why. */
+static int
+ctl_export_read(struct ctl_redis *r, struct ctl_export *x)
+{
+	redisReply		*ids = NULL, *cns = NULL;
+	redisReply		**h = NULL, **hp = NULL;
+	const redisReply	*v;
+	char			*k;
+	size_t			 i;
+	int			 t, rc = -1;
+
+	k = ctl_key(r, "nodes", NULL);
+	ids = ctl_redis_now(r, "SMEMBERS", k, NULL);
+	free(k);
+	k = ctl_key(r, "principals", NULL);
+	cns = ids ? ctl_redis_now(r, "SMEMBERS", k, NULL) : NULL;
+	free(k);
+	if (ids == NULL || cns == NULL)
+		goto done;
+	if (ids->type != REDIS_REPLY_ARRAY || cns->type != REDIS_REPLY_ARRAY) {
+		fprintf(stderr, "wuzhactl: redis: %s\n",
+		    ids->type == REDIS_REPLY_ERROR ? ids->str :
+		    cns->type == REDIS_REPLY_ERROR ? cns->str :
+		    "unexpected reply");
+		goto done;
+	}
+	if (ids->elements == 0) {
+		fprintf(stderr, "wuzhactl: no tree in Redis under prefix "
+		    "\"%s\"\n", r->prefix);
+		goto done;
+	}
+	if ((h = ctl_hgetall_each(r, ids, "node:")) == NULL ||
+	    (hp = ctl_hgetall_each(r, cns, "principal:")) == NULL)
+		goto done;
+	x->nodes = calloc(ids->elements, sizeof(*x->nodes));
+	x->prs = calloc(cns->elements + 1, sizeof(*x->prs));
+	if (x->nodes == NULL || x->prs == NULL) {
+		fprintf(stderr, "wuzhactl: out of memory\n");
+		goto done;
+	}
+	for (i = 0; i < ids->elements; i++) {
+		struct conf_node *n = &x->nodes[x->nnodes];
+		const redisReply *name = ctl_hget(h[i], "name");
+		const redisReply *tier = ctl_hget(h[i], "tier");
+
+		t = tier ? ctl_tier_parse(tier->str, tier->len) : -1;
+		if (ctl_idcpy(n->id, sizeof(n->id), ids->element[i]) == -1 ||
+		    name == NULL || t == -1 ||
+		    ctl_idcpy(n->parent, sizeof(n->parent),
+		    ctl_hget(h[i], "parent")) == -1) {
+			fprintf(stderr, "wuzhactl: redis: node %s: missing or "
+			    "bad name, tier or parent\n",
+			    ids->element[i]->str);
+			goto done;
+		}
+		n->tier = (enum conf_tier)t;
+		if ((n->name = strndup(name->str, name->len)) == NULL) {
+			fprintf(stderr, "wuzhactl: out of memory\n");
+			goto done;
+		}
+		x->nnodes++;
+	}
+	for (i = 0; i < cns->elements; i++) {
+		struct conf_principal *p = &x->prs[x->nprs];
+
+		if (ctl_idcpy(p->cn, sizeof(p->cn), cns->element[i]) == -1 ||
+		    ctl_idcpy(p->node, sizeof(p->node),
+		    ctl_hget(hp[i], "node")) == -1 ||
+		    (v = ctl_hget(hp[i], "rights")) == NULL ||
+		    ctl_rights_parse(v->str, v->len, &p->rights) == -1) {
+			fprintf(stderr, "wuzhactl: redis: principal %s: "
+			    "missing or bad node or rights\n",
+			    cns->element[i]->str);
+			goto done;
+		}
+		x->nprs++;
+	}
+	qsort(x->nodes, x->nnodes, sizeof(*x->nodes), ctl_node_cmp);
+	qsort(x->prs, x->nprs, sizeof(*x->prs), ctl_principal_cmp);
+	rc = 0;
+ done:
+	if (h != NULL)
+		ctl_replies_free(h, ids->elements);
+	if (hp != NULL)
+		ctl_replies_free(hp, cns->elements);
+	if (ids != NULL)
+		freeReplyObject(ids);
+	if (cns != NULL)
+		freeReplyObject(cns);
+	return rc;
+}
+
+/* Order of the child index: by parent, then by id. */
+static int
+ctl_child_cmp(const void *a, const void *b)
+{
+	const struct conf_node	*x = *(const struct conf_node * const *)a;
+	const struct conf_node	*y = *(const struct conf_node * const *)b;
+	int			 c;
+
+	if ((c = strcmp(x->parent, y->parent)) != 0)
+		return c;
+	return strcmp(x->id, y->id);
+}
+
+/* First entry of the child index whose parent is id (n if none). */
+static size_t
+ctl_first_child(struct conf_node **by_parent, size_t n, const char *id)
+{
+	size_t	lo = 0, hi = n, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (strcmp(by_parent[mid]->parent, id) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * Put the nodes parents-first: the roots by id, each followed depth-first
+ * by its subtree, children by id.  Fills t->nodes with shallow copies.
+ * A node not reached (parent missing, or a cycle) is an error.
+ */
+static int
+ctl_export_order(struct ctl_export *x, struct conf_tree *t)
+{
+	struct conf_node	**by_parent, **stack, *n;
+	size_t			  sp = 0, i, first, last;
+	int			  rc = -1;
+
+	t->nodes = calloc(x->nnodes, sizeof(*t->nodes));
+	by_parent = calloc(x->nnodes, sizeof(*by_parent));
+	stack = calloc(x->nnodes, sizeof(*stack));
+	if (t->nodes == NULL || by_parent == NULL || stack == NULL) {
+		fprintf(stderr, "wuzhactl: out of memory\n");
+		goto done;
+	}
+	for (i = 0; i < x->nnodes; i++)
+		by_parent[i] = &x->nodes[i];
+	qsort(by_parent, x->nnodes, sizeof(*by_parent), ctl_child_cmp);
+	/* Roots have parent "", so they sort first; push them reversed. */
+	last = ctl_first_child(by_parent, x->nnodes, "");
+	while (last < x->nnodes && by_parent[last]->parent[0] == '\0')
+		last++;
+	for (i = last; i-- > 0;)
+		stack[sp++] = by_parent[i];
+	while (sp > 0 && t->nnodes < x->nnodes) {
+		n = stack[--sp];
+		t->nodes[t->nnodes++] = *n;
+		first = ctl_first_child(by_parent, x->nnodes, n->id);
+		for (last = first; last < x->nnodes &&
+		    strcmp(by_parent[last]->parent, n->id) == 0; last++)
+			;
+		for (i = last; i-- > first && sp < x->nnodes;)
+			stack[sp++] = by_parent[i];
+	}
+	if (t->nnodes != x->nnodes) {
+		fprintf(stderr, "wuzhactl: redis: %zu of %zu nodes do not hang "
+		    "from a root (parent missing, or a cycle)\n",
+		    x->nnodes - t->nnodes, x->nnodes);
+		goto done;
+	}
+	rc = 0;
+ done:
+	free(by_parent);
+	free(stack);
+	return rc;
+}
+
+/* tree export --redis WHERE [--prefix P]: YAML on stdout. */
+int
+ctl_tree_export(struct ctl *ctl, int argc, char **argv)
+{
+	struct ctl_redis	 r;
+	struct ctl_export	 x;
+	struct conf_tree	 t, *check;
+	const char		*redis, *prefix;
+	char			 err[CONF_ERR_MAX], *yaml = NULL;
+	size_t			 ylen = 0, i;
+	FILE			*f;
+	int			 rc = CTL_FAIL;
+
+	if (ctl_tree_opts(ctl, argc, argv, &redis, &prefix) == -1 ||
+	    argc != optind)
+		return ctl_usage(ctl);
+	memset(&x, 0, sizeof(x));
+	memset(&t, 0, sizeof(t));
+	if (ctl_redis_open(&r, redis, prefix, ctl->timeout_ms) == -1)
+		return CTL_FAIL;
+	if (ctl_export_read(&r, &x) == -1 || ctl_export_order(&x, &t) == -1)
+		goto done;
+	t.principals = x.prs;
+	t.nprincipals = x.nprs;
+	/* Write, then read back with the loader: only a valid tree leaves. */
+	if ((f = open_memstream(&yaml, &ylen)) == NULL) {
+		fprintf(stderr, "wuzhactl: out of memory\n");
+		goto done;
+	}
+	if (conf_tree_write(&t, f) == -1) {
+		fclose(f);
+		fprintf(stderr, "wuzhactl: cannot write the tree as YAML\n");
+		goto done;
+	}
+	if (fclose(f) == EOF) {
+		fprintf(stderr, "wuzhactl: out of memory\n");
+		goto done;
+	}
+	if ((check = conf_tree_parse("redis", yaml, ylen, err,
+	    sizeof(err))) == NULL) {
+		fprintf(stderr, "wuzhactl: the tree in Redis is not valid: "
+		    "%s\n", err);
+		goto done;
+	}
+	conf_tree_free(check);
+	if (fwrite(yaml, 1, ylen, stdout) != ylen)
+		goto done;
+	rc = CTL_OK;
+ done:
+	ctl_redis_close(&r);
+	for (i = 0; i < x.nnodes; i++)
+		free(x.nodes[i].name);
+	free(x.nodes);
+	free(x.prs);
+	free(t.nodes);
+	free(yaml);
+	return rc;
+}
+
+/* --- principals ----------------------------------------------------------- */
+
+/* tree principals FILE: "CN NODE RIGHTS" lines for wuzha-ca. */
+int
+ctl_tree_principals(struct ctl *ctl, int argc, char **argv)
+{
+	struct conf_tree	*t;
+	char			 err[CONF_ERR_MAX], rights[32];
+	size_t			 i;
+
+	if (argc != 2)
+		return ctl_usage(ctl);
+	if ((t = conf_tree_load(argv[1], err, sizeof(err))) == NULL) {
+		fprintf(stderr, "wuzhactl: %s\n", err);
+		return CTL_FAIL;
+	}
+	for (i = 0; i < t->nprincipals; i++)
+		printf("%s %s %s\n", t->principals[i].cn,
+		    t->principals[i].node, ctl_rights_str(
+		    t->principals[i].rights, rights, sizeof(rights)));
+	conf_tree_free(t);
+	return CTL_OK;
+}

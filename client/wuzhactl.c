@@ -1,0 +1,410 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * wuzhactl: the console for people and scripts.  A table of verbs, as in
+ * smtpctl, each run by one function: the network verbs connect to wuzhad
+ * as a CONSOLE, send one request and print the answer; the tree verbs
+ * work on tree files and, on the server host, on Redis directly.
+ * Exit status: 0 done, 1 refused or failed, 2 bad command line.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "conf.h"
+#include "proto.h"
+#include "client.h"
+#include "ctl.h"
+#include "log.h"
+
+#ifndef WUZHA_VERSION
+#define WUZHA_VERSION	"0"
+#endif
+
+static int	ctl_help(struct ctl *, int, char **);
+
+static const struct ctl_cmd ctl_cmds[] = {
+	{ { "publish", NULL }, ctl_publish,
+	    "--target NODE --headline TEXT [--text TEXT | --text-file FILE|-] "
+	    "[--instruction TEXT] [--category warning|knowledge|case-followup] "
+	    "[--severity extreme|severe|moderate|minor|unknown] "
+	    "[--expires DURATION] [--relay-required] [--id ID] "
+	    "[--type alert|update|cancel] [--references ID]",
+	    "sign an alert with our own key and publish it" },
+	{ { "ack", NULL }, ctl_ack,
+	    "ID read|relayed [--reach N]",
+	    "confirm that an alert was read, or relayed to N people" },
+	{ { "status", NULL }, ctl_status,
+	    "ID [--node NODE] [--json]",
+	    "delivery and reading rates of an alert, node by node" },
+	{ { "pending", NULL }, ctl_pending,
+	    "ID --node NODE",
+	    "who at NODE has not read an alert yet" },
+	{ { "tree", "import" }, ctl_tree_import,
+	    "FILE --redis SOCKET|HOST:PORT [--prefix P]",
+	    "check a tree file and make it the tree in Redis" },
+	{ { "tree", "export" }, ctl_tree_export,
+	    "--redis SOCKET|HOST:PORT [--prefix P]",
+	    "print the tree in Redis as YAML" },
+	{ { "tree", "principals" }, ctl_tree_principals,
+	    "FILE",
+	    "print CN NODE RIGHTS for each principal of a tree file" },
+	{ { "help", NULL }, ctl_help,
+	    "",
+	    "this list" },
+};
+
+#define CTL_NCMDS	(sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
+
+static void
+ctl_usage_line(FILE *f, const struct ctl_cmd *c)
+{
+	fprintf(f, "usage: wuzhactl [-c ctl.yaml] [-t SECONDS] %s%s%s%s%s\n",
+	    c->words[0], c->words[1] ? " " : "", c->words[1] ? c->words[1] :
+	    "", c->args[0] ? " " : "", c->args);
+}
+
+int
+ctl_usage(struct ctl *ctl)
+{
+	ctl_usage_line(stderr, ctl->cmd);
+	return CTL_USAGE;
+}
+
+static __attribute__((noreturn)) void
+usage(void)
+{
+	fprintf(stderr, "usage: wuzhactl [-c ctl.yaml] [-t SECONDS] VERB "
+	    "[ARG ...]\n       wuzhactl help\n");
+	exit(CTL_USAGE);
+}
+
+/* help: every verb with its arguments. */
+static int
+ctl_help(struct ctl *ctl, int argc, char **argv)
+{
+	size_t	i;
+
+	(void)argv;
+	if (argc != 1)
+		return ctl_usage(ctl);
+	printf("usage: wuzhactl [-c ctl.yaml] [-t SECONDS] VERB [ARG ...]\n\n"
+	    "  -c ctl.yaml  client config (agent.yaml format); default "
+	    "$WUZHA_CONF,\n               else %s\n"
+	    "  -t SECONDS   give up on the server after this long "
+	    "(default %d)\n"
+	    "  -d           debug log on stderr\n\n", CTL_CONF_DEFAULT,
+	    CTL_TIMEOUT_S);
+	for (i = 0; i < CTL_NCMDS; i++) {
+		printf("  %s%s%s%s%s\n      %s\n", ctl_cmds[i].words[0],
+		    ctl_cmds[i].words[1] ? " " : "",
+		    ctl_cmds[i].words[1] ? ctl_cmds[i].words[1] : "",
+		    ctl_cmds[i].args[0] ? " " : "", ctl_cmds[i].args,
+		    ctl_cmds[i].help);
+	}
+	return CTL_OK;
+}
+
+int
+ctl_parse_u32(const char *s, uint32_t max, uint32_t *out)
+{
+	char			*end;
+	unsigned long long	 v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v > max)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* Escape quotes, backslashes and control characters; UTF-8 as is. */
+void
+ctl_json_str(FILE *f, const char *s, size_t len)
+{
+	size_t		i;
+	unsigned char	ch;
+
+	fputc('"', f);
+	for (i = 0; i < len; i++) {
+		ch = (unsigned char)s[i];
+		if (ch == '"' || ch == '\\')
+			fprintf(f, "\\%c", ch);
+		else if (ch == '\n')
+			fputs("\\n", f);
+		else if (ch == '\t')
+			fputs("\\t", f);
+		else if (ch == '\r')
+			fputs("\\r", f);
+		else if (ch < 0x20 || ch == 0x7f)
+			fprintf(f, "\\u%04x", ch);
+		else
+			fputc(ch, f);
+	}
+	fputc('"', f);
+}
+
+struct conf_agent *
+ctl_conf(struct ctl *ctl)
+{
+	char	err[CONF_ERR_MAX + 64];
+
+	if (ctl->conf != NULL)
+		return ctl->conf;
+	if ((ctl->conf = conf_agent_load(ctl->conf_path, err,
+	    sizeof(err))) == NULL) {
+		fprintf(stderr, "wuzhactl: %s\n", err);
+		exit(CTL_FAIL);
+	}
+	return ctl->conf;
+}
+
+/* --- one request, one answer -------------------------------------------- */
+
+struct ctl_req {
+	struct ctl		*ctl;
+	struct event_base	*base;
+	struct client		*conn;
+	struct event		*ev_timeout;
+	struct proto_buf	*req;
+	uint8_t			 want;
+	ctl_reply_fn		*fn;
+	void			*arg;
+	int			 rc;
+	int			 done;		/* answered: closing is fine */
+};
+
+/* The request is over (answered or refused): say BYE, then stop. */
+static void
+ctl_req_finish(struct ctl_req *r, int rc)
+{
+	r->rc = rc;
+	r->done = 1;
+	client_close(r->conn, 0, NULL);
+}
+
+static void
+ctl_welcome_cb(struct client *c, const struct proto_welcome *w, void *arg)
+{
+	struct ctl_req	*r = arg;
+
+	log_debug("welcome: principal %s node %s", w->principal, w->node);
+	if (client_send(c, r->req) == -1) {
+		fprintf(stderr, "wuzhactl: request not sent: larger than the "
+		    "server accepts (%u bytes) or badly encoded\n",
+		    w->max_frame);
+		ctl_req_finish(r, CTL_FAIL);
+	}
+}
+
+/* An ERROR ends the request; the awaited answer goes to the verb. */
+static void
+ctl_frame_cb(struct client *c, uint8_t type, const uint8_t *p, size_t len,
+    void *arg)
+{
+	struct ctl_req		*r = arg;
+	struct proto_error	 e;
+	int			 rc;
+
+	(void)c;
+	if (r->done)
+		return;
+	if (type == PROTO_T_ERROR) {
+		if ((rc = proto_error_decode(p, len, &e)) != 0) {
+			fprintf(stderr, "wuzhactl: malformed ERROR from the "
+			    "server: %s\n", proto_err_name(-rc));
+			ctl_req_finish(r, CTL_FAIL);
+			return;
+		}
+		fprintf(stderr, "wuzhactl: %s (%u): %.*s\n",
+		    proto_err_name(e.code), e.code, (int)e.text.len,
+		    (const char *)e.text.p);
+		ctl_req_finish(r, CTL_FAIL);
+		return;
+	}
+	if (type != r->want) {
+		log_debug("ignoring %s", proto_type_name(type));
+		return;
+	}
+	rc = r->fn(r->ctl, p, len, r->arg);
+	ctl_req_finish(r, rc);
+}
+
+static void
+ctl_closed_cb(struct client *c, const char *reason, void *arg)
+{
+	struct ctl_req	*r = arg;
+
+	if (!r->done) {
+		fprintf(stderr, "wuzhactl: %s: %s\n", client_peer(c), reason);
+		r->rc = CTL_FAIL;
+		r->done = 1;
+	}
+	event_base_loopbreak(r->base);
+}
+
+/* The whole exchange took longer than -t. */
+static void
+ctl_timeout_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct ctl_req	*r = arg;
+
+	(void)fd;
+	(void)ev;
+	if (!r->done)
+		fprintf(stderr, "wuzhactl: %s: no answer within %u.%03u s\n",
+		    client_peer(r->conn), r->ctl->timeout_ms / 1000,
+		    r->ctl->timeout_ms % 1000);
+	else
+		log_debug("BYE did not flush in time");
+	r->rc = r->done ? r->rc : CTL_FAIL;
+	r->done = 1;
+	event_base_loopbreak(r->base);
+}
+
+static const struct client_ops ctl_ops = {
+	ctl_welcome_cb, ctl_frame_cb, ctl_closed_cb,
+};
+
+/* One connection, one request, one answer; see ctl.h. */
+int
+ctl_request(struct ctl *ctl, struct proto_buf *req, uint8_t want,
+    ctl_reply_fn *fn, void *arg)
+{
+	struct conf_agent	*conf = ctl_conf(ctl);
+	struct client_tls	*tls;
+	struct ctl_req		 r;
+	struct timeval		 tv;
+	char			 err[512];
+
+	memset(&r, 0, sizeof(r));
+	r.ctl = ctl;
+	r.req = req;
+	r.want = want;
+	r.fn = fn;
+	r.arg = arg;
+	r.rc = CTL_FAIL;
+	if ((tls = client_tls_new(conf, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "wuzhactl: %s\n", err);
+		pbuf_free(req);
+		pbuf_init(req);
+		return CTL_FAIL;
+	}
+	if ((r.base = event_base_new()) == NULL ||
+	    (r.ev_timeout = evtimer_new(r.base, ctl_timeout_cb, &r)) == NULL ||
+	    (r.conn = client_new(r.base, tls, conf, PROTO_ROLE_CONSOLE,
+	    &ctl_ops, &r)) == NULL) {
+		fprintf(stderr, "wuzhactl: out of memory\n");
+		goto done;
+	}
+	client_set_agent_name(r.conn, "wuzhactl/" WUZHA_VERSION);
+	client_set_handshake_ms(r.conn, ctl->timeout_ms);
+	/* A STATUS of a large subtree may well pass the agents' limit. */
+	client_set_max_frame(r.conn, PROTO_FRAME_MAX_LIMIT);
+	if (client_connect(r.conn, err, sizeof(err)) == -1) {
+		fprintf(stderr, "wuzhactl: cannot connect: %s\n", err);
+		goto done;
+	}
+	tv.tv_sec = ctl->timeout_ms / 1000;
+	tv.tv_usec = (ctl->timeout_ms % 1000) * 1000;
+	evtimer_add(r.ev_timeout, &tv);
+	event_base_dispatch(r.base);
+ done:
+	client_free(r.conn);
+	if (r.ev_timeout != NULL)
+		event_free(r.ev_timeout);
+	if (r.base != NULL)
+		event_base_free(r.base);
+	client_tls_free(tls);
+	pbuf_free(req);
+	pbuf_init(req);
+	return r.rc;
+}
+
+/* --- main ---------------------------------------------------------------- */
+
+/* The verb named by argv[0] (and argv[1]), or NULL. */
+static const struct ctl_cmd *
+ctl_lookup(int argc, char **argv, int *nwords)
+{
+	size_t	i;
+
+	for (i = 0; i < CTL_NCMDS; i++) {
+		if (strcmp(argv[0], ctl_cmds[i].words[0]) != 0)
+			continue;
+		if (ctl_cmds[i].words[1] == NULL) {
+			*nwords = 1;
+			return &ctl_cmds[i];
+		}
+		if (argc > 1 && strcmp(argv[1], ctl_cmds[i].words[1]) == 0) {
+			*nwords = 2;
+			return &ctl_cmds[i];
+		}
+	}
+	return NULL;
+}
+
+/* wuzhactl [-d] [-c ctl.yaml] [-t SECONDS] VERB [ARG ...] */
+int
+main(int argc, char *argv[])
+{
+	struct ctl	 ctl;
+	const char	*env;
+	uint32_t	 secs;
+	int		 ch, nwords, rc;
+
+	log_init("wuzhactl", LOG_L_WARNING);
+	signal(SIGPIPE, SIG_IGN);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.timeout_ms = CTL_TIMEOUT_S * 1000;
+	ctl.conf_path = (env = getenv("WUZHA_CONF")) != NULL && *env != '\0' ?
+	    env : CTL_CONF_DEFAULT;
+	while ((ch = getopt(argc, argv, "+c:dt:h")) != -1) {
+		switch (ch) {
+		case 'c':
+			ctl.conf_path = optarg;
+			break;
+		case 'd':
+			log_setlevel(LOG_L_DEBUG);
+			break;
+		case 't':
+			if (ctl_parse_u32(optarg, 86400, &secs) == -1 ||
+			    secs == 0) {
+				fprintf(stderr, "wuzhactl: -t %s: expected "
+				    "seconds, 1 to 86400\n", optarg);
+				usage();
+			}
+			ctl.timeout_ms = secs * 1000;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc == 0)
+		usage();
+	if ((ctl.cmd = ctl_lookup(argc, argv, &nwords)) == NULL) {
+		fprintf(stderr, "wuzhactl: unknown verb: %s%s%s\n", argv[0],
+		    argc > 1 && strcmp(argv[0], "tree") == 0 ? " " : "",
+		    argc > 1 && strcmp(argv[0], "tree") == 0 ? argv[1] : "");
+		usage();
+	}
+	argc -= nwords - 1;
+	argv += nwords - 1;
+	optind = 0;		/* let the verb run getopt_long afresh */
+	rc = ctl.cmd->fn(&ctl, argc, argv);
+	conf_agent_free(ctl.conf);
+	if (fflush(stdout) == EOF && rc == CTL_OK) {
+		fprintf(stderr, "wuzhactl: stdout: %s\n", strerror(errno));
+		rc = CTL_FAIL;
+	}
+	return rc;
+}

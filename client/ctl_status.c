@@ -196,6 +196,8 @@ ctl_status_json(const struct proto_status *s)
 			return CTL_FAIL;
 		}
 	}
+	if (s->omitted > 0)
+		printf(",\"omitted\":%u", s->omitted);
 	printf("}\n");
 	return CTL_OK;
 }
@@ -305,7 +307,12 @@ ctl_pending_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
 		    proto_err_name(-rc));
 		return CTL_FAIL;
 	}
-	printf("%zu of %zu have not read\n", unread, total);
+	if (s.omitted > 0)
+		printf("%zu of the %zu listed have not read; %u more not listed "
+		    "(too many for one answer): ask about a node below\n",
+		    unread, total, s.omitted);
+	else
+		printf("%zu of %zu have not read\n", unread, total);
 	return CTL_OK;
 }
 

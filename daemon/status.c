@@ -15,6 +15,9 @@
 #include "wuzhad.h"
 
 #define STATUS_MARGIN	256	/* bytes kept free under max_frame */
+/* Largest encoded member item: length, cn, node, state, at. */
+#define STATUS_MEMBER_MAX	(2 + 2 * (PROTO_FIELD_HDR + PROTO_ID_MAX) + \
+				    PROTO_FIELD_HDR + 1 + PROTO_FIELD_HDR + 8)
 
 struct statusreq {
 	struct conn	 *c;		/* referenced */
@@ -115,7 +118,7 @@ status_done_cb(redisReply *r, void *arg)
 	struct proto_buf	 b;
 	redisReply		*meta, *rate, *mem;
 	struct tnode		*root;
-	size_t			 i, mark, item, omitted = 0;
+	size_t			 i, mark, omitted = 0;
 	uint32_t		 max = wz->conf->limits.max_frame;
 
 	if (!conn_alive(sr->c))
@@ -156,6 +159,13 @@ status_done_cb(redisReply *r, void *arg)
 	tree_walk(root, status_node_cb, &sb);
 	pbuf_list_end(&b, mark, 6);
 	htab_clear(&sb.rate, NULL);
+	if (b.err != 0) {
+		conn_error(sr->c, PROTO_E_TOO_LONG, sr->id, "the tree under %s "
+		    "is too large for one STATUS; ask about a node below it",
+		    root->id);
+		pbuf_free(&b);
+		goto out;
+	}
 	st.nodes.p = b.data + PROTO_FIELD_HDR;
 	st.nodes.len = b.len - PROTO_FIELD_HDR;
 	if ((sr->flags & PROTO_SF_MEMBERS) && mem->elements == sr->ncns) {
@@ -175,14 +185,14 @@ status_done_cb(redisReply *r, void *arg)
 				if (*colon == ':')
 					m.at = strtoull(colon + 1, NULL, 10);
 			}
-			/* Keep the frame under the limit: say how many were left out. */
-			if (b.len + 2 * PROTO_ID_MAX + 64 + STATUS_MARGIN > max) {
+			/* Keep the list (u16 length) and the frame within their
+			 * limits; say how many were left out. */
+			if (b.len - nodes_len + STATUS_MEMBER_MAX > UINT16_MAX ||
+			    b.len + STATUS_MEMBER_MAX + STATUS_MARGIN > max) {
 				omitted = sr->ncns - i;
 				break;
 			}
-			item = b.len;
 			proto_status_member_put(&b, &m);
-			(void)item;
 		}
 		pbuf_list_end(&b, mark, 7);
 		st.nodes.p = b.data + PROTO_FIELD_HDR;
@@ -190,6 +200,7 @@ status_done_cb(redisReply *r, void *arg)
 		st.members.p = b.data + nodes_len + PROTO_FIELD_HDR;
 		st.members.len = b.len - nodes_len - PROTO_FIELD_HDR;
 	}
+	st.omitted = (uint32_t)omitted;
 	if (omitted > 0)
 		log_warnx("conn %llu %s: status of %s: %zu members left out to "
 		    "fit %u bytes", (unsigned long long)conn_id(sr->c),
@@ -199,7 +210,7 @@ status_done_cb(redisReply *r, void *arg)
 
 		pbuf_init(&out);
 		proto_status_encode(&out, &st);
-		if (out.err == 0 && out.len > max + 4) {
+		if (out.err != 0 || out.len > (size_t)max + 4) {
 			conn_error(sr->c, PROTO_E_TOO_LONG, sr->id, "status of "
 			    "%s does not fit in %u bytes; ask for a smaller "
 			    "subtree", root->id, max);

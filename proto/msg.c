@@ -128,6 +128,7 @@ static const struct field_spec status_spec[] = {
 	F_U64(5, FIELD_REQ, struct proto_status, expires_at),
 	F_LIST(6, FIELD_REQ, &status_node_schema, struct proto_status, nodes),
 	F_LIST(7, 0, &status_member_schema, struct proto_status, members),
+	F_U32(8, 0, struct proto_status, omitted),
 };
 
 static const struct field_schema status_schema =

@@ -289,6 +289,7 @@ struct proto_status {			/* server -> client */
 	uint64_t	expires_at;	/* 5 */
 	struct proto_view nodes;	/* 6 list of proto_status_node, pre-order */
 	struct proto_view members;	/* 7 optional list of proto_status_member */
+	uint32_t	omitted;	/* 8 optional: members left out to fit */
 };
 
 struct proto_ping {			/* both ways; PONG echoes the nonce */

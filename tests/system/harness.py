@@ -1,0 +1,854 @@
+# SPDX-License-Identifier: ISC
+"""
+The system-test harness: a private redis-server on a unix socket, a test CA
+made with scripts/wuzha-ca, a tree imported with wuzhactl, the real wuzhad
+over real TLS on loopback, and real wuzha-agent processes whose hook writes
+every alert it is given to a file.  Every process started here is stopped
+by its own pid (SIGTERM, then SIGKILL after a bounded wait) whatever
+happens; every wait is bounded.
+
+Binaries come from $WUZHA_BUILD (the meson build dir) and scripts from
+$WUZHA_SRC (the source dir); meson sets both.  $WUZHA_TEST_REDIS, if set,
+names the unix socket of a running redis-server to share: each test then
+uses its own key prefix.  $WUZHA_TEST_KEEP=1 keeps each test's directory.
+"""
+
+import atexit
+import itertools
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import wuzha_proto as wp
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.environ.get("WUZHA_SRC") or os.path.normpath(
+    os.path.join(HERE, "..", ".."))
+
+
+def _default_build():
+    for name in ("build-sys", "build"):
+        p = os.path.join(SRC, name)
+        if os.path.isdir(p):
+            return p
+    return os.path.join(SRC, "build")
+
+
+BUILD = os.environ.get("WUZHA_BUILD") or _default_build()
+PYTHON = "/usr/bin/python3"
+
+START_TIMEOUT = 20.0     # a daemon or redis to come up
+STOP_TIMEOUT = 10.0      # SIGTERM to exit before SIGKILL
+CMD_TIMEOUT = 30.0       # one wuzhactl / wuzha-ca run
+
+
+def binary(name):
+    """Path of a built program; the test is skipped if it is not built."""
+    paths = {
+        "wuzhad": os.path.join(BUILD, "daemon", "wuzhad"),
+        "wuzha-agent": os.path.join(BUILD, "client", "wuzha-agent"),
+        "wuzhactl": os.path.join(BUILD, "client", "wuzhactl"),
+        "swarm": os.path.join(BUILD, "tests", "system", "swarm"),
+        "wuzha-ca": os.path.join(SRC, "scripts", "wuzha-ca"),
+    }
+    p = paths[name]
+    if not os.access(p, os.X_OK):
+        import pytest
+        pytest.skip("%s not built (%s)" % (name, p))
+    return p
+
+
+def wait_for(pred, timeout, what, interval=0.05):
+    """Poll pred() until it returns something true; bounded."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() >= deadline:
+            raise AssertionError("timed out after %.1fs waiting for %s"
+                                 % (timeout, what))
+        time.sleep(interval)
+
+
+def fixed_port():
+    """
+    A free loopback port below the ephemeral range, for a daemon that must
+    come back on the same port: while it is down, a client reconnecting to
+    an ephemeral-range port can be given that very port as its own source
+    and connect to itself (TCP self-connect).
+    """
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    base = 10000 + (os.getpid() * 7919) % max(1, low - 11000)
+    for i in range(1000):
+        port = 10000 + (base - 10000 + i * 13) % max(1, low - 11000)
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise AssertionError("no free port below %d" % low)
+
+
+def _raise_nofile():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+# --- processes ------------------------------------------------------------
+
+class Proc:
+    """A child with stdout and stderr in files, stopped by pid."""
+
+    def __init__(self, name, argv, logdir, env=None, stdin=None, cwd=None):
+        self.name = name
+        self.argv = argv
+        self.out_path = os.path.join(logdir, name + ".out")
+        self.log_path = os.path.join(logdir, name + ".log")
+        self._out = open(self.out_path, "ab")
+        self._err = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            argv, stdout=self._out, stderr=self._err,
+            stdin=stdin if stdin is not None else subprocess.DEVNULL,
+            env=env, cwd=cwd, preexec_fn=_raise_nofile)
+        self.pid = self.proc.pid
+        self.rc = None
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def out(self):
+        with open(self.out_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def wait_log(self, pattern, timeout=10.0, start=0):
+        """The first match of pattern in the log (from offset start)."""
+        rx = re.compile(pattern)
+
+        def probe():
+            m = rx.search(self.log(), start)
+            if m:
+                return m
+            if not self.alive():
+                # One last look: the line may have come with the exit.
+                m = rx.search(self.log(), start)
+                if m:
+                    return m
+                raise AssertionError(
+                    "%s exited (rc %s) before logging %r; log:\n%s"
+                    % (self.name, self.proc.poll(), pattern, self.tail()))
+            return None
+        return wait_for(probe, timeout, "%s to log %r" % (self.name, pattern))
+
+    def wait_out(self, pattern, timeout=10.0):
+        """The first line of stdout matching pattern (multiline regex)."""
+        rx = re.compile(pattern, re.M)
+
+        def probe():
+            m = rx.search(self.out())
+            if m:
+                return m
+            if not self.alive():
+                m = rx.search(self.out())
+                if m:
+                    return m
+                raise AssertionError("%s exited (rc %s) before printing %r;"
+                                     " stdout:\n%s\nstderr:\n%s" % (
+                                         self.name, self.proc.poll(), pattern,
+                                         self.out()[-2000:], self.tail()))
+            return None
+        return wait_for(probe, timeout,
+                        "%s to print %r" % (self.name, pattern), interval=0.1)
+
+    def tail(self, n=40):
+        return "\n".join(self.log().splitlines()[-n:])
+
+    def stop(self, sig=signal.SIGTERM, timeout=STOP_TIMEOUT):
+        """Signal, wait bounded, then SIGKILL; returns the exit status."""
+        if self.proc.poll() is None:
+            try:
+                os.kill(self.pid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.kill(self.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.proc.wait(STOP_TIMEOUT)
+        self.rc = self.proc.returncode
+        for f in (self._out, self._err):
+            try:
+                f.close()
+            except OSError:
+                pass
+        return self.rc
+
+
+# --- a tiny Redis client --------------------------------------------------
+
+class RespError(Exception):
+    pass
+
+
+class Redis:
+    """RESP2 over a unix socket; enough for GET, HGETALL, INFO and friends."""
+
+    def __init__(self, path, prefix="wuzha:", timeout=10.0):
+        self.path = path
+        self.prefix = prefix
+        self.timeout = timeout
+        self.sock = None
+        self.buf = b""
+
+    def _connect(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(self.timeout)
+        s.connect(self.path)
+        self.sock = s
+        self.buf = b""
+
+    def close(self):
+        if self.sock:
+            self.sock.close()
+            self.sock = None
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            d = self.sock.recv(65536)
+            if not d:
+                raise ConnectionError("redis closed the connection")
+            self.buf += d
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _exact(self, n):
+        while len(self.buf) < n + 2:
+            d = self.sock.recv(65536)
+            if not d:
+                raise ConnectionError("redis closed the connection")
+            self.buf += d
+        v, self.buf = self.buf[:n], self.buf[n + 2:]
+        return v
+
+    def _reply(self):
+        line = self._line()
+        kind, rest = line[:1], line[1:]
+        if kind == b"+":
+            return rest.decode()
+        if kind == b"-":
+            return RespError(rest.decode())
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            n = int(rest)
+            return None if n < 0 else self._exact(n)
+        if kind == b"*":
+            n = int(rest)
+            return None if n < 0 else [self._reply() for _ in range(n)]
+        raise ConnectionError("bad RESP reply %r" % line)
+
+    def cmd(self, *args):
+        """Run one command (no prefixing); bytes results stay bytes."""
+        if self.sock is None:
+            self._connect()
+        out = b"*%d\r\n" % len(args)
+        for a in args:
+            a = a if isinstance(a, bytes) else str(a).encode()
+            out += b"$%d\r\n%s\r\n" % (len(a), a)
+        try:
+            self.sock.sendall(out)
+            r = self._reply()
+        except Exception:
+            self.close()
+            raise
+        if isinstance(r, RespError):
+            raise r
+        return r
+
+    def k(self, name):
+        return self.prefix + name
+
+    # Prefixed conveniences, results decoded as UTF-8.
+    def get(self, name):
+        v = self.cmd("GET", self.k(name))
+        return None if v is None else v.decode()
+
+    def exists(self, name):
+        return self.cmd("EXISTS", self.k(name)) == 1
+
+    def hgetall(self, name):
+        """Fields and values as text (binary values lose their odd bytes)."""
+        r = self.cmd("HGETALL", self.k(name))
+        return {r[i].decode(): r[i + 1].decode("utf-8", "replace")
+                for i in range(0, len(r), 2)}
+
+    def hget_raw(self, name, field):
+        return self.cmd("HGET", self.k(name), field)
+
+    def hlen(self, name):
+        return self.cmd("HLEN", self.k(name))
+
+    def zcard(self, name):
+        return self.cmd("ZCARD", self.k(name))
+
+    def zrange(self, name):
+        return [x.decode() for x in self.cmd("ZRANGE", self.k(name), 0, -1)]
+
+    def xlen(self, name):
+        return self.cmd("XLEN", self.k(name))
+
+    def keys(self, pattern="*"):
+        """Keys under our prefix (SCAN, bounded), prefix stripped."""
+        out = []
+        cursor = b"0"
+        for _ in range(100000):
+            cursor, batch = self.cmd("SCAN", cursor, "MATCH",
+                                     self.prefix + pattern, "COUNT", 1000)
+            out += [b.decode()[len(self.prefix):] for b in batch]
+            if cursor == b"0":
+                break
+        return sorted(out)
+
+    def info(self, section):
+        raw = self.cmd("INFO", section).decode()
+        return [ln for ln in raw.splitlines() if ln and not ln.startswith("#")]
+
+    def commandstats(self):
+        """{command: calls} from INFO commandstats."""
+        out = {}
+        for ln in self.info("commandstats"):
+            m = re.match(r"cmdstat_([^:]+):calls=(\d+)", ln)
+            if m:
+                out[m.group(1)] = int(m.group(2))
+        return out
+
+    def resetstat(self):
+        self.cmd("CONFIG", "RESETSTAT")
+
+
+# --- trees ----------------------------------------------------------------
+
+class Tree:
+    """
+    A tree to import: nodes (id, name, tier, parent) and principals (cn,
+    node, rights).  Written as the YAML conf/ reads (see conf/tree.yaml).
+    """
+
+    def __init__(self):
+        self.nodes = []          # dicts: id, name, tier, parent
+        self.principals = []     # dicts: cn, node, rights
+
+    def node(self, nid, tier, parent=None, name=None):
+        self.nodes.append({"id": nid, "name": name or nid, "tier": tier,
+                           "parent": parent})
+        return nid
+
+    def principal(self, cn, node, *rights):
+        self.principals.append({"cn": cn, "node": node,
+                                "rights": list(rights)})
+        return cn
+
+    def parent(self, nid):
+        for n in self.nodes:
+            if n["id"] == nid:
+                return n["parent"]
+        raise KeyError(nid)
+
+    def subtree(self, nid):
+        out = [nid]
+        for n in self.nodes:
+            if n["parent"] == nid:
+                out += self.subtree(n["id"])
+        return out
+
+    def receivers(self, target):
+        """CNs with receive at target or below it: who an alert reaches."""
+        under = set(self.subtree(target))
+        return sorted(p["cn"] for p in self.principals
+                      if p["node"] in under and "receive" in p["rights"])
+
+    def yaml(self):
+        out = ["# written by tests/system/harness.py", "nodes:"]
+        for n in self.nodes:
+            out.append("  - id: %s" % n["id"])
+            out.append("    name: %s" % json.dumps(n["name"],
+                                                   ensure_ascii=False))
+            out.append("    tier: %s" % n["tier"])
+            if n["parent"]:
+                out.append("    parent: %s" % n["parent"])
+        out.append("principals:")
+        for p in self.principals:
+            out.append("  - cn: %s" % p["cn"])
+            out.append("    node: %s" % p["node"])
+            out.append("    rights: [%s]" % ", ".join(p["rights"]))
+        return "\n".join(out) + "\n"
+
+    def write(self, path):
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(self.yaml())
+        return path
+
+
+def demo_tree():
+    """
+    The demo's shape (conf/tree.yaml): police jn-police over school-a and
+    school-b, two departments each, two classes per department.  Officer
+    at the police node, a desk per school, a liaison per department and
+    an advisor per class.  Names are the tests' own.
+    """
+    t = Tree()
+    t.node("jn-police", "police", name="济南市公安局反诈中心")
+    t.principal("officer-li", "jn-police", "issue", "observe")
+    for s in ("a", "b"):
+        school = t.node("school-" + s, "school", "jn-police",
+                        name="学校" + s.upper())
+        t.principal("desk-" + s, school, "receive", "issue", "observe")
+        for d in (1, 2):
+            dept = t.node("%s-d%d" % (school, d), "department", school)
+            t.principal("liaison-%s%d" % (s, d), dept, "receive")
+            for c in (1, 2):
+                cls = t.node("%s-c%d" % (dept, c), "class", dept)
+                t.principal("adv-%s%d%d" % (s, d, c), cls, "receive")
+    return t
+
+
+# --- the environment of one test ------------------------------------------
+
+_prefix_counter = itertools.count(1)
+
+# PKI directories already made in this process, by what they hold.
+_pki_cache = {}
+_pki_dir = []
+
+
+def _pki_cache_dir():
+    if not _pki_dir:
+        d = tempfile.mkdtemp(prefix="wz-pki-")
+        _pki_dir.append(d)
+        atexit.register(shutil.rmtree, d, True)
+    return _pki_dir[0]
+
+
+HOOK_PY = r'''
+import json, os, sys
+rec = {k: v for k, v in os.environ.items() if k.startswith("WUZHA_")}
+rec["stdin"] = sys.stdin.buffer.read().decode("utf-8", "replace")
+with open(sys.argv[1], "a", encoding="utf-8") as f:
+    f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+sys.exit(int(sys.argv[2]) if len(sys.argv) > 2 else 0)
+'''
+
+PUBLISHED_RX = re.compile(r"published (\S+) seq (\d+) targeted (\d+)")
+
+
+class CtlResult:
+    def __init__(self, argv, rc, out, err):
+        self.argv, self.rc, self.out, self.err = argv, rc, out, err
+
+    def __repr__(self):
+        return "wuzhactl %s -> rc %d\nstdout: %s\nstderr: %s" % (
+            " ".join(self.argv), self.rc, self.out, self.err)
+
+    def error(self):
+        """(name, code, text) from 'wuzhactl: NAME (CODE): TEXT', or None."""
+        m = re.search(r"wuzhactl: ([a-z0-9-]+) \((\d+)\): ?(.*)", self.err)
+        return (m.group(1), int(m.group(2)), m.group(3)) if m else None
+
+
+class Agent:
+    """A running wuzha-agent and the file its hook appends to."""
+
+    def __init__(self, env, cn, proc, conf, shown, state):
+        self.env, self.cn, self.proc = env, cn, proc
+        self.conf, self.shown_path, self.state_file = conf, shown, state
+
+    def shown(self):
+        """Every alert the hook was given, oldest first (dicts of env)."""
+        try:
+            with open(self.shown_path, encoding="utf-8") as f:
+                data = f.read()
+        except FileNotFoundError:
+            return []
+        # A line still being written has no newline yet: leave it for later.
+        return [json.loads(ln) for ln in data.split("\n")[:-1] if ln]
+
+    def shown_ids(self):
+        return [r.get("WUZHA_ID") for r in self.shown()]
+
+    def wait_shown(self, alert_id, timeout=15.0):
+        def probe():
+            for r in self.shown():
+                if r.get("WUZHA_ID") == alert_id:
+                    return r
+            if not self.proc.alive():
+                raise AssertionError("agent %s exited; log:\n%s"
+                                     % (self.cn, self.proc.tail()))
+            return None
+        return wait_for(probe, timeout, "agent %s to show %s"
+                        % (self.cn, alert_id))
+
+    def log(self):
+        return self.proc.log()
+
+    def stop(self, sig=signal.SIGTERM):
+        return self.proc.stop(sig)
+
+    def restart(self):
+        self.proc.stop()
+        return self.env.start_agent(self.cn, conf=self.conf)
+
+
+class Env:
+    """Everything one test runs against; see the module comment."""
+
+    def __init__(self, tmp=None, private_redis=False):
+        """
+        private_redis: start a redis-server of our own even when
+        $WUZHA_TEST_REDIS names a shared one (for server-wide views such
+        as INFO commandstats).
+        """
+        # Unix socket paths are short (108 bytes): keep the dir short too.
+        self.dir = tmp or tempfile.mkdtemp(prefix="wz-")
+        self.pki = os.path.join(self.dir, "pki")
+        self.procs = []
+        self.redis_proc = None
+        self.daemon = None
+        self.daemon_rc = None
+        self.port = None
+        self.tree = None
+        self.agents = {}
+        shared = None if private_redis else os.environ.get("WUZHA_TEST_REDIS")
+        self.shared_redis = bool(shared)
+        if shared:
+            self.redis_sock = shared
+            self.prefix = "wzt%d-%d:" % (os.getpid(), next(_prefix_counter))
+        else:
+            self.redis_sock = os.path.join(self.dir, "redis.sock")
+            self.prefix = "wuzha:"
+        self.redis = Redis(self.redis_sock, self.prefix)
+        self._ids = itertools.count(1)
+        with open(os.path.join(self.dir, "hook.py"), "w") as f:
+            f.write(HOOK_PY)
+
+    # -- lifecycle --
+
+    def spawn(self, name, argv, **kw):
+        p = Proc(name, argv, self.dir, **kw)
+        self.procs.append(p)
+        return p
+
+    def start_redis(self):
+        if self.shared_redis:
+            self.redis.cmd("PING")
+            return
+        self.redis_proc = self.spawn("redis", [
+            "redis-server", "--port", "0", "--unixsocket", self.redis_sock,
+            "--unixsocketperm", "700", "--save", "", "--appendonly", "no",
+            "--dir", self.dir, "--loglevel", "warning"])
+
+        def up():
+            if not self.redis_proc.alive():
+                raise AssertionError("redis-server exited:\n"
+                                     + self.redis_proc.tail())
+            try:
+                return self.redis.cmd("PING") == "PONG"
+            except OSError:
+                self.redis.close()
+                return False
+        wait_for(up, START_TIMEOUT, "redis-server")
+
+    def make_pki(self, cns=None):
+        """
+        CA, the daemon cert, and a cert for each cn (default: the tree's
+        principals), made by scripts/wuzha-ca.  The first test to ask for a
+        given set makes it; later ones get a copy (openssl is slow).
+        """
+        if cns is None:
+            with open(self.tree_path, encoding="utf-8") as f:
+                key = f.read()
+        else:
+            key = "\n".join(cns)
+        cached = _pki_cache.get(key)
+        if cached is None:
+            made = os.path.join(_pki_cache_dir(), "pki%d" % len(_pki_cache))
+            ca = binary("wuzha-ca")
+            self.run([ca, "init", made])
+            self.run([ca, "server", made, "wuzhad"])
+            if cns is None:
+                self.run([ca, "tree", made, self.tree_path,
+                          binary("wuzhactl")])
+            else:
+                for cn in cns:
+                    self.run([ca, "client", made, cn])
+            _pki_cache[key] = cached = made
+        shutil.copytree(cached, self.pki, symlinks=True)
+
+    def client_cert(self, cn):
+        """A CA-issued certificate for cn (principal or not)."""
+        if not os.path.exists(self.crt(cn)):
+            self.run([binary("wuzha-ca"), "client", self.pki, cn])
+        return self.crt(cn), self.key(cn)
+
+    def crt(self, cn):
+        return os.path.join(self.pki, cn + ".crt")
+
+    def key(self, cn):
+        return os.path.join(self.pki, cn + ".key")
+
+    @property
+    def ca(self):
+        return os.path.join(self.pki, "ca.crt")
+
+    @property
+    def ca_key(self):
+        return os.path.join(self.pki, "ca.key")
+
+    def set_tree(self, tree):
+        self.tree = tree
+        self.tree_path = tree.write(os.path.join(self.dir, "tree.yaml"))
+
+    def set_tree_file(self, path):
+        """Use a tree file as it is (self.tree stays None)."""
+        self.tree = None
+        self.tree_path = os.path.join(self.dir, "tree.yaml")
+        shutil.copyfile(path, self.tree_path)
+
+    def import_tree(self):
+        self.run([binary("wuzhactl"), "tree", "import", self.tree_path,
+                  "--redis", self.redis_sock, "--prefix", self.prefix])
+
+    def start_daemon(self, wait=True, **opts):
+        """
+        Write wuzhad.yaml and start wuzhad.  opts: port (default 0: the
+        daemon picks one), limits and timeouts (dicts), log_level.
+        """
+        self.daemon_rc = None
+        port = opts.get("port", 0)
+        conf = os.path.join(self.dir, "wuzhad.yaml")
+        lines = [
+            'listen: "127.0.0.1:%d"' % port,
+            "tls:",
+            '  ca: "%s"' % self.ca,
+            '  cert: "%s"' % self.crt("wuzhad"),
+            '  key: "%s"' % self.key("wuzhad"),
+            "redis:",
+            '  socket: "%s"' % self.redis_sock,
+            '  prefix: "%s"' % self.prefix,
+        ]
+        for section in ("limits", "timeouts"):
+            if opts.get(section):
+                lines.append("%s:" % section)
+                for k, v in opts[section].items():
+                    lines.append('  %s: "%s"' % (k, v) if isinstance(v, str)
+                                 else "  %s: %s" % (k, v))
+        lines.append("log_level: %s" % opts.get("log_level", "debug"))
+        with open(conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        n = sum(1 for p in self.procs if p.name.startswith("wuzhad"))
+        self.daemon = self.spawn("wuzhad" if n == 0 else "wuzhad.%d" % n,
+                                 [binary("wuzhad"), "-d", "-c", conf])
+        if wait:
+            m = self.daemon.wait_log(r"listening on 127\.0\.0\.1:(\d+)",
+                                     START_TIMEOUT)
+            self.port = int(m.group(1))
+        return self.daemon
+
+    def stop_daemon(self):
+        """SIGTERM wuzhad; its exit status is kept for the teardown check."""
+        if self.daemon is not None and self.daemon_rc is None:
+            self.daemon_rc = self.daemon.stop()
+        return self.daemon_rc
+
+    def setup(self, tree=None, certs=None, daemon=True, **daemon_opts):
+        """
+        The usual start: redis, tree, PKI, import, daemon.  tree: a Tree,
+        or the path of a tree file; default demo_tree().
+        """
+        if isinstance(tree, str):
+            self.set_tree_file(tree)
+        else:
+            self.set_tree(tree or demo_tree())
+        self.start_redis()
+        self.make_pki(certs)
+        self.import_tree()
+        if daemon:
+            self.start_daemon(**daemon_opts)
+        return self
+
+    def teardown(self):
+        """Stop everything by pid: agents, then the daemon, then redis."""
+        errors = []
+        daemon_log = ""
+        for p in reversed(self.procs):
+            if p is self.daemon or p is self.redis_proc:
+                continue
+            p.stop()
+        if self.daemon is not None:
+            if self.daemon_rc is None:
+                early = not self.daemon.alive()
+                self.daemon_rc = self.daemon.stop()
+                if early:
+                    errors.append("wuzhad had exited by itself (status %s)"
+                                  % self.daemon_rc)
+            daemon_log = self.daemon.tail(60)
+            if self.daemon_rc != 0 and not errors:
+                errors.append("wuzhad exited %s on SIGTERM" % self.daemon_rc)
+        if self.redis_proc is not None:
+            self.redis_proc.stop()
+        elif self.shared_redis:
+            try:
+                for k in self.redis.keys():
+                    self.redis.cmd("DEL", self.prefix + k)
+            except (OSError, RespError) as ex:
+                print("cannot clean keys %s*: %s" % (self.prefix, ex))
+        self.redis.close()
+        if daemon_log:
+            print("--- wuzhad log (tail) ---\n" + daemon_log)
+        for cn, a in self.agents.items():
+            print("--- agent %s log (tail) ---\n%s" % (cn, a.proc.tail(10)))
+        if os.environ.get("WUZHA_TEST_KEEP"):
+            print("kept", self.dir)
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        return errors
+
+    # -- commands --
+
+    def run(self, argv, check=True, timeout=CMD_TIMEOUT, input_=None):
+        r = subprocess.run(argv, capture_output=True, timeout=timeout,
+                           input=input_, cwd=self.dir)
+        res = CtlResult(argv[1:], r.returncode,
+                        r.stdout.decode("utf-8", "replace"),
+                        r.stderr.decode("utf-8", "replace"))
+        if check and r.returncode != 0:
+            raise AssertionError("command failed: %s %r"
+                                 % (os.path.basename(argv[0]), res))
+        return res
+
+    def client_conf(self, cn, name=None, hook=None, state=None,
+                    reconnect=("100ms", "1s")):
+        """agent.yaml / ctl.yaml for cn; returns its path."""
+        path = os.path.join(self.dir, (name or "ctl-" + cn) + ".yaml")
+        lines = [
+            'server: "127.0.0.1:%d"' % self.port,
+            'server_name: "wuzhad"',
+            "tls:",
+            '  ca: "%s"' % self.ca,
+            '  cert: "%s"' % self.crt(cn),
+            '  key: "%s"' % self.key(cn),
+        ]
+        if state:
+            lines.append('state_file: "%s"' % state)
+        if hook:
+            lines.append("hook: '%s'" % hook)
+        if reconnect:
+            lines += ["reconnect:", '  min: "%s"' % reconnect[0],
+                      '  max: "%s"' % reconnect[1]]
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        return path
+
+    def ctl(self, cn, *args, check=False, timeout=CMD_TIMEOUT):
+        conf = self.client_conf(cn)
+        return self.run([binary("wuzhactl"), "-c", conf] + list(args),
+                        check=check, timeout=timeout)
+
+    def new_id(self, tag="t"):
+        return "%s-%d-%d" % (tag, os.getpid(), next(self._ids))
+
+    def publish(self, cn, target, headline="测试预警", text=None, alert_id=None,
+                extra=(), expect_ok=True):
+        """wuzhactl publish; returns (id, seq, targeted) or the CtlResult."""
+        alert_id = alert_id or self.new_id("pub")
+        args = ["publish", "--target", target, "--headline", headline,
+                "--id", alert_id]
+        if text is not None:
+            args += ["--text", text]
+        r = self.ctl(cn, *args, *extra)
+        if not expect_ok:
+            return r
+        assert r.rc == 0, r
+        m = PUBLISHED_RX.search(r.out)
+        assert m, r
+        assert m.group(1) == alert_id, r
+        return m.group(1), int(m.group(2)), int(m.group(3))
+
+    def start_agent(self, cn, conf=None, hook_exit=0):
+        """A wuzha-agent for cn; its hook appends to DIR/agent-CN.jsonl."""
+        shown = os.path.join(self.dir, "agent-%s.jsonl" % cn)
+        state = os.path.join(self.dir, "agent-%s.state" % cn)
+        if conf is None:
+            hook = "%s %s %s %d" % (PYTHON, os.path.join(self.dir, "hook.py"),
+                                    shown, hook_exit)
+            conf = self.client_conf(cn, name="agent-" + cn, hook=hook,
+                                    state=state)
+        n = sum(1 for p in self.procs if p.name.startswith("agent-" + cn))
+        proc = self.spawn("agent-%s.%d" % (cn, n),
+                          [binary("wuzha-agent"), "-d", "-c", conf])
+        a = Agent(self, cn, proc, conf, shown, state)
+        self.agents[cn] = a
+        return a
+
+    def session(self, cn, role=wp.ROLE_AGENT, **kw):
+        """A Python protocol session as cn: (FrameSocket, WELCOME)."""
+        return wp.session("127.0.0.1", self.port, self.ca, self.crt(cn),
+                          self.key(cn), role=role, **kw)
+
+    def connect(self, cn=None, cert=None, key=None):
+        """A TLS connection, no HELLO sent yet."""
+        if cn:
+            cert, key = self.crt(cn), self.key(cn)
+        return wp.connect("127.0.0.1", self.port, self.ca, cert, key)
+
+    # -- Redis views --
+
+    def stored_alert(self, alert_id):
+        return self.redis.hgetall("alert:" + alert_id)
+
+    def rate(self, alert_id):
+        """{node: {counter: int}} from rate:{id}."""
+        out = {}
+        for k, v in self.redis.hgetall("rate:" + alert_id).items():
+            node, _, counter = k.rpartition(":")
+            out.setdefault(node, {})[counter] = int(v)
+        return out
+
+    def acks(self, alert_id):
+        """{cn: (state, ms, reach|None)} from ack:{id}."""
+        out = {}
+        for cn, v in self.redis.hgetall("ack:" + alert_id).items():
+            parts = v.split(":")
+            out[cn] = (int(parts[0]), int(parts[1]),
+                       int(parts[2]) if len(parts) > 2 else None)
+        return out
+
+    def store_snapshot(self):
+        """What a refused publish must leave alone."""
+        return {
+            "alerts": self.redis.xlen("alerts"),
+            "live": self.redis.zcard("live"),
+            "seq": self.redis.get("seq"),
+            "alert_keys": [k for k in self.redis.keys("alert:*")],
+        }

@@ -1,0 +1,956 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * swarm: many wuzha agents in one process, for the scale system test.
+ * It makes N Ed25519 keys and client certificates in memory, signed by
+ * the test CA, connects them all to one wuzhad (a bounded number of TLS
+ * handshakes in flight), says HELLO as an agent on each, and counts what
+ * comes back.  Progress goes to stdout, one line per milestone, so that a
+ * test can act between phases:
+ *
+ *	ready N		every agent got WELCOME
+ *	received N	every agent got the expected number of ALERTs, each
+ *			distinct envelope verified once with the CA
+ *	(waits for a line "ack" on stdin)
+ *	acked N		every agent sent ACK delivered and got ACK_OK
+ *	{...}		one JSON summary line
+ *
+ * Exit 0 if all went as expected, 1 otherwise; --timeout bounds it all.
+ * Loopback use only: it is a load generator aimed at the test's daemon.
+ */
+
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "proto.h"
+
+#define SWARM_INFLIGHT_DEFAULT	64	/* TLS handshakes at once */
+#define SWARM_TIMEOUT_DEFAULT	120	/* seconds for the whole run */
+#define SWARM_CACHE_MAX		256	/* distinct envelopes remembered */
+#define SWARM_ERR_MAX		384	/* "cn: reason" */
+
+enum agent_state {
+	AGENT_S_IDLE,		/* not started */
+	AGENT_S_CONNECTING,	/* TCP + TLS + HELLO, no WELCOME yet */
+	AGENT_S_READY,		/* WELCOME seen */
+	AGENT_S_FAILED,		/* closed or broke the protocol */
+};
+
+struct agent {
+	struct swarm		*sw;
+	int			 idx;
+	char			 cn[PROTO_ID_MAX + 1];
+	EVP_PKEY		*key;
+	X509			*cert;
+	struct bufferevent	*bev;
+	enum agent_state	 state;
+	uint32_t		 nalerts;	/* ALERT frames received */
+	uint32_t		 nacked;	/* ACK_OK frames received */
+	proto_id		*ids;		/* ids received, nalerts of them */
+};
+
+/* One verified envelope and the alert id it carries. */
+struct seen_env {
+	uint8_t			*bytes;
+	size_t			 len;
+	proto_id		 id;
+};
+
+struct swarm {
+	struct event_base	*base;
+	SSL_CTX			*ctx;
+	X509_STORE		*store;
+	struct sockaddr_in	 addr;
+	const char		*server_name;
+	uint32_t		 max_frame;
+
+	struct agent		*agents;
+	int			 n;
+	uint32_t		 k;		/* alerts each agent expects */
+	int			 next;		/* next agent to start */
+	int			 inflight;
+	int			 max_inflight;
+
+	int			 ready;
+	int			 received;
+	int			 acked;
+	int			 failed;
+	int			 ack_sent;
+	char			 first_err[SWARM_ERR_MAX];
+
+	struct seen_env		 cache[SWARM_CACHE_MAX];
+	int			 ncache;
+	uint64_t		 nverify;	/* proto_envelope_verify calls */
+
+	struct event		*stdin_ev;
+	struct event		*timeout_ev;
+	char			 line[128];
+	size_t			 linelen;
+
+	uint64_t		 t_start, t_ready, t_received, t_ack, t_acked;
+	int			 timed_out;
+	int			 done;
+};
+
+static void	agent_read_cb(struct bufferevent *, void *);
+static void	agent_event_cb(struct bufferevent *, short, void *);
+static void	swarm_finish(struct swarm *);
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void __attribute__((noreturn, format(printf, 1, 2)))
+fatalx(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("swarm: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	ERR_print_errors_fp(stderr);
+	exit(1);
+}
+
+/* --- CN format ------------------------------------------------------------ */
+
+/*
+ * The CN format holds exactly one integer conversion, "%d" or "%0Nd";
+ * it is taken apart here rather than handed to printf, so that a format
+ * from the command line is never a printf format.
+ */
+struct cn_format {
+	char	prefix[PROTO_ID_MAX + 1];
+	char	suffix[PROTO_ID_MAX + 1];
+	int	width;
+	int	zero;
+};
+
+static void
+cn_format_parse(const char *fmt, struct cn_format *cf)
+{
+	const char *pct, *p;
+	size_t plen;
+
+	memset(cf, 0, sizeof(*cf));
+	if ((pct = strchr(fmt, '%')) == NULL)
+		fatalx("--cn-format needs one %%d");
+	plen = (size_t)(pct - fmt);
+	if (plen >= sizeof(cf->prefix))
+		fatalx("--cn-format prefix too long");
+	memcpy(cf->prefix, fmt, plen);
+	p = pct + 1;
+	if (*p == '0') {
+		cf->zero = 1;
+		p++;
+	}
+	while (*p >= '0' && *p <= '9' && cf->width < 64)
+		cf->width = cf->width * 10 + (*p++ - '0');
+	if (*p != 'd')
+		fatalx("--cn-format: only %%d or %%0Nd is understood");
+	p++;
+	if (strchr(p, '%') != NULL)
+		fatalx("--cn-format: one conversion only");
+	if (strlen(p) >= sizeof(cf->suffix))
+		fatalx("--cn-format suffix too long");
+	strcpy(cf->suffix, p);
+}
+
+static void
+cn_format_make(const struct cn_format *cf, int idx, char *buf, size_t len)
+{
+	int r;
+
+	if (cf->zero)
+		r = snprintf(buf, len, "%s%0*d%s", cf->prefix, cf->width, idx,
+		    cf->suffix);
+	else
+		r = snprintf(buf, len, "%s%*d%s", cf->prefix, cf->width, idx,
+		    cf->suffix);
+	if (r < 0 || (size_t)r >= len || !proto_name_valid(buf, (size_t)r))
+		fatalx("CN %d from --cn-format is not a valid name", idx);
+}
+
+/* --- certificates --------------------------------------------------------- */
+
+static void
+add_ext(X509 *x, X509V3_CTX *v3, int nid, const char *value)
+{
+	X509_EXTENSION *ext;
+
+	if ((ext = X509V3_EXT_conf_nid(NULL, v3, nid, value)) == NULL)
+		fatalx("extension %s", value);
+	if (!X509_add_ext(x, ext, -1))
+		fatalx("X509_add_ext");
+	X509_EXTENSION_free(ext);
+}
+
+/* A client certificate for cn with a fresh Ed25519 key, signed by the CA. */
+static void
+cert_make(const char *cn, X509 *ca, EVP_PKEY *cakey, EVP_PKEY **keyp,
+    X509 **certp)
+{
+	EVP_PKEY *key;
+	X509 *x;
+	X509_NAME *name;
+	X509V3_CTX v3;
+	uint64_t serial;
+	const EVP_MD *md;
+	int caid;
+
+	if ((key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")) == NULL)
+		fatalx("Ed25519 key generation");
+	if ((x = X509_new()) == NULL)
+		fatalx("X509_new");
+	if (!X509_set_version(x, X509_VERSION_3))
+		fatalx("X509_set_version");
+	if (RAND_bytes((unsigned char *)&serial, sizeof(serial)) != 1)
+		fatalx("RAND_bytes");
+	serial &= INT64_MAX;
+	if (!ASN1_INTEGER_set_uint64(X509_get_serialNumber(x), serial | 1))
+		fatalx("serial");
+	if (X509_gmtime_adj(X509_getm_notBefore(x), -3600) == NULL ||
+	    X509_gmtime_adj(X509_getm_notAfter(x), 2 * 86400) == NULL)
+		fatalx("validity");
+	name = X509_get_subject_name(x);
+	if (!X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+	    (const unsigned char *)cn, -1, -1, 0))
+		fatalx("subject");
+	if (!X509_set_issuer_name(x, X509_get_subject_name(ca)))
+		fatalx("issuer");
+	if (!X509_set_pubkey(x, key))
+		fatalx("X509_set_pubkey");
+	X509V3_set_ctx(&v3, ca, x, NULL, NULL, 0);
+	add_ext(x, &v3, NID_basic_constraints, "critical,CA:FALSE");
+	add_ext(x, &v3, NID_key_usage, "critical,digitalSignature");
+	add_ext(x, &v3, NID_ext_key_usage, "clientAuth");
+	add_ext(x, &v3, NID_subject_key_identifier, "hash");
+	add_ext(x, &v3, NID_authority_key_identifier, "keyid:always");
+	caid = EVP_PKEY_get_base_id(cakey);
+	md = (caid == EVP_PKEY_ED25519 || caid == EVP_PKEY_ED448) ?
+	    NULL : EVP_sha256();
+	if (X509_sign(x, cakey, md) <= 0)
+		fatalx("X509_sign for %s", cn);
+	*keyp = key;
+	*certp = x;
+}
+
+static X509 *
+load_cert(const char *path)
+{
+	FILE *f;
+	X509 *x;
+
+	if ((f = fopen(path, "r")) == NULL)
+		fatalx("%s: %s", path, strerror(errno));
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	if (x == NULL)
+		fatalx("%s: no certificate", path);
+	return x;
+}
+
+static EVP_PKEY *
+load_key(const char *path)
+{
+	FILE *f;
+	EVP_PKEY *k;
+
+	if ((f = fopen(path, "r")) == NULL)
+		fatalx("%s: %s", path, strerror(errno));
+	k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	fclose(f);
+	if (k == NULL)
+		fatalx("%s: no private key", path);
+	return k;
+}
+
+/* --- agents --------------------------------------------------------------- */
+
+/* Record the first failure and end the run: one lost agent spoils it. */
+static void __attribute__((format(printf, 2, 3)))
+agent_fail(struct agent *a, const char *fmt, ...)
+{
+	struct swarm *sw = a->sw;
+	char why[256];
+	va_list ap;
+
+	if (a->state == AGENT_S_FAILED)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (a->state == AGENT_S_CONNECTING)
+		sw->inflight--;
+	a->state = AGENT_S_FAILED;
+	sw->failed++;
+	if (a->bev != NULL)
+		bufferevent_disable(a->bev, EV_READ | EV_WRITE);
+	fprintf(stderr, "swarm: %s: %s\n", a->cn, why);
+	if (sw->first_err[0] == '\0')
+		snprintf(sw->first_err, sizeof(sw->first_err), "%s: %s",
+		    a->cn, why);
+	swarm_finish(sw);
+}
+
+/* Queue a buffer of whole frames on the agent's connection. */
+static void
+agent_send(struct agent *a, struct proto_buf *b)
+{
+	if (b->err != 0) {
+		agent_fail(a, "encoding error %d", b->err);
+		return;
+	}
+	if (bufferevent_write(a->bev, b->data, b->len) != 0)
+		agent_fail(a, "bufferevent_write failed");
+	b->len = 0;
+}
+
+static void
+agent_connect(struct agent *a)
+{
+	struct swarm *sw = a->sw;
+	SSL *ssl;
+
+	if ((ssl = SSL_new(sw->ctx)) == NULL)
+		fatalx("SSL_new");
+	if (SSL_use_certificate(ssl, a->cert) != 1 ||
+	    SSL_use_PrivateKey(ssl, a->key) != 1)
+		fatalx("SSL_use_certificate/PrivateKey for %s", a->cn);
+	if (SSL_set_tlsext_host_name(ssl, sw->server_name) != 1 ||
+	    SSL_set1_host(ssl, sw->server_name) != 1)
+		fatalx("server name");
+	a->bev = bufferevent_openssl_socket_new(sw->base, -1, ssl,
+	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	if (a->bev == NULL)
+		fatalx("bufferevent_openssl_socket_new");
+	bufferevent_setcb(a->bev, agent_read_cb, NULL, agent_event_cb, a);
+	bufferevent_enable(a->bev, EV_READ);
+	a->state = AGENT_S_CONNECTING;
+	sw->inflight++;
+	if (bufferevent_socket_connect(a->bev, (struct sockaddr *)&sw->addr,
+	    sizeof(sw->addr)) != 0)
+		agent_fail(a, "connect: %s", strerror(errno));
+}
+
+/* Keep up to max_inflight handshakes going. */
+static void
+swarm_start_more(struct swarm *sw)
+{
+	while (!sw->done && sw->inflight < sw->max_inflight && sw->next < sw->n)
+		agent_connect(&sw->agents[sw->next++]);
+}
+
+static void
+agent_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct agent *a = arg;
+	struct proto_buf b;
+	struct proto_hello h;
+	unsigned long e;
+	char buf[160];
+
+	if (what & BEV_EVENT_CONNECTED) {
+		memset(&h, 0, sizeof(h));
+		h.version = PROTO_VERSION;
+		h.role = PROTO_ROLE_AGENT;
+		h.agent.p = (const uint8_t *)"wuzha-swarm";
+		h.agent.len = strlen("wuzha-swarm");
+		pbuf_init(&b);
+		proto_hello_encode(&b, &h);
+		agent_send(a, &b);
+		pbuf_free(&b);
+		return;
+	}
+	if (what & (BEV_EVENT_ERROR | BEV_EVENT_EOF)) {
+		buf[0] = '\0';
+		if ((e = bufferevent_get_openssl_error(bev)) != 0)
+			ERR_error_string_n(e, buf, sizeof(buf));
+		else if (what & BEV_EVENT_ERROR)
+			snprintf(buf, sizeof(buf), "%s", strerror(errno));
+		agent_fail(a, "%s%s%s", (what & BEV_EVENT_EOF) ?
+		    "connection closed" : "connection error",
+		    buf[0] ? ": " : "", buf);
+	}
+}
+
+static void
+swarm_line(const char *what, int n)
+{
+	printf("%s %d\n", what, n);
+	fflush(stdout);
+}
+
+static void
+on_welcome(struct agent *a, const uint8_t *p, size_t len)
+{
+	struct swarm *sw = a->sw;
+	struct proto_welcome w;
+	int r;
+
+	if (a->state != AGENT_S_CONNECTING) {
+		agent_fail(a, "WELCOME out of order");
+		return;
+	}
+	if ((r = proto_welcome_decode(p, len, &w)) != 0) {
+		agent_fail(a, "bad WELCOME: %s", proto_err_name(-r));
+		return;
+	}
+	if (strcmp(w.principal, a->cn) != 0) {
+		agent_fail(a, "WELCOME for principal %s", w.principal);
+		return;
+	}
+	a->state = AGENT_S_READY;
+	sw->inflight--;
+	if (++sw->ready == sw->n) {
+		sw->t_ready = now_ms();
+		swarm_line("ready", sw->ready);
+		if (sw->k == 0) {
+			sw->received = sw->n;
+			sw->t_received = sw->t_ready;
+			swarm_line("received", sw->received);
+		}
+	}
+	swarm_start_more(sw);
+}
+
+/*
+ * Verify an envelope unless these very bytes were verified before; the
+ * alert id comes back either way.  Returns 0 or -PROTO_E_*.
+ */
+static int
+swarm_verify(struct swarm *sw, struct proto_view env, char *id,
+    char *why, size_t whylen)
+{
+	struct proto_alert al;
+	struct seen_env *s;
+	int i, r;
+
+	for (i = 0; i < sw->ncache; i++) {
+		s = &sw->cache[i];
+		if (s->len == env.len && memcmp(s->bytes, env.p, env.len) == 0) {
+			memcpy(id, s->id, sizeof(proto_id));
+			return 0;
+		}
+	}
+	sw->nverify++;
+	r = proto_envelope_verify(env.p, env.len, sw->store, 0, &al, why,
+	    whylen);
+	if (r != 0)
+		return r;
+	memcpy(id, al.id, sizeof(proto_id));
+	if (sw->ncache < SWARM_CACHE_MAX) {
+		s = &sw->cache[sw->ncache];
+		if ((s->bytes = malloc(env.len)) == NULL)
+			fatalx("out of memory");
+		memcpy(s->bytes, env.p, env.len);
+		s->len = env.len;
+		memcpy(s->id, al.id, sizeof(proto_id));
+		sw->ncache++;
+	}
+	return 0;
+}
+
+static void
+on_alert(struct agent *a, const uint8_t *p, size_t len)
+{
+	struct swarm *sw = a->sw;
+	struct proto_alert_msg m;
+	proto_id id;
+	char why[128] = "";
+	uint32_t i;
+	int r;
+
+	if (a->state != AGENT_S_READY) {
+		agent_fail(a, "ALERT before WELCOME");
+		return;
+	}
+	if ((r = proto_alert_msg_decode(p, len, &m)) != 0) {
+		agent_fail(a, "bad ALERT: %s", proto_err_name(-r));
+		return;
+	}
+	if ((r = swarm_verify(sw, m.envelope, id, why, sizeof(why))) != 0) {
+		agent_fail(a, "ALERT seq %" PRIu64 " does not verify: %s: %s",
+		    m.seq, proto_err_name(-r), why);
+		return;
+	}
+	for (i = 0; i < a->nalerts; i++)
+		if (strcmp(a->ids[i], id) == 0) {
+			agent_fail(a, "alert %s received twice", id);
+			return;
+		}
+	if (a->nalerts >= sw->k) {
+		agent_fail(a, "alert %s beyond the %u expected", id, sw->k);
+		return;
+	}
+	memcpy(a->ids[a->nalerts++], id, sizeof(proto_id));
+	if (a->nalerts == sw->k && ++sw->received == sw->n) {
+		sw->t_received = now_ms();
+		swarm_line("received", sw->received);
+	}
+}
+
+static void
+on_ack_ok(struct agent *a, const uint8_t *p, size_t len)
+{
+	struct swarm *sw = a->sw;
+	struct proto_ack_ok ok;
+	int r;
+
+	if ((r = proto_ack_ok_decode(p, len, &ok)) != 0) {
+		agent_fail(a, "bad ACK_OK: %s", proto_err_name(-r));
+		return;
+	}
+	if (!sw->ack_sent || a->nacked >= a->nalerts) {
+		agent_fail(a, "unexpected ACK_OK for %s", ok.id);
+		return;
+	}
+	if (++a->nacked == sw->k && ++sw->acked == sw->n) {
+		sw->t_acked = now_ms();
+		swarm_line("acked", sw->acked);
+		swarm_finish(sw);
+	}
+}
+
+static void
+on_frame(struct agent *a, uint8_t type, const uint8_t *p, size_t len)
+{
+	struct proto_buf b;
+	struct proto_ping ping;
+	struct proto_error err;
+	int r;
+
+	switch (type) {
+	case PROTO_T_WELCOME:
+		on_welcome(a, p, len);
+		break;
+	case PROTO_T_ALERT:
+		on_alert(a, p, len);
+		break;
+	case PROTO_T_ACK_OK:
+		on_ack_ok(a, p, len);
+		break;
+	case PROTO_T_PING:
+		if ((r = proto_ping_decode(p, len, &ping)) != 0) {
+			agent_fail(a, "bad PING: %s", proto_err_name(-r));
+			break;
+		}
+		pbuf_init(&b);
+		proto_ping_encode(&b, PROTO_T_PONG, &ping);
+		agent_send(a, &b);
+		pbuf_free(&b);
+		break;
+	case PROTO_T_PONG:
+		break;
+	case PROTO_T_ERROR:
+		if (proto_error_decode(p, len, &err) != 0)
+			agent_fail(a, "undecodable ERROR");
+		else
+			agent_fail(a, "ERROR %u %s: %.*s", err.code,
+			    proto_err_name(err.code), (int)err.text.len,
+			    (const char *)err.text.p);
+		break;
+	default:
+		agent_fail(a, "unexpected %s frame", proto_type_name(type));
+		break;
+	}
+}
+
+static void
+agent_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct agent *a = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	uint8_t hdr[PROTO_FRAME_HDR], type;
+	uint32_t plen;
+	const uint8_t *p;
+	int r;
+
+	while (a->state != AGENT_S_FAILED &&
+	    evbuffer_get_length(in) >= PROTO_FRAME_HDR) {
+		evbuffer_copyout(in, hdr, sizeof(hdr));
+		if ((r = proto_frame_header(hdr, a->sw->max_frame, &type,
+		    &plen)) != 0) {
+			agent_fail(a, "bad frame header: %s",
+			    proto_err_name(-r));
+			return;
+		}
+		if (evbuffer_get_length(in) < PROTO_FRAME_HDR + (size_t)plen)
+			return;
+		p = evbuffer_pullup(in, PROTO_FRAME_HDR + (ssize_t)plen);
+		if (p == NULL)
+			fatalx("evbuffer_pullup");
+		on_frame(a, type, p + PROTO_FRAME_HDR, plen);
+		evbuffer_drain(in, PROTO_FRAME_HDR + (size_t)plen);
+	}
+}
+
+/* --- phases --------------------------------------------------------------- */
+
+/* Every agent acknowledges what it received as delivered. */
+static void
+swarm_send_acks(struct swarm *sw)
+{
+	struct proto_buf b;
+	struct proto_ack ack;
+	struct agent *a;
+	uint32_t j;
+	int i;
+
+	if (sw->ack_sent)
+		return;
+	sw->ack_sent = 1;
+	sw->t_ack = now_ms();
+	if (sw->k == 0 || sw->n == 0) {
+		sw->acked = sw->n;
+		sw->t_acked = sw->t_ack;
+		swarm_line("acked", sw->acked);
+		swarm_finish(sw);
+		return;
+	}
+	pbuf_init(&b);
+	for (i = 0; i < sw->n && !sw->done; i++) {
+		a = &sw->agents[i];
+		if (a->state != AGENT_S_READY)
+			continue;
+		for (j = 0; j < a->nalerts; j++) {
+			memset(&ack, 0, sizeof(ack));
+			memcpy(ack.id, a->ids[j], sizeof(proto_id));
+			ack.state = PROTO_ACK_DELIVERED;
+			proto_ack_encode(&b, &ack);
+		}
+		agent_send(a, &b);
+	}
+	pbuf_free(&b);
+}
+
+static void
+stdin_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct swarm *sw = arg;
+	ssize_t r;
+	char c;
+
+	(void)what;
+	for (;;) {
+		r = read(fd, &c, 1);
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (r <= 0) {
+			/* EOF: nothing more will be asked of us. */
+			event_del(sw->stdin_ev);
+			if (!sw->ack_sent)
+				swarm_finish(sw);
+			return;
+		}
+		if (c != '\n') {
+			if (sw->linelen < sizeof(sw->line) - 1)
+				sw->line[sw->linelen++] = c;
+			continue;
+		}
+		sw->line[sw->linelen] = '\0';
+		sw->linelen = 0;
+		if (strcmp(sw->line, "ack") == 0)
+			swarm_send_acks(sw);
+		else if (strcmp(sw->line, "quit") == 0)
+			swarm_finish(sw);
+		else
+			fprintf(stderr, "swarm: unknown command '%s'\n",
+			    sw->line);
+		if (sw->done)
+			return;
+	}
+}
+
+static void
+timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct swarm *sw = arg;
+
+	(void)fd;
+	(void)what;
+	sw->timed_out = 1;
+	fprintf(stderr, "swarm: timed out\n");
+	swarm_finish(sw);
+}
+
+static void
+swarm_finish(struct swarm *sw)
+{
+	if (sw->done)
+		return;
+	sw->done = 1;
+	event_base_loopexit(sw->base, NULL);
+}
+
+static int
+swarm_ok(const struct swarm *sw)
+{
+	return !sw->timed_out && sw->failed == 0 && sw->ready == sw->n &&
+	    sw->received == sw->n && sw->acked == sw->n;
+}
+
+static void
+swarm_summary(const struct swarm *sw)
+{
+	const char *c;
+
+	printf("{\"ok\":%s,\"agents\":%d,\"alerts\":%u,\"ready\":%d,"
+	    "\"received\":%d,\"acked\":%d,\"failed\":%d,\"timed_out\":%s,"
+	    "\"verified\":%" PRIu64 ",\"ready_ms\":%" PRIu64
+	    ",\"received_ms\":%" PRIu64 ",\"acked_ms\":%" PRIu64
+	    ",\"first_error\":\"",
+	    swarm_ok(sw) ? "true" : "false", sw->n, sw->k, sw->ready,
+	    sw->received, sw->acked, sw->failed,
+	    sw->timed_out ? "true" : "false", sw->nverify,
+	    sw->t_ready ? sw->t_ready - sw->t_start : 0,
+	    sw->t_received ? sw->t_received - sw->t_ready : 0,
+	    sw->t_acked ? sw->t_acked - sw->t_ack : 0);
+	for (c = sw->first_err; *c != '\0'; c++) {
+		if (*c == '"' || *c == '\\')
+			printf("\\%c", *c);
+		else if ((unsigned char)*c < 0x20)
+			printf("\\u%04x", (unsigned char)*c);
+		else
+			putchar(*c);
+	}
+	printf("\"}\n");
+	fflush(stdout);
+}
+
+/* --- main ----------------------------------------------------------------- */
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: swarm --server HOST:PORT --server-name NAME --ca-cert FILE\n"
+	    "             --ca-key FILE --count N [--alerts K] [--cn-format FMT]\n"
+	    "             [--first I] [--inflight M] [--timeout SECONDS]\n"
+	    "             [--max-frame BYTES]\n");
+	exit(2);
+}
+
+static long
+num_arg(const char *s, const char *what, long min, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *s == '\0' || *end != '\0' || v < min || v > max)
+		fatalx("bad %s: %s", what, s);
+	return v;
+}
+
+static void
+parse_server(const char *s, struct sockaddr_in *sin)
+{
+	char host[64];
+	const char *colon;
+	size_t hlen;
+
+	if ((colon = strrchr(s, ':')) == NULL)
+		fatalx("--server wants HOST:PORT");
+	hlen = (size_t)(colon - s);
+	if (hlen == 0 || hlen >= sizeof(host))
+		fatalx("--server: bad host");
+	memcpy(host, s, hlen);
+	host[hlen] = '\0';
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons((uint16_t)num_arg(colon + 1, "port", 1, 65535));
+	if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
+		fatalx("--server: %s is not an IPv4 address", host);
+}
+
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			fprintf(stderr, "swarm: setrlimit: %s\n",
+			    strerror(errno));
+	}
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "server",	 required_argument, NULL, 's' },
+		{ "server-name", required_argument, NULL, 'S' },
+		{ "ca-cert",	 required_argument, NULL, 'c' },
+		{ "ca-key",	 required_argument, NULL, 'k' },
+		{ "cn-format",	 required_argument, NULL, 'f' },
+		{ "count",	 required_argument, NULL, 'n' },
+		{ "first",	 required_argument, NULL, 'F' },
+		{ "alerts",	 required_argument, NULL, 'a' },
+		{ "inflight",	 required_argument, NULL, 'i' },
+		{ "timeout",	 required_argument, NULL, 't' },
+		{ "max-frame",	 required_argument, NULL, 'm' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct swarm sw;
+	struct cn_format cf;
+	const char *server = NULL, *ca_path = NULL, *cakey_path = NULL;
+	const char *fmt = "sw-%05d";
+	struct timeval tv;
+	X509 *ca;
+	EVP_PKEY *cakey;
+	long timeout = SWARM_TIMEOUT_DEFAULT, first = 0;
+	int ch, i, rc;
+
+	memset(&sw, 0, sizeof(sw));
+	sw.max_inflight = SWARM_INFLIGHT_DEFAULT;
+	sw.max_frame = PROTO_FRAME_MAX_DEFAULT;
+	sw.n = -1;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 's': server = optarg; break;
+		case 'S': sw.server_name = optarg; break;
+		case 'c': ca_path = optarg; break;
+		case 'k': cakey_path = optarg; break;
+		case 'f': fmt = optarg; break;
+		case 'n': sw.n = (int)num_arg(optarg, "count", 0, 1000000);
+			break;
+		case 'F': first = num_arg(optarg, "first", 0, INT_MAX / 2);
+			break;
+		case 'a': sw.k = (uint32_t)num_arg(optarg, "alerts", 0, 1000);
+			break;
+		case 'i': sw.max_inflight = (int)num_arg(optarg, "inflight",
+			    1, 100000);
+			break;
+		case 't': timeout = num_arg(optarg, "timeout", 1, 86400);
+			break;
+		case 'm': sw.max_frame = (uint32_t)num_arg(optarg,
+			    "max-frame", 64, PROTO_FRAME_MAX_LIMIT);
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc || server == NULL || sw.server_name == NULL ||
+	    ca_path == NULL || cakey_path == NULL || sw.n < 0)
+		usage();
+	cn_format_parse(fmt, &cf);
+	parse_server(server, &sw.addr);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
+
+	ca = load_cert(ca_path);
+	cakey = load_key(cakey_path);
+	if ((sw.store = X509_STORE_new()) == NULL ||
+	    X509_STORE_add_cert(sw.store, ca) != 1)
+		fatalx("CA store");
+
+	if ((sw.ctx = SSL_CTX_new(TLS_client_method())) == NULL)
+		fatalx("SSL_CTX_new");
+	SSL_CTX_set_min_proto_version(sw.ctx, TLS1_3_VERSION);
+	SSL_CTX_set_max_proto_version(sw.ctx, TLS1_3_VERSION);
+	SSL_CTX_set_verify(sw.ctx, SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_session_cache_mode(sw.ctx, SSL_SESS_CACHE_OFF);
+	if (SSL_CTX_load_verify_file(sw.ctx, ca_path) != 1)
+		fatalx("%s: cannot load as trust anchor", ca_path);
+
+	if (sw.n > 0 && (sw.agents = calloc((size_t)sw.n,
+	    sizeof(*sw.agents))) == NULL)
+		fatalx("out of memory");
+	for (i = 0; i < sw.n; i++) {
+		struct agent *a = &sw.agents[i];
+
+		a->sw = &sw;
+		a->idx = i;
+		cn_format_make(&cf, (int)first + i, a->cn, sizeof(a->cn));
+		cert_make(a->cn, ca, cakey, &a->key, &a->cert);
+		if (sw.k > 0 && (a->ids = calloc(sw.k, sizeof(proto_id))) ==
+		    NULL)
+			fatalx("out of memory");
+	}
+	fprintf(stderr, "swarm: %d certificates made\n", sw.n);
+
+	if ((sw.base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	if (evutil_make_socket_nonblocking(STDIN_FILENO) != 0)
+		fatalx("stdin non-blocking");
+	sw.stdin_ev = event_new(sw.base, STDIN_FILENO, EV_READ | EV_PERSIST,
+	    stdin_cb, &sw);
+	sw.timeout_ev = evtimer_new(sw.base, timeout_cb, &sw);
+	if (sw.stdin_ev == NULL || sw.timeout_ev == NULL)
+		fatalx("event_new");
+	event_add(sw.stdin_ev, NULL);
+	tv.tv_sec = timeout;
+	tv.tv_usec = 0;
+	evtimer_add(sw.timeout_ev, &tv);
+
+	sw.t_start = now_ms();
+	if (sw.n == 0) {
+		swarm_line("ready", 0);
+		swarm_line("received", 0);
+	}
+	swarm_start_more(&sw);
+	if (!sw.done)
+		event_base_dispatch(sw.base);
+
+	swarm_summary(&sw);
+	rc = swarm_ok(&sw) ? 0 : 1;
+
+	for (i = 0; i < sw.n; i++) {
+		struct agent *a = &sw.agents[i];
+
+		if (a->bev != NULL)
+			bufferevent_free(a->bev);
+		EVP_PKEY_free(a->key);
+		X509_free(a->cert);
+		free(a->ids);
+	}
+	free(sw.agents);
+	for (i = 0; i < sw.ncache; i++)
+		free(sw.cache[i].bytes);
+	event_free(sw.stdin_ev);
+	event_free(sw.timeout_ev);
+	event_base_free(sw.base);
+	SSL_CTX_free(sw.ctx);
+	X509_STORE_free(sw.store);
+	X509_free(ca);
+	EVP_PKEY_free(cakey);
+	return rc;
+}

@@ -1,0 +1,843 @@
+# SPDX-License-Identifier: ISC
+"""
+An independent Python implementation of the wuzha wire format, written from
+proto/proto.h and proto/PROTOCOL.md rather than from the C code, so that the
+system tests can both speak the protocol and break it on purpose: frames,
+canonical fields, messages, the alert body, signed envelopes, certificates
+made on the fly, a frame-by-frame TLS client, and a rogue daemon that serves
+forged alerts to a real wuzha-agent.
+"""
+
+import datetime
+import os
+import re
+import select
+import socket
+import ssl
+import struct
+import threading
+import time
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+VERSION = 1
+FRAME_HDR = 5
+FRAME_MAX_DEFAULT = 64 * 1024
+SIG_CONTEXT = b"wuzha-alert-v1"
+SIG_LEN = 64
+
+# Message types.
+HELLO = 0x01
+WELCOME = 0x02
+PUBLISH = 0x10
+PUBLISHED = 0x11
+ALERT = 0x12
+ACK = 0x20
+ACK_OK = 0x21
+STATUS_REQ = 0x30
+STATUS = 0x31
+PING = 0x40
+PONG = 0x41
+ERROR = 0x7E
+BYE = 0x7F
+
+TYPE_NAMES = {
+    HELLO: "HELLO", WELCOME: "WELCOME", PUBLISH: "PUBLISH",
+    PUBLISHED: "PUBLISHED", ALERT: "ALERT", ACK: "ACK", ACK_OK: "ACK_OK",
+    STATUS_REQ: "STATUS_REQ", STATUS: "STATUS", PING: "PING", PONG: "PONG",
+    ERROR: "ERROR", BYE: "BYE",
+}
+
+# Error codes by their stable names (PROTOCOL.md, "Error codes").
+E = {
+    "bad-frame": 100, "frame-too-large": 101, "unknown-type": 102,
+    "non-canonical": 103, "missing-field": 104, "bad-utf8": 105,
+    "too-long": 106, "out-of-order": 107, "bad-version": 108,
+    "unknown-tag": 109, "bad-value": 110, "timeout": 111,
+    "not-a-principal": 200, "forbidden": 201, "limit": 202,
+    "bad-signature": 300, "bad-certificate": 301, "issuer-mismatch": 302,
+    "target-not-allowed": 303, "unknown-node": 304, "clock-skew": 305,
+    "bad-expiry": 306, "duplicate-id": 307, "unknown-alert": 308,
+    "bad-reference": 309, "not-addressed": 400, "ack-backwards": 401,
+    "internal": 500, "store-unavailable": 501, "shutting-down": 502,
+}
+ERR_NAMES = {v: k for k, v in E.items()}
+E_FRAME_SIZE = 101
+E_STATE = 107
+E_VERSION = 108
+E_PRINCIPAL = 200
+E_FORBIDDEN = 201
+E_SIGNATURE = 300
+E_CERT = 301
+E_ISSUER = 302
+E_TARGET = 303
+E_NODE = 304
+E_SKEW = 305
+E_DUPLICATE = 307
+E_UNKNOWN_ALERT = 308
+E_NOT_ADDRESSED = 400
+E_BACKWARDS = 401
+
+ROLE_AGENT = 1
+ROLE_CONSOLE = 2
+
+ACK_NONE, ACK_DELIVERED, ACK_READ, ACK_RELAYED = 0, 1, 2, 3
+
+R_RECEIVE, R_ISSUE, R_OBSERVE = 0x01, 0x02, 0x04
+
+MSG_ALERT, MSG_UPDATE, MSG_CANCEL = 1, 2, 3
+CATEGORIES = {"warning": 1, "knowledge": 2, "case-followup": 3}
+SEVERITIES = {"extreme": 1, "severe": 2, "moderate": 3, "minor": 4,
+              "unknown": 5}
+
+
+class ProtoError(Exception):
+    """
+    Bytes that are not canonical wuzha (or an envelope that does not
+    verify).  code is the error code PROTOCOL.md gives for the first rule
+    broken, 0 when no code applies.
+    """
+
+    def __init__(self, code, why=""):
+        super().__init__("%s (%d): %s" % (ERR_NAMES.get(code, "?"), code, why))
+        self.code = code
+        self.why = why
+
+
+# --- fields ---------------------------------------------------------------
+
+def field(tag, value):
+    """One field: u8 tag, u16 BE length, value bytes."""
+    if not 0 <= tag <= 255:
+        raise ValueError("tag out of range")
+    if len(value) > 0xFFFF:
+        raise ValueError("field value too long")
+    return struct.pack(">BH", tag, len(value)) + value
+
+
+def u8(v):
+    return struct.pack(">B", v)
+
+
+def u16(v):
+    return struct.pack(">H", v)
+
+
+def u32(v):
+    return struct.pack(">I", v)
+
+
+def u64(v):
+    return struct.pack(">Q", v)
+
+
+def text(s):
+    return s.encode("utf-8") if isinstance(s, str) else bytes(s)
+
+
+def fields(pairs, check=True):
+    """
+    Encode (tag, bytes) pairs as a field list.  With check, refuse what a
+    canonical encoder never writes (tags not strictly ascending); tests
+    that want non-canonical bytes pass check=False.
+    """
+    out = b""
+    last = -1
+    for tag, value in pairs:
+        if check and tag <= last:
+            raise ValueError("tags not strictly ascending: %d after %d"
+                             % (tag, last))
+        last = tag
+        out += field(tag, value)
+    return out
+
+
+def list_value(items):
+    """A list field's value: each item a u16 length and a field list."""
+    out = b""
+    for item in items:
+        out += u16(len(item)) + item
+    return out
+
+
+def parse_list(buf):
+    items = []
+    i = 0
+    while i < len(buf):
+        if len(buf) - i < 2:
+            raise ProtoError(103, "truncated list item length")
+        (n,) = struct.unpack_from(">H", buf, i)
+        i += 2
+        if len(buf) - i < n:
+            raise ProtoError(103, "list item runs past the end")
+        items.append(bytes(buf[i:i + n]))
+        i += n
+    return items
+
+
+# --- frames ---------------------------------------------------------------
+
+def frame(mtype, payload=b""):
+    """u32 BE length of what follows (type + payload), u8 type, payload."""
+    return struct.pack(">IB", 1 + len(payload), mtype) + payload
+
+
+def frame_header(hdr, max_len=FRAME_MAX_DEFAULT):
+    """(type, payload length) from 5 header bytes, or ProtoError 100/101."""
+    n, t = struct.unpack_from(">IB", hdr, 0)
+    if n == 0:
+        raise ProtoError(100, "frame length 0")
+    if n > max_len:
+        raise ProtoError(101, "frame length %d above %d" % (n, max_len))
+    return t, n - 1
+
+
+# --- the tables of PROTOCOL.md ---------------------------------------------
+
+class F:
+    """
+    One row of a field table.  kind: u8 u16 u32 u64 (lo..hi range),
+    node, name (ids), text (lo..hi bytes), bytes (..hi bytes), or a list
+    whose items follow the table in `items`.  keep_zero: an optional field
+    whose presence means something even when zero (ACK reach).
+    """
+
+    def __init__(self, tag, name, kind, req=True, lo=None, hi=None,
+                 items=None, keep_zero=False):
+        self.tag, self.name, self.kind, self.req = tag, name, kind, req
+        self.lo, self.hi, self.items = lo, hi, items
+        self.keep_zero = keep_zero
+
+
+def _table(*rows):
+    return {r.tag: r for r in rows}
+
+
+T_STATUS_NODE = _table(
+    F(1, "node", "node"), F(2, "parent", "node", False),
+    F(3, "tier", "u8", lo=0, hi=3), F(4, "name", "text", hi=256),
+    F(5, "targeted", "u32"), F(6, "delivered", "u32"), F(7, "read", "u32"),
+    F(8, "relayed", "u32"), F(9, "reach", "u32"))
+T_STATUS_MEMBER = _table(
+    F(1, "cn", "name"), F(2, "node", "node"), F(3, "state", "u8", lo=0, hi=3),
+    F(4, "at", "u64", False))
+
+TABLES = {
+    HELLO: _table(F(1, "version", "u16"), F(2, "role", "u8", lo=1, hi=2),
+                  F(3, "heartbeat", "u32", False),
+                  F(4, "last_seq", "u64", False),
+                  F(5, "agent", "text", False, hi=128)),
+    WELCOME: _table(F(1, "version", "u16"), F(2, "principal", "name"),
+                    F(3, "node", "node"), F(4, "rights", "u8", lo=0, hi=7),
+                    F(5, "heartbeat", "u32"), F(6, "server_time", "u64"),
+                    F(7, "max_frame", "u32")),
+    PUBLISH: _table(F(1, "envelope", "bytes", hi=65535)),
+    PUBLISHED: _table(F(1, "id", "name"), F(2, "seq", "u64"),
+                      F(3, "targeted", "u32")),
+    ALERT: _table(F(1, "seq", "u64"), F(2, "flags", "u8", lo=0, hi=3),
+                  F(3, "envelope", "bytes", hi=65535)),
+    ACK: _table(F(1, "id", "name"), F(2, "state", "u8", lo=1, hi=3),
+                F(3, "reach", "u32", False, keep_zero=True)),
+    ACK_OK: _table(F(1, "id", "name"), F(2, "state", "u8", lo=1, hi=3)),
+    STATUS_REQ: _table(F(1, "id", "name"), F(2, "node", "node", False),
+                       F(3, "flags", "u8", False, lo=0, hi=1)),
+    STATUS: _table(F(1, "id", "name"), F(2, "seq", "u64"),
+                   F(3, "target", "node"), F(4, "issued_at", "u64"),
+                   F(5, "expires_at", "u64"),
+                   F(6, "nodes", "list", items=T_STATUS_NODE),
+                   F(7, "members", "list", False, items=T_STATUS_MEMBER)),
+    PING: _table(F(1, "nonce", "u64")),
+    PONG: _table(F(1, "nonce", "u64")),
+    ERROR: _table(F(1, "code", "u16"), F(2, "text", "text", hi=1024),
+                  F(3, "ref", "name", False)),
+    BYE: _table(F(1, "code", "u16", False), F(2, "text", "text", False,
+                                             hi=1024)),
+}
+
+T_ALERT_BODY = _table(
+    F(1, "id", "name"), F(2, "issuer", "name"), F(3, "target", "node"),
+    F(4, "msg_type", "u8", lo=1, hi=3), F(5, "references", "name", False),
+    F(6, "category", "u8", lo=1, hi=3), F(7, "severity", "u8", lo=1, hi=5),
+    F(8, "headline", "text", lo=1, hi=512), F(9, "text", "text", hi=16384),
+    F(10, "instruction", "text", False, hi=4096),
+    F(11, "issued_at", "u64"), F(12, "expires_at", "u64"),
+    F(13, "relay_required", "u8", lo=0, hi=1))
+
+T_ENVELOPE = _table(F(1, "body", "bytes"), F(2, "cert", "bytes", hi=8192),
+                    F(3, "sig", "bytes"))
+
+_WIDTH = {"u8": 1, "u16": 2, "u32": 4, "u64": 8}
+_FMT = {"u8": ">B", "u16": ">H", "u32": ">I", "u64": ">Q"}
+_NODE_RX = re.compile(rb"[a-z0-9-]{1,64}")
+_NAME_RX = re.compile(rb"[A-Za-z0-9_][A-Za-z0-9._-]{0,63}")
+
+
+def _check_value(f, raw):
+    """Rules 5..13 of PROTOCOL.md 3.2 for one field; returns the value."""
+    if not f.req and not f.keep_zero and (
+            len(raw) == 0 or (f.kind in _WIDTH and not any(raw))):
+        raise ProtoError(103, "optional %s sent as zero or empty" % f.name)
+    if f.kind in _WIDTH:
+        if len(raw) != _WIDTH[f.kind]:
+            raise ProtoError(103, "%s: %d bytes for a %s" % (
+                f.name, len(raw), f.kind))
+        v = struct.unpack(_FMT[f.kind], raw)[0]
+        if (f.lo is not None and v < f.lo) or (f.hi is not None and v > f.hi):
+            raise ProtoError(110, "%s: %d out of range" % (f.name, v))
+        return v
+    if f.kind in ("node", "name"):
+        if len(raw) > 64:
+            raise ProtoError(106, "%s: id of %d bytes" % (f.name, len(raw)))
+        rx = _NODE_RX if f.kind == "node" else _NAME_RX
+        if not rx.fullmatch(raw):
+            raise ProtoError(110, "%s: bad %s syntax" % (f.name, f.kind))
+        return raw.decode("ascii")
+    if f.kind == "text":
+        if f.hi is not None and len(raw) > f.hi:
+            raise ProtoError(106, "%s: %d bytes" % (f.name, len(raw)))
+        if f.lo is not None and len(raw) < f.lo:
+            raise ProtoError(110, "%s: shorter than %d" % (f.name, f.lo))
+        try:
+            v = raw.decode("utf-8")     # strict: no overlongs, surrogates
+        except UnicodeDecodeError as ex:
+            raise ProtoError(105, "%s: %s" % (f.name, ex)) from ex
+        if "\0" in v:
+            raise ProtoError(105, "%s: NUL" % f.name)
+        return v
+    if f.kind == "bytes":
+        if f.hi is not None and len(raw) > f.hi:
+            raise ProtoError(106, "%s: %d bytes" % (f.name, len(raw)))
+        return bytes(raw)
+    if f.kind == "list":
+        return [decode_table(f.items, it) for it in parse_list(raw)]
+    raise ValueError(f.kind)
+
+
+def decode_table(table, buf):
+    """A strict field-list decoder: the rules of PROTOCOL.md 3.2, in order."""
+    out = {}
+    i = 0
+    last = -1
+    while i < len(buf):
+        if len(buf) - i < 3:
+            raise ProtoError(103, "truncated field header")
+        tag, n = struct.unpack_from(">BH", buf, i)
+        i += 3
+        if len(buf) - i < n:
+            raise ProtoError(103, "field %d runs past the end" % tag)
+        raw = bytes(buf[i:i + n])
+        i += n
+        if tag <= last:
+            raise ProtoError(103, "tag %d after %d" % (tag, last))
+        last = tag
+        if tag not in table:
+            raise ProtoError(109, "tag %d" % tag)
+        f = table[tag]
+        out[f.name] = _check_value(f, raw)
+    for f in table.values():
+        if f.req and f.name not in out:
+            raise ProtoError(104, "%s missing" % f.name)
+    return out
+
+
+def _enc_value(f, v):
+    if f.kind in _FMT:
+        return struct.pack(_FMT[f.kind], v)
+    if f.kind in ("node", "name", "text"):
+        return text(v)
+    if f.kind == "list":
+        return list_value([encode_table(f.items, it) for it in v])
+    return bytes(v)
+
+
+def encode_table(table, values):
+    """
+    Encode a dict by its table.  A key absent or None is left out; zero and
+    empty values are written as given, so callers can break rule 5 on
+    purpose (the helpers below leave optional fields out instead).
+    """
+    names = {f.name for f in table.values()}
+    for name in values:
+        if name not in names:
+            raise KeyError("no field %r" % name)
+    pairs = []
+    for tag in sorted(table):
+        f = table[tag]
+        v = values.get(f.name)
+        if v is None:
+            continue
+        pairs.append((tag, _enc_value(f, v)))
+    return fields(pairs)
+
+
+def encode(mtype, **values):
+    """A whole frame of the given type from keyword fields."""
+    return frame(mtype, encode_table(TABLES[mtype], values))
+
+
+def decode(mtype, payload):
+    """A payload decoded strictly; unknown types are refused with 102."""
+    if mtype not in TABLES:
+        raise ProtoError(102, "type 0x%02x" % mtype)
+    return decode_table(TABLES[mtype], payload)
+
+
+def hello(role=ROLE_AGENT, version=VERSION, heartbeat=None, last_seq=None,
+          agent="wuzha-systest"):
+    return encode(HELLO, version=version, role=role, heartbeat=heartbeat,
+                  last_seq=last_seq, agent=agent)
+
+
+def ack(alert_id, state, reach=None):
+    return encode(ACK, id=alert_id, state=state, reach=reach)
+
+
+def ping(nonce):
+    return encode(PING, nonce=nonce)
+
+
+def publish(envelope_bytes):
+    return encode(PUBLISH, envelope=envelope_bytes)
+
+
+# --- the alert ------------------------------------------------------------
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+def alert_body(alert_id, issuer, target, headline="test alert", text_="",
+               category="warning", severity="severe", msg_type=MSG_ALERT,
+               references=None, instruction=None, issued_at=None,
+               expires_at=None, relay_required=0):
+    """
+    The canonical body (PROTOCOL.md 6.1): references and instruction left
+    out when empty, text always present (possibly empty), relay_required
+    always present.
+    """
+    issued = now_ms() if issued_at is None else issued_at
+    expires = issued + 24 * 3600 * 1000 if expires_at is None else expires_at
+    cat = CATEGORIES[category] if isinstance(category, str) else category
+    sev = SEVERITIES[severity] if isinstance(severity, str) else severity
+    vals = {
+        "id": alert_id, "issuer": issuer, "target": target,
+        "msg_type": msg_type, "references": references or None,
+        "category": cat, "severity": sev, "headline": headline,
+        "text": text_, "instruction": instruction or None,
+        "issued_at": issued, "expires_at": expires,
+        "relay_required": relay_required,
+    }
+    return encode_table(T_ALERT_BODY, vals)
+
+
+def decode_alert(body):
+    """The body decoded strictly, with the rules of 6.1 (309, 306)."""
+    b = decode_table(T_ALERT_BODY, body)
+    ref = b.get("references")
+    if b["msg_type"] == MSG_ALERT and ref:
+        raise ProtoError(309, "an alert with references")
+    if b["msg_type"] != MSG_ALERT and (not ref or ref == b["id"]):
+        raise ProtoError(309, "update or cancel without a valid reference")
+    if b["expires_at"] <= b["issued_at"]:
+        raise ProtoError(306, "expires_at not after issued_at")
+    return b
+
+
+def sign(key, body):
+    """Ed25519 over the domain-separation context followed by the body."""
+    return key.sign(SIG_CONTEXT + body)
+
+
+def envelope(body, cert_der, sig):
+    return fields([(1, body), (2, cert_der), (3, sig)])
+
+
+def signed_envelope(body, key, cert):
+    """Body signed by key, carrying cert (a cryptography x509 cert or DER)."""
+    der_ = cert if isinstance(cert, (bytes, bytearray)) else \
+        cert.public_bytes(serialization.Encoding.DER)
+    return envelope(body, bytes(der_), sign(key, body))
+
+
+def decode_envelope(env):
+    e = decode_table(T_ENVELOPE, env)
+    if len(e["sig"]) != SIG_LEN:
+        raise ProtoError(300, "signature of %d bytes" % len(e["sig"]))
+    return e
+
+
+def verify_envelope(env, ca_cert, at=None):
+    """
+    Verify as PROTOCOL.md 6.4 says, against one Ed25519 CA (no CRL): the
+    steps in order, the first failure raised as ProtoError with its code.
+    at: time in seconds for the validity check (default now).
+    Returns the decoded body.
+    """
+    e = decode_envelope(env)
+    body = decode_alert(e["body"])
+    try:
+        cert = x509.load_der_x509_certificate(e["cert"])
+    except ValueError as ex:
+        raise ProtoError(301, "certificate does not parse") from ex
+    if der(cert) != e["cert"]:
+        raise ProtoError(301, "bytes after the certificate")
+    if cert.issuer != ca_cert.subject:
+        raise ProtoError(301, "not issued by the CA")
+    try:
+        ca_cert.public_key().verify(cert.signature, cert.tbs_certificate_bytes)
+    except Exception as ex:  # noqa: BLE001 - any failure is a refusal
+        raise ProtoError(301, "CA signature does not verify") from ex
+    when = datetime.datetime.fromtimestamp(
+        time.time() if at is None else at, datetime.timezone.utc
+    ).replace(tzinfo=None)
+    if not cert.not_valid_before <= when <= cert.not_valid_after:
+        raise ProtoError(301, "certificate not valid at that time")
+    cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    if len(cns) != 1 or cns[0].value != body["issuer"]:
+        raise ProtoError(302, "certificate CN is not the issuer")
+    pub = cert.public_key()
+    if not isinstance(pub, ed25519.Ed25519PublicKey):
+        raise ProtoError(301, "not an Ed25519 key")
+    try:
+        pub.verify(e["sig"], SIG_CONTEXT + e["body"])
+    except Exception as ex:  # noqa: BLE001
+        raise ProtoError(300, "signature does not verify") from ex
+    return body
+
+
+# --- certificates ---------------------------------------------------------
+
+def cn_of(cert):
+    return cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+
+
+def new_key():
+    return ed25519.Ed25519PrivateKey.generate()
+
+
+def make_ca(cn="wuzha-test-rogue-ca"):
+    """A fresh self-signed Ed25519 CA: (key, cert)."""
+    key = new_key()
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder()
+            .subject_name(name).issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=2))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None),
+                           critical=True)
+            .add_extension(x509.KeyUsage(
+                digital_signature=False, content_commitment=False,
+                key_encipherment=False, data_encipherment=False,
+                key_agreement=False, key_cert_sign=True, crl_sign=True,
+                encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(
+                key.public_key()), critical=False)
+            .sign(key, None))
+    return key, cert
+
+
+def issue_cert(ca_key, ca_cert, cn, key=None, server_name=None):
+    """
+    An end-entity certificate for cn (client auth, or server auth with a
+    DNS name when server_name is given), signed by ca_key.  With ca_key ==
+    key and ca_cert None, the certificate is self-signed.
+    """
+    key = key or new_key()
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    issuer = ca_cert.subject if ca_cert is not None else name
+    now = datetime.datetime.now(datetime.timezone.utc)
+    b = (x509.CertificateBuilder()
+         .subject_name(name).issuer_name(issuer)
+         .public_key(key.public_key())
+         .serial_number(x509.random_serial_number())
+         .not_valid_before(now - datetime.timedelta(hours=1))
+         .not_valid_after(now + datetime.timedelta(days=2))
+         .add_extension(x509.BasicConstraints(ca=False, path_length=None),
+                        critical=True)
+         .add_extension(x509.SubjectKeyIdentifier.from_public_key(
+             key.public_key()), critical=False))
+    if ca_cert is not None:
+        b = b.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                ca_cert.public_key()), critical=False)
+    if server_name:
+        b = (b.add_extension(x509.SubjectAlternativeName(
+                [x509.DNSName(server_name)]), critical=False)
+             .add_extension(x509.ExtendedKeyUsage(
+                 [ExtendedKeyUsageOID.SERVER_AUTH]), critical=False))
+    else:
+        b = b.add_extension(x509.ExtendedKeyUsage(
+            [ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+    return key, b.sign(ca_key, None)
+
+
+def load_key(path):
+    with open(path, "rb") as f:
+        return serialization.load_pem_private_key(f.read(), None)
+
+
+def load_cert(path):
+    with open(path, "rb") as f:
+        return x509.load_pem_x509_certificate(f.read())
+
+
+def der(cert):
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def write_pem(dirpath, name, key, cert):
+    """Write name.key / name.crt into dirpath; returns (crt, key) paths."""
+    crt = os.path.join(dirpath, name + ".crt")
+    kp = os.path.join(dirpath, name + ".key")
+    with open(crt, "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(kp, "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM,
+                                  serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    os.chmod(kp, 0o600)
+    return crt, kp
+
+
+# --- a frame-by-frame TLS client ------------------------------------------
+
+class Closed(Exception):
+    """The peer closed the connection (or TLS failed) while we waited."""
+
+
+class FrameSocket:
+    """Frames over a connected (TLS) socket, every read bounded in time."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+        self.eof = False
+
+    def send_raw(self, data):
+        self.sock.sendall(data)
+
+    def send(self, mtype, payload=b""):
+        self.sock.sendall(frame(mtype, payload))
+
+    def _fill(self, deadline):
+        # Pending TLS records may already hold data select() cannot see.
+        pending = getattr(self.sock, "pending", lambda: 0)()
+        if not pending:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("no frame within the time allowed")
+            r, _, _ = select.select([self.sock], [], [], left)
+            if not r:
+                raise TimeoutError("no frame within the time allowed")
+        try:
+            data = self.sock.recv(65536)
+        except ssl.SSLWantReadError:
+            return
+        except (ssl.SSLError, ConnectionError, OSError) as ex:
+            self.eof = True
+            raise Closed(str(ex)) from ex
+        if not data:
+            self.eof = True
+            raise Closed("peer closed the connection")
+        self.buf += data
+
+    def recv_frame(self, timeout=10.0, max_len=FRAME_MAX_DEFAULT):
+        """Next (type, payload); raises Closed or TimeoutError."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if len(self.buf) >= FRAME_HDR:
+                t, n = frame_header(self.buf, max_len)
+                if len(self.buf) >= FRAME_HDR + n:
+                    payload = self.buf[FRAME_HDR:FRAME_HDR + n]
+                    self.buf = self.buf[FRAME_HDR + n:]
+                    return t, payload
+            self._fill(deadline)
+
+    def recv(self, timeout=10.0, skip_pings=True):
+        """Next message as (type, dict); answers PINGs on the way."""
+        while True:
+            t, payload = self.recv_frame(timeout)
+            msg = decode(t, payload)
+            if t == PING and skip_pings:
+                self.send_raw(encode(PONG, nonce=msg.get("nonce", 0)))
+                continue
+            return t, msg
+
+    def expect(self, mtype, timeout=10.0):
+        """The next message, which must be of mtype (ERROR is reported)."""
+        t, msg = self.recv(timeout)
+        if t != mtype:
+            raise AssertionError("expected %s, got %s %r" % (
+                TYPE_NAMES.get(mtype), TYPE_NAMES.get(t, hex(t)), msg))
+        return msg
+
+    def wait_closed(self, timeout=10.0):
+        """True once the peer has closed; frames before that are returned."""
+        got = []
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False, got
+            try:
+                got.append(self.recv_frame(left))
+            except Closed:
+                return True, got
+            except TimeoutError:
+                return False, got
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def client_context(ca, cert, key):
+    """TLS 1.3 only, client cert, the CA pinned."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_3
+    ctx.load_verify_locations(cafile=ca)
+    if cert:
+        ctx.load_cert_chain(cert, key)
+    return ctx
+
+
+def connect(host, port, ca, cert, key, server_name="wuzhad", timeout=10.0):
+    """A TLS connection to a daemon as a FrameSocket (handshake done)."""
+    ctx = client_context(ca, cert, key)
+    raw = socket.create_connection((host, port), timeout=timeout)
+    try:
+        s = ctx.wrap_socket(raw, server_hostname=server_name)
+    except Exception:
+        raw.close()
+        raise
+    s.settimeout(timeout)
+    return FrameSocket(s)
+
+
+def session(host, port, ca, cert, key, role=ROLE_AGENT, server_name="wuzhad",
+            timeout=10.0, **hello_kw):
+    """Connect, HELLO, and return (FrameSocket, WELCOME dict)."""
+    fs = connect(host, port, ca, cert, key, server_name, timeout)
+    try:
+        fs.send_raw(hello(role=role, **hello_kw))
+        t, msg = fs.recv(timeout)
+        if t != WELCOME:
+            raise AssertionError("HELLO answered by %s %r"
+                                 % (TYPE_NAMES.get(t, hex(t)), msg))
+    except Exception:
+        fs.close()
+        raise
+    return fs, msg
+
+
+# --- a rogue daemon -------------------------------------------------------
+
+class RogueDaemon:
+    """
+    A TLS server holding the real daemon certificate (so an agent trusts the
+    connection) that speaks just enough protocol to push chosen ALERT frames.
+    Each session: read HELLO, answer WELCOME, send every envelope queued in
+    `alerts` (as ALERT frames, seqs from 1), then record what the agent
+    sends (ACKs, PINGs) until it disconnects or the server stops.
+    """
+
+    def __init__(self, ca, cert, key, principal_of=None, node="school-a"):
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+        self.ctx.load_cert_chain(cert, key)
+        self.ctx.load_verify_locations(cafile=ca)
+        self.ctx.verify_mode = ssl.CERT_REQUIRED
+        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(8)
+        self.port = self.lsock.getsockname()[1]
+        self.node = node
+        self.alerts = []          # envelopes to push, in order
+        self.sessions = 0         # sessions that got past HELLO
+        self.received = []        # (type, dict) from the agent
+        self.errors = []
+        self.lock = threading.Lock()
+        self.stop_flag = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.stop_flag.set()
+        try:
+            self.lsock.close()
+        except OSError:
+            pass
+        self.thread.join(10)
+
+    def acks(self):
+        with self.lock:
+            return [m for t, m in self.received if t == ACK]
+
+    def _run(self):
+        while not self.stop_flag.is_set():
+            try:
+                r, _, _ = select.select([self.lsock], [], [], 0.2)
+            except (OSError, ValueError):
+                return
+            if not r:
+                continue
+            try:
+                raw, _ = self.lsock.accept()
+            except OSError:
+                return
+            try:
+                self._serve(raw)
+            except Exception as ex:  # noqa: BLE001 - recorded for the test
+                with self.lock:
+                    self.errors.append(repr(ex))
+            finally:
+                try:
+                    raw.close()
+                except OSError:
+                    pass
+
+    def _serve(self, raw):
+        raw.settimeout(10)
+        s = self.ctx.wrap_socket(raw, server_side=True)
+        fs = FrameSocket(s)
+        t, msg = fs.recv(10)
+        if t != HELLO:
+            raise ProtoError(107, "agent began with %s" % TYPE_NAMES.get(t))
+        cn = cn_of(x509.load_der_x509_certificate(s.getpeercert(True)))
+        fs.send_raw(encode(WELCOME, version=VERSION, principal=cn,
+                           node=self.node, rights=R_RECEIVE, heartbeat=30,
+                           server_time=now_ms(), max_frame=FRAME_MAX_DEFAULT))
+        with self.lock:
+            self.sessions += 1
+            todo = list(self.alerts)
+        for i, env in enumerate(todo):
+            fs.send_raw(encode(ALERT, seq=i + 1, flags=0, envelope=env))
+        while not self.stop_flag.is_set():
+            try:
+                t, payload = fs.recv_frame(0.3)
+            except TimeoutError:
+                continue
+            except Closed:
+                return
+            msg = decode(t, payload)
+            with self.lock:
+                self.received.append((t, msg))
+            if t == PING:
+                fs.send_raw(encode(PONG, nonce=msg.get("nonce", 0)))
+            elif t == ACK:
+                fs.send_raw(encode(ACK_OK, id=msg["id"], state=msg["state"]))
+            elif t == BYE:
+                return

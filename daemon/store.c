@@ -321,6 +321,8 @@ store_drop(const char *why)
 	log_warnx("redis: dropping the connection: %s", why);
 	was_connected = st.state != STORE_S_CONNECTING;
 	st.ac = NULL;
+	/* Callbacks run by the free below must see the link as down. */
+	store_set_state(STORE_S_DOWN);
 	/* Freeing a connected context runs the disconnect callback. */
 	if (was_connected)
 		ac->onDisconnect = NULL;

@@ -324,6 +324,7 @@ tree_walk(struct tnode *root, void (*fn)(struct tnode *, int, void *), void *arg
 
 static void	(*tree_load_done)(int);
 static int	  tree_loading;
+static int	  tree_kept;	/* Redis has no tree; we kept ours: don't poll it */
 
 /* Text of a reply element, "" if it is not a string. */
 static const char *
@@ -376,6 +377,18 @@ tree_loaded_cb(redisReply *r, void *arg)
 		goto bad;
 
 	old = wz->tree;
+	if (t->gen == 0 && t->nnodes == 0 && old != NULL && old->nnodes > 0) {
+		/* A Redis that lost its data must not cut everyone off. */
+		log_warnx("tree: Redis holds no tree (was its data lost?); "
+		    "keeping generation %llu until one is imported",
+		    (unsigned long long)old->gen);
+		tree_kept = 1;
+		tree_free(t);
+		if (done != NULL)
+			done(0);
+		return;
+	}
+	tree_kept = 0;
 	wz->tree = t;
 	conn_rebind(old, t);
 	tree_free(old);
@@ -422,6 +435,8 @@ tree_gen_cb(redisReply *r, void *arg)
 	if (r == NULL || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL))
 		return;
 	gen = r->type == REDIS_REPLY_NIL ? 0 : strtoull(r->str, NULL, 10);
+	if (gen == 0 && tree_kept)
+		return;
 	if (wz->tree == NULL || gen != wz->tree->gen) {
 		log_info("tree: generation %llu in Redis, reloading",
 		    (unsigned long long)gen);

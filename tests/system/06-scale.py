@@ -7,6 +7,7 @@ batches, and every counter must come out right.
 """
 
 import json
+import re
 import subprocess
 
 import pytest
@@ -116,6 +117,17 @@ def test_publish_to_2000_agents_costs_per_node_and_acks_are_batched(
             dept = "big-d%d" % d
             assert rate[dept]["delivered"] == per_class * CLASSES
         assert "small" not in rate
+
+        # 2,000 members do not fit one STATUS: the answer says how many
+        # were left out instead of failing or silently cutting the list.
+        r = env.ctl("officer-li", "pending", aid, "--node", "big")
+        assert r.rc == 0, r
+        listed = [l for l in r.out.splitlines() if l.startswith("sw-")]
+        m = re.search(r"(\d+) of the (\d+) listed have not read; (\d+) "
+                      r"more not listed", r.out)
+        assert m, r.out[-300:]
+        assert int(m.group(1)) == int(m.group(2)) == len(listed) > 0
+        assert len(listed) + int(m.group(3)) == AGENTS
 
         swarm.proc.stdin.close()
         rc = swarm.proc.wait(30)

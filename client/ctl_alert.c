@@ -280,6 +280,42 @@ ctl_published_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
 	return CTL_OK;
 }
 
+/* The optional timers of PUBLISH: durations up to 30 days, 1..100 rounds. */
+static int
+ctl_pub_timers(struct proto_publish *pub, const char *remind,
+    const char *escalate, const char *maxrem)
+{
+	const char	*what[2] = { remind, escalate };
+	uint32_t	*to[2] = { &pub->remind_after, &pub->escalate_after };
+	int64_t		 ms;
+	long		 n;
+	char		*end;
+	int		 i;
+
+	for (i = 0; i < 2; i++) {
+		if (what[i] == NULL)
+			continue;
+		ms = conf_parse_duration_ms(what[i]);
+		if (ms < 100 || ms > 30LL * 86400000) {
+			fprintf(stderr, "wuzhactl: --%s %s: expected a duration "
+			    "from 100ms to 30d such as 30m\n",
+			    i ? "escalate-after" : "remind-after", what[i]);
+			return -1;
+		}
+		*to[i] = (uint32_t)ms;
+	}
+	if (maxrem != NULL) {
+		n = strtol(maxrem, &end, 10);
+		if (*maxrem == '\0' || *end != '\0' || n < 1 || n > 100) {
+			fprintf(stderr, "wuzhactl: --max-reminders %s: expected "
+			    "1 to 100\n", maxrem);
+			return -1;
+		}
+		pub->max_reminders = (uint8_t)n;
+	}
+	return 0;
+}
+
 /* publish: build, sign, check, send; print the PUBLISHED answer. */
 int
 ctl_publish(struct ctl *ctl, int argc, char **argv)
@@ -297,8 +333,12 @@ ctl_publish(struct ctl *ctl, int argc, char **argv)
 		{ "id",			required_argument, NULL, 'I' },
 		{ "type",		required_argument, NULL, 'y' },
 		{ "references",		required_argument, NULL, 'R' },
+		{ "remind-after",	required_argument, NULL, 'm' },
+		{ "escalate-after",	required_argument, NULL, 'E' },
+		{ "max-reminders",	required_argument, NULL, 'M' },
 		{ NULL,			0,		   NULL, 0 },
 	};
+	const char		*remind = NULL, *escalate = NULL, *maxrem = NULL;
 	struct ctl_pub		 o;
 	struct proto_alert	 a;
 	struct proto_publish	 pub;
@@ -324,6 +364,9 @@ ctl_publish(struct ctl *ctl, int argc, char **argv)
 		case 'I': o.id = optarg; break;
 		case 'y': o.type = optarg; break;
 		case 'R': o.references = optarg; break;
+		case 'm': remind = optarg; break;
+		case 'E': escalate = optarg; break;
+		case 'M': maxrem = optarg; break;
 		default:
 			fprintf(stderr, "wuzhactl: publish: bad option %s\n",
 			    argv[optind - 1]);
@@ -353,6 +396,10 @@ ctl_publish(struct ctl *ctl, int argc, char **argv)
 	memset(&pub, 0, sizeof(pub));
 	pub.envelope.p = env.data;
 	pub.envelope.len = env.len;
+	if (ctl_pub_timers(&pub, remind, escalate, maxrem) == -1) {
+		rc = CTL_USAGE;
+		goto done;
+	}
 	proto_publish_encode(&req, &pub);
 	if (req.err != 0) {
 		fprintf(stderr, "wuzhactl: cannot encode PUBLISH (error %d)\n",

@@ -33,7 +33,9 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "[--instruction TEXT] [--category warning|knowledge|case-followup] "
 	    "[--severity extreme|severe|moderate|minor|unknown] "
 	    "[--expires DURATION] [--relay-required] [--id ID] "
-	    "[--type alert|update|cancel] [--references ID]",
+	    "[--type alert|update|cancel] [--references ID] "
+	    "[--remind-after DURATION] [--max-reminders N] "
+	    "[--escalate-after DURATION]",
 	    "sign an alert with our own key and publish it" },
 	{ { "ack", NULL }, ctl_ack,
 	    "ID read|relayed [--reach N]",

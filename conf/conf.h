@@ -54,6 +54,11 @@ struct conf_wuzhad {
 		uint32_t skew_s;		/* issued_at window, default 300 */
 		uint32_t tree_refresh_ms;	/* tree-gen poll, default 2000 */
 	} timeouts;
+	struct {
+		uint32_t remind_after_ms;	/* not read yet: push again, default 30m */
+		uint32_t escalate_after_ms;	/* not read yet: tell observers, default 2h */
+		uint32_t max_reminders;		/* per alert, default 3 (0 = none) */
+	} delivery;				/* defaults; an issuer may set its own */
 	char		*log_level;		/* "debug" | "info" | "warning"; default "info" */
 };
 

@@ -252,17 +252,53 @@ wuzhad_timeouts(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
 	return 0;
 }
 
+/* delivery: reminder and escalation defaults (issuers may override). */
+static int
+wuzhad_delivery(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
+    struct conf_wuzhad *c)
+{
+	const struct conf_yaml_node	*remind, *escalate, *max;
+	const struct conf_yaml_key	 keys[] = {
+		{ "remind_after", 0, &remind }, { "escalate_after", 0, &escalate },
+		{ "max_reminders", 0, &max },
+	};
+	uint64_t			 v;
+
+	c->delivery.remind_after_ms = 30 * 60 * 1000;
+	c->delivery.escalate_after_ms = 2 * 60 * 60 * 1000;
+	c->delivery.max_reminders = 3;
+	if (node == NULL)
+		return 0;
+	if (conf_yaml_map(doc, node, keys, sizeof(keys) / sizeof(keys[0])) ==
+	    -1)
+		return -1;
+	/* At most 30 days: the wire carries milliseconds in a u32. */
+	if (remind != NULL && conf_yaml_duration(doc, remind, 100,
+	    30u * 86400000u, &c->delivery.remind_after_ms) == -1)
+		return -1;
+	if (escalate != NULL && conf_yaml_duration(doc, escalate, 100,
+	    30u * 86400000u, &c->delivery.escalate_after_ms) == -1)
+		return -1;
+	if (max != NULL) {
+		if (conf_yaml_uint(doc, max, 0, 100, &v) == -1)
+			return -1;
+		c->delivery.max_reminders = (uint32_t)v;
+	}
+	return 0;
+}
+
 /* Build the config from a parsed document; NULL on any error. */
 static struct conf_wuzhad *
 wuzhad_build(struct conf_yaml_doc *doc, const char *dir)
 {
 	const struct conf_yaml_node	*root = conf_yaml_root(doc);
 	const struct conf_yaml_node	*listen, *tls, *redis, *limits;
-	const struct conf_yaml_node	*timeouts, *level;
+	const struct conf_yaml_node	*timeouts, *delivery, *level;
 	const struct conf_yaml_key	 keys[] = {
 		{ "listen", 1, &listen }, { "tls", 1, &tls },
 		{ "redis", 0, &redis }, { "limits", 0, &limits },
-		{ "timeouts", 0, &timeouts }, { "log_level", 0, &level },
+		{ "timeouts", 0, &timeouts }, { "delivery", 0, &delivery },
+		{ "log_level", 0, &level },
 	};
 	struct conf_wuzhad		*c;
 	const char			*why, *s;
@@ -284,7 +320,8 @@ wuzhad_build(struct conf_yaml_doc *doc, const char *dir)
 	if (wuzhad_tls(doc, tls, dir, c) == -1 ||
 	    wuzhad_redis(doc, redis, dir, c) == -1 ||
 	    wuzhad_limits(doc, limits, c) == -1 ||
-	    wuzhad_timeouts(doc, timeouts, c) == -1)
+	    wuzhad_timeouts(doc, timeouts, c) == -1 ||
+	    wuzhad_delivery(doc, delivery, c) == -1)
 		goto fail;
 	s = "info";
 	if (level != NULL) {

@@ -644,6 +644,18 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 
 /* --- fan-out, rebinding, sweeping -------------------------------------- */
 
+struct conn *
+conn_first_at(struct tnode *n)
+{
+	return TAILQ_FIRST(&n->agents);
+}
+
+struct conn *
+conn_next_at(struct conn *c)
+{
+	return TAILQ_NEXT(c, at_node);
+}
+
 struct fanout_ctx {
 	struct blob	*bl;
 	size_t		 n;

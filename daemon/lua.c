@@ -29,7 +29,8 @@ static const char lua_tree[] =
 
 /*
  * Accept an alert.  ARGV: P, id, envelope, target, issuer, type, issued,
- * expires, accepted, references, then (node, targeted) pairs.  Writes are
+ * expires, accepted, references, remind_ms, escalate_ms, max_reminders,
+ * then (node, targeted) pairs.  Writes are
  * per node, never per agent.  Returns {1, seq} or {0, 'duplicate'}.
  */
 static const char lua_publish[] =
@@ -39,13 +40,14 @@ static const char lua_publish[] =
 "local seq = redis.call('INCR', P .. 'seq')\n"
 "redis.call('HSET', akey, 'env', ARGV[3], 'target', ARGV[4], 'issuer', ARGV[5],\n"
 "  'type', ARGV[6], 'issued', ARGV[7], 'expires', ARGV[8], 'accepted', ARGV[9],\n"
-"  'references', ARGV[10], 'seq', seq)\n"
+"  'references', ARGV[10], 'remind', ARGV[11], 'escalate', ARGV[12],\n"
+"  'maxrem', ARGV[13], 'reminded', 0, 'escalated', 0, 'seq', seq)\n"
 "redis.call('XADD', P .. 'alerts', '*', 'id', id, 'seq', seq, 'target', ARGV[4],\n"
 "  'issuer', ARGV[5], 'type', ARGV[6])\n"
 "redis.call('ZADD', P .. 'node-alerts:' .. ARGV[4], seq, id)\n"
 "redis.call('ZADD', P .. 'live', seq, id)\n"
 "local rk, args = P .. 'rate:' .. id, {}\n"
-"for i = 11, #ARGV - 1, 2 do\n"
+"for i = 14, #ARGV - 1, 2 do\n"
 "  args[#args + 1] = ARGV[i] .. ':targeted'\n"
 "  args[#args + 1] = ARGV[i + 1]\n"
 "  if #args >= 1000 then redis.call('HSET', rk, unpack(args)); args = {} end\n"
@@ -120,20 +122,36 @@ static const char lua_status[] =
 
 /*
  * ARGV: P, now.  Every live alert, in sequence order, as flat groups of
- * {id, env, seq, target, issuer, issued, expires, type}; alerts past
- * their expiry leave the live set.
+ * {id, env, seq, target, issuer, issued, expires, type, accepted, remind,
+ * escalate, maxrem, reminded, escalated}; alerts past their expiry leave
+ * the live set.
  */
 static const char lua_alerts[] =
 "local P, now, out = ARGV[1], tonumber(ARGV[2]), {}\n"
 "for _, id in ipairs(redis.call('ZRANGE', P .. 'live', 0, -1)) do\n"
 "  local h = redis.call('HMGET', P .. 'alert:' .. id, 'env', 'seq', 'target',\n"
-"    'issuer', 'issued', 'expires', 'type')\n"
+"    'issuer', 'issued', 'expires', 'type', 'accepted', 'remind', 'escalate',\n"
+"    'maxrem', 'reminded', 'escalated')\n"
 "  if h[1] and tonumber(h[6] or '0') > now then\n"
 "    out[#out + 1] = id\n"
-"    for k = 1, 7 do out[#out + 1] = h[k] or '' end\n"
+"    for k = 1, 13 do out[#out + 1] = h[k] or '0' end\n"
 "  else\n"
 "    redis.call('ZREM', P .. 'live', id)\n"
 "  end\n"
+"end\n"
+"return out\n";
+
+/*
+ * ARGV: P, id, field, value, cns...  Sets one field of the alert (a timer
+ * that fired) and returns each cn's stored state (0 = none), so a timer
+ * is marked done in the same call that reads who still needs it.
+ */
+static const char lua_states[] =
+"local P, id, out = ARGV[1], ARGV[2], {}\n"
+"redis.call('HSET', P .. 'alert:' .. id, ARGV[3], ARGV[4])\n"
+"for i = 5, #ARGV do\n"
+"  local v = redis.call('HGET', P .. 'ack:' .. id, ARGV[i])\n"
+"  out[#out + 1] = v and (tonumber(string.match(v, '^(%d+)')) or 0) or 0\n"
 "end\n"
 "return out\n";
 
@@ -144,6 +162,7 @@ const char *const lua_scripts[STORE_LUA_COUNT] = {
 	[STORE_LUA_STATUS] = lua_status,
 	[STORE_LUA_TREE] = lua_tree,
 	[STORE_LUA_ALERTS] = lua_alerts,
+	[STORE_LUA_STATES] = lua_states,
 };
 
 const char *const lua_names[STORE_LUA_COUNT] = {
@@ -153,4 +172,5 @@ const char *const lua_names[STORE_LUA_COUNT] = {
 	[STORE_LUA_STATUS] = "status",
 	[STORE_LUA_TREE] = "tree",
 	[STORE_LUA_ALERTS] = "alerts",
+	[STORE_LUA_STATES] = "states",
 };

@@ -72,6 +72,7 @@ tick_cb(evutil_socket_t fd, short ev, void *arg)
 		last_tree_poll = now;
 		tree_refresh();
 	}
+	remind_tick();
 	if (now - last_expire >= EXPIRE_EVERY_MS) {
 		last_expire = now;
 		alerts_expire();

@@ -37,6 +37,7 @@ alert_free(void *v)
 
 	blob_unref(a->frame);
 	blob_unref(a->resent);
+	blob_unref(a->reminder);
 	free(a->env);
 	free(a);
 }
@@ -106,11 +107,55 @@ alert_frame(const struct alert *a, uint8_t flags)
 	return bl;
 }
 
+struct blob *
+alert_blob(struct alert *a, uint8_t flags)
+{
+	struct blob	**slot;
+
+	switch (flags) {
+	case 0:
+		slot = &a->frame;
+		break;
+	case PROTO_AF_RESENT:
+		slot = &a->resent;
+		break;
+	case PROTO_AF_REMINDER:
+		slot = &a->reminder;
+		break;
+	default:
+		fatalx("alert %s: no frame with flags %u", a->id, flags);
+	}
+	if (*slot == NULL)
+		*slot = alert_frame(a, flags);
+	return *slot;
+}
+
+struct foreach_ctx {
+	void	(*fn)(struct alert *, void *);
+	void	*arg;
+};
+
+static void
+alerts_foreach_cb(void *v, void *arg)
+{
+	struct foreach_ctx	*fc = arg;
+
+	fc->fn(v, fc->arg);
+}
+
+void
+alerts_foreach(void (*fn)(struct alert *, void *), void *arg)
+{
+	struct foreach_ctx	fc = { fn, arg };
+
+	htab_foreach(&alerts, alerts_foreach_cb, &fc);
+}
+
 /* Add an accepted alert to the cache (taking a copy of env). */
 static struct alert *
 alert_add(const char *id, const uint8_t *env, size_t envlen, uint64_t seq,
     const char *target, const char *issuer, uint8_t type, uint64_t issued,
-    uint64_t expires)
+    uint64_t expires, uint64_t accepted, const struct alert_timers *tm)
 {
 	struct alert	*a;
 	struct alist	*l;
@@ -129,6 +174,10 @@ alert_add(const char *id, const uint8_t *env, size_t envlen, uint64_t seq,
 	a->msg_type = type;
 	a->issued_at = issued;
 	a->expires_at = expires;
+	a->accepted_at = accepted;
+	a->remind_ms = tm->remind_ms;
+	a->escalate_ms = tm->escalate_ms;
+	a->max_reminders = tm->max_reminders;
 	a->frame = alert_frame(a, 0);
 	if ((nv = htab_put(&alerts, a->id, a)) != NULL)
 		fatalx("alert %s cached twice", id);
@@ -228,30 +277,43 @@ alerts_expire(void)
 
 static void	(*alerts_load_done)(int);
 
-/* Groups of {id, env, seq, target, issuer, issued, expires, type}. */
+/*
+ * Groups of {id, env, seq, target, issuer, issued, expires, type,
+ * accepted, remind, escalate, maxrem, reminded, escalated}.
+ */
+#define ALERTS_GROUP	14
 static void
 alerts_loaded_cb(redisReply *r, void *arg)
 {
 	void		(*done)(int) = alerts_load_done;
+	struct alert_timers tm;
+	struct alert	 *a;
 	redisReply	**e;
 	size_t		  i, n = 0;
 
 	alerts_load_done = NULL;
-	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements % 8 != 0) {
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY ||
+	    r->elements % ALERTS_GROUP != 0) {
 		log_warnx("alerts: load failed: %s", r && r->type ==
 		    REDIS_REPLY_ERROR ? r->str : "bad or no reply");
 		done(-1);
 		return;
 	}
-	for (i = 0; i < r->elements; i += 8) {
+	for (i = 0; i < r->elements; i += ALERTS_GROUP) {
 		e = &r->element[i];
 		if (e[0]->type != REDIS_REPLY_STRING || e[1]->type !=
 		    REDIS_REPLY_STRING || htab_get(&alerts, e[0]->str) != NULL)
 			continue;
-		alert_add(e[0]->str, (const uint8_t *)e[1]->str, e[1]->len,
+		tm.remind_ms = (uint32_t)strtoul(e[9]->str, NULL, 10);
+		tm.escalate_ms = (uint32_t)strtoul(e[10]->str, NULL, 10);
+		tm.max_reminders = (uint32_t)strtoul(e[11]->str, NULL, 10);
+		a = alert_add(e[0]->str, (const uint8_t *)e[1]->str, e[1]->len,
 		    strtoull(e[2]->str, NULL, 10), e[3]->str, e[4]->str,
 		    (uint8_t)atoi(e[7]->str), strtoull(e[5]->str, NULL, 10),
-		    strtoull(e[6]->str, NULL, 10));
+		    strtoull(e[6]->str, NULL, 10), strtoull(e[8]->str, NULL, 10),
+		    &tm);
+		a->reminded = (uint32_t)strtoul(e[12]->str, NULL, 10);
+		a->escalated = atoi(e[13]->str) != 0;
 		n++;
 	}
 	log_info("alerts: %zu live alerts loaded", n);
@@ -286,6 +348,8 @@ struct pubreq {
 	uint8_t		 type;
 	uint64_t	 issued;
 	uint64_t	 expires;
+	uint64_t	 accepted;
+	struct alert_timers tm;
 	uint32_t	 targeted;
 	uint8_t		*env;
 	size_t		 envlen;
@@ -328,7 +392,7 @@ publish_done_cb(redisReply *r, void *arg)
 	}
 	a = alert_add(pr->id, pr->env, pr->envlen,
 	    (uint64_t)r->element[1]->integer, pr->target, pr->issuer, pr->type,
-	    pr->issued, pr->expires);
+	    pr->issued, pr->expires, pr->accepted, &pr->tm);
 	/* The tree may have changed while Redis worked: look the node up again. */
 	if ((target = tree_node(wz->tree, a->target)) != NULL)
 		pushed = conn_fanout(target, a->frame);
@@ -390,7 +454,7 @@ publish_handle(struct conn *c, const uint8_t *p, size_t len)
 	struct pubreq		*req;
 	struct pubargs		 pa;
 	const char		*ref = NULL;
-	char			 why[256], num[5][24];
+	char			 why[256], num[7][24];
 	uint64_t		 now = now_ms(), skew;
 	size_t			 nnodes = 0;
 	int			 rv;
@@ -478,20 +542,30 @@ publish_handle(struct conn *c, const uint8_t *p, size_t len)
 	req->issued = a.issued_at;
 	req->expires = a.expires_at;
 	req->targeted = target->receivers;
+	req->accepted = now;
+	req->tm.remind_ms = pub.remind_after ? pub.remind_after :
+	    wz->conf->delivery.remind_after_ms;
+	req->tm.escalate_ms = pub.escalate_after ? pub.escalate_after :
+	    wz->conf->delivery.escalate_after_ms;
+	req->tm.max_reminders = pub.max_reminders ? pub.max_reminders :
+	    wz->conf->delivery.max_reminders;
 	memcpy(req->env, pub.envelope.p, pub.envelope.len);
 	req->envlen = pub.envelope.len;
 
 	tree_walk(target, publish_count_cb, &nnodes);
 	pa.argc = 0;
 	pa.numlen = 0;
-	if ((pa.argv = calloc(10 + 2 * nnodes, sizeof(*pa.argv))) == NULL ||
-	    (pa.lens = calloc(10 + 2 * nnodes, sizeof(*pa.lens))) == NULL ||
+	if ((pa.argv = calloc(13 + 2 * nnodes, sizeof(*pa.argv))) == NULL ||
+	    (pa.lens = calloc(13 + 2 * nnodes, sizeof(*pa.lens))) == NULL ||
 	    (pa.nums = malloc(12 * nnodes + 1)) == NULL)
 		fatal("publish_handle");
 	snprintf(num[0], sizeof(num[0]), "%u", req->type);
 	snprintf(num[1], sizeof(num[1]), "%" PRIu64, req->issued);
 	snprintf(num[2], sizeof(num[2]), "%" PRIu64, req->expires);
 	snprintf(num[3], sizeof(num[3]), "%" PRIu64, now);
+	snprintf(num[4], sizeof(num[4]), "%u", req->tm.remind_ms);
+	snprintf(num[5], sizeof(num[5]), "%u", req->tm.escalate_ms);
+	snprintf(num[6], sizeof(num[6]), "%u", req->tm.max_reminders);
 #define ARG(s, l) do { pa.argv[pa.argc] = (s); pa.lens[pa.argc++] = (l); } while (0)
 	ARG(store_key("%s", ""), strlen(wz->conf->redis.prefix));
 	ARG(req->id, strlen(req->id));
@@ -503,6 +577,9 @@ publish_handle(struct conn *c, const uint8_t *p, size_t len)
 	ARG(num[2], strlen(num[2]));
 	ARG(num[3], strlen(num[3]));
 	ARG(a.references, strlen(a.references));
+	ARG(num[4], strlen(num[4]));
+	ARG(num[5], strlen(num[5]));
+	ARG(num[6], strlen(num[6]));
 #undef ARG
 	tree_walk(target, publish_args_cb, &pa);
 	htab_put(&publishing, req->id, req);
@@ -585,9 +662,7 @@ sync_finish(struct conn *c)
 static void
 sync_send_resent(struct conn *c, struct alert *a)
 {
-	if (a->resent == NULL)
-		a->resent = alert_frame(a, PROTO_AF_RESENT);
-	conn_send_blob(c, a->resent);
+	conn_send_blob(c, alert_blob(a, PROTO_AF_RESENT));
 }
 
 static void

@@ -145,6 +145,9 @@ void		 conn_error(struct conn *, int code, const char *ref,
 void		 conn_fail(struct conn *, int code, const char *fmt, ...)
 		    __attribute__((format(printf, 3, 4)));
 void		 conn_set_state(struct conn *, enum conn_state);
+/* The agents connected at a node (an iteration that must not close any). */
+struct conn	*conn_first_at(struct tnode *);
+struct conn	*conn_next_at(struct conn *);
 /* Push blob to every ready agent with receive at or below root. */
 size_t		 conn_fanout(struct tnode *root, struct blob *);
 /* After a tree swap: rebind every connection to the new tree. */
@@ -178,6 +181,7 @@ enum store_script {
 	STORE_LUA_STATUS,
 	STORE_LUA_TREE,
 	STORE_LUA_ALERTS,
+	STORE_LUA_STATES,
 	STORE_LUA_COUNT
 };
 
@@ -216,8 +220,23 @@ struct alert {
 	uint64_t	 expires_at;
 	struct blob	*frame;		/* ALERT frame, flags 0 */
 	struct blob	*resent;	/* ALERT frame, flags RESENT (lazy) */
+	struct blob	*reminder;	/* ALERT frame, flags REMINDER (lazy) */
 	uint8_t		*env;		/* the envelope as stored */
 	size_t		 envlen;
+	uint64_t	 accepted_at;	/* ms, server clock: timers count from here */
+	uint32_t	 remind_ms;	/* 0: no reminders */
+	uint32_t	 escalate_ms;	/* 0: no escalation */
+	uint32_t	 max_reminders;
+	uint32_t	 reminded;	/* reminder rounds done (stored in Redis) */
+	int		 escalated;	/* escalation done (stored in Redis) */
+	int		 timer_busy;	/* a reminder/escalation is in flight */
+};
+
+/* Timer settings of an alert being accepted. */
+struct alert_timers {
+	uint32_t	 remind_ms;
+	uint32_t	 escalate_ms;
+	uint32_t	 max_reminders;
 };
 
 void		 alerts_init(void);
@@ -230,6 +249,15 @@ void		 alerts_expire(void);
 void		 publish_handle(struct conn *, const uint8_t *, size_t);
 /* Agent just said HELLO: send what is pending for it, then READY. */
 void		 sync_start(struct conn *);
+/* The ALERT frame of a with the given flags (cached per flag). */
+struct blob	*alert_blob(struct alert *, uint8_t flags);
+/* Call fn on every live alert. */
+void		 alerts_foreach(void (*fn)(struct alert *, void *), void *);
+
+/* --- remind.c: reminders and escalation ---------------------------------- */
+
+/* Called once a second: fire what is due. */
+void		 remind_tick(void);
 
 /* --- ack.c ------------------------------------------------------------- */
 

@@ -46,6 +46,8 @@ proto_type_name(int type)
 		return "PUBLISHED";
 	case PROTO_T_ALERT:
 		return "ALERT";
+	case PROTO_T_ESCALATION:
+		return "ESCALATION";
 	case PROTO_T_ACK:
 		return "ACK";
 	case PROTO_T_ACK_OK:

@@ -38,6 +38,9 @@ static const struct field_spec welcome_spec[] = {
 
 static const struct field_spec publish_spec[] = {
 	F_BYTES(1, FIELD_REQ, UINT16_MAX, struct proto_publish, envelope),
+	F_U32(2, 0, struct proto_publish, remind_after),
+	F_U32(3, 0, struct proto_publish, escalate_after),
+	F_U8(4, 0, 0, 100, struct proto_publish, max_reminders),
 };
 
 static const struct field_spec published_spec[] = {
@@ -133,6 +136,18 @@ static const struct field_spec status_spec[] = {
 
 static const struct field_schema status_schema =
     MSG_SCHEMA("STATUS", status_spec, struct proto_status);
+
+static const struct field_spec escalation_spec[] = {
+	F_NAME(1, FIELD_REQ, struct proto_escalation, id),
+	F_U64(2, FIELD_REQ, struct proto_escalation, seq),
+	F_NODE(3, FIELD_REQ, struct proto_escalation, node),
+	F_LIST(4, FIELD_REQ, &status_member_schema, struct proto_escalation,
+	    members),
+	F_U32(5, 0, struct proto_escalation, omitted),
+};
+
+static const struct field_schema escalation_schema =
+    MSG_SCHEMA("ESCALATION", escalation_spec, struct proto_escalation);
 
 static const struct field_spec ping_spec[] = {
 	F_U64(1, FIELD_REQ, struct proto_ping, nonce),
@@ -312,7 +327,20 @@ proto_status_member_next(const struct proto_view *v, size_t *cursor,
 	return field_list_next(&status_member_schema, v, cursor, m);
 }
 
+int
+proto_escalation_decode(const uint8_t *p, size_t len,
+    struct proto_escalation *m)
+{
+	return field_decode(&escalation_schema, p, len, m);
+}
+
 /* --- encoders ---------------------------------------------------------- */
+
+void
+proto_escalation_encode(struct proto_buf *b, const struct proto_escalation *m)
+{
+	msg_encode(b, PROTO_T_ESCALATION, &escalation_schema, m);
+}
 
 void
 proto_hello_encode(struct proto_buf *b, const struct proto_hello *m)

@@ -44,6 +44,7 @@ enum proto_type {
 	PROTO_T_PUBLISH		= 0x10,
 	PROTO_T_PUBLISHED	= 0x11,
 	PROTO_T_ALERT		= 0x12,
+	PROTO_T_ESCALATION	= 0x13,
 	PROTO_T_ACK		= 0x20,
 	PROTO_T_ACK_OK		= 0x21,
 	PROTO_T_STATUS_REQ	= 0x30,
@@ -219,6 +220,22 @@ struct proto_welcome {			/* server -> client */
 
 struct proto_publish {			/* client -> server */
 	struct proto_view envelope;	/* 1 */
+	uint32_t	remind_after;	/* 2 optional: ms; 0 = server default */
+	uint32_t	escalate_after;	/* 3 optional: ms; 0 = server default */
+	uint8_t		max_reminders;	/* 4 optional: 0 = server default */
+};
+
+/*
+ * Server -> observer agent: principals one level below the observer's
+ * node (or at it) that have not read an alert escalate_after after it
+ * was accepted.
+ */
+struct proto_escalation {
+	proto_id	id;		/* 1 the alert */
+	uint64_t	seq;		/* 2 */
+	proto_id	node;		/* 3 the observers' node */
+	struct proto_view members;	/* 4 list of proto_status_member (not read) */
+	uint32_t	omitted;	/* 5 optional: members left out to fit */
 };
 
 struct proto_published {		/* server -> client */
@@ -323,6 +340,7 @@ int	proto_ack_ok_decode(const uint8_t *, size_t, struct proto_ack_ok *);
 int	proto_status_req_decode(const uint8_t *, size_t, struct proto_status_req *);
 int	proto_status_decode(const uint8_t *, size_t, struct proto_status *);
 int	proto_ping_decode(const uint8_t *, size_t, struct proto_ping *);
+int	proto_escalation_decode(const uint8_t *, size_t, struct proto_escalation *);
 int	proto_error_decode(const uint8_t *, size_t, struct proto_error *);
 int	proto_bye_decode(const uint8_t *, size_t, struct proto_bye *);
 
@@ -352,6 +370,8 @@ void	proto_status_encode(struct proto_buf *, const struct proto_status *);
 void	proto_status_node_put(struct proto_buf *, const struct proto_status_node *);
 void	proto_status_member_put(struct proto_buf *, const struct proto_status_member *);
 void	proto_ping_encode(struct proto_buf *, uint8_t type, const struct proto_ping *);
+/* ESCALATION: members is built with pbuf_list_* and proto_status_member_put. */
+void	proto_escalation_encode(struct proto_buf *, const struct proto_escalation *);
 void	proto_error_encode(struct proto_buf *, uint16_t code, const char *text,
 	    const char *ref);
 void	proto_bye_encode(struct proto_buf *, uint16_t code, const char *text);

@@ -129,7 +129,7 @@ type_of(const char *s)
 		PROTO_T_HELLO, PROTO_T_WELCOME, PROTO_T_PUBLISH,
 		PROTO_T_PUBLISHED, PROTO_T_ALERT, PROTO_T_ACK, PROTO_T_ACK_OK,
 		PROTO_T_STATUS_REQ, PROTO_T_STATUS, PROTO_T_PING, PROTO_T_PONG,
-		PROTO_T_ERROR, PROTO_T_BYE,
+		PROTO_T_ERROR, PROTO_T_BYE, PROTO_T_ESCALATION,
 	};
 	size_t	i;
 
@@ -384,6 +384,7 @@ recode(int type, const uint8_t *p, size_t len, struct proto_buf *out)
 		struct proto_bye	 bye;
 		struct proto_alert	 alert;
 		struct proto_envelope	 env;
+		struct proto_escalation	 escalation;
 	} u;
 	char	 text[PROTO_REASON_MAX + 1];
 	int	 rc;
@@ -413,6 +414,8 @@ recode(int type, const uint8_t *p, size_t len, struct proto_buf *out)
 		RECODE(ack_ok, ack_ok);
 	case PROTO_T_STATUS_REQ:
 		RECODE(status_req, status_req);
+	case PROTO_T_ESCALATION:
+		RECODE(escalation, escalation);
 	case T_BODY:
 		RECODE(alert, alert);
 	case T_ENVELOPE:
@@ -873,7 +876,8 @@ test_round_trip_session(void **state)
 static void
 test_round_trip_requests(void **state)
 {
-	struct proto_publish	pub = { { (const uint8_t *)"\x01\0\0", 3 } };
+	struct proto_publish	pub = { { (const uint8_t *)"\x01\0\0", 3 },
+				    0, 0, 0 };
 	struct proto_publish	pub2;
 	struct proto_published	pd = { AID, UINT64_MAX, 0 }, pd2;
 	struct proto_alert_msg	am = { 7, PROTO_AF_REMINDER | PROTO_AF_RESENT,

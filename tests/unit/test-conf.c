@@ -253,8 +253,33 @@ test_example_wuzhad_loads(void **state)
 	assert_int_equal(c->timeouts.idle_s, 90);
 	assert_int_equal(c->timeouts.skew_s, 300);
 	assert_int_equal(c->timeouts.tree_refresh_ms, 2000);
+	assert_int_equal(c->delivery.remind_after_ms, 30 * 60 * 1000);
+	assert_int_equal(c->delivery.escalate_after_ms, 2 * 3600 * 1000);
+	assert_int_equal(c->delivery.max_reminders, 3);
 	assert_string_equal(c->log_level, "info");
 	conf_wuzhad_free(c);
+}
+
+static void
+test_wuzhad_delivery_read_and_checked(void **state)
+{
+	struct conf_wuzhad	*c;
+
+	(void)state;
+	c = wuzhad_ok(W_BASE "delivery: {remind_after: 500ms, "
+	    "escalate_after: 2s, max_reminders: 0}\n");
+	assert_int_equal(c->delivery.remind_after_ms, 500);
+	assert_int_equal(c->delivery.escalate_after_ms, 2000);
+	assert_int_equal(c->delivery.max_reminders, 0);
+	conf_wuzhad_free(c);
+	W_REFUSED(W_BASE "delivery:\n  remind_after: 10\n",
+	    "t.yaml:7: delivery.remind_after: \"10\" needs a unit (ms, s, m or h)");
+	W_REFUSED(W_BASE "delivery:\n  escalate_after: 50ms\n",
+	    "t.yaml:7: delivery.escalate_after: must be between 100ms and 720h");
+	W_REFUSED(W_BASE "delivery:\n  max_reminders: 101\n",
+	    "t.yaml:7: delivery.max_reminders: must be between 0 and 100");
+	W_REFUSED(W_BASE "delivery:\n  remind: 1s\n",
+	    "t.yaml:7: delivery.remind: unknown key");
 }
 
 static void
@@ -1392,6 +1417,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_example_agent_loads),
 		cmocka_unit_test(test_example_tree_loads),
 		cmocka_unit_test(test_wuzhad_defaults_filled_in),
+		cmocka_unit_test(test_wuzhad_delivery_read_and_checked),
 		cmocka_unit_test(test_wuzhad_every_key_read),
 		cmocka_unit_test(test_wuzhad_redis_socket_has_no_host),
 		cmocka_unit_test(test_agent_defaults_filled_in),

@@ -213,7 +213,8 @@ ack_handle(struct conn *c, const uint8_t *p, size_t len)
 		    "relayed only");
 		return;
 	}
-	if ((a = alerts_get(ack.id)) == NULL) {
+	if ((a = alerts_get(ack.id)) == NULL || a->expires_at <= now_ms()) {
+		/* Past expiry the counters are frozen, even before the sweep. */
 		conn_error(c, PROTO_E_UNKNOWN_ALERT, ack.id, "no such live alert");
 		return;
 	}

@@ -5,9 +5,11 @@
  * jittered exponential backoff, and for every ALERT pushed to it checks
  * the issuer's signature and certificate against the pinned CA itself
  * (so neither the daemon nor Redis can forge a warning), drops what has
- * expired, acknowledges again what it has already shown, and hands what
- * is new to the person: through the hook, or on stdout.  Only once that
- * worked is the id recorded and "delivered" sent.
+ * expired, acknowledges again what it has already shown or what a cancel
+ * has withdrawn, and hands what is new to the person: through the hook,
+ * or on stdout.  Only once that worked is the id recorded and "delivered"
+ * sent.  A cancel (or an update) is shown like any alert, naming the
+ * alert it refers to; a cancel also withdraws that alert.
  */
 #include <sys/types.h>
 
@@ -235,6 +237,19 @@ agent_shown_cb(struct agent_alert *al, int ok, void *arg)
 	agent_ack(ag, al->a.id);
 }
 
+/* Mark id withdrawn (by a cancel) until at least expires_at, and save. */
+static void
+agent_withdraw(struct agent *ag, const char *id, uint64_t expires_at)
+{
+	if (agent_state_withdraw(ag->state, id, expires_at) == -1 ||
+	    agent_state_save(ag->state, client_now_ms()) == -1)
+		log_warnx("alert %s: could not record it as withdrawn in the "
+		    "state file; a later copy may be shown after a restart",
+		    id);
+	else
+		log_info("alert %s withdrawn", id);
+}
+
 /*
  * Best effort, for the log line only: the alert id of an envelope that
  * did not verify.  The envelope may be the malformed part (a field
@@ -308,6 +323,15 @@ agent_on_alert(struct agent *ag, const uint8_t *p, size_t len)
 		agent_alert_free(al);
 		return;
 	}
+	if (agent_state_withdrawn(ag->state, al->a.id)) {
+		log_info("alert %s seq %llu was cancelled: not shown, "
+		    "acknowledging", al->a.id, (unsigned long long)al->seq);
+		/* Keep the mark for as long as this copy could come again. */
+		agent_withdraw(ag, al->a.id, al->a.expires_at);
+		agent_ack(ag, al->a.id);
+		agent_alert_free(al);
+		return;
+	}
 	if (agent_state_seen(ag->state, al->a.id) &&
 	    !(al->flags & PROTO_AF_REMINDER)) {
 		log_info("alert %s seq %llu already shown, acknowledging again",
@@ -316,9 +340,19 @@ agent_on_alert(struct agent *ag, const uint8_t *p, size_t len)
 		agent_alert_free(al);
 		return;
 	}
-	log_info("alert %s seq %llu from %s to %s verified%s", al->a.id,
+	log_info("alert %s seq %llu from %s to %s verified%s%s%s", al->a.id,
 	    (unsigned long long)al->seq, al->a.issuer, al->a.target,
-	    (al->flags & PROTO_AF_REMINDER) ? " (reminder)" : "");
+	    (al->flags & PROTO_AF_REMINDER) ? " (reminder)" : "",
+	    al->a.msg_type == PROTO_MSG_CANCEL ? ", cancels " :
+	    al->a.msg_type == PROTO_MSG_UPDATE ? ", updates " : "",
+	    al->a.msg_type != PROTO_MSG_ALERT ? al->a.references : "");
+	/*
+	 * A verified cancel withdraws its original at once: a copy that
+	 * comes later is acknowledged, never shown.  One already waiting
+	 * in the queue (lower seq) is still shown, just before the cancel.
+	 */
+	if (al->a.msg_type == PROTO_MSG_CANCEL)
+		agent_withdraw(ag, al->a.references, al->a.expires_at);
 	agent_hook_push(ag->hook, al);
 }
 

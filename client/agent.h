@@ -30,7 +30,7 @@ TAILQ_HEAD(agent_alertq, agent_alert);
 
 void	agent_alert_free(struct agent_alert *);
 
-/* --- agent_state.c: ids already shown ---------------------------------- */
+/* --- agent_state.c: ids already shown, ids withdrawn ------------------- */
 
 /* Ids remembered at most; when full, the one that expires first goes. */
 #define AGENT_STATE_MAX		100000
@@ -45,9 +45,19 @@ struct agent_state;
  */
 struct agent_state *agent_state_load(const char *path, char *err,
 		    size_t errlen);
+/* Has id been handed to the person? */
 int		 agent_state_seen(const struct agent_state *, const char *id);
-/* Remember id until expires_at (ms); makes room if full.  -1: no memory. */
+/* Has a verified cancel withdrawn id? */
+int		 agent_state_withdrawn(const struct agent_state *,
+		    const char *id);
+/*
+ * Remember id as shown (add) or withdrawn (withdraw) until expires_at
+ * (ms, extended if later than what is known); makes room if full.
+ * -1: no memory.
+ */
 int		 agent_state_add(struct agent_state *, const char *id,
+		    uint64_t expires_at);
+int		 agent_state_withdraw(struct agent_state *, const char *id,
 		    uint64_t expires_at);
 /* Drop expired ids and write the file atomically (tmp, fsync, rename). */
 int		 agent_state_save(struct agent_state *, uint64_t now_ms);

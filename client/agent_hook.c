@@ -174,6 +174,10 @@ agent_hook_print(const struct agent_alert *al)
 	printf("==== wuzha alert %s (seq %llu)%s ====\n", a->id,
 	    (unsigned long long)al->seq,
 	    (al->flags & PROTO_AF_REMINDER) ? " REMINDER: not read yet" : "");
+	if (a->msg_type == PROTO_MSG_CANCEL)
+		printf("CANCELLED: %s\n", a->references);
+	else if (a->msg_type == PROTO_MSG_UPDATE)
+		printf("UPDATE of %s\n", a->references);
 	agent_hook_print_view("Headline:", &a->headline);
 	printf("%-12s %s\n", "Type:",
 	    agent_hook_nm(proto_msg_type_name(a->msg_type)));

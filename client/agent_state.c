@@ -3,14 +3,20 @@
  * agent_state: the ids of the alerts this agent has already handed to its
  * person, each with its expires_at, so that an alert delivered again
  * (after a lost ack, or a restart) is acknowledged without being shown a
- * second time.  Kept in memory as a dense array with a hash index, and on
- * disk as a small text file:
+ * second time; and the ids withdrawn by a cancel, so that a copy of a
+ * cancelled alert that comes later is acknowledged and never shown.  Kept
+ * in memory as a dense array with a hash index, and on disk as a small
+ * text file:
  *
- *	wuzha-agent-state 1
+ *	wuzha-agent-state 2
  *	ID EXPIRES_AT_MS
+ *	ID EXPIRES_AT_MS withdrawn
  *	...
  *
- * written whole on every change: FILE.tmp, fsync, rename, fsync of the
+ * Version 1 is the same without "withdrawn" lines; it is still read, and
+ * still written while nothing is withdrawn, so an older agent can read
+ * the file of a newer one that has seen no cancel.  The file is written
+ * whole on every change: FILE.tmp, fsync, rename, fsync of the
  * directory, so a crash leaves either the old file or the new one.
  */
 #include <sys/types.h>
@@ -29,10 +35,22 @@
 #include "agent.h"
 #include "log.h"
 
-#define AGENT_STATE_MAGIC	"wuzha-agent-state 1"
+#define AGENT_STATE_MAGIC1	"wuzha-agent-state 1"
+#define AGENT_STATE_MAGIC2	"wuzha-agent-state 2"
+#define AGENT_STATE_WITHDRAWN	"withdrawn"
+
+/*
+ * What is known of an id.  SHOWN: handed to the person.  WITHDRAWN: a
+ * cancel for it was verified; never show it (it may also be SHOWN).
+ */
+enum agent_state_flag {
+	AGENT_STATE_F_SHOWN	= 0x01,
+	AGENT_STATE_F_WITHDRAWN	= 0x02,
+};
 
 struct agent_state_ent {
 	char		id[PROTO_ID_MAX + 1];
+	uint8_t		flags;		/* enum agent_state_flag */
 	uint64_t	expires_at;
 };
 
@@ -128,7 +146,19 @@ agent_state_find(const struct agent_state *st, const char *id)
 int
 agent_state_seen(const struct agent_state *st, const char *id)
 {
-	return agent_state_find(st, id) != -1;
+	ssize_t	i;
+
+	return (i = agent_state_find(st, id)) != -1 &&
+	    (st->ents[i].flags & AGENT_STATE_F_SHOWN);
+}
+
+int
+agent_state_withdrawn(const struct agent_state *st, const char *id)
+{
+	ssize_t	i;
+
+	return (i = agent_state_find(st, id)) != -1 &&
+	    (st->ents[i].flags & AGENT_STATE_F_WITHDRAWN);
 }
 
 size_t
@@ -169,14 +199,16 @@ agent_state_evict(struct agent_state *st)
 	agent_state_reindex(st);
 }
 
-/* Remember id (or extend its expiry), evicting when full. */
-int
-agent_state_add(struct agent_state *st, const char *id, uint64_t expires_at)
+/* Remember flags for id (or extend its expiry), evicting when full. */
+static int
+agent_state_mark(struct agent_state *st, const char *id, uint8_t flags,
+    uint64_t expires_at)
 {
 	struct timespec	ts;
 	ssize_t		i;
 
 	if ((i = agent_state_find(st, id)) != -1) {
+		st->ents[i].flags |= flags;
 		if (expires_at > st->ents[i].expires_at)
 			st->ents[i].expires_at = expires_at;
 		return 0;
@@ -190,18 +222,37 @@ agent_state_add(struct agent_state *st, const char *id, uint64_t expires_at)
 	if (strlen(id) > PROTO_ID_MAX || agent_state_grow(st, st->n + 1) == -1)
 		return -1;
 	memcpy(st->ents[st->n].id, id, strlen(id) + 1);
+	st->ents[st->n].flags = flags;
 	st->ents[st->n].expires_at = expires_at;
 	st->n++;
 	agent_state_index_one(st, st->n - 1);
 	return 0;
 }
 
-/* Parse one "ID EXPIRES" line (without its newline) into the state. */
-static int
-agent_state_line(struct agent_state *st, char *line, char *why, size_t whylen)
+int
+agent_state_add(struct agent_state *st, const char *id, uint64_t expires_at)
 {
-	char		*sp, *end;
+	return agent_state_mark(st, id, AGENT_STATE_F_SHOWN, expires_at);
+}
+
+int
+agent_state_withdraw(struct agent_state *st, const char *id,
+    uint64_t expires_at)
+{
+	return agent_state_mark(st, id, AGENT_STATE_F_WITHDRAWN, expires_at);
+}
+
+/*
+ * Parse one "ID EXPIRES" line (version 2: also "ID EXPIRES withdrawn"),
+ * without its newline, into the state.
+ */
+static int
+agent_state_line(struct agent_state *st, char *line, int version, char *why,
+    size_t whylen)
+{
+	char		*sp, *end, *word;
 	uint64_t	 exp;
+	uint8_t		 flags = AGENT_STATE_F_SHOWN;
 
 	if ((sp = strchr(line, ' ')) == NULL) {
 		snprintf(why, whylen, "expected \"ID EXPIRES_AT\"");
@@ -216,13 +267,22 @@ agent_state_line(struct agent_state *st, char *line, char *why, size_t whylen)
 		snprintf(why, whylen, "bad expiry \"%.32s\"", sp);
 		return -1;
 	}
+	if ((word = strchr(sp, ' ')) != NULL) {
+		*word++ = '\0';
+		if (version < 2 || strcmp(word, AGENT_STATE_WITHDRAWN) != 0) {
+			snprintf(why, whylen, "unexpected \"%.32s\" after the "
+			    "expiry", word);
+			return -1;
+		}
+		flags = AGENT_STATE_F_WITHDRAWN;
+	}
 	errno = 0;
 	exp = strtoull(sp, &end, 10);
 	if (errno != 0 || *end != '\0') {
 		snprintf(why, whylen, "bad expiry \"%.32s\"", sp);
 		return -1;
 	}
-	if (agent_state_seen(st, line)) {
+	if (agent_state_find(st, line) != -1) {
 		snprintf(why, whylen, "id %s listed twice", line);
 		return -1;
 	}
@@ -230,7 +290,7 @@ agent_state_line(struct agent_state *st, char *line, char *why, size_t whylen)
 		snprintf(why, whylen, "more than %d ids", AGENT_STATE_MAX);
 		return -1;
 	}
-	if (agent_state_add(st, line, exp) == -1) {
+	if (agent_state_mark(st, line, flags, exp) == -1) {
 		snprintf(why, whylen, "out of memory");
 		return -1;
 	}
@@ -245,7 +305,7 @@ agent_state_read(struct agent_state *st, const char *path, char *err,
 	FILE	*f;
 	char	 buf[AGENT_STATE_LINE_MAX + 2], why[160];
 	size_t	 len;
-	int	 lineno = 0, rc = -1;
+	int	 lineno = 0, version = 0, rc = -1;
 
 	if ((f = fopen(path, "re")) == NULL) {
 		if (errno == ENOENT)
@@ -264,15 +324,20 @@ agent_state_read(struct agent_state *st, const char *path, char *err,
 		}
 		buf[len - 1] = '\0';
 		if (lineno == 1) {
-			if (strcmp(buf, AGENT_STATE_MAGIC) != 0) {
+			if (strcmp(buf, AGENT_STATE_MAGIC1) == 0)
+				version = 1;
+			else if (strcmp(buf, AGENT_STATE_MAGIC2) == 0)
+				version = 2;
+			else {
 				snprintf(err, errlen, "%s:1: not a wuzha-agent "
-				    "state file (expected \"%s\")", path,
-				    AGENT_STATE_MAGIC);
+				    "state file of a known version (expected "
+				    "\"%s\")", path, AGENT_STATE_MAGIC2);
 				goto done;
 			}
 			continue;
 		}
-		if (agent_state_line(st, buf, why, sizeof(why)) == -1) {
+		if (agent_state_line(st, buf, version, why,
+		    sizeof(why)) == -1) {
 			snprintf(err, errlen, "%s:%d: %s", path, lineno, why);
 			goto done;
 		}
@@ -283,7 +348,7 @@ agent_state_read(struct agent_state *st, const char *path, char *err,
 	}
 	if (lineno == 0) {
 		snprintf(err, errlen, "%s: empty file (no \"%s\" line)", path,
-		    AGENT_STATE_MAGIC);
+		    AGENT_STATE_MAGIC2);
 		goto done;
 	}
 	rc = 0;
@@ -367,22 +432,30 @@ agent_state_save(struct agent_state *st, uint64_t now_ms)
 {
 	char	*tmp = NULL, *buf = NULL;
 	size_t	 i, len = 0, cap;
-	int	 fd = -1, n;
+	int	 fd = -1, n, withdrawn = 0;
 
 	agent_state_purge(st, now_ms);
 	if (st->path == NULL)
 		return 0;
-	cap = sizeof(AGENT_STATE_MAGIC) + 1 + st->n * (PROTO_ID_MAX + 23);
+	for (i = 0; i < st->n; i++)
+		if (st->ents[i].flags & AGENT_STATE_F_WITHDRAWN)
+			withdrawn = 1;
+	cap = sizeof(AGENT_STATE_MAGIC2) + 1 + st->n * (PROTO_ID_MAX + 23 +
+	    sizeof(AGENT_STATE_WITHDRAWN));
 	if ((buf = malloc(cap)) == NULL ||
 	    asprintf(&tmp, "%s.tmp", st->path) == -1) {
 		tmp = NULL;
 		log_warnx("state: %s: out of memory", st->path);
 		goto fail;
 	}
-	len = (size_t)snprintf(buf, cap, "%s\n", AGENT_STATE_MAGIC);
+	/* Version 1 while it suffices, so that an older agent can read it. */
+	len = (size_t)snprintf(buf, cap, "%s\n", withdrawn ?
+	    AGENT_STATE_MAGIC2 : AGENT_STATE_MAGIC1);
 	for (i = 0; i < st->n; i++) {
-		n = snprintf(buf + len, cap - len, "%s %" PRIu64 "\n",
-		    st->ents[i].id, st->ents[i].expires_at);
+		n = snprintf(buf + len, cap - len, "%s %" PRIu64 "%s\n",
+		    st->ents[i].id, st->ents[i].expires_at,
+		    (st->ents[i].flags & AGENT_STATE_F_WITHDRAWN) ?
+		    " " AGENT_STATE_WITHDRAWN : "");
 		len += (size_t)n;
 	}
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

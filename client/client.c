@@ -6,7 +6,9 @@
  * from then on reads whole frames (length checked against max_frame from
  * the 5-byte header, before the payload is pulled up), answers PINGs,
  * sends its own every heartbeat and gives up on a peer silent for three
- * of them.  Teardown is always deferred to an event of its own, so that
+ * of them.  A reconnect offers the session ticket of the last connection
+ * (client_tls.c), and the debug log says whether it was resumed.
+ * Teardown is always deferred to an event of its own, so that
  * nothing is freed while one of its callbacks is on the stack.
  */
 #include <sys/types.h>
@@ -772,6 +774,7 @@ static void
 client_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct client	*c = arg;
+	SSL		*ssl;
 	char		 why[CLIENT_REASON_MAX];
 
 	if (c->state == CLIENT_S_CLOSED || c->dying)
@@ -784,13 +787,18 @@ client_event_cb(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED) {
 		if (c->state != CLIENT_S_TLS)
 			return;
+		ssl = bufferevent_openssl_get_ssl(bev);
 		client_set_state(c, CLIENT_S_HELLO);
-		log_debug("client %u: TLS up with %s (%s)", c->id, c->peer,
-		    SSL_get_cipher(bufferevent_openssl_get_ssl(bev)));
+		log_debug("client %u: TLS up with %s (%s, %s)", c->id, c->peer,
+		    SSL_get_cipher(ssl), SSL_session_reused(ssl) ?
+		    "session resumed" : "full handshake");
 		client_hello(c);
 		return;
 	}
 	if (what & BEV_EVENT_ERROR) {
+		/* Do not offer a session again that may be why it failed. */
+		if (c->state == CLIENT_S_TLS)
+			client_tls_forget(c->tls);
 		client_error_reason(c, why, sizeof(why));
 		client_shut(c, "%s%s",
 		    c->state == CLIENT_S_TLS ? "TLS handshake failed: " : "",

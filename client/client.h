@@ -32,7 +32,9 @@ struct client;
 /*
  * TLS context: TLS 1.3 only, own certificate and key, the CA from the
  * config as the only trust anchor, peer verification on.  Every connection
- * made with it checks that the daemon's certificate carries server_name.
+ * made with it checks that the daemon's certificate carries server_name,
+ * and offers the newest session ticket the daemon gave (resumption: a
+ * daemon that still knows its ticket key skips the full handshake).
  */
 struct client_tls *client_tls_new(const struct conf_agent *, char *err,
 		    size_t errlen);

@@ -11,8 +11,13 @@
 
 struct client_tls;
 
-/* A new SSL bound to the daemon's expected name (SNI, host/IP check). */
+/*
+ * A new SSL bound to the daemon's expected name (SNI, host/IP check),
+ * offering the last session the daemon gave us, if any.
+ */
 SSL		*client_tls_ssl(struct client_tls *);
+/* Drop the kept session (the handshake offering it failed). */
+void		 client_tls_forget(struct client_tls *);
 /* Reason text of OpenSSL error e (0: the newest queued); clears the queue. */
 const char	*client_ssl_reason(unsigned long e, char *buf, size_t len);
 

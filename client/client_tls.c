@@ -3,8 +3,9 @@
  * client_tls: the parts of the client library that deal in certificates
  * and keys: the TLS 1.3 client context (own cert and key, the deployment
  * CA as the only trust anchor, the daemon's name checked on every
- * connection), loading the signing key, certificate and CA store, and a
- * few small helpers (clock, randomness, time format).
+ * connection, the last session kept for resumption), loading the signing
+ * key, certificate and CA store, and a few small helpers (clock,
+ * randomness, time format).
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -32,6 +33,7 @@ struct client_tls {
 	SSL_CTX		*ctx;
 	char		*server_name;	/* name the daemon's cert must carry */
 	int		 name_is_ip;	/* server_name is an address literal */
+	SSL_SESSION	*session;	/* newest resumable, or NULL; ours */
 };
 
 uint64_t
@@ -80,6 +82,42 @@ client_ssl_reason(unsigned long e, char *buf, size_t len)
 }
 
 /* --- TLS context -------------------------------------------------------- */
+
+/*
+ * A new session (with TLS 1.3: a ticket the daemon sent after the
+ * handshake): keep the newest resumable one, to offer on the next
+ * connection.  We keep a copy, not a reference: the session OpenSSL hands
+ * us stays the connection's own, and a connection that ends in an error
+ * (a cut without close_notify, the very case a reconnect follows) marks
+ * it not resumable.  A TLS 1.3 ticket stays sound after such an end.
+ */
+static int
+client_tls_new_session_cb(SSL *ssl, SSL_SESSION *sess)
+{
+	struct client_tls	*t;
+	SSL_SESSION		*copy;
+
+	t = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+	if (t == NULL || !SSL_SESSION_is_resumable(sess))
+		return 0;
+	if ((copy = SSL_SESSION_dup(sess)) == NULL) {
+		ERR_clear_error();
+		return 0;
+	}
+	SSL_SESSION_free(t->session);
+	t->session = copy;
+	log_debug("tls: new session ticket from the daemon, kept for "
+	    "resumption");
+	return 0;
+}
+
+/* Forget the kept session, after a handshake that failed with it. */
+void
+client_tls_forget(struct client_tls *t)
+{
+	SSL_SESSION_free(t->session);
+	t->session = NULL;
+}
 
 /* Build the client TLS context from the config; see client.h. */
 struct client_tls *
@@ -134,7 +172,15 @@ client_tls_new(const struct conf_agent *conf, char *err, size_t errlen)
 	}
 	SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER, NULL);
 	SSL_CTX_set_verify_depth(t->ctx, 4);
-	SSL_CTX_set_session_cache_mode(t->ctx, SSL_SESS_CACHE_OFF);
+	/*
+	 * Resumption: no internal cache, just the newest session kept in t
+	 * and offered by client_tls_ssl, so that a reconnect (a storm of
+	 * them after a network cut) costs the daemon no full handshake.
+	 */
+	SSL_CTX_set_app_data(t->ctx, t);
+	SSL_CTX_set_session_cache_mode(t->ctx, SSL_SESS_CACHE_CLIENT |
+	    SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	SSL_CTX_sess_set_new_cb(t->ctx, client_tls_new_session_cb);
 	return t;
  fail:
 	client_tls_free(t);
@@ -146,12 +192,16 @@ client_tls_free(struct client_tls *t)
 {
 	if (t == NULL)
 		return;
+	SSL_SESSION_free(t->session);
 	SSL_CTX_free(t->ctx);
 	free(t->server_name);
 	free(t);
 }
 
-/* One SSL object per connection, bound to the daemon's expected name. */
+/*
+ * One SSL object per connection, bound to the daemon's expected name,
+ * offering the kept session if there is one.
+ */
 SSL *
 client_tls_ssl(struct client_tls *t)
 {
@@ -159,6 +209,10 @@ client_tls_ssl(struct client_tls *t)
 
 	if ((ssl = SSL_new(t->ctx)) == NULL)
 		return NULL;
+	if (t->session != NULL && SSL_set_session(ssl, t->session) != 1) {
+		ERR_clear_error();
+		client_tls_forget(t);
+	}
 	if (t->name_is_ip) {
 		if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl),
 		    t->server_name) != 1)

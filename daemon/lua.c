@@ -30,7 +30,8 @@ static const char lua_tree[] =
 /*
  * Accept an alert.  ARGV: P, id, envelope, target, issuer, type, issued,
  * expires, accepted, references, remind_ms, escalate_ms, max_reminders,
- * then (node, targeted) pairs.  Writes are
+ * then (node, targeted) pairs.  A cancel retires the alert it refers to
+ * from the live set: it is no longer pending or reminded.  Writes are
  * per node, never per agent.  Returns {1, seq} or {0, 'duplicate'}.
  */
 static const char lua_publish[] =
@@ -46,6 +47,10 @@ static const char lua_publish[] =
 "  'issuer', ARGV[5], 'type', ARGV[6])\n"
 "redis.call('ZADD', P .. 'node-alerts:' .. ARGV[4], seq, id)\n"
 "redis.call('ZADD', P .. 'live', seq, id)\n"
+"if ARGV[6] == '3' and ARGV[10] ~= '' then\n"
+"  redis.call('ZREM', P .. 'live', ARGV[10])\n"
+"  redis.call('HSET', P .. 'alert:' .. ARGV[10], 'cancelled_by', id)\n"
+"end\n"
 "local rk, args = P .. 'rate:' .. id, {}\n"
 "for i = 14, #ARGV - 1, 2 do\n"
 "  args[#args + 1] = ARGV[i] .. ':targeted'\n"

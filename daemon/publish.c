@@ -345,6 +345,7 @@ struct pubreq {
 	proto_id	 id;
 	proto_id	 target;
 	proto_id	 issuer;
+	proto_id	 references;
 	uint8_t		 type;
 	uint64_t	 issued;
 	uint64_t	 expires;
@@ -370,7 +371,7 @@ publish_done_cb(redisReply *r, void *arg)
 	struct pubreq		*pr = arg;
 	struct proto_published	 pd;
 	struct proto_buf	 b;
-	struct alert		*a;
+	struct alert		*a, *orig;
 	struct tnode		*target;
 	size_t			 pushed = 0;
 
@@ -393,6 +394,12 @@ publish_done_cb(redisReply *r, void *arg)
 	a = alert_add(pr->id, pr->env, pr->envlen,
 	    (uint64_t)r->element[1]->integer, pr->target, pr->issuer, pr->type,
 	    pr->issued, pr->expires, pr->accepted, &pr->tm);
+	if (a->msg_type == PROTO_MSG_CANCEL && pr->references[0] != '\0' &&
+	    (orig = alerts_get(pr->references)) != NULL) {
+		/* Retired in Redis by the same script: nothing pending any more. */
+		log_info("alert %s: cancelled by %s", orig->id, a->id);
+		alert_remove(orig);
+	}
 	/* The tree may have changed while Redis worked: look the node up again. */
 	if ((target = tree_node(wz->tree, a->target)) != NULL)
 		pushed = conn_fanout(target, a->frame);
@@ -538,6 +545,7 @@ publish_handle(struct conn *c, const uint8_t *p, size_t len)
 	strlcpy(req->id, a.id, sizeof(req->id));
 	strlcpy(req->target, a.target, sizeof(req->target));
 	strlcpy(req->issuer, a.issuer, sizeof(req->issuer));
+	strlcpy(req->references, a.references, sizeof(req->references));
 	req->type = a.msg_type;
 	req->issued = a.issued_at;
 	req->expires = a.expires_at;

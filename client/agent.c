@@ -277,6 +277,44 @@ agent_peek_id(const uint8_t *env, size_t len, char *buf, size_t buflen)
 	}
 }
 
+/*
+ * ESCALATION (we observe this node): who below us has not read an alert.
+ * Logged, and printed for the person when no hook is set.  It carries no
+ * signature of an issuer: it is the daemon's own report on delivery.
+ */
+static void
+agent_on_escalation(struct agent *ag, const uint8_t *p, size_t len)
+{
+	struct proto_escalation		e;
+	struct proto_status_member	m;
+	size_t				cur = 0, n = 0;
+	int				rc;
+
+	if ((rc = proto_escalation_decode(p, len, &e)) != 0) {
+		log_warnx("bad ESCALATION: %s", proto_err_name(-rc));
+		return;
+	}
+	if (ag->conf->hook == NULL)
+		printf("=== ESCALATION: alert %s (seq %llu) not read yet below "
+		    "%s:\n", e.id, (unsigned long long)e.seq, e.node);
+	while ((rc = proto_status_member_next(&e.members, &cur, &m)) == 1) {
+		n++;
+		log_notice("escalation: alert %s not read by %s at %s (%s)",
+		    e.id, m.cn, m.node, proto_ack_state_name(m.state));
+		if (ag->conf->hook == NULL)
+			printf("  %s at %s: %s\n", m.cn, m.node,
+			    proto_ack_state_name(m.state));
+	}
+	if (rc != 0)
+		log_warnx("bad ESCALATION member list: %s", proto_err_name(-rc));
+	if (e.omitted > 0 && ag->conf->hook == NULL)
+		printf("  ... and %u more\n", e.omitted);
+	if (ag->conf->hook == NULL)
+		fflush(stdout);
+	log_info("escalation for alert %s at %s: %zu listed, %u more", e.id,
+	    e.node, n, e.omitted);
+}
+
 /* An ALERT from the server: verify, then drop, re-ack or hand over. */
 static void
 agent_on_alert(struct agent *ag, const uint8_t *p, size_t len)
@@ -370,6 +408,9 @@ agent_frame_cb(struct client *c, uint8_t type, const uint8_t *p, size_t len,
 	switch (type) {
 	case PROTO_T_ALERT:
 		agent_on_alert(ag, p, len);
+		return;
+	case PROTO_T_ESCALATION:
+		agent_on_escalation(ag, p, len);
 		return;
 	case PROTO_T_ACK_OK:
 		if ((rc = proto_ack_ok_decode(p, len, &ok)) != 0) {

@@ -460,6 +460,8 @@ with open(sys.argv[1], "a", encoding="utf-8") as f:
 sys.exit(int(sys.argv[2]) if len(sys.argv) > 2 else 0)
 '''
 
+ACK_STATES = ("delivered", "read", "relayed")     # ack states 1, 2, 3
+
 PUBLISHED_RX = re.compile(r"published (\S+) seq (\d+) targeted (\d+)")
 
 
@@ -520,6 +522,80 @@ class Agent:
         return self.env.start_agent(self.cn, conf=self.conf)
 
 
+class Swarm:
+    """A running swarm --resilient and the lines it is driven with."""
+
+    def __init__(self, env, proc, count):
+        self.env, self.proc, self.count = env, proc, count
+
+    def alive(self):
+        return self.proc.alive()
+
+    def say(self, line):
+        self.proc.proc.stdin.write(line.encode() + b"\n")
+        self.proc.proc.stdin.flush()
+
+    def wait_ready(self, timeout=90):
+        self.proc.wait_out(r"^ready %d$" % self.count, timeout=timeout)
+
+    def report(self, timeout=10):
+        """Ask for a report and return it (a dict)."""
+        before = self.proc.out().count("\nreport ")
+        if self.proc.out().startswith("report "):
+            before += 1
+        self.say("report")
+
+        def probe():
+            lines = [ln for ln in self.proc.out().split("\n")[:-1]
+                     if ln.startswith("report ")]
+            if len(lines) > before:
+                return json.loads(lines[-1][len("report "):])
+            if not self.proc.alive():
+                raise AssertionError("swarm exited:\n" + self.proc.tail())
+            return None
+        return wait_for(probe, timeout, "a swarm report", interval=0.05)
+
+    def wait_report(self, pred, timeout, what, interval=0.5):
+        """Reports until pred(report) holds; the last one either way."""
+        last = [None]
+
+        def probe():
+            last[0] = self.report()
+            return pred(last[0])
+        try:
+            wait_for(probe, timeout, what, interval=interval)
+        except AssertionError as ex:
+            raise AssertionError("%s; last report: %s" % (ex, last[0]))
+        return last[0]
+
+    def expect(self, ids):
+        """Tell the swarm the ids every agent must show."""
+        path = os.path.join(self.env.dir, "expect-%d.txt" % self.proc.pid)
+        with open(path, "w") as f:
+            f.write("".join(i + "\n" for i in ids))
+        n = self.proc.out().count("expecting ")
+        self.say("expect " + path)
+        wait_for(lambda: self.proc.out().count("expecting ") > n, 10,
+                 "swarm to read the expected ids")
+        assert "expecting %d\n" % len(ids) in self.proc.out()
+
+    def quit(self, timeout=30):
+        """Ask it to end; (exit status, summary dict)."""
+        try:
+            self.say("quit")
+            self.proc.proc.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass
+        try:
+            self.proc.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+        rc = self.proc.stop()
+        lines = [ln for ln in self.proc.out().splitlines()
+                 if ln.startswith("{")]
+        return rc, (json.loads(lines[-1]) if lines else None)
+
+
 class Env:
     """Everything one test runs against; see the module comment."""
 
@@ -559,14 +635,31 @@ class Env:
         self.procs.append(p)
         return p
 
-    def start_redis(self):
+    def start_redis(self, persist=None):
+        """
+        Start the private redis-server (again, after a stop: same socket).
+        persist=True: an append-only file fsynced on every write, in a dir
+        of its own, so that a restart comes back with the data; the choice
+        sticks for later restarts.  Default: no persistence at all.
+        """
         if self.shared_redis:
             self.redis.cmd("PING")
             return
+        if persist is not None:
+            self.redis_persist = persist
+        persist = getattr(self, "redis_persist", False)
+        if persist:
+            data = os.path.join(self.dir, "redis-data")
+            os.makedirs(data, exist_ok=True)
+            keep = ["--appendonly", "yes", "--appendfsync", "always",
+                    "--dir", data]
+        else:
+            keep = ["--appendonly", "no", "--dir", self.dir]
+        self.redis.close()
         self.redis_proc = self.spawn("redis", [
             "redis-server", "--port", "0", "--unixsocket", self.redis_sock,
-            "--unixsocketperm", "700", "--save", "", "--appendonly", "no",
-            "--dir", self.dir, "--loglevel", "warning"])
+            "--unixsocketperm", "700", "--save", ""] + keep +
+            ["--loglevel", "warning"])
 
         def up():
             if not self.redis_proc.alive():
@@ -574,7 +667,8 @@ class Env:
                                      + self.redis_proc.tail())
             try:
                 return self.redis.cmd("PING") == "PONG"
-            except OSError:
+            except (OSError, RespError):
+                # Not listening yet, or still loading its data.
                 self.redis.close()
                 return False
         wait_for(up, START_TIMEOUT, "redis-server")
@@ -657,7 +751,7 @@ class Env:
             '  socket: "%s"' % self.redis_sock,
             '  prefix: "%s"' % self.prefix,
         ]
-        for section in ("limits", "timeouts"):
+        for section in ("limits", "timeouts", "delivery"):
             if opts.get(section):
                 lines.append("%s:" % section)
                 for k, v in opts[section].items():
@@ -674,6 +768,13 @@ class Env:
                                      START_TIMEOUT)
             self.port = int(m.group(1))
         return self.daemon
+
+    def kill_daemon(self):
+        """SIGKILL wuzhad (a crash): nothing of it runs afterwards."""
+        if self.daemon is not None and self.daemon_rc is None:
+            self.daemon.stop(signal.SIGKILL)
+            self.daemon_rc = -signal.SIGKILL
+        return self.daemon_rc
 
     def stop_daemon(self):
         """SIGTERM wuzhad; its exit status is kept for the teardown check."""
@@ -811,6 +912,19 @@ class Env:
         self.agents[cn] = a
         return a
 
+    def start_swarm(self, cn_format, count, *extra, name="swarm",
+                    timeout=300, inflight=64):
+        """A swarm --resilient of count agents (see swarm.c), driven by
+        lines on its stdin."""
+        proc = self.spawn(name, [
+            binary("swarm"), "--server", "127.0.0.1:%d" % self.port,
+            "--server-name", "wuzhad", "--ca-cert", self.ca,
+            "--ca-key", self.ca_key, "--cn-format", cn_format,
+            "--count", str(count), "--inflight", str(inflight),
+            "--timeout", str(timeout), "--resilient"] + list(extra),
+            stdin=subprocess.PIPE)
+        return Swarm(self, proc, count)
+
     def session(self, cn, role=wp.ROLE_AGENT, **kw):
         """A Python protocol session as cn: (FrameSocket, WELCOME)."""
         return wp.session("127.0.0.1", self.port, self.ca, self.crt(cn),
@@ -843,6 +957,41 @@ class Env:
             out[cn] = (int(parts[0]), int(parts[1]),
                        int(parts[2]) if len(parts) > 2 else None)
         return out
+
+    def rate_from_acks(self, alert_id, target, tree=None):
+        """
+        rate:{id} as ack:{id} says it must be: per node from each agent's
+        node up to the target, how many agents are at or past delivered,
+        read and relayed.
+        """
+        tree = tree or self.tree
+        node_of = {p["cn"]: p["node"] for p in tree.principals}
+        want = {}
+        for cn, (state, _, _) in self.acks(alert_id).items():
+            node = node_of[cn]
+            while node is not None:
+                counters = want.setdefault(node, {})
+                for i, name in enumerate(ACK_STATES):
+                    if state >= i + 1:
+                        counters[name] = counters.get(name, 0) + 1
+                if node == target:
+                    break
+                node = tree.parent(node)
+        return want
+
+    def assert_rate_matches_acks(self, alert_id, target, tree=None):
+        """Every counter in rate:{id} equals the count from ack:{id}."""
+        want = self.rate_from_acks(alert_id, target, tree)
+        rate = self.rate(alert_id)
+        assert rate, "no rate:%s" % alert_id
+        for node in set(rate) | set(want):
+            assert node in rate, "rate:%s has no %s" % (alert_id, node)
+            for name in ACK_STATES:
+                have = rate[node].get(name, 0)
+                should = want.get(node, {}).get(name, 0)
+                assert have == should, \
+                    "rate:%s %s %s is %d, ack:%s says %d" % (
+                        alert_id, node, name, have, alert_id, should)
 
     def store_snapshot(self):
         """What a refused publish must leave alone."""

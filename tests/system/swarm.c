@@ -15,6 +15,25 @@
  *	{...}		one JSON summary line
  *
  * Exit 0 if all went as expected, 1 otherwise; --timeout bounds it all.
+ *
+ * With --resilient the agents behave like long-lived real ones instead:
+ * a lost connection (daemon killed, restarted, or cutting a slow agent
+ * off) is retried with jittered exponential backoff, at most
+ * --max-attempts times in a row, and HELLO is said again.  Each agent
+ * keeps the set of alert ids it has shown (the first copy that verifies);
+ * later copies are wire duplicates, counted and acknowledged again but
+ * not shown.  Every ALERT is acknowledged as delivered at once.  Lines on
+ * stdin then drive it:
+ *
+ *	expect FILE	the alert ids every agent must show, one a line
+ *			(also --expect-ids FILE)
+ *	report		print "report {...}": one JSON line of totals
+ *	unstall		the --stall agents start reading again
+ *	quit		print the summary and exit
+ *
+ * --stall N: the first N agents stop reading their socket right after
+ * WELCOME (a slow consumer, with a small receive buffer), until
+ * "unstall".
  * Loopback use only: it is a load generator aimed at the test's daemon.
  */
 
@@ -54,12 +73,24 @@
 #define SWARM_TIMEOUT_DEFAULT	120	/* seconds for the whole run */
 #define SWARM_CACHE_MAX		256	/* distinct envelopes remembered */
 #define SWARM_ERR_MAX		384	/* "cn: reason" */
+#define SWARM_ATTEMPTS_DEFAULT	200	/* --resilient: connects in a row */
+#define SWARM_BACKOFF_MIN_MS	50
+#define SWARM_BACKOFF_MAX_MS	2000
+#define SWARM_EXPECT_MAX	100000
+#define SWARM_STALL_RCVBUF	4096	/* --stall: receive buffer, bytes */
 
 enum agent_state {
 	AGENT_S_IDLE,		/* not started */
 	AGENT_S_CONNECTING,	/* TCP + TLS + HELLO, no WELCOME yet */
 	AGENT_S_READY,		/* WELCOME seen */
 	AGENT_S_FAILED,		/* closed or broke the protocol */
+	AGENT_S_BACKOFF,	/* --resilient: waiting to connect again */
+};
+
+/* --resilient: one alert id an agent has shown. */
+struct shown_id {
+	proto_id		 id;
+	int			 confirmed;	/* ACK_OK seen for it */
 };
 
 struct agent {
@@ -73,6 +104,15 @@ struct agent {
 	uint32_t		 nalerts;	/* ALERT frames received */
 	uint32_t		 nacked;	/* ACK_OK frames received */
 	proto_id		*ids;		/* ids received, nalerts of them */
+
+	/* --resilient */
+	struct event		*retry_ev;
+	int			 attempts;	/* failed in a row */
+	int			 welcomed;	/* WELCOME seen at least once */
+	int			 stalled;	/* not reading (--stall) */
+	struct shown_id		*shown;
+	uint32_t		 nshown, capshown;
+	uint64_t		 wire_dups;
 };
 
 /* One verified envelope and the alert id it carries. */
@@ -97,6 +137,17 @@ struct swarm {
 	int			 inflight;
 	int			 max_inflight;
 
+	int			 resilient;
+	int			 nstall;
+	int			 max_attempts;
+	uint64_t		 reconnects;	/* connections lost and retried */
+	uint64_t		 errors;	/* ERROR frames taken */
+	uint64_t		 acks_sent;
+	uint64_t		 acks_ok;
+	proto_id		*expect;	/* ids every agent must show */
+	int			 nexpect;
+	int			 reports;
+
 	int			 ready;
 	int			 received;
 	int			 acked;
@@ -110,7 +161,7 @@ struct swarm {
 
 	struct event		*stdin_ev;
 	struct event		*timeout_ev;
-	char			 line[128];
+	char			 line[1024];
 	size_t			 linelen;
 
 	uint64_t		 t_start, t_ready, t_received, t_ack, t_acked;
@@ -121,6 +172,8 @@ struct swarm {
 static void	agent_read_cb(struct bufferevent *, void *);
 static void	agent_event_cb(struct bufferevent *, short, void *);
 static void	swarm_finish(struct swarm *);
+static void	agent_connect(struct agent *);
+static void	swarm_start_more(struct swarm *);
 
 static uint64_t
 now_ms(void)
@@ -326,6 +379,95 @@ agent_fail(struct agent *a, const char *fmt, ...)
 	swarm_finish(sw);
 }
 
+/* A uniform random number in [0, n). */
+static uint32_t
+rand_below(uint32_t n)
+{
+	uint32_t r;
+
+	if (n == 0)
+		return 0;
+	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+		fatalx("RAND_bytes");
+	return r % n;
+}
+
+/* Arm the agent's retry timer for ms milliseconds from now. */
+static void
+agent_retry_in(struct agent *a, uint32_t ms)
+{
+	struct timeval tv;
+
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	evtimer_add(a->retry_ev, &tv);
+}
+
+/*
+ * The connection is gone.  Without --resilient that spoils the run; with
+ * it the agent tries again after a jittered, growing delay, a bounded
+ * number of times in a row.
+ */
+static void __attribute__((format(printf, 2, 3)))
+agent_lost(struct agent *a, const char *fmt, ...)
+{
+	struct swarm *sw = a->sw;
+	char why[256];
+	uint32_t ms;
+	va_list ap;
+	int i;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (!sw->resilient) {
+		agent_fail(a, "%s", why);
+		return;
+	}
+	if (a->state == AGENT_S_FAILED || a->state == AGENT_S_BACKOFF)
+		return;
+	if (a->state == AGENT_S_CONNECTING)
+		sw->inflight--;
+	if (a->bev != NULL) {
+		bufferevent_free(a->bev);
+		a->bev = NULL;
+	}
+	a->stalled = 0;
+	sw->reconnects++;
+	if (++a->attempts > sw->max_attempts) {
+		a->state = AGENT_S_IDLE;
+		agent_fail(a, "gave up after %d attempts: %s",
+		    sw->max_attempts, why);
+		return;
+	}
+	a->state = AGENT_S_BACKOFF;
+	ms = SWARM_BACKOFF_MIN_MS;
+	for (i = 1; i < a->attempts && ms < SWARM_BACKOFF_MAX_MS; i++)
+		ms *= 2;
+	if (ms > SWARM_BACKOFF_MAX_MS)
+		ms = SWARM_BACKOFF_MAX_MS;
+	/* Jitter: anywhere from half to the whole delay. */
+	agent_retry_in(a, ms / 2 + rand_below(ms / 2 + 1));
+	swarm_start_more(sw);
+}
+
+static void
+agent_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct agent *a = arg;
+	struct swarm *sw = a->sw;
+
+	(void)fd;
+	(void)what;
+	if (sw->done || a->state != AGENT_S_BACKOFF)
+		return;
+	if (sw->inflight >= sw->max_inflight) {
+		agent_retry_in(a, 10 + rand_below(50));
+		return;
+	}
+	agent_connect(a);
+}
+
 /* Queue a buffer of whole frames on the agent's connection. */
 static void
 agent_send(struct agent *a, struct proto_buf *b)
@@ -344,6 +486,7 @@ agent_connect(struct agent *a)
 {
 	struct swarm *sw = a->sw;
 	SSL *ssl;
+	int fd, rcvbuf = SWARM_STALL_RCVBUF;
 
 	if ((ssl = SSL_new(sw->ctx)) == NULL)
 		fatalx("SSL_new");
@@ -353,7 +496,20 @@ agent_connect(struct agent *a)
 	if (SSL_set_tlsext_host_name(ssl, sw->server_name) != 1 ||
 	    SSL_set1_host(ssl, sw->server_name) != 1)
 		fatalx("server name");
-	a->bev = bufferevent_openssl_socket_new(sw->base, -1, ssl,
+	fd = -1;
+	if (a->idx < sw->nstall) {
+		/*
+		 * A slow consumer with a small receive window, so that what
+		 * it does not read piles up at the daemon, not in our kernel.
+		 */
+		if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+			fatalx("socket: %s", strerror(errno));
+		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+		    sizeof(rcvbuf)) != 0 ||
+		    evutil_make_socket_nonblocking(fd) != 0)
+			fatalx("stalled socket: %s", strerror(errno));
+	}
+	a->bev = bufferevent_openssl_socket_new(sw->base, fd, ssl,
 	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
 	if (a->bev == NULL)
 		fatalx("bufferevent_openssl_socket_new");
@@ -363,7 +519,7 @@ agent_connect(struct agent *a)
 	sw->inflight++;
 	if (bufferevent_socket_connect(a->bev, (struct sockaddr *)&sw->addr,
 	    sizeof(sw->addr)) != 0)
-		agent_fail(a, "connect: %s", strerror(errno));
+		agent_lost(a, "connect: %s", strerror(errno));
 }
 
 /* Keep up to max_inflight handshakes going. */
@@ -401,7 +557,7 @@ agent_event_cb(struct bufferevent *bev, short what, void *arg)
 			ERR_error_string_n(e, buf, sizeof(buf));
 		else if (what & BEV_EVENT_ERROR)
 			snprintf(buf, sizeof(buf), "%s", strerror(errno));
-		agent_fail(a, "%s%s%s", (what & BEV_EVENT_EOF) ?
+		agent_lost(a, "%s%s%s", (what & BEV_EVENT_EOF) ?
 		    "connection closed" : "connection error",
 		    buf[0] ? ": " : "", buf);
 	}
@@ -435,6 +591,17 @@ on_welcome(struct agent *a, const uint8_t *p, size_t len)
 	}
 	a->state = AGENT_S_READY;
 	sw->inflight--;
+	a->attempts = 0;
+	if (a->idx < sw->nstall) {
+		/* A slow consumer: leave everything in the socket. */
+		a->stalled = 1;
+		bufferevent_disable(a->bev, EV_READ);
+	}
+	if (a->welcomed) {
+		swarm_start_more(sw);
+		return;
+	}
+	a->welcomed = 1;
 	if (++sw->ready == sw->n) {
 		sw->t_ready = now_ms();
 		swarm_line("ready", sw->ready);
@@ -484,6 +651,45 @@ swarm_verify(struct swarm *sw, struct proto_view env, char *id,
 	return 0;
 }
 
+/*
+ * --resilient: show an id the first time it verifies, count a copy after
+ * that as a wire duplicate, and acknowledge it as delivered either way
+ * (the real agent acknowledges a copy of what it has shown again).
+ */
+static void
+agent_take(struct agent *a, const char *id)
+{
+	struct swarm *sw = a->sw;
+	struct proto_buf b;
+	struct proto_ack ack;
+	uint32_t i;
+
+	for (i = 0; i < a->nshown; i++)
+		if (strcmp(a->shown[i].id, id) == 0)
+			break;
+	if (i < a->nshown)
+		a->wire_dups++;
+	else {
+		if (a->nshown == a->capshown) {
+			a->capshown = a->capshown ? 2 * a->capshown : 16;
+			a->shown = reallocarray(a->shown, a->capshown,
+			    sizeof(*a->shown));
+			if (a->shown == NULL)
+				fatalx("out of memory");
+		}
+		memset(&a->shown[a->nshown], 0, sizeof(a->shown[0]));
+		memcpy(a->shown[a->nshown++].id, id, sizeof(proto_id));
+	}
+	memset(&ack, 0, sizeof(ack));
+	memcpy(ack.id, id, sizeof(proto_id));
+	ack.state = PROTO_ACK_DELIVERED;
+	pbuf_init(&b);
+	proto_ack_encode(&b, &ack);
+	agent_send(a, &b);
+	pbuf_free(&b);
+	sw->acks_sent++;
+}
+
 static void
 on_alert(struct agent *a, const uint8_t *p, size_t len)
 {
@@ -505,6 +711,10 @@ on_alert(struct agent *a, const uint8_t *p, size_t len)
 	if ((r = swarm_verify(sw, m.envelope, id, why, sizeof(why))) != 0) {
 		agent_fail(a, "ALERT seq %" PRIu64 " does not verify: %s: %s",
 		    m.seq, proto_err_name(-r), why);
+		return;
+	}
+	if (sw->resilient) {
+		agent_take(a, id);
 		return;
 	}
 	for (i = 0; i < a->nalerts; i++)
@@ -530,8 +740,27 @@ on_ack_ok(struct agent *a, const uint8_t *p, size_t len)
 	struct proto_ack_ok ok;
 	int r;
 
+	uint32_t i;
+
 	if ((r = proto_ack_ok_decode(p, len, &ok)) != 0) {
 		agent_fail(a, "bad ACK_OK: %s", proto_err_name(-r));
+		return;
+	}
+	if (sw->resilient) {
+		for (i = 0; i < a->nshown; i++)
+			if (strcmp(a->shown[i].id, ok.id) == 0)
+				break;
+		if (i == a->nshown) {
+			agent_fail(a, "ACK_OK for %s, never shown", ok.id);
+			return;
+		}
+		if (ok.state < PROTO_ACK_DELIVERED) {
+			agent_fail(a, "ACK_OK for %s in state %u", ok.id,
+			    ok.state);
+			return;
+		}
+		a->shown[i].confirmed = 1;
+		sw->acks_ok++;
 		return;
 	}
 	if (!sw->ack_sent || a->nacked >= a->nalerts) {
@@ -551,6 +780,7 @@ on_frame(struct agent *a, uint8_t type, const uint8_t *p, size_t len)
 	struct proto_buf b;
 	struct proto_ping ping;
 	struct proto_error err;
+	struct swarm *sw = a->sw;
 	int r;
 
 	switch (type) {
@@ -578,7 +808,14 @@ on_frame(struct agent *a, uint8_t type, const uint8_t *p, size_t len)
 	case PROTO_T_ERROR:
 		if (proto_error_decode(p, len, &err) != 0)
 			agent_fail(a, "undecodable ERROR");
-		else
+		else if (sw->resilient) {
+			/* As the real agent: say so, and carry on. */
+			sw->errors++;
+			fprintf(stderr, "swarm: %s: ERROR %u %s: %.*s%s%s\n",
+			    a->cn, err.code, proto_err_name(err.code),
+			    (int)err.text.len, (const char *)err.text.p,
+			    err.ref[0] ? " for " : "", err.ref);
+		} else
 			agent_fail(a, "ERROR %u %s: %.*s", err.code,
 			    proto_err_name(err.code), (int)err.text.len,
 			    (const char *)err.text.p);
@@ -599,8 +836,8 @@ agent_read_cb(struct bufferevent *bev, void *arg)
 	const uint8_t *p;
 	int r;
 
-	while (a->state != AGENT_S_FAILED &&
-	    evbuffer_get_length(in) >= PROTO_FRAME_HDR) {
+	while (a->state != AGENT_S_FAILED && a->state != AGENT_S_BACKOFF &&
+	    !a->stalled && evbuffer_get_length(in) >= PROTO_FRAME_HDR) {
 		evbuffer_copyout(in, hdr, sizeof(hdr));
 		if ((r = proto_frame_header(hdr, a->sw->max_frame, &type,
 		    &plen)) != 0) {
@@ -614,6 +851,8 @@ agent_read_cb(struct bufferevent *bev, void *arg)
 		if (p == NULL)
 			fatalx("evbuffer_pullup");
 		on_frame(a, type, p + PROTO_FRAME_HDR, plen);
+		if (a->bev != bev)
+			return;		/* lost and freed meanwhile */
 		evbuffer_drain(in, PROTO_FRAME_HDR + (size_t)plen);
 	}
 }
@@ -657,6 +896,148 @@ swarm_send_acks(struct swarm *sw)
 	pbuf_free(&b);
 }
 
+/* --expect-ids / "expect FILE": the ids every agent must show. */
+static int
+swarm_load_expect(struct swarm *sw, const char *path)
+{
+	FILE *f;
+	char line[PROTO_ID_MAX + 8];
+	size_t len;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		fprintf(stderr, "swarm: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	free(sw->expect);
+	if ((sw->expect = calloc(SWARM_EXPECT_MAX, sizeof(proto_id))) == NULL)
+		fatalx("out of memory");
+	sw->nexpect = 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		len = strcspn(line, "\r\n");
+		line[len] = '\0';
+		if (len == 0)
+			continue;
+		if (len > PROTO_ID_MAX || sw->nexpect == SWARM_EXPECT_MAX) {
+			fprintf(stderr, "swarm: %s: bad id or too many\n",
+			    path);
+			fclose(f);
+			return -1;
+		}
+		memcpy(sw->expect[sw->nexpect++], line, len + 1);
+	}
+	fclose(f);
+	return 0;
+}
+
+static void
+json_str(const char *s)
+{
+	putchar('"');
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			printf("\\u%04x", (unsigned char)*s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+/*
+ * "report {...}": totals over every agent, measured against the expected
+ * ids.  with_all: agents that have shown every expected id; confirmed_all:
+ * agents with an ACK_OK for every one of them; shown_twice: ids an agent
+ * has in its shown set more than once (0 unless the dedup is broken).
+ */
+static void
+swarm_report(struct swarm *sw)
+{
+	struct agent *a;
+	uint64_t shown = 0, dups = 0, confirmed = 0, twice = 0, extra = 0;
+	int i, j, connected = 0, stalled = 0, with_all = 0, conf_all = 0;
+	uint32_t k, l;
+	char missing[SWARM_ERR_MAX] = "", unconfirmed[SWARM_ERR_MAX] = "";
+	int has, conf;
+
+	for (i = 0; i < sw->n; i++) {
+		a = &sw->agents[i];
+		connected += a->state == AGENT_S_READY;
+		stalled += a->stalled;
+		shown += a->nshown;
+		dups += a->wire_dups;
+		for (k = 0; k < a->nshown; k++) {
+			confirmed += a->shown[k].confirmed;
+			for (l = k + 1; l < a->nshown; l++)
+				twice += strcmp(a->shown[k].id,
+				    a->shown[l].id) == 0;
+		}
+		has = conf = 1;
+		for (j = 0; j < sw->nexpect; j++) {
+			for (k = 0; k < a->nshown; k++)
+				if (strcmp(a->shown[k].id, sw->expect[j]) == 0)
+					break;
+			if (k == a->nshown) {
+				has = conf = 0;
+				if (missing[0] == '\0')
+					snprintf(missing, sizeof(missing),
+					    "%s %s", a->cn, sw->expect[j]);
+			} else if (!a->shown[k].confirmed) {
+				conf = 0;
+				if (unconfirmed[0] == '\0')
+					snprintf(unconfirmed,
+					    sizeof(unconfirmed), "%s %s",
+					    a->cn, sw->expect[j]);
+			}
+		}
+		with_all += has;
+		conf_all += conf;
+		for (k = 0; k < a->nshown; k++) {
+			for (j = 0; j < sw->nexpect; j++)
+				if (strcmp(a->shown[k].id, sw->expect[j]) == 0)
+					break;
+			extra += j == sw->nexpect;
+		}
+	}
+	printf("report {\"n\":%d,\"agents\":%d,\"ready\":%d,"
+	    "\"connected\":%d,\"stalled\":%d,\"failed\":%d,"
+	    "\"expected\":%d,\"with_all\":%d,\"confirmed_all\":%d,"
+	    "\"shown\":%" PRIu64 ",\"shown_twice\":%" PRIu64
+	    ",\"shown_unexpected\":%" PRIu64 ",\"wire_dups\":%" PRIu64
+	    ",\"confirmed\":%" PRIu64 ",\"acks_sent\":%" PRIu64
+	    ",\"acks_ok\":%" PRIu64 ",\"reconnects\":%" PRIu64
+	    ",\"errors\":%" PRIu64 ",\"missing\":",
+	    ++sw->reports, sw->n, sw->ready, connected, stalled, sw->failed,
+	    sw->nexpect, with_all, conf_all, shown, twice, extra, dups,
+	    confirmed, sw->acks_sent, sw->acks_ok, sw->reconnects,
+	    sw->errors);
+	json_str(missing);
+	printf(",\"unconfirmed\":");
+	json_str(unconfirmed);
+	printf(",\"first_error\":");
+	json_str(sw->first_err);
+	printf("}\n");
+	fflush(stdout);
+}
+
+/* "unstall": the stalled agents read again (and find what is waiting). */
+static void
+swarm_unstall(struct swarm *sw)
+{
+	struct agent *a;
+	int i;
+
+	for (i = 0; i < sw->n && !sw->done; i++) {
+		a = &sw->agents[i];
+		if (!a->stalled || a->bev == NULL)
+			continue;
+		a->stalled = 0;
+		bufferevent_enable(a->bev, EV_READ);
+		agent_read_cb(a->bev, a);
+	}
+	sw->nstall = 0;
+}
+
 static void
 stdin_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -683,8 +1064,18 @@ stdin_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		sw->line[sw->linelen] = '\0';
 		sw->linelen = 0;
-		if (strcmp(sw->line, "ack") == 0)
+		if (strcmp(sw->line, "ack") == 0 && !sw->resilient)
 			swarm_send_acks(sw);
+		else if (strcmp(sw->line, "report") == 0)
+			swarm_report(sw);
+		else if (strncmp(sw->line, "expect ", 7) == 0) {
+			if (swarm_load_expect(sw, sw->line + 7) == 0)
+				printf("expecting %d\n", sw->nexpect);
+			else
+				printf("expecting error\n");
+			fflush(stdout);
+		} else if (strcmp(sw->line, "unstall") == 0)
+			swarm_unstall(sw);
 		else if (strcmp(sw->line, "quit") == 0)
 			swarm_finish(sw);
 		else
@@ -719,6 +1110,9 @@ swarm_finish(struct swarm *sw)
 static int
 swarm_ok(const struct swarm *sw)
 {
+	if (sw->resilient)
+		return !sw->timed_out && sw->failed == 0 &&
+		    sw->ready == sw->n;
 	return !sw->timed_out && sw->failed == 0 && sw->ready == sw->n &&
 	    sw->received == sw->n && sw->acked == sw->n;
 }
@@ -760,7 +1154,8 @@ usage(void)
 	    "usage: swarm --server HOST:PORT --server-name NAME --ca-cert FILE\n"
 	    "             --ca-key FILE --count N [--alerts K] [--cn-format FMT]\n"
 	    "             [--first I] [--inflight M] [--timeout SECONDS]\n"
-	    "             [--max-frame BYTES]\n");
+	    "             [--max-frame BYTES] [--resilient [--max-attempts N]\n"
+	    "             [--stall N] [--expect-ids FILE]]\n");
 	exit(2);
 }
 
@@ -826,12 +1221,16 @@ main(int argc, char *argv[])
 		{ "inflight",	 required_argument, NULL, 'i' },
 		{ "timeout",	 required_argument, NULL, 't' },
 		{ "max-frame",	 required_argument, NULL, 'm' },
+		{ "resilient",	 no_argument,	    NULL, 'r' },
+		{ "max-attempts", required_argument, NULL, 'A' },
+		{ "stall",	 required_argument, NULL, 'T' },
+		{ "expect-ids",	 required_argument, NULL, 'e' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct swarm sw;
 	struct cn_format cf;
 	const char *server = NULL, *ca_path = NULL, *cakey_path = NULL;
-	const char *fmt = "sw-%05d";
+	const char *fmt = "sw-%05d", *expect_path = NULL;
 	struct timeval tv;
 	X509 *ca;
 	EVP_PKEY *cakey;
@@ -842,6 +1241,7 @@ main(int argc, char *argv[])
 	sw.max_inflight = SWARM_INFLIGHT_DEFAULT;
 	sw.max_frame = PROTO_FRAME_MAX_DEFAULT;
 	sw.n = -1;
+	sw.max_attempts = SWARM_ATTEMPTS_DEFAULT;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
 		case 's': server = optarg; break;
@@ -863,6 +1263,16 @@ main(int argc, char *argv[])
 		case 'm': sw.max_frame = (uint32_t)num_arg(optarg,
 			    "max-frame", 64, PROTO_FRAME_MAX_LIMIT);
 			break;
+		case 'r': sw.resilient = 1;
+			break;
+		case 'A': sw.max_attempts = (int)num_arg(optarg,
+			    "max-attempts", 1, 1000000);
+			break;
+		case 'T': sw.nstall = (int)num_arg(optarg, "stall", 0,
+			    1000000);
+			break;
+		case 'e': expect_path = optarg;
+			break;
 		default:
 			usage();
 		}
@@ -870,6 +1280,12 @@ main(int argc, char *argv[])
 	if (optind != argc || server == NULL || sw.server_name == NULL ||
 	    ca_path == NULL || cakey_path == NULL || sw.n < 0)
 		usage();
+	if (sw.resilient && sw.k != 0)
+		fatalx("--resilient counts alerts itself: no --alerts");
+	if (!sw.resilient && (sw.nstall > 0 || expect_path != NULL))
+		fatalx("--stall and --expect-ids need --resilient");
+	if (expect_path != NULL && swarm_load_expect(&sw, expect_path) != 0)
+		exit(1);
 	cn_format_parse(fmt, &cf);
 	parse_server(server, &sw.addr);
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -917,6 +1333,12 @@ main(int argc, char *argv[])
 	if (sw.stdin_ev == NULL || sw.timeout_ev == NULL)
 		fatalx("event_new");
 	event_add(sw.stdin_ev, NULL);
+	for (i = 0; i < sw.n; i++) {
+		sw.agents[i].retry_ev = evtimer_new(sw.base, agent_retry_cb,
+		    &sw.agents[i]);
+		if (sw.agents[i].retry_ev == NULL)
+			fatalx("evtimer_new");
+	}
 	tv.tv_sec = timeout;
 	tv.tv_usec = 0;
 	evtimer_add(sw.timeout_ev, &tv);
@@ -941,8 +1363,12 @@ main(int argc, char *argv[])
 		EVP_PKEY_free(a->key);
 		X509_free(a->cert);
 		free(a->ids);
+		free(a->shown);
+		if (a->retry_ev != NULL)
+			event_free(a->retry_ev);
 	}
 	free(sw.agents);
+	free(sw.expect);
 	for (i = 0; i < sw.ncache; i++)
 		free(sw.cache[i].bytes);
 	event_free(sw.stdin_ev);

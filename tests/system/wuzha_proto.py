@@ -37,6 +37,7 @@ PUBLISHED = 0x11
 ALERT = 0x12
 ACK = 0x20
 ACK_OK = 0x21
+ESCALATION = 0x13
 STATUS_REQ = 0x30
 STATUS = 0x31
 PING = 0x40
@@ -48,7 +49,7 @@ TYPE_NAMES = {
     HELLO: "HELLO", WELCOME: "WELCOME", PUBLISH: "PUBLISH",
     PUBLISHED: "PUBLISHED", ALERT: "ALERT", ACK: "ACK", ACK_OK: "ACK_OK",
     STATUS_REQ: "STATUS_REQ", STATUS: "STATUS", PING: "PING", PONG: "PONG",
-    ERROR: "ERROR", BYE: "BYE",
+    ERROR: "ERROR", BYE: "BYE", ESCALATION: "ESCALATION",
 }
 
 # Error codes by their stable names (PROTOCOL.md, "Error codes").
@@ -234,7 +235,10 @@ TABLES = {
                     F(3, "node", "node"), F(4, "rights", "u8", lo=0, hi=7),
                     F(5, "heartbeat", "u32"), F(6, "server_time", "u64"),
                     F(7, "max_frame", "u32")),
-    PUBLISH: _table(F(1, "envelope", "bytes", hi=65535)),
+    PUBLISH: _table(F(1, "envelope", "bytes", hi=65535),
+                    F(2, "remind_after", "u32", False),
+                    F(3, "escalate_after", "u32", False),
+                    F(4, "max_reminders", "u8", False, lo=0, hi=100)),
     PUBLISHED: _table(F(1, "id", "name"), F(2, "seq", "u64"),
                       F(3, "targeted", "u32")),
     ALERT: _table(F(1, "seq", "u64"), F(2, "flags", "u8", lo=0, hi=3),
@@ -248,7 +252,12 @@ TABLES = {
                    F(3, "target", "node"), F(4, "issued_at", "u64"),
                    F(5, "expires_at", "u64"),
                    F(6, "nodes", "list", items=T_STATUS_NODE),
-                   F(7, "members", "list", False, items=T_STATUS_MEMBER)),
+                   F(7, "members", "list", False, items=T_STATUS_MEMBER),
+                   F(8, "omitted", "u32", False)),
+    ESCALATION: _table(F(1, "id", "name"), F(2, "seq", "u64"),
+                       F(3, "node", "node"),
+                       F(4, "members", "list", items=T_STATUS_MEMBER),
+                       F(5, "omitted", "u32", False)),
     PING: _table(F(1, "nonce", "u64")),
     PONG: _table(F(1, "nonce", "u64")),
     ERROR: _table(F(1, "code", "u16"), F(2, "text", "text", hi=1024),

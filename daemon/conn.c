@@ -55,6 +55,7 @@ struct conn {
 	uint64_t		 closing_since;
 	uint64_t		 sync_seq;	/* highest seq covered by the sync */
 	uint64_t		 ping_nonce;
+	struct syncreq		*sync;		/* catch-up in progress, owned */
 	TAILQ_ENTRY(conn)	 all;
 	TAILQ_ENTRY(conn)	 at_node;
 	TAILQ_ENTRY(conn)	 reap;
@@ -126,6 +127,16 @@ enum conn_state conn_state(const struct conn *c) { return c->state; }
 uint64_t conn_sync_seq(const struct conn *c) { return c->sync_seq; }
 void conn_set_sync_seq(struct conn *c, uint64_t s) { c->sync_seq = s; }
 size_t conn_count(void) { return conn_n; }
+struct syncreq *conn_sync(const struct conn *c) { return c->sync; }
+void conn_set_sync(struct conn *c, struct syncreq *sr) { c->sync = sr; }
+
+size_t
+conn_output(const struct conn *c)
+{
+	if (c->bev == NULL)
+		return 0;
+	return evbuffer_get_length(bufferevent_get_output(c->bev));
+}
 size_t conn_agents_online(void) { return conn_agents; }
 
 int
@@ -244,6 +255,9 @@ conn_accept(int fd, const struct sockaddr *sa, int socklen)
 	/* Never hold more than one maximal frame of unread input. */
 	bufferevent_setwatermark(c->bev, EV_READ, 0,
 	    wz->conf->limits.max_frame + PROTO_FRAME_HDR);
+	/* Write callback when the output falls to a quarter of its bound. */
+	bufferevent_setwatermark(c->bev, EV_WRITE,
+	    wz->conf->limits.max_output / 4, 0);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	TAILQ_INSERT_TAIL(&conns, c, all);
 	conn_n++;
@@ -373,6 +387,12 @@ conn_destroy(struct conn *c)
 	if (c->reaping)
 		return;
 	c->reaping = 1;
+	if (c->sync != NULL) {
+		struct syncreq *sr = c->sync;
+
+		c->sync = NULL;
+		sync_free(sr);
+	}
 	if (c->state != CONN_S_CLOSING)
 		conn_set_state(c, CONN_S_CLOSING);
 	conn_link(c, 0);
@@ -550,9 +570,15 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn	*c = arg;
 
-	/* Output drained: a closing connection has said its last word. */
-	if (c->state == CONN_S_CLOSING)
-		conn_linger(c);
+	/* A closing connection, once empty, has said its last word. */
+	if (c->state == CONN_S_CLOSING) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			conn_linger(c);
+		return;
+	}
+	/* Room again: the next slice of a catch-up. */
+	if (c->state == CONN_S_SYNC && c->sync != NULL)
+		sync_continue(c);
 }
 
 /*

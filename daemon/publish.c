@@ -605,9 +605,18 @@ publish_handle(struct conn *c, const uint8_t *p, size_t len)
 
 /* --- catch-up on connect ----------------------------------------------- */
 
+/*
+ * A catch-up in progress.  After the lookup, ids holds what the agent
+ * still needs, sent from next on in slices that keep the connection's
+ * output under half of max_output; the rest follows as the agent reads
+ * (conn.c calls sync_continue when the output drains), so a backlog
+ * larger than the output bound does not get the agent cut off.
+ */
 struct syncreq {
 	struct conn	 *c;		/* referenced */
 	size_t		  n;
+	size_t		  next;		/* next id to send */
+	size_t		  sent;
 	char		(*ids)[PROTO_ID_MAX + 1];
 };
 
@@ -673,12 +682,50 @@ sync_send_resent(struct conn *c, struct alert *a)
 	conn_send_blob(c, alert_blob(a, PROTO_AF_RESENT));
 }
 
+void
+sync_free(struct syncreq *sr)
+{
+	if (sr == NULL)
+		return;
+	conn_unref(sr->c);
+	free(sr->ids);
+	free(sr);
+}
+
+void
+sync_continue(struct conn *c)
+{
+	struct syncreq	*sr = conn_sync(c);
+	struct alert	*a;
+	size_t		 room = wz->conf->limits.max_output / 2;
+
+	if (sr == NULL)
+		return;
+	if (!conn_alive(c))
+		return;
+	while (sr->next < sr->n && conn_output(c) < room) {
+		if ((a = alerts_get(sr->ids[sr->next++])) == NULL)
+			continue;	/* expired or cancelled meanwhile */
+		sr->sent++;
+		sync_send_resent(c, a);
+		/* Cut off as too slow: conn_destroy has freed sr. */
+		if (!conn_alive(c))
+			return;
+	}
+	if (sr->next < sr->n)
+		return;
+	log_info("conn %llu %s: %zu pending alerts sent",
+	    (unsigned long long)conn_id(c), conn_name(c), sr->sent);
+	conn_set_sync(c, NULL);
+	sync_free(sr);
+	sync_finish(c);
+}
+
 static void
 sync_done_cb(redisReply *r, void *arg)
 {
 	struct syncreq	*sr = arg;
-	struct alert	*a;
-	size_t		 i, sent = 0;
+	size_t		 i, k = 0;
 	int		 ok;
 
 	ok = r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == sr->n;
@@ -686,23 +733,23 @@ sync_done_cb(redisReply *r, void *arg)
 		log_warnx("conn %llu %s: pending lookup failed; sending every "
 		    "live alert for it", (unsigned long long)conn_id(sr->c),
 		    conn_name(sr->c));
-	if (conn_alive(sr->c) && conn_state(sr->c) == CONN_S_SYNC) {
-		for (i = 0; i < sr->n; i++) {
-			if ((a = alerts_get(sr->ids[i])) == NULL)
-				continue;	/* expired meanwhile */
-			if (ok && (r->element[i]->type != REDIS_REPLY_INTEGER ||
-			    r->element[i]->integer != 0))
-				continue;	/* already delivered */
-			sync_send_resent(sr->c, a);
-			sent++;
-		}
-		log_info("conn %llu %s: %zu pending alerts sent",
-		    (unsigned long long)conn_id(sr->c), conn_name(sr->c), sent);
-		sync_finish(sr->c);
+	if (!conn_alive(sr->c) || conn_state(sr->c) != CONN_S_SYNC) {
+		sync_free(sr);
+		return;
 	}
-	conn_unref(sr->c);
-	free(sr->ids);
-	free(sr);
+	/* Keep only what is not delivered yet, in seq order. */
+	for (i = 0; i < sr->n; i++) {
+		if (ok && (r->element[i]->type != REDIS_REPLY_INTEGER ||
+		    r->element[i]->integer != 0))
+			continue;	/* already delivered */
+		if (k != i)
+			memcpy(sr->ids[k], sr->ids[i], sizeof(sr->ids[0]));
+		k++;
+	}
+	sr->n = k;
+	sr->next = 0;
+	conn_set_sync(sr->c, sr);
+	sync_continue(sr->c);
 }
 
 void

@@ -135,6 +135,11 @@ struct tprincipal *conn_principal(const struct conn *);
 enum conn_state	 conn_state(const struct conn *);
 uint64_t	 conn_sync_seq(const struct conn *);
 void		 conn_set_sync_seq(struct conn *, uint64_t);
+/* The catch-up in progress (owned by the connection once set). */
+struct syncreq	*conn_sync(const struct conn *);
+void		 conn_set_sync(struct conn *, struct syncreq *);
+/* Bytes queued for output. */
+size_t		 conn_output(const struct conn *);
 /* Queue the frames in buf (copied); the buffer is reset. */
 void		 conn_send(struct conn *, struct proto_buf *);
 void		 conn_send_blob(struct conn *, struct blob *);
@@ -248,7 +253,11 @@ void		 alerts_load(void (*done)(int ok));
 void		 alerts_expire(void);
 void		 publish_handle(struct conn *, const uint8_t *, size_t);
 /* Agent just said HELLO: send what is pending for it, then READY. */
+struct syncreq;
 void		 sync_start(struct conn *);
+/* The output drained: send the next slice of a catch-up. */
+void		 sync_continue(struct conn *);
+void		 sync_free(struct syncreq *);
 /* The ALERT frame of a with the given flags (cached per flag). */
 struct blob	*alert_blob(struct alert *, uint8_t flags);
 /* Call fn on every live alert. */

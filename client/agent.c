@@ -55,7 +55,14 @@ struct agent {
 	struct agent_state	*state;
 	struct agent_hook	*hook;
 	int			 stopping;
+	/* Acks the daemon could not store (501): sent again on a timer. */
+	struct event		*ev_reack;
+	char			(*reack)[PROTO_ID_MAX + 1];
+	size_t			 nreack;
 };
+
+#define AGENT_REACK_MAX		4096	/* ids kept for a second try */
+#define AGENT_REACK_MS		2000	/* pause before trying again */
 
 static void	agent_welcome_cb(struct client *, const struct proto_welcome *,
 		    void *);
@@ -212,6 +219,42 @@ agent_ack(struct agent *ag, const char *id)
 		log_warnx("ack for %s not sent: cannot queue it", id);
 	else
 		log_info("ack sent %s delivered", id);
+}
+
+/* The daemon could not store our ack: try it again in a while. */
+static void
+agent_reack_later(struct agent *ag, const char *id)
+{
+	struct timeval	tv = { AGENT_REACK_MS / 1000, (AGENT_REACK_MS % 1000) * 1000 };
+	size_t		i;
+
+	for (i = 0; i < ag->nreack; i++)
+		if (strcmp(ag->reack[i], id) == 0)
+			return;
+	if (ag->nreack == AGENT_REACK_MAX) {
+		log_warnx("ack for %s not retried: %d already waiting (it comes "
+		    "again on reconnect)", id, AGENT_REACK_MAX);
+		return;
+	}
+	snprintf(ag->reack[ag->nreack++], sizeof(ag->reack[0]), "%s", id);
+	if (!evtimer_pending(ag->ev_reack, NULL))
+		evtimer_add(ag->ev_reack, &tv);
+}
+
+static void
+agent_reack_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct agent	*ag = arg;
+	size_t		 i, n = ag->nreack;
+
+	(void)fd;
+	(void)ev;
+	/* A second refusal puts an id back on the list. */
+	ag->nreack = 0;
+	for (i = 0; i < n; i++) {
+		log_info("ack for %s: trying again", ag->reack[i]);
+		agent_ack(ag, ag->reack[i]);
+	}
 }
 
 /* The hook module is done with an alert: record it, then acknowledge. */
@@ -425,6 +468,8 @@ agent_frame_cb(struct client *c, uint8_t type, const uint8_t *p, size_t len,
 			log_warnx("bad ERROR: %s", proto_err_name(-rc));
 			return;
 		}
+		if (e.code == PROTO_E_STORE && e.ref[0] != '\0')
+			agent_reack_later(ag, e.ref);
 		log_warnx("server error: %s (%u): %.*s%s%s",
 		    proto_err_name(e.code), e.code, (int)e.text.len,
 		    (const char *)e.text.p, e.ref[0] ? " for alert " : "",
@@ -495,6 +540,10 @@ agent_setup(struct agent *ag, const char *path)
 	    ag->conf->hook_timeout_ms, ag->cn, agent_shown_cb, ag)) == NULL)
 		fatalx("cannot set up the hook");
 	ag->ev_reconnect = evtimer_new(ag->base, agent_reconnect_cb, ag);
+	ag->ev_reack = evtimer_new(ag->base, agent_reack_cb, ag);
+	if (ag->ev_reack == NULL ||
+	    (ag->reack = calloc(AGENT_REACK_MAX, sizeof(*ag->reack))) == NULL)
+		fatalx("cannot set up the ack retry");
 	ag->ev_sigterm = evsignal_new(ag->base, SIGTERM, agent_signal_cb, ag);
 	ag->ev_sigint = evsignal_new(ag->base, SIGINT, agent_signal_cb, ag);
 	ag->ev_sighup = evsignal_new(ag->base, SIGHUP, agent_signal_cb, ag);
@@ -514,6 +563,9 @@ agent_teardown(struct agent *ag)
 	agent_hook_free(ag->hook);
 	if (ag->ev_reconnect != NULL)
 		event_free(ag->ev_reconnect);
+	if (ag->ev_reack != NULL)
+		event_free(ag->ev_reack);
+	free(ag->reack);
 	if (ag->ev_sigterm != NULL)
 		event_free(ag->ev_sigterm);
 	if (ag->ev_sigint != NULL)

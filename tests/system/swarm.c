@@ -91,6 +91,7 @@ enum agent_state {
 struct shown_id {
 	proto_id		 id;
 	int			 confirmed;	/* ACK_OK seen for it */
+	int			 retry;		/* 501 for its ack: send again */
 };
 
 struct agent {
@@ -161,6 +162,7 @@ struct swarm {
 
 	struct event		*stdin_ev;
 	struct event		*timeout_ev;
+	struct event		*retry_ev;	/* --resilient: acks refused with 501 */
 	char			 line[1024];
 	size_t			 linelen;
 
@@ -651,6 +653,52 @@ swarm_verify(struct swarm *sw, struct proto_view env, char *id,
 	return 0;
 }
 
+/* --resilient: the daemon could not store our ack of id; send it again. */
+static void
+agent_mark_retry(struct agent *a, const char *id)
+{
+	uint32_t i;
+
+	for (i = 0; i < a->nshown; i++)
+		if (strcmp(a->shown[i].id, id) == 0)
+			a->shown[i].retry = 1;
+}
+
+/* Every second: acks refused with 501 go out again, as wuzha-agent does. */
+static void
+retry_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct swarm *sw = arg;
+	struct proto_buf b;
+	struct proto_ack ack;
+	struct agent *a;
+	uint32_t j;
+	int i;
+
+	(void)fd;
+	(void)ev;
+	for (i = 0; i < sw->n; i++) {
+		a = &sw->agents[i];
+		if (a->state != AGENT_S_READY)
+			continue;
+		for (j = 0; j < a->nshown; j++) {
+			if (!a->shown[j].retry || a->shown[j].confirmed)
+				continue;
+			a->shown[j].retry = 0;
+			memset(&ack, 0, sizeof(ack));
+			memcpy(ack.id, a->shown[j].id, sizeof(proto_id));
+			ack.state = PROTO_ACK_DELIVERED;
+			pbuf_init(&b);
+			proto_ack_encode(&b, &ack);
+			agent_send(a, &b);
+			pbuf_free(&b);
+			sw->acks_sent++;
+			if (a->state != AGENT_S_READY)
+				break;
+		}
+	}
+}
+
 /*
  * --resilient: show an id the first time it verifies, count a copy after
  * that as a wire duplicate, and acknowledge it as delivered either way
@@ -809,8 +857,10 @@ on_frame(struct agent *a, uint8_t type, const uint8_t *p, size_t len)
 		if (proto_error_decode(p, len, &err) != 0)
 			agent_fail(a, "undecodable ERROR");
 		else if (sw->resilient) {
-			/* As the real agent: say so, and carry on. */
+			/* As the real agent: say so, retry a refused ack. */
 			sw->errors++;
+			if (err.code == PROTO_E_STORE && err.ref[0] != '\0')
+				agent_mark_retry(a, err.ref);
 			fprintf(stderr, "swarm: %s: ERROR %u %s: %.*s%s%s\n",
 			    a->cn, err.code, proto_err_name(err.code),
 			    (int)err.text.len, (const char *)err.text.p,
@@ -1330,6 +1380,14 @@ main(int argc, char *argv[])
 	sw.stdin_ev = event_new(sw.base, STDIN_FILENO, EV_READ | EV_PERSIST,
 	    stdin_cb, &sw);
 	sw.timeout_ev = evtimer_new(sw.base, timeout_cb, &sw);
+	if (sw.resilient) {
+		struct timeval one = { 1, 0 };
+
+		sw.retry_ev = event_new(sw.base, -1, EV_PERSIST, retry_cb, &sw);
+		if (sw.retry_ev == NULL)
+			fatalx("event_new");
+		event_add(sw.retry_ev, &one);
+	}
 	if (sw.stdin_ev == NULL || sw.timeout_ev == NULL)
 		fatalx("event_new");
 	event_add(sw.stdin_ev, NULL);
@@ -1373,6 +1431,8 @@ main(int argc, char *argv[])
 		free(sw.cache[i].bytes);
 	event_free(sw.stdin_ev);
 	event_free(sw.timeout_ev);
+	if (sw.retry_ev != NULL)
+		event_free(sw.retry_ev);
 	event_base_free(sw.base);
 	SSL_CTX_free(sw.ctx);
 	X509_STORE_free(sw.store);

@@ -12,6 +12,7 @@ import time
 import pytest
 
 import harness
+import wuzha_proto as wp
 
 
 @pytest.fixture
@@ -49,3 +50,22 @@ def test_redis_outage_refuses_publish_keeps_agents_and_recovers(own):
     aid, _, targeted = own.publish("officer-li", "school-a")
     assert targeted > 0
     a.wait_shown(aid)
+
+
+def test_a_silent_peer_is_closed_after_the_idle_time(env):
+    env.setup(timeouts={"heartbeat": "1s", "idle": "3s"})
+    fs, _ = env.session("adv-a11")
+    try:
+        # Say nothing, not even PONG: the daemon pings, then gives up.
+        t0 = time.monotonic()
+        closed, frames = fs.wait_closed(timeout=10)
+        waited = time.monotonic() - t0
+        assert closed, frames
+        assert 2.5 <= waited <= 6.0, waited
+        types = [t for t, _ in frames]
+        assert wp.PING in types
+        errors = [wp.decode(t, p) for t, p in frames if t == wp.ERROR]
+        assert errors and errors[-1]["code"] == wp.E["timeout"], errors
+    finally:
+        fs.close()
+    env.daemon.wait_log(r"adv-a11@.*silent for \d+ s", timeout=5)

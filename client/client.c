@@ -796,9 +796,12 @@ client_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_ERROR) {
-		/* Do not offer a session again that may be why it failed. */
-		if (c->state == CLIENT_S_TLS)
-			client_tls_forget(c->tls);
+		/*
+		 * Keep the ticket: a TLS 1.3 server that cannot use it does a
+		 * full handshake instead of failing, and while a restarting
+		 * daemon is away (refused, EOF) the ticket is still good for
+		 * when it is back (with a shared ticket key).
+		 */
 		client_error_reason(c, why, sizeof(why));
 		client_shut(c, "%s%s",
 		    c->state == CLIENT_S_TLS ? "TLS handshake failed: " : "",

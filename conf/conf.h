@@ -29,6 +29,9 @@ struct conf_wuzhad {
 		char	*cert;			/* daemon certificate (PEM) */
 		char	*key;			/* daemon key (PEM) */
 		char	*crl;			/* optional CRL (PEM) */
+		char	*ticket_key;		/* optional: 80 bytes keying session
+						 * tickets, so resumption outlives
+						 * a restart; else per process */
 	} tls;
 	struct {
 		char	*socket;		/* unix socket, or NULL */

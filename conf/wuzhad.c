@@ -29,15 +29,15 @@ wuzhad_prefix_ok(const char *s)
 	return i == 0 ? -1 : 0;
 }
 
-/* tls: {ca, cert, key, crl?} */
+/* tls: {ca, cert, key, crl?, ticket_key?} */
 static int
 wuzhad_tls(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
     const char *dir, struct conf_wuzhad *c)
 {
-	const struct conf_yaml_node	*ca, *cert, *key, *crl;
+	const struct conf_yaml_node	*ca, *cert, *key, *crl, *tk;
 	const struct conf_yaml_key	 keys[] = {
 		{ "ca", 1, &ca }, { "cert", 1, &cert }, { "key", 1, &key },
-		{ "crl", 0, &crl },
+		{ "crl", 0, &crl }, { "ticket_key", 0, &tk },
 	};
 
 	if (conf_yaml_map(doc, node, keys, sizeof(keys) / sizeof(keys[0])) ==
@@ -48,6 +48,9 @@ wuzhad_tls(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
 	    conf_yaml_path(doc, key, dir, &c->tls.key) == -1)
 		return -1;
 	if (crl != NULL && conf_yaml_path(doc, crl, dir, &c->tls.crl) == -1)
+		return -1;
+	if (tk != NULL &&
+	    conf_yaml_path(doc, tk, dir, &c->tls.ticket_key) == -1)
 		return -1;
 	return 0;
 }
@@ -390,6 +393,7 @@ conf_wuzhad_free(struct conf_wuzhad *c)
 	free(c->tls.cert);
 	free(c->tls.key);
 	free(c->tls.crl);
+	free(c->tls.ticket_key);
 	free(c->redis.socket);
 	free(c->redis.host);
 	free(c->redis.prefix);

@@ -5,8 +5,10 @@
  * small), and the CRL, when configured, is checked for every leaf.  The
  * same certificate store verifies the issuer certificates inside alerts.
  */
+#include <stdio.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -16,6 +18,7 @@
 #include "wuzhad.h"
 
 #define TLS_VERIFY_DEPTH	2	/* leaf, (intermediate,) CA */
+#define TLS_TICKET_KEY_LEN	80	/* OpenSSL's name + HMAC + AES keys */
 
 /* Load a PEM CRL file into the store and turn CRL checking on. */
 static int
@@ -29,6 +32,41 @@ tls_load_crl(X509_STORE *store, const char *path)
 		return -1;
 	}
 	X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+	return 0;
+}
+
+/*
+ * Session tickets keyed from a file (80 bytes: name, HMAC and AES keys),
+ * so an agent's ticket still resumes after a restart of the daemon (or
+ * on another daemon sharing the file): a reconnect storm then costs
+ * resumptions, not full handshakes.  Keep the file secret (0600).
+ */
+static int
+tls_ticket_key(SSL_CTX *ctx, const char *path)
+{
+	unsigned char	 key[TLS_TICKET_KEY_LEN + 1];
+	size_t		 n;
+	FILE		*f;
+
+	if ((f = fopen(path, "rb")) == NULL) {
+		log_warn("tls: cannot open ticket key %s", path);
+		return -1;
+	}
+	n = fread(key, 1, sizeof(key), f);
+	fclose(f);
+	if (n != TLS_TICKET_KEY_LEN) {
+		log_warnx("tls: ticket key %s must hold exactly %d bytes "
+		    "(openssl rand -out FILE %d)", path, TLS_TICKET_KEY_LEN,
+		    TLS_TICKET_KEY_LEN);
+		OPENSSL_cleanse(key, sizeof(key));
+		return -1;
+	}
+	if (SSL_CTX_set_tlsext_ticket_keys(ctx, key, TLS_TICKET_KEY_LEN) != 1) {
+		log_ssl("tls: cannot set the ticket key");
+		OPENSSL_cleanse(key, sizeof(key));
+		return -1;
+	}
+	OPENSSL_cleanse(key, sizeof(key));
 	return 0;
 }
 
@@ -78,6 +116,9 @@ tls_server_ctx(const struct conf_wuzhad *conf)
 	/* Idle connections keep no read/write buffers. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"wuzhad", 6);
+	if (conf->tls.ticket_key != NULL &&
+	    tls_ticket_key(ctx, conf->tls.ticket_key) == -1)
+		goto fail;
 	return ctx;
 fail:
 	SSL_CTX_free(ctx);

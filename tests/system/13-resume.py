@@ -172,5 +172,27 @@ def test_reconnect_to_the_same_daemon_resumes_the_tls_session(relayed):
     assert a.proc.alive()
 
 
+
+def test_with_a_ticket_key_a_restarted_daemon_resumes_sessions(env):
+    env.setup(port=harness.fixed_port(), ticket_key=True)
+    relay = Relay(env.port)
+    try:
+        a = _start_agent_via(env, relay, "adv-a12")
+        kind, off = _next_handshake(a, 0)
+        assert kind == "full handshake"
+        a.proc.wait_log(r"new session ticket", timeout=10)
+        port = env.port
+        assert env.stop_daemon() == 0
+        relay.drop()
+        env.start_daemon(port=port, ticket_key=True)
+        # The ticket was made by the old process; the key is the same.
+        kind, off = _next_handshake(a, off)
+        assert kind == "session resumed", a.proc.tail()
+        aid, _, _ = env.publish("officer-li", "school-a-d1-c2")
+        a.wait_shown(aid, timeout=20)
+    finally:
+        relay.stop()
+
+
 if __name__ == "__main__":
     raise SystemExit(pytest.main([__file__, "-v"]))

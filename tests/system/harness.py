@@ -747,6 +747,11 @@ class Env:
             '  ca: "%s"' % self.ca,
             '  cert: "%s"' % self.crt("wuzhad"),
             '  key: "%s"' % self.key("wuzhad"),
+        ]
+        if opts.get("ticket_key"):
+            lines.append('  ticket_key: "%s"' % os.path.join(
+                os.path.dirname(self.crt("wuzhad")), "ticket.key"))
+        lines += [
             "redis:",
             '  socket: "%s"' % self.redis_sock,
             '  prefix: "%s"' % self.prefix,

@@ -235,6 +235,8 @@ test_example_wuzhad_loads(void **state)
 	    "pki/wuzhad.key"));
 	assert_string_equal(c->tls.crl, join(want, sizeof(want), confdir,
 	    "pki/crl.pem"));
+	assert_string_equal(c->tls.ticket_key, join(want, sizeof(want),
+	    confdir, "pki/ticket.key"));
 	assert_string_equal(c->redis.socket, join(want, sizeof(want), confdir,
 	    "run/redis.sock"));
 	assert_null(c->redis.host);
@@ -412,6 +414,7 @@ test_wuzhad_every_key_read(void **state)
 	assert_string_equal(c->listen, "[::1]:7443");
 	assert_string_equal(c->tls.ca, "/x/ca.pem");
 	assert_string_equal(c->tls.crl, "crl.pem");
+	assert_null(c->tls.ticket_key);
 	assert_null(c->redis.socket);
 	assert_string_equal(c->redis.host, "redis.example");
 	assert_int_equal(c->redis.port, 6380);

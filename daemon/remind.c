@@ -158,6 +158,7 @@ remind_escalate_node(struct alert *a, struct tnode *p,
 	struct proto_escalation	 e;
 	struct proto_status_member m;
 	struct proto_buf	 l, b;
+	struct blob		*bl;
 	struct conn		*c;
 	size_t			 i, mark, told = 0;
 	uint32_t		 max = wz->conf->limits.max_frame;
@@ -187,21 +188,18 @@ remind_escalate_node(struct alert *a, struct tnode *p,
 	e.members.len = l.len - PROTO_FIELD_HDR;
 	pbuf_init(&b);
 	proto_escalation_encode(&b, &e);
+	if (b.err != 0)
+		fatalx("alert %s: cannot encode an escalation", a->id);
+	/* Encoded once; every observer gets the same bytes. */
+	bl = blob_new(&b);
 	for (c = conn_first_at(p); c != NULL; c = conn_next_at(c)) {
 		if (conn_state(c) != CONN_S_READY ||
 		    !(conn_principal(c)->rights & PROTO_R_OBSERVE))
 			continue;
-		/* conn_send consumes the buffer: send a copy each time. */
-		{
-			struct proto_buf one;
-
-			pbuf_init(&one);
-			pbuf_raw(&one, b.data, b.len);
-			conn_send(c, &one);
-			pbuf_free(&one);
-		}
+		conn_send_blob(c, bl);
 		told++;
 	}
+	blob_unref(bl);
 	log_notice("alert %s: escalated to %zu connected observers at %s: %zu "
 	    "not read: %s%s", a->id, told, p->id, n, names,
 	    strlen(names) + 8 >= sizeof(names) ? " ..." : "");

@@ -831,8 +831,8 @@ class RogueDaemon:
                            server_time=now_ms(), max_frame=FRAME_MAX_DEFAULT))
         with self.lock:
             self.sessions += 1
-            todo = list(self.alerts)
-        for i, env in enumerate(todo):
+            queue = list(self.alerts)
+        for i, env in enumerate(queue):
             fs.send_raw(encode(ALERT, seq=i + 1, flags=0, envelope=env))
         while not self.stop_flag.is_set():
             try:

@@ -205,13 +205,23 @@ client_tls_free(struct client_tls *t)
 SSL *
 client_tls_ssl(struct client_tls *t)
 {
-	SSL	*ssl;
+	SSL		*ssl;
+	SSL_SESSION	*offer;
 
 	if ((ssl = SSL_new(t->ctx)) == NULL)
 		return NULL;
-	if (t->session != NULL && SSL_set_session(ssl, t->session) != 1) {
-		ERR_clear_error();
-		client_tls_forget(t);
+	/*
+	 * Offer a copy: a handshake that fails marks the session it was given
+	 * as not resumable, and the kept ticket must outlive such failures
+	 * (a daemon restarting refuses a few attempts before it is back).
+	 */
+	if (t->session != NULL) {
+		if ((offer = SSL_SESSION_dup(t->session)) == NULL ||
+		    SSL_set_session(ssl, offer) != 1) {
+			ERR_clear_error();
+			client_tls_forget(t);
+		}
+		SSL_SESSION_free(offer);
 	}
 	if (t->name_is_ip) {
 		if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl),

@@ -2,10 +2,16 @@
 /*
  * ack: acknowledgements.  States only move forward (delivered -> read ->
  * relayed).  Acks are checked against the alert cache and the tree, then
- * queued; once per loop turn the queue goes to Redis as one script call
- * (at most ack_batch acks each), which updates the agent's state and the
- * counters of every node from the agent's up to the alert's target.
- * ACK_OK goes out only after Redis has answered.
+ * queued and written to Redis as one script call per batch (at most
+ * ack_batch acks each), which updates the agent's state and the counters
+ * of every node from the agent's up to the alert's target.  ACK_OK goes
+ * out only after Redis has answered.
+ *
+ * Group commit: at most ACK_INFLIGHT batches are in Redis at once.  A lone
+ * ack is written at the end of the loop turn that read it; under load the
+ * acks that arrive while batches are in flight wait for one to finish and
+ * then go together, so the number of script calls follows Redis's pace,
+ * not the arrival rate.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -18,6 +24,7 @@
 #include "wuzhad.h"
 
 #define ACK_CHAIN_MAX	(PROTO_TIER_CLASS + 1)	/* nodes from agent to target */
+#define ACK_INFLIGHT	2	/* batches waiting for Redis at once */
 
 /* One ack waiting to be written. */
 struct ackreq {
@@ -40,9 +47,11 @@ static struct ackreq	*queue;
 static size_t		 queued, queue_cap;
 static struct event	*flush_ev;
 static int		 flush_scheduled;
+static int		 inflight;
 static uint64_t		 batches, acks_written;
 
 static void	ack_flush_cb(evutil_socket_t, short, void *);
+static void	ack_schedule(void);
 
 void
 ack_init(void)
@@ -125,6 +134,9 @@ ack_done_cb(redisReply *r, void *arg)
 	}
 	free(ab->v);
 	free(ab);
+	/* Not flushed from here: a failed store_eval calls back at once. */
+	inflight--;
+	ack_schedule();
 }
 
 /* Write up to ack_batch queued acks as one script call. */
@@ -169,6 +181,7 @@ ack_flush_one(void)
 		for (j = 0; j < q->nchain; j++)
 			argv[argc++] = q->chain[j];
 	}
+	inflight++;
 	if (store_eval(STORE_LUA_ACK, (int)argc, argv, NULL, ack_done_cb,
 	    ab) == -1)
 		ack_done_cb(NULL, ab);
@@ -185,8 +198,26 @@ static void
 ack_flush_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	flush_scheduled = 0;
-	while (queued > 0)
+	while (queued > 0 && inflight < ACK_INFLIGHT)
 		ack_flush_one();
+}
+
+/* Have the queue flushed at the end of this loop turn if a batch may go. */
+static void
+ack_schedule(void)
+{
+	if (queued > 0 && inflight < ACK_INFLIGHT && !flush_scheduled &&
+	    flush_ev != NULL) {
+		flush_scheduled = 1;
+		event_active(flush_ev, 0, 0);
+	}
+}
+
+/* Acks received and not yet answered by Redis (shutdown waits for them). */
+size_t
+ack_outstanding(void)
+{
+	return queued + (size_t)inflight;
 }
 
 void
@@ -244,8 +275,5 @@ ack_handle(struct conn *c, const uint8_t *p, size_t len)
 		if (n == target)
 			break;
 	}
-	if (!flush_scheduled) {
-		flush_scheduled = 1;
-		event_active(flush_ev, 0, 0);
-	}
+	ack_schedule();
 }

@@ -55,7 +55,8 @@ tick_cb(evutil_socket_t fd, short ev, void *arg)
 	conn_sweep();
 	store_sweep();
 	if (wz->stopping) {
-		if ((store_inflight() == 0 && conn_count() == 0) ||
+		if ((store_inflight() == 0 && ack_outstanding() == 0 &&
+		    conn_count() == 0) ||
 		    now > shutdown_at) {
 			if (store_inflight() > 0)
 				log_warnx("stopping with %zu Redis replies "

@@ -273,6 +273,7 @@ void		 remind_tick(void);
 void		 ack_handle(struct conn *, const uint8_t *, size_t);
 void		 ack_init(void);
 void		 ack_free(void);
+size_t		 ack_outstanding(void);
 
 /* --- status.c ---------------------------------------------------------- */
 

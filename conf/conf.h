@@ -49,6 +49,9 @@ struct conf_wuzhad {
 		uint32_t max_text;		/* alert text bytes, default 16384 */
 		uint64_t max_output;		/* queued bytes per conn, default 4 MiB */
 		uint32_t ack_batch;		/* acks per Redis call, default 1024 */
+		uint32_t max_per_address;	/* connections from one address, default 1000 */
+		uint32_t publish_rate;		/* PUBLISH per principal per minute, default 60 */
+		uint32_t publish_burst;		/* and in a burst, default 20 */
 	} limits;
 	struct {
 		uint32_t handshake_ms;		/* TLS + HELLO, default 10000 */
@@ -56,6 +59,7 @@ struct conf_wuzhad {
 		uint32_t idle_s;		/* silent peer closed, default 90 */
 		uint32_t skew_s;		/* issued_at window, default 300 */
 		uint32_t tree_refresh_ms;	/* tree-gen poll, default 2000 */
+		uint32_t frame_ms;		/* a started frame must end within, default 30000 */
 	} timeouts;
 	struct {
 		uint32_t remind_after_ms;	/* not read yet: push again, default 30m */

@@ -145,10 +145,13 @@ wuzhad_limits(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
     struct conf_wuzhad *c)
 {
 	const struct conf_yaml_node	*frame, *conns, *text, *output, *batch;
+	const struct conf_yaml_node	*peraddr, *rate, *burst;
 	const struct conf_yaml_key	 keys[] = {
 		{ "max_frame", 0, &frame }, { "max_connections", 0, &conns },
 		{ "max_text", 0, &text }, { "max_output", 0, &output },
 		{ "ack_batch", 0, &batch },
+		{ "max_connections_per_address", 0, &peraddr },
+		{ "publish_rate", 0, &rate }, { "publish_burst", 0, &burst },
 	};
 	uint64_t			 v;
 
@@ -157,6 +160,9 @@ wuzhad_limits(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
 	c->limits.max_text = 16384;
 	c->limits.max_output = 4 * 1024 * 1024;
 	c->limits.ack_batch = 1024;
+	c->limits.max_per_address = 1000;
+	c->limits.publish_rate = 60;
+	c->limits.publish_burst = 20;
 	if (node == NULL)
 		return 0;
 	if (conf_yaml_map(doc, node, keys, sizeof(keys) / sizeof(keys[0])) ==
@@ -190,6 +196,21 @@ wuzhad_limits(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
 			return -1;
 		c->limits.ack_batch = (uint32_t)v;
 	}
+	if (peraddr != NULL) {
+		if (conf_yaml_uint(doc, peraddr, 1, 1000000, &v) == -1)
+			return -1;
+		c->limits.max_per_address = (uint32_t)v;
+	}
+	if (rate != NULL) {
+		if (conf_yaml_uint(doc, rate, 1, 1000000, &v) == -1)
+			return -1;
+		c->limits.publish_rate = (uint32_t)v;
+	}
+	if (burst != NULL) {
+		if (conf_yaml_uint(doc, burst, 1, 1000000, &v) == -1)
+			return -1;
+		c->limits.publish_burst = (uint32_t)v;
+	}
 	if (c->limits.max_text >= c->limits.max_frame) {
 		if (text != NULL)
 			return conf_yaml_error(doc, text,
@@ -212,9 +233,10 @@ static int
 wuzhad_timeouts(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
     struct conf_wuzhad *c)
 {
-	const struct conf_yaml_node	*hs, *hb, *idle, *skew, *tree;
+	const struct conf_yaml_node	*hs, *hb, *idle, *skew, *tree, *frame;
 	const struct conf_yaml_key	 keys[] = {
 		{ "handshake", 0, &hs }, { "heartbeat", 0, &hb },
+		{ "frame", 0, &frame },
 		{ "idle", 0, &idle }, { "skew", 0, &skew },
 		{ "tree_refresh", 0, &tree },
 	};
@@ -224,6 +246,7 @@ wuzhad_timeouts(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
 	c->timeouts.idle_s = 90;
 	c->timeouts.skew_s = 300;
 	c->timeouts.tree_refresh_ms = 2000;
+	c->timeouts.frame_ms = 30000;
 	if (node == NULL)
 		return 0;
 	if (conf_yaml_map(doc, node, keys, sizeof(keys) / sizeof(keys[0])) ==
@@ -243,6 +266,9 @@ wuzhad_timeouts(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
 		return -1;
 	if (tree != NULL && conf_yaml_duration(doc, tree, 100, 3600000,
 	    &c->timeouts.tree_refresh_ms) == -1)
+		return -1;
+	if (frame != NULL && conf_yaml_duration(doc, frame, 100, 3600000,
+	    &c->timeouts.frame_ms) == -1)
 		return -1;
 	/* A peer must get at least one heartbeat before it counts as idle. */
 	if (c->timeouts.idle_s <= c->timeouts.heartbeat_s) {

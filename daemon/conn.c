@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,8 @@
 #include <event2/event.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 
 #include "log.h"
 #include "wuzhad.h"
@@ -44,6 +47,7 @@ struct conn {
 	struct bufferevent	*bev;
 	SSL			*ssl;
 	char			 addr[INET6_ADDRSTRLEN + 8];
+	char			 host[INET6_ADDRSTRLEN];	/* addr less the port */
 	char			 name[PROTO_ID_MAX + INET6_ADDRSTRLEN + 16];
 	char			 cn[PROTO_ID_MAX + 1];
 	struct tprincipal	*p;		/* NULL until the handshake is done */
@@ -53,6 +57,7 @@ struct conn {
 	uint64_t		 last_rx;
 	uint64_t		 last_ping;
 	uint64_t		 closing_since;
+	uint64_t		 partial_since;	/* a frame started, not whole yet */
 	uint64_t		 sync_seq;	/* highest seq covered by the sync */
 	uint64_t		 ping_nonce;
 	struct syncreq		*sync;		/* catch-up in progress, owned */
@@ -67,6 +72,9 @@ static struct event	*reap_ev;
 static uint64_t		 conn_next_id = 1;
 static size_t		 conn_n;
 static size_t		 conn_agents;
+static struct htab	 conn_hosts;	/* source address -> connections (as a pointer) */
+static uint64_t		 refused_logged;	/* mono_ms of the last refusal logged */
+static size_t		 refused_quiet;	/* refusals since, not logged */
 
 static const char *conn_state_names[] = {
 	[CONN_S_HANDSHAKE] = "handshake",
@@ -208,31 +216,95 @@ conn_set_state(struct conn *c, enum conn_state s)
 
 /* --- accept ------------------------------------------------------------ */
 
+/*
+ * A refused connection is logged, but at most one line a second, so that
+ * a flood cannot flood the journal too; the next line says how many more.
+ */
+static void
+conn_refuse(int fd, const char *host, const char *fmt, ...)
+{
+	va_list		ap;
+	char		why[256];
+	uint64_t	now = mono_ms();
+
+	evutil_closesocket(fd);
+	if (now - refused_logged < 1000 && refused_logged != 0) {
+		refused_quiet++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (refused_quiet > 0)
+		log_warnx("conn: refusing %s: %s (and %zu more refused in the "
+		    "last second)", host, why, refused_quiet);
+	else
+		log_warnx("conn: refusing %s: %s", host, why);
+	refused_logged = now;
+	refused_quiet = 0;
+}
+
+static size_t
+conn_host_count(const char *host)
+{
+	return (size_t)(uintptr_t)htab_get(&conn_hosts, host);
+}
+
+static void
+conn_host_add(const char *host, int delta)
+{
+	size_t	n = conn_host_count(host);
+
+	n = delta > 0 ? n + 1 : n - 1;
+	if (n == 0)
+		htab_del(&conn_hosts, host);
+	else
+		htab_put(&conn_hosts, host, (void *)(uintptr_t)n);
+}
+
 void
 conn_accept(int fd, const struct sockaddr *sa, int socklen)
 {
 	struct conn	*c;
 	char		 host[INET6_ADDRSTRLEN];
+	unsigned	 port = 0;
+
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+		port = ntohs(s6->sin6_port);
+	} else if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+		port = ntohs(s4->sin_port);
+	} else
+		strlcpy(host, "local", sizeof(host));
+	if (conn_n >= wz->conf->limits.max_connections) {
+		conn_refuse(fd, host, "%zu connections, the limit "
+		    "(limits.max_connections)", conn_n);
+		return;
+	}
+	if (conn_host_count(host) >= wz->conf->limits.max_per_address) {
+		conn_refuse(fd, host, "%zu connections from this address, the "
+		    "limit (limits.max_connections_per_address)",
+		    conn_host_count(host));
+		return;
+	}
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		fatal("conn_accept");
 	c->id = conn_next_id++;
 	c->refs = 1;
 	c->created = c->last_rx = c->last_ping = mono_ms();
-	if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
-
-		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
-		snprintf(c->addr, sizeof(c->addr), "[%s]:%u", host,
-		    ntohs(s6->sin6_port));
-	} else if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
-
-		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
-		snprintf(c->addr, sizeof(c->addr), "%s:%u", host,
-		    ntohs(s4->sin_port));
-	} else
-		strlcpy(c->addr, "local", sizeof(c->addr));
+	strlcpy(c->host, host, sizeof(c->host));
+	if (sa->sa_family == AF_INET6)
+		snprintf(c->addr, sizeof(c->addr), "[%s]:%u", host, port);
+	else if (sa->sa_family == AF_INET)
+		snprintf(c->addr, sizeof(c->addr), "%s:%u", host, port);
+	else
+		strlcpy(c->addr, host, sizeof(c->addr));
 	conn_name_update(c);
 
 	if ((c->ssl = SSL_new(wz->ssl_ctx)) == NULL) {
@@ -261,6 +333,7 @@ conn_accept(int fd, const struct sockaddr *sa, int socklen)
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	TAILQ_INSERT_TAIL(&conns, c, all);
 	conn_n++;
+	conn_host_add(c->host, 1);
 	log_debug("conn %llu: accepted from %s", (unsigned long long)c->id, c->addr);
 }
 
@@ -398,6 +471,7 @@ conn_destroy(struct conn *c)
 	conn_link(c, 0);
 	TAILQ_REMOVE(&conns, c, all);
 	conn_n--;
+	conn_host_add(c->host, -1);
 	if (c->bev != NULL)
 		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	log_info("conn %llu %s: closed", (unsigned long long)c->id, c->name);
@@ -535,6 +609,7 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 	struct evbuffer	*in = bufferevent_get_input(bev);
 	uint8_t		 hdr[PROTO_FRAME_HDR], type, *frame;
 	uint32_t	 plen;
+	size_t		 nframes;
 	int		 rv;
 
 	if (c->state == CONN_S_CLOSING) {
@@ -544,6 +619,7 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 	}
 	conn_ref(c);
 	c->last_rx = mono_ms();
+	nframes = 0;
 	while (c->state != CONN_S_CLOSING &&
 	    evbuffer_get_length(in) >= PROTO_FRAME_HDR) {
 		evbuffer_copyout(in, hdr, sizeof(hdr));
@@ -561,7 +637,13 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 		conn_dispatch(c, type, frame + PROTO_FRAME_HDR, plen);
 		if (c->bev != NULL)
 			evbuffer_drain(in, PROTO_FRAME_HDR + plen);
+		nframes++;
 	}
+	/* A frame begun must end within timeouts.frame (see conn_sweep). */
+	if (evbuffer_get_length(in) == 0)
+		c->partial_since = 0;
+	else if (nframes > 0 || c->partial_since == 0)
+		c->partial_since = c->last_rx;
 	conn_unref(c);
 }
 
@@ -599,11 +681,65 @@ conn_linger(struct conn *c)
 	bufferevent_enable(c->bev, EV_READ);
 }
 
+/*
+ * Verify the peer's certificate again, against the CA and CRL in force
+ * now: a resumed session skips the handshake's check, and a reload may
+ * have revoked a certificate whose holder is still connected.
+ */
+static int
+conn_cert_valid(struct conn *c, char *why, size_t whylen)
+{
+	X509_STORE_CTX	*ctx;
+	X509		*leaf;
+	int		 ok;
+
+	if ((leaf = SSL_get0_peer_certificate(c->ssl)) == NULL) {
+		strlcpy(why, "no certificate", whylen);
+		return -1;
+	}
+	if ((ctx = X509_STORE_CTX_new()) == NULL)
+		fatalx("X509_STORE_CTX_new");
+	if (X509_STORE_CTX_init(ctx, wz->ca_store, leaf,
+	    SSL_get_peer_cert_chain(c->ssl)) != 1)
+		fatalx("X509_STORE_CTX_init");
+	X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT);
+	ok = X509_verify_cert(ctx);
+	if (ok != 1)
+		strlcpy(why, X509_verify_cert_error_string(
+		    X509_STORE_CTX_get_error(ctx)), whylen);
+	X509_STORE_CTX_free(ctx);
+	ERR_clear_error();
+	return ok == 1 ? 0 : -1;
+}
+
+void
+conn_recheck_certs(void)
+{
+	struct conn	*c, *next;
+	char		 why[128];
+	size_t		 n = 0;
+
+	for (c = TAILQ_FIRST(&conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, all);
+		if (c->state == CONN_S_HANDSHAKE || c->state == CONN_S_CLOSING ||
+		    c->ssl == NULL)
+			continue;
+		if (conn_cert_valid(c, why, sizeof(why)) == 0)
+			continue;
+		conn_fail(c, PROTO_E_REVOKED, "certificate no longer accepted: "
+		    "%s", why);
+		n++;
+	}
+	if (n > 0)
+		log_notice("reload: closed %zu connections whose certificates "
+		    "are no longer accepted", n);
+}
+
 /* The TLS handshake is done: the certificate's CN must be a principal. */
 static void
 conn_established(struct conn *c)
 {
-	char	cn[PROTO_ID_MAX + 1];
+	char	cn[PROTO_ID_MAX + 1], why[128];
 
 	if (tls_peer_cn(c->ssl, cn, sizeof(cn)) == -1) {
 		conn_set_state(c, CONN_S_HELLO);
@@ -613,6 +749,12 @@ conn_established(struct conn *c)
 	strlcpy(c->cn, cn, sizeof(c->cn));
 	conn_name_update(c);
 	conn_set_state(c, CONN_S_HELLO);
+	if (SSL_session_reused(c->ssl) &&
+	    conn_cert_valid(c, why, sizeof(why)) == -1) {
+		conn_fail(c, PROTO_E_REVOKED, "resumed session, but the "
+		    "certificate is no longer accepted: %s", why);
+		return;
+	}
 	if ((c->p = tree_principal(wz->tree, cn)) == NULL) {
 		conn_fail(c, PROTO_E_PRINCIPAL, "certificate CN %s is not a "
 		    "principal", cn);
@@ -761,6 +903,13 @@ conn_sweep(void)
 			break;
 		case CONN_S_SYNC:
 		case CONN_S_READY:
+			if (c->partial_since != 0 &&
+			    now - c->partial_since > wz->conf->timeouts.frame_ms) {
+				conn_fail(c, PROTO_E_TIMEOUT, "a frame still "
+				    "incomplete after %u ms",
+				    wz->conf->timeouts.frame_ms);
+				break;
+			}
 			if (now - c->last_rx > idle) {
 				conn_fail(c, PROTO_E_TIMEOUT, "silent for %llu s",
 				    (unsigned long long)(now - c->last_rx) / 1000);
@@ -818,4 +967,5 @@ conn_free_all(void)
 	if (reap_ev != NULL)
 		event_free(reap_ev);
 	reap_ev = NULL;
+	htab_clear(&conn_hosts, NULL);
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * listener: accepts TCP connections on the configured address and hands
- * them to conn.c, refusing new ones past max_connections.  Port 0 lets
+ * them to conn.c (which applies the connection limits).  Port 0 lets
  * the kernel choose; the address actually bound is logged, which tests use.
  */
 #include <sys/socket.h>
@@ -56,24 +56,11 @@ static void
 listener_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
     struct sockaddr *sa, int socklen, void *arg)
 {
-	char	addr[INET6_ADDRSTRLEN];
-
 	if (wz->stopping) {
 		evutil_closesocket(fd);
 		return;
 	}
-	if (conn_count() >= wz->conf->limits.max_connections) {
-		if (sa->sa_family == AF_INET6)
-			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr,
-			    addr, sizeof(addr));
-		else
-			inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr,
-			    addr, sizeof(addr));
-		log_warnx("listener: refusing %s: %zu connections, the limit",
-		    addr, conn_count());
-		evutil_closesocket(fd);
-		return;
-	}
+	/* conn_accept applies the connection limits. */
 	conn_accept(fd, sa, socklen);
 }
 

@@ -161,11 +161,90 @@ shutdown_cb(evutil_socket_t sig, short ev, void *arg)
 	conn_close_all(PROTO_E_SHUTDOWN, "server stopping");
 }
 
+/* Settings a reload cannot change: they keep their running values. */
+static void
+reload_keep(struct conf_wuzhad *old, struct conf_wuzhad *new)
+{
+	char	*listen;
+	int	 redis_changed;
+
+	if (strcmp(old->listen, new->listen) != 0)
+		log_warnx("reload: listen %s -> %s needs a restart; still on %s",
+		    old->listen, new->listen, old->listen);
+	redis_changed = (old->redis.socket == NULL) !=
+	    (new->redis.socket == NULL) ||
+	    (old->redis.socket != NULL &&
+	    strcmp(old->redis.socket, new->redis.socket) != 0) ||
+	    (old->redis.host != NULL && new->redis.host != NULL &&
+	    strcmp(old->redis.host, new->redis.host) != 0) ||
+	    old->redis.port != new->redis.port ||
+	    strcmp(old->redis.prefix, new->redis.prefix) != 0;
+	if (redis_changed)
+		log_warnx("reload: the redis section changed; that needs a "
+		    "restart, the running connection is kept");
+	/* Swap, so that the running values stay and the old conf frees new's. */
+	listen = old->listen;
+	old->listen = new->listen;
+	new->listen = listen;
+	if (redis_changed) {
+		struct conf_wuzhad	tmp;
+
+		tmp.redis = old->redis;
+		old->redis = new->redis;
+		new->redis = tmp.redis;
+	}
+}
+
+/*
+ * SIGHUP: read wuzhad.yaml again, with its certificates, CA and CRL, then
+ * the tree.  All or nothing: a file that does not load, or TLS files that
+ * do not fit, leave the running configuration as it was.  Connections
+ * stay, except those whose certificate the new CA or CRL no longer
+ * accepts; new connections use the new TLS context.
+ */
+static void
+reload(void)
+{
+	struct conf_wuzhad	*conf, *old;
+	SSL_CTX			*ctx;
+	char			 err[CONF_ERR_MAX];
+	int			 level;
+
+	log_notice("SIGHUP: reloading %s", wz->conf_path);
+	if ((conf = conf_wuzhad_load(wz->conf_path, err, sizeof(err))) == NULL) {
+		log_warnx("reload refused, keeping the running configuration: "
+		    "%s", err);
+		return;
+	}
+	if ((ctx = tls_server_ctx(conf)) == NULL) {
+		log_warnx("reload refused, keeping the running configuration: "
+		    "TLS files do not load (see above)");
+		conf_wuzhad_free(conf);
+		return;
+	}
+	old = wz->conf;
+	reload_keep(old, conf);
+	wz->conf = conf;
+	conf_wuzhad_free(old);
+	/* Live SSL objects hold their own reference to the old context. */
+	SSL_CTX_free(wz->ssl_ctx);
+	wz->ssl_ctx = ctx;
+	wz->ca_store = SSL_CTX_get_cert_store(ctx);
+	if (!wz->debug && (level = log_level_parse(conf->log_level)) != -1)
+		log_setlevel(level);
+	conn_recheck_certs();
+	log_notice("reload: configuration, certificates%s applied",
+	    conf->tls.crl != NULL ? " and CRL" : "");
+	if (wz->listening)
+		tree_load(NULL);
+}
+
 static void
 sighup_cb(evutil_socket_t sig, short ev, void *arg)
 {
-	log_notice("SIGHUP: reloading the tree");
-	tree_load(NULL);
+	if (wz->stopping)
+		return;
+	reload();
 }
 
 int
@@ -181,7 +260,7 @@ main(int argc, char *argv[])
 			wz->conf_path = optarg;
 			break;
 		case 'd':
-			debug = 1;
+			debug = wz->debug = 1;
 			break;
 		case 'n':
 			check = 1;

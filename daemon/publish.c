@@ -28,7 +28,18 @@ struct alist {
 static struct htab	 alerts;	/* id -> struct alert, live only */
 static struct htab	 by_node;	/* node id -> struct alist */
 static struct htab	 publishing;	/* ids whose PUBLISH is in Redis now */
+static struct htab	 buckets;	/* cn -> struct bucket */
 static uint64_t		 max_seq;
+
+/*
+ * PUBLISH rate per principal, a token bucket: publish_rate tokens a
+ * minute, at most publish_burst saved up.  Every PUBLISH takes one,
+ * refused or not, so a flood of bad signatures costs no verifying.
+ */
+struct bucket {
+	double		tokens;
+	uint64_t	at;		/* mono_ms of the last refill */
+};
 
 static void
 alert_free(void *v)
@@ -57,6 +68,7 @@ alerts_init(void)
 	htab_init(&alerts);
 	htab_init(&by_node);
 	htab_init(&publishing);
+	htab_init(&buckets);
 }
 
 void
@@ -65,6 +77,34 @@ alerts_free(void)
 	htab_clear(&by_node, alist_free);
 	htab_clear(&alerts, alert_free);
 	htab_clear(&publishing, NULL);
+	htab_clear(&buckets, free);
+}
+
+/* Take a token for cn; 0 if there was one, else ms until there is. */
+static uint64_t
+publish_take_token(const char *cn)
+{
+	struct bucket	*b;
+	uint64_t	 now = mono_ms();
+	double		 rate = wz->conf->limits.publish_rate / 60000.0;
+	double		 burst = wz->conf->limits.publish_burst;
+
+	if ((b = htab_get(&buckets, cn)) == NULL) {
+		if ((b = calloc(1, sizeof(*b))) == NULL)
+			fatal("publish_take_token");
+		b->tokens = burst;
+		b->at = now;
+		htab_put(&buckets, cn, b);
+	}
+	b->tokens += (double)(now - b->at) * rate;
+	if (b->tokens > burst)
+		b->tokens = burst;
+	b->at = now;
+	if (b->tokens >= 1.0) {
+		b->tokens -= 1.0;
+		return 0;
+	}
+	return (uint64_t)((1.0 - b->tokens) / rate) + 1;
 }
 
 struct alert *
@@ -464,8 +504,16 @@ publish_handle(struct conn *c, const uint8_t *p, size_t len)
 	char			 why[256], num[7][24];
 	uint64_t		 now = now_ms(), skew;
 	size_t			 nnodes = 0;
+	uint64_t		 wait;
 	int			 rv;
 
+	if ((wait = publish_take_token(pr->cn)) != 0) {
+		conn_error(c, PROTO_E_LIMIT, NULL, "%s is publishing too fast "
+		    "(limit %u a minute, bursts of %u); try again in %.1f s",
+		    pr->cn, wz->conf->limits.publish_rate,
+		    wz->conf->limits.publish_burst, (double)wait / 1000.0);
+		return;
+	}
 	if ((rv = proto_publish_decode(p, len, &pub)) != 0) {
 		conn_error(c, -rv, NULL, "bad PUBLISH: %s", proto_err_name(-rv));
 		return;

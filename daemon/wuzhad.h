@@ -35,6 +35,7 @@ struct wuzhad {
 	struct tree		*tree;		/* current tree, never NULL once up */
 	int			 listening;
 	int			 stopping;
+	int			 debug;		/* -d: debug logs whatever the config says */
 	uint64_t		 started_ms;
 };
 
@@ -160,6 +161,7 @@ void		 conn_rebind(struct tree *old, struct tree *new);
 /* Heartbeats, idle and handshake deadlines: called once a second. */
 void		 conn_sweep(void);
 /* Say goodbye to everyone and close (shutdown). */
+void		 conn_recheck_certs(void);
 void		 conn_close_all(int code, const char *why);
 void		 conn_free_all(void);
 size_t		 conn_count(void);

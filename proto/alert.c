@@ -252,6 +252,8 @@ proto_err_name(int code)
 		return "forbidden";
 	case PROTO_E_LIMIT:
 		return "limit";
+	case PROTO_E_REVOKED:
+		return "cert-revoked";
 	case PROTO_E_SIGNATURE:
 		return "bad-signature";
 	case PROTO_E_CERT:

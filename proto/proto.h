@@ -77,6 +77,7 @@ enum proto_err {
 	PROTO_E_PRINCIPAL	= 200,	/* certificate CN is not a principal */
 	PROTO_E_FORBIDDEN	= 201,	/* principal lacks the right */
 	PROTO_E_LIMIT		= 202,	/* connection or rate limit reached */
+	PROTO_E_REVOKED		= 203,	/* peer certificate no longer accepted */
 	PROTO_E_SIGNATURE	= 300,	/* signature does not verify */
 	PROTO_E_CERT		= 301,	/* issuer certificate not from the CA */
 	PROTO_E_ISSUER		= 302,	/* cert CN / sender / issuer mismatch */

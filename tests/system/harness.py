@@ -331,6 +331,30 @@ class Redis:
                 break
         return sorted(out)
 
+    def dump(self):
+        """Everything under our prefix: {key: (type, contents)}, to show
+        that something left the store exactly as it was."""
+        out = {}
+        for name in self.keys():
+            k = self.k(name)
+            t = self.cmd("TYPE", k)
+            if t == "string":
+                v = self.cmd("GET", k)
+            elif t == "hash":
+                v = sorted(zip(*[iter(self.cmd("HGETALL", k))] * 2))
+            elif t == "zset":
+                v = self.cmd("ZRANGE", k, 0, -1, "WITHSCORES")
+            elif t == "set":
+                v = sorted(self.cmd("SMEMBERS", k))
+            elif t == "list":
+                v = self.cmd("LRANGE", k, 0, -1)
+            elif t == "stream":
+                v = repr(self.cmd("XRANGE", k, "-", "+"))
+            else:
+                v = None
+            out[name] = (t, v)
+        return out
+
     def info(self, section):
         raw = self.cmd("INFO", section).decode()
         return [ln for ln in raw.splitlines() if ln and not ln.startswith("#")]
@@ -736,7 +760,8 @@ class Env:
     def start_daemon(self, wait=True, **opts):
         """
         Write wuzhad.yaml and start wuzhad.  opts: port (default 0: the
-        daemon picks one), limits and timeouts (dicts), log_level.
+        daemon picks one), limits and timeouts (dicts), log_level, crl (a
+        path), ticket_key (True: the PKI's ticket.key).
         """
         self.daemon_rc = None
         port = opts.get("port", 0)
@@ -748,6 +773,8 @@ class Env:
             '  cert: "%s"' % self.crt("wuzhad"),
             '  key: "%s"' % self.key("wuzhad"),
         ]
+        if opts.get("crl"):
+            lines.append('  crl: "%s"' % opts["crl"])
         if opts.get("ticket_key"):
             lines.append('  ticket_key: "%s"' % os.path.join(
                 os.path.dirname(self.crt("wuzhad")), "ticket.key"))
@@ -756,6 +783,12 @@ class Env:
             '  socket: "%s"' % self.redis_sock,
             '  prefix: "%s"' % self.prefix,
         ]
+        # Tests publish far faster, and connect far more from one address,
+        # than the production defaults allow; tests of those limits say so.
+        limits = {"publish_rate": 1000000, "publish_burst": 100000,
+                  "max_connections_per_address": 1000000}
+        limits.update(opts.get("limits") or {})
+        opts = dict(opts, limits=limits)
         for section in ("limits", "timeouts", "delivery"):
             if opts.get(section):
                 lines.append("%s:" % section)

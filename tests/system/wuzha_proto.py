@@ -59,6 +59,7 @@ E = {
     "too-long": 106, "out-of-order": 107, "bad-version": 108,
     "unknown-tag": 109, "bad-value": 110, "timeout": 111,
     "not-a-principal": 200, "forbidden": 201, "limit": 202,
+    "cert-revoked": 203,
     "bad-signature": 300, "bad-certificate": 301, "issuer-mismatch": 302,
     "target-not-allowed": 303, "unknown-node": 304, "clock-skew": 305,
     "bad-expiry": 306, "duplicate-id": 307, "unknown-alert": 308,
@@ -551,11 +552,13 @@ def make_ca(cn="wuzha-test-rogue-ca"):
     return key, cert
 
 
-def issue_cert(ca_key, ca_cert, cn, key=None, server_name=None):
+def issue_cert(ca_key, ca_cert, cn, key=None, server_name=None,
+               valid=(-3600, 2 * 86400)):
     """
     An end-entity certificate for cn (client auth, or server auth with a
     DNS name when server_name is given), signed by ca_key.  With ca_key ==
-    key and ca_cert None, the certificate is self-signed.
+    key and ca_cert None, the certificate is self-signed.  valid: its
+    validity as (not before, not after) in seconds from now.
     """
     key = key or new_key()
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
@@ -565,8 +568,8 @@ def issue_cert(ca_key, ca_cert, cn, key=None, server_name=None):
          .subject_name(name).issuer_name(issuer)
          .public_key(key.public_key())
          .serial_number(x509.random_serial_number())
-         .not_valid_before(now - datetime.timedelta(hours=1))
-         .not_valid_after(now + datetime.timedelta(days=2))
+         .not_valid_before(now + datetime.timedelta(seconds=valid[0]))
+         .not_valid_after(now + datetime.timedelta(seconds=valid[1]))
          .add_extension(x509.BasicConstraints(ca=False, path_length=None),
                         critical=True)
          .add_extension(x509.SubjectKeyIdentifier.from_public_key(

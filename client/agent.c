@@ -482,7 +482,29 @@ agent_frame_cb(struct client *c, uint8_t type, const uint8_t *p, size_t len,
 	}
 }
 
-/* SIGTERM, SIGINT: say BYE and stop; SIGHUP: nothing to reload. */
+/*
+ * The store that alerts are verified with, from the CA and CRL files
+ * again: a CRL updated by the deployment's CA takes effect without a
+ * restart.  If the files do not load, the old store stays.
+ */
+static void
+agent_reload_store(struct agent *ag)
+{
+	X509_STORE	*st;
+	char		 err[CONF_ERR_MAX + 64];
+
+	if ((st = client_store_load(ag->conf->tls.ca, ag->conf->tls.crl, err,
+	    sizeof(err))) == NULL) {
+		log_warnx("SIGHUP: %s; keeping the CA and CRL loaded before", err);
+		return;
+	}
+	X509_STORE_free(ag->store);
+	ag->store = st;
+	log_info("SIGHUP: CA%s loaded again", ag->conf->tls.crl != NULL ?
+	    " and CRL" : "");
+}
+
+/* SIGTERM, SIGINT: say BYE and stop; SIGHUP: read the CA and CRL again. */
 static void
 agent_signal_cb(evutil_socket_t sig, short ev, void *arg)
 {
@@ -490,8 +512,7 @@ agent_signal_cb(evutil_socket_t sig, short ev, void *arg)
 
 	(void)ev;
 	if (sig == SIGHUP) {
-		log_info("SIGHUP: nothing to reload (restart to read the "
-		    "config again)");
+		agent_reload_store(ag);
 		return;
 	}
 	if (ag->stopping) {
@@ -525,8 +546,8 @@ agent_setup(struct agent *ag, const char *path)
 		fatalx("state file: %s; refusing to start", err);
 	if ((ag->tls = client_tls_new(ag->conf, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
-	if ((ag->store = client_store_load(ag->conf->tls.ca, err,
-	    sizeof(err))) == NULL)
+	if ((ag->store = client_store_load(ag->conf->tls.ca, ag->conf->tls.crl,
+	    err, sizeof(err))) == NULL)
 		fatalx("%s", err);
 	if ((cert = client_cert_load(ag->conf->tls.cert, err,
 	    sizeof(err))) == NULL)

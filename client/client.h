@@ -100,7 +100,8 @@ void		 client_free(struct client *);
 EVP_PKEY	*client_key_load(const char *path, char *err, size_t errlen);
 X509		*client_cert_load(const char *path, char *err, size_t errlen);
 /* A store holding the CA certificate(s) of path, for proto_envelope_verify. */
-X509_STORE	*client_store_load(const char *path, char *err, size_t errlen);
+X509_STORE	*client_store_load(const char *path, const char *crl, char *err,
+		    size_t errlen);
 /* Subject CN of cert into buf; -1 if none or too long. */
 int		 client_cert_cn(X509 *, char *buf, size_t len);
 

@@ -125,6 +125,7 @@ client_tls_new(const struct conf_agent *conf, char *err, size_t errlen)
 {
 	struct client_tls	*t;
 	struct in6_addr		 a6;
+	X509_STORE		*store;
 	char			 sb[256];
 
 	if ((t = calloc(1, sizeof(*t))) == NULL) {
@@ -148,11 +149,11 @@ client_tls_new(const struct conf_agent *conf, char *err, size_t errlen)
 		    client_ssl_reason(0, sb, sizeof(sb)));
 		goto fail;
 	}
-	if (SSL_CTX_load_verify_locations(t->ctx, conf->tls.ca, NULL) != 1) {
-		snprintf(err, errlen, "%s: cannot load CA: %s", conf->tls.ca,
-		    client_ssl_reason(0, sb, sizeof(sb)));
+	/* The daemon's certificate is checked against the CA (and CRL). */
+	if ((store = client_store_load(conf->tls.ca, conf->tls.crl, err,
+	    errlen)) == NULL)
 		goto fail;
-	}
+	SSL_CTX_set_cert_store(t->ctx, store);	/* the context owns it now */
 	if (SSL_CTX_use_certificate_chain_file(t->ctx, conf->tls.cert) != 1) {
 		snprintf(err, errlen, "%s: cannot load certificate: %s",
 		    conf->tls.cert, client_ssl_reason(0, sb, sizeof(sb)));
@@ -281,10 +282,14 @@ client_cert_load(const char *path, char *err, size_t errlen)
 	return x;
 }
 
-/* An X509_STORE trusting only the CA file at path. */
+/*
+ * An X509_STORE trusting only the CA file at path, checking the CRL file
+ * crl (when not NULL) for every certificate it verifies.
+ */
 X509_STORE *
-client_store_load(const char *path, char *err, size_t errlen)
+client_store_load(const char *path, const char *crl, char *err, size_t errlen)
 {
+	X509_LOOKUP	*lu;
 	X509_STORE	*st;
 	char		 sb[256];
 
@@ -297,6 +302,16 @@ client_store_load(const char *path, char *err, size_t errlen)
 		    client_ssl_reason(0, sb, sizeof(sb)));
 		X509_STORE_free(st);
 		return NULL;
+	}
+	if (crl != NULL) {
+		if ((lu = X509_STORE_add_lookup(st, X509_LOOKUP_file())) ==
+		    NULL || X509_load_crl_file(lu, crl, X509_FILETYPE_PEM) <= 0) {
+			snprintf(err, errlen, "%s: cannot load CRL: %s", crl,
+			    client_ssl_reason(0, sb, sizeof(sb)));
+			X509_STORE_free(st);
+			return NULL;
+		}
+		X509_STORE_set_flags(st, X509_V_FLAG_CRL_CHECK);
 	}
 	return st;
 }

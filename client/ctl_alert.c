@@ -230,7 +230,7 @@ ctl_pub_sign(struct ctl *ctl, struct proto_alert *a, struct proto_buf *env)
 	if ((key = client_key_load(conf->tls.key, err, sizeof(err))) == NULL ||
 	    (cert = client_cert_load(conf->tls.cert, err,
 	    sizeof(err))) == NULL ||
-	    (store = client_store_load(conf->tls.ca, err,
+	    (store = client_store_load(conf->tls.ca, conf->tls.crl, err,
 	    sizeof(err))) == NULL) {
 		fprintf(stderr, "wuzhactl: %s\n", err);
 		goto done;

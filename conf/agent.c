@@ -10,14 +10,15 @@
 
 #include "conf_impl.h"
 
-/* tls: {ca, cert, key}, all required. */
+/* tls: {ca, cert, key}, all required; crl optional. */
 static int
 agent_tls(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
     const char *dir, struct conf_agent *c)
 {
-	const struct conf_yaml_node	*ca, *cert, *key;
+	const struct conf_yaml_node	*ca, *cert, *key, *crl;
 	const struct conf_yaml_key	 keys[] = {
 		{ "ca", 1, &ca }, { "cert", 1, &cert }, { "key", 1, &key },
+		{ "crl", 0, &crl },
 	};
 
 	if (conf_yaml_map(doc, node, keys, sizeof(keys) / sizeof(keys[0])) ==
@@ -26,6 +27,8 @@ agent_tls(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
 	if (conf_yaml_path(doc, ca, dir, &c->tls.ca) == -1 ||
 	    conf_yaml_path(doc, cert, dir, &c->tls.cert) == -1 ||
 	    conf_yaml_path(doc, key, dir, &c->tls.key) == -1)
+		return -1;
+	if (crl != NULL && conf_yaml_path(doc, crl, dir, &c->tls.crl) == -1)
 		return -1;
 	return 0;
 }
@@ -173,6 +176,7 @@ conf_agent_free(struct conf_agent *c)
 	free(c->server);
 	free(c->server_name);
 	free(c->tls.ca);
+	free(c->tls.crl);
 	free(c->tls.cert);
 	free(c->tls.key);
 	free(c->state_file);

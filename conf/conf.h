@@ -83,6 +83,8 @@ struct conf_agent {
 		char	*ca;			/* required */
 		char	*cert;			/* required */
 		char	*key;			/* required */
+		char	*crl;			/* optional: issuer certs it revokes
+						 * are refused in alerts */
 	} tls;
 	char		*state_file;		/* optional (agent: required to dedupe across restarts) */
 	char		*hook;			/* optional command run per alert */

@@ -810,5 +810,49 @@ def test_agent_refuses_a_daemon_whose_certificate_names_another_host(env):
         r.stop()
 
 
+def test_agent_with_a_crl_refuses_alerts_signed_with_a_revoked_cert(env):
+    """A compromised daemon pushes an alert signed with a revoked
+    certificate: an agent given the CRL refuses it by itself."""
+    env.set_tree(harness.demo_tree())
+    env.make_pki(["officer-li", "desk-a", "adv-a11"])
+    saved = os.path.join(env.dir, "saved")
+    os.makedirs(saved)
+    crt = shutil.copy(env.crt("desk-a"), saved)
+    key = shutil.copy(env.key("desk-a"), saved)
+    env.run([harness.binary("wuzha-ca"), "revoke", env.pki, "desk-a"])
+    r = wp.RogueDaemon(env.ca, env.crt("wuzhad"), env.key("wuzhad"),
+                       node="school-a-d1-c1").start()
+    env.port = r.port
+    try:
+        revoked_id = env.new_id("revoked")
+        good_id = env.new_id("genuine")
+        r.alerts = [
+            wp.signed_envelope(wp.alert_body(revoked_id, "desk-a",
+                                             "school-a"),
+                               wp.load_key(key), wp.load_cert(crt)),
+            wp.signed_envelope(wp.alert_body(good_id, "officer-li",
+                                             "school-a"),
+                               wp.load_key(env.key("officer-li")),
+                               wp.load_cert(env.crt("officer-li")))]
+        hook = "%s %s %s 0" % (harness.PYTHON,
+                               os.path.join(env.dir, "hook.py"),
+                               os.path.join(env.dir, "agent-adv-a11.jsonl"))
+        conf = env.client_conf("adv-a11", name="agent-adv-a11", hook=hook,
+                               state=os.path.join(env.dir, "a.state"))
+        with open(conf) as f:
+            text = f.read()
+        with open(conf, "w") as f:
+            f.write(text.replace("tls:\n", "tls:\n  crl: \"%s\"\n" %
+                                 os.path.join(env.pki, "crl.pem")))
+        a = env.start_agent("adv-a11", conf=conf)
+        a.wait_shown(good_id, timeout=20)
+        a.proc.wait_log(r"refused alert %s seq \d+: bad-certificate: "
+                        r".*revoked" % re.escape(revoked_id), timeout=5)
+        assert a.shown_ids() == [good_id]
+        assert not any(m["id"] == revoked_id for m in r.acks())
+    finally:
+        r.stop()
+
+
 if __name__ == "__main__":
     raise SystemExit(pytest.main([__file__, "-v"]))

@@ -784,10 +784,29 @@ conn_tls_failed(struct conn *c)
 	    (unsigned long long)c->id, c->name, why);
 }
 
+/* What broke a connection: the socket's error, else OpenSSL's. */
+static const char *
+conn_error_text(struct conn *c, char *buf, size_t len)
+{
+	unsigned long	e;
+	int		err = EVUTIL_SOCKET_ERROR();
+
+	if ((e = bufferevent_get_openssl_error(c->bev)) != 0) {
+		if (ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+			return "closed without a TLS close_notify";
+		ERR_error_string_n(e, buf, len);
+		return buf;
+	}
+	if (err != 0)
+		return evutil_socket_error_to_string(err);
+	return "closed without a TLS close_notify";
+}
+
 static void
 conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn	*c = arg;
+	char		 why[256];
 
 	if (what & BEV_EVENT_CONNECTED) {
 		conn_established(c);
@@ -800,9 +819,9 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 			log_info("conn %llu %s: peer closed", (unsigned long long)c->id,
 			    c->name);
 		else
-			log_warnx("conn %llu %s: connection error: %s",
-			    (unsigned long long)c->id, c->name,
-			    errno ? strerror(errno) : "tls error");
+			log_info("conn %llu %s: connection lost: %s",
+			    (unsigned long long)c->id, c->name, conn_error_text(c,
+			    why, sizeof(why)));
 	}
 	while (bufferevent_get_openssl_error(c->bev) != 0)
 		;

@@ -38,7 +38,7 @@ def test_redis_outage_refuses_publish_keeps_agents_and_recovers(own):
 
     # Redis comes back without its data (no persistence in this test).
     own.start_redis()
-    own.daemon.wait_log("redis: up", timeout=15,
+    own.daemon.wait_log(r"wuzhad: redis: up\n", timeout=15,
                         start=own.daemon.log().find("connection lost"))
     own.daemon.wait_log("keeping generation", timeout=10)
     time.sleep(0.5)

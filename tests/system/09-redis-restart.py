@@ -123,7 +123,7 @@ def outage(env):
         print("during the outage:", swarm.report())
         assert env.daemon.alive(), env.daemon.tail()
         env.start_redis()                        # same socket, same AOF
-        env.daemon.wait_log("redis: up", timeout=20, start=lost_at)
+        env.daemon.wait_log(r"wuzhad: redis: up\n", timeout=20, start=lost_at)
         time.sleep(1.0)
     finally:
         pub.halt.set()

@@ -53,6 +53,14 @@ struct conf_yaml_key {
 	const struct conf_yaml_node	**val;
 };
 
+/*
+ * yaml.c, for tests only: when set, libyaml pulls the input through a
+ * read handler that hands out at most what this returns (given the bytes
+ * still to come) per call, so that parsing can be checked to be the same
+ * however the text is split.  NULL (the default): the whole string at once.
+ */
+extern size_t	(*conf_yaml_read_chunk)(size_t);
+
 /* yaml.c: reading */
 struct conf_yaml_doc	*conf_yaml_parse(const char *, const void *, size_t,
 			    char *, size_t);

@@ -601,7 +601,8 @@ tree_quote(FILE *f, const char *s)
 			fprintf(f, "\\%c", (int)c);
 		else if (c < 0x20 || (c >= 0x7f && c < 0xa0))
 			fprintf(f, "\\x%02X", (unsigned)c);
-		else if (c == 0xfeff || c == 0xfffe || c == 0xffff)
+		else if (c == 0xfeff || c == 0xfffe || c == 0xffff ||
+		    c == 0x2028 || c == 0x2029)	/* YAML line breaks */
 			fprintf(f, "\\u%04X", (unsigned)c);
 		else
 			fwrite(p + i, 1, n, f);

@@ -486,6 +486,78 @@ yaml_isnull(const struct conf_yaml_node *node)
 	    strcmp(node->str, "NULL") == 0;
 }
 
+size_t	(*conf_yaml_read_chunk)(size_t);
+
+/*
+ * Offset of the first character YAML does not allow in a stream (C0
+ * controls but tab, LF and CR; DEL; C1 controls but NEL; U+FFFE and
+ * U+FFFF), or len if none.  The text is valid UTF-8.  libyaml refuses
+ * the same characters, but only when its reader reaches them, which
+ * depends on how the input is buffered; checking the whole text first
+ * makes the message the same however it is read.
+ */
+static size_t
+yaml_forbidden(const char *buf, size_t len)
+{
+	const unsigned char	*p = (const unsigned char *)buf;
+	size_t			 i;
+	uint32_t		 c;
+
+	for (i = 0; i < len; ) {
+		c = p[i];
+		if (c < 0x80) {
+			if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') ||
+			    c == 0x7f)
+				return i;
+			i++;
+		} else if (c < 0xe0) {
+			c = (c & 0x1fu) << 6 | (p[i + 1] & 0x3fu);
+			if (c >= 0x80 && c < 0xa0 && c != 0x85)
+				return i;
+			i += 2;
+		} else if (c < 0xf0) {
+			c = (c & 0x0fu) << 12 | (p[i + 1] & 0x3fu) << 6 |
+			    (p[i + 2] & 0x3fu);
+			if (c == 0xfffe || c == 0xffff)
+				return i;
+			i += 3;
+		} else
+			i += 4;
+	}
+	return len;
+}
+
+/* What the split read handler has still to hand out. */
+struct yaml_input {
+	const unsigned char	*p;
+	size_t			 left;
+};
+
+/* libyaml read handler: at most what conf_yaml_read_chunk allows. */
+static int
+yaml_read_split(void *arg, unsigned char *buf, size_t size, size_t *got)
+{
+	struct yaml_input	*in = arg;
+	size_t			 n = in->left;
+
+	if (n > size)
+		n = size;
+	if (n > 0 && conf_yaml_read_chunk != NULL) {
+		size_t	 max = conf_yaml_read_chunk(in->left);
+
+		if (max == 0)
+			max = 1;
+		if (n > max)
+			n = max;
+	}
+	if (n > 0)
+		memcpy(buf, in->p, n);
+	in->p += n;
+	in->left -= n;
+	*got = n;
+	return 1;
+}
+
 /* Parse a buffer into a document; name is used in messages. */
 struct conf_yaml_doc *
 conf_yaml_parse(const char *name, const void *buf, size_t len, char *err,
@@ -494,6 +566,7 @@ conf_yaml_parse(const char *name, const void *buf, size_t len, char *err,
 	struct conf_yaml_doc	*doc;
 	yaml_parser_t		 parser;
 	yaml_event_t		 ev;
+	struct yaml_input	 in;
 	size_t			 bad;
 	int			 r = 0, pinit = 0;
 
@@ -518,13 +591,24 @@ conf_yaml_parse(const char *name, const void *buf, size_t len, char *err,
 		    "invalid UTF-8");
 		goto fail;
 	}
+	if ((bad = yaml_forbidden(buf, len)) < len) {
+		yaml_error_doc(doc, yaml_offset_line(buf, len, bad),
+		    "control characters are not allowed");
+		goto fail;
+	}
 	if (!yaml_parser_initialize(&parser)) {
 		yaml_error_doc(doc, 1, "out of memory");
 		goto fail;
 	}
 	pinit = 1;
-	/* Valid UTF-8 by now: libyaml detects it and skips a BOM. */
-	yaml_parser_set_input_string(&parser, buf, len);
+	/* Valid UTF-8 with nothing YAML forbids: libyaml skips a BOM. */
+	if (conf_yaml_read_chunk == NULL)
+		yaml_parser_set_input_string(&parser, buf, len);
+	else {
+		in.p = buf;
+		in.left = len;
+		yaml_parser_set_input(&parser, yaml_read_split, &in);
+	}
 	while (r == 0) {
 		if (!yaml_parser_parse(&parser, &ev)) {
 			yaml_parser_error(doc, &parser, buf, len);

@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "conf.h"
+#include "conf_impl.h"
 
 static const char	*confdir;	/* conf/ in the source tree */
 static char		 datadir[PATH_MAX];	/* tests/unit/data/conf */
@@ -714,7 +715,8 @@ test_tree_roundtrip_awkward_names(void **state)
 	    "    tier: department\n"
 	    "    parent: 123\n"
 	    "  - id: \"true\"\n"
-	    "    name: \"\xf0\x9f\x98\x80 \\uFEFF 'single' \\u00A0nbsp - [x]\"\n"
+	    "    name: \"\xf0\x9f\x98\x80 \\uFEFF 'single' \\u00A0nbsp - [x]"
+	    " \\P \\L\"\n"			/* U+2029, U+2028: line breaks */
 	    "    tier: class\n"
 	    "    parent: -a\n"
 	    "  - id: \"yes\"\n"
@@ -733,7 +735,8 @@ test_tree_roundtrip_awkward_names(void **state)
 	assert_string_equal(t->nodes[2].id, "-a");
 	assert_string_equal(t->nodes[2].name, "  spaced  ");
 	assert_string_equal(t->nodes[3].name,
-	    "\xf0\x9f\x98\x80 \xef\xbb\xbf 'single' \xc2\xa0nbsp - [x]");
+	    "\xf0\x9f\x98\x80 \xef\xbb\xbf 'single' \xc2\xa0nbsp - [x]"
+	    " \xe2\x80\xa9 \xe2\x80\xa8");
 	assert_string_equal(t->nodes[4].name, "null");
 	assert_int_equal(t->principals[0].rights,
 	    CONF_R_RECEIVE | CONF_R_OBSERVE);
@@ -982,6 +985,45 @@ test_refuses_syntax_and_controls(void **state)
 	    "t.yaml:1: (document): expected a mapping, not a sequence");
 	W_REFUSED("just text\n",
 	    "t.yaml:1: (document): expected a mapping, not a scalar");
+}
+
+static size_t
+one_byte(size_t left)
+{
+	(void)left;
+	return 1;
+}
+
+/*
+ * A control character is reported, at its line, before anything else in
+ * the file, however libyaml happens to read the text: here a nesting
+ * error comes first in the text, which libyaml reading one byte at a
+ * time used to report instead (found by tests/fuzz/fuzz-conf).
+ */
+static void
+test_controls_whatever_the_reads(void **state)
+{
+	char	 buf[1024];
+	size_t	 o = 0;
+	int	 i;
+
+	(void)state;
+	for (i = 0; i < 20; i++)
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%*sk%d:\n",
+		    i, "", i);
+	snprintf(buf + o, sizeof(buf) - o, "%*sv\x01\n", i, "");
+	W_REFUSED(buf,
+	    "t.yaml:21: (document): control characters are not allowed");
+	conf_yaml_read_chunk = one_byte;
+	W_REFUSED(buf,
+	    "t.yaml:21: (document): control characters are not allowed");
+	W_REFUSED("listen: [\n\n\xc2\x80\n",		/* C1 control */
+	    "t.yaml:3: (document): control characters are not allowed");
+	W_REFUSED("listen: x\n# \xef\xbf\xbe\n",		/* U+FFFE */
+	    "t.yaml:2: (document): control characters are not allowed");
+	W_REFUSED("listen: \"\xc2\x85\t\"\n",		/* NEL, tab: fine */
+	    "t.yaml:1: tls: missing required key");
+	conf_yaml_read_chunk = NULL;
 }
 
 /* --- refusals: wuzhad.yaml --------------------------------------------- */
@@ -1448,6 +1490,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_refuses_big_file),
 		cmocka_unit_test(test_load_refuses_big_or_missing_file),
 		cmocka_unit_test(test_refuses_syntax_and_controls),
+		cmocka_unit_test(test_controls_whatever_the_reads),
 		cmocka_unit_test(test_wuzhad_refuses_unknown_key),
 		cmocka_unit_test(test_wuzhad_refuses_wrong_type),
 		cmocka_unit_test(test_wuzhad_refuses_non_integer),

@@ -1,0 +1,550 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * libFuzzer target: the frame reader and every message decoder.
+ *
+ * The input is a stream of frames as a peer would send it.  It is cut
+ * into frames three ways: from the whole buffer, by an incremental reader
+ * fed one byte at a time, and by the same reader fed chunks whose sizes
+ * come from a generator seeded with a hash of the input.  The incremental
+ * reader checks each header as soon as its 5 bytes are in, before it
+ * allocates the payload, and keeps each payload in a heap block of exactly
+ * its size, so ASan sees any read past the end.  All three must report the
+ * same frames (type, length, decoder result) and the same header error at
+ * the same offset, or the same unfinished tail.
+ *
+ * Each complete frame goes to the decoder of its type.  A payload that is
+ * accepted must encode back to the very same bytes (the decoder accepts
+ * only the canonical encoding); STATUS and ESCALATION lists are walked and
+ * rebuilt item by item; the envelope and alert body inside PUBLISH and
+ * ALERT are decoded and re-encoded too.  The whole input is also tried as
+ * a bare alert body and a bare envelope.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto.h"
+
+#define FRAME_MAX	PROTO_FRAME_MAX_DEFAULT
+
+int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+#define CHECK(c) do {							\
+	if (!(c)) {							\
+		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__,	\
+		    __LINE__, #c);					\
+		abort();						\
+	}								\
+} while (0)
+
+/* --- round trips ------------------------------------------------------- */
+
+/* The buffer must hold exactly one frame: this type, this payload. */
+static void
+same_frame(struct proto_buf *b, uint8_t type, const uint8_t *p, size_t n)
+{
+	uint8_t		 type2;
+	uint32_t	 len2;
+
+	CHECK(b->err == 0);
+	CHECK(b->len == PROTO_FRAME_HDR + n);
+	CHECK(proto_frame_header(b->data, PROTO_FRAME_MAX_LIMIT, &type2,
+	    &len2) == 0);
+	CHECK(type2 == type && len2 == n);
+	CHECK(n == 0 || memcmp(b->data + PROTO_FRAME_HDR, p, n) == 0);
+	pbuf_free(b);
+}
+
+/* The buffer must hold exactly these bytes. */
+static void
+same_bytes(struct proto_buf *b, const uint8_t *p, size_t n)
+{
+	CHECK(b->err == 0);
+	CHECK(b->len == n);
+	CHECK(n == 0 || memcmp(b->data, p, n) == 0);
+	pbuf_free(b);
+}
+
+static int
+view_inside(const struct proto_view *v, const uint8_t *p, size_t n)
+{
+	if (v->len == 0)
+		return 1;
+	return v->p >= p && v->len <= n && v->p - p <= (ptrdiff_t)(n - v->len);
+}
+
+/* An alert body: decode; if accepted, encode back to the same bytes. */
+static int
+try_body(const uint8_t *p, size_t n)
+{
+	struct proto_alert	 a;
+	struct proto_buf	 b;
+	int			 rc;
+
+	if ((rc = proto_alert_decode(p, n, &a)) != 0)
+		return rc;
+	CHECK(view_inside(&a.headline, p, n) && view_inside(&a.text, p, n) &&
+	    view_inside(&a.instruction, p, n));
+	CHECK(a.headline.len >= 1);
+	CHECK(a.expires_at > a.issued_at);
+	CHECK(proto_msg_type_name(a.msg_type) != NULL);
+	CHECK(proto_category_name(a.category) != NULL);
+	CHECK(proto_severity_name(a.severity) != NULL);
+	pbuf_init(&b);
+	proto_alert_encode(&b, &a);
+	same_bytes(&b, p, n);
+	return 0;
+}
+
+/* An envelope and the body inside it. */
+static int
+try_envelope(const uint8_t *p, size_t n)
+{
+	struct proto_envelope	 e;
+	struct proto_buf	 b;
+	int			 rc;
+
+	if ((rc = proto_envelope_decode(p, n, &e)) != 0)
+		return rc;
+	CHECK(e.sig.len == PROTO_SIG_LEN && e.cert.len <= PROTO_CERT_MAX);
+	CHECK(view_inside(&e.body, p, n) && view_inside(&e.cert, p, n) &&
+	    view_inside(&e.sig, p, n));
+	pbuf_init(&b);
+	proto_envelope_encode(&b, &e);
+	same_bytes(&b, p, n);
+	return try_body(e.body.p, e.body.len);
+}
+
+/* Walk a member list and rebuild it under tag; must give its bytes. */
+static void
+members_again(const struct proto_view *v, uint8_t tag)
+{
+	struct proto_status_member	 m;
+	struct proto_buf		 b;
+	size_t				 cur = 0, mark;
+	int				 rc;
+
+	pbuf_init(&b);
+	mark = pbuf_list_begin(&b, tag);
+	while ((rc = proto_status_member_next(v, &cur, &m)) == 1) {
+		CHECK(proto_ack_state_name(m.state) != NULL);
+		proto_status_member_put(&b, &m);
+	}
+	CHECK(rc == 0 && cur == v->len);
+	pbuf_list_end(&b, mark, tag);
+	CHECK(b.err == 0 && b.len == PROTO_FIELD_HDR + v->len);
+	CHECK(v->len == 0 ||
+	    memcmp(b.data + PROTO_FIELD_HDR, v->p, v->len) == 0);
+	pbuf_free(&b);
+}
+
+static void
+nodes_again(const struct proto_view *v, uint8_t tag)
+{
+	struct proto_status_node	 nd;
+	struct proto_buf		 b;
+	size_t				 cur = 0, mark;
+	int				 rc;
+
+	pbuf_init(&b);
+	mark = pbuf_list_begin(&b, tag);
+	while ((rc = proto_status_node_next(v, &cur, &nd)) == 1)
+		proto_status_node_put(&b, &nd);
+	CHECK(rc == 0 && cur == v->len);
+	pbuf_list_end(&b, mark, tag);
+	CHECK(b.err == 0 && b.len == PROTO_FIELD_HDR + v->len);
+	CHECK(v->len == 0 ||
+	    memcmp(b.data + PROTO_FIELD_HDR, v->p, v->len) == 0);
+	pbuf_free(&b);
+}
+
+/* A NUL-terminated copy of a text view (text never holds a NUL). */
+static char *
+view_str(const struct proto_view *v)
+{
+	char	*s;
+
+	CHECK((s = malloc(v->len + 1)) != NULL);
+	if (v->len > 0)
+		memcpy(s, v->p, v->len);
+	s[v->len] = '\0';
+	return s;
+}
+
+/*
+ * Decode one payload with the decoder of its type; on success re-encode
+ * and compare.  Returns the decoder's result (-PROTO_E_TYPE if none).
+ */
+static int
+check_frame(uint8_t type, const uint8_t *p, size_t n)
+{
+	struct proto_buf	 b;
+	int			 rc;
+	char			*s;
+
+	pbuf_init(&b);
+	switch (type) {
+	case PROTO_T_HELLO: {
+		struct proto_hello m;
+
+		if ((rc = proto_hello_decode(p, n, &m)) != 0)
+			return rc;
+		CHECK(view_inside(&m.agent, p, n));
+		proto_hello_encode(&b, &m);
+		break;
+	}
+	case PROTO_T_WELCOME: {
+		struct proto_welcome m;
+
+		if ((rc = proto_welcome_decode(p, n, &m)) != 0)
+			return rc;
+		CHECK(proto_name_valid(m.principal, strlen(m.principal)));
+		CHECK(proto_node_id_valid(m.node, strlen(m.node)));
+		proto_welcome_encode(&b, &m);
+		break;
+	}
+	case PROTO_T_PUBLISH: {
+		struct proto_publish m;
+
+		if ((rc = proto_publish_decode(p, n, &m)) != 0)
+			return rc;
+		CHECK(view_inside(&m.envelope, p, n));
+		(void)try_envelope(m.envelope.p, m.envelope.len);
+		proto_publish_encode(&b, &m);
+		break;
+	}
+	case PROTO_T_PUBLISHED: {
+		struct proto_published m;
+
+		if ((rc = proto_published_decode(p, n, &m)) != 0)
+			return rc;
+		proto_published_encode(&b, &m);
+		break;
+	}
+	case PROTO_T_ALERT: {
+		struct proto_alert_msg m;
+
+		if ((rc = proto_alert_msg_decode(p, n, &m)) != 0)
+			return rc;
+		CHECK(view_inside(&m.envelope, p, n));
+		(void)try_envelope(m.envelope.p, m.envelope.len);
+		proto_alert_msg_encode(&b, &m);
+		break;
+	}
+	case PROTO_T_ESCALATION: {
+		struct proto_escalation m;
+
+		if ((rc = proto_escalation_decode(p, n, &m)) != 0)
+			return rc;
+		CHECK(view_inside(&m.members, p, n));
+		members_again(&m.members, 4);
+		proto_escalation_encode(&b, &m);
+		break;
+	}
+	case PROTO_T_ACK: {
+		struct proto_ack m;
+
+		if ((rc = proto_ack_decode(p, n, &m)) != 0)
+			return rc;
+		CHECK(m.has_reach || m.reach == 0);
+		proto_ack_encode(&b, &m);
+		break;
+	}
+	case PROTO_T_ACK_OK: {
+		struct proto_ack_ok m;
+
+		if ((rc = proto_ack_ok_decode(p, n, &m)) != 0)
+			return rc;
+		proto_ack_ok_encode(&b, &m);
+		break;
+	}
+	case PROTO_T_STATUS_REQ: {
+		struct proto_status_req m;
+
+		if ((rc = proto_status_req_decode(p, n, &m)) != 0)
+			return rc;
+		proto_status_req_encode(&b, &m);
+		break;
+	}
+	case PROTO_T_STATUS: {
+		struct proto_status m;
+
+		if ((rc = proto_status_decode(p, n, &m)) != 0)
+			return rc;
+		CHECK(view_inside(&m.nodes, p, n) &&
+		    view_inside(&m.members, p, n));
+		nodes_again(&m.nodes, 6);
+		members_again(&m.members, 7);
+		proto_status_encode(&b, &m);
+		break;
+	}
+	case PROTO_T_PING:
+	case PROTO_T_PONG: {
+		struct proto_ping m;
+
+		if ((rc = proto_ping_decode(p, n, &m)) != 0)
+			return rc;
+		proto_ping_encode(&b, type, &m);
+		break;
+	}
+	case PROTO_T_ERROR: {
+		struct proto_error m;
+
+		if ((rc = proto_error_decode(p, n, &m)) != 0)
+			return rc;
+		CHECK(view_inside(&m.text, p, n));
+		/* The encoder takes C strings; the text has no NUL. */
+		s = view_str(&m.text);
+		proto_error_encode(&b, m.code, s, m.ref);
+		free(s);
+		break;
+	}
+	case PROTO_T_BYE: {
+		struct proto_bye m;
+
+		if ((rc = proto_bye_decode(p, n, &m)) != 0)
+			return rc;
+		CHECK(view_inside(&m.text, p, n));
+		s = view_str(&m.text);
+		proto_bye_encode(&b, m.code, s);
+		free(s);
+		break;
+	}
+	default:
+		CHECK(strcmp(proto_type_name(type), "?") == 0);
+		return -PROTO_E_TYPE;
+	}
+	CHECK(strcmp(proto_type_name(type), "?") != 0);
+	same_frame(&b, type, p, n);
+	return 0;
+}
+
+/* --- what a parse saw -------------------------------------------------- */
+
+enum { EV_FRAME, EV_HDR_ERROR, EV_TAIL };
+
+struct event {
+	int		 kind;
+	uint8_t		 type;
+	uint32_t	 len;		/* payload; for a tail: bytes pending */
+	int		 rc;		/* decoder or header result */
+	size_t		 off;		/* stream offset of the frame */
+};
+
+struct log {
+	struct event	*ev;
+	size_t		 n, cap;
+};
+
+static void
+log_add(struct log *l, int kind, uint8_t type, uint32_t len, int rc,
+    size_t off)
+{
+	CHECK(l->n < l->cap);
+	l->ev[l->n].kind = kind;
+	l->ev[l->n].type = type;
+	l->ev[l->n].len = len;
+	l->ev[l->n].rc = rc;
+	l->ev[l->n].off = off;
+	l->n++;
+}
+
+static void
+log_same(const struct log *a, const struct log *b)
+{
+	size_t	i;
+
+	CHECK(a->n == b->n);
+	for (i = 0; i < a->n; i++) {
+		CHECK(a->ev[i].kind == b->ev[i].kind);
+		CHECK(a->ev[i].type == b->ev[i].type);
+		CHECK(a->ev[i].len == b->ev[i].len);
+		CHECK(a->ev[i].rc == b->ev[i].rc);
+		CHECK(a->ev[i].off == b->ev[i].off);
+	}
+}
+
+/* Whole buffer: frames in place. */
+static void
+parse_whole(const uint8_t *p, size_t n, struct log *l)
+{
+	size_t		 off = 0;
+	uint8_t		 type;
+	uint32_t	 len;
+	int		 rc;
+
+	while (n - off >= PROTO_FRAME_HDR) {
+		if ((rc = proto_frame_header(p + off, FRAME_MAX, &type,
+		    &len)) != 0) {
+			CHECK(rc == -PROTO_E_FRAME || rc == -PROTO_E_FRAME_SIZE);
+			log_add(l, EV_HDR_ERROR, 0, 0, rc, off);
+			return;
+		}
+		CHECK(len < FRAME_MAX);
+		if (n - off - PROTO_FRAME_HDR < len)
+			break;
+		rc = check_frame(type, p + off + PROTO_FRAME_HDR, len);
+		log_add(l, EV_FRAME, type, len, rc, off);
+		off += PROTO_FRAME_HDR + len;
+	}
+	if (off < n)
+		log_add(l, EV_TAIL, 0, (uint32_t)(n - off), 0, off);
+}
+
+/* The incremental reader: header first, then a payload of exact size. */
+struct reader {
+	uint8_t		 hdr[PROTO_FRAME_HDR];
+	size_t		 nhdr;
+	uint8_t		 type;
+	uint8_t		*payload;
+	uint32_t	 len, got;
+	size_t		 off;		/* where the current frame began */
+	int		 failed;
+	struct log	*log;
+};
+
+static void
+reader_feed(struct reader *r, const uint8_t *p, size_t n)
+{
+	size_t		 k;
+	int		 rc;
+
+	while (n > 0 && !r->failed) {
+		if (r->nhdr < PROTO_FRAME_HDR) {
+			k = PROTO_FRAME_HDR - r->nhdr;
+			if (k > n)
+				k = n;
+			memcpy(r->hdr + r->nhdr, p, k);
+			r->nhdr += k;
+			p += k;
+			n -= k;
+			if (r->nhdr < PROTO_FRAME_HDR)
+				break;
+			if ((rc = proto_frame_header(r->hdr, FRAME_MAX,
+			    &r->type, &r->len)) != 0) {
+				log_add(r->log, EV_HDR_ERROR, 0, 0, rc, r->off);
+				r->failed = 1;
+				break;
+			}
+			r->got = 0;
+			CHECK((r->payload = malloc(r->len ? r->len : 1)) !=
+			    NULL);
+		}
+		k = r->len - r->got;
+		if (k > n)
+			k = n;
+		if (k > 0)
+			memcpy(r->payload + r->got, p, k);
+		r->got += (uint32_t)k;
+		p += k;
+		n -= k;
+		if (r->got == r->len) {
+			rc = check_frame(r->type, r->len ? r->payload : NULL,
+			    r->len);
+			log_add(r->log, EV_FRAME, r->type, r->len, rc, r->off);
+			free(r->payload);
+			r->payload = NULL;
+			r->off += PROTO_FRAME_HDR + r->len;
+			r->nhdr = 0;
+		}
+	}
+}
+
+static void
+reader_end(struct reader *r)
+{
+	if (!r->failed && r->nhdr > 0)
+		log_add(r->log, EV_TAIL, 0, (uint32_t)(r->nhdr +
+		    (r->nhdr == PROTO_FRAME_HDR ? r->got : 0)), 0, r->off);
+	free(r->payload);
+	r->payload = NULL;
+}
+
+/* Small deterministic generator for the split points. */
+static uint64_t
+rng_next(uint64_t *s)
+{
+	uint64_t	 x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *s = x;
+}
+
+static uint64_t
+hash_bytes(const uint8_t *p, size_t n)
+{
+	uint64_t	 h = 0xcbf29ce484222325ULL;
+	size_t		 i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	return h | 1;
+}
+
+/*
+ * Feed the data in pieces: one byte each (seed 0) or of pseudo-random
+ * sizes.  The reader copies what it gets into its own exact-size blocks.
+ */
+static void
+parse_chunks(const uint8_t *p, size_t n, uint64_t seed, struct log *l)
+{
+	struct reader	 r;
+	size_t		 off = 0, k;
+
+	memset(&r, 0, sizeof(r));
+	r.log = l;
+	while (off < n) {
+		if (seed == 0)
+			k = 1;
+		else {
+			uint64_t x = rng_next(&seed);
+
+			/* Mostly small pieces, sometimes a large one. */
+			k = 1 + (size_t)(x % ((x >> 32) % 8 == 0 ? 4096 : 16));
+		}
+		if (k > n - off)
+			k = n - off;
+		reader_feed(&r, p + off, k);
+		off += k;
+	}
+	reader_end(&r);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct log	 whole, bytes, split;
+	size_t		 cap = size / PROTO_FRAME_HDR + 2;
+
+	/* Cheap checks over the raw bytes. */
+	(void)proto_utf8_valid(data, size);
+	(void)proto_node_id_valid((const char *)data, size);
+	(void)proto_name_valid((const char *)data, size);
+	(void)try_body(data, size);
+	(void)try_envelope(data, size);
+
+	memset(&whole, 0, sizeof(whole));
+	whole.cap = bytes.cap = split.cap = cap;
+	bytes.n = split.n = 0;
+	CHECK((whole.ev = calloc(cap, sizeof(struct event))) != NULL);
+	CHECK((bytes.ev = calloc(cap, sizeof(struct event))) != NULL);
+	CHECK((split.ev = calloc(cap, sizeof(struct event))) != NULL);
+
+	parse_whole(data, size, &whole);
+	parse_chunks(data, size, 0, &bytes);
+	parse_chunks(data, size, hash_bytes(data, size), &split);
+	log_same(&whole, &bytes);
+	log_same(&whole, &split);
+	for (size_t i = 0; i < whole.n; i++)
+		(void)proto_err_name(-whole.ev[i].rc);
+
+	free(whole.ev);
+	free(bytes.ev);
+	free(split.ev);
+	return 0;
+}

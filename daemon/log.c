@@ -49,6 +49,9 @@ log_level_parse(const char *s)
 	return -1;
 }
 
+static void	log_vline(int, const char *, const char *, va_list)
+		    LOG_FMT(3, 0);
+
 /* Format one line; newlines inside the message are flattened. */
 static void
 log_vline(int level, const char *suffix, const char *fmt, va_list ap)

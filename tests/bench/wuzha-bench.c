@@ -116,13 +116,6 @@ struct agent {
 	int			 ok_for;	/* alert index + 1 of last ACK_OK */
 };
 
-/* One verified envelope and the alert id it carries. */
-struct seen_env {
-	uint8_t			*bytes;
-	size_t			 len;
-	proto_id		 id;
-};
-
 /* Figures of one alert; ms unless said. */
 struct alert_stats {
 	proto_id		 id;
@@ -189,9 +182,7 @@ struct bench {
 	uint64_t		 dups;		/* the same ALERT again */
 	uint64_t		 ts_kernel;	/* receive times from the kernel */
 	uint64_t		 ts_fallback;	/* ... from clock_gettime */
-	struct seen_env		 cache[BENCH_CACHE_MAX];
-	int			 ncache;
-	uint64_t		 nverify;
+	struct verify_cache	 vc;
 
 	/* Redis */
 	redisContext		*redis;
@@ -553,14 +544,7 @@ agent_connect(struct agent *a, int resume)
 		close(a->fd);
 		return;
 	}
-	if ((ssl = SSL_new(b->ctx)) == NULL)
-		fatalx("SSL_new");
-	if (SSL_use_certificate(ssl, a->cert) != 1 ||
-	    SSL_use_PrivateKey(ssl, a->key) != 1)
-		fatalx("SSL_use_certificate/PrivateKey for %s", a->cn);
-	if (SSL_set_tlsext_host_name(ssl, b->server_name) != 1 ||
-	    SSL_set1_host(ssl, b->server_name) != 1)
-		fatalx("server name");
+	ssl = client_ssl_new(b->ctx, a->cert, a->key, a->cn, b->server_name);
 	if (resume && a->sess != NULL && SSL_set_session(ssl, a->sess) != 1)
 		fatalx("SSL_set_session for %s", a->cn);
 	SSL_set_app_data(ssl, a);
@@ -571,12 +555,8 @@ agent_connect(struct agent *a, int resume)
 	a->tsb->a = a;
 	SSL_set_bio(ssl, bio, bio);
 	a->rx_have = 0;
-	a->bev = bufferevent_openssl_socket_new(b->base, a->fd, ssl,
-	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
-	if (a->bev == NULL)
-		fatalx("bufferevent_openssl_socket_new");
-	bufferevent_setcb(a->bev, agent_read_cb, NULL, agent_event_cb, a);
-	bufferevent_enable(a->bev, EV_READ);
+	a->bev = tls_bev_new(b->base, a->fd, ssl, agent_read_cb, agent_event_cb,
+	    a);
 	a->state = AGENT_S_CONNECTING;
 	b->inflight++;
 }
@@ -614,9 +594,7 @@ agent_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct agent *a = arg;
 	struct proto_buf pb;
-	struct proto_hello h;
-	unsigned long e;
-	char buf[160];
+	char why[256];
 	SSL *ssl;
 
 	if (what & BEV_EVENT_CONNECTED) {
@@ -625,26 +603,15 @@ agent_event_cb(struct bufferevent *bev, short what, void *arg)
 			a->resumed = 1;
 			a->b->resumed++;
 		}
-		memset(&h, 0, sizeof(h));
-		h.version = PROTO_VERSION;
-		h.role = PROTO_ROLE_AGENT;
-		h.agent.p = (const uint8_t *)"wuzha-bench";
-		h.agent.len = strlen("wuzha-bench");
 		pbuf_init(&pb);
-		proto_hello_encode(&pb, &h);
+		hello_encode(&pb, PROTO_ROLE_AGENT, "wuzha-bench");
 		agent_send(a, &pb);
 		pbuf_free(&pb);
 		return;
 	}
 	if (what & (BEV_EVENT_ERROR | BEV_EVENT_EOF)) {
-		buf[0] = '\0';
-		if ((e = bufferevent_get_openssl_error(bev)) != 0)
-			ERR_error_string_n(e, buf, sizeof(buf));
-		else if (what & BEV_EVENT_ERROR)
-			snprintf(buf, sizeof(buf), "%s", strerror(errno));
-		bench_fail(a->b, "%s: %s%s%s", a->cn, (what & BEV_EVENT_EOF) ?
-		    "connection closed" : "connection error",
-		    buf[0] ? ": " : "", buf);
+		bev_why(bev, what, why, sizeof(why));
+		bench_fail(a->b, "%s: %s", a->cn, why);
 	}
 }
 
@@ -653,11 +620,7 @@ agent_event_cb(struct bufferevent *bev, short what, void *arg)
 static void
 tick_every(struct bench *b, long us)
 {
-	struct timeval tv;
-
-	tv.tv_sec = us / 1000000;
-	tv.tv_usec = us % 1000000;
-	event_add(b->tick_ev, &tv);
+	timer_arm_us(b->tick_ev, us);
 }
 
 static void
@@ -755,53 +718,13 @@ on_welcome(struct agent *a, const uint8_t *p, size_t len)
 		bench_start_more(b);
 }
 
-/*
- * Verify an envelope unless these very bytes were verified before: one
- * process stands for N agents, and N signature checks of the same bytes
- * would measure the generator, not wuzhad.
- */
-static int
-bench_verify(struct bench *b, struct proto_view env, char *id, char *why,
-    size_t whylen)
-{
-	struct proto_alert al;
-	struct seen_env *s;
-	int i, r;
-
-	for (i = 0; i < b->ncache; i++) {
-		s = &b->cache[i];
-		if (s->len == env.len && memcmp(s->bytes, env.p, env.len) == 0) {
-			memcpy(id, s->id, sizeof(proto_id));
-			return 0;
-		}
-	}
-	b->nverify++;
-	if ((r = proto_envelope_verify(env.p, env.len, b->store, 0, &al, why,
-	    whylen)) != 0)
-		return r;
-	memcpy(id, al.id, sizeof(proto_id));
-	if (b->ncache < BENCH_CACHE_MAX) {
-		s = &b->cache[b->ncache++];
-		if ((s->bytes = malloc(env.len)) == NULL)
-			fatalx("out of memory");
-		memcpy(s->bytes, env.p, env.len);
-		s->len = env.len;
-		memcpy(s->id, al.id, sizeof(proto_id));
-	}
-	return 0;
-}
-
 static void
 agent_ack(struct agent *a, const char *id)
 {
 	struct proto_buf pb;
-	struct proto_ack ack;
 
-	memset(&ack, 0, sizeof(ack));
-	memcpy(ack.id, id, sizeof(proto_id));
-	ack.state = PROTO_ACK_DELIVERED;
 	pbuf_init(&pb);
-	proto_ack_encode(&pb, &ack);
+	ack_delivered_encode(&pb, id);
 	agent_send(a, &pb);
 	pbuf_free(&pb);
 }
@@ -823,7 +746,8 @@ on_alert(struct agent *a, const uint8_t *p, size_t len, uint64_t rx)
 		bench_fail(b, "%s: bad ALERT: %s", a->cn, proto_err_name(-r));
 		return;
 	}
-	if ((r = bench_verify(b, msg.envelope, id, why, sizeof(why))) != 0) {
+	if ((r = verify_cached(&b->vc, b->store, msg.envelope, id, why,
+	    sizeof(why))) != 0) {
 		bench_fail(b, "%s: ALERT seq %" PRIu64 " does not verify: "
 		    "%s: %s", a->cn, msg.seq, proto_err_name(-r), why);
 		return;
@@ -866,7 +790,6 @@ on_frame(struct agent *a, uint8_t type, const uint8_t *p, size_t len,
     uint64_t rx)
 {
 	struct proto_buf pb;
-	struct proto_ping ping;
 	struct proto_error err;
 	int r;
 
@@ -881,14 +804,12 @@ on_frame(struct agent *a, uint8_t type, const uint8_t *p, size_t len,
 		on_ack_ok(a, p, len);
 		break;
 	case PROTO_T_PING:
-		if ((r = proto_ping_decode(p, len, &ping)) != 0) {
+		pbuf_init(&pb);
+		if ((r = pong_encode(&pb, p, len)) != 0)
 			bench_fail(a->b, "%s: bad PING: %s", a->cn,
 			    proto_err_name(-r));
-			break;
-		}
-		pbuf_init(&pb);
-		proto_ping_encode(&pb, PROTO_T_PONG, &ping);
-		agent_send(a, &pb);
+		else
+			agent_send(a, &pb);
 		pbuf_free(&pb);
 		break;
 	case PROTO_T_PONG:
@@ -915,25 +836,21 @@ agent_read_cb(struct bufferevent *bev, void *arg)
 	struct agent *a = arg;
 	struct bench *b = a->b;
 	struct evbuffer *in = bufferevent_get_input(bev);
-	uint8_t hdr[PROTO_FRAME_HDR], type;
+	uint8_t type;
 	uint32_t plen;
 	uint64_t rx;
 	const uint8_t *p;
 	int r;
 
-	while (!b->done && evbuffer_get_length(in) >= PROTO_FRAME_HDR) {
-		evbuffer_copyout(in, hdr, sizeof(hdr));
-		if ((r = proto_frame_header(hdr, PROTO_FRAME_MAX_DEFAULT, &type,
-		    &plen)) != 0) {
+	while (!b->done) {
+		if ((r = frame_peek(in, PROTO_FRAME_MAX_DEFAULT, &type, &p,
+		    &plen)) == 0)
+			return;
+		if (r < 0) {
 			bench_fail(b, "%s: bad frame header: %s", a->cn,
 			    proto_err_name(-r));
 			return;
 		}
-		if (evbuffer_get_length(in) < PROTO_FRAME_HDR + (size_t)plen)
-			return;
-		if ((p = evbuffer_pullup(in, PROTO_FRAME_HDR +
-		    (ssize_t)plen)) == NULL)
-			fatalx("evbuffer_pullup");
 		if (a->rx_have) {
 			rx = a->rx_ns;
 			b->ts_kernel += type == PROTO_T_ALERT;
@@ -941,7 +858,7 @@ agent_read_cb(struct bufferevent *bev, void *arg)
 			rx = realtime_ns();
 			b->ts_fallback += type == PROTO_T_ALERT;
 		}
-		on_frame(a, type, p + PROTO_FRAME_HDR, plen, rx);
+		on_frame(a, type, p, plen, rx);
 		evbuffer_drain(in, PROTO_FRAME_HDR + (size_t)plen);
 		/* The next frame began in a later segment, if none is left. */
 		if (evbuffer_get_length(in) == 0)
@@ -1014,7 +931,6 @@ static void
 console_frame(struct bench *b, uint8_t type, const uint8_t *p, size_t len)
 {
 	struct proto_buf pb;
-	struct proto_ping ping;
 	struct proto_error err;
 
 	switch (type) {
@@ -1022,13 +938,11 @@ console_frame(struct bench *b, uint8_t type, const uint8_t *p, size_t len)
 		on_published(b, p, len);
 		break;
 	case PROTO_T_PING:
-		if (proto_ping_decode(p, len, &ping) != 0) {
-			bench_fail(b, "console: bad PING");
-			break;
-		}
 		pbuf_init(&pb);
-		proto_ping_encode(&pb, PROTO_T_PONG, &ping);
-		console_send(b, &pb);
+		if (pong_encode(&pb, p, len) != 0)
+			bench_fail(b, "console: bad PING");
+		else
+			console_send(b, &pb);
 		pbuf_free(&pb);
 		break;
 	case PROTO_T_ERROR:
@@ -1141,7 +1055,6 @@ console_connect(struct bench *b)
 {
 	struct console *c = &b->con;
 	struct proto_buf pb;
-	struct proto_hello h;
 	struct proto_welcome w;
 	struct pollfd pfd;
 	uint64_t deadline = now_ms() + 10000;
@@ -1162,13 +1075,8 @@ console_connect(struct bench *b)
 	    SSL_set1_host(c->ssl, b->server_name) != 1 ||
 	    SSL_set_fd(c->ssl, c->fd) != 1)
 		fatalx("console SSL");
-	memset(&h, 0, sizeof(h));
-	h.version = PROTO_VERSION;
-	h.role = PROTO_ROLE_CONSOLE;
-	h.agent.p = (const uint8_t *)"wuzha-bench";
-	h.agent.len = strlen("wuzha-bench");
 	pbuf_init(&pb);
-	proto_hello_encode(&pb, &h);
+	hello_encode(&pb, PROTO_ROLE_CONSOLE, "wuzha-bench");
 	pfd.fd = c->fd;
 	while (!welcomed && !b->done) {
 		if (now_ms() > deadline) {
@@ -1241,16 +1149,6 @@ percentile_ms(const int64_t *v, int n, int pct)
 	return (double)v[i] / 1e6;
 }
 
-static void
-tick_arm_ms(struct event *ev, long ms)
-{
-	struct timeval tv;
-
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	event_add(ev, &tv);
-}
-
 /* Every agent has the alert, wuzhad answered every ack, Redis has them. */
 static void
 alert_done(struct bench *b)
@@ -1291,7 +1189,7 @@ alert_done(struct bench *b)
 		bench_finish(b);
 		return;
 	}
-	tick_arm_ms(b->gap_ev, b->gap_ms);
+	timer_arm_us(b->gap_ev, b->gap_ms * 1000);
 }
 
 static void
@@ -1552,7 +1450,7 @@ report(const struct bench *b)
 	jnum("rss_per_agent_kb", b->rss_idle >= 0 && b->rss_full >= 0 &&
 	    b->n > 0 ? (double)(b->rss_full - b->rss_idle) / b->n : NAN);
 	printf(",\"verified\":%" PRIu64 ",\"stray\":%" PRIu64
-	    ",\"dups\":%" PRIu64, b->nverify, b->stray, b->dups);
+	    ",\"dups\":%" PRIu64, b->vc.nverify, b->stray, b->dups);
 	printf(",\"per_alert\":[");
 	for (i = 0; i < b->cur; i++) {
 		if (i > 0)
@@ -1596,13 +1494,7 @@ client_ctx(const char *ca_path)
 {
 	SSL_CTX *ctx;
 
-	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL)
-		fatalx("SSL_CTX_new");
-	SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
-	SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	if (SSL_CTX_load_verify_file(ctx, ca_path) != 1)
-		fatalx("%s: cannot load as trust anchor", ca_path);
+	ctx = client_ctx_new(ca_path);
 	/* Tickets go to new_session_cb and to no cache of OpenSSL's. */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
 	    SSL_SESS_CACHE_NO_INTERNAL_STORE);
@@ -1647,8 +1539,7 @@ bench_free(struct bench *b)
 	}
 	if (b->con.fd >= 0)
 		close(b->con.fd);
-	for (i = 0; i < b->ncache; i++)
-		free(b->cache[i].bytes);
+	verify_cache_free(&b->vc);
 	event_free(b->timeout_ev);
 	event_free(b->tick_ev);
 	event_free(b->gap_ev);
@@ -1693,7 +1584,6 @@ main(int argc, char *argv[])
 	struct cn_format cf;
 	const char *server = NULL, *ca_path = NULL, *cakey_path = NULL;
 	const char *icert_path = NULL, *ikey_path = NULL, *fmt = "bn-%05d";
-	struct timeval tv;
 	X509 *ca;
 	EVP_PKEY *cakey;
 	long timeout = BENCH_TIMEOUT_DEFAULT, first = 0;
@@ -1767,9 +1657,8 @@ main(int argc, char *argv[])
 
 	ca = load_cert(ca_path);
 	cakey = load_key(cakey_path);
-	if ((b.store = X509_STORE_new()) == NULL ||
-	    X509_STORE_add_cert(b.store, ca) != 1)
-		fatalx("CA store");
+	b.store = ca_store(ca);
+	verify_cache_init(&b.vc, BENCH_CACHE_MAX);
 	if (b.m > 0) {
 		b.icert = load_cert(icert_path);
 		b.ikey = load_key(ikey_path);
@@ -1808,9 +1697,7 @@ main(int argc, char *argv[])
 	b.gap_ev = evtimer_new(b.base, gap_cb, &b);
 	if (b.timeout_ev == NULL || b.tick_ev == NULL || b.gap_ev == NULL)
 		fatalx("evtimer_new");
-	tv.tv_sec = timeout;
-	tv.tv_usec = 0;
-	evtimer_add(b.timeout_ev, &tv);
+	timer_arm_us(b.timeout_ev, timeout * 1000000);
 
 	b.rss_idle = daemon_rss(&b);
 	b.fds_idle = daemon_fds(&b);

@@ -21,18 +21,9 @@
 
 #include "conf.h"
 #include "conf_impl.h"
+#include "fuzz-util.h"
 
 #define NAME	"fuzz.yaml"
-
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-#define CHECK(c) do {							\
-	if (!(c)) {							\
-		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__,	\
-		    __LINE__, #c);					\
-		abort();						\
-	}								\
-} while (0)
 
 static uint64_t	 split_seed;
 
@@ -46,25 +37,8 @@ chunk_one(size_t left)
 static size_t
 chunk_random(size_t left)
 {
-	uint64_t	 x = split_seed;
-
 	(void)left;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	split_seed = x;
-	return 1 + (size_t)(x % ((x >> 32) % 8 == 0 ? 2048 : 24));
-}
-
-static uint64_t
-hash_bytes(const uint8_t *p, size_t n)
-{
-	uint64_t	 h = 0xcbf29ce484222325ULL;
-	size_t		 i;
-
-	for (i = 0; i < n; i++)
-		h = (h ^ p[i]) * 0x100000001b3ULL;
-	return h | 1;
+	return rng_piece(&split_seed, 24, 2048);
 }
 
 static int

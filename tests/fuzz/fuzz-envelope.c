@@ -32,19 +32,10 @@
 
 #include "proto.h"
 #include "fuzz-ca-pem.h"
+#include "fuzz-util.h"
 
 /* 2027-01-15T08:00:00Z, as in the PROTOCOL.md envelope vectors. */
 #define FUZZ_NOW	INT64_C(1800000000)
-
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-#define CHECK(c) do {							\
-	if (!(c)) {							\
-		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__,	\
-		    __LINE__, #c);					\
-		abort();						\
-	}								\
-} while (0)
 
 static X509_STORE	*store;
 
@@ -71,14 +62,6 @@ get_store(void)
 	X509_CRL_free(crl);
 	X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
 	return store;
-}
-
-static int
-view_inside(const struct proto_view *v, const uint8_t *p, size_t n)
-{
-	if (v->len == 0)
-		return 1;
-	return v->p >= p && v->len <= n && v->p - p <= (ptrdiff_t)(n - v->len);
 }
 
 /* Two views at the same offsets of their buffers. */
@@ -187,28 +170,6 @@ check_accepted(const uint8_t *p, size_t n, const struct proto_alert *a)
 	proto_envelope_encode(&buf, &e);
 	CHECK(buf.err == 0 && buf.len == n && memcmp(buf.data, p, n) == 0);
 	pbuf_free(&buf);
-}
-
-static uint64_t
-rng_next(uint64_t *s)
-{
-	uint64_t	 x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
-}
-
-static uint64_t
-hash_bytes(const uint8_t *p, size_t n)
-{
-	uint64_t	 h = 0xcbf29ce484222325ULL;
-	size_t		 i;
-
-	for (i = 0; i < n; i++)
-		h = (h ^ p[i]) * 0x100000001b3ULL;
-	return h | 1;
 }
 
 int

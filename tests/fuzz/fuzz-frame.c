@@ -27,18 +27,9 @@
 #include <string.h>
 
 #include "proto.h"
+#include "fuzz-util.h"
 
 #define FRAME_MAX	PROTO_FRAME_MAX_DEFAULT
-
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-#define CHECK(c) do {							\
-	if (!(c)) {							\
-		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__,	\
-		    __LINE__, #c);					\
-		abort();						\
-	}								\
-} while (0)
 
 /* --- round trips ------------------------------------------------------- */
 
@@ -66,14 +57,6 @@ same_bytes(struct proto_buf *b, const uint8_t *p, size_t n)
 	CHECK(b->len == n);
 	CHECK(n == 0 || memcmp(b->data, p, n) == 0);
 	pbuf_free(b);
-}
-
-static int
-view_inside(const struct proto_view *v, const uint8_t *p, size_t n)
-{
-	if (v->len == 0)
-		return 1;
-	return v->p >= p && v->len <= n && v->p - p <= (ptrdiff_t)(n - v->len);
 }
 
 /* An alert body: decode; if accepted, encode back to the same bytes. */
@@ -118,6 +101,24 @@ try_envelope(const uint8_t *p, size_t n)
 	return try_body(e.body.p, e.body.len);
 }
 
+/*
+ * The end of a list walked item by item (the walk's last result rc, its
+ * cursor cur) and rebuilt in b since mark: the walk must have ended
+ * cleanly at the end of v, and the list closed under tag must hold v's
+ * very bytes.
+ */
+static void
+list_same(struct proto_buf *b, size_t mark, uint8_t tag,
+    const struct proto_view *v, size_t cur, int rc)
+{
+	CHECK(rc == 0 && cur == v->len);
+	pbuf_list_end(b, mark, tag);
+	CHECK(b->err == 0 && b->len == PROTO_FIELD_HDR + v->len);
+	CHECK(v->len == 0 ||
+	    memcmp(b->data + PROTO_FIELD_HDR, v->p, v->len) == 0);
+	pbuf_free(b);
+}
+
 /* Walk a member list and rebuild it under tag; must give its bytes. */
 static void
 members_again(const struct proto_view *v, uint8_t tag)
@@ -133,12 +134,7 @@ members_again(const struct proto_view *v, uint8_t tag)
 		CHECK(proto_ack_state_name(m.state) != NULL);
 		proto_status_member_put(&b, &m);
 	}
-	CHECK(rc == 0 && cur == v->len);
-	pbuf_list_end(&b, mark, tag);
-	CHECK(b.err == 0 && b.len == PROTO_FIELD_HDR + v->len);
-	CHECK(v->len == 0 ||
-	    memcmp(b.data + PROTO_FIELD_HDR, v->p, v->len) == 0);
-	pbuf_free(&b);
+	list_same(&b, mark, tag, v, cur, rc);
 }
 
 static void
@@ -153,12 +149,7 @@ nodes_again(const struct proto_view *v, uint8_t tag)
 	mark = pbuf_list_begin(&b, tag);
 	while ((rc = proto_status_node_next(v, &cur, &nd)) == 1)
 		proto_status_node_put(&b, &nd);
-	CHECK(rc == 0 && cur == v->len);
-	pbuf_list_end(&b, mark, tag);
-	CHECK(b.err == 0 && b.len == PROTO_FIELD_HDR + v->len);
-	CHECK(v->len == 0 ||
-	    memcmp(b.data + PROTO_FIELD_HDR, v->p, v->len) == 0);
-	pbuf_free(&b);
+	list_same(&b, mark, tag, v, cur, rc);
 }
 
 /* A NUL-terminated copy of a text view (text never holds a NUL). */
@@ -463,29 +454,6 @@ reader_end(struct reader *r)
 	r->payload = NULL;
 }
 
-/* Small deterministic generator for the split points. */
-static uint64_t
-rng_next(uint64_t *s)
-{
-	uint64_t	 x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
-}
-
-static uint64_t
-hash_bytes(const uint8_t *p, size_t n)
-{
-	uint64_t	 h = 0xcbf29ce484222325ULL;
-	size_t		 i;
-
-	for (i = 0; i < n; i++)
-		h = (h ^ p[i]) * 0x100000001b3ULL;
-	return h | 1;
-}
-
 /*
  * Feed the data in pieces: one byte each (seed 0) or of pseudo-random
  * sizes.  The reader copies what it gets into its own exact-size blocks.
@@ -501,12 +469,8 @@ parse_chunks(const uint8_t *p, size_t n, uint64_t seed, struct log *l)
 	while (off < n) {
 		if (seed == 0)
 			k = 1;
-		else {
-			uint64_t x = rng_next(&seed);
-
-			/* Mostly small pieces, sometimes a large one. */
-			k = 1 + (size_t)(x % ((x >> 32) % 8 == 0 ? 4096 : 16));
-		}
+		else
+			k = rng_piece(&seed, 16, 4096);
 		if (k > n - off)
 			k = n - off;
 		reader_feed(&r, p + off, k);

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * loadgen: certificates, CN formats and argument parsing shared by the
- * many-agents tools (swarm, wuzha-bench).  See loadgen.h.
+ * loadgen: certificates, CN formats, argument parsing, TLS setup and the
+ * agent's frames, shared by the many-agents tools (swarm, wuzha-bench).
+ * See loadgen.h.
  */
 
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -16,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <event2/bufferevent_ssl.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -159,34 +163,35 @@ cert_make(const char *cn, X509 *ca, EVP_PKEY *cakey, EVP_PKEY **keyp,
 	*certp = x;
 }
 
-X509 *
-load_cert(const char *path)
+/* The first certificate or private key in the PEM file path, or fatal. */
+static void *
+pem_load(const char *path, int key)
 {
 	FILE *f;
-	X509 *x;
+	void *obj;
 
 	if ((f = fopen(path, "r")) == NULL)
 		fatalx("%s: %s", path, strerror(errno));
-	x = PEM_read_X509(f, NULL, NULL, NULL);
+	if (key)
+		obj = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	else
+		obj = PEM_read_X509(f, NULL, NULL, NULL);
 	fclose(f);
-	if (x == NULL)
-		fatalx("%s: no certificate", path);
-	return x;
+	if (obj == NULL)
+		fatalx("%s: no %s", path, key ? "private key" : "certificate");
+	return obj;
+}
+
+X509 *
+load_cert(const char *path)
+{
+	return pem_load(path, 0);
 }
 
 EVP_PKEY *
 load_key(const char *path)
 {
-	FILE *f;
-	EVP_PKEY *k;
-
-	if ((f = fopen(path, "r")) == NULL)
-		fatalx("%s: %s", path, strerror(errno));
-	k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-	fclose(f);
-	if (k == NULL)
-		fatalx("%s: no private key", path);
-	return k;
+	return pem_load(path, 1);
 }
 
 /* --- arguments and the rest ----------------------------------------------- */
@@ -251,4 +256,204 @@ json_str(FILE *f, const char *s)
 			fputc(*s, f);
 	}
 	fputc('"', f);
+}
+
+void
+timer_arm_us(struct event *ev, long us)
+{
+	struct timeval tv;
+
+	tv.tv_sec = us / 1000000;
+	tv.tv_usec = us % 1000000;
+	event_add(ev, &tv);
+}
+
+/* --- TLS ------------------------------------------------------------------ */
+
+X509_STORE *
+ca_store(X509 *ca)
+{
+	X509_STORE *store;
+
+	if ((store = X509_STORE_new()) == NULL ||
+	    X509_STORE_add_cert(store, ca) != 1)
+		fatalx("CA store");
+	return store;
+}
+
+SSL_CTX *
+client_ctx_new(const char *ca_path)
+{
+	SSL_CTX *ctx;
+
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL)
+		fatalx("SSL_CTX_new");
+	SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+	SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	if (SSL_CTX_load_verify_file(ctx, ca_path) != 1)
+		fatalx("%s: cannot load as trust anchor", ca_path);
+	return ctx;
+}
+
+SSL *
+client_ssl_new(SSL_CTX *ctx, X509 *cert, EVP_PKEY *key, const char *cn,
+    const char *server_name)
+{
+	SSL *ssl;
+
+	if ((ssl = SSL_new(ctx)) == NULL)
+		fatalx("SSL_new");
+	if (SSL_use_certificate(ssl, cert) != 1 ||
+	    SSL_use_PrivateKey(ssl, key) != 1)
+		fatalx("SSL_use_certificate/PrivateKey for %s", cn);
+	if (SSL_set_tlsext_host_name(ssl, server_name) != 1 ||
+	    SSL_set1_host(ssl, server_name) != 1)
+		fatalx("server name");
+	return ssl;
+}
+
+struct bufferevent *
+tls_bev_new(struct event_base *base, int fd, SSL *ssl,
+    bufferevent_data_cb readcb, bufferevent_event_cb eventcb, void *arg)
+{
+	struct bufferevent *bev;
+
+	bev = bufferevent_openssl_socket_new(base, fd, ssl,
+	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL)
+		fatalx("bufferevent_openssl_socket_new");
+	bufferevent_setcb(bev, readcb, NULL, eventcb, arg);
+	bufferevent_enable(bev, EV_READ);
+	return bev;
+}
+
+/* --- frames --------------------------------------------------------------- */
+
+void
+hello_encode(struct proto_buf *b, uint8_t role, const char *agent)
+{
+	struct proto_hello h;
+
+	memset(&h, 0, sizeof(h));
+	h.version = PROTO_VERSION;
+	h.role = role;
+	h.agent.p = (const uint8_t *)agent;
+	h.agent.len = strlen(agent);
+	proto_hello_encode(b, &h);
+}
+
+void
+ack_delivered_encode(struct proto_buf *b, const char *id)
+{
+	struct proto_ack ack;
+
+	memset(&ack, 0, sizeof(ack));
+	memcpy(ack.id, id, sizeof(proto_id));
+	ack.state = PROTO_ACK_DELIVERED;
+	proto_ack_encode(b, &ack);
+}
+
+int
+pong_encode(struct proto_buf *b, const uint8_t *p, size_t len)
+{
+	struct proto_ping ping;
+	int r;
+
+	if ((r = proto_ping_decode(p, len, &ping)) != 0)
+		return r;
+	proto_ping_encode(b, PROTO_T_PONG, &ping);
+	return 0;
+}
+
+int
+frame_peek(struct evbuffer *in, uint32_t max, uint8_t *typep,
+    const uint8_t **payloadp, uint32_t *lenp)
+{
+	uint8_t hdr[PROTO_FRAME_HDR];
+	const uint8_t *p;
+	int r;
+
+	if (evbuffer_get_length(in) < PROTO_FRAME_HDR)
+		return 0;
+	evbuffer_copyout(in, hdr, sizeof(hdr));
+	if ((r = proto_frame_header(hdr, max, typep, lenp)) != 0)
+		return r;
+	if (evbuffer_get_length(in) < PROTO_FRAME_HDR + (size_t)*lenp)
+		return 0;
+	if ((p = evbuffer_pullup(in, PROTO_FRAME_HDR + (ssize_t)*lenp)) ==
+	    NULL)
+		fatalx("evbuffer_pullup");
+	*payloadp = p + PROTO_FRAME_HDR;
+	return 1;
+}
+
+void
+bev_why(struct bufferevent *bev, short what, char *why, size_t len)
+{
+	unsigned long e;
+	char buf[160];
+
+	buf[0] = '\0';
+	if ((e = bufferevent_get_openssl_error(bev)) != 0)
+		ERR_error_string_n(e, buf, sizeof(buf));
+	else if (what & BEV_EVENT_ERROR)
+		snprintf(buf, sizeof(buf), "%s", strerror(errno));
+	snprintf(why, len, "%s%s%s", (what & BEV_EVENT_EOF) ?
+	    "connection closed" : "connection error", buf[0] ? ": " : "",
+	    buf);
+}
+
+/* --- envelopes ------------------------------------------------------------ */
+
+void
+verify_cache_init(struct verify_cache *vc, int max)
+{
+	memset(vc, 0, sizeof(*vc));
+	if ((vc->seen = calloc((size_t)max, sizeof(*vc->seen))) == NULL)
+		fatalx("out of memory");
+	vc->max = max;
+}
+
+void
+verify_cache_free(struct verify_cache *vc)
+{
+	int i;
+
+	for (i = 0; i < vc->nseen; i++)
+		free(vc->seen[i].bytes);
+	free(vc->seen);
+	memset(vc, 0, sizeof(*vc));
+}
+
+int
+verify_cached(struct verify_cache *vc, X509_STORE *store,
+    struct proto_view env, char *id, char *why, size_t whylen)
+{
+	struct proto_alert al;
+	struct seen_env *s;
+	int i, r;
+
+	for (i = 0; i < vc->nseen; i++) {
+		s = &vc->seen[i];
+		if (s->len == env.len && memcmp(s->bytes, env.p, env.len) == 0) {
+			memcpy(id, s->id, sizeof(proto_id));
+			return 0;
+		}
+	}
+	vc->nverify++;
+	if ((r = proto_envelope_verify(env.p, env.len, store, 0, &al, why,
+	    whylen)) != 0)
+		return r;
+	memcpy(id, al.id, sizeof(proto_id));
+	if (vc->nseen < vc->max) {
+		s = &vc->seen[vc->nseen];
+		if ((s->bytes = malloc(env.len)) == NULL)
+			fatalx("out of memory");
+		memcpy(s->bytes, env.p, env.len);
+		s->len = env.len;
+		memcpy(s->id, al.id, sizeof(proto_id));
+		vc->nseen++;
+	}
+	return 0;
 }

@@ -2,8 +2,9 @@
 /*
  * loadgen: what the many-agents tools (tests/system/swarm.c and
  * tests/bench/wuzha-bench.c) share.  Client certificates made in memory
- * from a CA key, the CN format, PEM loading, argument parsing and the
- * small helpers around them.  Errors are fatal: these are test tools.
+ * from a CA key, the CN format, PEM loading, argument parsing, the TLS
+ * client setup, the frames every agent sends and reads, and the small
+ * helpers around them.  Errors are fatal: these are test tools.
  */
 #ifndef WUZHA_LOADGEN_H
 #define WUZHA_LOADGEN_H
@@ -13,7 +14,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include "proto.h"
@@ -57,5 +63,70 @@ void	parse_server(const char *, struct sockaddr_in *);
 void	raise_nofile(void);
 /* s as a JSON string, quotes included. */
 void	json_str(FILE *, const char *s);
+/* Arm ev to fire us microseconds from now. */
+void	timer_arm_us(struct event *ev, long us);
+
+/* A store holding ca alone, to verify envelopes with. */
+X509_STORE	*ca_store(X509 *ca);
+/* A TLS 1.3 client context that verifies the server against ca_path. */
+SSL_CTX		*client_ctx_new(const char *ca_path);
+/* A TLS connection as cn, with its certificate and key, to server_name. */
+SSL		*client_ssl_new(SSL_CTX *, X509 *cert, EVP_PKEY *key,
+		    const char *cn, const char *server_name);
+
+/*
+ * A bufferevent for ssl on fd (-1: the caller connects it), in the
+ * connecting state, closing fd when freed, with the callbacks set and
+ * reading enabled.
+ */
+struct bufferevent *tls_bev_new(struct event_base *, int fd, SSL *ssl,
+	    bufferevent_data_cb readcb, bufferevent_event_cb eventcb,
+	    void *arg);
+
+/*
+ * Frames every agent sends, appended to a buffer the caller set up.
+ * pong_encode answers a PING payload; it returns 0, or -PROTO_E_* when
+ * the PING does not decode.
+ */
+void	hello_encode(struct proto_buf *, uint8_t role, const char *agent);
+void	ack_delivered_encode(struct proto_buf *, const char *id);
+int	pong_encode(struct proto_buf *, const uint8_t *, size_t);
+
+/*
+ * The frame at the head of in, at most max bytes of payload: 1 with its
+ * type and payload (still in the buffer; drain PROTO_FRAME_HDR + *lenp
+ * when done), 0 while it is incomplete, -PROTO_E_* for a bad header.
+ */
+int	frame_peek(struct evbuffer *in, uint32_t max, uint8_t *typep,
+	    const uint8_t **payloadp, uint32_t *lenp);
+/*
+ * Why a bufferevent reported EOF or an error, as "connection closed" or
+ * "connection error", then ": " and OpenSSL's or the system's reason.
+ */
+void	bev_why(struct bufferevent *, short what, char *, size_t);
+
+/*
+ * Envelope verification that remembers up to max distinct envelopes: one
+ * process stands for many agents, and checking the same signature for
+ * each of them would measure the generator, not wuzhad.
+ */
+struct seen_env {
+	uint8_t		*bytes;
+	size_t		 len;
+	proto_id	 id;
+};
+
+struct verify_cache {
+	struct seen_env	*seen;
+	int		 nseen;
+	int		 max;
+	uint64_t	 nverify;	/* proto_envelope_verify calls */
+};
+
+void	verify_cache_init(struct verify_cache *, int max);
+void	verify_cache_free(struct verify_cache *);
+/* Verify env against store unless seen; its alert id goes to id. */
+int	verify_cached(struct verify_cache *, X509_STORE *store,
+	    struct proto_view env, char *id, char *why, size_t whylen);
 
 #endif

@@ -59,7 +59,6 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 
-#include <openssl/err.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 
@@ -113,13 +112,6 @@ struct agent {
 	uint64_t		 wire_dups;
 };
 
-/* One verified envelope and the alert id it carries. */
-struct seen_env {
-	uint8_t			*bytes;
-	size_t			 len;
-	proto_id		 id;
-};
-
 struct swarm {
 	struct event_base	*base;
 	SSL_CTX			*ctx;
@@ -153,9 +145,7 @@ struct swarm {
 	int			 ack_sent;
 	char			 first_err[SWARM_ERR_MAX];
 
-	struct seen_env		 cache[SWARM_CACHE_MAX];
-	int			 ncache;
-	uint64_t		 nverify;	/* proto_envelope_verify calls */
+	struct verify_cache	 vc;
 
 	struct event		*stdin_ev;
 	struct event		*timeout_ev;
@@ -219,11 +209,7 @@ rand_below(uint32_t n)
 static void
 agent_retry_in(struct agent *a, uint32_t ms)
 {
-	struct timeval tv;
-
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
-	evtimer_add(a->retry_ev, &tv);
+	timer_arm_us(a->retry_ev, (long)ms * 1000);
 }
 
 /*
@@ -311,14 +297,7 @@ agent_connect(struct agent *a)
 	SSL *ssl;
 	int fd, rcvbuf = SWARM_STALL_RCVBUF;
 
-	if ((ssl = SSL_new(sw->ctx)) == NULL)
-		fatalx("SSL_new");
-	if (SSL_use_certificate(ssl, a->cert) != 1 ||
-	    SSL_use_PrivateKey(ssl, a->key) != 1)
-		fatalx("SSL_use_certificate/PrivateKey for %s", a->cn);
-	if (SSL_set_tlsext_host_name(ssl, sw->server_name) != 1 ||
-	    SSL_set1_host(ssl, sw->server_name) != 1)
-		fatalx("server name");
+	ssl = client_ssl_new(sw->ctx, a->cert, a->key, a->cn, sw->server_name);
 	fd = -1;
 	if (a->idx < sw->nstall) {
 		/*
@@ -332,12 +311,8 @@ agent_connect(struct agent *a)
 		    evutil_make_socket_nonblocking(fd) != 0)
 			fatalx("stalled socket: %s", strerror(errno));
 	}
-	a->bev = bufferevent_openssl_socket_new(sw->base, fd, ssl,
-	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
-	if (a->bev == NULL)
-		fatalx("bufferevent_openssl_socket_new");
-	bufferevent_setcb(a->bev, agent_read_cb, NULL, agent_event_cb, a);
-	bufferevent_enable(a->bev, EV_READ);
+	a->bev = tls_bev_new(sw->base, fd, ssl, agent_read_cb, agent_event_cb,
+	    a);
 	a->state = AGENT_S_CONNECTING;
 	sw->inflight++;
 	if (bufferevent_socket_connect(a->bev, (struct sockaddr *)&sw->addr,
@@ -358,31 +333,18 @@ agent_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct agent *a = arg;
 	struct proto_buf b;
-	struct proto_hello h;
-	unsigned long e;
-	char buf[160];
+	char why[256];
 
 	if (what & BEV_EVENT_CONNECTED) {
-		memset(&h, 0, sizeof(h));
-		h.version = PROTO_VERSION;
-		h.role = PROTO_ROLE_AGENT;
-		h.agent.p = (const uint8_t *)"wuzha-swarm";
-		h.agent.len = strlen("wuzha-swarm");
 		pbuf_init(&b);
-		proto_hello_encode(&b, &h);
+		hello_encode(&b, PROTO_ROLE_AGENT, "wuzha-swarm");
 		agent_send(a, &b);
 		pbuf_free(&b);
 		return;
 	}
 	if (what & (BEV_EVENT_ERROR | BEV_EVENT_EOF)) {
-		buf[0] = '\0';
-		if ((e = bufferevent_get_openssl_error(bev)) != 0)
-			ERR_error_string_n(e, buf, sizeof(buf));
-		else if (what & BEV_EVENT_ERROR)
-			snprintf(buf, sizeof(buf), "%s", strerror(errno));
-		agent_lost(a, "%s%s%s", (what & BEV_EVENT_EOF) ?
-		    "connection closed" : "connection error",
-		    buf[0] ? ": " : "", buf);
+		bev_why(bev, what, why, sizeof(why));
+		agent_lost(a, "%s", why);
 	}
 }
 
@@ -437,43 +399,6 @@ on_welcome(struct agent *a, const uint8_t *p, size_t len)
 	swarm_start_more(sw);
 }
 
-/*
- * Verify an envelope unless these very bytes were verified before; the
- * alert id comes back either way.  Returns 0 or -PROTO_E_*.
- */
-static int
-swarm_verify(struct swarm *sw, struct proto_view env, char *id,
-    char *why, size_t whylen)
-{
-	struct proto_alert al;
-	struct seen_env *s;
-	int i, r;
-
-	for (i = 0; i < sw->ncache; i++) {
-		s = &sw->cache[i];
-		if (s->len == env.len && memcmp(s->bytes, env.p, env.len) == 0) {
-			memcpy(id, s->id, sizeof(proto_id));
-			return 0;
-		}
-	}
-	sw->nverify++;
-	r = proto_envelope_verify(env.p, env.len, sw->store, 0, &al, why,
-	    whylen);
-	if (r != 0)
-		return r;
-	memcpy(id, al.id, sizeof(proto_id));
-	if (sw->ncache < SWARM_CACHE_MAX) {
-		s = &sw->cache[sw->ncache];
-		if ((s->bytes = malloc(env.len)) == NULL)
-			fatalx("out of memory");
-		memcpy(s->bytes, env.p, env.len);
-		s->len = env.len;
-		memcpy(s->id, al.id, sizeof(proto_id));
-		sw->ncache++;
-	}
-	return 0;
-}
-
 /* --resilient: the daemon could not store our ack of id; send it again. */
 static void
 agent_mark_retry(struct agent *a, const char *id)
@@ -491,7 +416,6 @@ retry_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	struct swarm *sw = arg;
 	struct proto_buf b;
-	struct proto_ack ack;
 	struct agent *a;
 	uint32_t j;
 	int i;
@@ -506,11 +430,8 @@ retry_cb(evutil_socket_t fd, short ev, void *arg)
 			if (!a->shown[j].retry || a->shown[j].confirmed)
 				continue;
 			a->shown[j].retry = 0;
-			memset(&ack, 0, sizeof(ack));
-			memcpy(ack.id, a->shown[j].id, sizeof(proto_id));
-			ack.state = PROTO_ACK_DELIVERED;
 			pbuf_init(&b);
-			proto_ack_encode(&b, &ack);
+			ack_delivered_encode(&b, a->shown[j].id);
 			agent_send(a, &b);
 			pbuf_free(&b);
 			sw->acks_sent++;
@@ -530,7 +451,6 @@ agent_take(struct agent *a, const char *id)
 {
 	struct swarm *sw = a->sw;
 	struct proto_buf b;
-	struct proto_ack ack;
 	uint32_t i;
 
 	for (i = 0; i < a->nshown; i++)
@@ -549,11 +469,8 @@ agent_take(struct agent *a, const char *id)
 		memset(&a->shown[a->nshown], 0, sizeof(a->shown[0]));
 		memcpy(a->shown[a->nshown++].id, id, sizeof(proto_id));
 	}
-	memset(&ack, 0, sizeof(ack));
-	memcpy(ack.id, id, sizeof(proto_id));
-	ack.state = PROTO_ACK_DELIVERED;
 	pbuf_init(&b);
-	proto_ack_encode(&b, &ack);
+	ack_delivered_encode(&b, id);
 	agent_send(a, &b);
 	pbuf_free(&b);
 	sw->acks_sent++;
@@ -577,7 +494,8 @@ on_alert(struct agent *a, const uint8_t *p, size_t len)
 		agent_fail(a, "bad ALERT: %s", proto_err_name(-r));
 		return;
 	}
-	if ((r = swarm_verify(sw, m.envelope, id, why, sizeof(why))) != 0) {
+	if ((r = verify_cached(&sw->vc, sw->store, m.envelope, id, why,
+	    sizeof(why))) != 0) {
 		agent_fail(a, "ALERT seq %" PRIu64 " does not verify: %s: %s",
 		    m.seq, proto_err_name(-r), why);
 		return;
@@ -647,7 +565,6 @@ static void
 on_frame(struct agent *a, uint8_t type, const uint8_t *p, size_t len)
 {
 	struct proto_buf b;
-	struct proto_ping ping;
 	struct proto_error err;
 	struct swarm *sw = a->sw;
 	int r;
@@ -663,13 +580,11 @@ on_frame(struct agent *a, uint8_t type, const uint8_t *p, size_t len)
 		on_ack_ok(a, p, len);
 		break;
 	case PROTO_T_PING:
-		if ((r = proto_ping_decode(p, len, &ping)) != 0) {
-			agent_fail(a, "bad PING: %s", proto_err_name(-r));
-			break;
-		}
 		pbuf_init(&b);
-		proto_ping_encode(&b, PROTO_T_PONG, &ping);
-		agent_send(a, &b);
+		if ((r = pong_encode(&b, p, len)) != 0)
+			agent_fail(a, "bad PING: %s", proto_err_name(-r));
+		else
+			agent_send(a, &b);
 		pbuf_free(&b);
 		break;
 	case PROTO_T_PONG:
@@ -702,26 +617,22 @@ agent_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct agent *a = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
-	uint8_t hdr[PROTO_FRAME_HDR], type;
+	uint8_t type;
 	uint32_t plen;
 	const uint8_t *p;
 	int r;
 
 	while (a->state != AGENT_S_FAILED && a->state != AGENT_S_BACKOFF &&
-	    !a->stalled && evbuffer_get_length(in) >= PROTO_FRAME_HDR) {
-		evbuffer_copyout(in, hdr, sizeof(hdr));
-		if ((r = proto_frame_header(hdr, a->sw->max_frame, &type,
-		    &plen)) != 0) {
+	    !a->stalled) {
+		if ((r = frame_peek(in, a->sw->max_frame, &type, &p,
+		    &plen)) == 0)
+			return;
+		if (r < 0) {
 			agent_fail(a, "bad frame header: %s",
 			    proto_err_name(-r));
 			return;
 		}
-		if (evbuffer_get_length(in) < PROTO_FRAME_HDR + (size_t)plen)
-			return;
-		p = evbuffer_pullup(in, PROTO_FRAME_HDR + (ssize_t)plen);
-		if (p == NULL)
-			fatalx("evbuffer_pullup");
-		on_frame(a, type, p + PROTO_FRAME_HDR, plen);
+		on_frame(a, type, p, plen);
 		if (a->bev != bev)
 			return;		/* lost and freed meanwhile */
 		evbuffer_drain(in, PROTO_FRAME_HDR + (size_t)plen);
@@ -735,7 +646,6 @@ static void
 swarm_send_acks(struct swarm *sw)
 {
 	struct proto_buf b;
-	struct proto_ack ack;
 	struct agent *a;
 	uint32_t j;
 	int i;
@@ -756,12 +666,8 @@ swarm_send_acks(struct swarm *sw)
 		a = &sw->agents[i];
 		if (a->state != AGENT_S_READY)
 			continue;
-		for (j = 0; j < a->nalerts; j++) {
-			memset(&ack, 0, sizeof(ack));
-			memcpy(ack.id, a->ids[j], sizeof(proto_id));
-			ack.state = PROTO_ACK_DELIVERED;
-			proto_ack_encode(&b, &ack);
-		}
+		for (j = 0; j < a->nalerts; j++)
+			ack_delivered_encode(&b, a->ids[j]);
 		agent_send(a, &b);
 	}
 	pbuf_free(&b);
@@ -976,28 +882,19 @@ swarm_ok(const struct swarm *sw)
 static void
 swarm_summary(const struct swarm *sw)
 {
-	const char *c;
-
 	printf("{\"ok\":%s,\"agents\":%d,\"alerts\":%u,\"ready\":%d,"
 	    "\"received\":%d,\"acked\":%d,\"failed\":%d,\"timed_out\":%s,"
 	    "\"verified\":%" PRIu64 ",\"ready_ms\":%" PRIu64
 	    ",\"received_ms\":%" PRIu64 ",\"acked_ms\":%" PRIu64
-	    ",\"first_error\":\"",
+	    ",\"first_error\":",
 	    swarm_ok(sw) ? "true" : "false", sw->n, sw->k, sw->ready,
 	    sw->received, sw->acked, sw->failed,
-	    sw->timed_out ? "true" : "false", sw->nverify,
+	    sw->timed_out ? "true" : "false", sw->vc.nverify,
 	    sw->t_ready ? sw->t_ready - sw->t_start : 0,
 	    sw->t_received ? sw->t_received - sw->t_ready : 0,
 	    sw->t_acked ? sw->t_acked - sw->t_ack : 0);
-	for (c = sw->first_err; *c != '\0'; c++) {
-		if (*c == '"' || *c == '\\')
-			printf("\\%c", *c);
-		else if ((unsigned char)*c < 0x20)
-			printf("\\u%04x", (unsigned char)*c);
-		else
-			putchar(*c);
-	}
-	printf("\"}\n");
+	json_str(stdout, sw->first_err);
+	printf("}\n");
 	fflush(stdout);
 }
 
@@ -1040,7 +937,6 @@ main(int argc, char *argv[])
 	struct cn_format cf;
 	const char *server = NULL, *ca_path = NULL, *cakey_path = NULL;
 	const char *fmt = "sw-%05d", *expect_path = NULL;
-	struct timeval tv;
 	X509 *ca;
 	EVP_PKEY *cakey;
 	long timeout = SWARM_TIMEOUT_DEFAULT, first = 0;
@@ -1104,18 +1000,11 @@ main(int argc, char *argv[])
 
 	ca = load_cert(ca_path);
 	cakey = load_key(cakey_path);
-	if ((sw.store = X509_STORE_new()) == NULL ||
-	    X509_STORE_add_cert(sw.store, ca) != 1)
-		fatalx("CA store");
+	sw.store = ca_store(ca);
+	verify_cache_init(&sw.vc, SWARM_CACHE_MAX);
 
-	if ((sw.ctx = SSL_CTX_new(TLS_client_method())) == NULL)
-		fatalx("SSL_CTX_new");
-	SSL_CTX_set_min_proto_version(sw.ctx, TLS1_3_VERSION);
-	SSL_CTX_set_max_proto_version(sw.ctx, TLS1_3_VERSION);
-	SSL_CTX_set_verify(sw.ctx, SSL_VERIFY_PEER, NULL);
+	sw.ctx = client_ctx_new(ca_path);
 	SSL_CTX_set_session_cache_mode(sw.ctx, SSL_SESS_CACHE_OFF);
-	if (SSL_CTX_load_verify_file(sw.ctx, ca_path) != 1)
-		fatalx("%s: cannot load as trust anchor", ca_path);
 
 	if (sw.n > 0 && (sw.agents = calloc((size_t)sw.n,
 	    sizeof(*sw.agents))) == NULL)
@@ -1157,9 +1046,7 @@ main(int argc, char *argv[])
 		if (sw.agents[i].retry_ev == NULL)
 			fatalx("evtimer_new");
 	}
-	tv.tv_sec = timeout;
-	tv.tv_usec = 0;
-	evtimer_add(sw.timeout_ev, &tv);
+	timer_arm_us(sw.timeout_ev, timeout * 1000000);
 
 	sw.t_start = now_ms();
 	if (sw.n == 0) {
@@ -1187,8 +1074,7 @@ main(int argc, char *argv[])
 	}
 	free(sw.agents);
 	free(sw.expect);
-	for (i = 0; i < sw.ncache; i++)
-		free(sw.cache[i].bytes);
+	verify_cache_free(&sw.vc);
 	event_free(sw.stdin_ev);
 	event_free(sw.timeout_ev);
 	if (sw.retry_ev != NULL)

@@ -66,16 +66,28 @@ static const char lua_publish[] =
  * move forward; counters are cumulative (a read agent counts as
  * delivered too).  Per ack returns the new state if stored, -current if
  * not (already there or beyond), or -1000 if the alert is unknown.
+ * Counter increments are summed over the batch first, so a thousand acks
+ * from one school cost one HINCRBY per (node, state), not per ack.
  */
 static const char lua_ack[] =
 "local P, now = ARGV[1], ARGV[2]\n"
 "local names = {'delivered', 'read', 'relayed'}\n"
-"local out, i = {}, 3\n"
+"local out, i, live, sums, keys = {}, 3, {}, {}, {}\n"
+"local function add(rk, field, by)\n"
+"  local t = sums[rk]\n"
+"  if not t then t = {f = {}, v = {}}; sums[rk] = t; keys[#keys + 1] = rk end\n"
+"  local v = t.v[field]\n"
+"  if not v then t.f[#t.f + 1] = field; v = 0 end\n"
+"  t.v[field] = v + by\n"
+"end\n"
 "while i <= #ARGV do\n"
 "  local id, cn = ARGV[i], ARGV[i + 1]\n"
 "  local st, reach, n = tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4])\n"
 "  local ak, cur = P .. 'ack:' .. id, 0\n"
-"  if redis.call('EXISTS', P .. 'alert:' .. id) == 0 then\n"
+"  if live[id] == nil then\n"
+"    live[id] = redis.call('EXISTS', P .. 'alert:' .. id) == 1\n"
+"  end\n"
+"  if not live[id] then\n"
 "    out[#out + 1] = -1000\n"
 "  else\n"
 "    local v = redis.call('HGET', ak, cn)\n"
@@ -87,8 +99,8 @@ static const char lua_ack[] =
 "      local rk = P .. 'rate:' .. id\n"
 "      for j = 1, n do\n"
 "        local node = ARGV[i + 4 + j]\n"
-"        for s = cur + 1, st do redis.call('HINCRBY', rk, node .. ':' .. names[s], 1) end\n"
-"        if st == 3 and reach > 0 then redis.call('HINCRBY', rk, node .. ':reach', reach) end\n"
+"        for s = cur + 1, st do add(rk, node .. ':' .. names[s], 1) end\n"
+"        if st == 3 and reach > 0 then add(rk, node .. ':reach', reach) end\n"
 "      end\n"
 "      out[#out + 1] = st\n"
 "    else\n"
@@ -96,6 +108,10 @@ static const char lua_ack[] =
 "    end\n"
 "  end\n"
 "  i = i + 5 + n\n"
+"end\n"
+"for _, rk in ipairs(keys) do\n"
+"  local t = sums[rk]\n"
+"  for _, f in ipairs(t.f) do redis.call('HINCRBY', rk, f, t.v[f]) end\n"
 "end\n"
 "return out\n";
 

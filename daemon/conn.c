@@ -16,6 +16,7 @@
 #include <sys/queue.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <stdint.h>
@@ -37,6 +38,7 @@
 #include "wuzhad.h"
 
 #define CONN_CLOSE_GRACE_MS	5000	/* time to flush a last frame */
+#define CONN_DIRECT_MAX		16384	/* one TLS record: see conn_write_now */
 
 struct conn {
 	uint64_t		 id;
@@ -89,6 +91,9 @@ static void	conn_write_cb(struct bufferevent *, void *);
 static void	conn_event_cb(struct bufferevent *, short, void *);
 static void	conn_destroy(struct conn *);
 static void	conn_linger(struct conn *);
+static void	conn_refuse(int, const char *, const char *, ...) LOG_FMT(3, 4);
+static void	conn_verror(struct conn *, int, const char *, const char *,
+		    va_list) LOG_FMT(4, 0);
 
 /* --- blobs ------------------------------------------------------------- */
 
@@ -293,6 +298,16 @@ conn_accept(int fd, const struct sockaddr *sa, int socklen)
 		return;
 	}
 
+	/* Frames are whole messages, written when they are ready: waiting
+	 * for more (Nagle) would only delay an ALERT or an ACK_OK. */
+	if (sa->sa_family == AF_INET6 || sa->sa_family == AF_INET) {
+		int	one = 1;
+
+		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one)) == -1)
+			log_warn("conn %s: TCP_NODELAY", host);
+	}
+
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		fatal("conn_accept");
 	c->id = conn_next_id++;
@@ -355,6 +370,37 @@ conn_check_output(struct conn *c)
 	return -1;
 }
 
+/*
+ * Hand a frame to TLS at once when nothing is queued before it.
+ * bufferevent_openssl only arms the write event when its output buffer
+ * gets data, so every frame would otherwise cost a trip through the event
+ * loop (two epoll_ctl calls and a wakeup) before it is encrypted and
+ * written; during a fan-out to thousands of agents that also lets their
+ * acks interleave with the alert's delivery.  Only frames that fit one TLS
+ * record: if the socket cannot take the record now, OpenSSL keeps it and
+ * wants the same bytes again, which is what the caller then queues for the
+ * bufferevent to retry (its SSL has SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER).
+ * Returns 1 if the frame is written.
+ */
+static int
+conn_write_now(struct conn *c, const void *p, size_t len)
+{
+	int	r;
+
+	if (len == 0 || len > CONN_DIRECT_MAX ||
+	    (c->state != CONN_S_HELLO && c->state != CONN_S_SYNC &&
+	    c->state != CONN_S_READY) ||
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) != 0)
+		return 0;
+	ERR_clear_error();
+	r = SSL_write(c->ssl, p, (int)len);
+	if (r == (int)len)
+		return 1;
+	/* Would block, or broken: the bufferevent retries and reports. */
+	ERR_clear_error();
+	return 0;
+}
+
 void
 conn_send(struct conn *c, struct proto_buf *b)
 {
@@ -368,6 +414,10 @@ conn_send(struct conn *c, struct proto_buf *b)
 		b->len = 0;
 		return;
 	}
+	if (conn_write_now(c, b->data, b->len)) {
+		b->len = 0;
+		return;
+	}
 	if (evbuffer_add(bufferevent_get_output(c->bev), b->data, b->len) == -1)
 		fatal("conn_send");
 	b->len = 0;
@@ -378,6 +428,8 @@ void
 conn_send_blob(struct conn *c, struct blob *bl)
 {
 	if (c->state == CONN_S_CLOSING || c->bev == NULL)
+		return;
+	if (conn_write_now(c, bl->data, bl->len))
 		return;
 	blob_ref(bl);
 	if (evbuffer_add_reference(bufferevent_get_output(c->bev), bl->data,

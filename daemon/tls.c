@@ -19,6 +19,7 @@
 
 #define TLS_VERIFY_DEPTH	2	/* leaf, (intermediate,) CA */
 #define TLS_TICKET_KEY_LEN	80	/* OpenSSL's name + HMAC + AES keys */
+#define TLS_TICKET_LIFETIME	(7 * 24 * 3600)	/* seconds, RFC 8446's limit */
 
 /* Load a PEM CRL file into the store and turn CRL checking on. */
 static int
@@ -116,6 +117,17 @@ tls_server_ctx(const struct conf_wuzhad *conf)
 	/* Idle connections keep no read/write buffers. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"wuzhad", 6);
+	/*
+	 * One ticket per handshake: an agent resumes with the newest, and
+	 * each ticket costs the server an encryption of the whole session
+	 * (a second one was an eighth of a full handshake's CPU).  Tickets
+	 * live for TLS 1.3's maximum, a week, so that agents reconnecting
+	 * after a long-running daemon restarts still resume; a resumed
+	 * session's certificate is checked again against the CA and CRL in
+	 * force (conn.c), so a longer lifetime does not outlast a revocation.
+	 */
+	SSL_CTX_set_num_tickets(ctx, 1);
+	SSL_CTX_set_timeout(ctx, TLS_TICKET_LIFETIME);
 	if (conf->tls.ticket_key != NULL &&
 	    tls_ticket_key(ctx, conf->tls.ticket_key) == -1)
 		goto fail;

@@ -16,6 +16,7 @@ import threading
 import pytest
 
 import harness
+import wuzha_proto as wp
 
 RELAY_JOIN = 5.0
 
@@ -196,3 +197,21 @@ def test_with_a_ticket_key_a_restarted_daemon_resumes_sessions(env):
 
 if __name__ == "__main__":
     raise SystemExit(pytest.main([__file__, "-v"]))
+
+
+def test_one_ticket_per_handshake_valid_for_a_week(env):
+    """wuzhad sends one session ticket, with TLS 1.3's longest lifetime,
+    so that agents still resume after a long-running daemon restarts."""
+    env.setup()
+    fs, _ = env.session("adv-a11")
+    try:
+        # The ticket follows the handshake; a PING round trip makes sure
+        # the client has read it.
+        fs.send_raw(wp.ping(7))
+        t, msg = fs.recv()
+        assert t == wp.PONG and msg["nonce"] == 7
+        sess = fs.sock.session
+        assert sess is not None and sess.has_ticket
+        assert sess.ticket_lifetime_hint == 7 * 24 * 3600
+    finally:
+        fs.close()

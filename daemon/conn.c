@@ -392,6 +392,10 @@ conn_write_now(struct conn *c, const void *p, size_t len)
 	    c->state != CONN_S_READY) ||
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) != 0)
 		return 0;
+	/* A read that had to write (TLS 1.3 key update) and could not: its
+	 * record waits in OpenSSL, and only the bufferevent may retry it. */
+	if (SSL_want_write(c->ssl))
+		return 0;
 	ERR_clear_error();
 	r = SSL_write(c->ssl, p, (int)len);
 	if (r == (int)len)

@@ -28,6 +28,7 @@ static struct wuzhad	 wz_ctx;
 struct wuzhad		*wz = &wz_ctx;
 
 static struct event	*tick_ev, *sigterm_ev, *sigint_ev, *sighup_ev;
+static struct event	*watchdog_ev;	/* only under a systemd watchdog */
 
 static void	start_chain(void);
 static uint64_t		 last_tree_poll, last_expire, shutdown_at;
@@ -45,6 +46,35 @@ notify_status(void)
 	sd_notifyf(0, "STATUS=%zu agents online, %zu connections, %zu live "
 	    "alerts, redis %s", conn_agents_online(), conn_count(),
 	    alerts_live(), store_up() ? "up" : "DOWN");
+}
+
+/*
+ * systemd's watchdog: WATCHDOG=1 at half the interval the unit asked for,
+ * from the event loop itself, so a loop stuck in a callback is restarted.
+ */
+static void
+watchdog_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	sd_notify(0, "WATCHDOG=1");
+}
+
+static void
+watchdog_start(void)
+{
+	struct timeval	half;
+	uint64_t	usec;
+
+	if (sd_watchdog_enabled(0, &usec) <= 0)
+		return;
+	usec /= 2;
+	half.tv_sec = (time_t)(usec / 1000000);
+	half.tv_usec = (suseconds_t)(usec % 1000000);
+	if ((watchdog_ev = event_new(wz->base, -1, EV_PERSIST, watchdog_cb,
+	    NULL)) == NULL || event_add(watchdog_ev, &half) == -1)
+		fatalx("watchdog: cannot set its timer");
+	sd_notify(0, "WATCHDOG=1");
+	log_info("systemd watchdog: WATCHDOG=1 every %llu ms",
+	    (unsigned long long)(usec / 1000));
 }
 
 static void
@@ -244,7 +274,12 @@ sighup_cb(evutil_socket_t sig, short ev, void *arg)
 {
 	if (wz->stopping)
 		return;
+	/* systemd shows the unit reloading; ready again either way, since a
+	 * refused reload keeps the running configuration. */
+	sd_notify(0, "RELOADING=1");
 	reload();
+	if (wz->listening)
+		sd_notify(0, "READY=1");
 }
 
 int
@@ -309,6 +344,7 @@ main(int argc, char *argv[])
 	event_add(sigint_ev, NULL);
 	event_add(sighup_ev, NULL);
 	last_tree_poll = last_expire = mono_ms();
+	watchdog_start();
 	store_init(store_ready);
 
 	event_base_dispatch(wz->base);
@@ -323,6 +359,8 @@ main(int argc, char *argv[])
 	event_free(sigterm_ev);
 	event_free(sigint_ev);
 	event_free(sighup_ev);
+	if (watchdog_ev != NULL)
+		event_free(watchdog_ev);
 	event_base_free(wz->base);
 	SSL_CTX_free(wz->ssl_ctx);
 	conf_wuzhad_free(wz->conf);

@@ -761,7 +761,8 @@ class Env:
         """
         Write wuzhad.yaml and start wuzhad.  opts: port (default 0: the
         daemon picks one), limits and timeouts (dicts), log_level, crl (a
-        path), ticket_key (True: the PKI's ticket.key).
+        path), ticket_key (True: the PKI's ticket.key), environ (a dict
+        of variables added to wuzhad's environment).
         """
         self.daemon_rc = None
         port = opts.get("port", 0)
@@ -799,8 +800,12 @@ class Env:
         with open(conf, "w") as f:
             f.write("\n".join(lines) + "\n")
         n = sum(1 for p in self.procs if p.name.startswith("wuzhad"))
+        environ = None
+        if opts.get("environ"):
+            environ = dict(os.environ, **opts["environ"])
         self.daemon = self.spawn("wuzhad" if n == 0 else "wuzhad.%d" % n,
-                                 [binary("wuzhad"), "-d", "-c", conf])
+                                 [binary("wuzhad"), "-d", "-c", conf],
+                                 env=environ)
         if wait:
             m = self.daemon.wait_log(r"listening on 127\.0\.0\.1:(\d+)",
                                      START_TIMEOUT)

@@ -1,0 +1,183 @@
+# SPDX-License-Identifier: ISC
+"""
+17-systemd: what wuzhad tells systemd, read from a NOTIFY_SOCKET the test
+listens on, as systemd would set it for a Type=notify unit with
+WatchdogSec: WATCHDOG=1 keeps coming from the event loop; READY=1 comes
+only once Redis is reachable and wuzhad listens, with a STATUS= line;
+SIGHUP says RELOADING=1 then READY=1, also when the new configuration is
+refused; SIGTERM says STOPPING=1 and wuzhad exits 0.  And the shipped
+unit's sandboxing: systemd-analyze security exposure at most 2.0.
+"""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+import harness
+import wuzha_proto as wp
+
+WATCHDOG_USEC = 1000000      # WatchdogSec=1s: WATCHDOG=1 every 0.5 s
+
+
+class Notify:
+    """A datagram socket standing for systemd's notification socket."""
+
+    def __init__(self, path):
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(path)
+        self.got = []          # (monotonic time, message)
+
+    def poll(self, seconds):
+        """Collect what arrives during seconds; bounded."""
+        deadline = time.monotonic() + seconds
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self.sock.settimeout(left)
+            try:
+                data = self.sock.recv(4096)
+            except socket.timeout:
+                return
+            for line in data.decode("utf-8", "replace").splitlines():
+                self.got.append((time.monotonic(), line))
+
+    def wait(self, prefix, timeout, after=0.0):
+        """The first message starting with prefix received after `after`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for t, line in self.got:
+                if t >= after and line.startswith(prefix):
+                    return t, line
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("no %s within %.1f s; got %r"
+                                     % (prefix, timeout, self.got[-10:]))
+            self.poll(min(left, 0.2))
+
+    def count(self, prefix, since=0.0):
+        return sum(1 for t, line in self.got
+                   if t >= since and line.startswith(prefix))
+
+    def close(self):
+        self.sock.close()
+
+
+@pytest.fixture
+def env():
+    e = harness.Env(private_redis=True)
+    try:
+        yield e
+    finally:
+        errors = e.teardown()
+        assert not errors, "; ".join(errors)
+
+
+@pytest.fixture
+def notify(env):
+    n = Notify(os.path.join(env.dir, "notify.sock"))
+    try:
+        yield n
+    finally:
+        n.close()
+
+
+def _environ(notify):
+    return {"NOTIFY_SOCKET": notify.path,
+            "WATCHDOG_USEC": str(WATCHDOG_USEC)}
+
+
+def test_ready_only_once_redis_is_reachable_and_watchdog_keeps_coming(
+        env, notify):
+    # Redis with its append-only file: the tree survives its stop.
+    env.redis_persist = True
+    env.setup(daemon=False)
+    env.redis_proc.stop()
+    env.start_daemon(wait=False, environ=_environ(notify))
+    env.daemon.wait_log(r"redis: (connect failed|cannot connect)", timeout=15)
+
+    # Redis is down: the loop runs (watchdog) but wuzhad is not ready.
+    notify.poll(2.0)
+    assert notify.count("READY=1") == 0, notify.got
+    assert notify.count("WATCHDOG=1") >= 3, notify.got
+
+    up_at = time.monotonic()
+    env.start_redis()
+    ready_at, _ = notify.wait("READY=1", timeout=20)
+    assert ready_at >= up_at
+    m = env.daemon.wait_log(r"listening on 127\.0\.0\.1:(\d+)", timeout=5)
+    env.port = int(m.group(1))
+    _, status = notify.wait("STATUS=", timeout=5, after=ready_at)
+    assert "redis up" in status, status
+    assert "agents online" in status, status
+
+    # The watchdog goes on at half the interval, and STATUS follows what
+    # is connected.
+    fs, _ = env.session("adv-a11")
+    try:
+        since = time.monotonic()
+        notify.poll(2.0)
+        assert notify.count("WATCHDOG=1", since) >= 3, notify.got[-10:]
+        lines = [line for t, line in notify.got
+                 if t >= since and line.startswith("STATUS=")]
+        assert any(line.startswith("STATUS=1 agents online")
+                   for line in lines), lines
+    finally:
+        fs.close()
+
+
+def test_reload_and_stop_are_announced(env, notify):
+    env.setup(environ=_environ(notify))
+    notify.wait("READY=1", timeout=10)
+
+    fs, _ = env.session("adv-a11")
+    try:
+        # A good reload: RELOADING=1, then READY=1; the agent stays.
+        before = time.monotonic()
+        env.daemon.proc.send_signal(signal.SIGHUP)
+        t_reload, _ = notify.wait("RELOADING=1", timeout=10, after=before)
+        notify.wait("READY=1", timeout=10, after=t_reload)
+        env.daemon.wait_log(r"reload: configuration, certificates applied",
+                            timeout=10)
+
+        # A broken one is refused: ready again on the old configuration.
+        conf = os.path.join(env.dir, "wuzhad.yaml")
+        with open(conf, "a", encoding="utf-8") as f:
+            f.write("no_such_key: 1\n")
+        before = time.monotonic()
+        env.daemon.proc.send_signal(signal.SIGHUP)
+        t_reload, _ = notify.wait("RELOADING=1", timeout=10, after=before)
+        notify.wait("READY=1", timeout=10, after=t_reload)
+        env.daemon.wait_log(r"reload refused, keeping the running "
+                            r"configuration", timeout=10)
+
+        fs.send_raw(wp.ping(11))
+        t, msg = fs.recv()
+        assert t == wp.PONG and msg["nonce"] == 11
+    finally:
+        fs.close()
+
+    before = time.monotonic()
+    assert env.stop_daemon() == 0
+    notify.poll(0.5)
+    assert notify.count("STOPPING=1", before) == 1, notify.got[-10:]
+
+
+def test_unit_exposure_is_at_most_two():
+    """systemd-analyze security rates the shipped wuzhad.service (offline,
+    from the file) at an exposure of 2.0 or less."""
+    unit = os.path.join(harness.SRC, "systemd", "wuzhad.service")
+    r = subprocess.run(["systemd-analyze", "security", "--offline=true",
+                        "--no-pager", unit], capture_output=True, text=True,
+                       timeout=60)
+    m = re.search(r"Overall exposure level for wuzhad\.service: "
+                  r"([0-9]+\.[0-9]+)", r.stdout)
+    assert m, r.stdout[-2000:] + r.stderr[-2000:]
+    print("exposure", m.group(1))
+    assert float(m.group(1)) <= 2.0, r.stdout

@@ -6,6 +6,7 @@
  * Redis is reachable and the tree and live alerts are loaded.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +37,8 @@ static uint64_t		 last_tree_poll, last_expire, shutdown_at;
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: wuzhad [-dn] -c wuzhad.yaml\n");
+	fprintf(stderr, "usage: wuzhad [-d] [-n | -t | --check-config] "
+	    "-c wuzhad.yaml\n");
 	exit(2);
 }
 
@@ -289,7 +291,14 @@ main(int argc, char *argv[])
 	char		 err[CONF_ERR_MAX];
 	int		 ch, debug = 0, check = 0, level;
 
-	while ((ch = getopt(argc, argv, "c:dn")) != -1) {
+	static const struct option longopts[] = {
+		{ "config",		required_argument,	NULL, 'c' },
+		{ "debug",		no_argument,		NULL, 'd' },
+		{ "check-config",	no_argument,		NULL, 'n' },
+		{ NULL,			0,			NULL, 0 },
+	};
+
+	while ((ch = getopt_long(argc, argv, "c:dnt", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			wz->conf_path = optarg;
@@ -298,6 +307,7 @@ main(int argc, char *argv[])
 			debug = wz->debug = 1;
 			break;
 		case 'n':
+		case 't':
 			check = 1;
 			break;
 		default:
@@ -307,13 +317,25 @@ main(int argc, char *argv[])
 	if (wz->conf_path == NULL || optind != argc)
 		usage();
 	log_init("wuzhad", LOG_L_INFO);
-	if ((wz->conf = conf_wuzhad_load(wz->conf_path, err, sizeof(err))) == NULL)
+	if ((wz->conf = conf_wuzhad_load(wz->conf_path, err, sizeof(err))) == NULL) {
+		if (check) {
+			fprintf(stderr, "%s\n%s: configuration refused\n", err,
+			    wz->conf_path);
+			return 1;
+		}
 		fatalx("%s", err);
+	}
 	if ((level = log_level_parse(wz->conf->log_level)) == -1)
 		level = LOG_L_INFO;
 	log_setlevel(debug ? LOG_L_DEBUG : level);
-	if ((wz->ssl_ctx = tls_server_ctx(wz->conf)) == NULL)
+	if ((wz->ssl_ctx = tls_server_ctx(wz->conf)) == NULL) {
+		if (check) {
+			fprintf(stderr, "%s: configuration refused: its TLS "
+			    "files do not load (see above)\n", wz->conf_path);
+			return 1;
+		}
 		fatalx("TLS setup failed");
+	}
 	wz->ca_store = SSL_CTX_get_cert_store(wz->ssl_ctx);
 	if (check) {
 		printf("%s: configuration OK\n", wz->conf_path);

@@ -181,3 +181,28 @@ def test_unit_exposure_is_at_most_two():
     assert m, r.stdout[-2000:] + r.stderr[-2000:]
     print("exposure", m.group(1))
     assert float(m.group(1)) <= 2.0, r.stdout
+
+
+def test_check_config_gives_a_verdict(env):
+    """wuzhad -t / --check-config (ExecStartPre): exit 0 and 'OK' for a
+    good configuration, exit 1 with file:line: reason for a bad one, and
+    nothing started either way."""
+    env.setup()
+    good = os.path.join(env.dir, "wuzhad.yaml")
+    for flag in ("-t", "--check-config", "-n"):
+        r = subprocess.run([harness.binary("wuzhad"), flag, "-c", good],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == "%s: configuration OK\n" % good
+
+    bad = os.path.join(env.dir, "bad.yaml")
+    with open(good, encoding="utf-8") as f:
+        text = f.read()
+    with open(bad, "w", encoding="utf-8") as f:
+        f.write(text + "limits:\n  max_frame: lots\n")
+    r = subprocess.run([harness.binary("wuzhad"), "--check-config", "-c", bad],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert r.stdout == ""
+    assert r.stderr.endswith("%s: configuration refused\n" % bad), r.stderr
+    assert re.search(r"bad\.yaml:\d+: ", r.stderr), r.stderr

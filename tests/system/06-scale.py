@@ -50,17 +50,6 @@ def _redis_work(stats):
                if k not in ("info", "config|resetstat", "config"))
 
 
-@pytest.fixture
-def private_env():
-    """An Env with its own redis-server: the test reads server-wide stats."""
-    e = harness.Env(private_redis=True)
-    try:
-        yield e
-    finally:
-        errors = e.teardown()
-    assert not errors, "; ".join(errors)
-
-
 def test_publish_to_2000_agents_costs_per_node_and_acks_are_batched(
         private_env):
     env = private_env

@@ -38,16 +38,6 @@ def crash_tree():
     return t
 
 
-@pytest.fixture
-def private_env():
-    e = harness.Env(private_redis=True)
-    try:
-        yield e
-    finally:
-        errors = e.teardown()
-    assert not errors, "; ".join(errors)
-
-
 def test_daemon_killed_during_fanout_loses_nothing_and_shows_once(
         private_env):
     env = private_env

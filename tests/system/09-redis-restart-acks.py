@@ -24,14 +24,8 @@ restart09 = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(restart09)
 
 
-@pytest.fixture
-def env():
-    e = harness.Env(private_redis=True)
-    try:
-        yield e
-    finally:
-        errors = e.teardown()
-    assert not errors, "; ".join(errors)
+# A redis-server of its own (see the env fixture in conftest.py).
+PRIVATE_REDIS = True
 
 
 def test_acks_refused_during_redis_outage_are_stored_after(env):

@@ -34,14 +34,8 @@ def restart_tree():
     return t
 
 
-@pytest.fixture
-def env():
-    e = harness.Env(private_redis=True)
-    try:
-        yield e
-    finally:
-        errors = e.teardown()
-    assert not errors, "; ".join(errors)
+# A redis-server of its own (see the env fixture in conftest.py).
+PRIVATE_REDIS = True
 
 
 class Publisher(threading.Thread):

@@ -24,14 +24,8 @@ slow10 = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(slow10)
 
 
-@pytest.fixture
-def env():
-    e = harness.Env(private_redis=True)
-    try:
-        yield e
-    finally:
-        errors = e.teardown()
-    assert not errors, "; ".join(errors)
+# A redis-server of its own (see the env fixture in conftest.py).
+PRIVATE_REDIS = True
 
 
 def test_slow_agent_gets_everything_pending_when_it_reads_again(env):

@@ -53,14 +53,8 @@ def rss_kib(pid):
     raise AssertionError("no VmRSS for %d" % pid)
 
 
-@pytest.fixture
-def env():
-    e = harness.Env(private_redis=True)
-    try:
-        yield e
-    finally:
-        errors = e.teardown()
-    assert not errors, "; ".join(errors)
+# A redis-server of its own (see the env fixture in conftest.py).
+PRIVATE_REDIS = True
 
 
 def cut_off_slow_agent(env):

@@ -69,14 +69,8 @@ class Notify:
         self.sock.close()
 
 
-@pytest.fixture
-def env():
-    e = harness.Env(private_redis=True)
-    try:
-        yield e
-    finally:
-        errors = e.teardown()
-        assert not errors, "; ".join(errors)
+# A redis-server of its own (see the env fixture in conftest.py).
+PRIVATE_REDIS = True
 
 
 @pytest.fixture

@@ -3,7 +3,11 @@
 pytest fixtures for the system tests.
 
   env  a bare harness.Env: nothing started; the test calls env.setup(...)
-       with its own tree and options, or starts pieces by hand.
+       with its own tree and options, or starts pieces by hand.  It uses
+       the shared redis-server of the run, if any, unless the test module
+       sets PRIVATE_REDIS = True (it stops Redis, or reads its stats).
+  private_env
+       the same, always with a redis-server of its own.
   wz   the usual world: private redis, the demo tree imported, a cert per
        principal, wuzhad listening.  Agents are started by the test.
 
@@ -21,15 +25,24 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
 
-@pytest.fixture
-def env():
-    e = harness.Env()
+def _env(private_redis):
+    e = harness.Env(private_redis=private_redis)
     errors = []
     try:
         yield e
     finally:
         errors = e.teardown()
     assert not errors, "; ".join(errors)
+
+
+@pytest.fixture
+def env(request):
+    yield from _env(getattr(request.module, "PRIVATE_REDIS", False))
+
+
+@pytest.fixture
+def private_env():
+    yield from _env(True)
 
 
 @pytest.fixture

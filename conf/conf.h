@@ -66,6 +66,11 @@ struct conf_wuzhad {
 		uint32_t escalate_after_ms;	/* not read yet: tell observers, default 2h */
 		uint32_t max_reminders;		/* per alert, default 3 (0 = none) */
 	} delivery;				/* defaults; an issuer may set its own */
+	struct {
+		char	*listen;		/* /metrics and /healthz over HTTP:
+						 * "host:port" (port 0: any), or
+						 * "off"; default "127.0.0.1:9471" */
+	} metrics;
 	char		*log_level;		/* "debug" | "info" | "warning"; default "info" */
 };
 

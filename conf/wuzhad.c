@@ -11,6 +11,8 @@
 
 #include "conf_impl.h"
 
+#define CONF_METRICS_DEFAULT	"127.0.0.1:9471"
+
 #define WUZHAD_PREFIX_MAX	64	/* redis key prefix, bytes */
 
 /* A redis key prefix: [A-Za-z0-9:._-]{1,64}. */
@@ -316,18 +318,50 @@ wuzhad_delivery(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
 	return 0;
 }
 
+/* metrics: listen ("host:port" or "off"). */
+static int
+wuzhad_metrics(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
+    struct conf_wuzhad *c)
+{
+	const struct conf_yaml_node	*listen = NULL;
+	const struct conf_yaml_key	 keys[] = {
+		{ "listen", 0, &listen },
+	};
+	const char			*why;
+
+	if (node != NULL && conf_yaml_map(doc, node, keys,
+	    sizeof(keys) / sizeof(keys[0])) == -1)
+		return -1;
+	if (listen == NULL) {
+		if ((c->metrics.listen = strdup(CONF_METRICS_DEFAULT)) == NULL) {
+			conf_yaml_error(doc, conf_yaml_root(doc), "out of memory");
+			return -1;
+		}
+		return 0;
+	}
+	if (conf_yaml_string(doc, listen, CONF_HOSTPORT_MAX,
+	    &c->metrics.listen) == -1)
+		return -1;
+	if (strcmp(c->metrics.listen, "off") != 0 &&
+	    conf_util_hostport(c->metrics.listen, 1, &why) == -1) {
+		conf_yaml_error(doc, listen, "%s (or \"off\")", why);
+		return -1;
+	}
+	return 0;
+}
+
 /* Build the config from a parsed document; NULL on any error. */
 static struct conf_wuzhad *
 wuzhad_build(struct conf_yaml_doc *doc, const char *dir)
 {
 	const struct conf_yaml_node	*root = conf_yaml_root(doc);
 	const struct conf_yaml_node	*listen, *tls, *redis, *limits;
-	const struct conf_yaml_node	*timeouts, *delivery, *level;
+	const struct conf_yaml_node	*timeouts, *delivery, *level, *metrics;
 	const struct conf_yaml_key	 keys[] = {
 		{ "listen", 1, &listen }, { "tls", 1, &tls },
 		{ "redis", 0, &redis }, { "limits", 0, &limits },
 		{ "timeouts", 0, &timeouts }, { "delivery", 0, &delivery },
-		{ "log_level", 0, &level },
+		{ "log_level", 0, &level }, { "metrics", 0, &metrics },
 	};
 	struct conf_wuzhad		*c;
 	const char			*why, *s;
@@ -350,7 +384,8 @@ wuzhad_build(struct conf_yaml_doc *doc, const char *dir)
 	    wuzhad_redis(doc, redis, dir, c) == -1 ||
 	    wuzhad_limits(doc, limits, c) == -1 ||
 	    wuzhad_timeouts(doc, timeouts, c) == -1 ||
-	    wuzhad_delivery(doc, delivery, c) == -1)
+	    wuzhad_delivery(doc, delivery, c) == -1 ||
+	    wuzhad_metrics(doc, metrics, c) == -1)
 		goto fail;
 	s = "info";
 	if (level != NULL) {
@@ -424,5 +459,6 @@ conf_wuzhad_free(struct conf_wuzhad *c)
 	free(c->redis.host);
 	free(c->redis.prefix);
 	free(c->log_level);
+	free(c->metrics.listen);
 	free(c);
 }

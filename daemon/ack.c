@@ -107,6 +107,10 @@ ack_done_cb(redisReply *r, void *arg)
 		    r != NULL && r->type == REDIS_REPLY_ERROR ? r->str : "no reply");
 	for (i = 0; i < ab->n; i++) {
 		q = &ab->v[i];
+		if (ok && (v = r->element[i]->integer) >= PROTO_ACK_DELIVERED &&
+		    v <= PROTO_ACK_RELAYED)
+			metrics_count(M_ACK_DELIVERED + (int)v - PROTO_ACK_DELIVERED,
+			    1);
 		if (!conn_alive(q->c)) {
 			conn_unref(q->c);
 			continue;

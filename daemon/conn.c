@@ -152,6 +152,17 @@ conn_output(const struct conn *c)
 }
 size_t conn_agents_online(void) { return conn_agents; }
 
+size_t
+conn_output_total(void)
+{
+	struct conn	*c;
+	size_t		 n = 0;
+
+	TAILQ_FOREACH(c, &conns, all)
+		n += conn_output(c);
+	return n;
+}
+
 int
 conn_alive(const struct conn *c)
 {
@@ -232,6 +243,7 @@ conn_refuse(int fd, const char *host, const char *fmt, ...)
 	char		why[256];
 	uint64_t	now = mono_ms();
 
+	metrics_count(M_CONN_REFUSED, 1);
 	evutil_closesocket(fd);
 	if (now - refused_logged < 1000 && refused_logged != 0) {
 		refused_quiet++;
@@ -338,6 +350,7 @@ conn_accept(int fd, const struct sockaddr *sa, int socklen)
 		return;
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+	metrics_count(M_CONN_ACCEPTED, 1);
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
 	/* Never hold more than one maximal frame of unread input. */
 	bufferevent_setwatermark(c->bev, EV_READ, 0,
@@ -365,6 +378,7 @@ conn_check_output(struct conn *c)
 	log_warnx("conn %llu %s: %zu bytes queued, over the limit of %llu: "
 	    "disconnecting a slow peer", (unsigned long long)c->id, c->name,
 	    queued, (unsigned long long)wz->conf->limits.max_output);
+	metrics_count(M_SLOW_PEERS, 1);
 	conn_set_state(c, CONN_S_CLOSING);
 	conn_destroy(c);
 	return -1;
@@ -455,6 +469,7 @@ conn_verror(struct conn *c, int code, const char *ref, const char *fmt,
 	    ref != NULL ? ": refused" : "error", text, code);
 	pbuf_init(&b);
 	proto_error_encode(&b, code, text, ref);
+	metrics_error(code);
 	conn_send(c, &b);
 	pbuf_free(&b);
 }
@@ -828,6 +843,7 @@ conn_tls_failed(struct conn *c)
 	unsigned long	 e;
 	long		 vr;
 
+	metrics_count(M_HANDSHAKE_FAILED, 1);
 	vr = SSL_get_verify_result(c->ssl);
 	if (vr != X509_V_OK)
 		snprintf(why, sizeof(why), "certificate refused: %s",
@@ -865,6 +881,8 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	char		 why[256];
 
 	if (what & BEV_EVENT_CONNECTED) {
+		metrics_count(SSL_session_reused(c->ssl) ? M_HANDSHAKE_RESUMED :
+		    M_HANDSHAKE_FULL, 1);
 		conn_established(c);
 		return;
 	}
@@ -925,6 +943,7 @@ conn_fanout(struct tnode *root, struct blob *bl)
 	struct fanout_ctx	fc = { bl, 0 };
 
 	tree_walk(root, conn_fanout_node_cb, &fc);
+	metrics_count(M_DELIVERED, fc.n);
 	return fc.n;
 }
 
@@ -972,9 +991,12 @@ conn_sweep(void)
 		switch (c->state) {
 		case CONN_S_HANDSHAKE:
 		case CONN_S_HELLO:
-			if (now - c->created > wz->conf->timeouts.handshake_ms)
+			if (now - c->created > wz->conf->timeouts.handshake_ms) {
+				if (c->state == CONN_S_HANDSHAKE)
+					metrics_count(M_HANDSHAKE_FAILED, 1);
 				conn_fail(c, PROTO_E_TIMEOUT, "no HELLO within %u ms",
 				    wz->conf->timeouts.handshake_ms);
+			}
 			break;
 		case CONN_S_SYNC:
 		case CONN_S_READY:

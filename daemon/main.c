@@ -203,6 +203,10 @@ reload_keep(struct conf_wuzhad *old, struct conf_wuzhad *new)
 	if (strcmp(old->listen, new->listen) != 0)
 		log_warnx("reload: listen %s -> %s needs a restart; still on %s",
 		    old->listen, new->listen, old->listen);
+	if (strcmp(old->metrics.listen, new->metrics.listen) != 0)
+		log_warnx("reload: metrics listen %s -> %s needs a restart; still "
+		    "on %s", old->metrics.listen, new->metrics.listen,
+		    old->metrics.listen);
 	redis_changed = (old->redis.socket == NULL) !=
 	    (new->redis.socket == NULL) ||
 	    (old->redis.socket != NULL &&
@@ -218,6 +222,9 @@ reload_keep(struct conf_wuzhad *old, struct conf_wuzhad *new)
 	listen = old->listen;
 	old->listen = new->listen;
 	new->listen = listen;
+	listen = old->metrics.listen;
+	old->metrics.listen = new->metrics.listen;
+	new->metrics.listen = listen;
 	if (redis_changed) {
 		struct conf_wuzhad	tmp;
 
@@ -366,12 +373,14 @@ main(int argc, char *argv[])
 	event_add(sigint_ev, NULL);
 	event_add(sighup_ev, NULL);
 	last_tree_poll = last_expire = mono_ms();
+	metrics_start(wz->conf->metrics.listen);
 	watchdog_start();
 	store_init(store_ready);
 
 	event_base_dispatch(wz->base);
 
 	listener_stop();
+	metrics_stop();
 	conn_free_all();
 	store_shutdown();
 	ack_free();

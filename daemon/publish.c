@@ -443,6 +443,7 @@ publish_done_cb(redisReply *r, void *arg)
 	/* The tree may have changed while Redis worked: look the node up again. */
 	if ((target = tree_node(wz->tree, a->target)) != NULL)
 		pushed = conn_fanout(target, a->frame);
+	metrics_count(M_PUBLISHED, 1);
 	log_info("alert %s seq %" PRIu64 " accepted from %s for %s: %u targeted, "
 	    "%zu pushed now", a->id, a->seq, a->issuer, a->target, pr->targeted,
 	    pushed);
@@ -719,6 +720,7 @@ sync_finish(struct conn *c)
 	v = sync_candidates(p->node, conn_sync_seq(c), &n);
 	for (i = 0; i < n; i++)
 		conn_send_blob(c, v[i]->frame);
+	metrics_count(M_DELIVERED, n);
 	free(v);
 	if (conn_alive(c))
 		conn_set_state(c, CONN_S_READY);
@@ -728,6 +730,7 @@ static void
 sync_send_resent(struct conn *c, struct alert *a)
 {
 	conn_send_blob(c, alert_blob(a, PROTO_AF_RESENT));
+	metrics_count(M_DELIVERED, 1);
 }
 
 void

@@ -144,6 +144,8 @@ remind_sent_cb(redisReply *r, void *arg)
 			conn_send_blob(rr->conns[i], bl);
 			sent++;
 		}
+		metrics_count(M_REMINDERS, sent);
+		metrics_count(M_DELIVERED, sent);
 		log_info("alert %s: reminder %u of %u pushed to %zu agents not "
 		    "yet read", a->id, rr->round, a->max_reminders, sent);
 	}
@@ -200,6 +202,7 @@ remind_escalate_node(struct alert *a, struct tnode *p,
 		told++;
 	}
 	blob_unref(bl);
+	metrics_count(M_ESCALATIONS, told);
 	log_notice("alert %s: escalated to %zu connected observers at %s: %zu "
 	    "not read: %s%s", a->id, told, p->id, n, names,
 	    strlen(names) + 8 >= sizeof(names) ? " ..." : "");

@@ -29,6 +29,7 @@ struct store_req {
 	store_cb		*cb;
 	void			*arg;
 	uint64_t		 sent;		/* mono_ms */
+	uint64_t		 sent_us;	/* mono_us, for the round-trip metric */
 };
 
 enum store_state {
@@ -133,6 +134,8 @@ store_reply_cb(redisAsyncContext *ac, void *reply, void *priv)
 
 	TAILQ_REMOVE(&st.reqs, req, entry);
 	st.inflight--;
+	if (r != NULL)
+		metrics_redis_rtt(mono_us() - req->sent_us);
 	if (r != NULL && r->type == REDIS_REPLY_ERROR &&
 	    strncmp(r->str, "NOSCRIPT", 8) == 0) {
 		/* Someone flushed the scripts: reconnect, which reloads them. */
@@ -166,6 +169,7 @@ store_send(int argc, const char **argv, const size_t *lens, store_cb *cb,
 	req->cb = cb;
 	req->arg = arg;
 	req->sent = mono_ms();
+	req->sent_us = mono_us();
 	if (redisAsyncCommandArgv(st.ac, store_reply_cb, req, argc, argv,
 	    lens != NULL ? lens : l) != REDIS_OK) {
 		free(req);

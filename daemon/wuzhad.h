@@ -43,6 +43,7 @@ extern struct wuzhad *wz;
 
 uint64_t	now_ms(void);		/* wall clock, ms since the epoch */
 uint64_t	mono_ms(void);		/* monotonic clock, ms */
+uint64_t	mono_us(void);		/* monotonic clock, µs */
 #ifndef HAVE_STRLCPY
 size_t		strlcpy(char *, const char *, size_t);
 #endif
@@ -166,6 +167,7 @@ void		 conn_close_all(int code, const char *why);
 void		 conn_free_all(void);
 size_t		 conn_count(void);
 size_t		 conn_agents_online(void);
+size_t		 conn_output_total(void);	/* bytes queued, all peers */
 
 /* --- listener.c -------------------------------------------------------- */
 
@@ -276,6 +278,31 @@ void		 ack_handle(struct conn *, const uint8_t *, size_t);
 void		 ack_init(void);
 void		 ack_free(void);
 size_t		 ack_outstanding(void);
+
+/* --- metrics.c: counters, /metrics and /healthz ------------------------ */
+
+enum metric {
+	M_CONN_ACCEPTED,
+	M_CONN_REFUSED,
+	M_HANDSHAKE_FULL,
+	M_HANDSHAKE_RESUMED,
+	M_HANDSHAKE_FAILED,
+	M_PUBLISHED,
+	M_DELIVERED,
+	M_ACK_DELIVERED,	/* M_ACK_DELIVERED + state - 1 for each state */
+	M_ACK_READ,
+	M_ACK_RELAYED,
+	M_REMINDERS,
+	M_ESCALATIONS,
+	M_SLOW_PEERS,
+	METRIC_COUNT
+};
+
+void		 metrics_count(enum metric, uint64_t n);
+void		 metrics_error(int code);		/* an ERROR frame sent */
+void		 metrics_redis_rtt(uint64_t us);
+int		 metrics_start(const char *listen);	/* "off": nothing */
+void		 metrics_stop(void);
 
 /* --- status.c ---------------------------------------------------------- */
 

@@ -796,6 +796,9 @@ class Env:
                 for k, v in opts[section].items():
                     lines.append('  %s: "%s"' % (k, v) if isinstance(v, str)
                                  else "  %s: %s" % (k, v))
+        # Port 0: tests run side by side; wuzhad logs the port it got.
+        lines += ["metrics:", '  listen: "%s"'
+                  % opts.get("metrics_listen", "127.0.0.1:0")]
         lines.append("log_level: %s" % opts.get("log_level", "debug"))
         with open(conf, "w") as f:
             f.write("\n".join(lines) + "\n")

@@ -286,6 +286,28 @@ test_wuzhad_delivery_read_and_checked(void **state)
 }
 
 static void
+test_wuzhad_metrics_read_and_checked(void **state)
+{
+	struct conf_wuzhad	*c;
+
+	(void)state;
+	c = wuzhad_ok(W_BASE);
+	assert_string_equal(c->metrics.listen, "127.0.0.1:9471");
+	conf_wuzhad_free(c);
+	c = wuzhad_ok(W_BASE "metrics:\n  listen: \"[::1]:0\"\n");
+	assert_string_equal(c->metrics.listen, "[::1]:0");
+	conf_wuzhad_free(c);
+	c = wuzhad_ok(W_BASE "metrics: {listen: off}\n");
+	assert_string_equal(c->metrics.listen, "off");
+	conf_wuzhad_free(c);
+	W_REFUSED(W_BASE "metrics:\n  listen: localhost\n",
+	    "t.yaml:7: metrics.listen: must be host:port or [v6]:port "
+	    "(or \"off\")");
+	W_REFUSED(W_BASE "metrics:\n  port: 9471\n",
+	    "t.yaml:7: metrics.port: unknown key");
+}
+
+static void
 test_example_agent_loads(void **state)
 {
 	struct conf_agent	*c;
@@ -1462,6 +1484,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_example_agent_loads),
 		cmocka_unit_test(test_example_tree_loads),
 		cmocka_unit_test(test_wuzhad_defaults_filled_in),
+		cmocka_unit_test(test_wuzhad_metrics_read_and_checked),
 		cmocka_unit_test(test_wuzhad_delivery_read_and_checked),
 		cmocka_unit_test(test_wuzhad_every_key_read),
 		cmocka_unit_test(test_wuzhad_redis_socket_has_no_host),

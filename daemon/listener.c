@@ -22,8 +22,8 @@
 static struct evconnlistener	*listener;
 
 /* "host:port" or "[v6]:port" (numeric; port 0 = any) -> sockaddr. */
-static int
-listener_parse(const char *s, struct sockaddr_storage *ss, int *len)
+int
+addr_parse(const char *s, struct sockaddr_storage *ss, int *len)
 {
 	struct addrinfo	 hints, *res;
 	char		 host[INET6_ADDRSTRLEN + 2];
@@ -71,16 +71,37 @@ listener_error_cb(struct evconnlistener *l, void *arg)
 	log_warn("listener: accept");
 }
 
+/* The address a listening socket got, as "host:port" or "[v6]:port". */
+void
+addr_bound(evutil_socket_t fd, char *buf, size_t len)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sl = sizeof(ss);
+	char			 host[INET6_ADDRSTRLEN];
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == -1)
+		fatal("getsockname");
+	if (ss.ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host,
+		    sizeof(host));
+		snprintf(buf, len, "[%s]:%u", host,
+		    ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+	} else {
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host,
+		    sizeof(host));
+		snprintf(buf, len, "%s:%u", host,
+		    ntohs(((struct sockaddr_in *)&ss)->sin_port));
+	}
+}
+
 int
 listener_start(void)
 {
 	struct sockaddr_storage	 ss;
-	socklen_t		 sl;
 	int			 len;
-	char			 host[INET6_ADDRSTRLEN];
-	uint16_t		 port;
+	char			 bound[INET6_ADDRSTRLEN + 8];
 
-	if (listener_parse(wz->conf->listen, &ss, &len) == -1) {
+	if (addr_parse(wz->conf->listen, &ss, &len) == -1) {
 		log_warnx("listener: bad address %s", wz->conf->listen);
 		return -1;
 	}
@@ -92,21 +113,8 @@ listener_start(void)
 		return -1;
 	}
 	evconnlistener_set_error_cb(listener, listener_error_cb);
-	sl = sizeof(ss);
-	if (getsockname(evconnlistener_get_fd(listener), (struct sockaddr *)&ss,
-	    &sl) == -1)
-		fatal("getsockname");
-	if (ss.ss_family == AF_INET6) {
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host,
-		    sizeof(host));
-		port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-		log_notice("listening on [%s]:%u", host, port);
-	} else {
-		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host,
-		    sizeof(host));
-		port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-		log_notice("listening on %s:%u", host, port);
-	}
+	addr_bound(evconnlistener_get_fd(listener), bound, sizeof(bound));
+	log_notice("listening on %s", bound);
 	wz->listening = 1;
 	return 0;
 }

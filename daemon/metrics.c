@@ -9,7 +9,6 @@
  * must flow even when the monitoring cannot.
  */
 #include <sys/socket.h>
-#include <arpa/inet.h>
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -19,6 +18,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/listener.h>
 
 #include "log.h"
 #include "wuzhad.h"
@@ -217,62 +217,36 @@ healthz_cb(struct evhttp_request *req, void *arg)
 int
 metrics_start(const char *listen)
 {
-	struct evhttp_bound_socket	*bound;
-	struct sockaddr_storage		 ss;
-	socklen_t			 sl = sizeof(ss);
-	char				 host[INET6_ADDRSTRLEN + 2], addr[80];
-	const char			*colon, *h = listen;
-	size_t				 hl;
-	unsigned long			 port;
+	struct evconnlistener	*lev;
+	struct sockaddr_storage	 ss;
+	int			 len;
+	char			 bound[INET6_ADDRSTRLEN + 8];
 
 	if (listen == NULL || strcmp(listen, "off") == 0)
 		return 0;
-	/* "host:port" or "[v6]:port", checked by the config loader. */
-	if ((colon = strrchr(listen, ':')) == NULL)
+	if (addr_parse(listen, &ss, &len) == -1) {
+		log_warnx("metrics: bad address %s", listen);
 		return -1;
-	hl = (size_t)(colon - listen);
-	if (hl >= 2 && listen[0] == '[' && listen[hl - 1] == ']') {
-		h++;
-		hl -= 2;
 	}
-	if (hl == 0 || hl >= sizeof(host))
+	/* Disabled until evhttp takes it over and sets its callback. */
+	if ((lev = evconnlistener_new_bind(wz->base, NULL, NULL,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+	    16, (struct sockaddr *)&ss, len)) == NULL) {
+		log_warn("metrics: cannot listen on %s; /metrics and /healthz "
+		    "are not served", listen);
 		return -1;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	port = strtoul(colon + 1, NULL, 10);
-
-	if ((http = evhttp_new(wz->base)) == NULL)
-		fatalx("metrics: evhttp_new");
+	}
+	if ((http = evhttp_new(wz->base)) == NULL ||
+	    evhttp_bind_listener(http, lev) == NULL)
+		fatalx("metrics: cannot set up the HTTP server");
 	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
 	evhttp_set_timeout(http, METRICS_TIMEOUT_S);
 	evhttp_set_max_headers_size(http, METRICS_MAX_HEADERS);
 	evhttp_set_max_body_size(http, 0);
 	evhttp_set_cb(http, "/metrics", metrics_cb, NULL);
 	evhttp_set_cb(http, "/healthz", healthz_cb, NULL);
-	if ((bound = evhttp_bind_socket_with_handle(http, host,
-	    (uint16_t)port)) == NULL) {
-		log_warnx("metrics: cannot listen on %s; /metrics and /healthz "
-		    "are not served", listen);
-		evhttp_free(http);
-		http = NULL;
-		return -1;
-	}
-	if (getsockname(evhttp_bound_socket_get_fd(bound),
-	    (struct sockaddr *)&ss, &sl) == 0) {
-		if (ss.ss_family == AF_INET6) {
-			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->
-			    sin6_addr, host, sizeof(host));
-			snprintf(addr, sizeof(addr), "[%s]:%u", host, ntohs(
-			    ((struct sockaddr_in6 *)&ss)->sin6_port));
-		} else {
-			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->
-			    sin_addr, host, sizeof(host));
-			snprintf(addr, sizeof(addr), "%s:%u", host, ntohs(
-			    ((struct sockaddr_in *)&ss)->sin_port));
-		}
-		log_info("metrics on http://%s/metrics, health on /healthz",
-		    addr);
-	}
+	addr_bound(evconnlistener_get_fd(lev), bound, sizeof(bound));
+	log_info("metrics on http://%s/metrics, health on /healthz", bound);
 	return 0;
 }
 

@@ -171,6 +171,9 @@ size_t		 conn_output_total(void);	/* bytes queued, all peers */
 
 /* --- listener.c -------------------------------------------------------- */
 
+struct sockaddr_storage;
+int		 addr_parse(const char *, struct sockaddr_storage *, int *len);
+void		 addr_bound(evutil_socket_t, char *, size_t);
 int		 listener_start(void);
 void		 listener_stop(void);
 void		 listener_pause(int);

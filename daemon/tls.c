@@ -108,6 +108,18 @@ tls_server_ctx(const struct conf_wuzhad *conf)
 		goto fail;
 	}
 	SSL_CTX_set_client_CA_list(ctx, names);
+	/*
+	 * Build the chain we send once, here, without the root the agents
+	 * already hold.  Left to itself OpenSSL builds it again in every
+	 * handshake, a certificate verification (an Ed25519 signature
+	 * check) per agent; a certificate that does not chain to tls.ca is
+	 * sent as the file has it, as before.
+	 */
+	if (SSL_CTX_build_cert_chain(ctx, SSL_BUILD_CHAIN_FLAG_NO_ROOT) != 1) {
+		log_ssl("tls: certificate %s does not chain to CA %s; sending "
+		    "it as it is", conf->tls.cert, conf->tls.ca);
+	}
+	SSL_CTX_set_mode(ctx, SSL_MODE_NO_AUTO_CHAIN);
 	if (conf->tls.crl != NULL &&
 	    tls_load_crl(SSL_CTX_get_cert_store(ctx), conf->tls.crl) == -1)
 		goto fail;

@@ -4,6 +4,7 @@
 import os
 import ssl
 import struct
+import subprocess
 import time
 
 import pytest
@@ -209,6 +210,21 @@ def test_many_agents_connect_at_once(wz):
     finally:
         for fs in socks:
             fs.close()
+
+
+def test_daemon_sends_its_certificate_without_the_root(wz):
+    # The chain is built once at start-up, without the root every agent
+    # holds: one certificate on the wire, and no chain building (a
+    # signature check) in each handshake.
+    r = subprocess.run(
+        ["openssl", "s_client", "-connect", "127.0.0.1:%d" % wz.port,
+         "-servername", "wuzhad", "-CAfile", wz.ca,
+         "-cert", wz.crt("adv-a11"), "-key", wz.key("adv-a11"),
+         "-showcerts", "-verify_return_error"],
+        input=b"", capture_output=True, timeout=30)
+    out = r.stdout.decode()
+    assert "Verify return code: 0 (ok)" in out, out + r.stderr.decode()
+    assert out.count("-----BEGIN CERTIFICATE-----") == 1, out
 
 
 def test_real_agent_connects_and_stays_connected(wz):

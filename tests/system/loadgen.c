@@ -293,6 +293,11 @@ client_ctx_new(const char *ca_path)
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	if (SSL_CTX_load_verify_file(ctx, ca_path) != 1)
 		fatalx("%s: cannot load as trust anchor", ca_path);
+	/*
+	 * Each agent sends its own certificate only, as wuzha-agent does:
+	 * the CA signs the agents directly and the daemon holds the root.
+	 */
+	SSL_CTX_set_mode(ctx, SSL_MODE_NO_AUTO_CHAIN);
 	return ctx;
 }
 

@@ -5,7 +5,8 @@ form, 200 agents and 3 alerts against the real wuzhad and Redis, so that
 it does not rot.  Only correctness is checked, never time: it exits 0,
 its one JSON line parses, every alert reached every agent, every ack is
 in Redis, and the second round of connections resumed TLS sessions.
-scripts/bench runs the same program for the figures.
+scripts/bench runs the same program for the figures, and
+tests/bench/tls-floor, whose short run is here too.
 """
 
 import json
@@ -88,6 +89,44 @@ def test_bench_short_run_is_correct(env):
             assert a[k] is not None, (k, a)
     assert r["stray"] == 0 and r["dups"] == 0
     assert r["recv_ts_kernel"] + r["recv_ts_fallback"] == AGENTS * ALERTS
+
+
+def sanitized():
+    """Was the build under test made with -Db_sanitize=...?"""
+    with open(os.path.join(harness.BUILD, "meson-info",
+                           "intro-buildoptions.json")) as f:
+        opts = {o["name"]: o["value"] for o in json.load(f)}
+    return opts.get("b_sanitize", "none") != "none"
+
+
+def test_tls_floor_short_run_is_sane(env):
+    # tests/bench/tls-floor, which scripts/bench runs for the floor the
+    # figures are read against: it builds wuzhad's TLS context, makes full
+    # and resumed handshakes (it fails if a session does not resume), and
+    # reports plausible figures.  Not a timing test.
+    env.make_pki(cns=[])
+    p = os.path.join(harness.BUILD, "tests", "bench", "tls-floor")
+    if not os.access(p, os.X_OK):
+        pytest.fail("tls-floor not built (%s)" % p)
+    r = subprocess.run(
+        [p, "--ca-cert", env.ca, "--ca-key", env.ca_key,
+         "--cert", os.path.join(env.pki, "wuzhad.crt"),
+         "--key", os.path.join(env.pki, "wuzhad.key"), "--count", "50"],
+        capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr.decode()
+    f = json.loads(r.stdout)
+    print("tls-floor:", json.dumps(f))
+    assert f["count"] == 50
+    assert f["openssl"].startswith("OpenSSL 3")
+    # An SSL object, and an established connection that holds more;
+    # unless malloc is a sanitizer's, which mallinfo2 does not see.
+    if f["ssl_new_bytes"] is None:
+        assert sanitized(), f
+        assert f["conn_heap_bytes"] is None, f
+    else:
+        assert 1000 < f["ssl_new_bytes"] < f["conn_heap_bytes"] < 1_000_000
+    assert 0 < f["resumed_server_ms"] and 0 < f["full_server_ms"]
+    assert f["full_per_s"] > 0 and f["resumed_per_s"] > 0
 
 
 if __name__ == "__main__":

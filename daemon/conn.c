@@ -843,15 +843,33 @@ conn_tls_failed(struct conn *c)
 	unsigned long	 e;
 	long		 vr;
 
-	metrics_count(M_HANDSHAKE_FAILED, 1);
+	enum metric	 m = M_HANDSHAKE_FAILED_CLOSED;
+
 	vr = SSL_get_verify_result(c->ssl);
-	if (vr != X509_V_OK)
+	if (vr != X509_V_OK) {
+		m = M_HANDSHAKE_FAILED_CERT;
 		snprintf(why, sizeof(why), "certificate refused: %s",
 		    X509_verify_cert_error_string(vr));
-	else if ((e = bufferevent_get_openssl_error(c->bev)) != 0)
+	} else if ((e = bufferevent_get_openssl_error(c->bev)) != 0) {
+		/*
+		 * No certificate at all is a certificate refusal too; an
+		 * end of stream is the peer going away.
+		 */
+		switch (ERR_GET_REASON(e)) {
+		case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
+		case SSL_R_CERTIFICATE_VERIFY_FAILED:
+			m = M_HANDSHAKE_FAILED_CERT;
+			break;
+		case SSL_R_UNEXPECTED_EOF_WHILE_READING:
+			break;
+		default:
+			m = M_HANDSHAKE_FAILED_PROTO;
+		}
 		ERR_error_string_n(e, why, sizeof(why));
+	}
 	while (bufferevent_get_openssl_error(c->bev) != 0)
 		;
+	metrics_count(m, 1);
 	log_warnx("conn %llu %s: tls handshake failed: %s",
 	    (unsigned long long)c->id, c->name, why);
 }
@@ -993,7 +1011,8 @@ conn_sweep(void)
 		case CONN_S_HELLO:
 			if (now - c->created > wz->conf->timeouts.handshake_ms) {
 				if (c->state == CONN_S_HANDSHAKE)
-					metrics_count(M_HANDSHAKE_FAILED, 1);
+					metrics_count(M_HANDSHAKE_FAILED_TIMEOUT,
+					    1);
 				conn_fail(c, PROTO_E_TIMEOUT, "no HELLO within %u ms",
 				    wz->conf->timeouts.handshake_ms);
 			}

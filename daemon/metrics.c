@@ -32,7 +32,14 @@ static const char *const metric_names[METRIC_COUNT] = {
 	[M_CONN_REFUSED] = "wuzha_connections_refused_total",
 	[M_HANDSHAKE_FULL] = "wuzha_handshakes_total{kind=\"full\"}",
 	[M_HANDSHAKE_RESUMED] = "wuzha_handshakes_total{kind=\"resumed\"}",
-	[M_HANDSHAKE_FAILED] = "wuzha_handshake_failures_total",
+	[M_HANDSHAKE_FAILED_CERT] =
+	    "wuzha_handshake_failures_total{reason=\"certificate\"}",
+	[M_HANDSHAKE_FAILED_PROTO] =
+	    "wuzha_handshake_failures_total{reason=\"protocol\"}",
+	[M_HANDSHAKE_FAILED_CLOSED] =
+	    "wuzha_handshake_failures_total{reason=\"closed\"}",
+	[M_HANDSHAKE_FAILED_TIMEOUT] =
+	    "wuzha_handshake_failures_total{reason=\"timeout\"}",
 	[M_PUBLISHED] = "wuzha_alerts_published_total",
 	[M_DELIVERED] = "wuzha_alert_frames_sent_total",
 	[M_ACK_DELIVERED] = "wuzha_acks_stored_total{state=\"delivered\"}",
@@ -59,8 +66,8 @@ static const struct {
 	    "TLS handshakes completed", M_HANDSHAKE_FULL,
 	    M_HANDSHAKE_RESUMED },
 	{ "wuzha_handshake_failures_total", "counter",
-	    "TLS handshakes that failed (certificate, protocol, timeout)",
-	    M_HANDSHAKE_FAILED, M_HANDSHAKE_FAILED },
+	    "TLS handshakes that failed, by reason",
+	    M_HANDSHAKE_FAILED_CERT, M_HANDSHAKE_FAILED_TIMEOUT },
 	{ "wuzha_alerts_published_total", "counter",
 	    "alerts accepted and stored", M_PUBLISHED, M_PUBLISHED },
 	{ "wuzha_alert_frames_sent_total", "counter",

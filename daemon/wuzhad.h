@@ -289,7 +289,10 @@ enum metric {
 	M_CONN_REFUSED,
 	M_HANDSHAKE_FULL,
 	M_HANDSHAKE_RESUMED,
-	M_HANDSHAKE_FAILED,
+	M_HANDSHAKE_FAILED_CERT,	/* the peer's certificate was refused */
+	M_HANDSHAKE_FAILED_PROTO,	/* a TLS error: version, alert, bad record */
+	M_HANDSHAKE_FAILED_CLOSED,	/* the peer went away mid-handshake */
+	M_HANDSHAKE_FAILED_TIMEOUT,	/* not done within timeouts.handshake */
 	M_PUBLISHED,
 	M_DELIVERED,
 	M_ACK_DELIVERED,	/* M_ACK_DELIVERED + state - 1 for each state */

@@ -10,6 +10,8 @@ the moment Redis stops until it is back.
 
 import http.client
 import re
+import socket
+import ssl
 
 import harness
 import wuzha_proto as wp
@@ -126,6 +128,52 @@ def test_metrics_move_with_alerts_acks_and_errors(env):
     s = scrape(port)
     assert s[("wuzha_errors_sent_total",
               'code="102",name="unknown-type"')] == 1
+
+
+def _handshake_fails(env, cert, key, tls12=False):
+    """One connection the daemon must refuse during the handshake."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(env.ca)
+    ctx.check_hostname = False
+    if tls12:
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    if cert:
+        ctx.load_cert_chain(cert, key)
+    with socket.create_connection(("127.0.0.1", env.port), 10) as raw:
+        try:
+            with ctx.wrap_socket(raw) as s:
+                s.settimeout(10)
+                s.sendall(wp.hello())
+                assert s.recv(1) == b"", "a refused handshake read data"
+        except (ssl.SSLError, ConnectionError, OSError):
+            pass
+
+
+def test_handshake_failures_are_counted_by_reason(env):
+    env.setup()
+    port = _port(env)
+    fam = "wuzha_handshake_failures_total"
+    before = scrape(port)
+    rogue_key, rogue_ca = wp.make_ca("not-the-wuzha-ca")
+    key, cert = wp.issue_cert(rogue_key, rogue_ca, "adv-a11")
+    crt, kp = wp.write_pem(env.dir, "foreign-adv", key, cert)
+    _handshake_fails(env, crt, kp)          # another CA's certificate
+    _handshake_fails(env, None, None)       # no certificate
+    _handshake_fails(env, env.crt("adv-a11"), env.key("adv-a11"),
+                     tls12=True)            # TLS 1.2 only
+    with socket.create_connection(("127.0.0.1", env.port), 10) as raw:
+        raw.sendall(b"\x16\x03\x01")      # a ClientHello begun, then gone
+
+    def counted():
+        s = scrape(port)
+        d = {r: s.get((fam, 'reason="%s"' % r), 0) -
+             before.get((fam, 'reason="%s"' % r), 0)
+             for r in ("certificate", "protocol", "closed", "timeout")}
+        return d if d["certificate"] >= 2 and d["protocol"] >= 1 and \
+            d["closed"] >= 1 else None
+    d = harness.wait_for(counted, 15, "handshake failures by reason")
+    assert d == {"certificate": 2, "protocol": 1, "closed": 1,
+                 "timeout": 0}, d
 
 
 def test_healthz_fails_while_redis_is_down(env):

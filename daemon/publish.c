@@ -444,9 +444,10 @@ publish_done_cb(redisReply *r, void *arg)
 	if ((target = tree_node(wz->tree, a->target)) != NULL)
 		pushed = conn_fanout(target, a->frame);
 	metrics_count(M_PUBLISHED, 1);
+	/* The issuer with its address while its connection is up. */
 	log_info("alert %s seq %" PRIu64 " accepted from %s for %s: %u targeted, "
-	    "%zu pushed now", a->id, a->seq, a->issuer, a->target, pr->targeted,
-	    pushed);
+	    "%zu pushed now", a->id, a->seq, conn_alive(pr->c) ? conn_name(pr->c) :
+	    a->issuer, a->target, pr->targeted, pushed);
 	if (conn_alive(pr->c)) {
 		memset(&pd, 0, sizeof(pd));
 		strlcpy(pd.id, a->id, sizeof(pd.id));

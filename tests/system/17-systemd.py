@@ -164,6 +164,45 @@ def test_reload_and_stop_are_announced(env, notify):
     assert notify.count("STOPPING=1", before) == 1, notify.got[-10:]
 
 
+RECEIVERS = ["desk-a", "desk-b"] + \
+    ["liaison-%s%d" % (s, d) for s in "ab" for d in (1, 2)] + \
+    ["adv-%s%d%d" % (s, d, c) for s in "ab" for d in (1, 2) for c in (1, 2)]
+
+
+def test_sigterm_says_goodbye_and_loses_no_confirmed_ack(env):
+    """SIGTERM while acks are arriving: every agent gets BYE, wuzhad exits
+    0, and every ack it confirmed with ACK_OK is in Redis (one it had not
+    confirmed the agent sends again; it was never accepted)."""
+    env.setup()
+    sessions = {cn: env.session(cn)[0] for cn in RECEIVERS}
+    try:
+        aid, seq, targeted = env.publish("officer-li", "jn-police")
+        assert targeted == len(RECEIVERS)
+        for fs in sessions.values():
+            assert fs.expect(wp.ALERT)["seq"] == seq
+        for fs in sessions.values():
+            fs.send_raw(wp.ack(aid, wp.ACK_DELIVERED))
+        env.daemon.proc.send_signal(signal.SIGTERM)
+        confirmed, byes = set(), 0
+        for cn, fs in sessions.items():
+            closed, frames = fs.wait_closed(15)
+            assert closed, cn
+            types = [t for t, _ in frames]
+            if wp.ACK_OK in types:
+                confirmed.add(cn)
+            byes += types.count(wp.BYE)
+        assert env.stop_daemon() == 0
+        assert byes == len(RECEIVERS)
+        stored = env.acks(aid)
+        assert confirmed <= set(stored), confirmed - set(stored)
+        assert env.stored_alert(aid), "the published alert is not in Redis"
+        print("SIGTERM: %d of %d acks confirmed, %d stored" % (
+            len(confirmed), len(RECEIVERS), len(stored)))
+    finally:
+        for fs in sessions.values():
+            fs.close()
+
+
 def test_unit_exposure_is_at_most_two():
     """systemd-analyze security rates the shipped wuzhad.service (offline,
     from the file meson makes of systemd/wuzhad.service.in, as installed)

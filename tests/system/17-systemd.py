@@ -219,6 +219,25 @@ def test_unit_exposure_is_at_most_two():
     assert float(m.group(1)) <= 2.0, r.stdout
 
 
+def test_agent_unit_is_sandboxed(tmp_path):
+    """The agent's unit, an instance of it as systemctl would load it, is
+    sandboxed too, as far as a site's hook allows: exposure at most 3.0
+    (unsandboxed it was 9.2)."""
+    src = os.path.join(harness.BUILD, "systemd", "wuzha-agent@.service")
+    assert os.path.isfile(src), src
+    unit = tmp_path / "wuzha-agent@demo.service"
+    with open(src, encoding="utf-8") as f:
+        unit.write_text(f.read(), encoding="utf-8")
+    r = subprocess.run(["systemd-analyze", "security", "--offline=true",
+                        "--no-pager", str(unit)], capture_output=True,
+                       text=True, timeout=60)
+    m = re.search(r"Overall exposure level for wuzha-agent@demo\.service: "
+                  r"([0-9]+\.[0-9]+)", r.stdout)
+    assert m, r.stdout[-2000:] + r.stderr[-2000:]
+    print("agent exposure", m.group(1))
+    assert float(m.group(1)) <= 3.0, r.stdout
+
+
 def test_check_config_gives_a_verdict(env):
     """wuzhad -t / --check-config (ExecStartPre): exit 0 and 'OK' for a
     good configuration, exit 1 with file:line: reason for a bad one, and

@@ -842,7 +842,6 @@ conn_tls_failed(struct conn *c)
 	char		 why[256] = "connection closed during the handshake";
 	unsigned long	 e;
 	long		 vr;
-
 	enum metric	 m = M_HANDSHAKE_FAILED_CLOSED;
 
 	vr = SSL_get_verify_result(c->ssl);

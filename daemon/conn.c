@@ -55,6 +55,7 @@ struct conn {
 	struct tprincipal	*p;		/* NULL until the handshake is done */
 	int			 role;		/* enum proto_role, 0 before HELLO */
 	int			 in_node;	/* linked in p->node->agents */
+	uint64_t		 linked_at;	/* now_ms when it was linked */
 	uint64_t		 created;	/* mono_ms */
 	uint64_t		 last_rx;
 	uint64_t		 last_ping;
@@ -190,19 +191,83 @@ conn_name_update(struct conn *c)
 	    c->cn[0] != '\0' ? c->cn : "-", c->addr);
 }
 
-/* Put an agent on (or take it off) its node's list of push targets. */
 static void
-conn_link(struct conn *c, int on)
+conn_seen_cb(redisReply *r, void *arg)
+{
+	(void)arg;
+	if (r == NULL || r->type == REDIS_REPLY_ERROR)
+		log_debug("conn: last-seen time not stored: %s",
+		    r != NULL ? r->str : "store unavailable");
+}
+
+/*
+ * Note in Redis when a principal's agent was last connected: as it comes
+ * and as it goes, so `wuzhactl agents` can name who has been away for
+ * long.  One write per connection event, never per alert; if Redis is
+ * down the time is lost, which only makes the agent look older.
+ */
+static void
+conn_seen(struct conn *c, uint64_t at)
+{
+	const char	*argv[4];
+	char		 ts[24];
+
+	snprintf(ts, sizeof(ts), "%llu", (unsigned long long)at);
+	argv[0] = "HSET";
+	argv[1] = store_key("seen");
+	argv[2] = c->cn;
+	argv[3] = ts;
+	store_cmd(4, argv, NULL, conn_seen_cb, NULL);
+}
+
+/* The list operation alone: a tree swap moves agents without a trace. */
+static int
+conn_link_list(struct conn *c, int on)
 {
 	if (on && !c->in_node && c->p != NULL) {
 		TAILQ_INSERT_TAIL(&c->p->node->agents, c, at_node);
 		c->in_node = 1;
 		conn_agents++;
+		return 1;
 	} else if (!on && c->in_node) {
 		TAILQ_REMOVE(&c->p->node->agents, c, at_node);
 		c->in_node = 0;
 		conn_agents--;
+		return 1;
 	}
+	return 0;
+}
+
+/* Put an agent on (or take it off) its node's list of push targets. */
+static void
+conn_link(struct conn *c, int on)
+{
+	if (!conn_link_list(c, on))
+		return;
+	if (on)
+		c->linked_at = now_ms();
+	conn_seen(c, on ? c->linked_at : now_ms());
+}
+
+/*
+ * How many agents of principal p are connected now, and since when (the
+ * earliest, ms).  They are on their node's list, which is short.
+ */
+unsigned
+conn_presence(const struct tprincipal *p, uint64_t *since)
+{
+	struct conn	*c;
+	unsigned	 n = 0;
+
+	*since = 0;
+	TAILQ_FOREACH(c, &p->node->agents, at_node) {
+		if (strcmp(c->cn, p->cn) != 0)
+			continue;
+		if (n == 0 || c->linked_at < *since)
+			*since = c->linked_at;
+		n++;
+	}
+	return n;
 }
 
 void
@@ -646,6 +711,15 @@ conn_dispatch(struct conn *c, uint8_t type, const uint8_t *p, size_t len)
 	case PROTO_T_STATUS_REQ:
 		status_handle(c, p, len);
 		break;
+	case PROTO_T_AGENTS_REQ:
+		agents_handle(c, p, len);
+		break;
+	case PROTO_T_SCHEDULE_REQ:
+		schedule_handle(c, p, len);
+		break;
+	case PROTO_T_REPORT_REQ:
+		report_handle(c, p, len);
+		break;
 	case PROTO_T_PING:
 		conn_ping(c, p, len);
 		break;
@@ -663,6 +737,9 @@ conn_dispatch(struct conn *c, uint8_t type, const uint8_t *p, size_t len)
 	case PROTO_T_ALERT:
 	case PROTO_T_ACK_OK:
 	case PROTO_T_STATUS:
+	case PROTO_T_AGENTS:
+	case PROTO_T_SCHEDULE:
+	case PROTO_T_REPORT:
 	case PROTO_T_ERROR:
 		conn_fail(c, PROTO_E_STATE, "%s not expected from a client",
 		    proto_type_name(type));
@@ -976,18 +1053,25 @@ conn_rebind(struct tree *old, struct tree *new)
 		if (c->p == NULL)
 			continue;
 		linked = c->in_node;
-		conn_link(c, 0);
+		conn_link_list(c, 0);
 		p = tree_principal(new, c->cn);
 		c->p = p;
 		if (p == NULL) {
+			if (linked)
+				conn_seen(c, now_ms());
 			conn_fail(c, PROTO_E_PRINCIPAL, "principal %s was removed "
 			    "from the tree", c->cn);
 			continue;
 		}
 		if (linked || c->state == CONN_S_SYNC || c->state == CONN_S_READY) {
 			if (c->role == PROTO_ROLE_AGENT &&
-			    (p->rights & PROTO_R_RECEIVE))
-				conn_link(c, 1);
+			    (p->rights & PROTO_R_RECEIVE)) {
+				if (linked)
+					conn_link_list(c, 1);
+				else
+					conn_link(c, 1);
+			} else if (linked)
+				conn_seen(c, now_ms());
 		}
 	}
 }

@@ -30,29 +30,53 @@ static const char lua_tree[] =
 /*
  * Accept an alert.  ARGV: P, id, envelope, target, issuer, type, issued,
  * expires, accepted, references, remind_ms, escalate_ms, max_reminders,
- * then (node, targeted) pairs.  A cancel retires the alert it refers to
- * from the live set: it is no longer pending or reminded.  Writes are
- * per node, never per agent.  Returns {1, seq} or {0, 'duplicate'}.
+ * status, publish_at (0: now), then (node, targeted) pairs.
+ *
+ * An alert with a publish_at is held: stored, listed in `schedule` by
+ * its time, but given no seq, index or counters until lua_release.  A
+ * cancel of a held alert takes it out of `schedule` (so it never fires)
+ * and is itself only recorded.  A cancel of a live alert retires it from
+ * the live set: it is no longer pending or reminded.  Writes are per
+ * node, never per agent.  Returns {1, seq}, {1, 0} (held), {2, 0} (a
+ * held alert cancelled), or {0, 'duplicate'}.
  */
 static const char lua_publish[] =
 "local P, id = ARGV[1], ARGV[2]\n"
 "local akey = P .. 'alert:' .. id\n"
 "if redis.call('EXISTS', akey) == 1 then return {0, 'duplicate'} end\n"
-"local seq = redis.call('INCR', P .. 'seq')\n"
 "redis.call('HSET', akey, 'env', ARGV[3], 'target', ARGV[4], 'issuer', ARGV[5],\n"
 "  'type', ARGV[6], 'issued', ARGV[7], 'expires', ARGV[8], 'accepted', ARGV[9],\n"
 "  'references', ARGV[10], 'remind', ARGV[11], 'escalate', ARGV[12],\n"
-"  'maxrem', ARGV[13], 'reminded', 0, 'escalated', 0, 'seq', seq)\n"
+"  'maxrem', ARGV[13], 'reminded', 0, 'escalated', 0, 'status', ARGV[14],\n"
+"  'publish_at', ARGV[15])\n"
+"if ARGV[6] == '3' and ARGV[10] ~= '' and\n"
+"   redis.call('ZREM', P .. 'schedule', ARGV[10]) == 1 then\n"
+"  redis.call('HSET', P .. 'alert:' .. ARGV[10], 'cancelled_by', id, 'state', 'cancelled')\n"
+"  redis.call('HSET', akey, 'state', 'unscheduled', 'seq', 0)\n"
+"  redis.call('XADD', P .. 'alerts', '*', 'id', id, 'seq', 0, 'target', ARGV[4],\n"
+"    'issuer', ARGV[5], 'type', ARGV[6], 'unscheduled', ARGV[10])\n"
+"  return {2, 0}\n"
+"end\n"
+"if ARGV[15] ~= '0' then\n"
+"  redis.call('HSET', akey, 'state', 'held', 'seq', 0)\n"
+"  redis.call('ZADD', P .. 'schedule', ARGV[15], id)\n"
+"  redis.call('XADD', P .. 'alerts', '*', 'id', id, 'seq', 0, 'target', ARGV[4],\n"
+"    'issuer', ARGV[5], 'type', ARGV[6], 'held_until', ARGV[15])\n"
+"  return {1, 0}\n"
+"end\n"
+"local seq = redis.call('INCR', P .. 'seq')\n"
+"redis.call('HSET', akey, 'state', 'live', 'seq', seq)\n"
 "redis.call('XADD', P .. 'alerts', '*', 'id', id, 'seq', seq, 'target', ARGV[4],\n"
 "  'issuer', ARGV[5], 'type', ARGV[6])\n"
 "redis.call('ZADD', P .. 'node-alerts:' .. ARGV[4], seq, id)\n"
 "redis.call('ZADD', P .. 'live', seq, id)\n"
+"redis.call('ZADD', P .. 'accepted', ARGV[9], id)\n"
 "if ARGV[6] == '3' and ARGV[10] ~= '' then\n"
 "  redis.call('ZREM', P .. 'live', ARGV[10])\n"
 "  redis.call('HSET', P .. 'alert:' .. ARGV[10], 'cancelled_by', id)\n"
 "end\n"
 "local rk, args = P .. 'rate:' .. id, {}\n"
-"for i = 14, #ARGV - 1, 2 do\n"
+"for i = 16, #ARGV - 1, 2 do\n"
 "  args[#args + 1] = ARGV[i] .. ':targeted'\n"
 "  args[#args + 1] = ARGV[i + 1]\n"
 "  if #args >= 1000 then redis.call('HSET', rk, unpack(args)); args = {} end\n"
@@ -61,10 +85,69 @@ static const char lua_publish[] =
 "return {1, seq}\n";
 
 /*
+ * Release a held alert whose time has come.  ARGV: P, id, now, then
+ * (node, targeted) pairs from the tree as it is now.  Only the caller
+ * that takes the id out of `schedule` releases it, so a cancel that got
+ * there first wins and the alert never goes out.  Timers count from the
+ * release.  Returns {1, seq}, or {0, 'gone'}.
+ */
+static const char lua_release[] =
+"local P, id, now = ARGV[1], ARGV[2], ARGV[3]\n"
+"local akey = P .. 'alert:' .. id\n"
+"if redis.call('ZREM', P .. 'schedule', id) == 0 then return {0, 'gone'} end\n"
+"if redis.call('EXISTS', akey) == 0 then return {0, 'gone'} end\n"
+"local h = redis.call('HMGET', akey, 'target', 'issuer', 'type', 'references')\n"
+"local seq = redis.call('INCR', P .. 'seq')\n"
+"redis.call('HSET', akey, 'state', 'live', 'seq', seq, 'accepted', now)\n"
+"redis.call('XADD', P .. 'alerts', '*', 'id', id, 'seq', seq, 'target', h[1],\n"
+"  'issuer', h[2], 'type', h[3], 'released', now)\n"
+"redis.call('ZADD', P .. 'node-alerts:' .. h[1], seq, id)\n"
+"redis.call('ZADD', P .. 'live', seq, id)\n"
+"redis.call('ZADD', P .. 'accepted', now, id)\n"
+"if h[3] == '3' and h[4] and h[4] ~= '' then\n"
+"  redis.call('ZREM', P .. 'live', h[4])\n"
+"  redis.call('HSET', P .. 'alert:' .. h[4], 'cancelled_by', id)\n"
+"end\n"
+"local rk, args = P .. 'rate:' .. id, {}\n"
+"for i = 4, #ARGV - 1, 2 do\n"
+"  args[#args + 1] = ARGV[i] .. ':targeted'\n"
+"  args[#args + 1] = ARGV[i + 1]\n"
+"  if #args >= 1000 then redis.call('HSET', rk, unpack(args)); args = {} end\n"
+"end\n"
+"if #args > 0 then redis.call('HSET', rk, unpack(args)) end\n"
+"return {1, seq}\n";
+
+/*
+ * ARGV: P.  Every held alert, by time, as flat groups of {id, publish_at,
+ * env, target, issuer, type, issued, expires, remind, escalate, maxrem,
+ * status, references}.
+ */
+static const char lua_held[] =
+"local P, out = ARGV[1], {}\n"
+"local ids = redis.call('ZRANGE', P .. 'schedule', 0, -1, 'WITHSCORES')\n"
+"for i = 1, #ids, 2 do\n"
+"  local h = redis.call('HMGET', P .. 'alert:' .. ids[i], 'env', 'target',\n"
+"    'issuer', 'type', 'issued', 'expires', 'remind', 'escalate', 'maxrem',\n"
+"    'status', 'references')\n"
+"  if h[1] then\n"
+"    out[#out + 1] = ids[i]\n"
+"    out[#out + 1] = ids[i + 1]\n"
+"    for k = 1, 11 do out[#out + 1] = h[k] or '' end\n"
+"  else\n"
+"    redis.call('ZREM', P .. 'schedule', ids[i])\n"
+"  end\n"
+"end\n"
+"return out\n";
+
+/*
  * A batch of acks.  ARGV: P, now, then per ack: id, cn, state, reach,
  * n, and n node ids (the agent's node up to the target).  States only
  * move forward; counters are cumulative (a read agent counts as
- * delivered too).  Per ack returns the new state if stored, -current if
+ * delivered too).  An agent's entry in ack:{id} is
+ * "state:at:reach:t1:t2:t3": the state, when it last changed, the head
+ * count ('' if none), and when each state was first reached (0 if not
+ * yet; a state skipped over gets the time of the ack that passed it),
+ * which the report's "in time" and time-to-read columns need.  Per ack returns the new state if stored, -current if
  * not (already there or beyond), or -1000 if the alert is unknown.
  * Counter increments are summed over the batch first, so a thousand acks
  * from one school cost one HINCRBY per (node, state), not per ack.
@@ -91,11 +174,17 @@ static const char lua_ack[] =
 "    out[#out + 1] = -1000\n"
 "  else\n"
 "    local v = redis.call('HGET', ak, cn)\n"
-"    if v then cur = tonumber(string.match(v, '^(%d+)')) or 0 end\n"
+"    local t = {'0', '0', '0'}\n"
+"    if v then\n"
+"      cur = tonumber(string.match(v, '^(%d+)')) or 0\n"
+"      local a, b, c = string.match(v, '^%d+:%d+:%d*:(%d+):(%d+):(%d+)$')\n"
+"      if a then t = {a, b, c} end\n"
+"    end\n"
 "    if st > cur then\n"
-"      local val = st .. ':' .. now\n"
-"      if st == 3 and reach > 0 then val = val .. ':' .. reach end\n"
-"      redis.call('HSET', ak, cn, val)\n"
+"      for s = cur + 1, st do t[s] = now end\n"
+"      local r = ''\n"
+"      if st == 3 and reach > 0 then r = reach end\n"
+"      redis.call('HSET', ak, cn, st .. ':' .. now .. ':' .. r .. ':' .. t[1] .. ':' .. t[2] .. ':' .. t[3])\n"
 "      local rk = P .. 'rate:' .. id\n"
 "      for j = 1, n do\n"
 "        local node = ARGV[i + 4 + j]\n"
@@ -184,6 +273,8 @@ const char *const lua_scripts[STORE_LUA_COUNT] = {
 	[STORE_LUA_TREE] = lua_tree,
 	[STORE_LUA_ALERTS] = lua_alerts,
 	[STORE_LUA_STATES] = lua_states,
+	[STORE_LUA_RELEASE] = lua_release,
+	[STORE_LUA_HELD] = lua_held,
 };
 
 const char *const lua_names[STORE_LUA_COUNT] = {
@@ -194,4 +285,6 @@ const char *const lua_names[STORE_LUA_COUNT] = {
 	[STORE_LUA_TREE] = "tree",
 	[STORE_LUA_ALERTS] = "alerts",
 	[STORE_LUA_STATES] = "states",
+	[STORE_LUA_RELEASE] = "release",
+	[STORE_LUA_HELD] = "held",
 };

@@ -387,9 +387,11 @@ struct pubreq {
 	proto_id	 issuer;
 	proto_id	 references;
 	uint8_t		 type;
+	uint8_t		 status;	/* enum proto_alert_status */
 	uint64_t	 issued;
 	uint64_t	 expires;
 	uint64_t	 accepted;
+	uint64_t	 publish_at;	/* held until then; 0: now */
 	struct alert_timers tm;
 	uint32_t	 targeted;
 	uint8_t		*env;
@@ -503,7 +505,7 @@ publish_handle(struct conn *c, const uint8_t *p, size_t len)
 	struct pubreq		*req;
 	struct pubargs		 pa;
 	const char		*ref = NULL;
-	char			 why[256], num[7][24];
+	char			 why[256], num[9][24];
 	uint64_t		 now = now_ms(), skew;
 	size_t			 nnodes = 0;
 	uint64_t		 wait;
@@ -597,6 +599,8 @@ publish_handle(struct conn *c, const uint8_t *p, size_t len)
 	strlcpy(req->issuer, a.issuer, sizeof(req->issuer));
 	strlcpy(req->references, a.references, sizeof(req->references));
 	req->type = a.msg_type;
+	req->status = a.status;
+	req->publish_at = a.publish_at > now ? a.publish_at : 0;
 	req->issued = a.issued_at;
 	req->expires = a.expires_at;
 	req->targeted = target->receivers;
@@ -613,8 +617,8 @@ publish_handle(struct conn *c, const uint8_t *p, size_t len)
 	tree_walk(target, publish_count_cb, &nnodes);
 	pa.argc = 0;
 	pa.numlen = 0;
-	if ((pa.argv = calloc(13 + 2 * nnodes, sizeof(*pa.argv))) == NULL ||
-	    (pa.lens = calloc(13 + 2 * nnodes, sizeof(*pa.lens))) == NULL ||
+	if ((pa.argv = calloc(15 + 2 * nnodes, sizeof(*pa.argv))) == NULL ||
+	    (pa.lens = calloc(15 + 2 * nnodes, sizeof(*pa.lens))) == NULL ||
 	    (pa.nums = malloc(12 * nnodes + 1)) == NULL)
 		fatal("publish_handle");
 	snprintf(num[0], sizeof(num[0]), "%u", req->type);
@@ -624,6 +628,8 @@ publish_handle(struct conn *c, const uint8_t *p, size_t len)
 	snprintf(num[4], sizeof(num[4]), "%u", req->tm.remind_ms);
 	snprintf(num[5], sizeof(num[5]), "%u", req->tm.escalate_ms);
 	snprintf(num[6], sizeof(num[6]), "%u", req->tm.max_reminders);
+	snprintf(num[7], sizeof(num[7]), "%u", req->status);
+	snprintf(num[8], sizeof(num[8]), "%" PRIu64, req->publish_at);
 #define ARG(s, l) do { pa.argv[pa.argc] = (s); pa.lens[pa.argc++] = (l); } while (0)
 	ARG(store_key("%s", ""), strlen(wz->conf->redis.prefix));
 	ARG(req->id, strlen(req->id));
@@ -638,6 +644,8 @@ publish_handle(struct conn *c, const uint8_t *p, size_t len)
 	ARG(num[4], strlen(num[4]));
 	ARG(num[5], strlen(num[5]));
 	ARG(num[6], strlen(num[6]));
+	ARG(num[7], strlen(num[7]));
+	ARG(num[8], strlen(num[8]));
 #undef ARG
 	tree_walk(target, publish_args_cb, &pa);
 	htab_put(&publishing, req->id, req);

@@ -155,6 +155,8 @@ void		 conn_set_state(struct conn *, enum conn_state);
 /* The agents connected at a node (an iteration that must not close any). */
 struct conn	*conn_first_at(struct tnode *);
 struct conn	*conn_next_at(struct conn *);
+/* Agents of p connected now, and the earliest connect time (ms). */
+unsigned	 conn_presence(const struct tprincipal *p, uint64_t *since);
 /* Push blob to every ready agent with receive at or below root. */
 size_t		 conn_fanout(struct tnode *root, struct blob *);
 /* After a tree swap: rebind every connection to the new tree. */
@@ -194,6 +196,8 @@ enum store_script {
 	STORE_LUA_TREE,
 	STORE_LUA_ALERTS,
 	STORE_LUA_STATES,
+	STORE_LUA_RELEASE,
+	STORE_LUA_HELD,
 	STORE_LUA_COUNT
 };
 
@@ -313,5 +317,17 @@ void		 metrics_stop(void);
 /* --- status.c ---------------------------------------------------------- */
 
 void		 status_handle(struct conn *, const uint8_t *, size_t);
+
+/* --- agents.c: who is connected, who has been away ---------------------- */
+
+void		 agents_handle(struct conn *, const uint8_t *, size_t);
+
+/* --- schedule.c: alerts held until their publish_at ---------------------- */
+
+void		 schedule_handle(struct conn *, const uint8_t *, size_t);
+
+/* --- report.c: supervision reports over a time range --------------------- */
+
+void		 report_handle(struct conn *, const uint8_t *, size_t);
 
 #endif

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * alert: the signed alert body and the envelope that carries it, the
- * rules a body must follow beyond its field table (references, expiry),
+ * rules a body must follow beyond its field table (references, expiry,
+ * publication time),
  * and the stable names of the enums and error codes, as used in logs,
  * on the console command line and in PROTOCOL.md.
  */
@@ -32,6 +33,9 @@ static const struct field_spec alert_spec[] = {
 	F_U64(11, FIELD_REQ, struct proto_alert, issued_at),
 	F_U64(12, FIELD_REQ, struct proto_alert, expires_at),
 	F_U8(13, FIELD_REQ, 0, 1, struct proto_alert, relay_required),
+	F_U64(14, 0, struct proto_alert, publish_at),
+	F_U8(15, 0, PROTO_STATUS_ACTUAL, PROTO_STATUS_TEST, struct proto_alert,
+	    status),
 };
 
 static const struct field_schema alert_schema = {
@@ -65,6 +69,8 @@ alert_check(const struct proto_alert *a)
 	    strcmp(a->references, a->id) == 0)
 		return PROTO_E_REFERENCE;
 	if (a->expires_at <= a->issued_at)
+		return PROTO_E_EXPIRY;
+	if (a->publish_at != 0 && a->expires_at <= a->publish_at)
 		return PROTO_E_EXPIRY;
 	return 0;
 }
@@ -136,6 +142,9 @@ static const char *const alert_severities[] = {
 static const char *const alert_msg_types[] = {
 	NULL, "alert", "update", "cancel"
 };
+static const char *const alert_statuses[] = {
+	"actual", "exercise", "test"
+};
 static const char *const alert_ack_states[] = {
 	"none", "delivered", "read", "relayed"
 };
@@ -200,6 +209,18 @@ int
 proto_msg_type_parse(const char *s)
 {
 	return alert_parse(alert_msg_types, ALERT_NNAMES(alert_msg_types), s);
+}
+
+const char *
+proto_alert_status_name(int v)
+{
+	return alert_name(alert_statuses, ALERT_NNAMES(alert_statuses), v);
+}
+
+int
+proto_alert_status_parse(const char *s)
+{
+	return alert_parse(alert_statuses, ALERT_NNAMES(alert_statuses), s);
 }
 
 const char *

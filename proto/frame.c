@@ -56,6 +56,18 @@ proto_type_name(int type)
 		return "STATUS_REQ";
 	case PROTO_T_STATUS:
 		return "STATUS";
+	case PROTO_T_AGENTS_REQ:
+		return "AGENTS_REQ";
+	case PROTO_T_AGENTS:
+		return "AGENTS";
+	case PROTO_T_SCHEDULE_REQ:
+		return "SCHEDULE_REQ";
+	case PROTO_T_SCHEDULE:
+		return "SCHEDULE";
+	case PROTO_T_REPORT_REQ:
+		return "REPORT_REQ";
+	case PROTO_T_REPORT:
+		return "REPORT";
 	case PROTO_T_PING:
 		return "PING";
 	case PROTO_T_PONG:

@@ -47,6 +47,7 @@ static const struct field_spec published_spec[] = {
 	F_NAME(1, FIELD_REQ, struct proto_published, id),
 	F_U64(2, FIELD_REQ, struct proto_published, seq),
 	F_U32(3, FIELD_REQ, struct proto_published, targeted),
+	F_U64(4, 0, struct proto_published, publish_at),
 };
 
 static const struct field_spec alert_msg_spec[] = {
@@ -72,7 +73,8 @@ static const struct field_spec ack_ok_spec[] = {
 static const struct field_spec status_req_spec[] = {
 	F_NAME(1, FIELD_REQ, struct proto_status_req, id),
 	F_NODE(2, 0, struct proto_status_req, node),
-	F_U8(3, 0, 0, PROTO_SF_MEMBERS, struct proto_status_req, flags),
+	F_U8(3, 0, 0, PROTO_SF_MEMBERS | PROTO_SF_WATCH,
+	    struct proto_status_req, flags),
 };
 
 static const struct field_spec status_node_spec[] = {
@@ -95,6 +97,68 @@ static const struct field_spec status_member_spec[] = {
 	F_U8(3, FIELD_REQ, PROTO_ACK_NONE, PROTO_ACK_RELAYED,
 	    struct proto_status_member, state),
 	F_U64(4, 0, struct proto_status_member, at),
+	F_U8(5, 0, 0, 1, struct proto_status_member, online),
+};
+
+static const struct field_spec agents_req_spec[] = {
+	F_NODE(1, 0, struct proto_agents_req, node),
+};
+
+static const struct field_spec agent_item_spec[] = {
+	F_NAME(1, FIELD_REQ, struct proto_agent_item, cn),
+	F_NODE(2, FIELD_REQ, struct proto_agent_item, node),
+	F_U8(3, FIELD_REQ, 0, PROTO_R_RECEIVE | PROTO_R_ISSUE | PROTO_R_OBSERVE,
+	    struct proto_agent_item, rights),
+	F_U8(4, 0, 0, UINT8_MAX, struct proto_agent_item, online),
+	F_U64(5, 0, struct proto_agent_item, since),
+	F_U64(6, 0, struct proto_agent_item, last_seen),
+};
+
+static const struct field_spec schedule_req_spec[] = {
+	F_NODE(1, 0, struct proto_schedule_req, node),
+};
+
+static const struct field_spec schedule_item_spec[] = {
+	F_NAME(1, FIELD_REQ, struct proto_schedule_item, id),
+	F_NAME(2, FIELD_REQ, struct proto_schedule_item, issuer),
+	F_NODE(3, FIELD_REQ, struct proto_schedule_item, target),
+	F_U8(4, FIELD_REQ, PROTO_MSG_ALERT, PROTO_MSG_CANCEL,
+	    struct proto_schedule_item, msg_type),
+	F_U64(5, FIELD_REQ, struct proto_schedule_item, publish_at),
+	F_U64(6, FIELD_REQ, struct proto_schedule_item, expires_at),
+	F_TEXT(7, FIELD_REQ, 1, PROTO_HEADLINE_MAX, struct proto_schedule_item,
+	    headline),
+	F_U8(8, 0, PROTO_STATUS_ACTUAL, PROTO_STATUS_TEST,
+	    struct proto_schedule_item, status),
+};
+
+static const struct field_spec report_req_spec[] = {
+	F_NODE(1, 0, struct proto_report_req, node),
+	F_U64(2, FIELD_REQ, struct proto_report_req, from),
+	F_U64(3, FIELD_REQ, struct proto_report_req, to),
+};
+
+static const struct field_spec report_row_spec[] = {
+	F_NODE(1, FIELD_REQ, struct proto_report_row, node),
+	F_NODE(2, 0, struct proto_report_row, parent),
+	F_U8(3, FIELD_REQ, PROTO_TIER_POLICE, PROTO_TIER_CLASS,
+	    struct proto_report_row, tier),
+	F_TEXT(4, FIELD_REQ, 0, PROTO_NODE_NAME_MAX, struct proto_report_row,
+	    name),
+	F_U32(5, FIELD_REQ, struct proto_report_row, alerts),
+	F_U32(6, FIELD_REQ, struct proto_report_row, targeted),
+	F_U32(7, FIELD_REQ, struct proto_report_row, delivered),
+	F_U32(8, FIELD_REQ, struct proto_report_row, read),
+	F_U32(9, FIELD_REQ, struct proto_report_row, relayed),
+	F_U32(10, FIELD_REQ, struct proto_report_row, delivered_in_time),
+	F_U32(11, FIELD_REQ, struct proto_report_row, read_in_time),
+	F_U32(12, FIELD_REQ, struct proto_report_row, relayed_in_time),
+	F_U64(13, 0, struct proto_report_row, median_read_ms),
+	F_U32(14, 0, struct proto_report_row, drill_alerts),
+	F_U32(15, 0, struct proto_report_row, drill_targeted),
+	F_U32(16, 0, struct proto_report_row, drill_delivered),
+	F_U32(17, 0, struct proto_report_row, drill_read),
+	F_U32(18, 0, struct proto_report_row, drill_relayed),
 };
 
 #define MSG_SCHEMA(nm, spec, st) \
@@ -132,10 +196,59 @@ static const struct field_spec status_spec[] = {
 	F_LIST(6, FIELD_REQ, &status_node_schema, struct proto_status, nodes),
 	F_LIST(7, 0, &status_member_schema, struct proto_status, members),
 	F_U32(8, 0, struct proto_status, omitted),
+	F_U8(9, 0, PROTO_STATUS_ACTUAL, PROTO_STATUS_TEST, struct proto_status,
+	    status),
+	F_U64(10, 0, struct proto_status, server_time),
 };
 
 static const struct field_schema status_schema =
     MSG_SCHEMA("STATUS", status_spec, struct proto_status);
+
+static const struct field_schema agents_req_schema =
+    MSG_SCHEMA("AGENTS_REQ", agents_req_spec, struct proto_agents_req);
+static const struct field_schema agent_item_schema =
+    MSG_SCHEMA("AGENTS principal", agent_item_spec, struct proto_agent_item);
+static const struct field_schema schedule_req_schema =
+    MSG_SCHEMA("SCHEDULE_REQ", schedule_req_spec, struct proto_schedule_req);
+static const struct field_schema schedule_item_schema =
+    MSG_SCHEMA("SCHEDULE alert", schedule_item_spec,
+    struct proto_schedule_item);
+static const struct field_schema report_req_schema =
+    MSG_SCHEMA("REPORT_REQ", report_req_spec, struct proto_report_req);
+static const struct field_schema report_row_schema =
+    MSG_SCHEMA("REPORT row", report_row_spec, struct proto_report_row);
+
+static const struct field_spec agents_spec[] = {
+	F_NODE(1, FIELD_REQ, struct proto_agents, node),
+	F_U64(2, FIELD_REQ, struct proto_agents, server_time),
+	F_LIST(3, FIELD_REQ, &agent_item_schema, struct proto_agents,
+	    principals),
+	F_U32(4, 0, struct proto_agents, omitted),
+};
+
+static const struct field_spec schedule_spec[] = {
+	F_U64(1, FIELD_REQ, struct proto_schedule, server_time),
+	F_LIST(2, FIELD_REQ, &schedule_item_schema, struct proto_schedule,
+	    alerts),
+	F_U32(3, 0, struct proto_schedule, omitted),
+};
+
+static const struct field_spec report_spec[] = {
+	F_NODE(1, FIELD_REQ, struct proto_report, node),
+	F_U64(2, FIELD_REQ, struct proto_report, from),
+	F_U64(3, FIELD_REQ, struct proto_report, to),
+	F_U32(4, FIELD_REQ, struct proto_report, alerts),
+	F_U32(5, 0, struct proto_report, drills),
+	F_LIST(6, FIELD_REQ, &report_row_schema, struct proto_report, rows),
+	F_U32(7, 0, struct proto_report, omitted),
+};
+
+static const struct field_schema agents_schema =
+    MSG_SCHEMA("AGENTS", agents_spec, struct proto_agents);
+static const struct field_schema schedule_schema =
+    MSG_SCHEMA("SCHEDULE", schedule_spec, struct proto_schedule);
+static const struct field_schema report_schema =
+    MSG_SCHEMA("REPORT", report_spec, struct proto_report);
 
 static const struct field_spec escalation_spec[] = {
 	F_NAME(1, FIELD_REQ, struct proto_escalation, id),
@@ -464,4 +577,134 @@ proto_bye_encode(struct proto_buf *b, uint16_t code, const char *text)
 	m.text.p = clean;
 	m.text.len = msg_clean_text(text, clean);
 	msg_encode(b, PROTO_T_BYE, &bye_schema, &m);
+}
+
+/* --- the console's lists: AGENTS, SCHEDULE, REPORT ----------------------- */
+
+int
+proto_agents_req_decode(const uint8_t *p, size_t len,
+    struct proto_agents_req *m)
+{
+	return field_decode(&agents_req_schema, p, len, m);
+}
+
+int
+proto_agents_decode(const uint8_t *p, size_t len, struct proto_agents *m)
+{
+	return field_decode(&agents_schema, p, len, m);
+}
+
+int
+proto_schedule_req_decode(const uint8_t *p, size_t len,
+    struct proto_schedule_req *m)
+{
+	return field_decode(&schedule_req_schema, p, len, m);
+}
+
+int
+proto_schedule_decode(const uint8_t *p, size_t len, struct proto_schedule *m)
+{
+	return field_decode(&schedule_schema, p, len, m);
+}
+
+int
+proto_report_req_decode(const uint8_t *p, size_t len,
+    struct proto_report_req *m)
+{
+	return field_decode(&report_req_schema, p, len, m);
+}
+
+int
+proto_report_decode(const uint8_t *p, size_t len, struct proto_report *m)
+{
+	return field_decode(&report_schema, p, len, m);
+}
+
+int
+proto_agent_item_next(const struct proto_view *v, size_t *cursor,
+    struct proto_agent_item *m)
+{
+	return field_list_next(&agent_item_schema, v, cursor, m);
+}
+
+int
+proto_schedule_item_next(const struct proto_view *v, size_t *cursor,
+    struct proto_schedule_item *m)
+{
+	return field_list_next(&schedule_item_schema, v, cursor, m);
+}
+
+int
+proto_report_row_next(const struct proto_view *v, size_t *cursor,
+    struct proto_report_row *m)
+{
+	return field_list_next(&report_row_schema, v, cursor, m);
+}
+
+void
+proto_agents_req_encode(struct proto_buf *b, const struct proto_agents_req *m)
+{
+	msg_encode(b, PROTO_T_AGENTS_REQ, &agents_req_schema, m);
+}
+
+void
+proto_agents_encode(struct proto_buf *b, const struct proto_agents *m)
+{
+	msg_encode(b, PROTO_T_AGENTS, &agents_schema, m);
+}
+
+/* Append one item to an open list, with the item table given. */
+static void
+msg_item_put(struct proto_buf *b, const struct field_schema *s,
+    const void *m)
+{
+	size_t		 mark;
+
+	mark = pbuf_item_begin(b);
+	field_encode(b, s, m);
+	pbuf_item_end(b, mark);
+}
+
+void
+proto_agent_item_put(struct proto_buf *b, const struct proto_agent_item *m)
+{
+	msg_item_put(b, &agent_item_schema, m);
+}
+
+void
+proto_schedule_req_encode(struct proto_buf *b,
+    const struct proto_schedule_req *m)
+{
+	msg_encode(b, PROTO_T_SCHEDULE_REQ, &schedule_req_schema, m);
+}
+
+void
+proto_schedule_encode(struct proto_buf *b, const struct proto_schedule *m)
+{
+	msg_encode(b, PROTO_T_SCHEDULE, &schedule_schema, m);
+}
+
+void
+proto_schedule_item_put(struct proto_buf *b,
+    const struct proto_schedule_item *m)
+{
+	msg_item_put(b, &schedule_item_schema, m);
+}
+
+void
+proto_report_req_encode(struct proto_buf *b, const struct proto_report_req *m)
+{
+	msg_encode(b, PROTO_T_REPORT_REQ, &report_req_schema, m);
+}
+
+void
+proto_report_encode(struct proto_buf *b, const struct proto_report *m)
+{
+	msg_encode(b, PROTO_T_REPORT, &report_schema, m);
+}
+
+void
+proto_report_row_put(struct proto_buf *b, const struct proto_report_row *m)
+{
+	msg_item_put(b, &report_row_schema, m);
 }

@@ -49,6 +49,12 @@ enum proto_type {
 	PROTO_T_ACK_OK		= 0x21,
 	PROTO_T_STATUS_REQ	= 0x30,
 	PROTO_T_STATUS		= 0x31,
+	PROTO_T_AGENTS_REQ	= 0x32,
+	PROTO_T_AGENTS		= 0x33,
+	PROTO_T_SCHEDULE_REQ	= 0x34,
+	PROTO_T_SCHEDULE	= 0x35,
+	PROTO_T_REPORT_REQ	= 0x36,
+	PROTO_T_REPORT		= 0x37,
 	PROTO_T_PING		= 0x40,
 	PROTO_T_PONG		= 0x41,
 	PROTO_T_ERROR		= 0x7e,
@@ -241,8 +247,9 @@ struct proto_escalation {
 
 struct proto_published {		/* server -> client */
 	proto_id	id;		/* 1 */
-	uint64_t	seq;		/* 2 */
+	uint64_t	seq;		/* 2 0 while the alert is held */
 	uint32_t	targeted;	/* 3 agents targeted */
+	uint64_t	publish_at;	/* 4 optional: held until then, ms */
 };
 
 enum proto_alert_flags {
@@ -270,6 +277,7 @@ struct proto_ack_ok {			/* server -> client */
 
 enum proto_status_flags {
 	PROTO_SF_MEMBERS	= 0x01,	/* include per-principal states */
+	PROTO_SF_WATCH		= 0x02,	/* and again after every change */
 };
 
 struct proto_status_req {		/* client -> server */
@@ -297,6 +305,7 @@ struct proto_status_member {
 	proto_id	node;		/* 2 */
 	uint8_t		state;		/* 3 enum proto_ack_state */
 	uint64_t	at;		/* 4 optional: ms of the last change */
+	uint8_t		online;		/* 5 optional: 1 if connected as agent */
 };
 
 struct proto_status {			/* server -> client */
@@ -308,6 +317,89 @@ struct proto_status {			/* server -> client */
 	struct proto_view nodes;	/* 6 list of proto_status_node, pre-order */
 	struct proto_view members;	/* 7 optional list of proto_status_member */
 	uint32_t	omitted;	/* 8 optional: members left out to fit */
+	uint8_t		status;		/* 9 optional: enum proto_alert_status */
+	uint64_t	server_time;	/* 10 optional: when this was read, ms */
+};
+
+struct proto_agents_req {		/* client -> server */
+	proto_id	node;		/* 1 optional: subtree root */
+};
+
+/* One principal of an AGENTS list. */
+struct proto_agent_item {
+	proto_id	cn;		/* 1 */
+	proto_id	node;		/* 2 */
+	uint8_t		rights;		/* 3 enum proto_rights bits */
+	uint8_t		online;		/* 4 optional: agent connections now */
+	uint64_t	since;		/* 5 optional: connected since, ms */
+	uint64_t	last_seen;	/* 6 optional: last connected, ms */
+};
+
+struct proto_agents {			/* server -> client */
+	proto_id	node;		/* 1 the subtree root shown */
+	uint64_t	server_time;	/* 2 ms */
+	struct proto_view principals;	/* 3 list of proto_agent_item */
+	uint32_t	omitted;	/* 4 optional: left out to fit */
+};
+
+struct proto_schedule_req {		/* client -> server */
+	proto_id	node;		/* 1 optional: subtree root */
+};
+
+/* One held alert of a SCHEDULE list. */
+struct proto_schedule_item {
+	proto_id	id;		/* 1 */
+	proto_id	issuer;		/* 2 */
+	proto_id	target;		/* 3 */
+	uint8_t		msg_type;	/* 4 */
+	uint64_t	publish_at;	/* 5 ms */
+	uint64_t	expires_at;	/* 6 ms */
+	struct proto_view headline;	/* 7 text */
+	uint8_t		status;		/* 8 optional: enum proto_alert_status */
+};
+
+struct proto_schedule {			/* server -> client */
+	uint64_t	server_time;	/* 1 ms */
+	struct proto_view alerts;	/* 2 list of proto_schedule_item */
+	uint32_t	omitted;	/* 3 optional: left out to fit */
+};
+
+struct proto_report_req {		/* client -> server */
+	proto_id	node;		/* 1 optional: subtree root */
+	uint64_t	from;		/* 2 ms, alerts accepted at or after */
+	uint64_t	to;		/* 3 ms, and before */
+};
+
+/* One node of a REPORT: sums over the alerts that reached it. */
+struct proto_report_row {
+	proto_id	node;		/* 1 */
+	proto_id	parent;		/* 2 optional */
+	uint8_t		tier;		/* 3 */
+	struct proto_view name;		/* 4 text */
+	uint32_t	alerts;		/* 5 real alerts that reached the node */
+	uint32_t	targeted;	/* 6 agents addressed, summed over them */
+	uint32_t	delivered;	/* 7 */
+	uint32_t	read;		/* 8 */
+	uint32_t	relayed;	/* 9 */
+	uint32_t	delivered_in_time; /* 10 before the alert's deadline */
+	uint32_t	read_in_time;	/* 11 */
+	uint32_t	relayed_in_time; /* 12 */
+	uint64_t	median_read_ms;	/* 13 optional: acceptance to read */
+	uint32_t	drill_alerts;	/* 14 optional: the same for drills */
+	uint32_t	drill_targeted;	/* 15 optional */
+	uint32_t	drill_delivered; /* 16 optional */
+	uint32_t	drill_read;	/* 17 optional */
+	uint32_t	drill_relayed;	/* 18 optional */
+};
+
+struct proto_report {			/* server -> client */
+	proto_id	node;		/* 1 */
+	uint64_t	from;		/* 2 */
+	uint64_t	to;		/* 3 */
+	uint32_t	alerts;		/* 4 real alerts in the range */
+	uint32_t	drills;		/* 5 optional: drills in the range */
+	struct proto_view rows;		/* 6 list of proto_report_row, pre-order */
+	uint32_t	omitted;	/* 7 optional: rows left out to fit */
 };
 
 struct proto_ping {			/* both ways; PONG echoes the nonce */
@@ -342,6 +434,13 @@ int	proto_status_req_decode(const uint8_t *, size_t, struct proto_status_req *);
 int	proto_status_decode(const uint8_t *, size_t, struct proto_status *);
 int	proto_ping_decode(const uint8_t *, size_t, struct proto_ping *);
 int	proto_escalation_decode(const uint8_t *, size_t, struct proto_escalation *);
+int	proto_agents_req_decode(const uint8_t *, size_t, struct proto_agents_req *);
+int	proto_agents_decode(const uint8_t *, size_t, struct proto_agents *);
+int	proto_schedule_req_decode(const uint8_t *, size_t,
+	    struct proto_schedule_req *);
+int	proto_schedule_decode(const uint8_t *, size_t, struct proto_schedule *);
+int	proto_report_req_decode(const uint8_t *, size_t, struct proto_report_req *);
+int	proto_report_decode(const uint8_t *, size_t, struct proto_report *);
 int	proto_error_decode(const uint8_t *, size_t, struct proto_error *);
 int	proto_bye_decode(const uint8_t *, size_t, struct proto_bye *);
 
@@ -353,6 +452,12 @@ int	proto_status_node_next(const struct proto_view *, size_t *cursor,
 	    struct proto_status_node *);
 int	proto_status_member_next(const struct proto_view *, size_t *cursor,
 	    struct proto_status_member *);
+int	proto_agent_item_next(const struct proto_view *, size_t *cursor,
+	    struct proto_agent_item *);
+int	proto_schedule_item_next(const struct proto_view *, size_t *cursor,
+	    struct proto_schedule_item *);
+int	proto_report_row_next(const struct proto_view *, size_t *cursor,
+	    struct proto_report_row *);
 
 /*
  * Encoders: append one whole frame (header included) to the buffer.
@@ -373,6 +478,18 @@ void	proto_status_member_put(struct proto_buf *, const struct proto_status_membe
 void	proto_ping_encode(struct proto_buf *, uint8_t type, const struct proto_ping *);
 /* ESCALATION: members is built with pbuf_list_* and proto_status_member_put. */
 void	proto_escalation_encode(struct proto_buf *, const struct proto_escalation *);
+/* AGENTS, SCHEDULE, REPORT: lists built with pbuf_list_* and the _put. */
+void	proto_agents_req_encode(struct proto_buf *, const struct proto_agents_req *);
+void	proto_agents_encode(struct proto_buf *, const struct proto_agents *);
+void	proto_agent_item_put(struct proto_buf *, const struct proto_agent_item *);
+void	proto_schedule_req_encode(struct proto_buf *,
+	    const struct proto_schedule_req *);
+void	proto_schedule_encode(struct proto_buf *, const struct proto_schedule *);
+void	proto_schedule_item_put(struct proto_buf *,
+	    const struct proto_schedule_item *);
+void	proto_report_req_encode(struct proto_buf *, const struct proto_report_req *);
+void	proto_report_encode(struct proto_buf *, const struct proto_report *);
+void	proto_report_row_put(struct proto_buf *, const struct proto_report_row *);
 void	proto_error_encode(struct proto_buf *, uint16_t code, const char *text,
 	    const char *ref);
 void	proto_bye_encode(struct proto_buf *, uint16_t code, const char *text);
@@ -389,6 +506,13 @@ enum proto_category {
 	PROTO_CAT_WARNING	= 1,	/* 预警提醒 */
 	PROTO_CAT_KNOWLEDGE	= 2,	/* 防范知识 */
 	PROTO_CAT_CASE_FOLLOWUP	= 3,	/* 发案即补课 */
+};
+
+/* What the alert is, after CAP 1.2's status: absent = a real alert. */
+enum proto_alert_status {
+	PROTO_STATUS_ACTUAL	= 0,	/* a real warning */
+	PROTO_STATUS_EXERCISE	= 1,	/* a drill: 演练 */
+	PROTO_STATUS_TEST	= 2,	/* a technical test */
 };
 
 enum proto_severity {			/* as in CAP 1.2 */
@@ -414,6 +538,8 @@ struct proto_alert {
 	uint64_t	issued_at;	/* 11 ms since the epoch */
 	uint64_t	expires_at;	/* 12 ms since the epoch */
 	uint8_t		relay_required;	/* 13 0 or 1 */
+	uint64_t	publish_at;	/* 14 optional: hold until then, ms */
+	uint8_t		status;		/* 15 optional: enum proto_alert_status */
 };
 
 /* The envelope: what PUBLISH and ALERT carry, stored unchanged. */
@@ -429,6 +555,8 @@ const char	*proto_severity_name(int);
 int		 proto_severity_parse(const char *);
 const char	*proto_msg_type_name(int);
 int		 proto_msg_type_parse(const char *);
+const char	*proto_alert_status_name(int);	/* "actual", "exercise", "test" */
+int		 proto_alert_status_parse(const char *);
 const char	*proto_ack_state_name(int);	/* "delivered", ... */
 int		 proto_ack_state_parse(const char *);
 

@@ -1001,7 +1001,7 @@ class Env:
         for cn, v in self.redis.hgetall("ack:" + alert_id).items():
             parts = v.split(":")
             out[cn] = (int(parts[0]), int(parts[1]),
-                       int(parts[2]) if len(parts) > 2 else None)
+                       int(parts[2]) if len(parts) > 2 and parts[2] else None)
         return out
 
     def rate_from_acks(self, alert_id, target, tree=None):

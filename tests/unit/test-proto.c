@@ -879,7 +879,7 @@ test_round_trip_requests(void **state)
 	struct proto_publish	pub = { { (const uint8_t *)"\x01\0\0", 3 },
 				    0, 0, 0 };
 	struct proto_publish	pub2;
-	struct proto_published	pd = { AID, UINT64_MAX, 0 }, pd2;
+	struct proto_published	pd = { AID, UINT64_MAX, 0, 0 }, pd2;
 	struct proto_alert_msg	am = { 7, PROTO_AF_REMINDER | PROTO_AF_RESENT,
 				    { (const uint8_t *)"xyz", 3 } }, am2;
 	struct proto_ack	ack, ack2;
@@ -1163,7 +1163,7 @@ static const struct refusal refusals[] = {
 	    PROTO_E_FIELD },
 	{ "status_req flags 0", PROTO_T_STATUS_REQ, ID "030001 00",
 	    PROTO_E_FIELD },
-	{ "status_req flags 2", PROTO_T_STATUS_REQ, ID "030001 02",
+	{ "status_req flags 4", PROTO_T_STATUS_REQ, ID "030001 04",
 	    PROTO_E_VALUE },
 	{ "alert flags 4", PROTO_T_ALERT,
 	    "010008 0000000000000001 020001 04 030000", PROTO_E_VALUE },
@@ -1288,11 +1288,24 @@ test_status_lists_strict(void **state)
 	cur = 0;
 	assert_int_equal(proto_status_node_next(&v, &cur, &n),
 	    -PROTO_E_MISSING);
-	len = unhex("0010 010001 61 020001 61 030001 02 050001 00", p,
+	len = unhex("0010 010001 61 020001 61 030001 02 060001 01", p,
 	    sizeof(p));
 	v.len = len;
 	cur = 0;
 	assert_int_equal(proto_status_member_next(&v, &cur, &m), -PROTO_E_TAG);
+	/* online is 0 or 1, and absent when 0. */
+	len = unhex("0010 010001 61 020001 61 030001 02 050001 02", p,
+	    sizeof(p));
+	v.len = len;
+	cur = 0;
+	assert_int_equal(proto_status_member_next(&v, &cur, &m),
+	    -PROTO_E_VALUE);
+	len = unhex("0010 010001 61 020001 61 030001 02 050001 00", p,
+	    sizeof(p));
+	v.len = len;
+	cur = 0;
+	assert_int_equal(proto_status_member_next(&v, &cur, &m),
+	    -PROTO_E_FIELD);
 	/* Node tier 4; a cursor past the end. */
 	len = unhex("002e 010001 61 030001 04 040000 050004 00000000 "
 	    "060004 00000000 070004 00000000 080004 00000000 "

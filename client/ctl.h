@@ -63,13 +63,79 @@ int		ctl_parse_u32(const char *, uint32_t max, uint32_t *);
 /* JSON string literal of len bytes of UTF-8 s. */
 void		ctl_json_str(FILE *, const char *s, size_t len);
 
+/* Parse a time: ISO 8601 local "2026-12-24T08:00[:SS]" (or with a space,
+ * or a trailing Z or +08:00 offset), a date alone (midnight), or
+ * "+DURATION" from now_ms.  -1 if it is none of those. */
+int		ctl_parse_time(const char *, uint64_t now_ms, uint64_t *out);
+
+#define CTL_SETS_MAX		32	/* --set key=value per publish */
+#define CTL_OWNED_MAX		16	/* strings a template may fill in */
+
+/* What publish collects before it builds the body. */
+struct ctl_pub {
+	const char	*target;
+	const char	*headline;
+	const char	*text;
+	const char	*text_file;
+	const char	*instruction;
+	const char	*category;
+	const char	*severity;
+	const char	*expires;
+	const char	*id;
+	const char	*type;
+	const char	*references;
+	const char	*at;		/* --at: hold until then */
+	const char	*status;	/* --status / --drill */
+	const char	*template;	/* --template NAME */
+	const char	*sets[CTL_SETS_MAX];	/* --set key=value */
+	size_t		 nsets;
+	int		 relay;		/* --relay-required */
+	int		 relay_set;	/* relay came from the command line */
+	char		*owned[CTL_OWNED_MAX];	/* freed by ctl_pub_release */
+	size_t		 nowned;
+};
+
 /* ctl_alert.c */
 int	ctl_publish(struct ctl *, int, char **);
 int	ctl_ack(struct ctl *, int, char **);
+void	ctl_pub_release(struct ctl_pub *);
+
+/*
+ * ctl_template.c: fill every field of o the command line left unset
+ * (NULL) from the template o->template, with o->sets substituted into its
+ * placeholders; strings made go to o->owned.  Returns CTL_OK, or prints
+ * why and returns CTL_USAGE (bad --set, unknown template or placeholder)
+ * or CTL_FAIL (unreadable file).
+ */
+int	ctl_template_apply(struct ctl *, struct ctl_pub *o);
+int	ctl_templates(struct ctl *, int, char **);
 
 /* ctl_status.c */
 int	ctl_status(struct ctl *, int, char **);
 int	ctl_pending(struct ctl *, int, char **);
+int	ctl_watch(struct ctl *, int, char **);
+
+/* ctl_agents.c */
+int	ctl_agents(struct ctl *, int, char **);
+
+/* ctl_schedule.c */
+int	ctl_schedule_list(struct ctl *, int, char **);
+int	ctl_schedule_cancel(struct ctl *, int, char **);
+
+/* ctl_report.c */
+int	ctl_report(struct ctl *, int, char **);
+
+/*
+ * ctl_tty.c: terminal output.  Widths are display columns, right for
+ * CJK (two columns) and combining marks (none).
+ */
+size_t	ctl_width(const char *s, size_t len);
+/* Print s (len bytes of UTF-8) padded with spaces to width columns. */
+void	ctl_pad(FILE *, const char *s, size_t len, size_t width);
+/* Like ctl_pad, right-aligned. */
+void	ctl_rpad(FILE *, const char *s, size_t len, size_t width);
+/* 1 if f is a terminal and colours are not turned off (NO_COLOR). */
+int	ctl_tty_colour(FILE *f);
 
 /* ctl_tree.c */
 int	ctl_tree_import(struct ctl *, int, char **);

@@ -24,21 +24,6 @@
 
 #define CTL_EXPIRES_DEFAULT	"24h"
 
-/* What publish collects before it builds the body. */
-struct ctl_pub {
-	const char	*target;
-	const char	*headline;
-	const char	*text;
-	const char	*text_file;
-	const char	*instruction;
-	const char	*category;
-	const char	*severity;
-	const char	*expires;
-	const char	*id;
-	const char	*type;
-	const char	*references;
-	int		 relay;
-};
 
 /* Read FILE (or stdin for "-") whole, at most PROTO_TEXT_MAX bytes. */
 static char *
@@ -207,8 +192,31 @@ ctl_pub_fill(struct ctl_pub *o, struct proto_alert *a, const char *text,
 		return -1;
 	}
 	a->issued_at = client_now_ms();
-	a->expires_at = a->issued_at + (uint64_t)ms;
 	a->relay_required = o->relay ? 1 : 0;
+	if (o->status != NULL) {
+		if ((v = proto_alert_status_parse(o->status)) == -1) {
+			fprintf(stderr, "wuzhactl: --status %s: expected actual, "
+			    "exercise or test\n", o->status);
+			return -1;
+		}
+		a->status = (uint8_t)v;
+	}
+	if (o->at != NULL) {
+		if (ctl_parse_time(o->at, a->issued_at, &a->publish_at) == -1) {
+			fprintf(stderr, "wuzhactl: --at %s: expected a time "
+			    "such as 2026-12-24T08:00, 2026-12-24 08:00:00 "
+			    "(local time) or +DURATION such as +90m\n", o->at);
+			return -1;
+		}
+		if (a->publish_at <= a->issued_at) {
+			fprintf(stderr, "wuzhactl: --at %s is not in the "
+			    "future\n", o->at);
+			return -1;
+		}
+	}
+	/* The lifetime counts from when it goes out. */
+	a->expires_at = (a->publish_at ? a->publish_at : a->issued_at) +
+	    (uint64_t)ms;
 	return 0;
 }
 
@@ -261,22 +269,39 @@ ctl_pub_sign(struct ctl *ctl, struct proto_alert *a, struct proto_buf *env)
 	return rc;
 }
 
-/* PUBLISHED: "published ID seq SEQ targeted N". */
+/*
+ * PUBLISHED: "published ID seq SEQ targeted N", or "scheduled ID for
+ * TIME targeted N" for an alert held until its time; --json: one object.
+ */
 static int
 ctl_published_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
 {
 	struct proto_published	m;
-	int			rc;
+	char			t[40];
+	int			rc, json = *(int *)arg;
 
 	(void)ctl;
-	(void)arg;
 	if ((rc = proto_published_decode(p, len, &m)) != 0) {
 		fprintf(stderr, "wuzhactl: malformed PUBLISHED: %s\n",
 		    proto_err_name(-rc));
 		return CTL_FAIL;
 	}
-	printf("published %s seq %llu targeted %u\n", m.id,
-	    (unsigned long long)m.seq, m.targeted);
+	if (json) {
+		printf("{\"id\":");
+		ctl_json_str(stdout, m.id, strlen(m.id));
+		printf(",\"seq\":%llu,\"targeted\":%u",
+		    (unsigned long long)m.seq, m.targeted);
+		if (m.publish_at != 0)
+			printf(",\"publish_at\":%llu,\"publish\":\"%s\"",
+			    (unsigned long long)m.publish_at,
+			    client_time_str(m.publish_at, t, sizeof(t)));
+		printf("}\n");
+	} else if (m.publish_at != 0)
+		printf("scheduled %s for %s targeted %u\n", m.id,
+		    client_time_str(m.publish_at, t, sizeof(t)), m.targeted);
+	else
+		printf("published %s seq %llu targeted %u\n", m.id,
+		    (unsigned long long)m.seq, m.targeted);
 	return CTL_OK;
 }
 
@@ -336,6 +361,12 @@ ctl_publish(struct ctl *ctl, int argc, char **argv)
 		{ "remind-after",	required_argument, NULL, 'm' },
 		{ "escalate-after",	required_argument, NULL, 'E' },
 		{ "max-reminders",	required_argument, NULL, 'M' },
+		{ "at",			required_argument, NULL, 'a' },
+		{ "status",		required_argument, NULL, 'S' },
+		{ "drill",		no_argument,	   NULL, 'D' },
+		{ "template",		required_argument, NULL, 't' },
+		{ "set",		required_argument, NULL, 'v' },
+		{ "json",		no_argument,	   NULL, 'j' },
 		{ NULL,			0,		   NULL, 0 },
 	};
 	const char		*remind = NULL, *escalate = NULL, *maxrem = NULL;
@@ -346,9 +377,11 @@ ctl_publish(struct ctl *ctl, int argc, char **argv)
 	char			*filetext = NULL;
 	const char		*text = "";
 	size_t			 textlen = 0;
-	int			 ch, rc = CTL_FAIL;
+	int			 ch, rc = CTL_FAIL, json = 0;
 
 	memset(&o, 0, sizeof(o));
+	pbuf_init(&env);
+	pbuf_init(&req);
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
 		switch (ch) {
@@ -360,33 +393,55 @@ ctl_publish(struct ctl *ctl, int argc, char **argv)
 		case 'C': o.category = optarg; break;
 		case 's': o.severity = optarg; break;
 		case 'e': o.expires = optarg; break;
-		case 'r': o.relay = 1; break;
+		case 'r': o.relay = 1; o.relay_set = 1; break;
 		case 'I': o.id = optarg; break;
 		case 'y': o.type = optarg; break;
 		case 'R': o.references = optarg; break;
 		case 'm': remind = optarg; break;
 		case 'E': escalate = optarg; break;
 		case 'M': maxrem = optarg; break;
+		case 'a': o.at = optarg; break;
+		case 'S': o.status = optarg; break;
+		case 'D': o.status = "exercise"; break;
+		case 't': o.template = optarg; break;
+		case 'v':
+			if (o.nsets == CTL_SETS_MAX) {
+				fprintf(stderr, "wuzhactl: publish: more than "
+				    "%d --set\n", CTL_SETS_MAX);
+				return CTL_USAGE;
+			}
+			o.sets[o.nsets++] = optarg;
+			break;
+		case 'j': json = 1; break;
 		default:
 			fprintf(stderr, "wuzhactl: publish: bad option %s\n",
 			    argv[optind - 1]);
 			return ctl_usage(ctl);
 		}
 	}
+	if (o.nsets > 0 && o.template == NULL) {
+		fprintf(stderr, "wuzhactl: publish: --set needs --template\n");
+		return CTL_USAGE;
+	}
+	if (o.template != NULL && (rc = ctl_template_apply(ctl, &o)) != CTL_OK)
+		goto done;
+	rc = CTL_FAIL;
 	if (optind != argc || o.target == NULL || o.headline == NULL ||
-	    (o.text != NULL && o.text_file != NULL))
+	    (o.text != NULL && o.text_file != NULL)) {
+		ctl_pub_release(&o);
 		return ctl_usage(ctl);
+	}
 	if (o.text_file != NULL) {
-		if ((filetext = ctl_read_text(o.text_file, &textlen)) == NULL)
+		if ((filetext = ctl_read_text(o.text_file, &textlen)) == NULL) {
+			ctl_pub_release(&o);
 			return CTL_FAIL;
+		}
 		text = filetext;
 	} else if (o.text != NULL) {
 		text = o.text;
 		textlen = strlen(o.text);
 	}
 	memset(&a, 0, sizeof(a));
-	pbuf_init(&env);
-	pbuf_init(&req);
 	if (ctl_pub_fill(&o, &a, text, textlen) == -1) {
 		rc = CTL_USAGE;
 		goto done;
@@ -406,12 +461,24 @@ ctl_publish(struct ctl *ctl, int argc, char **argv)
 		    req.err);
 		goto done;
 	}
-	rc = ctl_request(ctl, &req, PROTO_T_PUBLISHED, ctl_published_cb, NULL);
+	rc = ctl_request(ctl, &req, PROTO_T_PUBLISHED, ctl_published_cb, &json);
  done:
 	pbuf_free(&req);
 	pbuf_free(&env);
 	free(filetext);
+	ctl_pub_release(&o);
 	return rc;
+}
+
+/* Free what a template put into o (the strings it owns). */
+void
+ctl_pub_release(struct ctl_pub *o)
+{
+	size_t	i;
+
+	for (i = 0; i < o->nowned; i++)
+		free(o->owned[i]);
+	o->nowned = 0;
 }
 
 /* --- ack ------------------------------------------------------------------ */

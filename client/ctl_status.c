@@ -346,3 +346,12 @@ ctl_pending(struct ctl *ctl, int argc, char **argv)
 		return CTL_USAGE;
 	return ctl_request(ctl, &req, PROTO_T_STATUS, ctl_pending_cb, NULL);
 }
+
+/* watch: placeholder until the pushed STATUS is wired. */
+int
+ctl_watch(struct ctl *ctl, int argc, char **argv)
+{
+	(void)ctl; (void)argc; (void)argv;
+	fprintf(stderr, "wuzhactl: watch: not written yet\n");
+	return CTL_FAIL;
+}

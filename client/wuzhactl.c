@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -35,17 +36,41 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "[--expires DURATION] [--relay-required] [--id ID] "
 	    "[--type alert|update|cancel] [--references ID] "
 	    "[--remind-after DURATION] [--max-reminders N] "
-	    "[--escalate-after DURATION]",
-	    "sign an alert with our own key and publish it" },
+	    "[--escalate-after DURATION] [--at TIME|+DURATION] "
+	    "[--status actual|exercise|test | --drill] "
+	    "[--template NAME [--set KEY=VALUE ...]] [--json]",
+	    "sign an alert with our own key and publish it (or hold it "
+	    "until --at)" },
 	{ { "ack", NULL }, ctl_ack,
 	    "ID read|relayed [--reach N]",
 	    "confirm that an alert was read, or relayed to N people" },
 	{ { "status", NULL }, ctl_status,
 	    "ID [--node NODE] [--json]",
 	    "delivery and reading rates of an alert, node by node" },
+	{ { "watch", NULL }, ctl_watch,
+	    "ID [--node NODE] [--json]",
+	    "the acknowledgement tree of an alert, redrawn as acks arrive, "
+	    "until all have read" },
 	{ { "pending", NULL }, ctl_pending,
-	    "ID --node NODE",
-	    "who at NODE has not read an alert yet" },
+	    "ID [--node NODE] [--state read|relayed] [--json]",
+	    "who below NODE has not read (or relayed) an alert yet" },
+	{ { "agents", NULL }, ctl_agents,
+	    "[--node NODE] [--unseen DURATION] [--json]",
+	    "who is connected, since when, and who has been away longer "
+	    "than DURATION" },
+	{ { "schedule", "list" }, ctl_schedule_list,
+	    "[--node NODE] [--json]",
+	    "alerts held until their publication time" },
+	{ { "schedule", "cancel" }, ctl_schedule_cancel,
+	    "ID [--json]",
+	    "cancel a held alert: it will never go out" },
+	{ { "report", NULL }, ctl_report,
+	    "[--node NODE] --from DATE --to DATE [--csv | --json]",
+	    "per node: alerts received, shares delivered, read and relayed "
+	    "in time, median time to read" },
+	{ { "templates", NULL }, ctl_templates,
+	    "[NAME] [--json]",
+	    "the alert templates, or one with its placeholders" },
 	{ { "tree", "import" }, ctl_tree_import,
 	    "FILE --redis SOCKET|HOST:PORT [--prefix P]",
 	    "check a tree file and make it the tree in Redis" },
@@ -124,6 +149,88 @@ ctl_parse_u32(const char *s, uint32_t max, uint32_t *out)
 	if (errno != 0 || *end != '\0' || v > max)
 		return -1;
 	*out = (uint32_t)v;
+	return 0;
+}
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian). */
+static int64_t
+ctl_days(int64_t y, int m, int d)
+{
+	int64_t	era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+/*
+ * A time on the command line; see ctl.h.  Local times go through mktime,
+ * so the console's TZ (Asia/Shanghai on a desk in China) applies.
+ */
+int
+ctl_parse_time(const char *s, uint64_t now, uint64_t *out)
+{
+	struct tm	tm;
+	int		y, mo, d, h = 0, mi = 0, sec = 0, n = 0, oh, om;
+	int64_t		ms, t;
+	char		sep, sign;
+	const char	*rest;
+
+	if (s[0] == '+') {
+		if ((ms = conf_parse_duration_ms(s + 1)) <= 0)
+			return -1;
+		*out = now + (uint64_t)ms;
+		return 0;
+	}
+	if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10)
+		return -1;
+	rest = s + n;
+	if (*rest == 'T' || *rest == ' ') {
+		sep = *rest++;
+		(void)sep;
+		n = 0;
+		if (sscanf(rest, "%2d:%2d%n", &h, &mi, &n) != 2 || n != 5)
+			return -1;
+		rest += n;
+		if (*rest == ':') {
+			n = 0;
+			if (sscanf(rest, ":%2d%n", &sec, &n) != 1 || n != 3)
+				return -1;
+			rest += n;
+		}
+	}
+	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
+	    mi > 59 || sec > 59 || h < 0 || mi < 0 || sec < 0)
+		return -1;
+	if (*rest == '\0') {
+		memset(&tm, 0, sizeof(tm));
+		tm.tm_year = y - 1900;
+		tm.tm_mon = mo - 1;
+		tm.tm_mday = d;
+		tm.tm_hour = h;
+		tm.tm_min = mi;
+		tm.tm_sec = sec;
+		tm.tm_isdst = -1;
+		if ((t = (int64_t)mktime(&tm)) == -1 || tm.tm_mday != d)
+			return -1;
+		*out = (uint64_t)t * 1000;
+		return 0;
+	}
+	t = ctl_days(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+	if (strcmp(rest, "Z") == 0) {
+		*out = (uint64_t)t * 1000;
+		return 0;
+	}
+	n = 0;
+	if (sscanf(rest, "%c%2d:%2d%n", &sign, &oh, &om, &n) != 3 ||
+	    rest[n] != '\0' || (sign != '+' && sign != '-') || oh > 14 ||
+	    om > 59)
+		return -1;
+	t -= (sign == '+' ? 1 : -1) * (oh * 3600 + om * 60);
+	*out = (uint64_t)t * 1000;
 	return 0;
 }
 
@@ -394,9 +501,11 @@ main(int argc, char *argv[])
 	if (argc == 0)
 		usage();
 	if ((ctl.cmd = ctl_lookup(argc, argv, &nwords)) == NULL) {
+		int two = argc > 1 && (strcmp(argv[0], "tree") == 0 ||
+		    strcmp(argv[0], "schedule") == 0);
+
 		fprintf(stderr, "wuzhactl: unknown verb: %s%s%s\n", argv[0],
-		    argc > 1 && strcmp(argv[0], "tree") == 0 ? " " : "",
-		    argc > 1 && strcmp(argv[0], "tree") == 0 ? argv[1] : "");
+		    two ? " " : "", two ? argv[1] : "");
 		usage();
 	}
 	argc -= nwords - 1;

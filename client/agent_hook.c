@@ -30,7 +30,7 @@
 
 extern char **environ;
 
-#define AGENT_HOOK_NVARS	15	/* WUZHA_* variables set per alert */
+#define AGENT_HOOK_NVARS	18	/* WUZHA_* variables set per alert */
 
 struct agent_hook {
 	struct event_base	*base;
@@ -171,8 +171,11 @@ agent_hook_print(const struct agent_alert *al)
 	const struct proto_alert	*a = &al->a;
 	char				 t1[40], t2[40];
 
-	printf("==== wuzha alert %s (seq %llu)%s ====\n", a->id,
+	printf("==== wuzha alert %s (seq %llu)%s%s ====\n", a->id,
 	    (unsigned long long)al->seq,
+	    a->status == PROTO_STATUS_EXERCISE ? " DRILL (演练): not a real "
+	    "warning" : a->status == PROTO_STATUS_TEST ? " TEST (测试): not a "
+	    "real warning" : "",
 	    (al->flags & PROTO_AF_REMINDER) ? " REMINDER: not read yet" : "");
 	if (a->msg_type == PROTO_MSG_CANCEL)
 		printf("CANCELLED: %s\n", a->references);
@@ -255,6 +258,9 @@ agent_hook_env(struct agent_hook *h, const struct agent_alert *al,
 	ENV("WUZHA_RELAY_REQUIRED=%d", a->relay_required ? 1 : 0);
 	ENV("WUZHA_REMINDER=%d", (al->flags & PROTO_AF_REMINDER) ? 1 : 0);
 	ENV("WUZHA_PRINCIPAL=%s", h->principal);
+	ENV("WUZHA_STATUS=%s", agent_hook_nm(proto_alert_status_name(a->status)));
+	ENV("WUZHA_DRILL=%d", a->status != PROTO_STATUS_ACTUAL ? 1 : 0);
+	ENV("WUZHA_PUBLISH_AT=%llu", (unsigned long long)a->publish_at);
 #undef ENV
 	if (rc == -1) {
 		envp[k] = NULL;

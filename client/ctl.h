@@ -20,6 +20,8 @@
 #define CTL_OK			0
 #define CTL_FAIL		1	/* refused, failed, timed out */
 #define CTL_USAGE		2	/* bad command line */
+#define CTL_INTERRUPTED		130	/* SIGINT or SIGTERM while watching */
+#define CTL_MORE		(-1)	/* reply fn: keep the session, wait on */
 
 /* The runtime context of one wuzhactl run. */
 struct ctl {
@@ -43,7 +45,9 @@ struct ctl_cmd {
 
 /*
  * Called with the answer the request waited for (payload only); prints
- * it and returns the exit code.
+ * it and returns the exit code, or CTL_MORE to wait for further frames
+ * of that type (a watch): -t then no longer applies, and SIGINT or
+ * SIGTERM end the session with CTL_INTERRUPTED.
  */
 typedef int	ctl_reply_fn(struct ctl *, const uint8_t *, size_t, void *);
 

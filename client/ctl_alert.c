@@ -299,6 +299,9 @@ ctl_published_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
 	} else if (m.publish_at != 0)
 		printf("scheduled %s for %s targeted %u\n", m.id,
 		    client_time_str(m.publish_at, t, sizeof(t)), m.targeted);
+	else if (m.seq == 0)
+		printf("published %s: a held alert cancelled before its time; "
+		    "nothing was sent\n", m.id);
 	else
 		printf("published %s seq %llu targeted %u\n", m.id,
 		    (unsigned long long)m.seq, m.targeted);

@@ -104,34 +104,84 @@ ctl_depths(const struct proto_view *list, size_t *np, size_t *widthp)
 	return NULL;
 }
 
-/* The table form of a STATUS. */
+#define CTL_BAR_W	20	/* progress bar, in cells */
+
+/* SGR colour of a share: green all, yellow half or more, red less. */
+static const char *
+ctl_share_colour(uint32_t n, uint32_t total)
+{
+	if (total == 0 || n >= total)
+		return "\033[32m";
+	return 2 * n >= total ? "\033[33m" : "\033[31m";
+}
+
+/* A bar of CTL_BAR_W cells, n of total filled (UTF-8 block characters). */
+static void
+ctl_bar(FILE *f, uint32_t n, uint32_t total)
+{
+	size_t	full, i;
+
+	full = total == 0 ? CTL_BAR_W : (size_t)((uint64_t)n * CTL_BAR_W / total);
+	for (i = 0; i < CTL_BAR_W; i++)
+		fputs(i < full ? "\xe2\x96\x88" : "\xe2\x96\x91", f);
+}
+
+/*
+ * The table form of a STATUS: one row per node, indented by depth, with
+ * the display name aligned in columns whatever its script.  On a
+ * terminal the read share gets a bar and a colour.
+ */
 static int
-ctl_status_table(const struct proto_status *s)
+ctl_status_table(const struct proto_status *s, int tty)
 {
 	struct proto_status_node	 n;
 	char				 t1[40], t2[40], p1[16], p2[16], p3[16];
 	int				*depth;
-	size_t				 count, w, cur = 0, i = 0;
+	size_t				 count, w, nw = 4, cur = 0, i = 0;
+	const char			*st;
 
 	if ((depth = ctl_depths(&s->nodes, &count, &w)) == NULL)
 		return CTL_FAIL;
-	printf("alert %s seq %llu target %s issued %s expires %s\n", s->id,
+	while (i < count && proto_status_node_next(&s->nodes, &cur, &n) == 1) {
+		if (ctl_width((const char *)n.name.p, n.name.len) > nw)
+			nw = ctl_width((const char *)n.name.p, n.name.len);
+		i++;
+	}
+	st = proto_alert_status_name(s->status);
+	printf("alert %s seq %llu target %s issued %s expires %s%s%s\n", s->id,
 	    (unsigned long long)s->seq, s->target,
 	    client_time_str(s->issued_at, t1, sizeof(t1)),
-	    client_time_str(s->expires_at, t2, sizeof(t2)));
-	printf("%-*s %9s %9s %*s %9s %*s %9s %*s %9s  %s\n", (int)w, "NODE",
-	    "TARGETED", "DELIVERED", CTL_PCT_W, "", "READ", CTL_PCT_W, "",
-	    "RELAYED", CTL_PCT_W, "", "REACH", "NAME");
+	    client_time_str(s->expires_at, t2, sizeof(t2)),
+	    s->status != PROTO_STATUS_ACTUAL ? " DRILL: " : "",
+	    s->status != PROTO_STATUS_ACTUAL && st != NULL ? st : "");
+	printf("%-*s ", (int)w, "NODE");
+	ctl_pad(stdout, "NAME", 4, nw);
+	printf(" %9s %9s %*s %9s %*s %9s %*s %9s%s\n", "TARGETED",
+	    "DELIVERED", CTL_PCT_W, "", "READ", CTL_PCT_W, "", "RELAYED",
+	    CTL_PCT_W, "", "REACH", tty ? "  READ" : "");
+	cur = 0;
+	i = 0;
 	while (i < count && proto_status_node_next(&s->nodes, &cur, &n) == 1) {
-		printf("%*s%-*s %9u %9u %*s %9u %*s %9u %*s %9u  %.*s\n",
-		    2 * depth[i], "", (int)w - 2 * depth[i], n.node,
-		    n.targeted, n.delivered, CTL_PCT_W,
-		    ctl_pct(n.delivered, n.targeted, p1, sizeof(p1)),
-		    n.read, CTL_PCT_W,
-		    ctl_pct(n.read, n.targeted, p2, sizeof(p2)),
-		    n.relayed, CTL_PCT_W,
-		    ctl_pct(n.relayed, n.targeted, p3, sizeof(p3)),
-		    n.reach, (int)n.name.len, (const char *)n.name.p);
+		printf("%*s%-*s ", 2 * depth[i], "", (int)w - 2 * depth[i],
+		    n.node);
+		ctl_pad(stdout, (const char *)n.name.p, n.name.len, nw);
+		printf(" %9u %9u %*s %9u ", n.targeted, n.delivered,
+		    CTL_PCT_W, ctl_pct(n.delivered, n.targeted, p1, sizeof(p1)),
+		    n.read);
+		if (tty)
+			fputs(ctl_share_colour(n.read, n.targeted), stdout);
+		printf("%*s", CTL_PCT_W,
+		    ctl_pct(n.read, n.targeted, p2, sizeof(p2)));
+		if (tty)
+			fputs("\033[0m", stdout);
+		printf(" %9u %*s %9u", n.relayed, CTL_PCT_W,
+		    ctl_pct(n.relayed, n.targeted, p3, sizeof(p3)), n.reach);
+		if (tty) {
+			printf("  %s", ctl_share_colour(n.read, n.targeted));
+			ctl_bar(stdout, n.read, n.targeted);
+			fputs("\033[0m", stdout);
+		}
+		putchar('\n');
 		i++;
 	}
 	free(depth);
@@ -157,9 +207,15 @@ ctl_status_json(const struct proto_status *s)
 	printf(",\"issued_at\":%llu,\"issued\":\"%s\"",
 	    (unsigned long long)s->issued_at,
 	    client_time_str(s->issued_at, t, sizeof(t)));
-	printf(",\"expires_at\":%llu,\"expires\":\"%s\",\"nodes\":[",
+	printf(",\"expires_at\":%llu,\"expires\":\"%s\",\"status\":\"%s\"",
 	    (unsigned long long)s->expires_at,
-	    client_time_str(s->expires_at, t, sizeof(t)));
+	    client_time_str(s->expires_at, t, sizeof(t)),
+	    proto_alert_status_name(s->status) ?
+	    proto_alert_status_name(s->status) : "?");
+	if (s->server_time != 0)
+		printf(",\"server_time\":%llu",
+		    (unsigned long long)s->server_time);
+	printf(",\"nodes\":[");
 	while (i < count && proto_status_node_next(&s->nodes, &cur, &n) == 1) {
 		printf("%s{\"node\":", i ? "," : "");
 		ctl_json_str(stdout, n.node, strlen(n.node));
@@ -185,8 +241,9 @@ ctl_status_json(const struct proto_status *s)
 			ctl_json_str(stdout, m.cn, strlen(m.cn));
 			printf(",\"node\":");
 			ctl_json_str(stdout, m.node, strlen(m.node));
-			printf(",\"state\":\"%s\",\"at\":%llu}",
-			    ctl_state_name(m.state), (unsigned long long)m.at);
+			printf(",\"state\":\"%s\",\"at\":%llu,\"online\":%s}",
+			    ctl_state_name(m.state), (unsigned long long)m.at,
+			    m.online ? "true" : "false");
 		}
 		printf("]");
 		if (rc != 0) {
@@ -214,7 +271,8 @@ ctl_status_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
 		    proto_err_name(-rc));
 		return CTL_FAIL;
 	}
-	return json ? ctl_status_json(&s) : ctl_status_table(&s);
+	return json ? ctl_status_json(&s) :
+	    ctl_status_table(&s, ctl_tty_colour(stdout));
 }
 
 /* Build a STATUS_REQ into req; -1 after printing why. */
@@ -279,51 +337,152 @@ ctl_status(struct ctl *ctl, int argc, char **argv)
 	return ctl_request(ctl, &req, PROTO_T_STATUS, ctl_status_cb, &json);
 }
 
-/* The members below read, then "N of M have not read". */
+struct ctl_pending {
+	int	json;
+	int	want;		/* PROTO_ACK_READ or PROTO_ACK_RELAYED */
+};
+
+#define CTL_PATH_MAX	8	/* tiers a path can have, with room */
+
+/*
+ * The path of node from the root shown, as ids joined by '/', from the
+ * node list's parent links.
+ */
+static void
+ctl_node_path(const struct proto_view *nodes, const char *node, char *buf,
+    size_t len)
+{
+	struct proto_status_node	 n;
+	char				 chain[CTL_PATH_MAX][PROTO_ID_MAX + 1];
+	size_t				 depth = 0, cur, i, off = 0;
+	int				 found;
+
+	snprintf(chain[depth++], sizeof(chain[0]), "%s", node);
+	while (depth < CTL_PATH_MAX) {
+		cur = 0;
+		found = 0;
+		while (proto_status_node_next(nodes, &cur, &n) == 1) {
+			if (strcmp(n.node, chain[depth - 1]) == 0) {
+				found = n.parent[0] != '\0';
+				if (found)
+					snprintf(chain[depth], sizeof(chain[0]),
+					    "%s", n.parent);
+				break;
+			}
+		}
+		if (!found)
+			break;
+		depth++;
+	}
+	buf[0] = '\0';
+	for (i = depth; i > 0 && off < len; i--)
+		off += (size_t)snprintf(buf + off, len - off, "%s%s",
+		    i == depth ? "" : "/", chain[i - 1]);
+}
+
+/* The display name of node in the list ("" if absent). */
+static struct proto_view
+ctl_node_name(const struct proto_view *nodes, const char *node)
+{
+	struct proto_status_node	 n;
+	struct proto_view		 none = { (const uint8_t *)"", 0 };
+	size_t				 cur = 0;
+
+	while (proto_status_node_next(nodes, &cur, &n) == 1)
+		if (strcmp(n.node, node) == 0)
+			return n.name;
+	return none;
+}
+
+/*
+ * The members short of the state asked for, with whether they are
+ * connected now and where they sit, then "N of M have not read".
+ */
 static int
 ctl_pending_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
 {
-	struct proto_status		s;
-	struct proto_status_member	m;
-	size_t				cur = 0, total = 0, unread = 0;
-	int				rc;
+	struct ctl_pending		*pd = arg;
+	struct proto_status		 s;
+	struct proto_status_member	 m;
+	struct proto_view		 name;
+	char				 path[CTL_PATH_MAX * (PROTO_ID_MAX + 1)];
+	const char			*verb;
+	size_t				 cur = 0, total = 0, unread = 0, online = 0;
+	int				 rc, tty = ctl_tty_colour(stdout);
 
 	(void)ctl;
-	(void)arg;
 	if ((rc = proto_status_decode(p, len, &s)) != 0) {
 		fprintf(stderr, "wuzhactl: malformed STATUS: %s\n",
 		    proto_err_name(-rc));
 		return CTL_FAIL;
 	}
+	verb = pd->want == PROTO_ACK_RELAYED ? "relayed" : "read";
+	if (pd->json) {
+		printf("{\"id\":");
+		ctl_json_str(stdout, s.id, strlen(s.id));
+		printf(",\"state\":\"%s\",\"pending\":[", verb);
+	}
 	while ((rc = proto_status_member_next(&s.members, &cur, &m)) == 1) {
 		total++;
-		if (m.state >= PROTO_ACK_READ)
+		if (m.state >= pd->want)
 			continue;
+		ctl_node_path(&s.nodes, m.node, path, sizeof(path));
+		name = ctl_node_name(&s.nodes, m.node);
+		online += m.online;
+		if (pd->json) {
+			printf("%s{\"cn\":", unread ? "," : "");
+			ctl_json_str(stdout, m.cn, strlen(m.cn));
+			printf(",\"node\":");
+			ctl_json_str(stdout, m.node, strlen(m.node));
+			printf(",\"path\":");
+			ctl_json_str(stdout, path, strlen(path));
+			printf(",\"name\":");
+			ctl_json_str(stdout, (const char *)name.p, name.len);
+			printf(",\"state\":\"%s\",\"at\":%llu,\"online\":%s}",
+			    ctl_state_name(m.state), (unsigned long long)m.at,
+			    m.online ? "true" : "false");
+		} else {
+			printf("%-24s %-9s %s%-7s%s %s ", m.cn,
+			    ctl_state_name(m.state),
+			    tty ? (m.online ? "\033[32m" : "\033[31m") : "",
+			    m.online ? "online" : "offline", tty ? "\033[0m" : "",
+			    path);
+			fwrite(name.p, 1, name.len, stdout);
+			putchar('\n');
+		}
 		unread++;
-		printf("%s %s %s\n", m.cn, m.node, ctl_state_name(m.state));
 	}
 	if (rc != 0) {
+		if (pd->json)
+			printf("]}\n");
 		fprintf(stderr, "wuzhactl: malformed STATUS member list: %s\n",
 		    proto_err_name(-rc));
 		return CTL_FAIL;
 	}
-	if (s.omitted > 0)
-		printf("%zu of the %zu listed have not read; %u more not listed "
+	if (pd->json)
+		printf("],\"listed\":%zu,\"not_yet\":%zu,\"online\":%zu,"
+		    "\"omitted\":%u}\n", total, unread, online, s.omitted);
+	else if (s.omitted > 0)
+		printf("%zu of the %zu listed have not %s; %u more not listed "
 		    "(too many for one answer): ask about a node below\n",
-		    unread, total, s.omitted);
+		    unread, total, verb, s.omitted);
 	else
-		printf("%zu of %zu have not read\n", unread, total);
+		printf("%zu of %zu have not %s (%zu of them online now)\n",
+		    unread, total, verb, online);
 	return CTL_OK;
 }
 
-/* pending ID --node NODE: a STATUS_REQ asking for the members. */
+/* pending ID [--node NODE] [--state read|relayed] [--json] */
 int
 ctl_pending(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "node",	required_argument, NULL, 'n' },
+		{ "state",	required_argument, NULL, 's' },
+		{ "json",	no_argument,	   NULL, 'j' },
 		{ NULL,		0,		   NULL, 0 },
 	};
+	struct ctl_pending	 pd = { 0, PROTO_ACK_READ };
 	struct proto_buf	 req;
 	const char		*node = NULL;
 	int			 ch;
@@ -334,24 +493,123 @@ ctl_pending(struct ctl *ctl, int argc, char **argv)
 		case 'n':
 			node = optarg;
 			break;
+		case 's':
+			if (strcmp(optarg, "read") == 0)
+				pd.want = PROTO_ACK_READ;
+			else if (strcmp(optarg, "relayed") == 0)
+				pd.want = PROTO_ACK_RELAYED;
+			else {
+				fprintf(stderr, "wuzhactl: pending: --state %s: "
+				    "expected read or relayed\n", optarg);
+				return CTL_USAGE;
+			}
+			break;
+		case 'j':
+			pd.json = 1;
+			break;
 		default:
 			fprintf(stderr, "wuzhactl: pending: bad option %s\n",
 			    argv[optind - 1]);
 			return ctl_usage(ctl);
 		}
 	}
-	if (argc - optind != 1 || node == NULL)
+	if (argc - optind != 1)
 		return ctl_usage(ctl);
 	if (ctl_status_req(argv[optind], node, PROTO_SF_MEMBERS, &req) == -1)
 		return CTL_USAGE;
-	return ctl_request(ctl, &req, PROTO_T_STATUS, ctl_pending_cb, NULL);
+	return ctl_request(ctl, &req, PROTO_T_STATUS, ctl_pending_cb, &pd);
 }
 
-/* watch: placeholder until the pushed STATUS is wired. */
+struct ctl_watch {
+	int		json;
+	int		tty;
+	unsigned	frames;
+};
+
+/*
+ * Every STATUS the server pushes: redraw (a terminal), or print one more
+ * table or JSON line (a pipe).  Ends at 100% read, or when the alert has
+ * expired and nothing more can come.
+ */
+static int
+ctl_watch_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
+{
+	struct ctl_watch		*w = arg;
+	struct proto_status		 s;
+	struct proto_status_node	 root;
+	size_t				 cur = 0;
+	int				 rc;
+
+	(void)ctl;
+	if ((rc = proto_status_decode(p, len, &s)) != 0) {
+		fprintf(stderr, "wuzhactl: malformed STATUS: %s\n",
+		    proto_err_name(-rc));
+		return CTL_FAIL;
+	}
+	if (proto_status_node_next(&s.nodes, &cur, &root) != 1) {
+		fprintf(stderr, "wuzhactl: STATUS without nodes\n");
+		return CTL_FAIL;
+	}
+	w->frames++;
+	if (w->json)
+		rc = ctl_status_json(&s);
+	else {
+		if (w->tty)
+			fputs("\033[H\033[2J", stdout);
+		else if (w->frames > 1)
+			putchar('\n');
+		if ((rc = ctl_status_table(&s, w->tty)) == CTL_OK)
+			printf("%u of %u have read%s\n", root.read,
+			    root.targeted, root.targeted > 0 &&
+			    root.read >= root.targeted ? ": all of them" : "");
+	}
+	fflush(stdout);
+	if (rc != CTL_OK)
+		return rc;
+	if (root.targeted > 0 && root.read >= root.targeted)
+		return CTL_OK;
+	if (s.server_time != 0 && s.server_time >= s.expires_at) {
+		fprintf(stderr, "wuzhactl: %s has expired at %u of %u read\n",
+		    s.id, root.read, root.targeted);
+		return CTL_FAIL;
+	}
+	return CTL_MORE;
+}
+
+/* watch ID [--node NODE] [--json] */
 int
 ctl_watch(struct ctl *ctl, int argc, char **argv)
 {
-	(void)ctl; (void)argc; (void)argv;
-	fprintf(stderr, "wuzhactl: watch: not written yet\n");
-	return CTL_FAIL;
+	static const struct option opts[] = {
+		{ "node",	required_argument, NULL, 'n' },
+		{ "json",	no_argument,	   NULL, 'j' },
+		{ NULL,		0,		   NULL, 0 },
+	};
+	struct ctl_watch	 w;
+	struct proto_buf	 req;
+	const char		*node = NULL;
+	int			 ch;
+
+	memset(&w, 0, sizeof(w));
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'n':
+			node = optarg;
+			break;
+		case 'j':
+			w.json = 1;
+			break;
+		default:
+			fprintf(stderr, "wuzhactl: watch: bad option %s\n",
+			    argv[optind - 1]);
+			return ctl_usage(ctl);
+		}
+	}
+	if (argc - optind != 1)
+		return ctl_usage(ctl);
+	w.tty = !w.json && ctl_tty_colour(stdout);
+	if (ctl_status_req(argv[optind], node, PROTO_SF_WATCH, &req) == -1)
+		return CTL_USAGE;
+	return ctl_request(ctl, &req, PROTO_T_STATUS, ctl_watch_cb, &w);
 }

@@ -282,6 +282,7 @@ struct ctl_req {
 	struct event_base	*base;
 	struct client		*conn;
 	struct event		*ev_timeout;
+	struct event		*ev_int, *ev_term;
 	struct proto_buf	*req;
 	uint8_t			 want;
 	ctl_reply_fn		*fn;
@@ -343,7 +344,30 @@ ctl_frame_cb(struct client *c, uint8_t type, const uint8_t *p, size_t len,
 		return;
 	}
 	rc = r->fn(r->ctl, p, len, r->arg);
+	if (rc == CTL_MORE) {
+		/* A watch: answered once, it may now run as long as it must. */
+		evtimer_del(r->ev_timeout);
+		return;
+	}
 	ctl_req_finish(r, rc);
+}
+
+/* Ctrl-C (or a stop) while watching: say BYE and end. */
+static void
+ctl_signal_cb(evutil_socket_t sig, short ev, void *arg)
+{
+	struct ctl_req	*r = arg;
+	struct timeval	 tv = { 2, 0 };
+
+	(void)sig;
+	(void)ev;
+	if (r->done) {
+		event_base_loopbreak(r->base);
+		return;
+	}
+	ctl_req_finish(r, CTL_INTERRUPTED);
+	/* The BYE gets a moment to flush, not more. */
+	evtimer_add(r->ev_timeout, &tv);
 }
 
 static void
@@ -408,6 +432,10 @@ ctl_request(struct ctl *ctl, struct proto_buf *req, uint8_t want,
 	}
 	if ((r.base = event_base_new()) == NULL ||
 	    (r.ev_timeout = evtimer_new(r.base, ctl_timeout_cb, &r)) == NULL ||
+	    (r.ev_int = evsignal_new(r.base, SIGINT, ctl_signal_cb,
+	    &r)) == NULL ||
+	    (r.ev_term = evsignal_new(r.base, SIGTERM, ctl_signal_cb,
+	    &r)) == NULL ||
 	    (r.conn = client_new(r.base, tls, conf, PROTO_ROLE_CONSOLE,
 	    &ctl_ops, &r)) == NULL) {
 		fprintf(stderr, "wuzhactl: out of memory\n");
@@ -424,9 +452,15 @@ ctl_request(struct ctl *ctl, struct proto_buf *req, uint8_t want,
 	tv.tv_sec = ctl->timeout_ms / 1000;
 	tv.tv_usec = (ctl->timeout_ms % 1000) * 1000;
 	evtimer_add(r.ev_timeout, &tv);
+	evsignal_add(r.ev_int, NULL);
+	evsignal_add(r.ev_term, NULL);
 	event_base_dispatch(r.base);
  done:
 	client_free(r.conn);
+	if (r.ev_int != NULL)
+		event_free(r.ev_int);
+	if (r.ev_term != NULL)
+		event_free(r.ev_term);
 	if (r.ev_timeout != NULL)
 		event_free(r.ev_timeout);
 	if (r.base != NULL)

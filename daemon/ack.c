@@ -108,9 +108,16 @@ ack_done_cb(redisReply *r, void *arg)
 	for (i = 0; i < ab->n; i++) {
 		q = &ab->v[i];
 		if (ok && (v = r->element[i]->integer) >= PROTO_ACK_DELIVERED &&
-		    v <= PROTO_ACK_RELAYED)
-			metrics_count(M_ACK_DELIVERED + (int)v - PROTO_ACK_DELIVERED,
-			    1);
+		    v <= PROTO_ACK_RELAYED) {
+			struct alert *a = alerts_get(q->id);
+
+			/* A drill's acks are counted apart from real ones. */
+			metrics_count((a != NULL && a->status !=
+			    PROTO_STATUS_ACTUAL ? M_DRILL_ACK_DELIVERED :
+			    M_ACK_DELIVERED) + (int)v - PROTO_ACK_DELIVERED, 1);
+			if (i == 0 || strcmp(q->id, ab->v[i - 1].id) != 0)
+				watch_alert_changed(q->id);
+		}
 		if (!conn_alive(q->c)) {
 			conn_unref(q->c);
 			continue;

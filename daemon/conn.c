@@ -605,6 +605,7 @@ conn_destroy(struct conn *c)
 	if (c->state != CONN_S_CLOSING)
 		conn_set_state(c, CONN_S_CLOSING);
 	conn_link(c, 0);
+	watch_conn_closed(c);
 	TAILQ_REMOVE(&conns, c, all);
 	conn_n--;
 	conn_host_add(c->host, -1);

@@ -215,14 +215,14 @@ static const char lua_pending[] =
 
 /*
  * ARGV: P, id, cns...  Returns {} if the alert is unknown, else
- * {{seq, target, issued, expires}, {field, value, ...} of rate,
+ * {{seq, target, issued, expires, status}, {field, value, ...} of rate,
  * {ack value or '' per cn}}.
  */
 static const char lua_status[] =
 "local P, id = ARGV[1], ARGV[2]\n"
-"local a = redis.call('HMGET', P .. 'alert:' .. id, 'seq', 'target', 'issued', 'expires')\n"
+"local a = redis.call('HMGET', P .. 'alert:' .. id, 'seq', 'target', 'issued', 'expires', 'status')\n"
 "if not a[1] then return {} end\n"
-"for k = 1, 4 do a[k] = a[k] or '' end\n"
+"for k = 1, 5 do a[k] = a[k] or '' end\n"
 "local rate = redis.call('HGETALL', P .. 'rate:' .. id)\n"
 "local mem = {}\n"
 "for i = 3, #ARGV do\n"

@@ -131,10 +131,10 @@ start_failed(const char *what)
 }
 
 static void
-started_alerts_cb(int ok)
+started_schedule_cb(int ok)
 {
 	if (ok != 0) {
-		start_failed("cannot load the live alerts from Redis");
+		start_failed("cannot load the held alerts from Redis");
 		return;
 	}
 	starting = 0;
@@ -142,6 +142,17 @@ started_alerts_cb(int ok)
 		fatalx("cannot listen on %s", wz->conf->listen);
 	sd_notify(0, "READY=1");
 	notify_status();
+	schedule_start();
+}
+
+static void
+started_alerts_cb(int ok)
+{
+	if (ok != 0) {
+		start_failed("cannot load the live alerts from Redis");
+		return;
+	}
+	schedule_load(started_schedule_cb);
 }
 
 static void
@@ -360,6 +371,7 @@ main(int argc, char *argv[])
 
 	wz->tree = tree_new();
 	alerts_init();
+	schedule_init();
 	ack_init();
 	tick_ev = event_new(wz->base, -1, EV_PERSIST, tick_cb, NULL);
 	sigterm_ev = evsignal_new(wz->base, SIGTERM, shutdown_cb, NULL);
@@ -382,8 +394,10 @@ main(int argc, char *argv[])
 	listener_stop();
 	metrics_stop();
 	conn_free_all();
-	store_shutdown();
+	store_shutdown();	/* refreshes in flight end their watches */
+	watch_free_all();
 	ack_free();
+	schedule_free();
 	alerts_free();
 	tree_free(wz->tree);
 	event_free(tick_ev);

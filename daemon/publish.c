@@ -191,6 +191,19 @@ alerts_foreach(void (*fn)(struct alert *, void *), void *arg)
 	htab_foreach(&alerts, alerts_foreach_cb, &fc);
 }
 
+/* The CAP status the issuer signed (drill or real); 0 if unreadable. */
+uint8_t
+alert_status_of(const uint8_t *env, size_t envlen)
+{
+	struct proto_envelope	e;
+	struct proto_alert	b;
+
+	if (proto_envelope_decode(env, envlen, &e) != 0 ||
+	    proto_alert_decode(e.body.p, e.body.len, &b) != 0)
+		return PROTO_STATUS_ACTUAL;
+	return b.status;
+}
+
 /* Add an accepted alert to the cache (taking a copy of env). */
 static struct alert *
 alert_add(const char *id, const uint8_t *env, size_t envlen, uint64_t seq,
@@ -218,6 +231,7 @@ alert_add(const char *id, const uint8_t *env, size_t envlen, uint64_t seq,
 	a->remind_ms = tm->remind_ms;
 	a->escalate_ms = tm->escalate_ms;
 	a->max_reminders = tm->max_reminders;
+	a->status = alert_status_of(env, envlen);
 	a->frame = alert_frame(a, 0);
 	if ((nv = htab_put(&alerts, a->id, a)) != NULL)
 		fatalx("alert %s cached twice", id);
@@ -303,6 +317,7 @@ alerts_expire(void)
 	htab_foreach(&alerts, alerts_expired_cb, &ec);
 	for (i = 0; i < ec.n; i++) {
 		log_info("alert %s: expired", ec.dead[i]->id);
+		watch_alert_gone(ec.dead[i]->id);
 		argv[0] = "ZREM";
 		argv[1] = store_key("live");
 		argv[2] = ec.dead[i]->id;
@@ -407,15 +422,63 @@ pubreq_free(struct pubreq *pr)
 	free(pr);
 }
 
+/*
+ * An alert just went live in Redis with seq (published now, or released
+ * from the schedule): cache it, retire what it cancels, push it to every
+ * connected agent below its target.  who names the sender for the log.
+ */
+struct alert *
+publish_live(const struct alert_spec *sp, uint64_t seq, uint32_t targeted,
+    const char *who)
+{
+	struct alert		*a, *orig;
+	struct tnode		*target;
+	size_t			 pushed = 0;
+
+	a = alert_add(sp->id, sp->env, sp->envlen, seq, sp->target, sp->issuer,
+	    sp->type, sp->issued, sp->expires, sp->accepted, &sp->tm);
+	if (a->msg_type == PROTO_MSG_CANCEL && sp->references[0] != '\0' &&
+	    (orig = alerts_get(sp->references)) != NULL) {
+		/* Retired in Redis by the same script: nothing pending any more. */
+		log_info("alert %s: cancelled by %s", orig->id, a->id);
+		watch_alert_gone(orig->id);
+		alert_remove(orig);
+	}
+	/* The tree may have changed while Redis worked: look the node up again. */
+	if ((target = tree_node(wz->tree, a->target)) != NULL)
+		pushed = conn_fanout(target, a->frame);
+	metrics_count(M_PUBLISHED, 1);
+	log_info("alert %s seq %" PRIu64 " accepted from %s for %s%s: %u "
+	    "targeted, %zu pushed now", a->id, a->seq, who, a->target,
+	    a->status != PROTO_STATUS_ACTUAL ? " (drill)" : "", targeted,
+	    pushed);
+	return a;
+}
+
+static void
+publish_answer(struct pubreq *pr, uint64_t seq, uint32_t targeted,
+    uint64_t publish_at)
+{
+	struct proto_published	 pd;
+	struct proto_buf	 b;
+
+	memset(&pd, 0, sizeof(pd));
+	strlcpy(pd.id, pr->id, sizeof(pd.id));
+	pd.seq = seq;
+	pd.targeted = targeted;
+	pd.publish_at = publish_at;
+	pbuf_init(&b);
+	proto_published_encode(&b, &pd);
+	conn_send(pr->c, &b);
+	pbuf_free(&b);
+}
+
 static void
 publish_done_cb(redisReply *r, void *arg)
 {
 	struct pubreq		*pr = arg;
-	struct proto_published	 pd;
-	struct proto_buf	 b;
-	struct alert		*a, *orig;
-	struct tnode		*target;
-	size_t			 pushed = 0;
+	struct alert_spec	 sp;
+	const char		*who;
 
 	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
 	    r->element[0]->type != REDIS_REPLY_INTEGER) {
@@ -433,44 +496,40 @@ publish_done_cb(redisReply *r, void *arg)
 		pubreq_free(pr);
 		return;
 	}
-	a = alert_add(pr->id, pr->env, pr->envlen,
-	    (uint64_t)r->element[1]->integer, pr->target, pr->issuer, pr->type,
-	    pr->issued, pr->expires, pr->accepted, &pr->tm);
-	if (a->msg_type == PROTO_MSG_CANCEL && pr->references[0] != '\0' &&
-	    (orig = alerts_get(pr->references)) != NULL) {
-		/* Retired in Redis by the same script: nothing pending any more. */
-		log_info("alert %s: cancelled by %s", orig->id, a->id);
-		alert_remove(orig);
-	}
-	/* The tree may have changed while Redis worked: look the node up again. */
-	if ((target = tree_node(wz->tree, a->target)) != NULL)
-		pushed = conn_fanout(target, a->frame);
-	metrics_count(M_PUBLISHED, 1);
 	/* The issuer with its address while its connection is up. */
-	log_info("alert %s seq %" PRIu64 " accepted from %s for %s: %u targeted, "
-	    "%zu pushed now", a->id, a->seq, conn_alive(pr->c) ? conn_name(pr->c) :
-	    a->issuer, a->target, pr->targeted, pushed);
-	if (conn_alive(pr->c)) {
-		memset(&pd, 0, sizeof(pd));
-		strlcpy(pd.id, a->id, sizeof(pd.id));
-		pd.seq = a->seq;
-		pd.targeted = pr->targeted;
-		pbuf_init(&b);
-		proto_published_encode(&b, &pd);
-		conn_send(pr->c, &b);
-		pbuf_free(&b);
+	who = conn_alive(pr->c) ? conn_name(pr->c) : pr->issuer;
+	memset(&sp, 0, sizeof(sp));
+	sp.id = pr->id;
+	sp.env = pr->env;
+	sp.envlen = pr->envlen;
+	sp.target = pr->target;
+	sp.issuer = pr->issuer;
+	sp.references = pr->references;
+	sp.type = pr->type;
+	sp.status = pr->status;
+	sp.issued = pr->issued;
+	sp.expires = pr->expires;
+	sp.accepted = pr->accepted;
+	sp.publish_at = pr->publish_at;
+	sp.tm = pr->tm;
+	if (r->element[0]->integer == 2) {
+		/* A held alert taken off the schedule: nothing goes out. */
+		schedule_cancelled(pr->references, pr->id, who);
+		if (conn_alive(pr->c))
+			publish_answer(pr, 0, 0, 0);
+	} else if (pr->publish_at != 0) {
+		schedule_add(&sp, pr->targeted, who);
+		if (conn_alive(pr->c))
+			publish_answer(pr, 0, pr->targeted, pr->publish_at);
+	} else {
+		publish_live(&sp, (uint64_t)r->element[1]->integer,
+		    pr->targeted, who);
+		if (conn_alive(pr->c))
+			publish_answer(pr, (uint64_t)r->element[1]->integer,
+			    pr->targeted, 0);
 	}
 	pubreq_free(pr);
 }
-
-/* Arguments of the publish script: fixed ones, then (node, targeted) pairs. */
-struct pubargs {
-	const char	**argv;
-	size_t		 *lens;
-	int		  argc;
-	char		 *nums;		/* storage for the printed counts */
-	size_t		  numlen;
-};
 
 static void
 publish_args_cb(struct tnode *n, int depth, void *arg)
@@ -493,6 +552,42 @@ publish_count_cb(struct tnode *n, int depth, void *arg)
 	(*(size_t *)arg)++;
 }
 
+/*
+ * Arguments of a script that starts counters: the nfixed given, then
+ * (node, receivers) for every node of target's subtree.  Free with
+ * pubargs_free.
+ */
+void
+pubargs_build(struct pubargs *pa, struct tnode *target, const char **fixed,
+    const size_t *flens, int nfixed)
+{
+	size_t	nnodes = 0;
+	int	i;
+
+	tree_walk(target, publish_count_cb, &nnodes);
+	memset(pa, 0, sizeof(*pa));
+	if ((pa->argv = calloc(nfixed + 2 * nnodes, sizeof(*pa->argv))) ==
+	    NULL || (pa->lens = calloc(nfixed + 2 * nnodes,
+	    sizeof(*pa->lens))) == NULL ||
+	    (pa->nums = malloc(12 * nnodes + 1)) == NULL)
+		fatal("pubargs_build");
+	for (i = 0; i < nfixed; i++) {
+		pa->argv[pa->argc] = fixed[i];
+		pa->lens[pa->argc++] = flens[i];
+	}
+	tree_walk(target, publish_args_cb, pa);
+}
+
+void
+pubargs_free(struct pubargs *pa)
+{
+	free(pa->argv);
+	free(pa->lens);
+	free(pa->nums);
+}
+
+#define PUBLISH_FIXED	15	/* lua_publish's arguments before the pairs */
+
 void
 publish_handle(struct conn *c, const uint8_t *p, size_t len)
 {
@@ -502,12 +597,15 @@ publish_handle(struct conn *c, const uint8_t *p, size_t len)
 	struct proto_alert	 a, pre;
 	struct tnode		*target;
 	struct alert		*orig;
+	struct held		*held;
 	struct pubreq		*req;
 	struct pubargs		 pa;
 	const char		*ref = NULL;
 	char			 why[256], num[9][24];
+	const char		*fixed[PUBLISH_FIXED];
+	size_t			 flens[PUBLISH_FIXED];
+	int			 i;
 	uint64_t		 now = now_ms(), skew;
-	size_t			 nnodes = 0;
 	uint64_t		 wait;
 	int			 rv;
 
@@ -570,7 +668,21 @@ publish_handle(struct conn *c, const uint8_t *p, size_t len)
 		conn_error(c, PROTO_E_EXPIRY, ref, "already expired");
 		return;
 	}
-	if (a.msg_type != PROTO_MSG_ALERT) {
+	if (a.msg_type != PROTO_MSG_ALERT &&
+	    (held = schedule_get(a.references)) != NULL) {
+		if (a.msg_type != PROTO_MSG_CANCEL || a.publish_at != 0) {
+			conn_error(c, PROTO_E_REFERENCE, ref, "%s is held until "
+			    "its time: it can only be cancelled, at once (then "
+			    "publish a new one)", a.references);
+			return;
+		}
+		if (strcmp(held_target(held), a.target) != 0) {
+			conn_error(c, PROTO_E_REFERENCE, ref, "cancel must "
+			    "target %s like the alert it refers to",
+			    held_target(held));
+			return;
+		}
+	} else if (a.msg_type != PROTO_MSG_ALERT) {
 		if ((orig = alerts_get(a.references)) == NULL) {
 			conn_error(c, PROTO_E_REFERENCE, ref, "%s refers to %s, "
 			    "which is not a live alert",
@@ -584,7 +696,8 @@ publish_handle(struct conn *c, const uint8_t *p, size_t len)
 			return;
 		}
 	}
-	if (alerts_get(a.id) != NULL || htab_get(&publishing, a.id) != NULL) {
+	if (alerts_get(a.id) != NULL || schedule_get(a.id) != NULL ||
+	    htab_get(&publishing, a.id) != NULL) {
 		conn_error(c, PROTO_E_DUPLICATE, ref, "alert id already used");
 		return;
 	}
@@ -614,13 +727,6 @@ publish_handle(struct conn *c, const uint8_t *p, size_t len)
 	memcpy(req->env, pub.envelope.p, pub.envelope.len);
 	req->envlen = pub.envelope.len;
 
-	tree_walk(target, publish_count_cb, &nnodes);
-	pa.argc = 0;
-	pa.numlen = 0;
-	if ((pa.argv = calloc(15 + 2 * nnodes, sizeof(*pa.argv))) == NULL ||
-	    (pa.lens = calloc(15 + 2 * nnodes, sizeof(*pa.lens))) == NULL ||
-	    (pa.nums = malloc(12 * nnodes + 1)) == NULL)
-		fatal("publish_handle");
 	snprintf(num[0], sizeof(num[0]), "%u", req->type);
 	snprintf(num[1], sizeof(num[1]), "%" PRIu64, req->issued);
 	snprintf(num[2], sizeof(num[2]), "%" PRIu64, req->expires);
@@ -630,30 +736,30 @@ publish_handle(struct conn *c, const uint8_t *p, size_t len)
 	snprintf(num[6], sizeof(num[6]), "%u", req->tm.max_reminders);
 	snprintf(num[7], sizeof(num[7]), "%u", req->status);
 	snprintf(num[8], sizeof(num[8]), "%" PRIu64, req->publish_at);
-#define ARG(s, l) do { pa.argv[pa.argc] = (s); pa.lens[pa.argc++] = (l); } while (0)
-	ARG(store_key("%s", ""), strlen(wz->conf->redis.prefix));
-	ARG(req->id, strlen(req->id));
-	ARG((const char *)req->env, req->envlen);
-	ARG(req->target, strlen(req->target));
-	ARG(req->issuer, strlen(req->issuer));
-	ARG(num[0], strlen(num[0]));
-	ARG(num[1], strlen(num[1]));
-	ARG(num[2], strlen(num[2]));
-	ARG(num[3], strlen(num[3]));
-	ARG(a.references, strlen(a.references));
-	ARG(num[4], strlen(num[4]));
-	ARG(num[5], strlen(num[5]));
-	ARG(num[6], strlen(num[6]));
-	ARG(num[7], strlen(num[7]));
-	ARG(num[8], strlen(num[8]));
-#undef ARG
-	tree_walk(target, publish_args_cb, &pa);
+	fixed[0] = store_key("%s", "");
+	fixed[1] = req->id;
+	fixed[2] = (const char *)req->env;
+	fixed[3] = req->target;
+	fixed[4] = req->issuer;
+	fixed[5] = num[0];
+	fixed[6] = num[1];
+	fixed[7] = num[2];
+	fixed[8] = num[3];
+	fixed[9] = req->references;
+	fixed[10] = num[4];
+	fixed[11] = num[5];
+	fixed[12] = num[6];
+	fixed[13] = num[7];
+	fixed[14] = num[8];
+	for (i = 0; i < PUBLISH_FIXED; i++)
+		flens[i] = strlen(fixed[i]);
+	flens[0] = strlen(wz->conf->redis.prefix);
+	flens[2] = req->envlen;
+	pubargs_build(&pa, target, fixed, flens, PUBLISH_FIXED);
 	htab_put(&publishing, req->id, req);
 	rv = store_eval(STORE_LUA_PUBLISH, pa.argc, pa.argv, pa.lens,
 	    publish_done_cb, req);
-	free(pa.argv);
-	free(pa.lens);
-	free(pa.nums);
+	pubargs_free(&pa);
 	if (rv == -1) {
 		conn_error(c, PROTO_E_STORE, req->id, "store unavailable, try "
 		    "again");

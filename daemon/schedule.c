@@ -1,11 +1,567 @@
 /* SPDX-License-Identifier: ISC */
-/* schedule: placeholder while the request is being written; refuses it. */
-#include "wuzhad.h"
+/*
+ * schedule: alerts held until their publish_at.  An issuer may sign an
+ * alert now for a routine push before a holiday (节日前、放假前) and let
+ * the server send it at the time it names.  A held alert is stored in
+ * Redis with everything it needs (the envelope, its timers) and listed in
+ * the `schedule` sorted set by its time; it has no seq, no index and no
+ * counters until it is released, so no agent can see it early.
+ *
+ * The held alerts are kept here as well, with one timer armed for the
+ * earliest.  At its time the release script takes the id out of
+ * `schedule`, gives it a seq and starts its counters from the tree as it
+ * is then; only the caller that removed the id releases it, so a cancel
+ * that reached Redis first wins and the alert never goes out.  After a
+ * restart the set is read back from Redis and whatever fell due while
+ * the server was down goes out at once, unless it has expired since.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
+#include "wuzhad.h"
+#include "log.h"
+
+#define SCHEDULE_RETRY_MS	1000	/* Redis down at release time */
+
+/* One held alert. */
+struct held {
+	proto_id	 id;
+	proto_id	 target;
+	proto_id	 issuer;
+	proto_id	 references;
+	uint8_t		 type;
+	uint8_t		 status;
+	uint64_t	 issued;
+	uint64_t	 expires;
+	uint64_t	 publish_at;
+	struct alert_timers tm;
+	char		*headline;	/* for SCHEDULE lists */
+	uint8_t		*env;
+	size_t		 envlen;
+	int		 releasing;	/* the release script is in Redis */
+	uint64_t	 retry_at;	/* now_ms before which not to retry */
+};
+
+static struct htab	 helds;		/* id -> struct held */
+static struct event	*sched_ev;
+
+static void	schedule_arm(void);
+
+static void
+held_free(void *v)
+{
+	struct held	*h = v;
+
+	if (h == NULL)
+		return;
+	free(h->headline);
+	free(h->env);
+	free(h);
+}
+
+void
+schedule_init(void)
+{
+	htab_init(&helds);
+}
+
+void
+schedule_free(void)
+{
+	if (sched_ev != NULL)
+		event_free(sched_ev);
+	sched_ev = NULL;
+	htab_clear(&helds, held_free);
+}
+
+struct held *
+schedule_get(const char *id)
+{
+	return htab_get(&helds, id);
+}
+
+const char *
+held_target(const struct held *h)
+{
+	return h->target;
+}
+
+size_t
+schedule_count(void)
+{
+	return helds.count;
+}
+
+/* Keep a held alert (copies everything); NULL if the envelope is bad. */
+static struct held *
+held_new(const struct alert_spec *sp)
+{
+	struct proto_envelope	 e;
+	struct proto_alert	 b;
+	struct held		*h;
+
+	if (proto_envelope_decode(sp->env, sp->envlen, &e) != 0 ||
+	    proto_alert_decode(e.body.p, e.body.len, &b) != 0)
+		return NULL;
+	if ((h = calloc(1, sizeof(*h))) == NULL ||
+	    (h->env = malloc(sp->envlen)) == NULL ||
+	    (h->headline = strndup((const char *)b.headline.p,
+	    b.headline.len)) == NULL)
+		fatal("held_new");
+	strlcpy(h->id, sp->id, sizeof(h->id));
+	strlcpy(h->target, sp->target, sizeof(h->target));
+	strlcpy(h->issuer, sp->issuer, sizeof(h->issuer));
+	strlcpy(h->references, sp->references, sizeof(h->references));
+	h->type = sp->type;
+	h->status = b.status;
+	h->issued = sp->issued;
+	h->expires = sp->expires;
+	h->publish_at = sp->publish_at;
+	h->tm = sp->tm;
+	memcpy(h->env, sp->env, sp->envlen);
+	h->envlen = sp->envlen;
+	return h;
+}
+
+/* ms since the epoch as UTC ISO 8601, for logs. */
+static const char *
+schedule_time_str(uint64_t ms, char *buf, size_t len)
+{
+	time_t		t = (time_t)(ms / 1000);
+	struct tm	tm;
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+void
+schedule_add(const struct alert_spec *sp, uint32_t targeted, const char *who)
+{
+	struct held	*h;
+	char		 t[32];
+
+	if ((h = held_new(sp)) == NULL) {
+		log_warnx("alert %s: held, but its envelope does not decode",
+		    sp->id);
+		return;
+	}
+	held_free(htab_put(&helds, h->id, h));
+	log_info("alert %s from %s for %s%s: held until %s (%" PRIu64 " ms), "
+	    "%u targeted now", h->id, who, h->target,
+	    h->status != PROTO_STATUS_ACTUAL ? " (drill)" : "",
+	    schedule_time_str(h->publish_at, t, sizeof(t)), h->publish_at,
+	    targeted);
+	schedule_arm();
+}
+
+void
+schedule_cancelled(const char *id, const char *cancel_id, const char *who)
+{
+	struct held	*h;
+
+	log_info("alert %s: cancelled before its time by %s from %s; it will "
+	    "not go out", id, cancel_id, who);
+	if ((h = htab_get(&helds, id)) == NULL)
+		return;
+	/* A release in flight will find the id gone from `schedule`. */
+	if (!h->releasing)
+		held_free(htab_del(&helds, id));
+	schedule_arm();
+}
+
+/* --- release ------------------------------------------------------------- */
+
+static void
+schedule_released_cb(redisReply *r, void *arg)
+{
+	char			*id = arg;
+	struct held		*h;
+	struct alert_spec	 sp;
+	struct tnode		*target;
+
+	if ((h = htab_get(&helds, id)) == NULL) {
+		free(id);
+		return;
+	}
+	h->releasing = 0;
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+	    r->element[0]->type != REDIS_REPLY_INTEGER) {
+		log_warnx("alert %s: release failed (%s); trying again", id,
+		    r != NULL && r->type == REDIS_REPLY_ERROR ? r->str :
+		    "no reply");
+		h->retry_at = now_ms() + SCHEDULE_RETRY_MS;
+		free(id);
+		schedule_arm();
+		return;
+	}
+	if (r->element[0]->integer == 0) {
+		log_info("alert %s: not released: cancelled or released by "
+		    "another server", id);
+		held_free(htab_del(&helds, id));
+		free(id);
+		schedule_arm();
+		return;
+	}
+	memset(&sp, 0, sizeof(sp));
+	sp.id = h->id;
+	sp.env = h->env;
+	sp.envlen = h->envlen;
+	sp.target = h->target;
+	sp.issuer = h->issuer;
+	sp.references = h->references;
+	sp.type = h->type;
+	sp.status = h->status;
+	sp.issued = h->issued;
+	sp.expires = h->expires;
+	sp.accepted = now_ms();
+	sp.tm = h->tm;
+	target = tree_node(wz->tree, h->target);
+	publish_live(&sp, (uint64_t)r->element[1]->integer,
+	    target != NULL ? target->receivers : 0, "the schedule");
+	held_free(htab_del(&helds, id));
+	free(id);
+	schedule_arm();
+}
+
+static void
+schedule_dropped_cb(redisReply *r, void *arg)
+{
+	if (r == NULL || r->type == REDIS_REPLY_ERROR)
+		log_warnx("schedule: dropping a held alert failed: %s",
+		    r != NULL ? r->str : "no reply");
+}
+
+/*
+ * Drop a held alert that can no longer go out (expired while held, or
+ * its target left the tree): out of `schedule`, its state noted.
+ */
+static void
+schedule_drop(struct held *h, const char *why)
+{
+	const char	*argv[5];
+
+	log_warnx("alert %s: held until its time, but %s: not sent", h->id,
+	    why);
+	argv[0] = "ZREM";
+	argv[1] = store_key("schedule");
+	argv[2] = h->id;
+	store_cmd(3, argv, NULL, schedule_dropped_cb, NULL);
+	argv[0] = "HSET";
+	argv[1] = store_key("alert:%s", h->id);
+	argv[2] = "state";
+	argv[3] = "dropped";
+	store_cmd(4, argv, NULL, schedule_dropped_cb, NULL);
+	held_free(htab_del(&helds, h->id));
+}
+
+/* Run the release script for h with the tree as it is now. */
+static void
+schedule_release(struct held *h)
+{
+	struct tnode	*target;
+	struct pubargs	 pa;
+	const char	*fixed[3];
+	size_t		 flens[3];
+	char		 now[24], *id;
+
+	if ((target = tree_node(wz->tree, h->target)) == NULL) {
+		schedule_drop(h, "its target node is no longer in the tree");
+		return;
+	}
+	snprintf(now, sizeof(now), "%" PRIu64, now_ms());
+	fixed[0] = store_key("%s", "");
+	fixed[1] = h->id;
+	fixed[2] = now;
+	flens[0] = strlen(wz->conf->redis.prefix);
+	flens[1] = strlen(h->id);
+	flens[2] = strlen(now);
+	pubargs_build(&pa, target, fixed, flens, 3);
+	if ((id = strdup(h->id)) == NULL)
+		fatal("schedule_release");
+	h->releasing = 1;
+	if (store_eval(STORE_LUA_RELEASE, pa.argc, pa.argv, pa.lens,
+	    schedule_released_cb, id) == -1) {
+		h->releasing = 0;
+		h->retry_at = now_ms() + SCHEDULE_RETRY_MS;
+		free(id);
+		log_warnx("alert %s: due, but the store is unavailable; "
+		    "trying again", h->id);
+	}
+	pubargs_free(&pa);
+}
+
+struct due_ctx {
+	uint64_t	  now;
+	uint64_t	  next;		/* earliest time still ahead, 0 none */
+	struct held	**due;
+	size_t		  n;
+};
+
+static void
+schedule_due_cb(void *v, void *arg)
+{
+	struct held	*h = v;
+	struct due_ctx	*dc = arg;
+	uint64_t	 at;
+
+	if (h->releasing)
+		return;
+	at = h->publish_at > h->retry_at ? h->publish_at : h->retry_at;
+	if (at <= dc->now)
+		dc->due[dc->n++] = h;
+	else if (dc->next == 0 || at < dc->next)
+		dc->next = at;
+}
+
+/* Release what is due, then arm the timer for the next one. */
+static void
+schedule_fire_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	schedule_arm();
+}
+
+static void
+schedule_arm(void)
+{
+	struct due_ctx	 dc;
+	struct timeval	 tv;
+	uint64_t	 wait;
+	size_t		 i;
+
+	if (sched_ev == NULL &&
+	    (sched_ev = evtimer_new(wz->base, schedule_fire_cb, NULL)) == NULL)
+		fatalx("schedule: evtimer_new");
+	evtimer_del(sched_ev);
+	if (helds.count == 0 || !wz->listening || wz->stopping)
+		return;
+	memset(&dc, 0, sizeof(dc));
+	dc.now = now_ms();
+	if ((dc.due = calloc(helds.count, sizeof(*dc.due))) == NULL)
+		fatal("schedule_arm");
+	htab_foreach(&helds, schedule_due_cb, &dc);
+	for (i = 0; i < dc.n; i++) {
+		if (dc.due[i]->expires <= dc.now)
+			schedule_drop(dc.due[i], "it expired before it was due "
+			    "or while the server was down");
+		else
+			schedule_release(dc.due[i]);
+	}
+	free(dc.due);
+	if (dc.next == 0)
+		return;
+	/* Wall-clock time: wake a little early rather than late, and at
+	 * least once a minute in case the clock was stepped. */
+	wait = dc.next - dc.now;
+	if (wait > 60000)
+		wait = 60000;
+	tv.tv_sec = (time_t)(wait / 1000);
+	tv.tv_usec = (suseconds_t)(wait % 1000) * 1000;
+	evtimer_add(sched_ev, &tv);
+}
+
+/* --- loading at start ---------------------------------------------------- */
+
+static void	(*schedule_load_done)(int);
+
+/*
+ * Groups of {id, publish_at, env, target, issuer, type, issued, expires,
+ * remind, escalate, maxrem, status, references}.
+ */
+#define HELD_GROUP	13
+static void
+schedule_loaded_cb(redisReply *r, void *arg)
+{
+	void			(*done)(int) = schedule_load_done;
+	struct alert_spec	 sp;
+	struct held		*h;
+	redisReply		**e;
+	size_t			 i, n = 0;
+
+	(void)arg;
+	schedule_load_done = NULL;
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY ||
+	    r->elements % HELD_GROUP != 0) {
+		log_warnx("schedule: load failed: %s", r != NULL && r->type ==
+		    REDIS_REPLY_ERROR ? r->str : "bad or no reply");
+		done(-1);
+		return;
+	}
+	htab_clear(&helds, held_free);
+	for (i = 0; i < r->elements; i += HELD_GROUP) {
+		e = &r->element[i];
+		memset(&sp, 0, sizeof(sp));
+		sp.id = e[0]->str;
+		sp.publish_at = strtoull(e[1]->str, NULL, 10);
+		sp.env = (const uint8_t *)e[2]->str;
+		sp.envlen = e[2]->len;
+		sp.target = e[3]->str;
+		sp.issuer = e[4]->str;
+		sp.type = (uint8_t)atoi(e[5]->str);
+		sp.issued = strtoull(e[6]->str, NULL, 10);
+		sp.expires = strtoull(e[7]->str, NULL, 10);
+		sp.tm.remind_ms = (uint32_t)strtoul(e[8]->str, NULL, 10);
+		sp.tm.escalate_ms = (uint32_t)strtoul(e[9]->str, NULL, 10);
+		sp.tm.max_reminders = (uint32_t)strtoul(e[10]->str, NULL, 10);
+		sp.references = e[12]->str;
+		if (!proto_name_valid(sp.id, strlen(sp.id)) ||
+		    (h = held_new(&sp)) == NULL) {
+			log_warnx("schedule: held alert %s in Redis does not "
+			    "decode; left alone", e[0]->str);
+			continue;
+		}
+		held_free(htab_put(&helds, h->id, h));
+		n++;
+	}
+	log_info("schedule: %zu held alerts loaded", n);
+	done(0);
+}
+
+void
+schedule_load(void (*done)(int))
+{
+	const char	*argv[1];
+
+	argv[0] = store_key("%s", "");
+	schedule_load_done = done;
+	if (store_eval(STORE_LUA_HELD, 1, argv, NULL, schedule_loaded_cb,
+	    NULL) == -1) {
+		schedule_load_done = NULL;
+		done(-1);
+	}
+}
+
+/* The server is listening: start releasing. */
+void
+schedule_start(void)
+{
+	schedule_arm();
+}
+
+/* --- SCHEDULE_REQ -------------------------------------------------------- */
+
+struct list_ctx {
+	struct tnode	 *root;
+	struct held	**v;
+	size_t		  n;
+};
+
+static void
+schedule_pick_cb(void *v, void *arg)
+{
+	struct held	*h = v;
+	struct list_ctx	*lc = arg;
+	struct tnode	*t;
+
+	if ((t = tree_node(wz->tree, h->target)) != NULL &&
+	    tree_covers(lc->root, t))
+		lc->v[lc->n++] = h;
+}
+
+static int
+schedule_cmp(const void *x, const void *y)
+{
+	const struct held	*a = *(struct held *const *)x;
+	const struct held	*b = *(struct held *const *)y;
+
+	if (a->publish_at != b->publish_at)
+		return a->publish_at < b->publish_at ? -1 : 1;
+	return strcmp(a->id, b->id);
+}
+
+/*
+ * SCHEDULE_REQ: the held alerts whose target is at or below the node, by
+ * time.  Issuers and observers may look; an id is all it takes to cancel,
+ * and a cancel is a signed alert like any other.
+ */
 void
 schedule_handle(struct conn *c, const uint8_t *p, size_t len)
 {
-	(void)p;
-	(void)len;
-	conn_error(c, PROTO_E_INTERNAL, NULL, "not written yet");
+	struct tprincipal		*pr = conn_principal(c);
+	struct proto_schedule_req	 rq;
+	struct proto_schedule		 sc;
+	struct proto_schedule_item	 it;
+	struct list_ctx			 lc;
+	struct proto_buf		 b, item;
+	size_t				 i, mark, room;
+	int				 rv;
+
+	if ((rv = proto_schedule_req_decode(p, len, &rq)) != 0) {
+		conn_error(c, -rv, NULL, "bad SCHEDULE_REQ: %s",
+		    proto_err_name(-rv));
+		return;
+	}
+	if (!(pr->rights & (PROTO_R_ISSUE | PROTO_R_OBSERVE))) {
+		conn_error(c, PROTO_E_FORBIDDEN, NULL, "%s may neither issue "
+		    "nor observe", pr->cn);
+		return;
+	}
+	lc.root = pr->node;
+	if (rq.node[0] != '\0') {
+		if ((lc.root = tree_node(wz->tree, rq.node)) == NULL) {
+			conn_error(c, PROTO_E_NODE, NULL, "unknown node %s",
+			    rq.node);
+			return;
+		}
+		if (!tree_covers(pr->node, lc.root)) {
+			conn_error(c, PROTO_E_FORBIDDEN, NULL, "%s at %s may not "
+			    "look at %s", pr->cn, pr->node->id, rq.node);
+			return;
+		}
+	}
+	lc.n = 0;
+	if ((lc.v = calloc(helds.count + 1, sizeof(*lc.v))) == NULL)
+		fatal("schedule_handle");
+	htab_foreach(&helds, schedule_pick_cb, &lc);
+	qsort(lc.v, lc.n, sizeof(*lc.v), schedule_cmp);
+
+	memset(&sc, 0, sizeof(sc));
+	sc.server_time = now_ms();
+	/* Items go into their own buffer first, up to what one frame holds. */
+	room = wz->conf->limits.max_frame - 64;
+	pbuf_init(&item);
+	mark = pbuf_list_begin(&item, 2);
+	for (i = 0; i < lc.n; i++) {
+		size_t before = item.len;
+
+		memset(&it, 0, sizeof(it));
+		strlcpy(it.id, lc.v[i]->id, sizeof(it.id));
+		strlcpy(it.issuer, lc.v[i]->issuer, sizeof(it.issuer));
+		strlcpy(it.target, lc.v[i]->target, sizeof(it.target));
+		it.msg_type = lc.v[i]->type;
+		it.publish_at = lc.v[i]->publish_at;
+		it.expires_at = lc.v[i]->expires;
+		it.headline.p = (const uint8_t *)lc.v[i]->headline;
+		it.headline.len = strlen(lc.v[i]->headline);
+		it.status = lc.v[i]->status;
+		proto_schedule_item_put(&item, &it);
+		if (item.len > room || item.len - mark > UINT16_MAX) {
+			item.len = before;
+			sc.omitted = (uint32_t)(lc.n - i);
+			break;
+		}
+	}
+	pbuf_list_end(&item, mark, 2);
+	free(lc.v);
+	if (item.err != 0) {
+		conn_error(c, PROTO_E_INTERNAL, NULL, "cannot encode the "
+		    "schedule (error %d)", item.err);
+		pbuf_free(&item);
+		return;
+	}
+	/* The list field's value, without its own tag and length. */
+	sc.alerts.p = item.data + mark + PROTO_FIELD_HDR;
+	sc.alerts.len = item.len - mark - PROTO_FIELD_HDR;
+	pbuf_init(&b);
+	proto_schedule_encode(&b, &sc);
+	conn_send(c, &b);
+	pbuf_free(&b);
+	pbuf_free(&item);
 }

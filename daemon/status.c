@@ -5,6 +5,13 @@
  * targeted and how many have delivered, read and relayed it (counters
  * kept per node by ack.c, so the cost is per node, not per agent), and on
  * request each principal's own state ("who has not read").
+ *
+ * A STATUS_REQ flagged WATCH also registers a watch: whenever a batch of
+ * acks for the alert is stored, the watchers get a fresh STATUS, read
+ * from Redis after the store, so what they see is what is durable.  A
+ * watch is refreshed at most once per WATCH_INTERVAL_MS, however many
+ * acks arrive, and ends with the connection or the alert (an ERROR 308
+ * then says why).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -19,8 +26,28 @@
 #define STATUS_MEMBER_MAX	(2 + 2 * (PROTO_FIELD_HDR + PROTO_ID_MAX) + \
 				    PROTO_FIELD_HDR + 1 + PROTO_FIELD_HDR + 8)
 
+#define WATCH_MAX_PER_CONN	16	/* watches one connection may hold */
+#define WATCH_INTERVAL_MS	50	/* least time between two pushes */
+
+/* One watch: a STATUS_REQ answered again after every change. */
+struct watch {
+	struct conn	*c;		/* referenced */
+	proto_id	 id;
+	proto_id	 node;
+	uint8_t		 flags;		/* as asked, WATCH included */
+	int		 dirty;		/* changed since the last push */
+	int		 busy;		/* a refresh is in Redis */
+	int		 dead;		/* ended while busy: freed when done */
+	uint64_t	 last;		/* mono_ms of the last push */
+	TAILQ_ENTRY(watch) entry;
+};
+
+static TAILQ_HEAD(, watch) watches = TAILQ_HEAD_INITIALIZER(watches);
+static struct event	*watch_ev;
+
 struct statusreq {
 	struct conn	 *c;		/* referenced */
+	struct watch	 *w;		/* the watch this refreshes, if any */
 	proto_id	  id;
 	proto_id	  node;		/* asked for, "" = default */
 	uint8_t		  flags;
@@ -31,10 +58,14 @@ struct statusreq {
 };
 
 static void	status_query(struct statusreq *, const char *target);
+static void	watch_done(struct watch *);
+static void	watch_add(struct statusreq *);
 
 static void
 statusreq_free(struct statusreq *sr)
 {
+	if (sr->w != NULL)
+		watch_done(sr->w);
 	conn_unref(sr->c);
 	free(sr->cns);
 	free(sr->cnodes);
@@ -146,6 +177,11 @@ status_done_cb(redisReply *r, void *arg)
 	strlcpy(st.target, meta->element[1]->str, sizeof(st.target));
 	st.issued_at = strtoull(meta->element[2]->str, NULL, 10);
 	st.expires_at = strtoull(meta->element[3]->str, NULL, 10);
+	if (meta->elements > 4)
+		st.status = (uint8_t)strtoul(meta->element[4]->str, NULL, 10);
+	if (st.status > PROTO_STATUS_TEST)
+		st.status = PROTO_STATUS_ACTUAL;
+	st.server_time = now_ms();
 
 	htab_init(&sb.rate);
 	for (i = 0; i + 1 < rate->elements; i += 2)
@@ -185,6 +221,14 @@ status_done_cb(redisReply *r, void *arg)
 				if (*colon == ':')
 					m.at = strtoull(colon + 1, NULL, 10);
 			}
+			{
+				struct tprincipal *tp;
+				uint64_t since;
+
+				if ((tp = tree_principal(wz->tree, m.cn)) != NULL &&
+				    conn_presence(tp, &since) > 0)
+					m.online = 1;
+			}
 			/* Keep the list (u16 length) and the frame within their
 			 * limits; say how many were left out. */
 			if (b.len - nodes_len + STATUS_MEMBER_MAX > UINT16_MAX ||
@@ -215,8 +259,12 @@ status_done_cb(redisReply *r, void *arg)
 			    "%s does not fit in %u bytes; ask for a smaller "
 			    "subtree", root->id, max);
 			out.len = 0;
-		} else
+		} else {
 			conn_send(sr->c, &out);
+			if ((sr->flags & PROTO_SF_WATCH) && sr->w == NULL &&
+			    alerts_get(sr->id) != NULL)
+				watch_add(sr);
+		}
 		pbuf_free(&out);
 	}
 	pbuf_free(&b);
@@ -307,6 +355,202 @@ fail:
 	statusreq_free(sr);
 }
 
+/* --- watches ------------------------------------------------------------ */
+
+static size_t
+watch_count(const struct conn *c)
+{
+	struct watch	*w;
+	size_t		 n = 0;
+
+	TAILQ_FOREACH(w, &watches, entry)
+		if (w->c == c)
+			n++;
+	return n;
+}
+
+static void
+watch_free(struct watch *w)
+{
+	TAILQ_REMOVE(&watches, w, entry);
+	conn_unref(w->c);
+	free(w);
+}
+
+/* End a watch now, or when its refresh in flight comes back. */
+static void
+watch_end(struct watch *w)
+{
+	if (w->busy)
+		w->dead = 1;
+	else
+		watch_free(w);
+}
+
+static void	watch_kick(void);
+
+static void
+watch_timer_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	watch_kick();
+}
+
+/* Read the alert's status again for w and push it (a STATUS_REQ of its own). */
+static void
+watch_refresh(struct watch *w)
+{
+	struct statusreq	*sr;
+	struct alert		*a;
+
+	if ((a = alerts_get(w->id)) == NULL) {
+		watch_end(w);
+		return;
+	}
+	if ((sr = calloc(1, sizeof(*sr))) == NULL)
+		fatal("watch_refresh");
+	conn_ref(w->c);
+	sr->c = w->c;
+	sr->w = w;
+	strlcpy(sr->id, w->id, sizeof(sr->id));
+	strlcpy(sr->node, w->node, sizeof(sr->node));
+	sr->flags = w->flags;
+	w->busy = 1;
+	w->dirty = 0;
+	status_query(sr, a->target);
+}
+
+/* Refresh every changed watch whose interval has passed; wait for the rest. */
+static void
+watch_kick(void)
+{
+	struct watch	*w, *next;
+	struct timeval	 tv;
+	uint64_t	 now = mono_ms(), wait = 0, left;
+
+	for (w = TAILQ_FIRST(&watches); w != NULL; w = next) {
+		next = TAILQ_NEXT(w, entry);
+		if (!w->dirty || w->busy || w->dead)
+			continue;
+		if (!conn_alive(w->c)) {
+			watch_free(w);
+			continue;
+		}
+		if (now >= w->last + WATCH_INTERVAL_MS) {
+			watch_refresh(w);
+			continue;
+		}
+		left = w->last + WATCH_INTERVAL_MS - now;
+		if (wait == 0 || left < wait)
+			wait = left;
+	}
+	if (wait == 0)
+		return;
+	if (watch_ev == NULL &&
+	    (watch_ev = evtimer_new(wz->base, watch_timer_cb, NULL)) == NULL)
+		fatalx("watch: evtimer_new");
+	if (evtimer_pending(watch_ev, NULL))
+		return;
+	tv.tv_sec = 0;
+	tv.tv_usec = (suseconds_t)wait * 1000;
+	evtimer_add(watch_ev, &tv);
+}
+
+/* A refresh came back (pushed, or refused with an ERROR). */
+static void
+watch_done(struct watch *w)
+{
+	w->busy = 0;
+	w->last = mono_ms();
+	if (w->dead || !conn_alive(w->c)) {
+		watch_free(w);
+		return;
+	}
+	if (w->dirty)
+		watch_kick();
+}
+
+/* The first STATUS of a WATCH went out: keep the request as a watch. */
+static void
+watch_add(struct statusreq *sr)
+{
+	struct watch	*w;
+
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		fatal("watch_add");
+	conn_ref(sr->c);
+	w->c = sr->c;
+	strlcpy(w->id, sr->id, sizeof(w->id));
+	strlcpy(w->node, sr->node, sizeof(w->node));
+	w->flags = sr->flags;
+	w->last = mono_ms();
+	TAILQ_INSERT_TAIL(&watches, w, entry);
+	log_debug("conn %llu %s: watching %s", (unsigned long long)conn_id(w->c),
+	    conn_name(w->c), w->id);
+}
+
+void
+watch_alert_changed(const char *id)
+{
+	struct watch	*w;
+	int		 any = 0;
+
+	TAILQ_FOREACH(w, &watches, entry) {
+		if (strcmp(w->id, id) == 0) {
+			w->dirty = 1;
+			any = 1;
+		}
+	}
+	if (any)
+		watch_kick();
+}
+
+void
+watch_alert_gone(const char *id)
+{
+	struct watch	*w, *next;
+
+	for (w = TAILQ_FIRST(&watches); w != NULL; w = next) {
+		next = TAILQ_NEXT(w, entry);
+		if (strcmp(w->id, id) != 0 || w->dead)
+			continue;
+		if (conn_alive(w->c))
+			conn_error(w->c, PROTO_E_UNKNOWN_ALERT, w->id, "alert %s "
+			    "is no longer live (expired or cancelled); the watch "
+			    "ends", w->id);
+		watch_end(w);
+	}
+}
+
+void
+watch_conn_closed(struct conn *c)
+{
+	struct watch	*w, *next;
+
+	for (w = TAILQ_FIRST(&watches); w != NULL; w = next) {
+		next = TAILQ_NEXT(w, entry);
+		if (w->c == c && !w->dead)
+			watch_end(w);
+	}
+}
+
+void
+watch_free_all(void)
+{
+	struct watch	*w;
+
+	while ((w = TAILQ_FIRST(&watches)) != NULL) {
+		TAILQ_REMOVE(&watches, w, entry);
+		conn_unref(w->c);
+		free(w);
+	}
+	if (watch_ev != NULL)
+		event_free(watch_ev);
+	watch_ev = NULL;
+}
+
 void
 status_handle(struct conn *c, const uint8_t *p, size_t len)
 {
@@ -324,6 +568,12 @@ status_handle(struct conn *c, const uint8_t *p, size_t len)
 	if (!(pr->rights & PROTO_R_OBSERVE)) {
 		conn_error(c, PROTO_E_FORBIDDEN, req.id, "%s may not observe",
 		    pr->cn);
+		return;
+	}
+	if ((req.flags & PROTO_SF_WATCH) &&
+	    watch_count(c) >= WATCH_MAX_PER_CONN) {
+		conn_error(c, PROTO_E_LIMIT, req.id, "at most %d watches per "
+		    "connection", WATCH_MAX_PER_CONN);
 		return;
 	}
 	if ((sr = calloc(1, sizeof(*sr))) == NULL)

@@ -246,6 +246,7 @@ struct alert {
 	uint32_t	 reminded;	/* reminder rounds done (stored in Redis) */
 	int		 escalated;	/* escalation done (stored in Redis) */
 	int		 timer_busy;	/* a reminder/escalation is in flight */
+	uint8_t		 status;	/* enum proto_alert_status: drills apart */
 };
 
 /* Timer settings of an alert being accepted. */
@@ -255,6 +256,39 @@ struct alert_timers {
 	uint32_t	 max_reminders;
 };
 
+/* What an accepted alert is made of (views of someone else's memory). */
+struct alert_spec {
+	const char	*id;
+	const uint8_t	*env;
+	size_t		 envlen;
+	const char	*target;
+	const char	*issuer;
+	const char	*references;
+	uint8_t		 type;
+	uint8_t		 status;
+	uint64_t	 issued;
+	uint64_t	 expires;
+	uint64_t	 accepted;
+	uint64_t	 publish_at;
+	struct alert_timers tm;
+};
+
+/* Arguments of a script that starts an alert's counters. */
+struct pubargs {
+	const char	**argv;
+	size_t		 *lens;
+	int		  argc;
+	char		 *nums;		/* storage for the printed counts */
+	size_t		  numlen;
+};
+
+void		 pubargs_build(struct pubargs *, struct tnode *target,
+		    const char **fixed, const size_t *flens, int nfixed);
+void		 pubargs_free(struct pubargs *);
+/* Cache and push an alert that just went live in Redis with seq. */
+struct alert	*publish_live(const struct alert_spec *, uint64_t seq,
+		    uint32_t targeted, const char *who);
+uint8_t		 alert_status_of(const uint8_t *env, size_t envlen);
 void		 alerts_init(void);
 void		 alerts_free(void);
 struct alert	*alerts_get(const char *id);
@@ -302,6 +336,9 @@ enum metric {
 	M_ACK_DELIVERED,	/* M_ACK_DELIVERED + state - 1 for each state */
 	M_ACK_READ,
 	M_ACK_RELAYED,
+	M_DRILL_ACK_DELIVERED,	/* the same for drills (exercise, test) */
+	M_DRILL_ACK_READ,
+	M_DRILL_ACK_RELAYED,
 	M_REMINDERS,
 	M_ESCALATIONS,
 	M_SLOW_PEERS,
@@ -324,7 +361,32 @@ void		 agents_handle(struct conn *, const uint8_t *, size_t);
 
 /* --- schedule.c: alerts held until their publish_at ---------------------- */
 
+struct held;
 void		 schedule_handle(struct conn *, const uint8_t *, size_t);
+void		 schedule_init(void);
+void		 schedule_start(void);	/* listening: release what is due */
+void		 schedule_free(void);
+/* Load the held alerts from Redis; done(0|-1). */
+void		 schedule_load(void (*done)(int ok));
+/* A held alert was stored: keep it and arm the timer. */
+void		 schedule_add(const struct alert_spec *, uint32_t targeted,
+		    const char *who);
+/* The held alert id was cancelled by cancel_id (already in Redis). */
+void		 schedule_cancelled(const char *id, const char *cancel_id,
+		    const char *who);
+struct held	*schedule_get(const char *id);
+const char	*held_target(const struct held *);
+size_t		 schedule_count(void);
+
+/* --- watch (status.c): STATUS pushed again as acks arrive ---------------- */
+
+/* Counters of alert id changed: refresh its watchers soon. */
+void		 watch_alert_changed(const char *id);
+/* Alert id expired or was cancelled: its watches end. */
+void		 watch_alert_gone(const char *id);
+/* A connection closes: drop its watches. */
+void		 watch_conn_closed(struct conn *);
+void		 watch_free_all(void);
 
 /* --- report.c: supervision reports over a time range --------------------- */
 

@@ -27,7 +27,7 @@
 				    PROTO_FIELD_HDR + 1 + PROTO_FIELD_HDR + 8)
 
 #define WATCH_MAX_PER_CONN	16	/* watches one connection may hold */
-#define WATCH_INTERVAL_MS	50	/* least time between two pushes */
+#define WATCH_INTERVAL_MS	25	/* least time between two pushes */
 
 /* One watch: a STATUS_REQ answered again after every change. */
 struct watch {

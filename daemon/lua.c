@@ -28,6 +28,36 @@ static const char lua_tree[] =
 "return {gen, nodes, prin}\n";
 
 /*
+ * What publishing and releasing share: the alert goes live.  A seq, the
+ * audit stream, the node and live indexes, the acceptance index, the
+ * cancel's effect on what it cancels, and the counters started from the
+ * (node, targeted) pairs at ARGV[first] onwards.  Returns {1, seq}.
+ */
+#define LUA_GO_LIVE \
+"local function go_live(P, id, target, issuer, typ, ref, at, first, released)\n" \
+"  local seq = redis.call('INCR', P .. 'seq')\n" \
+"  redis.call('HSET', P .. 'alert:' .. id, 'state', 'live', 'seq', seq, 'accepted', at)\n" \
+"  local x = {'id', id, 'seq', seq, 'target', target, 'issuer', issuer, 'type', typ}\n" \
+"  if released then x[#x + 1] = 'released'; x[#x + 1] = at end\n" \
+"  redis.call('XADD', P .. 'alerts', '*', unpack(x))\n" \
+"  redis.call('ZADD', P .. 'node-alerts:' .. target, seq, id)\n" \
+"  redis.call('ZADD', P .. 'live', seq, id)\n" \
+"  redis.call('ZADD', P .. 'accepted', at, id)\n" \
+"  if typ == '3' and ref and ref ~= '' then\n" \
+"    redis.call('ZREM', P .. 'live', ref)\n" \
+"    redis.call('HSET', P .. 'alert:' .. ref, 'cancelled_by', id)\n" \
+"  end\n" \
+"  local rk, args = P .. 'rate:' .. id, {}\n" \
+"  for i = first, #ARGV - 1, 2 do\n" \
+"    args[#args + 1] = ARGV[i] .. ':targeted'\n" \
+"    args[#args + 1] = ARGV[i + 1]\n" \
+"    if #args >= 1000 then redis.call('HSET', rk, unpack(args)); args = {} end\n" \
+"  end\n" \
+"  if #args > 0 then redis.call('HSET', rk, unpack(args)) end\n" \
+"  return {1, seq}\n" \
+"end\n"
+
+/*
  * Accept an alert.  ARGV: P, id, envelope, target, issuer, type, issued,
  * expires, accepted, references, remind_ms, escalate_ms, max_reminders,
  * status, publish_at (0: now), then (node, targeted) pairs.
@@ -40,7 +70,7 @@ static const char lua_tree[] =
  * node, never per agent.  Returns {1, seq}, {1, 0} (held), {2, 0} (a
  * held alert cancelled), or {0, 'duplicate'}.
  */
-static const char lua_publish[] =
+static const char lua_publish[] = LUA_GO_LIVE
 "local P, id = ARGV[1], ARGV[2]\n"
 "local akey = P .. 'alert:' .. id\n"
 "if redis.call('EXISTS', akey) == 1 then return {0, 'duplicate'} end\n"
@@ -64,25 +94,7 @@ static const char lua_publish[] =
 "    'issuer', ARGV[5], 'type', ARGV[6], 'held_until', ARGV[15])\n"
 "  return {1, 0}\n"
 "end\n"
-"local seq = redis.call('INCR', P .. 'seq')\n"
-"redis.call('HSET', akey, 'state', 'live', 'seq', seq)\n"
-"redis.call('XADD', P .. 'alerts', '*', 'id', id, 'seq', seq, 'target', ARGV[4],\n"
-"  'issuer', ARGV[5], 'type', ARGV[6])\n"
-"redis.call('ZADD', P .. 'node-alerts:' .. ARGV[4], seq, id)\n"
-"redis.call('ZADD', P .. 'live', seq, id)\n"
-"redis.call('ZADD', P .. 'accepted', ARGV[9], id)\n"
-"if ARGV[6] == '3' and ARGV[10] ~= '' then\n"
-"  redis.call('ZREM', P .. 'live', ARGV[10])\n"
-"  redis.call('HSET', P .. 'alert:' .. ARGV[10], 'cancelled_by', id)\n"
-"end\n"
-"local rk, args = P .. 'rate:' .. id, {}\n"
-"for i = 16, #ARGV - 1, 2 do\n"
-"  args[#args + 1] = ARGV[i] .. ':targeted'\n"
-"  args[#args + 1] = ARGV[i + 1]\n"
-"  if #args >= 1000 then redis.call('HSET', rk, unpack(args)); args = {} end\n"
-"end\n"
-"if #args > 0 then redis.call('HSET', rk, unpack(args)) end\n"
-"return {1, seq}\n";
+"return go_live(P, id, ARGV[4], ARGV[5], ARGV[6], ARGV[10], ARGV[9], 16, false)\n";
 
 /*
  * Release a held alert whose time has come.  ARGV: P, id, now, then
@@ -91,31 +103,13 @@ static const char lua_publish[] =
  * there first wins and the alert never goes out.  Timers count from the
  * release.  Returns {1, seq}, or {0, 'gone'}.
  */
-static const char lua_release[] =
+static const char lua_release[] = LUA_GO_LIVE
 "local P, id, now = ARGV[1], ARGV[2], ARGV[3]\n"
 "local akey = P .. 'alert:' .. id\n"
 "if redis.call('ZREM', P .. 'schedule', id) == 0 then return {0, 'gone'} end\n"
 "if redis.call('EXISTS', akey) == 0 then return {0, 'gone'} end\n"
 "local h = redis.call('HMGET', akey, 'target', 'issuer', 'type', 'references')\n"
-"local seq = redis.call('INCR', P .. 'seq')\n"
-"redis.call('HSET', akey, 'state', 'live', 'seq', seq, 'accepted', now)\n"
-"redis.call('XADD', P .. 'alerts', '*', 'id', id, 'seq', seq, 'target', h[1],\n"
-"  'issuer', h[2], 'type', h[3], 'released', now)\n"
-"redis.call('ZADD', P .. 'node-alerts:' .. h[1], seq, id)\n"
-"redis.call('ZADD', P .. 'live', seq, id)\n"
-"redis.call('ZADD', P .. 'accepted', now, id)\n"
-"if h[3] == '3' and h[4] and h[4] ~= '' then\n"
-"  redis.call('ZREM', P .. 'live', h[4])\n"
-"  redis.call('HSET', P .. 'alert:' .. h[4], 'cancelled_by', id)\n"
-"end\n"
-"local rk, args = P .. 'rate:' .. id, {}\n"
-"for i = 4, #ARGV - 1, 2 do\n"
-"  args[#args + 1] = ARGV[i] .. ':targeted'\n"
-"  args[#args + 1] = ARGV[i + 1]\n"
-"  if #args >= 1000 then redis.call('HSET', rk, unpack(args)); args = {} end\n"
-"end\n"
-"if #args > 0 then redis.call('HSET', rk, unpack(args)) end\n"
-"return {1, seq}\n";
+"return go_live(P, id, h[1], h[2], h[3], h[4], now, 4, true)\n";
 
 /*
  * ARGV: P.  Every held alert, by time, as flat groups of {id, publish_at,

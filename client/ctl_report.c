@@ -1,14 +1,437 @@
 /* SPDX-License-Identifier: ISC */
-/* ctl_report: placeholder while the verb is being written. */
+/*
+ * ctl_report: the supervision report (督导检查).  For a node and a time
+ * range it asks wuzhad for one row per node of the subtree: the alerts
+ * that reached the node, the shares of the agents they addressed that
+ * acknowledged them (and did so before each alert's deadline), the
+ * median time to read, and the drills apart.  Three forms: an aligned
+ * table for people, CSV for a spreadsheet, JSON for scripts.
+ *
+ * Dates are local time.  --from DATE starts at DATE; --to DATE ends
+ * before it, except that a bare date for --to means the end of that day
+ * (midnight of the next), so --from 2026-11-01 --to 2026-11-30 covers
+ * all of November.  "-DURATION" means that long ago (--from -7d).
+ */
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
+#include "conf.h"
 #include "proto.h"
+#include "client.h"
 #include "ctl.h"
 
+enum ctl_report_form {
+	CTL_REPORT_TABLE,
+	CTL_REPORT_CSV,
+	CTL_REPORT_JSON,
+};
+
+#define CTL_REPORT_NAME_W	12	/* least width of the NAME column */
+
+/* A decoded row and its depth below the first row. */
+struct ctl_report_line {
+	struct proto_report_row	 r;
+	int			 depth;
+};
+
+/* Share of n in total, "87.5", or "" when nothing was addressed. */
+static const char *
+ctl_report_pct(uint32_t n, uint32_t total, const char *suffix, char *buf,
+    size_t len)
+{
+	if (total == 0)
+		snprintf(buf, len, "%s", *suffix ? "-" : "");
+	else
+		snprintf(buf, len, "%.1f%s", 100.0 * n / total, suffix);
+	return buf;
+}
+
+/* A time span for people: 850ms, 1.2s, 42s, 3m12s, 2h05m, 1d03h. */
+static const char *
+ctl_report_span(uint64_t ms, char *buf, size_t len)
+{
+	uint64_t	s = ms / 1000;
+
+	if (ms < 1000)
+		snprintf(buf, len, "%llums", (unsigned long long)ms);
+	else if (s < 10)
+		snprintf(buf, len, "%llu.%llus", (unsigned long long)s,
+		    (unsigned long long)(ms % 1000) / 100);
+	else if (s < 60)
+		snprintf(buf, len, "%llus", (unsigned long long)s);
+	else if (s < 3600)
+		snprintf(buf, len, "%llum%02llus", (unsigned long long)s / 60,
+		    (unsigned long long)s % 60);
+	else if (s < 86400)
+		snprintf(buf, len, "%lluh%02llum", (unsigned long long)s / 3600,
+		    (unsigned long long)(s % 3600) / 60);
+	else
+		snprintf(buf, len, "%llud%02lluh", (unsigned long long)s / 86400,
+		    (unsigned long long)(s % 86400) / 3600);
+	return buf;
+}
+
+/* Local time of ms as "2026-11-01 08:00". */
+static const char *
+ctl_report_local(uint64_t ms, char *buf, size_t len)
+{
+	time_t		t = (time_t)(ms / 1000);
+	struct tm	tm;
+
+	if (localtime_r(&t, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%d %H:%M", &tm) == 0)
+		snprintf(buf, len, "@%llu", (unsigned long long)ms);
+	return buf;
+}
+
+static const char *
+ctl_report_tier(int tier)
+{
+	if (tier < CONF_TIER_POLICE || tier > CONF_TIER_CLASS)
+		return "?";
+	return conf_tier_name((enum conf_tier)tier);
+}
+
+/*
+ * A date of the command line: what ctl_parse_time takes, "-DURATION"
+ * for that long ago, and for the end of a range (to) a bare date is the
+ * midnight that ends it.  -1 if it is none of those.
+ */
+static int
+ctl_report_time(const char *s, int to, uint64_t now, uint64_t *out)
+{
+	struct tm	tm;
+	int64_t		ms;
+	time_t		t;
+	int		y, mo, d, n = 0;
+
+	if (s[0] == '-') {
+		if ((ms = conf_parse_duration_ms(s + 1)) <= 0 ||
+		    (uint64_t)ms > now)
+			return -1;
+		*out = now - (uint64_t)ms;
+		return 0;
+	}
+	if (ctl_parse_time(s, now, out) == -1)
+		return -1;
+	if (!to || sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 ||
+	    n != 10 || s[n] != '\0')
+		return 0;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d + 1;	/* mktime carries into the next month */
+	tm.tm_isdst = -1;
+	if ((t = mktime(&tm)) == (time_t)-1)
+		return -1;
+	*out = (uint64_t)t * 1000;
+	return 0;
+}
+
+/*
+ * Decode every row, with its depth from the parent links (a stack of the
+ * ids from the first row down).  Returns the rows (caller frees) or NULL
+ * after saying why.
+ */
+static struct ctl_report_line *
+ctl_report_lines(const struct proto_view *list, size_t *np)
+{
+	struct ctl_report_line	*lines = NULL, *nl;
+	proto_id		 stack[PROTO_TIER_CLASS + 2];
+	size_t			 cur = 0, n = 0, cap = 0, sp = 0;
+	int			 rc;
+
+	for (;;) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 32;
+			if ((nl = reallocarray(lines, cap,
+			    sizeof(*lines))) == NULL) {
+				fprintf(stderr, "wuzhactl: out of memory\n");
+				free(lines);
+				return NULL;
+			}
+			lines = nl;
+		}
+		if ((rc = proto_report_row_next(list, &cur, &lines[n].r)) != 1)
+			break;
+		while (sp > 0 && strcmp(stack[sp - 1], lines[n].r.parent) != 0)
+			sp--;
+		lines[n].depth = (int)sp;
+		if (sp < sizeof(stack) / sizeof(stack[0]))
+			memcpy(stack[sp++], lines[n].r.node, sizeof(stack[0]));
+		n++;
+	}
+	if (rc != 0) {
+		fprintf(stderr, "wuzhactl: malformed REPORT row list: %s\n",
+		    proto_err_name(-rc));
+		free(lines);
+		return NULL;
+	}
+	*np = n;
+	return lines;
+}
+
+/* The table: names indented by depth, shares and the median. */
+static void
+ctl_report_table(const struct proto_report *rep,
+    const struct ctl_report_line *l, size_t n)
+{
+	char	 t1[32], t2[32], p[6][16], m[24];
+	size_t	 i, w = CTL_REPORT_NAME_W, iw;
+
+	for (i = 0; i < n; i++) {
+		iw = 2 * l[i].depth + ctl_width((const char *)l[i].r.name.p,
+		    l[i].r.name.len);
+		if (iw > w)
+			w = iw;
+	}
+	printf("report on %s from %s to %s: %u alerts, %u drills\n", rep->node,
+	    ctl_report_local(rep->from, t1, sizeof(t1)),
+	    ctl_report_local(rep->to, t2, sizeof(t2)), rep->alerts,
+	    rep->drills);
+	ctl_pad(stdout, "NAME", 4, w);
+	printf(" %6s %9s %7s %7s %12s %14s %6s %10s  %s\n", "ALERTS",
+	    "DELIVERED", "READ", "RELAYED", "READ IN TIME", "MEDIAN TO READ",
+	    "DRILLS", "DRILL READ", "NODE");
+	for (i = 0; i < n; i++) {
+		const struct proto_report_row *r = &l[i].r;
+
+		printf("%*s", 2 * l[i].depth, "");
+		ctl_pad(stdout, (const char *)r->name.p, r->name.len,
+		    w - 2 * l[i].depth);
+		if (r->median_read_ms > 0)
+			ctl_report_span(r->median_read_ms, m, sizeof(m));
+		else
+			snprintf(m, sizeof(m), "-");
+		printf(" %6u %9s %7s %7s %12s %14s %6u %10s  %s\n", r->alerts,
+		    ctl_report_pct(r->delivered, r->targeted, "%", p[0], 16),
+		    ctl_report_pct(r->read, r->targeted, "%", p[1], 16),
+		    ctl_report_pct(r->relayed, r->targeted, "%", p[2], 16),
+		    ctl_report_pct(r->read_in_time, r->targeted, "%", p[3], 16),
+		    m, r->drill_alerts,
+		    ctl_report_pct(r->drill_read, r->drill_targeted, "%", p[4],
+		    16), r->node);
+	}
+}
+
+/* A CSV field quoted after RFC 4180: quotes doubled. */
+static void
+ctl_report_csv_str(const char *s, size_t len)
+{
+	size_t	i;
+
+	putchar('"');
+	for (i = 0; i < len; i++) {
+		if (s[i] == '"')
+			putchar('"');
+		putchar(s[i]);
+	}
+	putchar('"');
+}
+
+/* CSV: a header, then a line per row, CRLF, UTF-8 without a BOM. */
+static void
+ctl_report_csv(const struct ctl_report_line *l, size_t n)
+{
+	char	p[7][16];
+	size_t	i;
+
+	printf("node,parent,depth,tier,name,alerts,targeted,delivered,read,"
+	    "relayed,delivered_in_time,read_in_time,relayed_in_time,"
+	    "delivered_pct,read_pct,relayed_pct,delivered_in_time_pct,"
+	    "read_in_time_pct,relayed_in_time_pct,median_read_ms,"
+	    "drill_alerts,drill_targeted,drill_delivered,drill_read,"
+	    "drill_relayed,drill_read_pct\r\n");
+	for (i = 0; i < n; i++) {
+		const struct proto_report_row *r = &l[i].r;
+
+		printf("%s,%s,%d,%s,", r->node, r->parent, l[i].depth,
+		    ctl_report_tier(r->tier));
+		ctl_report_csv_str((const char *)r->name.p, r->name.len);
+		printf(",%u,%u,%u,%u,%u,%u,%u,%u,", r->alerts, r->targeted,
+		    r->delivered, r->read, r->relayed, r->delivered_in_time,
+		    r->read_in_time, r->relayed_in_time);
+		printf("%s,%s,%s,%s,%s,%s,",
+		    ctl_report_pct(r->delivered, r->targeted, "", p[0], 16),
+		    ctl_report_pct(r->read, r->targeted, "", p[1], 16),
+		    ctl_report_pct(r->relayed, r->targeted, "", p[2], 16),
+		    ctl_report_pct(r->delivered_in_time, r->targeted, "", p[3],
+		    16),
+		    ctl_report_pct(r->read_in_time, r->targeted, "", p[4], 16),
+		    ctl_report_pct(r->relayed_in_time, r->targeted, "", p[5],
+		    16));
+		if (r->median_read_ms > 0)
+			printf("%llu", (unsigned long long)r->median_read_ms);
+		printf(",%u,%u,%u,%u,%u,%s\r\n", r->drill_alerts,
+		    r->drill_targeted, r->drill_delivered, r->drill_read,
+		    r->drill_relayed, ctl_report_pct(r->drill_read,
+		    r->drill_targeted, "", p[6], 16));
+	}
+}
+
+/* JSON: one object on one line, raw counts only. */
+static void
+ctl_report_json(const struct proto_report *rep,
+    const struct ctl_report_line *l, size_t n)
+{
+	size_t	i;
+
+	printf("{\"node\":");
+	ctl_json_str(stdout, rep->node, strlen(rep->node));
+	printf(",\"from\":%llu,\"to\":%llu,\"alerts\":%u,\"drills\":%u,"
+	    "\"rows\":[", (unsigned long long)rep->from,
+	    (unsigned long long)rep->to, rep->alerts, rep->drills);
+	for (i = 0; i < n; i++) {
+		const struct proto_report_row *r = &l[i].r;
+
+		printf("%s{\"node\":", i ? "," : "");
+		ctl_json_str(stdout, r->node, strlen(r->node));
+		printf(",\"parent\":");
+		ctl_json_str(stdout, r->parent, strlen(r->parent));
+		printf(",\"depth\":%d,\"tier\":\"%s\",\"name\":", l[i].depth,
+		    ctl_report_tier(r->tier));
+		ctl_json_str(stdout, (const char *)r->name.p, r->name.len);
+		printf(",\"alerts\":%u,\"targeted\":%u,\"delivered\":%u,"
+		    "\"read\":%u,\"relayed\":%u,\"delivered_in_time\":%u,"
+		    "\"read_in_time\":%u,\"relayed_in_time\":%u,"
+		    "\"median_read_ms\":", r->alerts, r->targeted,
+		    r->delivered, r->read, r->relayed, r->delivered_in_time,
+		    r->read_in_time, r->relayed_in_time);
+		if (r->median_read_ms > 0)
+			printf("%llu", (unsigned long long)r->median_read_ms);
+		else
+			printf("null");
+		printf(",\"drill_alerts\":%u,\"drill_targeted\":%u,"
+		    "\"drill_delivered\":%u,\"drill_read\":%u,"
+		    "\"drill_relayed\":%u}", r->drill_alerts, r->drill_targeted,
+		    r->drill_delivered, r->drill_read, r->drill_relayed);
+	}
+	printf("]");
+	if (rep->omitted > 0)
+		printf(",\"omitted\":%u", rep->omitted);
+	printf("}\n");
+}
+
+static int
+ctl_report_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
+{
+	struct proto_report	 rep;
+	struct ctl_report_line	*lines;
+	size_t			 n;
+	int			 rc, form = *(int *)arg;
+
+	(void)ctl;
+	if ((rc = proto_report_decode(p, len, &rep)) != 0) {
+		fprintf(stderr, "wuzhactl: malformed REPORT: %s\n",
+		    proto_err_name(-rc));
+		return CTL_FAIL;
+	}
+	if ((lines = ctl_report_lines(&rep.rows, &n)) == NULL)
+		return CTL_FAIL;
+	switch (form) {
+	case CTL_REPORT_TABLE:
+		ctl_report_table(&rep, lines, n);
+		break;
+	case CTL_REPORT_CSV:
+		ctl_report_csv(lines, n);
+		break;
+	case CTL_REPORT_JSON:
+		ctl_report_json(&rep, lines, n);
+		break;
+	}
+	free(lines);
+	if (rep.omitted > 0)
+		fprintf(stderr, "wuzhactl: %u more rows not listed (too many "
+		    "for one answer): ask about a node below %s\n", rep.omitted,
+		    rep.node);
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		fprintf(stderr, "wuzhactl: report: cannot write the output\n");
+		return CTL_FAIL;
+	}
+	return CTL_OK;
+}
+
+/*
+ * report [--node NODE] --from DATE --to DATE [--csv | --json]: a
+ * REPORT_REQ for the range [from, to).
+ */
 int
 ctl_report(struct ctl *ctl, int argc, char **argv)
 {
-	(void)ctl; (void)argc; (void)argv;
-	fprintf(stderr, "wuzhactl: report: not written yet\n");
-	return CTL_FAIL;
+	static const struct option opts[] = {
+		{ "node",	required_argument, NULL, 'n' },
+		{ "from",	required_argument, NULL, 'f' },
+		{ "to",		required_argument, NULL, 't' },
+		{ "csv",	no_argument,	   NULL, 'c' },
+		{ "json",	no_argument,	   NULL, 'j' },
+		{ NULL,		0,		   NULL, 0 },
+	};
+	struct proto_report_req	 r;
+	struct proto_buf	 req;
+	const char		*node = NULL, *from = NULL, *to = NULL;
+	uint64_t		 now = client_now_ms();
+	int			 ch, form = CTL_REPORT_TABLE, forms = 0;
+
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'n':
+			node = optarg;
+			break;
+		case 'f':
+			from = optarg;
+			break;
+		case 't':
+			to = optarg;
+			break;
+		case 'c':
+			form = CTL_REPORT_CSV;
+			forms++;
+			break;
+		case 'j':
+			form = CTL_REPORT_JSON;
+			forms++;
+			break;
+		default:
+			fprintf(stderr, "wuzhactl: report: bad option %s\n",
+			    argv[optind - 1]);
+			return ctl_usage(ctl);
+		}
+	}
+	if (argc != optind || from == NULL || to == NULL || forms > 1) {
+		if (forms > 1)
+			fprintf(stderr, "wuzhactl: report: --csv or --json, "
+			    "not both\n");
+		ctl_usage(ctl);
+		fprintf(stderr, "DATE: 2026-11-01, 2026-11-01T08:00[:SS] with "
+		    "an optional Z or +08:00, +DURATION or -DURATION from now; "
+		    "local time; a bare date for --to ends that day.\n"
+		    "--csv: a header line, then a line per node, CRLF, UTF-8 "
+		    "without a BOM, names quoted (RFC 4180).\n");
+		return CTL_USAGE;
+	}
+	memset(&r, 0, sizeof(r));
+	if (node != NULL) {
+		if (!proto_node_id_valid(node, strlen(node))) {
+			fprintf(stderr, "wuzhactl: --node %s: not a node id\n",
+			    node);
+			return CTL_USAGE;
+		}
+		snprintf(r.node, sizeof(r.node), "%s", node);
+	}
+	if (ctl_report_time(from, 0, now, &r.from) == -1) {
+		fprintf(stderr, "wuzhactl: --from %s: not a date or time\n",
+		    from);
+		return CTL_USAGE;
+	}
+	if (ctl_report_time(to, 1, now, &r.to) == -1) {
+		fprintf(stderr, "wuzhactl: --to %s: not a date or time\n", to);
+		return CTL_USAGE;
+	}
+	pbuf_init(&req);
+	proto_report_req_encode(&req, &r);
+	return ctl_request(ctl, &req, PROTO_T_REPORT, ctl_report_cb, &form);
 }

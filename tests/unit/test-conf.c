@@ -251,6 +251,7 @@ test_example_wuzhad_loads(void **state)
 	assert_int_equal(c->limits.max_text, 16384);
 	assert_int_equal(c->limits.max_output, 4 * 1024 * 1024);
 	assert_int_equal(c->limits.ack_batch, 1024);
+	assert_int_equal(c->limits.report_alerts, 10000);
 	assert_int_equal(c->timeouts.handshake_ms, 10000);
 	assert_int_equal(c->timeouts.heartbeat_s, 30);
 	assert_int_equal(c->timeouts.idle_s, 90);
@@ -403,6 +404,7 @@ test_wuzhad_defaults_filled_in(void **state)
 	assert_int_equal(c->limits.max_text, 16384);
 	assert_int_equal(c->limits.max_output, 4 * 1024 * 1024);
 	assert_int_equal(c->limits.ack_batch, 1024);
+	assert_int_equal(c->limits.report_alerts, 10000);
 	assert_int_equal(c->timeouts.handshake_ms, 10000);
 	assert_int_equal(c->timeouts.heartbeat_s, 30);
 	assert_int_equal(c->timeouts.idle_s, 90);
@@ -430,7 +432,7 @@ test_wuzhad_every_key_read(void **state)
 	    "  reconnect_min: 1s\n"
 	    "  reconnect_max: 1h\n"
 	    "limits: {max_frame: 1MiB, max_connections: 100, max_text: 65535,"
-	    " max_output: 1GiB, ack_batch: 1}\n"
+	    " max_output: 1GiB, ack_batch: 1, report_alerts: 1000000}\n"
 	    "timeouts: {handshake: 100ms, heartbeat: 1m, idle: 2h, skew: 24h,"
 	    " tree_refresh: \"500ms\"}\n"
 	    "log_level: debug\n");
@@ -451,6 +453,7 @@ test_wuzhad_every_key_read(void **state)
 	assert_int_equal(c->limits.max_text, 65535);
 	assert_int_equal(c->limits.max_output, 1024 * 1024 * 1024);
 	assert_int_equal(c->limits.ack_batch, 1);
+	assert_int_equal(c->limits.report_alerts, 1000000);
 	assert_int_equal(c->timeouts.handshake_ms, 100);
 	assert_int_equal(c->timeouts.heartbeat_s, 60);
 	assert_int_equal(c->timeouts.idle_s, 7200);
@@ -1169,6 +1172,10 @@ test_wuzhad_refuses_out_of_range(void **state)
 	    "t.yaml:7: limits.max_text: must be between 1 and 65535");
 	W_REFUSED(W_BASE "limits:\n  max_output: 2GiB\n",
 	    "t.yaml:7: limits.max_output: must be between 64KiB and 1GiB");
+	W_REFUSED(W_BASE "limits:\n  report_alerts: 0\n",
+	    "t.yaml:7: limits.report_alerts: must be between 1 and 1000000");
+	W_REFUSED(W_BASE "limits:\n  report_alerts: 1000001\n",
+	    "t.yaml:7: limits.report_alerts: must be between 1 and 1000000");
 }
 
 static void

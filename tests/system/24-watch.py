@@ -10,9 +10,12 @@ connection may hold at most 16 watches.
 
 import json
 import os
+import pty
+import select
 import subprocess
 import threading
 import time
+import unicodedata
 
 import pytest
 
@@ -168,6 +171,72 @@ def test_watch_piped_prints_tables_and_ends_when_cancelled(wz):
     rc, err = w.finish()
     assert rc == 1, err
     assert "unknown-alert (308)" in err and "no longer live" in err, err
+
+
+def _cols(s):
+    """Display columns of s: East Asian wide and fullwidth take two."""
+    return sum(0 if unicodedata.combining(c) else
+               2 if unicodedata.east_asian_width(c) in "WF" else 1
+               for c in s)
+
+
+def test_status_columns_line_up_with_chinese_names(wz):
+    aid, _, _ = wz.publish("officer-li", "jn-police", headline="列对齐")
+    r = wz.ctl("officer-li", "status", aid)
+    assert r.rc == 0, r
+    rows = r.out.splitlines()[1:]
+    assert any(_cols(l) != len(l) for l in rows), "no Chinese names shown"
+    # Where TARGETED ends in the header, every row's count ends too.
+    head = rows[0]
+    end = _cols(head[:head.index("TARGETED") + len("TARGETED")])
+    for row in rows[1:]:
+        cut = 0
+        while _cols(row[:cut]) < end:
+            cut += 1
+        assert _cols(row[:cut]) == end, row
+        assert row[:cut].rstrip()[-1].isdigit() and row[cut] == " ", row
+
+
+def test_watch_on_a_terminal_redraws_in_colour(wz):
+    for cn in MEMBERS:
+        wz.start_agent(cn)
+    aid, _, _ = wz.publish("desk-a", TARGET, headline="终端显示")
+    harness.wait_for(lambda: len(wz.acks(aid)) == 3, 15, "3 delivered")
+    master, slave = pty.openpty()
+    env = dict(os.environ, TERM="xterm")
+    env.pop("NO_COLOR", None)
+    proc = subprocess.Popen(
+        [harness.binary("wuzhactl"), "-c", wz.client_conf("desk-a"),
+         "watch", aid], stdout=slave, stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL, env=env)
+    os.close(slave)
+    out = b""
+    try:
+        def grab(want):
+            nonlocal out
+            deadline = time.monotonic() + 10
+            while want not in out and time.monotonic() < deadline:
+                r, _, _ = select.select([master], [], [], 0.2)
+                if r:
+                    try:
+                        out += os.read(master, 65536)
+                    except OSError:
+                        break
+            return want in out
+        assert grab("0 of 3 have read".encode()), out[-500:]
+        for cn in MEMBERS:
+            assert wz.ctl(cn, "ack", aid, "read").rc == 0
+        assert grab("all of them".encode()), out[-500:]
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+        os.close(master)
+    text = out.decode("utf-8", "replace")
+    assert text.count("\x1b[H\x1b[2J") >= 2, "no redraw"
+    assert "\x1b[31m" in text and "\x1b[32m" in text, "no colours"
+    assert "\u2588" * 20 in text and "\u2591" in text, "no progress bar"
 
 
 def test_watch_refused_without_observe_and_limited_per_connection(wz):

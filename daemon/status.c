@@ -99,6 +99,28 @@ status_member_cb(struct tnode *n, int depth, void *arg)
 	}
 }
 
+/*
+ * The members with an agent connected now, as a set of CNs: one pass
+ * over the connections at each members' node (members come grouped by
+ * node), not one per member.
+ */
+static void
+status_online(const struct statusreq *sr, struct htab *online)
+{
+	struct tnode	*n;
+	struct conn	*c;
+	size_t		 i;
+
+	for (i = 0; i < sr->ncns; i++) {
+		if (i > 0 && strcmp(sr->cnodes[i], sr->cnodes[i - 1]) == 0)
+			continue;
+		if ((n = tree_node(wz->tree, sr->cnodes[i])) == NULL)
+			continue;
+		for (c = conn_first_at(n); c != NULL; c = conn_next_at(c))
+			htab_put(online, conn_principal(c)->cn, (void *)1);
+	}
+}
+
 /* Build the reply from {meta, rate, members}. */
 struct status_build {
 	struct proto_buf	*b;
@@ -151,7 +173,9 @@ status_done_cb(redisReply *r, void *arg)
 	struct tnode		*root;
 	size_t			 i, mark, omitted = 0;
 	uint32_t		 max = wz->conf->limits.max_frame;
+	struct htab		 online;
 
+	htab_init(&online);
 	if (!conn_alive(sr->c))
 		goto out;
 	if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
@@ -207,6 +231,7 @@ status_done_cb(redisReply *r, void *arg)
 	if ((sr->flags & PROTO_SF_MEMBERS) && mem->elements == sr->ncns) {
 		size_t nodes_len = b.len;
 
+		status_online(sr, &online);
 		mark = pbuf_list_begin(&b, 7);
 		for (i = 0; i < sr->ncns; i++) {
 			memset(&m, 0, sizeof(m));
@@ -221,14 +246,7 @@ status_done_cb(redisReply *r, void *arg)
 				if (*colon == ':')
 					m.at = strtoull(colon + 1, NULL, 10);
 			}
-			{
-				struct tprincipal *tp;
-				uint64_t since;
-
-				if ((tp = tree_principal(wz->tree, m.cn)) != NULL &&
-				    conn_presence(tp, &since) > 0)
-					m.online = 1;
-			}
+			m.online = htab_get(&online, m.cn) != NULL;
 			/* Keep the list (u16 length) and the frame within their
 			 * limits; say how many were left out. */
 			if (b.len - nodes_len + STATUS_MEMBER_MAX > UINT16_MAX ||
@@ -269,6 +287,7 @@ status_done_cb(redisReply *r, void *arg)
 	}
 	pbuf_free(&b);
 out:
+	htab_clear(&online, NULL);
 	statusreq_free(sr);
 }
 

@@ -295,5 +295,47 @@ def test_pending_lists_who_has_not_read(delivered):
     assert {"liaison-a2", "adv-a21", "adv-a22"} <= set(r.out.split()), r
 
 
+def test_pending_by_state_says_who_is_online_and_where(delivered):
+    """
+    pending --state relayed lists who has not relayed, with the path of
+    their node and whether their agent is connected: liaison-a2 never
+    started one; adv-a21's is stopped here.
+    """
+    wz, aid = delivered
+    assert wz.ctl("adv-a11", "ack", aid, "read").rc == 0
+    assert wz.ctl("adv-a12", "ack", aid, "relayed", "--reach", "5").rc == 0
+    wz.agents["adv-a21"].stop()
+    harness.wait_for(lambda: wz.redis.hget_raw("seen", "adv-a21")
+                     is not None, 10, "adv-a21's last-seen time")
+    r = wz.ctl("desk-a", "pending", aid, "--node", "school-a", "--state",
+               "relayed", "--json")
+    assert r.rc == 0, r
+    p = json.loads(r.out)
+    rows = {x["cn"]: x for x in p["pending"]}
+    assert set(rows) == {"desk-a", "liaison-a1", "liaison-a2", "adv-a11",
+                         "adv-a21", "adv-a22"}, rows
+    assert p["state"] == "relayed" and p["not_yet"] == 6
+    assert p["listed"] == 7 and p["omitted"] == 0
+    assert rows["adv-a11"]["state"] == "read"
+    assert rows["adv-a11"]["path"] == "school-a/school-a-d1/school-a-d1-c1"
+    assert rows["liaison-a2"]["state"] == "none"
+    assert rows["liaison-a2"]["online"] is False
+    assert rows["adv-a21"]["online"] is False
+    assert rows["adv-a22"]["online"] is True
+    assert rows["desk-a"]["path"] == "school-a"
+    assert rows["desk-a"]["name"] == "学校A"
+    assert p["online"] == 4
+    r = wz.ctl("desk-a", "pending", aid, "--node", "school-a-d2")
+    assert r.rc == 0, r
+    lines = {l.split()[0]: l.split() for l in r.out.splitlines()[:-1]}
+    assert lines["adv-a21"][1:3] == ["delivered", "offline"], r.out
+    assert lines["adv-a22"][1:3] == ["delivered", "online"], r.out
+    assert lines["adv-a22"][3] == "school-a-d2/school-a-d2-c2", r.out
+    assert r.out.splitlines()[-1] == \
+        "3 of 3 have not read (1 of them online now)", r.out
+    r = wz.ctl("desk-a", "pending", aid, "--state", "seen")
+    assert r.rc == 2 and "expected read or relayed" in r.err, r
+
+
 if __name__ == "__main__":
     raise SystemExit(pytest.main([__file__, "-v"]))

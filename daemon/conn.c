@@ -736,6 +736,7 @@ conn_dispatch(struct conn *c, uint8_t type, const uint8_t *p, size_t len)
 	case PROTO_T_WELCOME:
 	case PROTO_T_PUBLISHED:
 	case PROTO_T_ALERT:
+	case PROTO_T_ESCALATION:
 	case PROTO_T_ACK_OK:
 	case PROTO_T_STATUS:
 	case PROTO_T_AGENTS:

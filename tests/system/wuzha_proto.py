@@ -40,6 +40,12 @@ ACK_OK = 0x21
 ESCALATION = 0x13
 STATUS_REQ = 0x30
 STATUS = 0x31
+AGENTS_REQ = 0x32
+AGENTS = 0x33
+SCHEDULE_REQ = 0x34
+SCHEDULE = 0x35
+REPORT_REQ = 0x36
+REPORT = 0x37
 PING = 0x40
 PONG = 0x41
 ERROR = 0x7E
@@ -50,6 +56,9 @@ TYPE_NAMES = {
     PUBLISHED: "PUBLISHED", ALERT: "ALERT", ACK: "ACK", ACK_OK: "ACK_OK",
     STATUS_REQ: "STATUS_REQ", STATUS: "STATUS", PING: "PING", PONG: "PONG",
     ERROR: "ERROR", BYE: "BYE", ESCALATION: "ESCALATION",
+    AGENTS_REQ: "AGENTS_REQ", AGENTS: "AGENTS",
+    SCHEDULE_REQ: "SCHEDULE_REQ", SCHEDULE: "SCHEDULE",
+    REPORT_REQ: "REPORT_REQ", REPORT: "REPORT",
 }
 
 # Error codes by their stable names (PROTOCOL.md, "Error codes").
@@ -90,7 +99,11 @@ ACK_NONE, ACK_DELIVERED, ACK_READ, ACK_RELAYED = 0, 1, 2, 3
 
 R_RECEIVE, R_ISSUE, R_OBSERVE = 0x01, 0x02, 0x04
 
+SF_MEMBERS, SF_WATCH = 0x01, 0x02
+
 MSG_ALERT, MSG_UPDATE, MSG_CANCEL = 1, 2, 3
+STATUS_ACTUAL, STATUS_EXERCISE, STATUS_TEST = 0, 1, 2
+STATUSES = {"actual": 0, "exercise": 1, "test": 2}
 CATEGORIES = {"warning": 1, "knowledge": 2, "case-followup": 3}
 SEVERITIES = {"extreme": 1, "severe": 2, "moderate": 3, "minor": 4,
               "unknown": 5}
@@ -225,7 +238,26 @@ T_STATUS_NODE = _table(
     F(8, "relayed", "u32"), F(9, "reach", "u32"))
 T_STATUS_MEMBER = _table(
     F(1, "cn", "name"), F(2, "node", "node"), F(3, "state", "u8", lo=0, hi=3),
-    F(4, "at", "u64", False))
+    F(4, "at", "u64", False), F(5, "online", "u8", False, lo=0, hi=1))
+T_AGENT_ITEM = _table(
+    F(1, "cn", "name"), F(2, "node", "node"), F(3, "rights", "u8", lo=0, hi=7),
+    F(4, "online", "u8", False, lo=0, hi=255), F(5, "since", "u64", False),
+    F(6, "last_seen", "u64", False))
+T_SCHEDULE_ITEM = _table(
+    F(1, "id", "name"), F(2, "issuer", "name"), F(3, "target", "node"),
+    F(4, "msg_type", "u8", lo=1, hi=3), F(5, "publish_at", "u64"),
+    F(6, "expires_at", "u64"), F(7, "headline", "text", lo=1, hi=512),
+    F(8, "status", "u8", False, lo=0, hi=2))
+T_REPORT_ROW = _table(
+    F(1, "node", "node"), F(2, "parent", "node", False),
+    F(3, "tier", "u8", lo=0, hi=3), F(4, "name", "text", hi=256),
+    F(5, "alerts", "u32"), F(6, "targeted", "u32"),
+    F(7, "delivered", "u32"), F(8, "read", "u32"), F(9, "relayed", "u32"),
+    F(10, "delivered_in_time", "u32"), F(11, "read_in_time", "u32"),
+    F(12, "relayed_in_time", "u32"), F(13, "median_read_ms", "u64", False),
+    F(14, "drill_alerts", "u32", False), F(15, "drill_targeted", "u32", False),
+    F(16, "drill_delivered", "u32", False), F(17, "drill_read", "u32", False),
+    F(18, "drill_relayed", "u32", False))
 
 TABLES = {
     HELLO: _table(F(1, "version", "u16"), F(2, "role", "u8", lo=1, hi=2),
@@ -241,20 +273,38 @@ TABLES = {
                     F(3, "escalate_after", "u32", False),
                     F(4, "max_reminders", "u8", False, lo=0, hi=100)),
     PUBLISHED: _table(F(1, "id", "name"), F(2, "seq", "u64"),
-                      F(3, "targeted", "u32")),
+                      F(3, "targeted", "u32"),
+                      F(4, "publish_at", "u64", False)),
     ALERT: _table(F(1, "seq", "u64"), F(2, "flags", "u8", lo=0, hi=3),
                   F(3, "envelope", "bytes", hi=65535)),
     ACK: _table(F(1, "id", "name"), F(2, "state", "u8", lo=1, hi=3),
                 F(3, "reach", "u32", False, keep_zero=True)),
     ACK_OK: _table(F(1, "id", "name"), F(2, "state", "u8", lo=1, hi=3)),
     STATUS_REQ: _table(F(1, "id", "name"), F(2, "node", "node", False),
-                       F(3, "flags", "u8", False, lo=0, hi=1)),
+                       F(3, "flags", "u8", False, lo=0, hi=3)),
     STATUS: _table(F(1, "id", "name"), F(2, "seq", "u64"),
                    F(3, "target", "node"), F(4, "issued_at", "u64"),
                    F(5, "expires_at", "u64"),
                    F(6, "nodes", "list", items=T_STATUS_NODE),
                    F(7, "members", "list", False, items=T_STATUS_MEMBER),
-                   F(8, "omitted", "u32", False)),
+                   F(8, "omitted", "u32", False),
+                   F(9, "status", "u8", False, lo=0, hi=2),
+                   F(10, "server_time", "u64", False)),
+    AGENTS_REQ: _table(F(1, "node", "node", False)),
+    AGENTS: _table(F(1, "node", "node"), F(2, "server_time", "u64"),
+                   F(3, "principals", "list", items=T_AGENT_ITEM),
+                   F(4, "omitted", "u32", False)),
+    SCHEDULE_REQ: _table(F(1, "node", "node", False)),
+    SCHEDULE: _table(F(1, "server_time", "u64"),
+                     F(2, "alerts", "list", items=T_SCHEDULE_ITEM),
+                     F(3, "omitted", "u32", False)),
+    REPORT_REQ: _table(F(1, "node", "node", False), F(2, "from", "u64"),
+                       F(3, "to", "u64")),
+    REPORT: _table(F(1, "node", "node"), F(2, "from", "u64"),
+                   F(3, "to", "u64"), F(4, "alerts", "u32"),
+                   F(5, "drills", "u32", False),
+                   F(6, "rows", "list", items=T_REPORT_ROW),
+                   F(7, "omitted", "u32", False)),
     ESCALATION: _table(F(1, "id", "name"), F(2, "seq", "u64"),
                        F(3, "node", "node"),
                        F(4, "members", "list", items=T_STATUS_MEMBER),
@@ -274,7 +324,9 @@ T_ALERT_BODY = _table(
     F(8, "headline", "text", lo=1, hi=512), F(9, "text", "text", hi=16384),
     F(10, "instruction", "text", False, hi=4096),
     F(11, "issued_at", "u64"), F(12, "expires_at", "u64"),
-    F(13, "relay_required", "u8", lo=0, hi=1))
+    F(13, "relay_required", "u8", lo=0, hi=1),
+    F(14, "publish_at", "u64", False),
+    F(15, "status", "u8", False, lo=0, hi=2))
 
 T_ENVELOPE = _table(F(1, "body", "bytes"), F(2, "cert", "bytes", hi=8192),
                     F(3, "sig", "bytes"))
@@ -413,6 +465,23 @@ def publish(envelope_bytes):
     return encode(PUBLISH, envelope=envelope_bytes)
 
 
+def status_req(alert_id, node=None, flags=0):
+    """flags: SF_MEMBERS, SF_WATCH; 0 is left out."""
+    return encode(STATUS_REQ, id=alert_id, node=node, flags=flags or None)
+
+
+def agents_req(node=None):
+    return encode(AGENTS_REQ, node=node)
+
+
+def schedule_req(node=None):
+    return encode(SCHEDULE_REQ, node=node)
+
+
+def report_req(from_ms, to_ms, node=None):
+    return encode(REPORT_REQ, node=node, **{"from": from_ms, "to": to_ms})
+
+
 # --- the alert ------------------------------------------------------------
 
 def now_ms():
@@ -422,23 +491,29 @@ def now_ms():
 def alert_body(alert_id, issuer, target, headline="test alert", text_="",
                category="warning", severity="severe", msg_type=MSG_ALERT,
                references=None, instruction=None, issued_at=None,
-               expires_at=None, relay_required=0):
+               expires_at=None, relay_required=0, publish_at=None,
+               status=None):
     """
-    The canonical body (PROTOCOL.md 6.1): references and instruction left
-    out when empty, text always present (possibly empty), relay_required
-    always present.
+    The canonical body (PROTOCOL.md 6.1): references, instruction,
+    publish_at and status left out when empty or zero, text always present
+    (possibly empty), relay_required always present.  status: a name of
+    STATUSES or a number.  expires_at defaults to a day after the alert
+    goes out (publish_at, else issued_at).
     """
     issued = now_ms() if issued_at is None else issued_at
-    expires = issued + 24 * 3600 * 1000 if expires_at is None else expires_at
+    expires = max(issued, publish_at or 0) + 24 * 3600 * 1000 \
+        if expires_at is None else expires_at
     cat = CATEGORIES[category] if isinstance(category, str) else category
     sev = SEVERITIES[severity] if isinstance(severity, str) else severity
+    st = STATUSES[status] if isinstance(status, str) else status
     vals = {
         "id": alert_id, "issuer": issuer, "target": target,
         "msg_type": msg_type, "references": references or None,
         "category": cat, "severity": sev, "headline": headline,
         "text": text_, "instruction": instruction or None,
         "issued_at": issued, "expires_at": expires,
-        "relay_required": relay_required,
+        "relay_required": relay_required, "publish_at": publish_at or None,
+        "status": st or None,
     }
     return encode_table(T_ALERT_BODY, vals)
 
@@ -453,6 +528,8 @@ def decode_alert(body):
         raise ProtoError(309, "update or cancel without a valid reference")
     if b["expires_at"] <= b["issued_at"]:
         raise ProtoError(306, "expires_at not after issued_at")
+    if "publish_at" in b and b["expires_at"] <= b["publish_at"]:
+        raise ProtoError(306, "expires_at not after publish_at")
     return b
 
 

@@ -130,6 +130,8 @@ type_of(const char *s)
 		PROTO_T_PUBLISHED, PROTO_T_ALERT, PROTO_T_ACK, PROTO_T_ACK_OK,
 		PROTO_T_STATUS_REQ, PROTO_T_STATUS, PROTO_T_PING, PROTO_T_PONG,
 		PROTO_T_ERROR, PROTO_T_BYE, PROTO_T_ESCALATION,
+		PROTO_T_AGENTS_REQ, PROTO_T_AGENTS, PROTO_T_SCHEDULE_REQ,
+		PROTO_T_SCHEDULE, PROTO_T_REPORT_REQ, PROTO_T_REPORT,
 	};
 	size_t	i;
 
@@ -385,6 +387,12 @@ recode(int type, const uint8_t *p, size_t len, struct proto_buf *out)
 		struct proto_alert	 alert;
 		struct proto_envelope	 env;
 		struct proto_escalation	 escalation;
+		struct proto_agents_req	 agents_req;
+		struct proto_schedule_req schedule_req;
+		struct proto_report_req	 report_req;
+		struct proto_agents	 agents;
+		struct proto_schedule	 schedule;
+		struct proto_report	 report;
 	} u;
 	char	 text[PROTO_REASON_MAX + 1];
 	int	 rc;
@@ -395,6 +403,28 @@ recode(int type, const uint8_t *p, size_t len, struct proto_buf *out)
 		    out != NULL) \
 			proto_##fn##_encode(out, &u.m); \
 		return rc; \
+	} while (0)
+	/* A message with one list: rebuilt through its iterator and _put. */
+#define RELIST(fn, m, list, tag, item) \
+	do { \
+		struct item	 it_; \
+		struct proto_buf l_; \
+		size_t		 cur_ = 0, mark_; \
+		if ((rc = proto_##fn##_decode(p, len, &u.m)) != 0 || \
+		    out == NULL) \
+			return rc; \
+		pbuf_init(&l_); \
+		mark_ = pbuf_list_begin(&l_, (tag)); \
+		while ((rc = item##_next(&u.m.list, &cur_, &it_)) == 1) \
+			item##_put(&l_, &it_); \
+		assert_int_equal(rc, 0); \
+		pbuf_list_end(&l_, mark_, (tag)); \
+		assert_int_equal(l_.err, 0); \
+		u.m.list.p = l_.data + PROTO_FIELD_HDR; \
+		u.m.list.len = l_.len - PROTO_FIELD_HDR; \
+		proto_##fn##_encode(out, &u.m); \
+		pbuf_free(&l_); \
+		return 0; \
 	} while (0)
 
 	switch (type) {
@@ -416,6 +446,18 @@ recode(int type, const uint8_t *p, size_t len, struct proto_buf *out)
 		RECODE(status_req, status_req);
 	case PROTO_T_ESCALATION:
 		RECODE(escalation, escalation);
+	case PROTO_T_AGENTS_REQ:
+		RECODE(agents_req, agents_req);
+	case PROTO_T_SCHEDULE_REQ:
+		RECODE(schedule_req, schedule_req);
+	case PROTO_T_REPORT_REQ:
+		RECODE(report_req, report_req);
+	case PROTO_T_AGENTS:
+		RELIST(agents, agents, principals, 3, proto_agent_item);
+	case PROTO_T_SCHEDULE:
+		RELIST(schedule, schedule, alerts, 2, proto_schedule_item);
+	case PROTO_T_REPORT:
+		RELIST(report, report, rows, 6, proto_report_row);
 	case T_BODY:
 		RECODE(alert, alert);
 	case T_ENVELOPE:
@@ -451,6 +493,7 @@ recode(int type, const uint8_t *p, size_t len, struct proto_buf *out)
 		return -PROTO_E_TYPE;
 	}
 #undef RECODE
+#undef RELIST
 	{
 		struct proto_status		 st;
 		struct proto_status_node	 n;
@@ -529,6 +572,8 @@ test_vectors_cover_every_type(void **state)
 		PROTO_T_PUBLISHED, PROTO_T_ALERT, PROTO_T_ACK, PROTO_T_ACK_OK,
 		PROTO_T_STATUS_REQ, PROTO_T_STATUS, PROTO_T_PING, PROTO_T_PONG,
 		PROTO_T_ERROR, PROTO_T_BYE, T_BODY, T_ENVELOPE,
+		PROTO_T_AGENTS_REQ, PROTO_T_AGENTS, PROTO_T_SCHEDULE_REQ,
+		PROTO_T_SCHEDULE, PROTO_T_REPORT_REQ, PROTO_T_REPORT,
 	};
 	size_t	i, j, nbad = 0;
 	int	found;
@@ -897,6 +942,16 @@ test_round_trip_requests(void **state)
 	assert_string_equal(pd2.id, AID);
 	assert_true(pd2.seq == UINT64_MAX);
 	assert_int_equal(pd2.targeted, 0);
+	assert_true(pd2.publish_at == 0);
+	/* Held: seq 0 is still sent, publish_at says until when. */
+	pd.seq = 0;
+	pd.targeted = 57;
+	pd.publish_at = 1800003600000ULL;
+	ROUND(proto_published_encode, proto_published_decode, &pd, &pd2,
+	    PROTO_T_PUBLISHED, &k);
+	assert_true(pd2.seq == 0);
+	assert_int_equal(pd2.targeted, 57);
+	assert_true(pd2.publish_at == 1800003600000ULL);
 	ROUND(proto_alert_msg_encode, proto_alert_msg_decode, &am, &am2,
 	    PROTO_T_ALERT, &k);
 	assert_int_equal(am2.seq, 7);
@@ -936,6 +991,10 @@ test_round_trip_requests(void **state)
 	    PROTO_T_STATUS_REQ, &k);
 	assert_string_equal(sr2.node, "class-3a");
 	assert_int_equal(sr2.flags, PROTO_SF_MEMBERS);
+	sr.flags = PROTO_SF_MEMBERS | PROTO_SF_WATCH;
+	ROUND(proto_status_req_encode, proto_status_req_decode, &sr, &sr2,
+	    PROTO_T_STATUS_REQ, &k);
+	assert_int_equal(sr2.flags, PROTO_SF_MEMBERS | PROTO_SF_WATCH);
 	pbuf_free(&k);
 }
 
@@ -995,8 +1054,11 @@ test_round_trip_status(void **state)
 	proto_status_member_put(&b, &m);
 	m.state = PROTO_ACK_READ;
 	m.at = 1800000000001ULL;
+	m.online = 1;
 	proto_status_member_put(&b, &m);
 	pbuf_list_end(&b, mark, 7);
+	st.status = PROTO_STATUS_TEST;
+	st.server_time = 1800000000002ULL;
 	st.members.p = b.data + 3;
 	st.members.len = b.len - 3;
 	ROUND(proto_status_encode, proto_status_decode, &st, &st2,
@@ -1017,10 +1079,283 @@ test_round_trip_status(void **state)
 	assert_int_equal(proto_status_member_next(&st2.members, &cur, &m2), 1);
 	assert_int_equal(m2.state, PROTO_ACK_NONE);
 	assert_int_equal(m2.at, 0);
+	assert_int_equal(m2.online, 0);
 	assert_int_equal(proto_status_member_next(&st2.members, &cur, &m2), 1);
 	assert_int_equal(m2.state, PROTO_ACK_READ);
 	assert_true(m2.at == 1800000000001ULL);
+	assert_int_equal(m2.online, 1);
 	assert_int_equal(proto_status_member_next(&st2.members, &cur, &m2), 0);
+	assert_int_equal(st2.status, PROTO_STATUS_TEST);
+	assert_true(st2.server_time == 1800000000002ULL);
+	pbuf_free(&k);
+}
+
+/* The console's requests: every field optional but the report's range. */
+static void
+test_round_trip_console_requests(void **state)
+{
+	struct proto_agents_req		 ar, ar2;
+	struct proto_schedule_req	 sq, sq2;
+	struct proto_report_req		 rq, rq2;
+	struct proto_buf		 k;
+
+	(void)state;
+	pbuf_init(&k);
+	memset(&ar, 0, sizeof(ar));
+	ROUND(proto_agents_req_encode, proto_agents_req_decode, &ar, &ar2,
+	    PROTO_T_AGENTS_REQ, &k);
+	assert_int_equal(k.len, PROTO_FRAME_HDR);
+	assert_string_equal(ar2.node, "");
+	strcpy(ar.node, "grade-3");
+	ROUND(proto_agents_req_encode, proto_agents_req_decode, &ar, &ar2,
+	    PROTO_T_AGENTS_REQ, &k);
+	assert_string_equal(ar2.node, "grade-3");
+
+	memset(&sq, 0, sizeof(sq));
+	ROUND(proto_schedule_req_encode, proto_schedule_req_decode, &sq, &sq2,
+	    PROTO_T_SCHEDULE_REQ, &k);
+	assert_int_equal(k.len, PROTO_FRAME_HDR);
+	strcpy(sq.node, "school-a");
+	ROUND(proto_schedule_req_encode, proto_schedule_req_decode, &sq, &sq2,
+	    PROTO_T_SCHEDULE_REQ, &k);
+	assert_string_equal(sq2.node, "school-a");
+
+	/* from 0 is still sent: both ends of the range are required. */
+	memset(&rq, 0, sizeof(rq));
+	rq.to = UINT64_MAX;
+	ROUND(proto_report_req_encode, proto_report_req_decode, &rq, &rq2,
+	    PROTO_T_REPORT_REQ, &k);
+	assert_string_equal(rq2.node, "");
+	assert_true(rq2.from == 0);
+	assert_true(rq2.to == UINT64_MAX);
+	strcpy(rq.node, "class-3a");
+	rq.from = 1798732800000ULL;
+	rq.to = 1801411200000ULL;
+	ROUND(proto_report_req_encode, proto_report_req_decode, &rq, &rq2,
+	    PROTO_T_REPORT_REQ, &k);
+	assert_string_equal(rq2.node, "class-3a");
+	assert_true(rq2.from == 1798732800000ULL);
+	assert_true(rq2.to == 1801411200000ULL);
+	pbuf_free(&k);
+}
+
+/* Point a message's list view at the list field built in l. */
+static struct proto_view
+list_view(const struct proto_buf *l)
+{
+	struct proto_view	v;
+
+	assert_int_equal(l->err, 0);
+	v.p = l->data + PROTO_FIELD_HDR;
+	v.len = l->len - PROTO_FIELD_HDR;
+	return v;
+}
+
+static void
+test_round_trip_agents(void **state)
+{
+	struct proto_agents	 a, a2;
+	struct proto_agent_item	 it, it2;
+	struct proto_buf	 l, k;
+	size_t			 mark, cur;
+
+	(void)state;
+	pbuf_init(&k);
+	/* No principals: the empty list is still sent. */
+	memset(&a, 0, sizeof(a));
+	strcpy(a.node, "class-3b");
+	ROUND(proto_agents_encode, proto_agents_decode, &a, &a2,
+	    PROTO_T_AGENTS, &k);
+	assert_int_equal(a2.principals.len, 0);
+	assert_true(a2.server_time == 0);
+	cur = 0;
+	assert_int_equal(proto_agent_item_next(&a2.principals, &cur, &it2), 0);
+
+	pbuf_init(&l);
+	mark = pbuf_list_begin(&l, 3);
+	memset(&it, 0, sizeof(it));
+	strcpy(it.cn, "dean-3");
+	strcpy(it.node, "grade-3");
+	it.rights = PROTO_R_RECEIVE | PROTO_R_ISSUE | PROTO_R_OBSERVE;
+	proto_agent_item_put(&l, &it);
+	strcpy(it.cn, "advisor-3a");
+	strcpy(it.node, "class-3a");
+	it.rights = 0;
+	it.online = UINT8_MAX;
+	it.since = 1799996400000ULL;
+	it.last_seen = 1799999400000ULL;
+	proto_agent_item_put(&l, &it);
+	pbuf_list_end(&l, mark, 3);
+	a.principals = list_view(&l);
+	a.server_time = 1800000000000ULL;
+	a.omitted = 7;
+	ROUND(proto_agents_encode, proto_agents_decode, &a, &a2,
+	    PROTO_T_AGENTS, &k);
+	pbuf_free(&l);
+	assert_string_equal(a2.node, "class-3b");
+	assert_true(a2.server_time == 1800000000000ULL);
+	assert_int_equal(a2.omitted, 7);
+
+	cur = 0;
+	assert_int_equal(proto_agent_item_next(&a2.principals, &cur, &it2), 1);
+	assert_string_equal(it2.cn, "dean-3");
+	assert_string_equal(it2.node, "grade-3");
+	assert_int_equal(it2.rights, 7);
+	assert_int_equal(it2.online, 0);
+	assert_true(it2.since == 0 && it2.last_seen == 0);
+	assert_int_equal(proto_agent_item_next(&a2.principals, &cur, &it2), 1);
+	assert_string_equal(it2.cn, "advisor-3a");
+	assert_int_equal(it2.rights, 0);
+	assert_int_equal(it2.online, UINT8_MAX);
+	assert_true(it2.since == 1799996400000ULL);
+	assert_true(it2.last_seen == 1799999400000ULL);
+	assert_int_equal(proto_agent_item_next(&a2.principals, &cur, &it2), 0);
+	pbuf_free(&k);
+}
+
+static void
+test_round_trip_schedule(void **state)
+{
+	struct proto_schedule		 sc, sc2;
+	struct proto_schedule_item	 it, it2;
+	struct proto_buf		 l, k;
+	char				 h[PROTO_HEADLINE_MAX + 1];
+	size_t				 mark, cur;
+
+	(void)state;
+	memset(h, 'h', sizeof(h));
+	pbuf_init(&k);
+	pbuf_init(&l);
+	mark = pbuf_list_begin(&l, 2);
+	memset(&it, 0, sizeof(it));
+	strcpy(it.id, AID);
+	strcpy(it.issuer, "officer-1");
+	strcpy(it.target, "school-a");
+	it.msg_type = PROTO_MSG_ALERT;
+	it.publish_at = 1800007200000ULL;
+	it.expires_at = 1800086400000ULL;
+	it.headline = view("防诈骗演练");
+	it.status = PROTO_STATUS_EXERCISE;
+	proto_schedule_item_put(&l, &it);
+	strcpy(it.id, "a-2");
+	it.msg_type = PROTO_MSG_CANCEL;
+	it.headline.p = (const uint8_t *)h;
+	it.headline.len = PROTO_HEADLINE_MAX;
+	it.status = PROTO_STATUS_ACTUAL;
+	proto_schedule_item_put(&l, &it);
+	pbuf_list_end(&l, mark, 2);
+	memset(&sc, 0, sizeof(sc));
+	sc.server_time = 1800000000000ULL;
+	sc.alerts = list_view(&l);
+	ROUND(proto_schedule_encode, proto_schedule_decode, &sc, &sc2,
+	    PROTO_T_SCHEDULE, &k);
+	pbuf_free(&l);
+	assert_true(sc2.server_time == 1800000000000ULL);
+	assert_int_equal(sc2.omitted, 0);
+
+	cur = 0;
+	assert_int_equal(proto_schedule_item_next(&sc2.alerts, &cur, &it2), 1);
+	assert_string_equal(it2.id, AID);
+	assert_string_equal(it2.issuer, "officer-1");
+	assert_string_equal(it2.target, "school-a");
+	assert_int_equal(it2.msg_type, PROTO_MSG_ALERT);
+	assert_true(it2.publish_at == 1800007200000ULL);
+	assert_true(it2.expires_at == 1800086400000ULL);
+	assert_true(view_is(it2.headline, "防诈骗演练"));
+	assert_int_equal(it2.status, PROTO_STATUS_EXERCISE);
+	assert_int_equal(proto_schedule_item_next(&sc2.alerts, &cur, &it2), 1);
+	assert_int_equal(it2.msg_type, PROTO_MSG_CANCEL);
+	assert_int_equal(it2.headline.len, PROTO_HEADLINE_MAX);
+	assert_int_equal(it2.status, PROTO_STATUS_ACTUAL);
+	assert_int_equal(proto_schedule_item_next(&sc2.alerts, &cur, &it2), 0);
+
+	/* A headline over the limit poisons the list. */
+	pbuf_init(&l);
+	mark = pbuf_list_begin(&l, 2);
+	it.headline.len = PROTO_HEADLINE_MAX + 1;
+	proto_schedule_item_put(&l, &it);
+	pbuf_list_end(&l, mark, 2);
+	assert_int_equal(l.err, PROTO_E_TOO_LONG);
+	pbuf_free(&l);
+	pbuf_free(&k);
+}
+
+static void
+test_round_trip_report(void **state)
+{
+	struct proto_report	 r, r2;
+	struct proto_report_row	 w, w2;
+	struct proto_buf	 l, k;
+	size_t			 mark, cur;
+
+	(void)state;
+	pbuf_init(&k);
+	pbuf_init(&l);
+	mark = pbuf_list_begin(&l, 6);
+	/* The first row: required fields only, all zero. */
+	memset(&w, 0, sizeof(w));
+	strcpy(w.node, "police-1");
+	w.tier = PROTO_TIER_POLICE;
+	w.name = view("");
+	proto_report_row_put(&l, &w);
+	strcpy(w.node, "class-3a");
+	strcpy(w.parent, "grade-3");
+	w.tier = PROTO_TIER_CLASS;
+	w.name = view("三年级一班");
+	w.alerts = 4;
+	w.targeted = UINT32_MAX;
+	w.delivered = 8;
+	w.read = 7;
+	w.relayed = 3;
+	w.delivered_in_time = 8;
+	w.read_in_time = 6;
+	w.relayed_in_time = 2;
+	w.median_read_ms = UINT64_MAX;
+	w.drill_alerts = 1;
+	w.drill_targeted = 2;
+	w.drill_delivered = 3;
+	w.drill_read = 4;
+	w.drill_relayed = 5;
+	proto_report_row_put(&l, &w);
+	pbuf_list_end(&l, mark, 6);
+	memset(&r, 0, sizeof(r));
+	strcpy(r.node, "police-1");
+	r.from = 1;
+	r.to = 2;
+	r.rows = list_view(&l);
+	ROUND(proto_report_encode, proto_report_decode, &r, &r2,
+	    PROTO_T_REPORT, &k);
+	pbuf_free(&l);
+	assert_string_equal(r2.node, "police-1");
+	assert_true(r2.from == 1 && r2.to == 2);
+	assert_int_equal(r2.alerts, 0);
+	assert_int_equal(r2.drills, 0);
+	assert_int_equal(r2.omitted, 0);
+
+	cur = 0;
+	assert_int_equal(proto_report_row_next(&r2.rows, &cur, &w2), 1);
+	assert_string_equal(w2.node, "police-1");
+	assert_string_equal(w2.parent, "");
+	assert_int_equal(w2.tier, PROTO_TIER_POLICE);
+	assert_int_equal(w2.name.len, 0);
+	assert_int_equal(w2.alerts, 0);
+	assert_true(w2.median_read_ms == 0);
+	assert_int_equal(w2.drill_alerts, 0);
+	assert_int_equal(proto_report_row_next(&r2.rows, &cur, &w2), 1);
+	assert_string_equal(w2.parent, "grade-3");
+	assert_true(view_is(w2.name, "三年级一班"));
+	assert_int_equal(w2.targeted, UINT32_MAX);
+	assert_int_equal(w2.read, 7);
+	assert_int_equal(w2.delivered_in_time, 8);
+	assert_int_equal(w2.read_in_time, 6);
+	assert_int_equal(w2.relayed_in_time, 2);
+	assert_true(w2.median_read_ms == UINT64_MAX);
+	assert_int_equal(w2.drill_alerts, 1);
+	assert_int_equal(w2.drill_targeted, 2);
+	assert_int_equal(w2.drill_delivered, 3);
+	assert_int_equal(w2.drill_read, 4);
+	assert_int_equal(w2.drill_relayed, 5);
+	assert_int_equal(proto_report_row_next(&r2.rows, &cur, &w2), 0);
 	pbuf_free(&k);
 }
 
@@ -1165,6 +1500,41 @@ static const struct refusal refusals[] = {
 	    PROTO_E_FIELD },
 	{ "status_req flags 4", PROTO_T_STATUS_REQ, ID "030001 04",
 	    PROTO_E_VALUE },
+	{ "status_req watch", PROTO_T_STATUS_REQ, ID "030001 02", 0 },
+	{ "published held", PROTO_T_PUBLISHED,
+	    ID "020008 0000000000000000 030004 00000000 "
+	    "040008 000001a318933e80", 0 },
+	{ "published publish_at 0", PROTO_T_PUBLISHED,
+	    ID "020008 0000000000000001 030004 00000000 "
+	    "040008 0000000000000000", PROTO_E_FIELD },
+	{ "agents_req empty", PROTO_T_AGENTS_REQ, "", 0 },
+	{ "agents_req node uppercase", PROTO_T_AGENTS_REQ, "010002 4142",
+	    PROTO_E_VALUE },
+	{ "agents_req empty node", PROTO_T_AGENTS_REQ, "010000",
+	    PROTO_E_FIELD },
+	{ "schedule_req unknown tag", PROTO_T_SCHEDULE_REQ, "020001 61",
+	    PROTO_E_TAG },
+	{ "report_req range", PROTO_T_REPORT_REQ,
+	    "020008 0000000000000000 030008 0000000000000001", 0 },
+	{ "report_req without to", PROTO_T_REPORT_REQ,
+	    "010001 61 020008 0000000000000000", PROTO_E_MISSING },
+	{ "report_req from in 4 bytes", PROTO_T_REPORT_REQ,
+	    "020004 00000000 030008 0000000000000001", PROTO_E_FIELD },
+	{ "agents without principals", PROTO_T_AGENTS,
+	    "010001 61 020008 0000000000000001", PROTO_E_MISSING },
+	{ "agents empty list", PROTO_T_AGENTS,
+	    "010001 61 020008 0000000000000001 030000", 0 },
+	{ "agents omitted 0", PROTO_T_AGENTS,
+	    "010001 61 020008 0000000000000001 030000 040004 00000000",
+	    PROTO_E_FIELD },
+	{ "schedule without server_time", PROTO_T_SCHEDULE, "020000",
+	    PROTO_E_MISSING },
+	{ "report without alerts", PROTO_T_REPORT,
+	    "010001 61 020008 0000000000000000 030008 0000000000000001 "
+	    "060000", PROTO_E_MISSING },
+	{ "report drills 0", PROTO_T_REPORT,
+	    "010001 61 020008 0000000000000000 030008 0000000000000001 "
+	    "040004 00000000 050004 00000000 060000", PROTO_E_FIELD },
 	{ "alert flags 4", PROTO_T_ALERT,
 	    "010008 0000000000000001 020001 04 030000", PROTO_E_VALUE },
 	{ "alert without envelope", PROTO_T_ALERT,
@@ -1323,6 +1693,166 @@ test_status_lists_strict(void **state)
 	assert_int_equal(recode(PROTO_T_STATUS, p, len - 3, NULL), 0);
 }
 
+/* The next item of an AGENTS (0), SCHEDULE (1) or REPORT (2) list. */
+static int
+console_item_next(int list, const struct proto_view *v, size_t *cur)
+{
+	struct proto_agent_item		a;
+	struct proto_schedule_item	si;
+	struct proto_report_row		w;
+
+	switch (list) {
+	case 0:
+		return proto_agent_item_next(v, cur, &a);
+	case 1:
+		return proto_schedule_item_next(v, cur, &si);
+	default:
+		return proto_report_row_next(v, cur, &w);
+	}
+}
+
+/* Items of the console's lists, through their iterators. */
+static void
+test_console_lists_strict(void **state)
+{
+	struct proto_view		v;
+	uint8_t				p[512];
+	size_t				cur, i;
+	static const struct {
+		const char	*what;
+		int		 list;	/* as console_item_next */
+		const char	*hex;	/* a list of one item */
+		int		 err;
+	} cases[] = {
+		{ "agent", 0, "000c 010001 61 020001 61 030001 05", 0 },
+		{ "agent unknown tag", 0,
+		    "0010 010001 61 020001 61 030001 05 070001 01",
+		    PROTO_E_TAG },
+		{ "agent without rights", 0, "0008 010001 61 020001 61",
+		    PROTO_E_MISSING },
+		{ "agent rights 8", 0, "000c 010001 61 020001 61 030001 08",
+		    PROTO_E_VALUE },
+		{ "agent online 0", 0,
+		    "0010 010001 61 020001 61 030001 05 040001 00",
+		    PROTO_E_FIELD },
+		{ "agent online 255", 0,
+		    "0010 010001 61 020001 61 030001 05 040001 ff", 0 },
+		{ "agent since 0", 0,
+		    "0017 010001 61 020001 61 030001 05 "
+		    "050008 0000000000000000", PROTO_E_FIELD },
+		{ "agent cn with space", 0,
+		    "000e 010003 612062 020001 61 030001 05", PROTO_E_VALUE },
+		{ "held", 1,
+		    "002a 010001 61 020001 62 030001 63 040001 01 "
+		    "050008 0000000000000001 060008 0000000000000002 "
+		    "070001 68", 0 },
+		{ "held status 3", 1,
+		    "002e 010001 61 020001 62 030001 63 040001 01 "
+		    "050008 0000000000000001 060008 0000000000000002 "
+		    "070001 68 080001 03", PROTO_E_VALUE },
+		{ "held status 0", 1,
+		    "002e 010001 61 020001 62 030001 63 040001 01 "
+		    "050008 0000000000000001 060008 0000000000000002 "
+		    "070001 68 080001 00", PROTO_E_FIELD },
+		{ "held msg_type 0", 1,
+		    "002a 010001 61 020001 62 030001 63 040001 00 "
+		    "050008 0000000000000001 060008 0000000000000002 "
+		    "070001 68", PROTO_E_VALUE },
+		{ "held empty headline", 1,
+		    "0029 010001 61 020001 62 030001 63 040001 01 "
+		    "050008 0000000000000001 060008 0000000000000002 "
+		    "070000", PROTO_E_VALUE },
+		{ "held without expires_at", 1,
+		    "001f 010001 61 020001 62 030001 63 040001 01 "
+		    "050008 0000000000000001 070001 68", PROTO_E_MISSING },
+		{ "held unknown tag", 1,
+		    "002e 010001 61 020001 62 030001 63 040001 01 "
+		    "050008 0000000000000001 060008 0000000000000002 "
+		    "070001 68 090001 01", PROTO_E_TAG },
+		{ "row", 2,
+		    "0043 010001 61 030001 03 040000 "
+		    "050004 00000000 060004 00000000 070004 00000000 "
+		    "080004 00000000 090004 00000000 0a0004 00000000 "
+		    "0b0004 00000000 0c0004 00000000", 0 },
+		{ "row tier 4", 2,
+		    "0043 010001 61 030001 04 040000 "
+		    "050004 00000000 060004 00000000 070004 00000000 "
+		    "080004 00000000 090004 00000000 0a0004 00000000 "
+		    "0b0004 00000000 0c0004 00000000", PROTO_E_VALUE },
+		{ "row without relayed_in_time", 2,
+		    "003c 010001 61 030001 03 040000 "
+		    "050004 00000000 060004 00000000 070004 00000000 "
+		    "080004 00000000 090004 00000000 0a0004 00000000 "
+		    "0b0004 00000000", PROTO_E_MISSING },
+		{ "row drill_relayed 0", 2,
+		    "004a 010001 61 030001 03 040000 "
+		    "050004 00000000 060004 00000000 070004 00000000 "
+		    "080004 00000000 090004 00000000 0a0004 00000000 "
+		    "0b0004 00000000 0c0004 00000000 120004 00000000",
+		    PROTO_E_FIELD },
+		{ "row unknown tag 19", 2,
+		    "004a 010001 61 030001 03 040000 "
+		    "050004 00000000 060004 00000000 070004 00000000 "
+		    "080004 00000000 090004 00000000 0a0004 00000000 "
+		    "0b0004 00000000 0c0004 00000000 130004 00000001",
+		    PROTO_E_TAG },
+		{ "row median in 4 bytes", 2,
+		    "004a 010001 61 030001 03 040000 "
+		    "050004 00000000 060004 00000000 070004 00000000 "
+		    "080004 00000000 090004 00000000 0a0004 00000000 "
+		    "0b0004 00000000 0c0004 00000000 0d0004 00000001",
+		    PROTO_E_FIELD },
+	};
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int	rc, want;
+
+		v.p = p;
+		v.len = unhex(cases[i].hex, p, sizeof(p));
+		if (((size_t)p[0] << 8 | p[1]) + 2 != v.len)
+			fail_msg("%s: item length is not the list's",
+			    cases[i].what);
+		cur = 0;
+		want = cases[i].err ? -cases[i].err : 1;
+		rc = console_item_next(cases[i].list, &v, &cur);
+		if (rc != want)
+			fail_msg("%s: got %d, want %d", cases[i].what, rc,
+			    want);
+		/* A good item is the whole list: then the end. */
+		if (rc == 1) {
+			assert_int_equal(cur, v.len);
+			assert_int_equal(console_item_next(cases[i].list, &v,
+			    &cur), 0);
+		}
+	}
+	/* The decoder of the message checks its items too. */
+	{
+		uint8_t	m[600];
+		size_t	n;
+
+		n = unhex("010001 61 020008 0000000000000001 030012 "
+		    "0010 010001 61 020001 61 030001 05 040001 00", m,
+		    sizeof(m));
+		assert_int_equal(recode(PROTO_T_AGENTS, m, n, NULL),
+		    -PROTO_E_FIELD);
+		n = unhex("010008 0000000000000001 020030 "
+		    "002e 010001 61 020001 62 030001 63 040001 01 "
+		    "050008 0000000000000001 060008 0000000000000002 "
+		    "070001 68 080001 03", m, sizeof(m));
+		assert_int_equal(recode(PROTO_T_SCHEDULE, m, n, NULL),
+		    -PROTO_E_VALUE);
+		n = unhex("010001 61 020008 0000000000000000 "
+		    "030008 0000000000000001 040004 00000000 06003e "
+		    "003c 010001 61 030001 03 040000 "
+		    "050004 00000000 060004 00000000 070004 00000000 "
+		    "080004 00000000 090004 00000000 0a0004 00000000 "
+		    "0b0004 00000000", m, sizeof(m));
+		assert_int_equal(recode(PROTO_T_REPORT, m, n, NULL),
+		    -PROTO_E_MISSING);
+	}
+}
+
 static void
 test_identifiers(void **state)
 {
@@ -1419,8 +1949,15 @@ alert_try(const struct proto_alert *a)
 		for (i = 0; i < 8; i++)
 			t[i] = (uint8_t)(a->expires_at >> (56 - 8 * i));
 		n += put_field(raw + n, 12, t, 8);
+		n += put_field(raw + n, 13, &a->relay_required, 1);
+		if (a->publish_at != 0) {
+			for (i = 0; i < 8; i++)
+				t[i] = (uint8_t)(a->publish_at >> (56 - 8 * i));
+			n += put_field(raw + n, 14, t, 8);
+		}
 	}
-	n += put_field(raw + n, 13, &a->relay_required, 1);
+	if (a->status != 0)
+		n += put_field(raw + n, 15, &a->status, 1);
 	rc = proto_alert_decode(raw, n, &out);
 	/* The encoder refuses exactly what the decoder refuses. */
 	pbuf_init(&b);
@@ -1458,6 +1995,24 @@ test_alert_rules(void **state)
 	assert_int_equal(alert_try(&a), -PROTO_E_EXPIRY);
 	a.expires_at = a.issued_at - 1;
 	assert_int_equal(alert_try(&a), -PROTO_E_EXPIRY);
+	/* Held: it must not expire before it goes out. */
+	alert_fill(&a);
+	a.publish_at = a.expires_at - 1;
+	assert_int_equal(alert_try(&a), 0);
+	a.publish_at = a.expires_at;
+	assert_int_equal(alert_try(&a), -PROTO_E_EXPIRY);
+	a.publish_at = UINT64_MAX;
+	assert_int_equal(alert_try(&a), -PROTO_E_EXPIRY);
+	/* Before issued_at is odd but not the decoder's business. */
+	a.publish_at = 1;
+	assert_int_equal(alert_try(&a), 0);
+	alert_fill(&a);
+	a.status = PROTO_STATUS_EXERCISE;
+	assert_int_equal(alert_try(&a), 0);
+	a.status = PROTO_STATUS_TEST;
+	assert_int_equal(alert_try(&a), 0);
+	a.status = 3;
+	assert_int_equal(alert_try(&a), -PROTO_E_VALUE);
 
 	alert_fill(&a);
 	a.msg_type = 0;
@@ -1518,11 +2073,16 @@ test_alert_round_trip(void **state)
 	a.instruction.p = (const uint8_t *)s;
 	a.instruction.len = PROTO_INSTRUCTION_MAX;
 	a.relay_required = 1;
+	a.publish_at = a.issued_at + 1;
+	a.expires_at = a.issued_at + 2;
+	a.status = PROTO_STATUS_TEST;
 	pbuf_init(&b);
 	pbuf_init(&c);
 	proto_alert_encode(&b, &a);
 	assert_int_equal(b.err, 0);
 	assert_int_equal(proto_alert_decode(b.data, b.len, &b2), 0);
+	assert_true(b2.publish_at == a.issued_at + 1);
+	assert_int_equal(b2.status, PROTO_STATUS_TEST);
 	assert_string_equal(b2.references, "a-0");
 	assert_true(view_is(b2.text, "正文"));
 	assert_int_equal(b2.instruction.len, PROTO_INSTRUCTION_MAX);
@@ -1562,6 +2122,18 @@ test_names(void **state)
 			    proto_err_name(codes[j]));
 	}
 	assert_string_equal(proto_type_name(PROTO_T_STATUS_REQ), "STATUS_REQ");
+	assert_string_equal(proto_type_name(PROTO_T_AGENTS_REQ), "AGENTS_REQ");
+	assert_string_equal(proto_type_name(PROTO_T_AGENTS), "AGENTS");
+	assert_string_equal(proto_type_name(PROTO_T_SCHEDULE_REQ),
+	    "SCHEDULE_REQ");
+	assert_string_equal(proto_type_name(PROTO_T_SCHEDULE), "SCHEDULE");
+	assert_string_equal(proto_type_name(PROTO_T_REPORT_REQ), "REPORT_REQ");
+	assert_string_equal(proto_type_name(PROTO_T_REPORT), "REPORT");
+	assert_string_equal(proto_alert_status_name(PROTO_STATUS_ACTUAL),
+	    "actual");
+	assert_string_equal(proto_alert_status_name(PROTO_STATUS_EXERCISE),
+	    "exercise");
+	assert_null(proto_alert_status_name(3));
 	assert_string_equal(proto_type_name(0x55), "?");
 	assert_string_equal(proto_category_name(PROTO_CAT_CASE_FOLLOWUP),
 	    "case-followup");
@@ -1586,6 +2158,10 @@ test_names(void **state)
 	for (v = 0; v <= 3; v++)
 		assert_int_equal(proto_ack_state_parse(
 		    proto_ack_state_name(v)), v);
+	for (v = 0; v <= 2; v++)
+		assert_int_equal(proto_alert_status_parse(
+		    proto_alert_status_name(v)), v);
+	assert_int_equal(proto_alert_status_parse("drill"), -1);
 	assert_int_equal(proto_category_parse("Warning"), -1);
 	assert_int_equal(proto_severity_parse(""), -1);
 	assert_int_equal(proto_msg_type_parse(NULL), -1);
@@ -1801,10 +2377,15 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_round_trip_session),
 		cmocka_unit_test(test_round_trip_requests),
 		cmocka_unit_test(test_round_trip_status),
+		cmocka_unit_test(test_round_trip_console_requests),
+		cmocka_unit_test(test_round_trip_agents),
+		cmocka_unit_test(test_round_trip_schedule),
+		cmocka_unit_test(test_round_trip_report),
 		cmocka_unit_test(test_round_trip_error_bye),
 		cmocka_unit_test(test_decoder_refusals),
 		cmocka_unit_test(test_decoder_limits),
 		cmocka_unit_test(test_status_lists_strict),
+		cmocka_unit_test(test_console_lists_strict),
 		cmocka_unit_test(test_identifiers),
 		cmocka_unit_test(test_alert_rules),
 		cmocka_unit_test(test_alert_round_trip),

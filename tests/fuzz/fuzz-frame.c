@@ -152,6 +152,54 @@ nodes_again(const struct proto_view *v, uint8_t tag)
 	list_same(&b, mark, tag, v, cur, rc);
 }
 
+/* The console's lists: walk each one and rebuild it under its tag. */
+static void
+agents_again(const struct proto_view *v, uint8_t tag)
+{
+	struct proto_agent_item	 it;
+	struct proto_buf	 b;
+	size_t			 cur = 0, mark;
+	int			 rc;
+
+	pbuf_init(&b);
+	mark = pbuf_list_begin(&b, tag);
+	while ((rc = proto_agent_item_next(v, &cur, &it)) == 1)
+		proto_agent_item_put(&b, &it);
+	list_same(&b, mark, tag, v, cur, rc);
+}
+
+static void
+schedule_again(const struct proto_view *v, uint8_t tag)
+{
+	struct proto_schedule_item	 it;
+	struct proto_buf		 b;
+	size_t				 cur = 0, mark;
+	int				 rc;
+
+	pbuf_init(&b);
+	mark = pbuf_list_begin(&b, tag);
+	while ((rc = proto_schedule_item_next(v, &cur, &it)) == 1) {
+		CHECK(proto_alert_status_name(it.status) != NULL);
+		proto_schedule_item_put(&b, &it);
+	}
+	list_same(&b, mark, tag, v, cur, rc);
+}
+
+static void
+rows_again(const struct proto_view *v, uint8_t tag)
+{
+	struct proto_report_row	 r;
+	struct proto_buf	 b;
+	size_t			 cur = 0, mark;
+	int			 rc;
+
+	pbuf_init(&b);
+	mark = pbuf_list_begin(&b, tag);
+	while ((rc = proto_report_row_next(v, &cur, &r)) == 1)
+		proto_report_row_put(&b, &r);
+	list_same(&b, mark, tag, v, cur, rc);
+}
+
 /* A NUL-terminated copy of a text view (text never holds a NUL). */
 static char *
 view_str(const struct proto_view *v)
@@ -270,6 +318,60 @@ check_frame(uint8_t type, const uint8_t *p, size_t n)
 		nodes_again(&m.nodes, 6);
 		members_again(&m.members, 7);
 		proto_status_encode(&b, &m);
+		break;
+	}
+	case PROTO_T_AGENTS_REQ: {
+		struct proto_agents_req m;
+
+		if ((rc = proto_agents_req_decode(p, n, &m)) != 0)
+			return rc;
+		proto_agents_req_encode(&b, &m);
+		break;
+	}
+	case PROTO_T_AGENTS: {
+		struct proto_agents m;
+
+		if ((rc = proto_agents_decode(p, n, &m)) != 0)
+			return rc;
+		CHECK(view_inside(&m.principals, p, n));
+		agents_again(&m.principals, 3);
+		proto_agents_encode(&b, &m);
+		break;
+	}
+	case PROTO_T_SCHEDULE_REQ: {
+		struct proto_schedule_req m;
+
+		if ((rc = proto_schedule_req_decode(p, n, &m)) != 0)
+			return rc;
+		proto_schedule_req_encode(&b, &m);
+		break;
+	}
+	case PROTO_T_SCHEDULE: {
+		struct proto_schedule m;
+
+		if ((rc = proto_schedule_decode(p, n, &m)) != 0)
+			return rc;
+		CHECK(view_inside(&m.alerts, p, n));
+		schedule_again(&m.alerts, 2);
+		proto_schedule_encode(&b, &m);
+		break;
+	}
+	case PROTO_T_REPORT_REQ: {
+		struct proto_report_req m;
+
+		if ((rc = proto_report_req_decode(p, n, &m)) != 0)
+			return rc;
+		proto_report_req_encode(&b, &m);
+		break;
+	}
+	case PROTO_T_REPORT: {
+		struct proto_report m;
+
+		if ((rc = proto_report_decode(p, n, &m)) != 0)
+			return rc;
+		CHECK(view_inside(&m.rows, p, n));
+		rows_again(&m.rows, 6);
+		proto_report_encode(&b, &m);
 		break;
 	}
 	case PROTO_T_PING:

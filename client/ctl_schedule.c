@@ -55,7 +55,7 @@ ctl_schedule_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
 		printf("{\"server_time\":%llu,\"alerts\":[",
 		    (unsigned long long)s.server_time);
 	else if (sc->find == NULL)
-		printf("%-28s %-16s %-20s %-12s %-9s %s\n", "ID", "TIME",
+		printf("%-28s %-23s %-20s %-12s %-9s %s\n", "ID", "TIME",
 		    "TARGET", "ISSUER", "STATUS", "HEADLINE");
 	while ((rc = proto_schedule_item_next(&s.alerts, &cur, &it)) == 1) {
 		if (sc->find != NULL) {
@@ -88,7 +88,7 @@ ctl_schedule_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
 			    it.headline.len);
 			printf("}");
 		} else {
-			printf("%-28s %-16.16s %-20s %-12s %-9s ", it.id,
+			printf("%-28s %-23s %-20s %-12s %-9s ", it.id,
 			    client_time_str(it.publish_at, t2, sizeof(t2)),
 			    it.target, it.issuer, ctl_sched_status(it.status));
 			fwrite(it.headline.p, 1, it.headline.len, stdout);

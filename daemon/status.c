@@ -279,9 +279,15 @@ status_done_cb(redisReply *r, void *arg)
 			out.len = 0;
 		} else {
 			conn_send(sr->c, &out);
-			if ((sr->flags & PROTO_SF_WATCH) && sr->w == NULL &&
-			    alerts_get(sr->id) != NULL)
-				watch_add(sr);
+			if ((sr->flags & PROTO_SF_WATCH) && sr->w == NULL) {
+				if (alerts_get(sr->id) != NULL)
+					watch_add(sr);
+				else
+					conn_error(sr->c, PROTO_E_UNKNOWN_ALERT,
+					    sr->id, "alert %s is no longer live "
+					    "(expired or cancelled): nothing "
+					    "more will change", sr->id);
+			}
 		}
 		pbuf_free(&out);
 	}

@@ -171,6 +171,10 @@ def test_watch_piped_prints_tables_and_ends_when_cancelled(wz):
     rc, err = w.finish()
     assert rc == 1, err
     assert "unknown-alert (308)" in err and "no longer live" in err, err
+    # Watching it now: one tree, then the same error, not a wait forever.
+    r = wz.ctl("desk-a", "watch", aid, "--json", timeout=15)
+    assert r.rc == 1 and "no longer live" in r.err, r
+    assert json.loads(r.out.splitlines()[0])["nodes"][0]["read"] == 1, r
 
 
 def _cols(s):

@@ -3,8 +3,11 @@
  * ctl_status: the verbs that read acknowledgement rates.  status shows an
  * alert's subtree, one row per node indented by depth, with how many were
  * targeted, delivered, read and relayed (counts and shares) and the head
- * count reached; pending lists the principals at a node who have not read
- * it yet, for a security desk chasing the last few.
+ * count reached; watch shows the same tree again each time wuzhad pushes
+ * one (after acks are stored) until everyone has read; pending lists the
+ * principals below a node who have not read (or relayed) it yet, with
+ * where they sit and whether they are online, for a security desk
+ * chasing the last few.
  */
 #include <getopt.h>
 #include <stdio.h>

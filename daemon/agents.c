@@ -1,11 +1,231 @@
 /* SPDX-License-Identifier: ISC */
-/* agents: placeholder while the request is being written; refuses it. */
+/*
+ * agents: AGENTS_REQ, reachability before sending.  A security desk asks
+ * which principals sit below its node and whether their agents are
+ * connected, so that a class whose advisor's machine has been off for a
+ * week is seen before a warning goes out, not after.
+ *
+ * Who is connected now comes from this server's own connections
+ * (conn_presence); when each principal's agent last came or went comes
+ * from the `seen` hash, which conn.c writes at every connect and
+ * disconnect.  One HMGET for the whole subtree, whatever its size.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
 #include "wuzhad.h"
+
+#define AGENTS_MARGIN	256	/* bytes kept free under max_frame */
+
+/* A request waiting for the `seen` times. */
+struct agentsreq {
+	struct conn		 *c;		/* referenced */
+	proto_id		  root;
+	char			(*cns)[PROTO_ID_MAX + 1];
+	char			(*nodes)[PROTO_ID_MAX + 1];
+	uint8_t			 *rights;
+	size_t			  n, cap;
+};
+
+static void
+agentsreq_free(struct agentsreq *ar)
+{
+	conn_unref(ar->c);
+	free(ar->cns);
+	free(ar->nodes);
+	free(ar->rights);
+	free(ar);
+}
+
+static int
+agents_cn_cmp(const void *x, const void *y)
+{
+	const struct tprincipal	*a = *(struct tprincipal *const *)x;
+	const struct tprincipal	*b = *(struct tprincipal *const *)y;
+
+	return strcmp(a->cn, b->cn);
+}
+
+/* Collect the principals of one node, by CN, in tree order. */
+static void
+agents_collect_cb(struct tnode *n, int depth, void *arg)
+{
+	struct agentsreq	 *ar = arg;
+	struct tprincipal	**v;
+	size_t			  i;
+	void			 *nv;
+
+	(void)depth;
+	if (n->nmembers == 0)
+		return;
+	if ((v = calloc(n->nmembers, sizeof(*v))) == NULL)
+		fatal("agents");
+	memcpy(v, n->members, n->nmembers * sizeof(*v));
+	qsort(v, n->nmembers, sizeof(*v), agents_cn_cmp);
+	for (i = 0; i < n->nmembers; i++) {
+		if (ar->n == ar->cap) {
+			ar->cap = ar->cap ? ar->cap * 2 : 16;
+			if ((nv = reallocarray(ar->cns, ar->cap,
+			    sizeof(*ar->cns))) == NULL)
+				fatal("agents");
+			ar->cns = nv;
+			if ((nv = reallocarray(ar->nodes, ar->cap,
+			    sizeof(*ar->nodes))) == NULL)
+				fatal("agents");
+			ar->nodes = nv;
+			if ((nv = reallocarray(ar->rights, ar->cap,
+			    sizeof(*ar->rights))) == NULL)
+				fatal("agents");
+			ar->rights = nv;
+		}
+		strlcpy(ar->cns[ar->n], v[i]->cn, sizeof(ar->cns[0]));
+		strlcpy(ar->nodes[ar->n], n->id, sizeof(ar->nodes[0]));
+		ar->rights[ar->n] = (uint8_t)v[i]->rights;
+		ar->n++;
+	}
+	free(v);
+}
+
+/* The `seen` times are in: answer with the list. */
+static void
+agents_seen_cb(redisReply *r, void *arg)
+{
+	struct agentsreq	*ar = arg;
+	struct proto_agents	 ag;
+	struct proto_agent_item	 it;
+	struct tprincipal	*p;
+	struct proto_buf	 b, out;
+	uint32_t		 max = wz->conf->limits.max_frame;
+	uint64_t		 since;
+	unsigned		 online;
+	size_t			 i, mark, before;
+
+	if (!conn_alive(ar->c))
+		goto done;
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY ||
+	    r->elements != ar->n) {
+		conn_error(ar->c, PROTO_E_STORE, NULL, "store unavailable, try "
+		    "again (%s)", r != NULL && r->type == REDIS_REPLY_ERROR ?
+		    r->str : "no reply");
+		goto done;
+	}
+	memset(&ag, 0, sizeof(ag));
+	strlcpy(ag.node, ar->root, sizeof(ag.node));
+	ag.server_time = now_ms();
+	pbuf_init(&b);
+	mark = pbuf_list_begin(&b, 3);
+	for (i = 0; i < ar->n; i++) {
+		memset(&it, 0, sizeof(it));
+		strlcpy(it.cn, ar->cns[i], sizeof(it.cn));
+		strlcpy(it.node, ar->nodes[i], sizeof(it.node));
+		it.rights = ar->rights[i];
+		/* The tree may have been swapped meanwhile: look it up now. */
+		if ((p = tree_principal(wz->tree, it.cn)) != NULL &&
+		    (online = conn_presence(p, &since)) > 0) {
+			it.online = online > UINT8_MAX ? UINT8_MAX :
+			    (uint8_t)online;
+			it.since = since;
+		}
+		if (r->element[i]->type == REDIS_REPLY_STRING)
+			it.last_seen = strtoull(r->element[i]->str, NULL, 10);
+		before = b.len;
+		proto_agent_item_put(&b, &it);
+		if (b.len - mark - PROTO_FIELD_HDR > UINT16_MAX ||
+		    b.len + AGENTS_MARGIN > max) {
+			b.len = before;
+			ag.omitted = (uint32_t)(ar->n - i);
+			break;
+		}
+	}
+	pbuf_list_end(&b, mark, 3);
+	if (b.err != 0) {
+		conn_error(ar->c, PROTO_E_INTERNAL, NULL, "cannot encode the "
+		    "list of agents (error %d)", b.err);
+		pbuf_free(&b);
+		goto done;
+	}
+	if (ag.omitted > 0)
+		log_warnx("conn %llu %s: agents below %s: %u left out to fit "
+		    "%u bytes", (unsigned long long)conn_id(ar->c),
+		    conn_name(ar->c), ar->root, ag.omitted, max);
+	ag.principals.p = b.data + PROTO_FIELD_HDR;
+	ag.principals.len = b.len - PROTO_FIELD_HDR;
+	pbuf_init(&out);
+	proto_agents_encode(&out, &ag);
+	conn_send(ar->c, &out);
+	pbuf_free(&out);
+	pbuf_free(&b);
+ done:
+	agentsreq_free(ar);
+}
 
 void
 agents_handle(struct conn *c, const uint8_t *p, size_t len)
 {
-	(void)p;
-	(void)len;
-	conn_error(c, PROTO_E_INTERNAL, NULL, "not written yet");
+	struct tprincipal	 *pr = conn_principal(c);
+	struct proto_agents_req	  rq;
+	struct agentsreq	 *ar;
+	struct tnode		 *root;
+	const char		**argv;
+	size_t			 *lens, i;
+	int			  rv;
+
+	if ((rv = proto_agents_req_decode(p, len, &rq)) != 0) {
+		conn_error(c, -rv, NULL, "bad AGENTS_REQ: %s",
+		    proto_err_name(-rv));
+		return;
+	}
+	if (!(pr->rights & PROTO_R_OBSERVE)) {
+		conn_error(c, PROTO_E_FORBIDDEN, NULL, "%s may not observe",
+		    pr->cn);
+		return;
+	}
+	root = pr->node;
+	if (rq.node[0] != '\0') {
+		if ((root = tree_node(wz->tree, rq.node)) == NULL) {
+			conn_error(c, PROTO_E_NODE, NULL, "unknown node %s",
+			    rq.node);
+			return;
+		}
+		if (!tree_covers(pr->node, root)) {
+			conn_error(c, PROTO_E_FORBIDDEN, NULL, "%s at %s may not "
+			    "observe %s", pr->cn, pr->node->id, root->id);
+			return;
+		}
+	}
+	if ((ar = calloc(1, sizeof(*ar))) == NULL)
+		fatal("agents_handle");
+	conn_ref(c);
+	ar->c = c;
+	strlcpy(ar->root, root->id, sizeof(ar->root));
+	tree_walk(root, agents_collect_cb, ar);
+	if (ar->n == 0) {
+		/* Nobody there: nothing to ask Redis. */
+		redisReply none;
+
+		memset(&none, 0, sizeof(none));
+		none.type = REDIS_REPLY_ARRAY;
+		agents_seen_cb(&none, ar);
+		return;
+	}
+	if ((argv = calloc(ar->n + 2, sizeof(*argv))) == NULL ||
+	    (lens = calloc(ar->n + 2, sizeof(*lens))) == NULL)
+		fatal("agents_handle");
+	argv[0] = "HMGET";
+	argv[1] = store_key("seen");
+	for (i = 0; i < ar->n; i++)
+		argv[i + 2] = ar->cns[i];
+	for (i = 0; i < ar->n + 2; i++)
+		lens[i] = strlen(argv[i]);
+	rv = store_cmd((int)ar->n + 2, argv, lens, agents_seen_cb, ar);
+	free(argv);
+	free(lens);
+	if (rv == -1) {
+		conn_error(c, PROTO_E_STORE, NULL, "store unavailable, try "
+		    "again");
+		agentsreq_free(ar);
+	}
 }

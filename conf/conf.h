@@ -158,4 +158,58 @@ int64_t		 conf_parse_duration_ms(const char *);
 /* Parse "65536", "64KiB", "4MiB", "1GiB" into bytes; -1 on error. */
 int64_t		 conf_parse_size(const char *);
 
+/* --- alert templates (conf/templates/NAME.yaml) ----------------------- */
+
+/* The alert's own limits (proto.h), which conf/ does not include. */
+#define CONF_TEMPLATE_HEADLINE_MAX	512
+#define CONF_TEMPLATE_TEXT_MAX		16384
+#define CONF_TEMPLATE_INSTRUCTION_MAX	4096
+#define CONF_TEMPLATE_KEY_MAX		32	/* placeholder name, bytes */
+#define CONF_TEMPLATE_PH_MAX		32	/* placeholders a template has */
+
+struct conf_template_ph {
+	char		*key;		/* [a-z][a-z0-9_]* */
+	char		*description;	/* one line, for people */
+	int		 line;
+	int		 used;		/* while loading */
+};
+
+struct conf_template {
+	char			*name;		/* file name less ".yaml" */
+	char			*title;
+	char			*category;	/* warning|knowledge|case-followup */
+	char			*severity;	/* extreme|severe|... */
+	int			 relay_required;
+	char			*expires;	/* duration as written, or NULL */
+	char			*headline;	/* with {placeholders} */
+	char			*text;
+	char			*instruction;	/* NULL if none */
+	struct conf_template_ph	*placeholders;
+	size_t			 nplaceholders;
+};
+
+/* A template's texts with every placeholder filled in. */
+struct conf_template_filled {
+	char		*headline;
+	char		*text;
+	char		*instruction;	/* NULL if the template has none */
+};
+
+struct conf_template *conf_template_load(const char *path, char *err,
+		     size_t errlen);
+/* Same from memory; name stands for the file (and gives the name). */
+struct conf_template *conf_template_parse(const char *name, const void *buf,
+		     size_t len, char *err, size_t errlen);
+void		  conf_template_free(struct conf_template *);
+/*
+ * Fill in t from "key=value" strings: each placeholder exactly once, no
+ * other key; the results must fit an alert.  -1 with the reason in err
+ * (which names every placeholder missing).  Free out with
+ * conf_template_filled_free.
+ */
+int		  conf_template_fill(const struct conf_template *t,
+		     const char *const *sets, size_t nsets,
+		     struct conf_template_filled *out, char *err, size_t errlen);
+void		  conf_template_filled_free(struct conf_template_filled *);
+
 #endif

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * libFuzzer target: the three YAML loaders (wuzhad.yaml, agent.yaml,
- * tree.yaml).  The first byte of the input picks the loader (its value
- * modulo 3: 0 wuzhad, 1 agent, 2 tree); the rest is the file.
+ * libFuzzer target: the four YAML loaders (wuzhad.yaml, agent.yaml,
+ * tree.yaml, alert templates).  The first byte of the input picks the
+ * loader (its value modulo 4: 0 wuzhad, 1 agent, 2 tree, 3 template, so
+ * '0', '1', '2' and a leading '#' comment pick them in order).
  *
  * Each input is parsed three times: from the whole string (as in
  * production), with libyaml pulling it one byte per read, and with reads
@@ -117,6 +118,35 @@ agent_same(const struct conf_agent *a, const struct conf_agent *b)
 	    a->heartbeat_s == b->heartbeat_s && a->max_frame == b->max_frame);
 }
 
+/*
+ * Two loads of one template agree, and filling every placeholder with a
+ * one-byte value always works: a placeholder is at least three bytes, so
+ * nothing filled in can pass a limit the template itself kept.
+ */
+static void
+template_same(const struct conf_template *a, const struct conf_template *b)
+{
+	struct conf_template_filled	 f;
+	const char			*sets[CONF_TEMPLATE_PH_MAX];
+	char				 kv[CONF_TEMPLATE_PH_MAX][40];
+	char				 err[CONF_ERR_MAX + 256];
+	size_t				 i;
+
+	CHECK(str_same(a->headline, b->headline) && str_same(a->text, b->text) &&
+	    str_same(a->instruction, b->instruction) &&
+	    str_same(a->category, b->category) &&
+	    a->nplaceholders == b->nplaceholders);
+	CHECK(a->nplaceholders <= CONF_TEMPLATE_PH_MAX);
+	for (i = 0; i < a->nplaceholders; i++) {
+		snprintf(kv[i], sizeof(kv[i]), "%s=v", a->placeholders[i].key);
+		sets[i] = kv[i];
+	}
+	CHECK(conf_template_fill(a, sets, a->nplaceholders, &f, err,
+	    sizeof(err)) == 0);
+	CHECK(strlen(f.headline) <= strlen(a->headline));
+	conf_template_filled_free(&f);
+}
+
 /* "fuzz.yaml:LINE: " at the start of every message. */
 static void
 check_message(const char *err)
@@ -140,6 +170,8 @@ load(int which, const uint8_t *p, size_t n, char *err, size_t errlen)
 		return conf_wuzhad_parse(NAME, p, n, err, errlen);
 	case 1:
 		return conf_agent_parse(NAME, p, n, err, errlen);
+	case 3:
+		return conf_template_parse(NAME, p, n, err, errlen);
 	default:
 		return conf_tree_parse(NAME, p, n, err, errlen);
 	}
@@ -154,6 +186,9 @@ drop(int which, void *c)
 		break;
 	case 1:
 		conf_agent_free(c);
+		break;
+	case 3:
+		conf_template_free(c);
 		break;
 	default:
 		conf_tree_free(c);
@@ -170,6 +205,9 @@ same(int which, const void *a, const void *b)
 		break;
 	case 1:
 		agent_same(a, b);
+		break;
+	case 3:
+		template_same(a, b);
 		break;
 	default:
 		tree_same_lines(a, b);
@@ -210,7 +248,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size == 0)
 		return 0;
-	which = data[0] % 3;
+	which = data[0] % 4;
 	data++;
 	size--;
 

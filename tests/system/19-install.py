@@ -37,6 +37,10 @@ MAN_PAGES = ["man8/wuzhad.8", "man8/wuzha-agent.8", "man1/wuzhactl.1",
 # Installed for users as they are in conf/ (Debian's place for a
 # package's examples: /usr/share/doc/PACKAGE/examples).
 EXAMPLES = ["wuzhad.yaml", "agent.yaml", "tree.yaml", "redis.conf"]
+# The alert templates, in share/wuzha/templates.
+TEMPLATES = ["brush-order.yaml", "campus-loan.yaml", "case-followup.yaml",
+             "fake-police.yaml", "goip.yaml", "holiday.yaml",
+             "money-laundering.yaml", "two-cards.yaml"]
 
 
 class Layout:
@@ -57,6 +61,7 @@ class Layout:
         self.sysconfdir = d("sysconfdir")
         self.mandir = d("mandir")
         self.examples = os.path.join(d("datadir"), "doc", "wuzha", "examples")
+        self.templates = os.path.join(d("datadir"), "wuzha", "templates")
         self.unitdir = os.path.join(self.prefix, "lib", "systemd", "system")
         self.sysusersdir = os.path.join(self.prefix, "lib", "sysusers.d")
 
@@ -77,6 +82,8 @@ class Layout:
         })
         for name in EXAMPLES:
             f[os.path.join(self.examples, name)] = "conf/" + name
+        for name in TEMPLATES:
+            f[os.path.join(self.templates, name)] = "conf/templates/" + name
         for page in MAN_PAGES:
             f[os.path.join(self.mandir, page)] = \
                 "man/" + os.path.basename(page)
@@ -182,6 +189,20 @@ def test_installed_programs_accept_the_example_files(destdir, layout,
              "--check-config", "-c", conf])
     assert r.returncode == 0, r.stderr
     assert r.stdout == "%s: configuration OK\n" % conf
+
+
+def test_installed_wuzhactl_finds_the_installed_templates(destdir, layout):
+    ctl = under(destdir, os.path.join(layout.bindir, "wuzhactl"))
+    # Its default is where the templates are installed ...
+    with open(ctl, "rb") as f:
+        assert (layout.templates + "\0").encode() in f.read()
+    # ... and it reads them all there (here under the staging root).
+    env = dict(os.environ,
+               WUZHA_TEMPLATES=under(destdir, layout.templates))
+    r = run([ctl, "templates"], env=env)
+    assert r.returncode == 0, r.stderr
+    names = [l.split()[0] for l in r.stdout.splitlines()[1:]]
+    assert names == [t[:-len(".yaml")] for t in TEMPLATES], r.stdout
 
 
 def test_units_name_the_installed_programs_and_files(destdir, layout):

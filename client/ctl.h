@@ -62,6 +62,8 @@ int		ctl_request(struct ctl *, struct proto_buf *req, uint8_t want,
 		    ctl_reply_fn *fn, void *arg);
 /* Print the verb's usage line to stderr; returns CTL_USAGE. */
 int		ctl_usage(struct ctl *);
+/* Check --node NODE and copy it into out (a proto_id); -1 after saying why. */
+int		ctl_node_arg(const char *node, char *out);
 /* Parse a decimal number 0..max; -1 if it is not one. */
 int		ctl_parse_u32(const char *, uint32_t max, uint32_t *);
 /* JSON string literal of len bytes of UTF-8 s. */

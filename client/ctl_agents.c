@@ -245,14 +245,8 @@ ctl_agents(struct ctl *ctl, int argc, char **argv)
 	}
 	ca.unseen_ms = (uint64_t)ms;
 	memset(&rq, 0, sizeof(rq));
-	if (node != NULL) {
-		if (!proto_node_id_valid(node, strlen(node))) {
-			fprintf(stderr, "wuzhactl: --node %s: not a node id\n",
-			    node);
-			return CTL_USAGE;
-		}
-		snprintf(rq.node, sizeof(rq.node), "%s", node);
-	}
+	if (ctl_node_arg(node, rq.node) == -1)
+		return CTL_USAGE;
 	pbuf_init(&req);
 	proto_agents_req_encode(&req, &rq);
 	return ctl_request(ctl, &req, PROTO_T_AGENTS, ctl_agents_cb, &ca);

@@ -414,14 +414,8 @@ ctl_report(struct ctl *ctl, int argc, char **argv)
 		return CTL_USAGE;
 	}
 	memset(&r, 0, sizeof(r));
-	if (node != NULL) {
-		if (!proto_node_id_valid(node, strlen(node))) {
-			fprintf(stderr, "wuzhactl: --node %s: not a node id\n",
-			    node);
-			return CTL_USAGE;
-		}
-		snprintf(r.node, sizeof(r.node), "%s", node);
-	}
+	if (ctl_node_arg(node, r.node) == -1)
+		return CTL_USAGE;
 	if (ctl_report_time(from, 0, now, &r.from) == -1) {
 		fprintf(stderr, "wuzhactl: --from %s: not a date or time\n",
 		    from);

@@ -124,14 +124,8 @@ ctl_schedule_ask(struct ctl *ctl, const char *node, struct ctl_sched *sc)
 	struct proto_buf		 req;
 
 	memset(&rq, 0, sizeof(rq));
-	if (node != NULL) {
-		if (!proto_node_id_valid(node, strlen(node))) {
-			fprintf(stderr, "wuzhactl: --node %s: not a node id\n",
-			    node);
-			return CTL_USAGE;
-		}
-		snprintf(rq.node, sizeof(rq.node), "%s", node);
-	}
+	if (ctl_node_arg(node, rq.node) == -1)
+		return CTL_USAGE;
 	pbuf_init(&req);
 	proto_schedule_req_encode(&req, &rq);
 	return ctl_request(ctl, &req, PROTO_T_SCHEDULE, ctl_schedule_cb, sc);

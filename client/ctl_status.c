@@ -291,14 +291,8 @@ ctl_status_req(const char *id, const char *node, uint8_t flags,
 		return -1;
 	}
 	snprintf(r.id, sizeof(r.id), "%s", id);
-	if (node != NULL) {
-		if (!proto_node_id_valid(node, strlen(node))) {
-			fprintf(stderr, "wuzhactl: --node %s: not a node id\n",
-			    node);
-			return -1;
-		}
-		snprintf(r.node, sizeof(r.node), "%s", node);
-	}
+	if (ctl_node_arg(node, r.node) == -1)
+		return -1;
 	r.flags = flags;
 	pbuf_init(req);
 	proto_status_req_encode(req, &r);

@@ -151,6 +151,22 @@ ctl_parse_u32(const char *s, uint32_t max, uint32_t *out)
 	return 0;
 }
 
+/* --node NODE into a request's node field (NULL: left empty). */
+int
+ctl_node_arg(const char *node, char *out)
+{
+	if (node == NULL) {
+		out[0] = '\0';
+		return 0;
+	}
+	if (!proto_node_id_valid(node, strlen(node))) {
+		fprintf(stderr, "wuzhactl: --node %s: not a node id\n", node);
+		return -1;
+	}
+	memcpy(out, node, strlen(node) + 1);
+	return 0;
+}
+
 /* Escape quotes, backslashes and control characters; UTF-8 as is. */
 void
 ctl_json_str(FILE *f, const char *s, size_t len)

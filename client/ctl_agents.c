@@ -6,6 +6,10 @@
  * console for a principal without the receive right, which has no agent
  * to reach.  A desk looks here before a warning goes out, so that a class
  * whose advisor's machine has been off is known in advance.
+ *
+ * The answer is walked twice: once to check it and size the columns, once
+ * to print, so a malformed list prints nothing and the columns line up
+ * whatever the length of the ids.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -19,11 +23,12 @@
 
 #define CTL_UNSEEN_DEFAULT	"24h"
 
+/* What a desk can expect of one principal's agent. */
 enum ctl_reach {
-	CTL_R_ONLINE,
-	CTL_R_AWAY,
-	CTL_R_UNREACHABLE,
-	CTL_R_CONSOLE,
+	CTL_R_ONLINE,		/* an agent is connected now */
+	CTL_R_AWAY,		/* not connected, seen within --unseen */
+	CTL_R_UNREACHABLE,	/* not seen for longer than --unseen, or never */
+	CTL_R_CONSOLE,		/* no receive right: no agent expected */
 	CTL_R_COUNT
 };
 
@@ -34,6 +39,7 @@ static const char *const ctl_reach_names[CTL_R_COUNT] = {
 	[CTL_R_CONSOLE] = "console",
 };
 
+/* On a terminal only; console rows stay plain. */
 static const char *const ctl_reach_colours[CTL_R_COUNT] = {
 	[CTL_R_ONLINE] = "\033[32m",
 	[CTL_R_AWAY] = "\033[33m",
@@ -47,6 +53,13 @@ struct ctl_agents {
 	const char	*unseen;	/* as typed, for the summary */
 };
 
+/* The first pass over an answer: what each column needs, and the totals. */
+struct ctl_agents_sum {
+	size_t		 counts[CTL_R_COUNT];
+	size_t		 wcn, wnode, wrights, wstate;
+};
+
+/* The state of one principal, judged at the server's time. */
 static enum ctl_reach
 ctl_reach_of(const struct proto_agent_item *it, uint64_t now, uint64_t unseen)
 {
@@ -54,12 +67,13 @@ ctl_reach_of(const struct proto_agent_item *it, uint64_t now, uint64_t unseen)
 		return CTL_R_CONSOLE;
 	if (it->online > 0)
 		return CTL_R_ONLINE;
-	if (it->last_seen == 0 || it->last_seen + unseen < now)
+	if (it->last_seen == 0 || (now > it->last_seen &&
+	    now - it->last_seen > unseen))
 		return CTL_R_UNREACHABLE;
 	return CTL_R_AWAY;
 }
 
-/* "3d4h", "12m5s", "40s": how long ago, roughly. */
+/* "3d4h", "12m5s", "40s": how long, roughly. */
 static const char *
 ctl_ago(uint64_t ms, char *buf, size_t len)
 {
@@ -93,37 +107,189 @@ ctl_rights_str(uint8_t r, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * Walk the list once: check every item, count the states and measure the
+ * columns (at least as wide as their headings).  -1 after saying why if
+ * the list is malformed.
+ */
+static int
+ctl_agents_scan(const struct proto_agents *ag, const struct ctl_agents *ca,
+    struct ctl_agents_sum *s)
+{
+	struct proto_agent_item	 it;
+	enum ctl_reach		 st;
+	char			 rights[32];
+	size_t			 cur = 0, w;
+	int			 rc;
+
+	memset(s, 0, sizeof(*s));
+	s->wcn = strlen("CN");
+	s->wnode = strlen("NODE");
+	s->wrights = strlen("RIGHTS");
+	s->wstate = strlen("STATE");
+	while ((rc = proto_agent_item_next(&ag->principals, &cur, &it)) == 1) {
+		st = ctl_reach_of(&it, ag->server_time, ca->unseen_ms);
+		s->counts[st]++;
+		if ((w = ctl_width(it.cn, strlen(it.cn))) > s->wcn)
+			s->wcn = w;
+		if ((w = ctl_width(it.node, strlen(it.node))) > s->wnode)
+			s->wnode = w;
+		ctl_rights_str(it.rights, rights, sizeof(rights));
+		if ((w = strlen(rights)) > s->wrights)
+			s->wrights = w;
+		if ((w = strlen(ctl_reach_names[st])) > s->wstate)
+			s->wstate = w;
+	}
+	if (rc != 0) {
+		fprintf(stderr, "wuzhactl: malformed AGENTS list: %s\n",
+		    proto_err_name(-rc));
+		return -1;
+	}
+	return 0;
+}
+
+/* One principal as a JSON object. */
 static void
 ctl_agents_json_item(const struct proto_agent_item *it, enum ctl_reach st,
     int first)
 {
-	const char	*names[] = { "receive", "issue", "observe" };
-	int		 i, k = 0;
+	static const struct {
+		uint8_t		 bit;
+		const char	*name;
+	} rights[] = {
+		{ PROTO_R_RECEIVE, "receive" },
+		{ PROTO_R_ISSUE, "issue" },
+		{ PROTO_R_OBSERVE, "observe" },
+	};
+	size_t		 i, k = 0;
 
 	printf("%s{\"cn\":", first ? "" : ",");
 	ctl_json_str(stdout, it->cn, strlen(it->cn));
 	printf(",\"node\":");
 	ctl_json_str(stdout, it->node, strlen(it->node));
 	printf(",\"rights\":[");
-	for (i = 0; i < 3; i++)
-		if (it->rights & (1 << i))
-			printf("%s\"%s\"", k++ ? "," : "", names[i]);
+	for (i = 0; i < sizeof(rights) / sizeof(rights[0]); i++)
+		if (it->rights & rights[i].bit)
+			printf("%s\"%s\"", k++ ? "," : "", rights[i].name);
 	printf("],\"state\":\"%s\",\"online\":%u,\"since\":%llu,"
 	    "\"last_seen\":%llu}", ctl_reach_names[st], it->online,
 	    (unsigned long long)it->since, (unsigned long long)it->last_seen);
 }
 
-/* AGENTS: one line per principal, then how many are in each state. */
+/* The JSON form: one object on one line, counts included. */
+static void
+ctl_agents_json(const struct proto_agents *ag, const struct ctl_agents *ca,
+    const struct ctl_agents_sum *s)
+{
+	struct proto_agent_item	 it;
+	size_t			 cur = 0, n = 0;
+
+	printf("{\"node\":");
+	ctl_json_str(stdout, ag->node, strlen(ag->node));
+	printf(",\"server_time\":%llu,\"unseen_ms\":%llu,\"principals\":[",
+	    (unsigned long long)ag->server_time,
+	    (unsigned long long)ca->unseen_ms);
+	while (proto_agent_item_next(&ag->principals, &cur, &it) == 1)
+		ctl_agents_json_item(&it, ctl_reach_of(&it, ag->server_time,
+		    ca->unseen_ms), n++ == 0);
+	printf("],\"omitted\":%u,\"counts\":{\"online\":%zu,\"away\":%zu,"
+	    "\"unreachable\":%zu,\"console\":%zu}}\n", ag->omitted,
+	    s->counts[CTL_R_ONLINE], s->counts[CTL_R_AWAY],
+	    s->counts[CTL_R_UNREACHABLE], s->counts[CTL_R_CONSOLE]);
+}
+
+/* What the last column says of one principal. */
+static const char *
+ctl_agents_detail(const struct proto_agent_item *it, enum ctl_reach st,
+    uint64_t now, char *buf, size_t len)
+{
+	char	t[40], ago[32];
+
+	switch (st) {
+	case CTL_R_ONLINE:
+		if (it->online > 1)
+			snprintf(buf, len, "since %s (%s), %u agents",
+			    client_time_str(it->since, t, sizeof(t)),
+			    ctl_ago(now > it->since ? now - it->since : 0, ago,
+			    sizeof(ago)), it->online);
+		else
+			snprintf(buf, len, "since %s (%s)",
+			    client_time_str(it->since, t, sizeof(t)),
+			    ctl_ago(now > it->since ? now - it->since : 0, ago,
+			    sizeof(ago)));
+		break;
+	case CTL_R_AWAY:
+	case CTL_R_UNREACHABLE:
+		if (it->last_seen == 0)
+			snprintf(buf, len, "never");
+		else
+			snprintf(buf, len, "%s (%s ago)",
+			    client_time_str(it->last_seen, t, sizeof(t)),
+			    ctl_ago(now > it->last_seen ? now - it->last_seen :
+			    0, ago, sizeof(ago)));
+		break;
+	case CTL_R_CONSOLE:
+	case CTL_R_COUNT:
+		snprintf(buf, len, "-");
+		break;
+	}
+	return buf;
+}
+
+/* The table form: a row per principal, then how many are in each state. */
+static void
+ctl_agents_table(const struct proto_agents *ag, const struct ctl_agents *ca,
+    const struct ctl_agents_sum *s, int tty)
+{
+	struct proto_agent_item	 it;
+	enum ctl_reach		 st;
+	const char		*name;
+	char			 rights[32], what[128];
+	size_t			 cur = 0;
+
+	ctl_pad(stdout, "CN", 2, s->wcn);
+	putchar(' ');
+	ctl_pad(stdout, "NODE", 4, s->wnode);
+	putchar(' ');
+	ctl_pad(stdout, "RIGHTS", 6, s->wrights);
+	putchar(' ');
+	ctl_pad(stdout, "STATE", 5, s->wstate);
+	printf(" SINCE / LAST SEEN\n");
+	while (proto_agent_item_next(&ag->principals, &cur, &it) == 1) {
+		st = ctl_reach_of(&it, ag->server_time, ca->unseen_ms);
+		name = ctl_reach_names[st];
+		ctl_pad(stdout, it.cn, strlen(it.cn), s->wcn);
+		putchar(' ');
+		ctl_pad(stdout, it.node, strlen(it.node), s->wnode);
+		putchar(' ');
+		ctl_rights_str(it.rights, rights, sizeof(rights));
+		ctl_pad(stdout, rights, strlen(rights), s->wrights);
+		putchar(' ');
+		/* The colour ends before the padding. */
+		if (tty && ctl_reach_colours[st][0] != '\0')
+			printf("%s%s\033[0m", ctl_reach_colours[st], name);
+		else
+			fputs(name, stdout);
+		ctl_pad(stdout, "", 0, s->wstate - strlen(name));
+		printf(" %s\n", ctl_agents_detail(&it, st, ag->server_time,
+		    what, sizeof(what)));
+	}
+	printf("%zu online, %zu away, %zu unreachable (not seen for %s)\n",
+	    s->counts[CTL_R_ONLINE], s->counts[CTL_R_AWAY],
+	    s->counts[CTL_R_UNREACHABLE], ca->unseen);
+	if (ag->omitted > 0)
+		printf("%u more not listed (too many for one answer): ask about "
+		    "a node below\n", ag->omitted);
+}
+
+/* AGENTS: check the answer whole, then print it as asked. */
 static int
 ctl_agents_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
 {
 	struct ctl_agents	*ca = arg;
+	struct ctl_agents_sum	 s;
 	struct proto_agents	 ag;
-	struct proto_agent_item	 it;
-	enum ctl_reach		 st;
-	size_t			 cur = 0, counts[CTL_R_COUNT] = { 0 }, n = 0;
-	char			 t[40], ago[32], rights[32], what[96];
-	int			 rc, tty = !ca->json && ctl_tty_colour(stdout);
+	int			 rc;
 
 	(void)ctl;
 	if ((rc = proto_agents_decode(p, len, &ag)) != 0) {
@@ -131,71 +297,12 @@ ctl_agents_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
 		    proto_err_name(-rc));
 		return CTL_FAIL;
 	}
-	if (ca->json) {
-		printf("{\"node\":");
-		ctl_json_str(stdout, ag.node, strlen(ag.node));
-		printf(",\"server_time\":%llu,\"unseen_ms\":%llu,"
-		    "\"principals\":[", (unsigned long long)ag.server_time,
-		    (unsigned long long)ca->unseen_ms);
-	} else
-		printf("%-24s %-20s %-21s %-11s %s\n", "CN", "NODE", "RIGHTS",
-		    "STATE", "SINCE / LAST SEEN");
-	while ((rc = proto_agent_item_next(&ag.principals, &cur, &it)) == 1) {
-		st = ctl_reach_of(&it, ag.server_time, ca->unseen_ms);
-		counts[st]++;
-		if (ca->json) {
-			ctl_agents_json_item(&it, st, n++ == 0);
-			continue;
-		}
-		switch (st) {
-		case CTL_R_ONLINE:
-			snprintf(what, sizeof(what), "since %s (%s)%s",
-			    client_time_str(it.since, t, sizeof(t)),
-			    ctl_ago(ag.server_time > it.since ?
-			    ag.server_time - it.since : 0, ago, sizeof(ago)),
-			    it.online > 1 ? ", more than one agent" : "");
-			break;
-		case CTL_R_AWAY:
-		case CTL_R_UNREACHABLE:
-			if (it.last_seen == 0)
-				snprintf(what, sizeof(what), "never");
-			else
-				snprintf(what, sizeof(what), "%s (%s ago)",
-				    client_time_str(it.last_seen, t, sizeof(t)),
-				    ctl_ago(ag.server_time > it.last_seen ?
-				    ag.server_time - it.last_seen : 0, ago,
-				    sizeof(ago)));
-			break;
-		case CTL_R_CONSOLE:
-		case CTL_R_COUNT:
-			snprintf(what, sizeof(what), "-");
-			break;
-		}
-		printf("%-24s %-20s %-21s %s%-11s%s %s\n", it.cn, it.node,
-		    ctl_rights_str(it.rights, rights, sizeof(rights)),
-		    tty ? ctl_reach_colours[st] : "", ctl_reach_names[st],
-		    tty && st != CTL_R_CONSOLE ? "\033[0m" : "", what);
-	}
-	if (rc != 0) {
-		if (ca->json)
-			printf("]}\n");
-		fprintf(stderr, "wuzhactl: malformed AGENTS list: %s\n",
-		    proto_err_name(-rc));
+	if (ctl_agents_scan(&ag, ca, &s) == -1)
 		return CTL_FAIL;
-	}
-	if (ca->json) {
-		printf("],\"omitted\":%u,\"counts\":{\"online\":%zu,\"away\":%zu,"
-		    "\"unreachable\":%zu,\"console\":%zu}}\n", ag.omitted,
-		    counts[CTL_R_ONLINE], counts[CTL_R_AWAY],
-		    counts[CTL_R_UNREACHABLE], counts[CTL_R_CONSOLE]);
-		return CTL_OK;
-	}
-	printf("%zu online, %zu away, %zu unreachable (not seen for %s)\n",
-	    counts[CTL_R_ONLINE], counts[CTL_R_AWAY],
-	    counts[CTL_R_UNREACHABLE], ca->unseen);
-	if (ag.omitted > 0)
-		printf("%u more not listed (too many for one answer): ask about "
-		    "a node below\n", ag.omitted);
+	if (ca->json)
+		ctl_agents_json(&ag, ca, &s);
+	else
+		ctl_agents_table(&ag, ca, &s, ctl_tty_colour(stdout));
 	return CTL_OK;
 }
 

@@ -30,6 +30,7 @@ struct agentsreq {
 	size_t			  n, cap;
 };
 
+/* Drop the request and its reference on the connection. */
 static void
 agentsreq_free(struct agentsreq *ar)
 {
@@ -40,6 +41,7 @@ agentsreq_free(struct agentsreq *ar)
 	free(ar);
 }
 
+/* Principals of one node in CN order, for a stable listing. */
 static int
 agents_cn_cmp(const void *x, const void *y)
 {
@@ -162,6 +164,12 @@ agents_seen_cb(redisReply *r, void *arg)
 	agentsreq_free(ar);
 }
 
+/*
+ * AGENTS_REQ: an observer asks about its node or one below it.  The
+ * principals are taken from the tree now, in pre-order by node and by CN
+ * within a node; their `seen` times come in one HMGET, and the answer
+ * goes out from agents_seen_cb.
+ */
 void
 agents_handle(struct conn *c, const uint8_t *p, size_t len)
 {

@@ -9,6 +9,11 @@ their own subtree.
 """
 
 import json
+import os
+import pty
+import re
+import select
+import subprocess
 import time
 
 import pytest
@@ -28,6 +33,45 @@ def _agents(wz, cn, *args):
 
 def _by_cn(out):
     return {p["cn"]: p for p in out["principals"]}
+
+
+def _ctl_on_tty(wz, cn, *args):
+    """wuzhactl with its stdout on a pseudo-terminal: (rc, output)."""
+    master, slave = pty.openpty()
+    environ = dict(os.environ, TERM="xterm")
+    environ.pop("NO_COLOR", None)
+    try:
+        r = subprocess.run([harness.binary("wuzhactl"), "-c",
+                            wz.client_conf(cn)] + list(args),
+                           stdout=slave, stderr=subprocess.PIPE,
+                           stdin=subprocess.DEVNULL, env=environ,
+                           timeout=harness.CMD_TIMEOUT, cwd=wz.dir)
+        os.close(slave)
+        slave = -1
+        out = b""
+        while select.select([master], [], [], 1.0)[0]:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:         # EIO: the terminal's last writer is gone
+                break
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        if slave != -1:
+            os.close(slave)
+        os.close(master)
+    return r.returncode, out.decode("utf-8", "replace").replace("\r\n", "\n")
+
+
+def _state_column(lines):
+    """Where the STATE column starts, checked to be the same on every row."""
+    col = lines[0].index("STATE")
+    for ln in lines[1:-1]:
+        assert re.match(r"(online|away|unreachable|console)\b", ln[col:]), \
+            (col, ln)
+        assert ln[col - 1] == " ", ln
+    return col
 
 
 def test_agents_shows_who_is_reachable_before_sending(wz):
@@ -68,7 +112,20 @@ def test_agents_shows_who_is_reachable_before_sending(wz):
     assert line.split()[3:] == ["unreachable", "never"], line
     line = [l for l in lines if l.startswith("adv-a11 ")][0]
     assert line.split()[3:5] == ["online", "since"], line
-    assert "\x1b[" not in r.out
+    assert re.search(r"since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC "
+                     r"\(\d+s\)$", line), line
+    assert len(lines) == 1 + 7 + 1, r.out
+    _state_column(lines)
+    assert "\x1b[" not in r.out, "plain when piped"
+
+    # On a terminal the states are coloured, and the columns still line up.
+    rc, out = _ctl_on_tty(wz, "desk-a", "agents", "--node", "school-a-d1")
+    assert rc == 0, out
+    assert "\x1b[32monline\x1b[0m" in out, out
+    assert "\x1b[31munreachable\x1b[0m" in out, out
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", out).splitlines()
+    assert plain[-1] == "2 online, 0 away, 1 unreachable (not seen for 24h)"
+    _state_column(plain)
 
     # One goes away: away, with the time it left, noted in Redis too.
     before_stop = int(time.time() * 1000)
@@ -91,6 +148,53 @@ def test_agents_shows_who_is_reachable_before_sending(wz):
     r = wz.ctl("desk-a", "agents", "--unseen", "1s")
     assert r.out.splitlines()[-1] == \
         "3 online, 0 away, 4 unreachable (not seen for 1s)", r.out
+    line = [l for l in r.out.splitlines() if l.startswith("adv-a21 ")][0]
+    assert re.search(r" unreachable +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC "
+                     r"\(\d+s ago\)$", line), line
+    # Away within the default day, with the time it left.
+    r = wz.ctl("desk-a", "agents")
+    line = [l for l in r.out.splitlines() if l.startswith("adv-a21 ")][0]
+    assert line.split()[3] == "away", line
+    assert r.out.splitlines()[-1] == \
+        "3 online, 1 away, 3 unreachable (not seen for 24h)", r.out
+
+
+def test_a_tree_reload_keeps_who_is_online_and_since_when(wz):
+    a = wz.start_agent("adv-a11")
+    a.proc.wait_log(r"welcome principal", timeout=15)
+    before = _by_cn(_agents(wz, "desk-a"))["adv-a11"]
+    assert before["state"] == "online" and before["since"] > 0, before
+
+    # A new class with its advisor: imported while adv-a11 stays connected.
+    wz.tree.node("school-a-d1-c3", "class", "school-a-d1")
+    wz.tree.principal("adv-a13", "school-a-d1-c3", "receive")
+    wz.set_tree(wz.tree)
+    mark = len(wz.daemon.log())
+    wz.import_tree()
+    wz.daemon.wait_log(r"tree: generation \d+: \d+ nodes, 16 principals",
+                       timeout=15, start=mark)
+
+    out = _agents(wz, "desk-a", "--node", "school-a-d1")
+    assert [p["cn"] for p in out["principals"]] == [
+        "liaison-a1", "adv-a11", "adv-a12", "adv-a13"]
+    rows = _by_cn(out)
+    assert rows["adv-a11"]["state"] == "online"
+    assert rows["adv-a11"]["since"] == before["since"], (before, rows)
+    assert rows["adv-a11"]["last_seen"] == before["last_seen"]
+    assert rows["adv-a13"]["state"] == "unreachable"
+    assert rows["adv-a13"]["last_seen"] == 0
+    assert "disconnected" not in a.log(), a.log()
+
+
+def test_a_console_is_not_an_agent(wz):
+    # desk-b may receive, but only its console is connected as it asks.
+    out = _agents(wz, "desk-b")
+    rows = _by_cn(out)
+    assert rows["desk-b"]["state"] == "unreachable", rows["desk-b"]
+    assert rows["desk-b"]["online"] == 0 and rows["desk-b"]["last_seen"] == 0
+    assert wz.redis.hget_raw("seen", "desk-b") is None
+    assert out["counts"] == {"online": 0, "away": 0, "unreachable": 7,
+                             "console": 0}
 
 
 def test_the_officer_sees_every_school_and_consoles_apart(wz):
@@ -118,10 +222,30 @@ def test_agents_refusals(wz):
     assert r.rc == 1 and "unknown-node (304)" in r.err, r
     r = wz.ctl("adv-a11", "agents")
     assert r.rc == 1 and "forbidden (201)" in r.err, r
+    assert "adv-a11 may not observe" in r.err, r
     r = wz.ctl("desk-a", "agents", "--unseen", "soon")
     assert r.rc == 2 and "--unseen soon" in r.err, r
     r = wz.ctl("desk-a", "agents", "--node", "Bad_Node")
     assert r.rc == 2 and "not a node id" in r.err, r
+    r = wz.ctl("desk-a", "agents", "--no-such-option")
+    assert r.rc == 2 and "bad option --no-such-option" in r.err, r
+    r = wz.ctl("desk-a", "agents", "extra")
+    assert r.rc == 2, r
+
+
+def test_agents_without_redis_is_refused_with_501(private_env):
+    env = private_env
+    env.setup()
+    env.start_agent("adv-a11").proc.wait_log(r"welcome principal",
+                                             timeout=15)
+    assert _agents(env, "desk-a")["counts"]["online"] == 1
+    env.redis_proc.stop()
+    env.daemon.wait_log(r"redis: up -> down", timeout=10)
+    r = env.ctl("desk-a", "agents")
+    assert r.rc == 1, r
+    assert r.error()[:2] == ("store-unavailable", 501), r
+    assert "store unavailable, try again" in r.err, r
+    assert r.out == "", r
 
 
 if __name__ == "__main__":

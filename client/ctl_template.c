@@ -31,6 +31,7 @@ _Static_assert(CONF_TEMPLATE_HEADLINE_MAX == PROTO_HEADLINE_MAX &&
 
 #define CTL_TEMPLATES_MAX	256	/* files listed from one directory */
 
+/* Where NAME.yaml is looked for: $WUZHA_TEMPLATES, else the installed set. */
 static const char *
 ctl_template_dir(void)
 {
@@ -39,6 +40,7 @@ ctl_template_dir(void)
 	return d != NULL && *d != '\0' ? d : WUZHA_TEMPLATE_DIR;
 }
 
+/* qsort: names in byte order. */
 static int
 ctl_str_cmp(const void *a, const void *b)
 {
@@ -74,6 +76,7 @@ ctl_template_names(const char *dir, size_t *np)
 	return v;
 }
 
+/* Free a list from ctl_template_names. */
 static void
 ctl_names_free(char **v)
 {
@@ -86,7 +89,11 @@ ctl_names_free(char **v)
 	free(v);
 }
 
-/* A NAME's file, or NULL (and why) if it cannot be one. */
+/*
+ * Load the template NAME (a name or a path).  NULL after saying why, with
+ * *rc CTL_USAGE for a name there is no template of (listing those there
+ * are) and CTL_FAIL for a file that does not load.
+ */
 static struct conf_template *
 ctl_template_open(const char *name, int *rc)
 {
@@ -126,27 +133,30 @@ ctl_template_open(const char *name, int *rc)
 	return t;
 }
 
-/* Keep s in o (freed by ctl_pub_release); NULL if full or out of memory. */
+/*
+ * Keep s in o (freed by ctl_pub_release), taking ownership; NULL and
+ * *oom set if s is NULL (strdup failed) or o cannot hold another.
+ */
 static const char *
-ctl_own(struct ctl_pub *o, char *s)
+ctl_own(struct ctl_pub *o, char *s, int *oom)
 {
-	if (s == NULL)
-		return NULL;
-	if (o->nowned == CTL_OWNED_MAX) {
+	if (s == NULL || o->nowned == CTL_OWNED_MAX) {
 		free(s);
+		*oom = 1;
 		return NULL;
 	}
 	o->owned[o->nowned++] = s;
 	return s;
 }
 
+/* publish --template: what ctl.h says. */
 int
 ctl_template_apply(struct ctl *ctl, struct ctl_pub *o)
 {
 	struct conf_template		*t;
 	struct conf_template_filled	 f;
 	char				 err[CONF_ERR_MAX + 256];
-	int				 rc = CTL_FAIL;
+	int				 rc = CTL_FAIL, oom = 0;
 
 	(void)ctl;
 	if ((t = ctl_template_open(o->template, &rc)) == NULL)
@@ -159,31 +169,46 @@ ctl_template_apply(struct ctl *ctl, struct ctl_pub *o)
 	}
 	/* What the command line says wins; the template fills the rest. */
 	if (o->headline == NULL)
-		o->headline = ctl_own(o, f.headline);
+		o->headline = ctl_own(o, f.headline, &oom);
 	else
 		free(f.headline);
 	if (o->text == NULL && o->text_file == NULL)
-		o->text = ctl_own(o, f.text);
+		o->text = ctl_own(o, f.text, &oom);
 	else
 		free(f.text);
 	if (o->instruction == NULL && f.instruction != NULL)
-		o->instruction = ctl_own(o, f.instruction);
+		o->instruction = ctl_own(o, f.instruction, &oom);
 	else
 		free(f.instruction);
 	if (o->category == NULL)
-		o->category = ctl_own(o, strdup(t->category));
+		o->category = ctl_own(o, strdup(t->category), &oom);
 	if (o->severity == NULL)
-		o->severity = ctl_own(o, strdup(t->severity));
+		o->severity = ctl_own(o, strdup(t->severity), &oom);
 	if (o->expires == NULL && t->expires != NULL)
-		o->expires = ctl_own(o, strdup(t->expires));
+		o->expires = ctl_own(o, strdup(t->expires), &oom);
 	if (!o->relay_set)
 		o->relay = t->relay_required;
 	conf_template_free(t);
-	if (o->headline == NULL || o->category == NULL || o->severity == NULL) {
+	if (oom) {
 		fprintf(stderr, "wuzhactl: out of memory\n");
 		return CTL_FAIL;
 	}
 	return CTL_OK;
+}
+
+/* s, each line indented by two spaces. */
+static void
+ctl_template_indent(const char *s)
+{
+	const char	*nl;
+
+	while (*s != '\0') {
+		nl = strchr(s, '\n');
+		if (nl == NULL)
+			nl = s + strlen(s);
+		printf("  %.*s\n", (int)(nl - s), s);
+		s = *nl == '\n' ? nl + 1 : nl;
+	}
 }
 
 /* One template in full, or as a JSON object. */
@@ -240,11 +265,14 @@ ctl_template_show(const struct conf_template *t, int json, int one)
 		    t->placeholders[i].description);
 	if (t->nplaceholders == 0)
 		printf("  (none)\n");
-	printf("headline:\n  %s\ntext:\n%s%s", t->headline, t->text,
-	    t->text[0] != '\0' && t->text[strlen(t->text) - 1] != '\n' ?
-	    "\n" : "");
-	if (t->instruction != NULL)
-		printf("instruction:\n  %s\n", t->instruction);
+	printf("headline:\n");
+	ctl_template_indent(t->headline);
+	printf("text:\n");
+	ctl_template_indent(t->text);
+	if (t->instruction != NULL) {
+		printf("instruction:\n");
+		ctl_template_indent(t->instruction);
+	}
 }
 
 /* templates [NAME] [--json] */

@@ -108,12 +108,14 @@ template_find(const struct conf_template *t, const char *key, size_t len)
 	return -1;
 }
 
+/* While checking the texts: the template, and the first stray key. */
 struct template_use {
 	struct conf_template	*t;
 	const char		*undeclared;	/* first key not declared */
 	size_t			 undeclared_len;
 };
 
+/* Mark key as used; stop on one that is not declared. */
 static int
 template_use_cb(const char *key, size_t len, void *arg)
 {
@@ -343,6 +345,7 @@ template_name_of(const char *path)
 	return s;
 }
 
+/* Load NAME.yaml; the template is named after the file. */
 struct conf_template *
 conf_template_load(const char *path, char *err, size_t errlen)
 {
@@ -361,6 +364,7 @@ conf_template_load(const char *path, char *err, size_t errlen)
 	return t;
 }
 
+/* Parse a template from memory; name stands for its file. */
 struct conf_template *
 conf_template_parse(const char *name, const void *buf, size_t len, char *err,
     size_t errlen)
@@ -380,6 +384,7 @@ conf_template_parse(const char *name, const void *buf, size_t len, char *err,
 	return t;
 }
 
+/* Free t and everything it holds; NULL is a no-op. */
 void
 conf_template_free(struct conf_template *t)
 {
@@ -405,14 +410,14 @@ conf_template_free(struct conf_template *t)
 
 /* --- filling in ---------------------------------------------------------- */
 
+/* A growing NUL-terminated string; oom sticks once set. */
 struct template_out {
-	const struct conf_template	*t;
-	const char			**values;	/* per placeholder */
-	char				*buf;
-	size_t				 len, cap;
-	int				 oom;
+	char	*buf;
+	size_t	 len, cap;
+	int	 oom;
 };
 
+/* Append n bytes of s to o. */
 static void
 template_put(struct template_out *o, const char *s, size_t n)
 {
@@ -447,7 +452,6 @@ template_subst(const struct conf_template *t, const char **values,
 	long			 i;
 
 	memset(&o, 0, sizeof(o));
-	o.t = t;
 	template_put(&o, "", 0);
 	while (*s != '\0') {
 		if ((s[0] == '{' && s[1] == '{') || (s[0] == '}' && s[1] == '}')) {
@@ -472,7 +476,7 @@ template_subst(const struct conf_template *t, const char **values,
 	return o.buf;
 }
 
-/* Append "a, b" style to err. */
+/* Append name to the list in err, after ", " unless it ends in a space. */
 static void
 template_list(char *err, size_t errlen, const char *name)
 {
@@ -480,6 +484,20 @@ template_list(char *err, size_t errlen, const char *name)
 
 	snprintf(err + n, errlen > n ? errlen - n : 0, "%s%s",
 	    err[0] != '\0' && err[n - 1] != ' ' ? ", " : "", name);
+}
+
+/* 1 (and why in err) if the filled-in s is longer than max bytes. */
+static int
+template_too_long(const struct conf_template *t, const char *what,
+    const char *s, size_t max, char *err, size_t errlen)
+{
+	size_t	n;
+
+	if (s == NULL || (n = strlen(s)) <= max)
+		return 0;
+	snprintf(err, errlen, "template %s: the %s filled in is %zu bytes, "
+	    "more than the %zu an alert may carry", t->name, what, n, max);
+	return 1;
 }
 
 /*
@@ -555,20 +573,18 @@ conf_template_fill(const struct conf_template *t, const char *const *sets,
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if (strlen(out->headline) > CONF_TEMPLATE_HEADLINE_MAX ||
-	    strchr(out->headline, '\n') != NULL) {
+	if (strchr(out->headline, '\n') != NULL) {
 		snprintf(err, errlen, "template %s: the headline filled in is "
-		    "longer than %d bytes or not one line", t->name,
-		    CONF_TEMPLATE_HEADLINE_MAX);
+		    "not one line (a --set value has a newline)", t->name);
 		goto fail;
 	}
-	if (strlen(out->text) > CONF_TEMPLATE_TEXT_MAX ||
-	    (out->instruction != NULL &&
-	    strlen(out->instruction) > CONF_TEMPLATE_INSTRUCTION_MAX)) {
-		snprintf(err, errlen, "template %s: the text or instruction "
-		    "filled in is longer than an alert may carry", t->name);
+	if (template_too_long(t, "headline", out->headline,
+	    CONF_TEMPLATE_HEADLINE_MAX, err, errlen) ||
+	    template_too_long(t, "text", out->text, CONF_TEMPLATE_TEXT_MAX,
+	    err, errlen) ||
+	    template_too_long(t, "instruction", out->instruction,
+	    CONF_TEMPLATE_INSTRUCTION_MAX, err, errlen))
 		goto fail;
-	}
 	free(values);
 	return 0;
  fail:
@@ -577,6 +593,7 @@ conf_template_fill(const struct conf_template *t, const char *const *sets,
 	return -1;
 }
 
+/* Free the filled-in texts and clear f. */
 void
 conf_template_filled_free(struct conf_template_filled *f)
 {

@@ -99,6 +99,9 @@ def test_template_refusals(wz):
                "fake-police", "--set", "school")
     assert r.rc == 2 and "expected KEY=VALUE" in r.err, r
     r = wz.ctl("desk-a", "publish", "--target", "school-a", "--template",
+               "fake-police", "--set", "=泉城示范大学")
+    assert r.rc == 2 and "--set =泉城示范大学: expected KEY=VALUE" in r.err, r
+    r = wz.ctl("desk-a", "publish", "--target", "school-a", "--template",
                "fake-police", "--set", "school=A", "--set", "school=B")
     assert r.rc == 2 and "given twice" in r.err, r
     r = wz.ctl("desk-a", "publish", "--target", "school-a", "--headline",
@@ -147,6 +150,12 @@ def test_templates_lists_and_shows(wz):
     assert r.rc == 0, r
     assert "title        GOIP设备“兼职”招募预警" in r.out, r
     assert "  school       学校名称" in r.out, r
+    # Every text shown indented under its heading, placeholders unfilled.
+    assert "\nheadline:\n  【预警】警惕以“在宿舍帮忙接设备”为名的GOIP兼职\n" \
+        in r.out, r
+    text = r.out.split("\ntext:\n", 1)[1].split("\ninstruction:\n")
+    assert all(l.startswith("  ") for l in text[0].splitlines()), r.out
+    assert "{school}已发现" in text[0] and "110" in text[1], r.out
     r = wz.ctl("desk-a", "templates", "goip", "--json")
     one = json.loads(r.out)
     assert one["name"] == "goip" and "{school}" in one["text"]

@@ -20,8 +20,6 @@ import pytest
 
 import harness
 
-SCHOOL_A = ["desk-a", "liaison-a1", "liaison-a2", "adv-a11", "adv-a12",
-            "adv-a21", "adv-a22"]
 RUNNING = ["desk-a", "adv-a11", "adv-a12", "adv-a21"]
 
 
@@ -231,6 +229,45 @@ def test_agents_refusals(wz):
     assert r.rc == 2 and "bad option --no-such-option" in r.err, r
     r = wz.ctl("desk-a", "agents", "extra")
     assert r.rc == 2, r
+
+
+def test_rows_past_the_frame_are_left_out_counted_and_said(env):
+    # Forty more advisors in one class do not fit in a 1 KiB answer.
+    tree = harness.demo_tree()
+    extra = ["adv-a22-x%02d" % i for i in range(40)]
+    for cn in extra:
+        tree.principal(cn, "school-a-d2-c2", "receive")
+    env.setup(tree=tree, certs=["desk-a", "adv-a11"],
+              limits={"max_frame": 1024, "max_text": 512})
+    env.start_agent("adv-a11").proc.wait_log(r"welcome principal",
+                                             timeout=15)
+    order = ["desk-a", "liaison-a1", "adv-a11", "adv-a12", "liaison-a2",
+             "adv-a21", "adv-a22"] + extra
+    mark = len(env.daemon.log())
+
+    out = _agents(env, "desk-a")
+    listed = [p["cn"] for p in out["principals"]]
+    assert 0 < out["omitted"] < len(extra), out["omitted"]
+    assert listed == order[:len(order) - out["omitted"]], listed
+    assert sum(out["counts"].values()) == len(listed), out["counts"]
+    assert _by_cn(out)["adv-a11"]["state"] == "online"
+    env.daemon.wait_log(r"agents below school-a: %d left out to fit 1024 "
+                        r"bytes" % out["omitted"], timeout=5, start=mark)
+
+    r = env.ctl("desk-a", "agents")
+    assert r.rc == 0, r
+    lines = r.out.splitlines()
+    assert lines[-1] == ("%d more not listed (too many for one answer): "
+                         "ask about a node below" % out["omitted"]), r.out
+    assert lines[-2] == "1 online, 0 away, %d unreachable (not seen for " \
+        "24h)" % (len(listed) - 1), r.out
+    assert len(lines) == 1 + len(listed) + 2, r.out
+
+    # A node further down fits whole.
+    out = _agents(env, "desk-a", "--node", "school-a-d1")
+    assert out["omitted"] == 0
+    assert [p["cn"] for p in out["principals"]] == [
+        "liaison-a1", "adv-a11", "adv-a12"]
 
 
 def test_agents_without_redis_is_refused_with_501(private_env):

@@ -157,13 +157,72 @@ test_values_are_not_templates_and_limits_hold(void **state)
 	sets[0] = big;
 	assert_int_equal(conf_template_fill(t, sets, 1, &f, err, sizeof(err)),
 	    -1);
-	assert_string_equal(err, "template t: the headline filled in is "
-	    "longer than 512 bytes or not one line");
+	assert_string_equal(err, "template t: the headline filled in is 522 "
+	    "bytes, more than the 512 an alert may carry");
 	sets[0] = "a=第一行\n第二行";
 	assert_int_equal(conf_template_fill(t, sets, 1, &f, err, sizeof(err)),
 	    -1);
+	assert_string_equal(err, "template t: the headline filled in is not "
+	    "one line (a --set value has a newline)");
 	free(big);
 	conf_template_free(t);
+}
+
+/* A value used many times can push the text past its limit. */
+static void
+test_filled_text_and_instruction_limits(void **state)
+{
+	struct conf_template		*t;
+	struct conf_template_filled	 f;
+	char				 err[CONF_ERR_MAX + 256], *buf, *val;
+	const char			*sets[1];
+	size_t				 i, n;
+
+	(void)state;
+	/* 100 uses of {v} in the text, 10 in the instruction. */
+	assert_non_null(buf = malloc(4096));
+	n = (size_t)snprintf(buf, 4096, BASE "headline: h\ntext: \"");
+	for (i = 0; i < 100; i++)
+		n += (size_t)snprintf(buf + n, 4096 - n, "{v}");
+	n += (size_t)snprintf(buf + n, 4096 - n, "\"\ninstruction: \"");
+	for (i = 0; i < 10; i++)
+		n += (size_t)snprintf(buf + n, 4096 - n, "{v}");
+	snprintf(buf + n, 4096 - n, "\"\nplaceholders:\n  v: V\n");
+	t = ok(buf);
+	assert_non_null(val = malloc(512));
+	/* 166 bytes: the text is 16600 bytes, the instruction fits. */
+	strcpy(val, "v=");
+	while (strlen(val) < 2 + 55 * 3)
+		strcat(val, "案");
+	strcat(val, "x");
+	sets[0] = val;
+	assert_int_equal(conf_template_fill(t, sets, 1, &f, err, sizeof(err)),
+	    -1);
+	assert_string_equal(err, "template t: the text filled in is 16600 "
+	    "bytes, more than the 16384 an alert may carry");
+	/* 163 bytes: the text fits (16300), the instruction does. */
+	val[2 + 54 * 3] = '\0';
+	strcat(val, "x");
+	assert_int_equal(conf_template_fill(t, sets, 1, &f, err, sizeof(err)),
+	    0);
+	assert_int_equal(strlen(f.text), 16300);
+	assert_int_equal(strlen(f.instruction), 1630);
+	conf_template_filled_free(&f);
+	conf_template_free(t);
+
+	/* 10 uses in the instruction alone, past its 4096. */
+	t = ok(BASE "headline: h\ntext: \"\"\ninstruction: "
+	    "\"{v}{v}{v}{v}{v}{v}{v}{v}{v}{v}\"\nplaceholders:\n  v: V\n");
+	memset(val, 0, 512);
+	strcpy(val, "v=");
+	memset(val + 2, 'x', 410);
+	assert_int_equal(conf_template_fill(t, sets, 1, &f, err, sizeof(err)),
+	    -1);
+	assert_string_equal(err, "template t: the instruction filled in is "
+	    "4100 bytes, more than the 4096 an alert may carry");
+	conf_template_free(t);
+	free(val);
+	free(buf);
 }
 
 static void
@@ -209,6 +268,15 @@ test_strict_loading(void **state)
 	    "[a-z][a-z0-9_]*, at most 32");
 	refused("title: t\ncategory: warning\nheadline: x\ntext: y\n",
 	    "t.yaml:1: severity: missing required key");
+	refused(BASE "headline: \"{a}\"\ntext: y\nplaceholders:\n  a: x\n"
+	    "  a: y\n", "t.yaml:8: placeholders.a: duplicate key (first at "
+	    "line 7)");
+	refused(BASE "headline: \"caf\xe9\"\ntext: y\n",
+	    "t.yaml:4: (document): invalid UTF-8");
+	refused(BASE "headline: x\ntext: y\nplaceholders:\n  a: \"\"\n",
+	    "t.yaml:7: placeholders.a: must not be empty");
+	refused(BASE "headline: x\ntext: y\nplaceholders:\n  a: \"x\\ny\"\n",
+	    "t.yaml:7: placeholders.a: must not contain control characters");
 }
 
 static void
@@ -223,6 +291,16 @@ test_text_limit_at_load(void **state)
 	memset(buf + n, 'x', CONF_TEMPLATE_TEXT_MAX + 1);
 	strcpy(buf + n + CONF_TEMPLATE_TEXT_MAX + 1, "\"\n");
 	refused(buf, "t.yaml:5: text: longer than 16384 bytes");
+	/* The headline and instruction have their own limits. */
+	n = (size_t)snprintf(buf, 200, BASE "headline: \"");
+	memset(buf + n, 'x', CONF_TEMPLATE_HEADLINE_MAX + 1);
+	strcpy(buf + n + CONF_TEMPLATE_HEADLINE_MAX + 1, "\"\ntext: y\n");
+	refused(buf, "t.yaml:4: headline: longer than 512 bytes");
+	n = (size_t)snprintf(buf, 200, BASE "headline: x\ntext: y\n"
+	    "instruction: \"");
+	memset(buf + n, 'x', CONF_TEMPLATE_INSTRUCTION_MAX + 1);
+	strcpy(buf + n + CONF_TEMPLATE_INSTRUCTION_MAX + 1, "\"\n");
+	refused(buf, "t.yaml:6: instruction: longer than 4096 bytes");
 	free(buf);
 }
 
@@ -233,6 +311,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_shipped_templates_load_and_fill),
 		cmocka_unit_test(test_fill_names_what_is_missing_and_refuses_strangers),
 		cmocka_unit_test(test_values_are_not_templates_and_limits_hold),
+		cmocka_unit_test(test_filled_text_and_instruction_limits),
 		cmocka_unit_test(test_strict_loading),
 		cmocka_unit_test(test_text_limit_at_load),
 	};

@@ -44,6 +44,7 @@ struct agent {
 	struct client_tls	*tls;
 	X509_STORE		*store;		/* the pinned CA, for envelopes */
 	char			 cn[PROTO_ID_MAX + 1]; /* own CN */
+	struct proto_scope	 scope;		/* own path, from own certificate */
 	struct client		*conn;		/* current session, or NULL */
 	int			 conn_dead;	/* closed; freed by the timer */
 	uint64_t		 ready_at;	/* monotonic ms of WELCOME, or 0 */
@@ -364,7 +365,8 @@ agent_on_alert(struct agent *ag, const uint8_t *p, size_t len)
 {
 	struct proto_alert_msg	 m;
 	struct agent_alert	*al;
-	char			 why[256] = "", id[PROTO_ID_MAX + 1], t[40];
+	struct proto_scope	 signer;
+	char			 why[512] = "", id[PROTO_ID_MAX + 1], t[40];
 	uint64_t		 now;
 	int			 rc;
 
@@ -382,6 +384,11 @@ agent_on_alert(struct agent *ag, const uint8_t *p, size_t len)
 	al->flags = m.flags;
 	rc = proto_envelope_verify(al->env, al->envlen, ag->store, 0, &al->a,
 	    why, sizeof(why));
+	/* Signed by someone the CA made an issuer, for a node above us. */
+	if (rc == 0 && (rc = proto_envelope_scope(al->env, al->envlen, &signer,
+	    why, sizeof(why))) == 0)
+		rc = proto_scope_allows(&ag->scope, &signer, al->a.target, why,
+		    sizeof(why));
 	if (rc != 0) {
 		agent_peek_id(al->env, al->envlen, id, sizeof(id));
 		log_warnx("refused alert %s seq %llu: %s: %s", id,
@@ -554,6 +561,17 @@ agent_setup(struct agent *ag, const char *path)
 		fatalx("%s", err);
 	if (client_cert_cn(cert, ag->cn, sizeof(ag->cn)) == -1)
 		fatalx("%s: no usable CN", ag->conf->tls.cert);
+	/*
+	 * Our own place in the tree, as the CA wrote it: alerts are checked
+	 * against it, never against what the daemon says.
+	 */
+	if (proto_cert_scope(cert, &ag->scope, err, sizeof(err)) != 0)
+		fatalx("%s: %s", ag->conf->tls.cert, err);
+	if (ag->scope.depth == 0)
+		fatalx("%s: the certificate of %s has no wuzha:path: URI, so "
+		    "alerts cannot be checked against its place in the tree; "
+		    "issue it again with wuzha-ca tree", ag->conf->tls.cert,
+		    ag->cn);
 	X509_free(cert);
 	if ((ag->base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");

@@ -836,12 +836,46 @@ ctl_tree_export(struct ctl *ctl, int argc, char **argv)
 
 /* --- principals ----------------------------------------------------------- */
 
-/* tree principals FILE: "CN NODE RIGHTS" lines for wuzha-ca. */
+/* The path "root/.../id" of node id, from nodes sorted by id. */
+static const char *
+ctl_node_path(const struct conf_node *byid, size_t n, const char *id,
+    char *buf, size_t len)
+{
+	const char		*up[4];	/* police, school, department, class */
+	struct conf_node	 key;
+	const struct conf_node	*hit;
+	size_t			 off = 0;
+	int			 d = 0, w;
+
+	buf[0] = '\0';
+	while (id[0] != '\0' && d < 4) {
+		snprintf(key.id, sizeof(key.id), "%s", id);
+		if ((hit = bsearch(&key, byid, n, sizeof(*byid),
+		    ctl_node_cmp)) == NULL)
+			break;
+		up[d++] = hit->id;
+		id = hit->parent;
+	}
+	while (d-- > 0 && off < len) {
+		w = snprintf(buf + off, len - off, "%s%s", off ? "/" : "",
+		    up[d]);
+		if (w < 0)
+			break;
+		off += (size_t)w;
+	}
+	return buf;
+}
+
+/*
+ * tree principals FILE: "CN NODE RIGHTS PATH" lines for wuzha-ca, PATH
+ * the node ids from the police unit down to the principal's node.
+ */
 int
 ctl_tree_principals(struct ctl *ctl, int argc, char **argv)
 {
 	struct conf_tree	*t;
 	char			 err[CONF_ERR_MAX], rights[32];
+	char			 path[4 * (CONF_ID_MAX + 1) + 1];
 	size_t			 i;
 
 	if (argc != 2)
@@ -850,10 +884,13 @@ ctl_tree_principals(struct ctl *ctl, int argc, char **argv)
 		fprintf(stderr, "wuzhactl: %s\n", err);
 		return CTL_FAIL;
 	}
+	qsort(t->nodes, t->nnodes, sizeof(*t->nodes), ctl_node_cmp);
 	for (i = 0; i < t->nprincipals; i++)
-		printf("%s %s %s\n", t->principals[i].cn,
+		printf("%s %s %s %s\n", t->principals[i].cn,
 		    t->principals[i].node, ctl_rights_str(
-		    t->principals[i].rights, rights, sizeof(rights)));
+		    t->principals[i].rights, rights, sizeof(rights)),
+		    ctl_node_path(t->nodes, t->nnodes, t->principals[i].node,
+		    path, sizeof(path)));
 	conf_tree_free(t);
 	return CTL_OK;
 }

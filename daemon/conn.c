@@ -885,11 +885,47 @@ conn_recheck_certs(void)
 		    "are no longer accepted", n);
 }
 
+/*
+ * A receiver's certificate must say where it sits, as the tree does: its
+ * agent checks every alert against that path, so one without it (or with
+ * another) could never accept what it is sent.
+ */
+static int
+conn_path_valid(struct conn *c, char *why, size_t whylen)
+{
+	struct proto_scope	 sc;
+	char			 err[256], has[PROTO_PATH_MAX * 65 + 1];
+	char			 want[PROTO_PATH_MAX * 65 + 1];
+
+	if (!(c->p->rights & PROTO_R_RECEIVE))
+		return 0;
+	if (proto_cert_scope(SSL_get0_peer_certificate(c->ssl), &sc, err,
+	    sizeof(err)) != 0) {
+		snprintf(why, whylen, "certificate of %s: %s", c->cn, err);
+		return -1;
+	}
+	tree_path_str(c->p->node, want, sizeof(want));
+	if (sc.depth == 0) {
+		snprintf(why, whylen, "certificate of %s has no wuzha:path: URI "
+		    "(the tree places it at %s): issue it again with wuzha-ca",
+		    c->cn, want);
+		return -1;
+	}
+	proto_scope_path_str(&sc, has, sizeof(has));
+	if (strcmp(has, want) != 0) {
+		snprintf(why, whylen, "certificate of %s says wuzha:path:%s, "
+		    "the tree places it at %s: issue it again with wuzha-ca",
+		    c->cn, has, want);
+		return -1;
+	}
+	return 0;
+}
+
 /* The TLS handshake is done: the certificate's CN must be a principal. */
 static void
 conn_established(struct conn *c)
 {
-	char	cn[PROTO_ID_MAX + 1], why[128];
+	char	cn[PROTO_ID_MAX + 1], why[1024];
 
 	if (tls_peer_cn(c->ssl, cn, sizeof(cn)) == -1) {
 		conn_set_state(c, CONN_S_HELLO);
@@ -908,6 +944,10 @@ conn_established(struct conn *c)
 	if ((c->p = tree_principal(wz->tree, cn)) == NULL) {
 		conn_fail(c, PROTO_E_PRINCIPAL, "certificate CN %s is not a "
 		    "principal", cn);
+		return;
+	}
+	if (conn_path_valid(c, why, sizeof(why)) == -1) {
+		conn_fail(c, PROTO_E_PRINCIPAL, "%s", why);
 		return;
 	}
 	log_debug("conn %llu %s: tls %s %s", (unsigned long long)c->id, c->name,

@@ -600,6 +600,7 @@ publish_handle(struct conn *c, const uint8_t *p, size_t len)
 	struct held		*held;
 	struct pubreq		*req;
 	struct pubargs		 pa;
+	struct proto_scope	 signer;
 	const char		*ref = NULL;
 	char			 why[256], num[9][24];
 	const char		*fixed[PUBLISH_FIXED];
@@ -640,6 +641,20 @@ publish_handle(struct conn *c, const uint8_t *p, size_t len)
 	if (strcmp(a.issuer, pr->cn) != 0) {
 		conn_error(c, PROTO_E_ISSUER, ref, "issued by %s, sent by %s",
 		    a.issuer, pr->cn);
+		return;
+	}
+	/* The CA, not only the tree, must have made the signer an issuer. */
+	if ((rv = proto_envelope_scope(pub.envelope.p, pub.envelope.len,
+	    &signer, why, sizeof(why))) != 0 ||
+	    (rv = proto_scope_issuer(&signer, why, sizeof(why))) != 0) {
+		conn_error(c, -rv, ref, "%s: %s", proto_err_name(-rv), why);
+		return;
+	}
+	if (strcmp(signer.issue, pr->node->id) != 0) {
+		conn_error(c, PROTO_E_NOT_ISSUER, ref, "the certificate of %s "
+		    "grants issuing at %s, but the tree places %s at %s: issue "
+		    "the certificate again", pr->cn, signer.issue, pr->cn,
+		    pr->node->id);
 		return;
 	}
 	if ((target = tree_node(wz->tree, a.target)) == NULL) {

@@ -455,3 +455,26 @@ tree_refresh(void)
 	argv[1] = store_key("tree-gen");
 	store_cmd(2, argv, NULL, tree_gen_cb, NULL);
 }
+
+/* n's path from its police root, "a/b/c", in buf. */
+const char *
+tree_path_str(const struct tnode *n, char *buf, size_t len)
+{
+	const struct tnode	*up[PROTO_PATH_MAX];
+	size_t			 off = 0;
+	int			 d = 0, i, w;
+
+	if (len == 0)
+		return buf;
+	buf[0] = '\0';
+	for (; n != NULL && d < PROTO_PATH_MAX; n = n->parent)
+		up[d++] = n;
+	for (i = d - 1; i >= 0 && off < len; i--) {
+		w = snprintf(buf + off, len - off, "%s%s", i == d - 1 ? "" : "/",
+		    up[i]->id);
+		if (w < 0)
+			break;
+		off += (size_t)w;
+	}
+	return buf;
+}

@@ -98,6 +98,8 @@ int		 tree_covers(const struct tnode *anc, const struct tnode *n);
 void		 tree_walk(struct tnode *root,
 		    void (*fn)(struct tnode *, int depth, void *), void *arg);
 int		 tree_depth(const struct tnode *);
+/* n's path from its police root, "a/b/c" (as wuzha:path: URIs say). */
+const char	*tree_path_str(const struct tnode *, char *buf, size_t len);
 const char	*tree_tier_name(int);
 /* Load the tree from Redis and swap it in; done(0|-1) when finished. */
 void		 tree_load(void (*done)(int ok));

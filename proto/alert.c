@@ -295,6 +295,8 @@ proto_err_name(int code)
 		return "unknown-alert";
 	case PROTO_E_REFERENCE:
 		return "bad-reference";
+	case PROTO_E_NOT_ISSUER:
+		return "not-an-issuer";
 	case PROTO_E_NOT_ADDRESSED:
 		return "not-addressed";
 	case PROTO_E_BACKWARDS:

@@ -94,6 +94,7 @@ enum proto_err {
 	PROTO_E_DUPLICATE	= 307,	/* alert id already seen */
 	PROTO_E_UNKNOWN_ALERT	= 308,	/* no such (live) alert */
 	PROTO_E_REFERENCE	= 309,	/* update/cancel reference invalid */
+	PROTO_E_NOT_ISSUER	= 310,	/* signer's certificate grants no issuing */
 	PROTO_E_NOT_ADDRESSED	= 400,	/* ack for an alert not sent to you */
 	PROTO_E_BACKWARDS	= 401,	/* ack state would go backwards */
 	PROTO_E_INTERNAL	= 500,	/* server bug; see its log */
@@ -585,5 +586,54 @@ int	proto_envelope_sign(struct proto_buf *, const struct proto_alert *,
  */
 int	proto_envelope_verify(const uint8_t *buf, size_t len, X509_STORE *store,
 	    int64_t now, struct proto_alert *alert, char *why, size_t whylen);
+
+/* --- scope: what the CA attests in a principal certificate (scope.c) ---- */
+
+#define PROTO_PATH_MAX		4	/* police, school, department, class */
+
+enum proto_usage {
+	PROTO_USAGE_CLIENT	= 0x01,	/* extendedKeyUsage clientAuth */
+	PROTO_USAGE_SERVER	= 0x02,	/* extendedKeyUsage serverAuth */
+};
+
+struct proto_scope {
+	proto_id	path[PROTO_PATH_MAX];	/* wuzha:path: root first */
+	int		depth;			/* 0: the certificate has none */
+	proto_id	issue;			/* wuzha:issue: node, "" if none */
+	unsigned	usage;			/* PROTO_USAGE_* */
+};
+
+/*
+ * Read cert's subjectAltName URIs wuzha:path:A/B/C and wuzha:issue:NODE and
+ * its key usages into *sc.  A certificate without them gives an empty
+ * scope (0); one with a malformed or repeated URI -PROTO_E_CERT.
+ */
+int	proto_cert_scope(X509 *cert, struct proto_scope *sc, char *why,
+	    size_t whylen);
+int	proto_cert_scope_der(const uint8_t *der, size_t len,
+	    struct proto_scope *sc, char *why, size_t whylen);
+/* The scope of the certificate in an envelope (verify it first). */
+int	proto_envelope_scope(const uint8_t *buf, size_t len,
+	    struct proto_scope *sc, char *why, size_t whylen);
+/* Parse "A/B/C" (node ids) into sc->path; -1 if it is not one. */
+int	proto_scope_parse_path(struct proto_scope *sc, const char *s,
+	    size_t len);
+const char *proto_scope_path_str(const struct proto_scope *, char *buf,
+	    size_t len);
+/*
+ * 0 if sc may sign alerts: clientAuth, not serverAuth, and an issue node;
+ * else -PROTO_E_NOT_ISSUER and why.
+ */
+int	proto_scope_issuer(const struct proto_scope *sc, char *why,
+	    size_t whylen);
+/*
+ * 0 if an alert for target signed by signer may reach the agent whose
+ * certificate attests agent->path: signer is an issuer, target is on the
+ * path and signer->issue at or above it.  Else -PROTO_E_NOT_ISSUER or
+ * -PROTO_E_TARGET, and why.
+ */
+int	proto_scope_allows(const struct proto_scope *agent,
+	    const struct proto_scope *signer, const char *target, char *why,
+	    size_t whylen);
 
 #endif

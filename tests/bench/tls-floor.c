@@ -273,7 +273,7 @@ main(int argc, char *argv[])
 		fatalx("out of memory");
 	for (i = 0; i < n; i++) {
 		snprintf(cn, sizeof(cn), "floor-%05d", i);
-		cert_make(cn, ca, cakey, &agents[i].key, &agents[i].cert);
+		cert_make(cn, NULL, ca, cakey, &agents[i].key, &agents[i].cert);
 	}
 
 	/* A fresh SSL object, before any handshake. */

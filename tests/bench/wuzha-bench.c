@@ -1471,6 +1471,7 @@ usage(void)
 	    "           --ca-cert FILE --ca-key FILE --count N\n"
 	    "           --issuer-cert FILE --issuer-key FILE --target NODE\n"
 	    "           [--cn-format FMT] [--first I] [--inflight K]\n"
+	    "           [--principals FILE]\n"
 	    "           [--alerts M] [--gap MS] [--payload BYTES]\n"
 	    "           [--redis SOCKET [--prefix P] [--poll-us US]]\n"
 	    "           [--daemon-pid PID] [--timeout SECONDS]\n");
@@ -1578,8 +1579,10 @@ main(int argc, char *argv[])
 		{ "poll-us",	 required_argument, NULL, 'u' },
 		{ "daemon-pid",	 required_argument, NULL, 'd' },
 		{ "timeout",	 required_argument, NULL, 't' },
+		{ "principals", required_argument, NULL, 0x100 },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct cn_paths paths;
 	struct bench b;
 	struct cn_format cf;
 	const char *server = NULL, *ca_path = NULL, *cakey_path = NULL;
@@ -1603,8 +1606,10 @@ main(int argc, char *argv[])
 	b.rss_idle = b.rss_full = b.rss_resumed = b.rss_end = -1;
 	b.connect_full_ms = b.connect_resumed_ms = NAN;
 	b.cpu_full = b.cpu_resumed = NAN;
+	memset(&paths, 0, sizeof(paths));
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
+		case 0x100: paths_load(&paths, optarg); break;
 		case 's': server = optarg; break;
 		case 'S': b.server_name = optarg; break;
 		case 'c': ca_path = optarg; break;
@@ -1682,7 +1687,8 @@ main(int argc, char *argv[])
 		a->b = &b;
 		a->fd = -1;
 		cn_format_make(&cf, (int)first + i, a->cn, sizeof(a->cn));
-		cert_make(a->cn, ca, cakey, &a->key, &a->cert);
+		cert_make(a->cn, paths_find(&paths, a->cn), ca, cakey, &a->key,
+		    &a->cert);
 		if ((a->rx = calloc((size_t)b.m + 1, sizeof(*a->rx))) == NULL)
 			fatalx("out of memory");
 	}

@@ -2,6 +2,7 @@
 """01-connect: TLS admission, HELLO/WELCOME and the first-frame rules."""
 
 import os
+import re
 import ssl
 import struct
 import subprocess
@@ -113,6 +114,33 @@ def test_cert_from_the_ca_whose_cn_is_not_a_principal_gets_error_200(wz):
                                  % (attempt, ex)) from ex
         finally:
             fs.close()
+
+
+@pytest.mark.parametrize("path, said", [
+    (None, r"certificate of adv-a12 has no wuzha:path: URI \(the tree "
+           r"places it at jn-police/school-a/school-a-d1/school-a-d1-c2\)"),
+    ("jn-police/school-b/school-b-d1/school-b-d1-c2",
+     r"certificate of adv-a12 says wuzha:path:jn-police/school-b/"
+     r"school-b-d1/school-b-d1-c2, the tree places it at jn-police/"
+     r"school-a/school-a-d1/school-a-d1-c2"),
+])
+def test_receiver_whose_cert_lacks_its_tree_path_gets_error_200(wz, path,
+                                                                said):
+    # A CA-signed cert for a real receiver, but not saying where it sits:
+    # its agent could accept nothing, so the daemon says why at once.
+    ca_key, ca = wp.load_key(wz.ca_key), wp.load_cert(wz.ca)
+    k, c = wp.issue_cert(ca_key, ca, "adv-a12", path=path)
+    crt, key = wp.write_pem(wz.dir, "adv-a12-nopath", k, c)
+    fs = wz.connect(cert=crt, key=key)
+    try:
+        fs.send_raw(wp.hello())
+        t, msg = fs.recv(10)
+        assert t == wp.ERROR and msg["code"] == wp.E_PRINCIPAL, (t, msg)
+        assert re.search(said, msg.get("text", "")), msg
+    finally:
+        fs.close()
+    wz.daemon.wait_log(r"adv-a12@127\.0\.0\.1:\d+: error: " + said,
+                       timeout=5)
 
 
 def test_wuzhactl_with_a_cert_that_is_not_a_principal_says_so(wz):

@@ -64,7 +64,9 @@ def test_publish_to_2000_agents_costs_per_node_and_acks_are_batched(
         harness.binary("swarm"),
         "--server", "127.0.0.1:%d" % env.port, "--server-name", "wuzhad",
         "--ca-cert", env.ca, "--ca-key", env.ca_key,
-        "--cn-format", "sw-%05d", "--count", str(AGENTS), "--alerts", "1",
+        "--cn-format", "sw-%05d",
+        "--principals", env.principals_file(), "--count", str(AGENTS),
+        "--alerts", "1",
         "--inflight", "64", "--timeout", "150"], stdin=subprocess.PIPE)
     try:
         swarm.wait_out(r"^ready %d$" % AGENTS, timeout=90)

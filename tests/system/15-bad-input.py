@@ -442,6 +442,27 @@ def _publish_case(world, kind):
                 wp.load_cert(env.crt("adv-a12")))
         return "adv-a12", wp.signed_envelope(wp.alert_body(
             aid, "adv-a12", "school-a-d1-c2"), k, c), "forbidden"
+    if kind == "signer-cert-grants-no-issuing":
+        # CA-signed, the right CN and path, but no wuzha:issue: URI.
+        ca_key, ca = _ca(env)
+        k, c = wp.issue_cert(ca_key, ca, "officer-li", path="jn-police")
+        return "officer-li", wp.signed_envelope(world.body(aid), k, c), \
+            "not-an-issuer"
+    if kind == "signer-cert-for-another-node":
+        # The CA made officer-li an issuer at school-b; the tree says the
+        # police unit: a stale or wrong certificate, refused.
+        ca_key, ca = _ca(env)
+        k, c = wp.issue_cert(ca_key, ca, "officer-li",
+                             path="jn-police/school-b", issue="school-b")
+        return "officer-li", wp.signed_envelope(world.body(
+            aid, target="school-b"), k, c), "not-an-issuer"
+    if kind == "signer-is-a-server-cert":
+        # A server certificate (serverAuth) never signs, whatever it says.
+        ca_key, ca = _ca(env)
+        k, c = wp.issue_cert(ca_key, ca, "officer-li", server_name="officer-li",
+                             path="jn-police", issue="jn-police")
+        return "officer-li", wp.signed_envelope(world.body(aid), k, c), \
+            "not-an-issuer"
     if kind == "unknown-target":
         return "officer-li", wp.signed_envelope(
             world.body(aid, target="no-such-node"), key, cert), \
@@ -499,7 +520,8 @@ PUBLISH_CASES = [
     "replayed-id", "issued-in-the-future", "issued-long-ago",
     "expires-before-issued", "already-expired", "update-of-unknown-alert",
     "cancel-of-another-target", "alert-with-reference", "text-too-long",
-    "bad-utf8-headline", "garbage-envelope",
+    "bad-utf8-headline", "garbage-envelope", "signer-cert-grants-no-issuing",
+    "signer-cert-for-another-node", "signer-is-a-server-cert",
 ]
 
 

@@ -56,6 +56,7 @@ def test_bench_short_run_is_correct(env):
         bench_binary(), "--server", "127.0.0.1:%d" % env.port,
         "--server-name", "wuzhad", "--ca-cert", env.ca,
         "--ca-key", env.ca_key, "--cn-format", "bn-%05d",
+        "--principals", env.principals_file(),
         "--count", str(AGENTS), "--inflight", "32",
         "--issuer-cert", env.crt(ISSUER), "--issuer-key", env.key(ISSUER),
         "--target", ROOT, "--alerts", str(ALERTS), "--gap", "100",

@@ -700,14 +700,17 @@ class Env:
     def make_pki(self, cns=None):
         """
         CA, the daemon cert, and a cert for each cn (default: the tree's
-        principals), made by scripts/wuzha-ca.  The first test to ask for a
-        given set makes it; later ones get a copy (openssl is slow).
+        principals), made by scripts/wuzha-ca.  A cn of the tree gets its
+        path and, if it may issue, its node written in, as `wuzha-ca tree`
+        does.  The first test to ask for a given set makes it; later ones
+        get a copy (openssl is slow).
         """
-        if cns is None:
+        key = ""
+        if getattr(self, "tree_path", None):
             with open(self.tree_path, encoding="utf-8") as f:
                 key = f.read()
-        else:
-            key = "\n".join(cns)
+        if cns is not None:
+            key += "\n--\n" + "\n".join(cns)
         cached = _pki_cache.get(key)
         if cached is None:
             made = os.path.join(_pki_cache_dir(), "pki%d" % len(_pki_cache))
@@ -719,14 +722,60 @@ class Env:
                           binary("wuzhactl")])
             else:
                 for cn in cns:
-                    self.run([ca, "client", made, cn])
+                    self.run([ca, "client", made, cn] + self._scope_args(cn))
             _pki_cache[key] = cached = made
         shutil.copytree(cached, self.pki, symlinks=True)
 
-    def client_cert(self, cn):
-        """A CA-issued certificate for cn (principal or not)."""
+    def tree_principals(self):
+        """cn -> (node, rights, path) of the tree file, from wuzhactl."""
+        with open(self.tree_path, encoding="utf-8") as f:
+            text = f.read()
+        if getattr(self, "_principals", (None,))[0] == text:
+            return self._principals[1]
+        r = self.run([binary("wuzhactl"), "tree", "principals",
+                      self.tree_path])
+        out = {}
+        for line in r.out.splitlines():
+            cn, node, rights, path = line.split()
+            out[cn] = (node, rights.split(","), path)
+        self._principals = (text, out)
+        return out
+
+    def principals_file(self):
+        """
+        `wuzhactl tree principals` of the tree in a file, for swarm and
+        wuzha-bench --principals (each agent's wuzha:path: URI).
+        """
+        plist = os.path.join(self.dir, "principals.txt")
+        with open(plist, "w", encoding="utf-8") as f:
+            for cn, (node, rights, path) in self.tree_principals().items():
+                f.write("%s %s %s %s\n" % (cn, node, ",".join(rights), path))
+        return plist
+
+    def _scope_args(self, cn):
+        """wuzha-ca client options giving cn its place in the tree."""
+        if not getattr(self, "tree_path", None):
+            return []
+        p = self.tree_principals().get(cn)
+        if p is None:
+            return []
+        args = ["--path", p[2]]
+        if "issue" in p[1]:
+            args += ["--issue", p[0]]
+        return args
+
+    def client_cert(self, cn, path=None, issue=None):
+        """
+        A CA-issued certificate for cn (principal or not); its place in
+        the tree as the tree file says, unless path or issue is given.
+        """
         if not os.path.exists(self.crt(cn)):
-            self.run([binary("wuzha-ca"), "client", self.pki, cn])
+            if path is None and issue is None:
+                args = self._scope_args(cn)
+            else:
+                args = (["--path", path] if path else []) + \
+                    (["--issue", issue] if issue else [])
+            self.run([binary("wuzha-ca"), "client", self.pki, cn] + args)
         return self.crt(cn), self.key(cn)
 
     def crt(self, cn):
@@ -963,7 +1012,8 @@ class Env:
         """A swarm --resilient of count agents (see swarm.c), driven by
         lines on its stdin."""
         proc = self.spawn(name, [
-            binary("swarm"), "--server", "127.0.0.1:%d" % self.port,
+            binary("swarm"), "--principals", self.principals_file(),
+            "--server", "127.0.0.1:%d" % self.port,
             "--server-name", "wuzhad", "--ca-cert", self.ca,
             "--ca-key", self.ca_key, "--cn-format", cn_format,
             "--count", str(count), "--inflight", str(inflight),

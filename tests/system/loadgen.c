@@ -115,9 +115,10 @@ add_ext(X509 *x, X509V3_CTX *v3, int nid, const char *value)
 }
 
 void
-cert_make(const char *cn, X509 *ca, EVP_PKEY *cakey, EVP_PKEY **keyp,
-    X509 **certp)
+cert_make(const char *cn, const char *path, X509 *ca, EVP_PKEY *cakey,
+    EVP_PKEY **keyp, X509 **certp)
 {
+	char san[16 + 4 * (PROTO_ID_MAX + 1)];
 	EVP_PKEY *key;
 	X509 *x;
 	X509_NAME *name;
@@ -154,6 +155,10 @@ cert_make(const char *cn, X509 *ca, EVP_PKEY *cakey, EVP_PKEY **keyp,
 	add_ext(x, &v3, NID_ext_key_usage, "clientAuth");
 	add_ext(x, &v3, NID_subject_key_identifier, "hash");
 	add_ext(x, &v3, NID_authority_key_identifier, "keyid:always");
+	if (path != NULL) {
+		snprintf(san, sizeof(san), "URI:wuzha:path:%s", path);
+		add_ext(x, &v3, NID_subject_alt_name, san);
+	}
 	caid = EVP_PKEY_get_base_id(cakey);
 	md = (caid == EVP_PKEY_ED25519 || caid == EVP_PKEY_ED448) ?
 	    NULL : EVP_sha256();
@@ -161,6 +166,62 @@ cert_make(const char *cn, X509 *ca, EVP_PKEY *cakey, EVP_PKEY **keyp,
 		fatalx("X509_sign for %s", cn);
 	*keyp = key;
 	*certp = x;
+}
+
+/* --- principals' paths ----------------------------------------------------- */
+
+/* qsort and bsearch: by CN. */
+static int
+path_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct cn_path *)a)->cn,
+	    ((const struct cn_path *)b)->cn);
+}
+
+/*
+ * Read `wuzhactl tree principals` output ("CN NODE RIGHTS PATH" lines)
+ * into pl, sorted by CN; fatal if the file does not read.
+ */
+void
+paths_load(struct cn_paths *pl, const char *file)
+{
+	FILE *f;
+	char line[512], cn[PROTO_ID_MAX + 1], path[4 * (PROTO_ID_MAX + 1)];
+	size_t cap = 0;
+
+	memset(pl, 0, sizeof(*pl));
+	if ((f = fopen(file, "r")) == NULL)
+		fatalx("%s: %s", file, strerror(errno));
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "%64s %*s %*s %259s", cn, path) != 2)
+			fatalx("%s: expected CN NODE RIGHTS PATH lines", file);
+		if (pl->n == cap) {
+			cap = cap ? cap * 2 : 1024;
+			if ((pl->v = realloc(pl->v, cap * sizeof(*pl->v))) ==
+			    NULL)
+				fatalx("out of memory");
+		}
+		snprintf(pl->v[pl->n].cn, sizeof(pl->v[pl->n].cn), "%s", cn);
+		snprintf(pl->v[pl->n].path, sizeof(pl->v[pl->n].path), "%s",
+		    path);
+		pl->n++;
+	}
+	fclose(f);
+	if (pl->n > 0)
+		qsort(pl->v, pl->n, sizeof(*pl->v), path_cmp);
+}
+
+/* cn's path, or NULL if pl has none for it. */
+const char *
+paths_find(const struct cn_paths *pl, const char *cn)
+{
+	struct cn_path key, *hit;
+
+	if (pl->n == 0)
+		return NULL;
+	snprintf(key.cn, sizeof(key.cn), "%s", cn);
+	hit = bsearch(&key, pl->v, pl->n, sizeof(*pl->v), path_cmp);
+	return hit != NULL ? hit->path : NULL;
 }
 
 /* The first certificate or private key in the PEM file path, or fatal. */

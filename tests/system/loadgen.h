@@ -49,9 +49,24 @@ struct cn_format {
 void	cn_format_parse(const char *, struct cn_format *);
 void	cn_format_make(const struct cn_format *, int, char *, size_t);
 
-/* A client certificate for cn with a fresh Ed25519 key, signed by ca. */
-void	cert_make(const char *cn, X509 *ca, EVP_PKEY *cakey,
+/*
+ * A client certificate for cn with a fresh Ed25519 key, signed by ca; with
+ * path (node ids joined by /) its wuzha:path: URI, as wuzha-ca writes it.
+ */
+void	cert_make(const char *cn, const char *path, X509 *ca, EVP_PKEY *cakey,
 	    EVP_PKEY **keyp, X509 **certp);
+
+/* Each principal's path, from `wuzhactl tree principals` (--principals). */
+struct cn_path {
+	char	cn[PROTO_ID_MAX + 1];
+	char	path[4 * (PROTO_ID_MAX + 1)];
+};
+struct cn_paths {
+	struct cn_path	*v;
+	size_t		 n;
+};
+void		 paths_load(struct cn_paths *, const char *file);
+const char	*paths_find(const struct cn_paths *, const char *cn);
 X509		*load_cert(const char *);
 EVP_PKEY	*load_key(const char *);
 

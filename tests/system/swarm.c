@@ -14,6 +14,9 @@
  *	acked N		every agent sent ACK delivered and got ACK_OK
  *	{...}		one JSON summary line
  *
+ * --principals FILE (what `wuzhactl tree principals` prints) gives each
+ * agent's certificate its wuzha:path: URI, which wuzhad asks of receivers.
+ *
  * Exit 0 if all went as expected, 1 otherwise; --timeout bounds it all.
  *
  * With --resilient the agents behave like long-lived real ones instead:
@@ -907,6 +910,7 @@ usage(void)
 	    "usage: swarm --server HOST:PORT --server-name NAME --ca-cert FILE\n"
 	    "             --ca-key FILE --count N [--alerts K] [--cn-format FMT]\n"
 	    "             [--first I] [--inflight M] [--timeout SECONDS]\n"
+	    "             [--principals FILE]\n"
 	    "             [--max-frame BYTES] [--resilient [--max-attempts N]\n"
 	    "             [--stall N] [--expect-ids FILE]]\n");
 	exit(2);
@@ -931,8 +935,10 @@ main(int argc, char *argv[])
 		{ "max-attempts", required_argument, NULL, 'A' },
 		{ "stall",	 required_argument, NULL, 'T' },
 		{ "expect-ids",	 required_argument, NULL, 'e' },
+		{ "principals", required_argument, NULL, 0x100 },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct cn_paths paths;
 	struct swarm sw;
 	struct cn_format cf;
 	const char *server = NULL, *ca_path = NULL, *cakey_path = NULL;
@@ -948,8 +954,10 @@ main(int argc, char *argv[])
 	sw.max_frame = PROTO_FRAME_MAX_DEFAULT;
 	sw.n = -1;
 	sw.max_attempts = SWARM_ATTEMPTS_DEFAULT;
+	memset(&paths, 0, sizeof(paths));
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
+		case 0x100: paths_load(&paths, optarg); break;
 		case 's': server = optarg; break;
 		case 'S': sw.server_name = optarg; break;
 		case 'c': ca_path = optarg; break;
@@ -1015,7 +1023,8 @@ main(int argc, char *argv[])
 		a->sw = &sw;
 		a->idx = i;
 		cn_format_make(&cf, (int)first + i, a->cn, sizeof(a->cn));
-		cert_make(a->cn, ca, cakey, &a->key, &a->cert);
+		cert_make(a->cn, paths_find(&paths, a->cn), ca, cakey, &a->key,
+		    &a->cert);
 		if (sw.k > 0 && (a->ids = calloc(sw.k, sizeof(proto_id))) ==
 		    NULL)
 			fatalx("out of memory");

@@ -72,7 +72,8 @@ E = {
     "bad-signature": 300, "bad-certificate": 301, "issuer-mismatch": 302,
     "target-not-allowed": 303, "unknown-node": 304, "clock-skew": 305,
     "bad-expiry": 306, "duplicate-id": 307, "unknown-alert": 308,
-    "bad-reference": 309, "not-addressed": 400, "ack-backwards": 401,
+    "bad-reference": 309, "not-an-issuer": 310, "not-addressed": 400,
+    "ack-backwards": 401,
     "internal": 500, "store-unavailable": 501, "shutting-down": 502,
 }
 ERR_NAMES = {v: k for k, v in E.items()}
@@ -630,12 +631,14 @@ def make_ca(cn="wuzha-test-rogue-ca"):
 
 
 def issue_cert(ca_key, ca_cert, cn, key=None, server_name=None,
-               valid=(-3600, 2 * 86400)):
+               valid=(-3600, 2 * 86400), path=None, issue=None, usages=None):
     """
     An end-entity certificate for cn (client auth, or server auth with a
     DNS name when server_name is given), signed by ca_key.  With ca_key ==
     key and ca_cert None, the certificate is self-signed.  valid: its
-    validity as (not before, not after) in seconds from now.
+    validity as (not before, not after) in seconds from now.  path and
+    issue: the wuzha:path: and wuzha:issue: URIs wuzha-ca writes; usages:
+    a list of ExtendedKeyUsageOIDs in place of the usual one.
     """
     key = key or new_key()
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
@@ -655,14 +658,18 @@ def issue_cert(ca_key, ca_cert, cn, key=None, server_name=None,
         b = b.add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(
                 ca_cert.public_key()), critical=False)
-    if server_name:
-        b = (b.add_extension(x509.SubjectAlternativeName(
-                [x509.DNSName(server_name)]), critical=False)
-             .add_extension(x509.ExtendedKeyUsage(
-                 [ExtendedKeyUsageOID.SERVER_AUTH]), critical=False))
-    else:
-        b = b.add_extension(x509.ExtendedKeyUsage(
-            [ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+    names = [x509.DNSName(server_name)] if server_name else []
+    if path:
+        names.append(x509.UniformResourceIdentifier("wuzha:path:" + path))
+    if issue:
+        names.append(x509.UniformResourceIdentifier("wuzha:issue:" + issue))
+    if names:
+        b = b.add_extension(x509.SubjectAlternativeName(names),
+                            critical=False)
+    if usages is None:
+        usages = [ExtendedKeyUsageOID.SERVER_AUTH if server_name
+                  else ExtendedKeyUsageOID.CLIENT_AUTH]
+    b = b.add_extension(x509.ExtendedKeyUsage(usages), critical=False)
     return key, b.sign(ca_key, None)
 
 

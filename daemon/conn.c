@@ -287,6 +287,10 @@ conn_set_state(struct conn *c, enum conn_state s)
 		if (c->role == PROTO_ROLE_AGENT && c->p != NULL &&
 		    (c->p->rights & PROTO_R_RECEIVE))
 			conn_link(c, 1);
+		/* After its pending alerts: escalations stored meanwhile. */
+		if (s == CONN_S_READY && c->role == PROTO_ROLE_AGENT &&
+		    c->p != NULL && (c->p->rights & PROTO_R_OBSERVE))
+			remind_observer_ready(c);
 		break;
 	case CONN_S_CLOSING:
 		c->closing_since = mono_ms();
@@ -1081,6 +1085,31 @@ conn_fanout(struct tnode *root, struct blob *bl)
 	tree_walk(root, conn_fanout_node_cb, &fc);
 	metrics_count(M_DELIVERED, fc.n);
 	return fc.n;
+}
+
+/*
+ * Call fn on each ready agent whose principal observes at node n.  An
+ * observer need not receive, so it may not be on n's list: this walks
+ * every connection, which is cheap next to how seldom an alert
+ * escalates.  fn may close the connection it is given, no other.
+ */
+size_t
+conn_observers_at(struct tnode *n, void (*fn)(struct conn *, void *),
+    void *arg)
+{
+	struct conn	*c, *next;
+	size_t		 k = 0;
+
+	for (c = TAILQ_FIRST(&conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, all);	/* a slow c may leave the list */
+		if (c->state != CONN_S_READY || c->role != PROTO_ROLE_AGENT ||
+		    c->p == NULL || c->p->node != n ||
+		    !(c->p->rights & PROTO_R_OBSERVE))
+			continue;
+		fn(c, arg);
+		k++;
+	}
+	return k;
 }
 
 void

@@ -259,6 +259,51 @@ static const char lua_states[] =
 "end\n"
 "return out\n";
 
+/*
+ * Store an escalation.  ARGV: P, id, expires (ms), now, then per
+ * observers' node: node, the ESCALATION frame, n, and the n observers
+ * told already (connected when it was sent).  escalation:{id} holds
+ * node -> frame and told:{cn} -> when; node-escalations:{node} lists the
+ * ids escalated there, scored by their expiry.  Both expire with the
+ * alerts: an escalation lives no longer than what it is about.
+ */
+static const char lua_escalate[] =
+"local P, id, exp, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]\n"
+"local k, i = P .. 'escalation:' .. id, 5\n"
+"while i + 2 <= #ARGV do\n"
+"  local node, n = ARGV[i], tonumber(ARGV[i + 2])\n"
+"  redis.call('HSET', k, node, ARGV[i + 1])\n"
+"  for j = 1, n do redis.call('HSET', k, 'told:' .. ARGV[i + 2 + j], now) end\n"
+"  local nk = P .. 'node-escalations:' .. node\n"
+"  redis.call('ZREMRANGEBYSCORE', nk, '-inf', now)\n"
+"  redis.call('ZADD', nk, exp, id)\n"
+"  local last = redis.call('ZRANGE', nk, -1, -1, 'WITHSCORES')\n"
+"  redis.call('PEXPIREAT', nk, string.format('%.0f', tonumber(last[2])))\n"
+"  i = i + 3 + n\n"
+"end\n"
+"redis.call('PEXPIREAT', k, exp)\n"
+"return 1\n";
+
+/*
+ * The escalations an observer has not been sent yet.  ARGV: P, node, cn,
+ * now, max.  Up to max frames stored for node, by expiry, each marked as
+ * told to cn in the same call, so it goes to cn once.
+ */
+static const char lua_escalations[] =
+"local P, node, cn, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]\n"
+"local max, out = tonumber(ARGV[5]), {}\n"
+"local nk = P .. 'node-escalations:' .. node\n"
+"redis.call('ZREMRANGEBYSCORE', nk, '-inf', now)\n"
+"for _, id in ipairs(redis.call('ZRANGE', nk, 0, -1)) do\n"
+"  if #out >= max then break end\n"
+"  local k = P .. 'escalation:' .. id\n"
+"  local f = redis.call('HGET', k, node)\n"
+"  if f and redis.call('HSETNX', k, 'told:' .. cn, now) == 1 then\n"
+"    out[#out + 1] = f\n"
+"  end\n"
+"end\n"
+"return out\n";
+
 const char *const lua_scripts[STORE_LUA_COUNT] = {
 	[STORE_LUA_PUBLISH] = lua_publish,
 	[STORE_LUA_ACK] = lua_ack,
@@ -269,6 +314,8 @@ const char *const lua_scripts[STORE_LUA_COUNT] = {
 	[STORE_LUA_STATES] = lua_states,
 	[STORE_LUA_RELEASE] = lua_release,
 	[STORE_LUA_HELD] = lua_held,
+	[STORE_LUA_ESCALATE] = lua_escalate,
+	[STORE_LUA_ESCALATIONS] = lua_escalations,
 };
 
 const char *const lua_names[STORE_LUA_COUNT] = {
@@ -281,4 +328,6 @@ const char *const lua_names[STORE_LUA_COUNT] = {
 	[STORE_LUA_STATES] = "states",
 	[STORE_LUA_RELEASE] = "release",
 	[STORE_LUA_HELD] = "held",
+	[STORE_LUA_ESCALATE] = "escalate",
+	[STORE_LUA_ESCALATIONS] = "escalations",
 };

@@ -12,8 +12,15 @@
  *
  * A reminder is the same ALERT frame flagged REMINDER, pushed to the
  * connected agents at or below the target that have not read it.  An
- * escalation goes to the principals with observe at the parent node of
- * each such agent's node, naming who has not read.
+ * escalation names who has not read, with each one's acknowledgement
+ * state, to the observers at the nearest node above each of them where
+ * someone observes (a class's advisors go to their school's desk when
+ * the department has no observer).  It is stored with the alert, so an
+ * observer who connects later is sent it too, once.
+ *
+ * Nothing taken from the tree is kept across a Redis round trip: a
+ * reload may swap the tree (and free the old one) before the reply
+ * comes, so requests keep names and look them up again on the reply.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -23,7 +30,12 @@
 #include "log.h"
 #include "wuzhad.h"
 
-/* Principals (and, for reminders, their live connections) asked about. */
+#define REMIND_STORED_MAX	64	/* stored escalations sent on one connect */
+
+/*
+ * Principals (and, for reminders, their live connections) asked about.
+ * Escalations keep only the names: see the comment at the top.
+ */
 struct remind_req {
 	proto_id	  id;
 	int		  escalation;	/* else a reminder */
@@ -31,9 +43,22 @@ struct remind_req {
 	size_t		  n;
 	size_t		  cap;
 	struct conn	**conns;	/* reminders: referenced */
-	struct tprincipal **who;	/* escalation: members (tree pointers) */
 	char		(*cns)[PROTO_ID_MAX + 1];
-	uint64_t	  tree_gen;	/* who[] is only valid in this tree */
+};
+
+/* A person who has not read, found again in the current tree. */
+struct remind_unread {
+	struct tprincipal	*p;
+	struct tnode		*obs;	/* nearest observed node above p */
+	uint8_t			 state;	/* enum proto_ack_state */
+};
+
+/* The observers told of one escalation as it is sent. */
+struct remind_told {
+	struct blob	 *bl;
+	const char	**cns;		/* views of the connections' principals */
+	size_t		  n;
+	size_t		  cap;
 };
 
 static void
@@ -45,14 +70,12 @@ remind_req_free(struct remind_req *rr)
 		for (i = 0; i < rr->n; i++)
 			conn_unref(rr->conns[i]);
 	free(rr->conns);
-	free(rr->who);
 	free(rr->cns);
 	free(rr);
 }
 
 static void
-remind_push(struct remind_req *rr, const char *cn, struct conn *c,
-    struct tprincipal *p)
+remind_push(struct remind_req *rr, const char *cn, struct conn *c)
 {
 	void	*nv;
 
@@ -61,12 +84,7 @@ remind_push(struct remind_req *rr, const char *cn, struct conn *c,
 		if ((nv = reallocarray(rr->cns, rr->cap, sizeof(*rr->cns))) == NULL)
 			fatal("remind");
 		rr->cns = nv;
-		if (rr->escalation) {
-			nv = reallocarray(rr->who, rr->cap, sizeof(*rr->who));
-			if (nv == NULL)
-				fatal("remind");
-			rr->who = nv;
-		} else {
+		if (!rr->escalation) {
 			nv = reallocarray(rr->conns, rr->cap, sizeof(*rr->conns));
 			if (nv == NULL)
 				fatal("remind");
@@ -74,9 +92,7 @@ remind_push(struct remind_req *rr, const char *cn, struct conn *c,
 		}
 	}
 	strlcpy(rr->cns[rr->n], cn, sizeof(rr->cns[0]));
-	if (rr->escalation)
-		rr->who[rr->n] = p;
-	else {
+	if (!rr->escalation) {
 		conn_ref(c);
 		rr->conns[rr->n] = c;
 	}
@@ -92,7 +108,7 @@ remind_collect_conns_cb(struct tnode *n, int depth, void *arg)
 
 	for (c = conn_first_at(n); c != NULL; c = conn_next_at(c))
 		if (conn_state(c) == CONN_S_READY)
-			remind_push(rr, conn_principal(c)->cn, c, NULL);
+			remind_push(rr, conn_principal(c)->cn, c);
 }
 
 /* Escalation: every receiving principal below the target. */
@@ -104,7 +120,7 @@ remind_collect_members_cb(struct tnode *n, int depth, void *arg)
 
 	for (i = 0; i < n->nmembers; i++)
 		if (n->members[i]->rights & PROTO_R_RECEIVE)
-			remind_push(rr, n->members[i]->cn, NULL, n->members[i]);
+			remind_push(rr, n->members[i]->cn, NULL);
 }
 
 /* Stored state of entry i from the script's reply; -1 if unknown. */
@@ -152,24 +168,105 @@ remind_sent_cb(redisReply *r, void *arg)
 	remind_req_free(rr);
 }
 
-/* One ESCALATION to the observers at node p about members not read. */
+/* The nearest node above n where a principal observes; NULL if none. */
+static struct tnode *
+remind_observed_above(struct tnode *n)
+{
+	size_t	i;
+
+	for (n = n->parent; n != NULL; n = n->parent)
+		for (i = 0; i < n->nmembers; i++)
+			if (n->members[i]->rights & PROTO_R_OBSERVE)
+				return n;
+	return NULL;
+}
+
+/* Send the escalation to one connected observer and note its name. */
 static void
-remind_escalate_node(struct alert *a, struct tnode *p,
-    struct tprincipal **unread, size_t n)
+remind_tell_cb(struct conn *c, void *arg)
+{
+	struct remind_told	*rt = arg;
+	void			*nv;
+
+	if (rt->n == rt->cap) {
+		rt->cap = rt->cap ? rt->cap * 2 : 8;
+		if ((nv = reallocarray(rt->cns, rt->cap, sizeof(*rt->cns))) == NULL)
+			fatal("remind");
+		rt->cns = nv;
+	}
+	rt->cns[rt->n++] = conn_principal(c)->cn;
+	conn_send_blob(c, rt->bl);
+}
+
+static void
+remind_stored_cb(redisReply *r, void *arg)
+{
+	char	*what = arg;
+
+	if (r == NULL || r->type == REDIS_REPLY_ERROR)
+		log_warnx("%s not stored, observers who connect later will not "
+		    "get it: %s", what, r != NULL ? r->str : "store unavailable");
+	free(what);
+}
+
+/*
+ * Keep the escalation frame for observers at node obs who connect later;
+ * those in rt were told already.
+ */
+static void
+remind_store(struct alert *a, struct tnode *obs, struct remind_told *rt)
+{
+	const char	**argv;
+	size_t		 *lens, i, argc = 7 + rt->n;
+	char		  exp[24], now[24], n[24], *what;
+
+	if ((argv = calloc(argc, sizeof(*argv))) == NULL ||
+	    (lens = calloc(argc, sizeof(*lens))) == NULL ||
+	    asprintf(&what, "alert %s: escalation at %s", a->id, obs->id) == -1)
+		fatal("remind_store");
+	snprintf(exp, sizeof(exp), "%llu", (unsigned long long)a->expires_at);
+	snprintf(now, sizeof(now), "%llu", (unsigned long long)now_ms());
+	snprintf(n, sizeof(n), "%zu", rt->n);
+	argv[0] = store_key("%s", "");
+	argv[1] = a->id;
+	argv[2] = exp;
+	argv[3] = now;
+	argv[4] = obs->id;
+	argv[5] = (const char *)rt->bl->data;
+	argv[6] = n;
+	for (i = 0; i < rt->n; i++)
+		argv[7 + i] = rt->cns[i];
+	for (i = 0; i < argc; i++)
+		lens[i] = strlen(argv[i]);
+	lens[5] = rt->bl->len;
+	if (store_eval(STORE_LUA_ESCALATE, (int)argc, argv, lens,
+	    remind_stored_cb, what) == -1)
+		remind_stored_cb(NULL, what);
+	free(argv);
+	free(lens);
+}
+
+/*
+ * One ESCALATION to the observers at node obs about the n people in un
+ * who have not read, with their states: sent to those connected, stored
+ * for the others.
+ */
+static void
+remind_escalate_node(struct alert *a, struct tnode *obs,
+    struct remind_unread *un, size_t n)
 {
 	struct proto_escalation	 e;
 	struct proto_status_member m;
 	struct proto_buf	 l, b;
-	struct blob		*bl;
-	struct conn		*c;
-	size_t			 i, mark, told = 0;
+	struct remind_told	 rt;
+	size_t			 i, mark;
 	uint32_t		 max = wz->conf->limits.max_frame;
 	char			 names[512] = "";
 
 	memset(&e, 0, sizeof(e));
 	strlcpy(e.id, a->id, sizeof(e.id));
 	e.seq = a->seq;
-	strlcpy(e.node, p->id, sizeof(e.node));
+	strlcpy(e.node, obs->id, sizeof(e.node));
 	pbuf_init(&l);
 	mark = pbuf_list_begin(&l, 4);
 	for (i = 0; i < n; i++) {
@@ -178,8 +275,9 @@ remind_escalate_node(struct alert *a, struct tnode *p,
 			break;
 		}
 		memset(&m, 0, sizeof(m));
-		strlcpy(m.cn, unread[i]->cn, sizeof(m.cn));
-		strlcpy(m.node, unread[i]->node->id, sizeof(m.node));
+		strlcpy(m.cn, un[i].p->cn, sizeof(m.cn));
+		strlcpy(m.node, un[i].p->node->id, sizeof(m.node));
+		m.state = un[i].state;
 		proto_status_member_put(&l, &m);
 		if (strlen(names) + strlen(m.cn) + 2 < sizeof(names) - 4)
 			snprintf(names + strlen(names), sizeof(names) -
@@ -193,19 +291,16 @@ remind_escalate_node(struct alert *a, struct tnode *p,
 	if (b.err != 0)
 		fatalx("alert %s: cannot encode an escalation", a->id);
 	/* Encoded once; every observer gets the same bytes. */
-	bl = blob_new(&b);
-	for (c = conn_first_at(p); c != NULL; c = conn_next_at(c)) {
-		if (conn_state(c) != CONN_S_READY ||
-		    !(conn_principal(c)->rights & PROTO_R_OBSERVE))
-			continue;
-		conn_send_blob(c, bl);
-		told++;
-	}
-	blob_unref(bl);
-	metrics_count(M_ESCALATIONS, told);
+	memset(&rt, 0, sizeof(rt));
+	rt.bl = blob_new(&b);
+	conn_observers_at(obs, remind_tell_cb, &rt);
+	metrics_count(M_ESCALATIONS, rt.n);
 	log_notice("alert %s: escalated to %zu connected observers at %s: %zu "
-	    "not read: %s%s", a->id, told, p->id, n, names,
+	    "not read: %s%s", a->id, rt.n, obs->id, n, names,
 	    strlen(names) + 8 >= sizeof(names) ? " ..." : "");
+	remind_store(a, obs, &rt);
+	blob_unref(rt.bl);
+	free(rt.cns);
 	pbuf_free(&b);
 	pbuf_free(&l);
 }
@@ -213,11 +308,13 @@ remind_escalate_node(struct alert *a, struct tnode *p,
 static void
 remind_escalated_cb(redisReply *r, void *arg)
 {
-	struct remind_req	 *rr = arg;
-	struct alert		 *a = alerts_get(rr->id);
-	struct tprincipal	**unread;
-	struct tnode		 *p;
-	size_t			  i, j, n = 0, k;
+	struct remind_req	*rr = arg;
+	struct alert		*a = alerts_get(rr->id);
+	struct remind_unread	*un, *group;
+	struct tprincipal	*p;
+	struct tnode		*obs;
+	long long		 st;
+	size_t			 i, j, n = 0, k, lost = 0;
 
 	if (a != NULL)
 		a->timer_busy = 0;
@@ -228,49 +325,50 @@ remind_escalated_cb(redisReply *r, void *arg)
 		remind_req_free(rr);
 		return;
 	}
-	if (a == NULL || wz->tree->gen != rr->tree_gen) {
-		/* Expired, or the tree changed under us: nobody to name safely. */
-		if (a != NULL)
-			a->escalated = 1;
-		remind_req_free(rr);
+	if (a == NULL) {
+		remind_req_free(rr);	/* expired meanwhile */
 		return;
 	}
 	a->escalated = 1;
-	if ((unread = calloc(rr->n + 1, sizeof(*unread))) == NULL)
+	if ((un = calloc(rr->n + 1, sizeof(*un))) == NULL ||
+	    (group = calloc(rr->n + 1, sizeof(*group))) == NULL)
 		fatal("remind");
-	for (i = 0; i < rr->n; i++)
-		if (remind_state(r, i) < PROTO_ACK_READ)
-			unread[n++] = rr->who[i];
-	/* Group by the parent of each member's node, in the order found. */
-	for (i = 0; i < n; i++) {
-		if (unread[i] == NULL)
+	/* By name, in the tree as it is now: it may have been reloaded. */
+	for (i = 0; i < rr->n; i++) {
+		if ((st = remind_state(r, i)) >= PROTO_ACK_READ)
 			continue;
-		p = unread[i]->node->parent;
-		if (p == NULL) {
-			unread[i] = NULL;
+		if ((p = tree_principal(wz->tree, rr->cns[i])) == NULL ||
+		    !(p->rights & PROTO_R_RECEIVE))
+			continue;	/* left the tree, or no longer receives */
+		if ((obs = remind_observed_above(p->node)) == NULL) {
+			lost++;
 			continue;
 		}
-		{
-			struct tprincipal **group;
-
-			if ((group = calloc(n, sizeof(*group))) == NULL)
-				fatal("remind");
-			k = 0;
-			for (j = i; j < n; j++) {
-				if (unread[j] != NULL &&
-				    unread[j]->node->parent == p) {
-					group[k++] = unread[j];
-					unread[j] = NULL;
-				}
-			}
-			remind_escalate_node(a, p, group, k);
-			free(group);
-		}
+		un[n].p = p;
+		un[n].obs = obs;
+		un[n].state = st > 0 ? (uint8_t)st : PROTO_ACK_NONE;
+		n++;
 	}
-	if (n == 0)
+	/* Group by observers' node, in the order found. */
+	for (i = 0; i < n; i++) {
+		if ((obs = un[i].obs) == NULL)
+			continue;
+		for (j = i, k = 0; j < n; j++) {
+			if (un[j].obs == obs) {
+				group[k++] = un[j];
+				un[j].obs = NULL;
+			}
+		}
+		remind_escalate_node(a, obs, group, k);
+	}
+	if (lost > 0)
+		log_warnx("alert %s: %zu not read with nobody observing above "
+		    "them", a->id, lost);
+	if (n == 0 && lost == 0)
 		log_info("alert %s: escalation due, but everyone has read it",
 		    a->id);
-	free(unread);
+	free(group);
+	free(un);
 	remind_req_free(rr);
 }
 
@@ -317,7 +415,6 @@ remind_check_cb(struct alert *a, void *arg)
 			fatal("remind");
 		strlcpy(rr->id, a->id, sizeof(rr->id));
 		rr->escalation = 1;
-		rr->tree_gen = wz->tree->gen;
 		tree_walk(target, remind_collect_members_cb, rr);
 		remind_fire(a, rr, remind_escalated_cb);
 		return;		/* one timer per alert at a time */
@@ -345,4 +442,82 @@ remind_tick(void)
 	if (!store_up())
 		return;
 	alerts_foreach(remind_check_cb, &now);
+}
+
+/* Send the stored escalations the script picked for this observer. */
+static void
+remind_pending_cb(redisReply *r, void *arg)
+{
+	struct conn		*c = arg;
+	struct proto_buf	 b;
+	const redisReply	*e;
+	uint32_t		 plen;
+	uint8_t			 type;
+	size_t			 i, sent = 0, bad = 0;
+
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+		log_warnx("conn %llu %s: stored escalations not read: %s",
+		    (unsigned long long)conn_id(c), conn_name(c),
+		    r != NULL && r->type == REDIS_REPLY_ERROR ? r->str :
+		    "store unavailable");
+		conn_unref(c);
+		return;
+	}
+	pbuf_init(&b);
+	for (i = 0; i < r->elements; i++) {
+		if (!conn_alive(c) || conn_state(c) != CONN_S_READY) {
+			log_warnx("conn %llu %s: gone before %zu stored "
+			    "escalations were sent", (unsigned long long)conn_id(c),
+			    conn_name(c), r->elements - i);
+			break;
+		}
+		/* Our own frames, but checked before they go out. */
+		e = r->element[i];
+		if (e->type != REDIS_REPLY_STRING || e->len < PROTO_FRAME_HDR ||
+		    proto_frame_header((const uint8_t *)e->str,
+		    wz->conf->limits.max_frame, &type, &plen) != 0 ||
+		    type != PROTO_T_ESCALATION ||
+		    (size_t)plen + PROTO_FRAME_HDR != e->len) {
+			bad++;
+			continue;
+		}
+		pbuf_raw(&b, e->str, e->len);
+		conn_send(c, &b);
+		sent++;
+	}
+	pbuf_free(&b);
+	metrics_count(M_ESCALATIONS, sent);
+	if (bad > 0)
+		log_warnx("conn %llu %s: %zu stored escalations are not "
+		    "ESCALATION frames within limits.max_frame; not sent",
+		    (unsigned long long)conn_id(c), conn_name(c), bad);
+	if (sent > 0)
+		log_info("conn %llu %s: %zu stored escalations sent",
+		    (unsigned long long)conn_id(c), conn_name(c), sent);
+	conn_unref(c);
+}
+
+/*
+ * An agent with observe is ready (its pending alerts, if any, are sent):
+ * send it the escalations stored for its node that it was not sent yet.
+ * The work is one script call over the escalations at that node.
+ */
+void
+remind_observer_ready(struct conn *c)
+{
+	struct tprincipal	*p = conn_principal(c);
+	const char		*argv[5];
+	char			 now[24], max[12];
+
+	snprintf(now, sizeof(now), "%llu", (unsigned long long)now_ms());
+	snprintf(max, sizeof(max), "%d", REMIND_STORED_MAX);
+	argv[0] = store_key("%s", "");
+	argv[1] = p->node->id;
+	argv[2] = p->cn;
+	argv[3] = now;
+	argv[4] = max;
+	conn_ref(c);
+	if (store_eval(STORE_LUA_ESCALATIONS, 5, argv, NULL, remind_pending_cb,
+	    c) == -1)
+		remind_pending_cb(NULL, c);
 }

@@ -161,6 +161,9 @@ struct conn	*conn_next_at(struct conn *);
 unsigned	 conn_presence(const struct tprincipal *p, uint64_t *since);
 /* Push blob to every ready agent with receive at or below root. */
 size_t		 conn_fanout(struct tnode *root, struct blob *);
+/* fn on every ready agent whose principal observes at n; how many. */
+size_t		 conn_observers_at(struct tnode *n,
+		    void (*fn)(struct conn *, void *), void *arg);
 /* After a tree swap: rebind every connection to the new tree. */
 void		 conn_rebind(struct tree *old, struct tree *new);
 /* Heartbeats, idle and handshake deadlines: called once a second. */
@@ -200,6 +203,8 @@ enum store_script {
 	STORE_LUA_STATES,
 	STORE_LUA_RELEASE,
 	STORE_LUA_HELD,
+	STORE_LUA_ESCALATE,
+	STORE_LUA_ESCALATIONS,
 	STORE_LUA_COUNT
 };
 
@@ -314,6 +319,8 @@ void		 alerts_foreach(void (*fn)(struct alert *, void *), void *);
 
 /* Called once a second: fire what is due. */
 void		 remind_tick(void);
+/* An observing agent is ready: send the escalations stored for it. */
+void		 remind_observer_ready(struct conn *);
 
 /* --- ack.c ------------------------------------------------------------- */
 

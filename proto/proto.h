@@ -234,9 +234,9 @@ struct proto_publish {			/* client -> server */
 };
 
 /*
- * Server -> observer agent: principals one level below the observer's
- * node (or at it) that have not read an alert escalate_after after it
- * was accepted.
+ * Server -> observer agent: principals below the observer's node, with
+ * no nearer observer, that had not read an alert escalate_after after it
+ * was accepted, each with its acknowledgement state then.
  */
 struct proto_escalation {
 	proto_id	id;		/* 1 the alert */

@@ -2,11 +2,16 @@
 """
 14-remind: an alert nobody has confirmed as read is pushed again, flagged
 as a reminder, at most max_reminders times and remind_after apart; once
-escalate_after has passed, the observers one level up are told who has
-not read it.  Timers come from wuzhad.yaml's `delivery` or from the
-issuer's PUBLISH, and survive a daemon restart without firing twice.
+escalate_after has passed, the nearest observers above each person who
+has not read it are told, with each one's acknowledgement state.  The
+escalation is stored, so an observer who connects later gets it, once.
+Timers come from wuzhad.yaml's `delivery` or from the issuer's PUBLISH,
+and survive a daemon restart without firing twice.  A reload while an
+escalation waits for Redis neither crashes nor loses it.
 """
 
+import os
+import signal
 import time
 
 import pytest
@@ -69,10 +74,46 @@ def test_issuer_timers_override_the_defaults(env):
     assert len(a.shown()) == 2
 
 
+def escalations(fs, timeout):
+    """Every ESCALATION that arrives on fs within timeout seconds."""
+    out = []
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return out
+        try:
+            t, msg = fs.recv(timeout=left)
+        except TimeoutError:
+            return out
+        if t == wp.ESCALATION:
+            out.append(msg)
+
+
+def first_escalation(fs, timeout):
+    """The first ESCALATION on fs within timeout seconds, or None."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        try:
+            t, msg = fs.recv(timeout=left)
+        except TimeoutError:
+            return None
+        if t == wp.ESCALATION:
+            return msg
+
+
+def listed(msg):
+    return sorted((m["cn"], m["node"], m["state"]) for m in msg["members"])
+
+
 def test_escalation_names_who_has_not_read_to_observers_above(env):
     env.setup(delivery={"remind_after": "1h", "max_reminders": 0,
                         "escalate_after": "1500ms"})
-    # desk-a (receive + observe at school-a) listens as an agent.
+    # desk-a (receive + observe at school-a) listens as an agent; nobody
+    # between the department and the school observes.
     fs, welcome = env.session("desk-a")
     try:
         assert welcome["node"] == "school-a"
@@ -81,30 +122,145 @@ def test_escalation_names_who_has_not_read_to_observers_above(env):
         # liaison-a1 reads it; the two advisors do not.
         r = env.ctl("liaison-a1", "ack", aid, "read")
         assert r.rc == 0, r
-        env.daemon.wait_log(r"alert %s: escalated to 0 connected observers "
-                            r"at school-a-d1: 2 not read: adv-a11 adv-a12"
-                            % aid, timeout=10)
-        # Nobody below school-a (the parent of liaison-a1's node) is
-        # unread, so desk-a gets no escalation for this alert.
-        with pytest.raises(TimeoutError):
-            while True:
-                t, msg = fs.recv(timeout=1.0)
-                assert t != wp.ESCALATION, msg
-
-        # A second alert nobody reads: desk-a is told about liaison-a1.
-        aid2, _, _ = env.publish("officer-li", "school-a-d1")
-        t, msg = None, None
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            t, msg = fs.recv(timeout=deadline - time.monotonic())
-            if t == wp.ESCALATION:
-                break
-        assert t == wp.ESCALATION, (t, msg)
-        assert msg["id"] == aid2 and msg["node"] == "school-a"
-        assert [(m["cn"], m["node"], m["state"]) for m in msg["members"]] == \
-            [("liaison-a1", "school-a-d1", 0)]
-        assert env.redis.cmd("HGET", env.prefix + "alert:" + aid2,
+        msg = first_escalation(fs, 10)
+        assert msg is not None
+        assert msg["id"] == aid and msg["node"] == "school-a"
+        assert listed(msg) == [("adv-a11", "school-a-d1-c1", wp.ACK_NONE),
+                               ("adv-a12", "school-a-d1-c2", wp.ACK_NONE)]
+        env.daemon.wait_log(r"alert %s: escalated to 1 connected observers "
+                            r"at school-a: 2 not read: adv-a1[12] adv-a1[12]"
+                            % aid, timeout=5)
+        assert "at school-a-d1:" not in env.daemon.log()
+        # One escalation per alert.
+        assert escalations(fs, 1.5) == []
+        assert env.redis.cmd("HGET", env.prefix + "alert:" + aid,
                              "escalated") == b"1"
+    finally:
+        fs.close()
+
+
+def class_tree():
+    """The demo tree with a second person in class school-a-d1-c1 and a
+    second observer (observe only) at school-a."""
+    t = harness.demo_tree()
+    t.principal("adv-a11b", "school-a-d1-c1", "receive")
+    t.principal("desk-a2", "school-a", "observe")
+    return t
+
+
+def test_class_escalation_reaches_the_school_desk_with_real_states(env):
+    env.setup(tree=class_tree(),
+              delivery={"remind_after": "1h", "max_reminders": 0,
+                        "escalate_after": "2s"})
+    adv = env.start_agent("adv-a11")
+    adv.proc.wait_log("connected to", timeout=15)
+    fs, _ = env.session("desk-a")
+    try:
+        aid, _, targeted = env.publish("officer-li", "school-a-d1-c1")
+        assert targeted == 2
+        # adv-a11's agent acknowledges delivery; nobody reads it.
+        adv.wait_shown(aid)
+        harness.wait_for(lambda: env.acks(aid).get("adv-a11", (0,))[0] == 1,
+                         5, "adv-a11 delivered")
+        msg = first_escalation(fs, 10)
+        assert msg is not None
+        # Neither the class nor its department has an observer.
+        assert msg["id"] == aid and msg["node"] == "school-a", msg
+        assert listed(msg) == [
+            ("adv-a11", "school-a-d1-c1", wp.ACK_DELIVERED),
+            ("adv-a11b", "school-a-d1-c1", wp.ACK_NONE)]
+        env.daemon.wait_log(r"alert %s: escalated to 1 connected observers "
+                            r"at school-a: 2 not read" % aid, timeout=5)
+        # Stored for the observers' node, expiring with the alert, with
+        # desk-a noted as told.
+        key = env.prefix + "escalation:" + aid
+        stored = env.redis.hgetall("escalation:" + aid)
+        assert set(stored) == {"school-a", "told:desk-a"}, stored
+        ttl = env.redis.cmd("PTTL", key)
+        assert 0 < ttl <= 24 * 3600 * 1000, ttl
+        assert env.redis.zrange("node-escalations:school-a") == [aid]
+        raw = env.redis.hget_raw("escalation:" + aid, "school-a")
+        t, n = wp.frame_header(raw)
+        assert t == wp.ESCALATION and len(raw) == wp.FRAME_HDR + n
+        assert listed(wp.decode(t, raw[wp.FRAME_HDR:])) == listed(msg)
+    finally:
+        fs.close()
+
+    # desk-a was told live: reconnecting brings nothing again.
+    fs, _ = env.session("desk-a")
+    try:
+        assert escalations(fs, 1.5) == []
+    finally:
+        fs.close()
+
+    # desk-a2 was not connected: it gets the escalation when it comes,
+    # after its WELCOME, once.
+    fs, _ = env.session("desk-a2")
+    try:
+        got = escalations(fs, 2)
+        assert len(got) == 1, got
+        assert got[0]["id"] == aid and got[0]["node"] == "school-a"
+        assert listed(got[0]) == listed(msg)
+    finally:
+        fs.close()
+    env.daemon.wait_log(r"desk-a2@[^:]+:\d+: 1 stored escalations sent",
+                        timeout=5)
+    fs, _ = env.session("desk-a2")
+    try:
+        assert escalations(fs, 1.5) == []
+    finally:
+        fs.close()
+    assert "told:desk-a2" in env.redis.hgetall("escalation:" + aid)
+
+
+@pytest.mark.parametrize("changed", [False, True],
+                         ids=["same-tree", "changed-tree"])
+def test_reload_while_an_escalation_waits_for_redis(private_env, changed):
+    """
+    SIGHUP with Redis stopped: the reload's tree script is sent first and
+    waits; then the escalation timer fires and its script waits behind
+    it.  When Redis goes on, the new tree is swapped in (the old freed)
+    before the escalation's reply is read.
+    """
+    env = private_env
+    env.setup(delivery={"remind_after": "1h", "max_reminders": 0,
+                        "escalate_after": "2s"},
+              timeouts={"tree_refresh": "1h"},
+              redis={"command_timeout": "20s"})
+    fs, _ = env.session("desk-a")
+    try:
+        if changed:
+            t = harness.demo_tree()
+            t.principals = [p for p in t.principals if p["cn"] != "adv-a12"]
+            env.set_tree(t)
+        aid, _, _ = env.publish("officer-li", "school-a-d1")
+        t0 = time.monotonic()
+        if changed:
+            env.import_tree()	# polling is off: only SIGHUP reads it
+        mark = len(env.daemon.log())
+        os.kill(env.redis_proc.pid, signal.SIGSTOP)
+        try:
+            env.daemon.proc.send_signal(signal.SIGHUP)
+            env.daemon.wait_log(r"reload: configuration", timeout=5,
+                                start=mark)
+            # The escalation is due 2 s after acceptance; the tick that
+            # fires it comes within a second after that.
+            time.sleep(max(0, t0 + 3.5 - time.monotonic()))
+        finally:
+            os.kill(env.redis_proc.pid, signal.SIGCONT)
+        swapped = env.daemon.wait_log(r"tree: generation", timeout=10,
+                                      start=mark)
+        names = "liaison-a1 adv-a11" + ("" if changed else " adv-a12")
+        told = env.daemon.wait_log(r"alert %s: escalated to 1 connected "
+                                   r"observers at school-a: %d not read: "
+                                   r"%s\n" % (aid, 3 - changed, names),
+                                   timeout=10, start=mark)
+        # The window was hit: the tree was swapped before the reply.
+        assert swapped.start() < told.start()
+        msg = first_escalation(fs, 5)
+        assert msg is not None and msg["id"] == aid
+        assert [m["cn"] for m in msg["members"]] == names.split()
+        assert env.daemon.alive()
     finally:
         fs.close()
 

@@ -809,7 +809,8 @@ class Env:
     def start_daemon(self, wait=True, **opts):
         """
         Write wuzhad.yaml and start wuzhad.  opts: port (default 0: the
-        daemon picks one), limits and timeouts (dicts), log_level, crl (a
+        daemon picks one), limits, timeouts and redis (dicts: settings
+        added to those sections), log_level, crl (a
         path), ticket_key (True: the PKI's ticket.key), environ (a dict
         of variables added to wuzhad's environment).
         """
@@ -833,6 +834,8 @@ class Env:
             '  socket: "%s"' % self.redis_sock,
             '  prefix: "%s"' % self.prefix,
         ]
+        for k, v in (opts.get("redis") or {}).items():
+            lines.append('  %s: "%s"' % (k, v))
         # Tests publish far faster, and connect far more from one address,
         # than the production defaults allow; tests of those limits say so.
         limits = {"publish_rate": 1000000, "publish_burst": 100000,

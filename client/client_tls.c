@@ -36,15 +36,6 @@ struct client_tls {
 	SSL_SESSION	*session;	/* newest resumable, or NULL; ours */
 };
 
-uint64_t
-client_now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 void
 client_random(void *buf, size_t len)
 {

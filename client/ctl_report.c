@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "proto.h"
 #include "client.h"
@@ -372,7 +373,7 @@ ctl_report(struct ctl *ctl, int argc, char **argv)
 	struct proto_report_req	 r;
 	struct proto_buf	 req;
 	const char		*node = NULL, *from = NULL, *to = NULL;
-	uint64_t		 now = client_now_ms();
+	uint64_t		 now = now_ms();
 	int			 ch, form = CTL_REPORT_TABLE, forms = 0;
 
 	opterr = 0;

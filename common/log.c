@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * log: level-prefixed lines on stderr.  Under systemd, journald reads the
- * "<N>" prefix as the priority; on a terminal it is still readable.
+ * log: the one log of wuzhad, wuzha-agent and wuzhactl (see log.h).
+ * Lines below the level set are dropped; newlines inside a message are
+ * flattened so that one event stays one line.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,14 +16,40 @@
 
 #include "log.h"
 
-static const char	*log_prog = "wuzhad";
+static const char	*log_prog = "wuzha";
 static int		 log_level = LOG_L_INFO;
+static int		 log_prio_on = 1;	/* write the "<N>" prefix */
+
+/* Does JOURNAL_STREAM (device:inode) name the file stderr is open on? */
+static int
+log_is_journal(void)
+{
+	const char	*s;
+	struct stat	 st;
+	uintmax_t	 dev, ino;
+
+	if ((s = getenv("JOURNAL_STREAM")) == NULL)
+		return 0;
+	if (sscanf(s, "%ju:%ju", &dev, &ino) != 2)
+		return 0;
+	if (fstat(2, &st) == -1)
+		return 0;
+	return (uintmax_t)st.st_dev == dev && (uintmax_t)st.st_ino == ino;
+}
 
 void
-log_init(const char *progname, int level)
+log_init(const char *progname, int level, enum log_prio prio)
 {
 	log_prog = progname;
 	log_level = level;
+	switch (prio) {
+	case LOG_PRIO_ALWAYS:
+		log_prio_on = 1;
+		break;
+	case LOG_PRIO_JOURNAL:
+		log_prio_on = log_is_journal();
+		break;
+	}
 	setvbuf(stderr, NULL, _IOLBF, 0);
 }
 
@@ -52,11 +82,11 @@ log_level_parse(const char *s)
 static void	log_vline(int, const char *, const char *, va_list)
 		    LOG_FMT(3, 0);
 
-/* Format one line; newlines inside the message are flattened. */
+/* Format one line, suffix (if any) after ": ", and write it. */
 static void
 log_vline(int level, const char *suffix, const char *fmt, va_list ap)
 {
-	char	buf[2048], *p;
+	char	 buf[LOG_LINE_MAX], pri[8] = "", *p;
 
 	if (level > log_level)
 		return;
@@ -64,10 +94,12 @@ log_vline(int level, const char *suffix, const char *fmt, va_list ap)
 	for (p = buf; *p != '\0'; p++)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
+	if (log_prio_on)
+		snprintf(pri, sizeof(pri), "<%d>", level);
 	if (suffix != NULL)
-		fprintf(stderr, "<%d>%s: %s: %s\n", level, log_prog, buf, suffix);
+		fprintf(stderr, "%s%s: %s: %s\n", pri, log_prog, buf, suffix);
 	else
-		fprintf(stderr, "<%d>%s: %s\n", level, log_prog, buf);
+		fprintf(stderr, "%s%s: %s\n", pri, log_prog, buf);
 }
 
 void

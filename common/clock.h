@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * clock: the two clocks every program reads.  The wall clock is for what
+ * goes on the wire or to Redis (issued_at, expires_at); the monotonic one
+ * for timeouts and durations, which a step of the wall clock must not
+ * stretch or cut.
+ */
+#ifndef WUZHA_CLOCK_H
+#define WUZHA_CLOCK_H
+
+#include <stdint.h>
+
+uint64_t	now_ms(void);		/* wall clock, ms since the epoch */
+uint64_t	mono_ms(void);		/* monotonic clock, ms */
+uint64_t	mono_us(void);		/* monotonic clock, µs */
+
+#endif

@@ -75,19 +75,6 @@ ctl_report_span(uint64_t ms, char *buf, size_t len)
 	return buf;
 }
 
-/* Local time of ms as "2026-11-01 08:00". */
-static const char *
-ctl_report_local(uint64_t ms, char *buf, size_t len)
-{
-	time_t		t = (time_t)(ms / 1000);
-	struct tm	tm;
-
-	if (localtime_r(&t, &tm) == NULL ||
-	    strftime(buf, len, "%Y-%m-%d %H:%M", &tm) == 0)
-		snprintf(buf, len, "@%llu", (unsigned long long)ms);
-	return buf;
-}
-
 static const char *
 ctl_report_tier(int tier)
 {
@@ -190,8 +177,9 @@ ctl_report_table(const struct proto_report *rep,
 			w = iw;
 	}
 	printf("report on %s from %s to %s: %u alerts, %u drills\n", rep->node,
-	    ctl_report_local(rep->from, t1, sizeof(t1)),
-	    ctl_report_local(rep->to, t2, sizeof(t2)), rep->alerts,
+	    clock_str(rep->from, "%Y-%m-%d %H:%M", CLOCK_LOCAL, t1, sizeof(t1)),
+	    clock_str(rep->to, "%Y-%m-%d %H:%M", CLOCK_LOCAL, t2, sizeof(t2)),
+	    rep->alerts,
 	    rep->drills);
 	ctl_pad(stdout, "NAME", 4, w);
 	printf(" %6s %9s %7s %7s %12s %14s %6s %10s  %s\n", "ALERTS",

@@ -102,34 +102,33 @@ log_vline(int level, const char *suffix, const char *fmt, va_list ap)
 		fprintf(stderr, "%s%s: %s\n", pri, log_prog, buf);
 }
 
-void
-log_warn(const char *fmt, ...)
-{
-	va_list	ap;
-	int	saved = errno;
-
-	va_start(ap, fmt);
-	log_vline(LOG_L_WARNING, strerror(saved), fmt, ap);
-	va_end(ap);
-	errno = saved;
+/*
+ * A log function: a line at level, ": strerror(errno)" after it if
+ * with_errno, errno left as it was; then what then says (fatal's exit).
+ */
+#define LOG_FUNC(name, level, with_errno, then)			\
+void								\
+name(const char *fmt, ...)					\
+{								\
+	va_list	ap;						\
+	int	saved = errno;					\
+								\
+	va_start(ap, fmt);					\
+	log_vline(level, (with_errno) ? strerror(saved) : NULL,	\
+	    fmt, ap);						\
+	va_end(ap);						\
+	errno = saved;						\
+	then;							\
 }
 
-#define LOG_SIMPLE(name, level)				\
-void							\
-name(const char *fmt, ...)				\
-{							\
-	va_list	ap;					\
-							\
-	va_start(ap, fmt);				\
-	log_vline(level, NULL, fmt, ap);		\
-	va_end(ap);					\
-}
-
-LOG_SIMPLE(log_warnx, LOG_L_WARNING)
-LOG_SIMPLE(log_notice, LOG_L_NOTICE)
-LOG_SIMPLE(log_info, LOG_L_INFO)
-LOG_SIMPLE(log_debug, LOG_L_DEBUG)
-LOG_SIMPLE(log_errx, LOG_L_ERR)
+LOG_FUNC(log_warn, LOG_L_WARNING, 1, (void)0)
+LOG_FUNC(log_warnx, LOG_L_WARNING, 0, (void)0)
+LOG_FUNC(log_notice, LOG_L_NOTICE, 0, (void)0)
+LOG_FUNC(log_info, LOG_L_INFO, 0, (void)0)
+LOG_FUNC(log_debug, LOG_L_DEBUG, 0, (void)0)
+LOG_FUNC(log_errx, LOG_L_ERR, 0, (void)0)
+LOG_FUNC(fatal, LOG_L_ERR, 1, exit(1))
+LOG_FUNC(fatalx, LOG_L_ERR, 0, exit(1))
 
 void
 log_ssl(const char *fmt, ...)
@@ -144,27 +143,4 @@ log_ssl(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vline(LOG_L_WARNING, why, fmt, ap);
 	va_end(ap);
-}
-
-void
-fatal(const char *fmt, ...)
-{
-	va_list	ap;
-	int	saved = errno;
-
-	va_start(ap, fmt);
-	log_vline(LOG_L_ERR, strerror(saved), fmt, ap);
-	va_end(ap);
-	exit(1);
-}
-
-void
-fatalx(const char *fmt, ...)
-{
-	va_list	ap;
-
-	va_start(ap, fmt);
-	log_vline(LOG_L_ERR, NULL, fmt, ap);
-	va_end(ap);
-	exit(1);
 }

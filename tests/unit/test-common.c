@@ -3,7 +3,7 @@
  * test-common: the library every program shares.  The UTF-8 decoder
  * against a table of sequences to take and to refuse (overlongs,
  * surrogates, past U+10FFFF, cut short, stray continuation bytes, CJK,
- * combining marks); the clocks; and the log's level filter and "<N>"
+ * combining marks); the clocks and their text; and the log's level filter and "<N>"
  * prefix, read back from stderr sent to a file.
  */
 #include <sys/stat.h>
@@ -168,6 +168,26 @@ test_clock_monotonic(void **state)
 	assert_true(wall / 1000 <= (uint64_t)time(NULL));
 }
 
+/* Times written out: UTC, the zone TZ names, and a format too long. */
+static void
+test_clock_str(void **state)
+{
+	char	buf[32], tiny[4];
+
+	(void)state;
+	assert_string_equal(clock_str(1764547200500, "%Y-%m-%d %H:%M:%S UTC",
+	    CLOCK_UTC, buf, sizeof(buf)), "2025-12-01 00:00:00 UTC");
+	assert_string_equal(clock_str(1764547200500, "%Y-%m-%dT%H:%M:%SZ",
+	    CLOCK_UTC, buf, sizeof(buf)), "2025-12-01T00:00:00Z");
+	setenv("TZ", "Asia/Shanghai", 1);
+	tzset();
+	assert_string_equal(clock_str(1764547200500, "%Y-%m-%d %H:%M",
+	    CLOCK_LOCAL, buf, sizeof(buf)), "2025-12-01 08:00");
+	/* What does not fit is said as the number, cut to the buffer. */
+	assert_string_equal(clock_str(42, "%Y-%m-%d", CLOCK_UTC, tiny,
+	    sizeof(tiny)), "@42");
+}
+
 static void
 test_strlcpy(void **state)
 {
@@ -299,6 +319,7 @@ main(void)
 		cmocka_unit_test(test_utf8_table),
 		cmocka_unit_test(test_utf8_check_offsets),
 		cmocka_unit_test(test_clock_monotonic),
+		cmocka_unit_test(test_clock_str),
 		cmocka_unit_test(test_strlcpy),
 		cmocka_unit_test(test_log_levels),
 		cmocka_unit_test(test_log_journal_prefix),

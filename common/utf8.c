@@ -83,3 +83,15 @@ utf8_check(const void *s, size_t len, size_t *bad)
 	}
 	return 0;
 }
+
+size_t
+utf8_cut(const void *s, size_t len, size_t max)
+{
+	const uint8_t	*p = s;
+
+	if (len <= max)
+		return len;
+	while (max > 0 && (p[max] & 0xc0) == 0x80)
+		max--;
+	return max;
+}

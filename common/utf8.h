@@ -26,5 +26,10 @@ size_t	utf8_decode(const void *p, size_t len, uint32_t *cp);
  * not NULL.
  */
 int	utf8_check(const void *s, size_t len, size_t *bad);
+/*
+ * Bytes of the len at s to keep so as to keep at most max and not end
+ * inside a character: len if it is no more than max.  s is UTF-8.
+ */
+size_t	utf8_cut(const void *s, size_t len, size_t max);
 
 #endif

@@ -313,18 +313,14 @@ void
 conf_util_quote(char *out, size_t outlen, const char *s, size_t len)
 {
 	const unsigned char	*p = (const unsigned char *)s;
-	size_t			 i, n, need, o = 0, keep = len;
+	size_t			 i, n, need, o = 0, keep;
 
 	if (outlen < 8) {
 		if (outlen > 0)
 			out[0] = '\0';
 		return;
 	}
-	if (keep > 64) {
-		keep = 64;
-		while (keep > 0 && (p[keep] & 0xc0) == 0x80)
-			keep--;
-	}
+	keep = utf8_cut(p, len, 64);
 	out[o++] = '"';
 	for (i = 0; i < keep; i += n) {
 		n = need = 1;

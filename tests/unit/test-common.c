@@ -135,6 +135,24 @@ test_utf8_check_offsets(void **state)
 	assert_int_equal(utf8_check(cut, 6, NULL), 0);
 }
 
+/* A cut never splits a character. */
+static void
+test_utf8_cut(void **state)
+{
+	const char	*s = "a警报";	/* 1 + 3 + 3 bytes */
+
+	(void)state;
+	assert_int_equal(utf8_cut(s, 7, 7), 7);
+	assert_int_equal(utf8_cut(s, 7, 100), 7);
+	assert_int_equal(utf8_cut(s, 7, 6), 4);
+	assert_int_equal(utf8_cut(s, 7, 5), 4);
+	assert_int_equal(utf8_cut(s, 7, 4), 4);
+	assert_int_equal(utf8_cut(s, 7, 3), 1);
+	assert_int_equal(utf8_cut(s, 7, 1), 1);
+	assert_int_equal(utf8_cut(s, 7, 0), 0);
+	assert_int_equal(utf8_cut("\xf0\x9f\x9a\xa8", 4, 3), 0);
+}
+
 /* The monotonic clocks never go back and agree with each other. */
 static void
 test_clock_monotonic(void **state)
@@ -318,6 +336,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_utf8_table),
 		cmocka_unit_test(test_utf8_check_offsets),
+		cmocka_unit_test(test_utf8_cut),
 		cmocka_unit_test(test_clock_monotonic),
 		cmocka_unit_test(test_clock_str),
 		cmocka_unit_test(test_strlcpy),

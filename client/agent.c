@@ -24,6 +24,7 @@
 #include <event2/event.h>
 #include <openssl/x509.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "proto.h"
 #include "client.h"
@@ -80,15 +81,6 @@ usage(void)
 {
 	fprintf(stderr, "usage: wuzha-agent [-d] -c agent.yaml\n");
 	exit(2);
-}
-
-static uint64_t
-agent_mono_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /*
@@ -167,7 +159,7 @@ agent_welcome_cb(struct client *c, const struct proto_welcome *w, void *arg)
 {
 	struct agent	*ag = arg;
 
-	ag->ready_at = agent_mono_ms();
+	ag->ready_at = mono_ms();
 	log_info("connected to %s: welcome principal %s node %s rights "
 	    "%s%s%s heartbeat %u s", client_peer(c), w->principal, w->node,
 	    (w->rights & PROTO_R_RECEIVE) ? "receive" : "-",
@@ -189,7 +181,7 @@ agent_closed_cb(struct client *c, const char *reason, void *arg)
 
 	log_info("disconnected from %s: %s", client_peer(c), reason);
 	if (ag->ready_at != 0 &&
-	    agent_mono_ms() - ag->ready_at >= AGENT_GOOD_SESSION_MS)
+	    mono_ms() - ag->ready_at >= AGENT_GOOD_SESSION_MS)
 		ag->attempt = 0;
 	ag->ready_at = 0;
 	ag->conn_dead = 1;
@@ -275,7 +267,7 @@ agent_shown_cb(struct agent_alert *al, int ok, void *arg)
 	    (al->flags & PROTO_AF_REMINDER) ? " again as a reminder" : "",
 	    ag->conf->hook ? "hook" : "printed");
 	if (agent_state_add(ag->state, al->a.id, al->a.expires_at) == -1 ||
-	    agent_state_save(ag->state, client_now_ms()) == -1)
+	    agent_state_save(ag->state, now_ms()) == -1)
 		log_warnx("alert %s: could not record it in the state file; "
 		    "it may be shown again after a restart", al->a.id);
 	agent_ack(ag, al->a.id);
@@ -286,7 +278,7 @@ static void
 agent_withdraw(struct agent *ag, const char *id, uint64_t expires_at)
 {
 	if (agent_state_withdraw(ag->state, id, expires_at) == -1 ||
-	    agent_state_save(ag->state, client_now_ms()) == -1)
+	    agent_state_save(ag->state, now_ms()) == -1)
 		log_warnx("alert %s: could not record it as withdrawn in the "
 		    "state file; a later copy may be shown after a restart",
 		    id);
@@ -397,7 +389,7 @@ agent_on_alert(struct agent *ag, const uint8_t *p, size_t len)
 		agent_alert_free(al);
 		return;
 	}
-	now = client_now_ms();
+	now = now_ms();
 	if (al->a.expires_at <= now) {
 		log_info("dropped alert %s seq %llu: expired at %s", al->a.id,
 		    (unsigned long long)al->seq,
@@ -641,7 +633,8 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc || path == NULL)
 		usage();
-	log_init("wuzha-agent", debug ? LOG_L_DEBUG : LOG_L_INFO);
+	log_init("wuzha-agent", debug ? LOG_L_DEBUG : LOG_L_INFO,
+	    LOG_PRIO_JOURNAL);
 	setvbuf(stdout, NULL, _IOFBF, 0);
 	signal(SIGPIPE, SIG_IGN);
 

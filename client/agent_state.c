@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "proto.h"
 #include "agent.h"
 #include "log.h"
@@ -204,7 +205,6 @@ static int
 agent_state_mark(struct agent_state *st, const char *id, uint8_t flags,
     uint64_t expires_at)
 {
-	struct timespec	ts;
 	ssize_t		i;
 
 	if ((i = agent_state_find(st, id)) != -1) {
@@ -214,8 +214,7 @@ agent_state_mark(struct agent_state *st, const char *id, uint8_t flags,
 		return 0;
 	}
 	if (st->n >= AGENT_STATE_MAX) {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		agent_state_purge(st, (uint64_t)ts.tv_sec * 1000);
+		agent_state_purge(st, now_ms());
 		if (st->n >= AGENT_STATE_MAX)
 			agent_state_evict(st);
 	}

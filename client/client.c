@@ -32,6 +32,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "proto.h"
 #include "client.h"
@@ -132,15 +133,6 @@ client_set_state(struct client *c, enum client_state s)
 	log_debug("client %u %s: %s -> %s", c->id, c->peer,
 	    client_state_name(c->state), client_state_name(s));
 	c->state = s;
-}
-
-static uint64_t
-client_mono_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* --- connection --------------------------------------------------------- */
@@ -360,7 +352,7 @@ client_connect(struct client *c, char *err, size_t errlen)
 	tv.tv_sec = c->handshake_ms / 1000;
 	tv.tv_usec = (c->handshake_ms % 1000) * 1000;
 	evtimer_add(c->ev_timer, &tv);
-	c->last_rx = client_mono_ms();
+	c->last_rx = mono_ms();
 	log_debug("client %u: connecting to %s", c->id, c->peer);
 	return 0;
  fail:
@@ -694,7 +686,7 @@ client_read_cb(struct bufferevent *bev, void *arg)
 	uint32_t	 plen;
 	int		 rc;
 
-	c->last_rx = client_mono_ms();
+	c->last_rx = mono_ms();
 	while (!c->dying && (c->state == CLIENT_S_HELLO ||
 	    c->state == CLIENT_S_READY)) {
 		if (evbuffer_get_length(in) < PROTO_FRAME_HDR)
@@ -871,7 +863,7 @@ client_beat_cb(evutil_socket_t fd, short ev, void *arg)
 	(void)ev;
 	if (c->state != CLIENT_S_READY)
 		return;
-	quiet = client_mono_ms() - c->last_rx;
+	quiet = mono_ms() - c->last_rx;
 	if (quiet >= (uint64_t)CLIENT_SILENT_BEATS * c->beat_s * 1000) {
 		client_shut(c, "nothing heard from server for %llu s",
 		    (unsigned long long)(quiet / 1000));

@@ -107,8 +107,6 @@ int		 client_cert_cn(X509 *, char *buf, size_t len);
 
 /* --- small helpers ----------------------------------------------------- */
 
-/* Wall clock, ms since the epoch. */
-uint64_t	 client_now_ms(void);
 /* Uniformly random bytes from the OpenSSL generator; aborts if it fails. */
 void		 client_random(void *, size_t);
 /* Format ms since the epoch as "2026-11-28 02:10:00 UTC". */

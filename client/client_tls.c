@@ -23,6 +23,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "proto.h"
 #include "client.h"
@@ -36,15 +37,6 @@ struct client_tls {
 	SSL_SESSION	*session;	/* newest resumable, or NULL; ours */
 };
 
-uint64_t
-client_now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 void
 client_random(void *buf, size_t len)
 {
@@ -55,13 +47,7 @@ client_random(void *buf, size_t len)
 const char *
 client_time_str(uint64_t ms, char *buf, size_t len)
 {
-	time_t		t = (time_t)(ms / 1000);
-	struct tm	tm;
-
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
-		snprintf(buf, len, "@%llu", (unsigned long long)ms);
-	return buf;
+	return clock_str(ms, "%Y-%m-%d %H:%M:%S UTC", CLOCK_UTC, buf, len);
 }
 
 /* Reason text of error e (0: the newest queued), clearing the queue. */

@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "proto.h"
 #include "client.h"
@@ -191,7 +192,7 @@ ctl_pub_fill(struct ctl_pub *o, struct proto_alert *a, const char *text,
 		    "such as 90m, 24h\n", o->expires);
 		return -1;
 	}
-	a->issued_at = client_now_ms();
+	a->issued_at = now_ms();
 	a->relay_required = o->relay ? 1 : 0;
 	if (o->status != NULL) {
 		if ((v = proto_alert_status_parse(o->status)) == -1) {

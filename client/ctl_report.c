@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "proto.h"
 #include "client.h"
@@ -71,19 +72,6 @@ ctl_report_span(uint64_t ms, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%llud%02lluh", (unsigned long long)s / 86400,
 		    (unsigned long long)(s % 86400) / 3600);
-	return buf;
-}
-
-/* Local time of ms as "2026-11-01 08:00". */
-static const char *
-ctl_report_local(uint64_t ms, char *buf, size_t len)
-{
-	time_t		t = (time_t)(ms / 1000);
-	struct tm	tm;
-
-	if (localtime_r(&t, &tm) == NULL ||
-	    strftime(buf, len, "%Y-%m-%d %H:%M", &tm) == 0)
-		snprintf(buf, len, "@%llu", (unsigned long long)ms);
 	return buf;
 }
 
@@ -189,8 +177,9 @@ ctl_report_table(const struct proto_report *rep,
 			w = iw;
 	}
 	printf("report on %s from %s to %s: %u alerts, %u drills\n", rep->node,
-	    ctl_report_local(rep->from, t1, sizeof(t1)),
-	    ctl_report_local(rep->to, t2, sizeof(t2)), rep->alerts,
+	    clock_str(rep->from, "%Y-%m-%d %H:%M", CLOCK_LOCAL, t1, sizeof(t1)),
+	    clock_str(rep->to, "%Y-%m-%d %H:%M", CLOCK_LOCAL, t2, sizeof(t2)),
+	    rep->alerts,
 	    rep->drills);
 	ctl_pad(stdout, "NAME", 4, w);
 	printf(" %6s %9s %7s %7s %12s %14s %6s %10s  %s\n", "ALERTS",
@@ -372,7 +361,7 @@ ctl_report(struct ctl *ctl, int argc, char **argv)
 	struct proto_report_req	 r;
 	struct proto_buf	 req;
 	const char		*node = NULL, *from = NULL, *to = NULL;
-	uint64_t		 now = client_now_ms();
+	uint64_t		 now = now_ms();
 	int			 ch, form = CTL_REPORT_TABLE, forms = 0;
 
 	opterr = 0;

@@ -14,6 +14,7 @@
 
 #include "conf.h"
 #include "proto.h"
+#include "utf8.h"
 #include "client.h"
 #include "ctl.h"
 
@@ -206,12 +207,8 @@ ctl_schedule_cancel(struct ctl *ctl, int argc, char **argv)
 		return rc;
 	/* 取消 = "cancelled": the headline says what is withdrawn, cut at a
 	 * character boundary to stay within the limit. */
-	keep = strlen(sc.headline);
-	if (keep > PROTO_HEADLINE_MAX - strlen(CTL_CANCEL_PREFIX)) {
-		keep = PROTO_HEADLINE_MAX - strlen(CTL_CANCEL_PREFIX);
-		while (keep > 0 && (sc.headline[keep] & 0xc0) == 0x80)
-			keep--;
-	}
+	keep = utf8_cut(sc.headline, strlen(sc.headline),
+	    PROTO_HEADLINE_MAX - strlen(CTL_CANCEL_PREFIX));
 	memcpy(headline, CTL_CANCEL_PREFIX, strlen(CTL_CANCEL_PREFIX));
 	memcpy(headline + strlen(CTL_CANCEL_PREFIX), sc.headline, keep);
 	headline[strlen(CTL_CANCEL_PREFIX) + keep] = '\0';

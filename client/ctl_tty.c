@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "proto.h"
+#include "utf8.h"
 #include "ctl.h"
 
 struct ctl_range {
@@ -113,36 +114,22 @@ ctl_in(const struct ctl_range *r, size_t n, unsigned cp)
 }
 
 /*
- * Decode one UTF-8 sequence at s (n bytes left) into *cp; returns its
+ * Decode one UTF-8 character at s (n bytes left) into *cp; returns its
  * length.  A byte that starts no valid sequence counts as one character
  * of one column, so that bad input cannot throw the columns off by more.
  */
 static size_t
 ctl_utf8(const unsigned char *s, size_t n, unsigned *cp)
 {
-	size_t	len, i;
+	uint32_t	c;
+	size_t		len;
 
-	if (s[0] < 0x80) {
-		*cp = s[0];
+	if ((len = utf8_decode(s, n, &c)) == 0) {
+		*cp = '?';
 		return 1;
 	}
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4;
-	else
-		goto bad;
-	if (len > n || !proto_utf8_valid(s, len))
-		goto bad;
-	*cp = s[0] & (0x7f >> len);
-	for (i = 1; i < len; i++)
-		*cp = (*cp << 6) | (s[i] & 0x3f);
+	*cp = c;
 	return len;
- bad:
-	*cp = '?';
-	return 1;
 }
 
 /* Columns one code point takes. */

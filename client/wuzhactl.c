@@ -436,7 +436,7 @@ main(int argc, char *argv[])
 	uint32_t	 secs;
 	int		 ch, nwords, rc;
 
-	log_init("wuzhactl", LOG_L_WARNING);
+	log_init("wuzhactl", LOG_L_WARNING, LOG_PRIO_JOURNAL);
 	signal(SIGPIPE, SIG_IGN);
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.timeout_ms = CTL_TIMEOUT_S * 1000;

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "conf.h"
+#include "utf8.h"
 
 #define CONF_SCALAR_MAX		(64 * 1024)	/* longest scalar accepted */
 #define CONF_NAME_MAX		256	/* display name, bytes */
@@ -98,7 +99,6 @@ int	conf_yaml_size(struct conf_yaml_doc *, const struct conf_yaml_node *,
 int	 conf_util_readfile(const char *, char **, size_t *, char *, size_t);
 char	*conf_util_dirname(const char *);
 char	*conf_util_resolve(const char *, const char *);
-int	 conf_util_utf8(const char *, size_t, size_t *);
 int	 conf_util_text(const char *, size_t);
 int64_t	 conf_util_duration(const char *, const char **);
 int64_t	 conf_util_size(const char *, const char **);

@@ -145,7 +145,7 @@ template_text(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
 		return conf_yaml_error(doc, node, "must not be empty");
 	if (node->n > max)
 		return conf_yaml_error(doc, node, "longer than %zu bytes", max);
-	if (conf_util_utf8(s, node->n, &bad) == -1)
+	if (utf8_check(s, node->n, &bad) == -1)
 		return conf_yaml_error(doc, node, "is not valid UTF-8 (byte "
 		    "%zu)", bad);
 	for (i = 0; i < node->n; i++)
@@ -547,7 +547,7 @@ conf_template_fill(const struct conf_template *t, const char *const *sets,
 			goto fail;
 		}
 		vlen = strlen(eq + 1);
-		if (vlen == 0 || conf_util_utf8(eq + 1, vlen, &bad) == -1) {
+		if (vlen == 0 || utf8_check(eq + 1, vlen, &bad) == -1) {
 			snprintf(err, errlen, "--set %.*s: the value must be "
 			    "non-empty UTF-8 text", (int)klen, sets[i]);
 			goto fail;

@@ -579,24 +579,11 @@ tree_quote(FILE *f, const char *s)
 	size_t			 len = strlen(s), i, n;
 	uint32_t		 c;
 
-	if (conf_util_utf8(s, len, NULL) == -1)
+	if (utf8_check(s, len, NULL) == -1)
 		return -1;
 	fputc('"', f);
 	for (i = 0; i < len; i += n) {
-		c = p[i];
-		n = 1;
-		if (c >= 0xf0) {
-			c = (c & 0x07) << 18 | (p[i + 1] & 0x3fu) << 12 |
-			    (p[i + 2] & 0x3fu) << 6 | (p[i + 3] & 0x3fu);
-			n = 4;
-		} else if (c >= 0xe0) {
-			c = (c & 0x0f) << 12 | (p[i + 1] & 0x3fu) << 6 |
-			    (p[i + 2] & 0x3fu);
-			n = 3;
-		} else if (c >= 0xc0) {
-			c = (c & 0x1f) << 6 | (p[i + 1] & 0x3fu);
-			n = 2;
-		}
+		n = utf8_decode(p + i, len - i, &c);
 		if (c == '"' || c == '\\')
 			fprintf(f, "\\%c", (int)c);
 		else if (c < 0x20 || (c >= 0x7f && c < 0xa0))

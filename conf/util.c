@@ -131,55 +131,6 @@ conf_util_resolve(const char *dir, const char *p)
 	return out;
 }
 
-/*
- * Check strict UTF-8: no overlong forms, no surrogates, nothing above
- * U+10FFFF.  On failure *bad is the offset of the first bad byte.
- */
-int
-conf_util_utf8(const char *s, size_t len, size_t *bad)
-{
-	const unsigned char	*p = (const unsigned char *)s;
-	size_t			 i = 0, n, k;
-	uint32_t		 c, min;
-
-	while (i < len) {
-		c = p[i];
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-			c &= 0x1f;
-			min = 0x80;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			c &= 0x0f;
-			min = 0x800;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			c &= 0x07;
-			min = 0x10000;
-		} else
-			goto bad;
-		if (len - i <= n)
-			goto bad;
-		for (k = 1; k <= n; k++) {
-			if ((p[i + k] & 0xc0) != 0x80)
-				goto bad;
-			c = (c << 6) | (p[i + k] & 0x3f);
-		}
-		if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-			goto bad;
-		i += n + 1;
-	}
-	return 0;
-bad:
-	if (bad != NULL)
-		*bad = i;
-	return -1;
-}
-
 /* Refuse control characters (C0, DEL, C1) in valid UTF-8 text. */
 int
 conf_util_text(const char *s, size_t len)
@@ -362,18 +313,14 @@ void
 conf_util_quote(char *out, size_t outlen, const char *s, size_t len)
 {
 	const unsigned char	*p = (const unsigned char *)s;
-	size_t			 i, n, need, o = 0, keep = len;
+	size_t			 i, n, need, o = 0, keep;
 
 	if (outlen < 8) {
 		if (outlen > 0)
 			out[0] = '\0';
 		return;
 	}
-	if (keep > 64) {
-		keep = 64;
-		while (keep > 0 && (p[keep] & 0xc0) == 0x80)
-			keep--;
-	}
+	keep = utf8_cut(p, len, 64);
 	out[o++] = '"';
 	for (i = 0; i < keep; i += n) {
 		n = need = 1;

@@ -500,29 +500,16 @@ static size_t
 yaml_forbidden(const char *buf, size_t len)
 {
 	const unsigned char	*p = (const unsigned char *)buf;
-	size_t			 i;
+	size_t			 i, n;
 	uint32_t		 c;
 
-	for (i = 0; i < len; ) {
-		c = p[i];
-		if (c < 0x80) {
-			if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') ||
-			    c == 0x7f)
-				return i;
-			i++;
-		} else if (c < 0xe0) {
-			c = (c & 0x1fu) << 6 | (p[i + 1] & 0x3fu);
-			if (c >= 0x80 && c < 0xa0 && c != 0x85)
-				return i;
-			i += 2;
-		} else if (c < 0xf0) {
-			c = (c & 0x0fu) << 12 | (p[i + 1] & 0x3fu) << 6 |
-			    (p[i + 2] & 0x3fu);
-			if (c == 0xfffe || c == 0xffff)
-				return i;
-			i += 3;
-		} else
-			i += 4;
+	for (i = 0; i < len; i += n) {
+		if ((n = utf8_decode(p + i, len - i, &c)) == 0)
+			return i;	/* not UTF-8: checked before */
+		if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') ||
+		    c == 0x7f || (c >= 0x80 && c < 0xa0 && c != 0x85) ||
+		    c == 0xfffe || c == 0xffff)
+			return i;
 	}
 	return len;
 }
@@ -586,7 +573,7 @@ conf_yaml_parse(const char *name, const void *buf, size_t len, char *err,
 		    CONF_FILE_MAX / (1024 * 1024));
 		goto fail;
 	}
-	if (conf_util_utf8(buf, len, &bad) == -1) {
+	if (utf8_check(buf, len, &bad) == -1) {
 		yaml_error_doc(doc, yaml_offset_line(buf, len, bad),
 		    "invalid UTF-8");
 		goto fail;

@@ -334,7 +334,7 @@ main(int argc, char *argv[])
 	}
 	if (wz->conf_path == NULL || optind != argc)
 		usage();
-	log_init("wuzhad", LOG_L_INFO);
+	log_init("wuzhad", LOG_L_INFO, LOG_PRIO_ALWAYS);
 	if ((wz->conf = conf_wuzhad_load(wz->conf_path, err, sizeof(err))) == NULL) {
 		if (check) {
 			fprintf(stderr, "%s\n%s: configuration refused\n", err,

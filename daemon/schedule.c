@@ -126,19 +126,6 @@ held_new(const struct alert_spec *sp)
 	return h;
 }
 
-/* ms since the epoch as UTC ISO 8601, for logs. */
-static const char *
-schedule_time_str(uint64_t ms, char *buf, size_t len)
-{
-	time_t		t = (time_t)(ms / 1000);
-	struct tm	tm;
-
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(buf, len, "?");
-	return buf;
-}
-
 void
 schedule_add(const struct alert_spec *sp, uint32_t targeted, const char *who)
 {
@@ -154,7 +141,8 @@ schedule_add(const struct alert_spec *sp, uint32_t targeted, const char *who)
 	log_info("alert %s from %s for %s%s: held until %s (%" PRIu64 " ms), "
 	    "%u targeted now", h->id, who, h->target,
 	    h->status != PROTO_STATUS_ACTUAL ? " (drill)" : "",
-	    schedule_time_str(h->publish_at, t, sizeof(t)), h->publish_at,
+	    clock_str(h->publish_at, "%Y-%m-%dT%H:%M:%SZ", CLOCK_UTC, t,
+	    sizeof(t)), h->publish_at,
 	    targeted);
 	schedule_arm();
 }

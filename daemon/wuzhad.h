@@ -17,6 +17,8 @@
 #include <hiredis/hiredis.h>
 #include <openssl/ssl.h>
 
+#include "clock.h"
+#include "compat.h"
 #include "conf.h"
 #include "htab.h"
 #include "proto.h"
@@ -41,12 +43,6 @@ struct wuzhad {
 
 extern struct wuzhad *wz;
 
-uint64_t	now_ms(void);		/* wall clock, ms since the epoch */
-uint64_t	mono_ms(void);		/* monotonic clock, ms */
-uint64_t	mono_us(void);		/* monotonic clock, µs */
-#ifndef HAVE_STRLCPY
-size_t		strlcpy(char *, const char *, size_t);
-#endif
 
 /* --- tree.c: the in-memory tree cache ---------------------------------- */
 

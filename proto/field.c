@@ -12,6 +12,7 @@
 
 #include "proto.h"
 #include "field.h"
+#include "utf8.h"
 
 static uint16_t
 field_get16(const uint8_t *p)
@@ -62,55 +63,13 @@ proto_name_valid(const char *s, size_t len)
 	return 1;
 }
 
-/*
- * Well-formed UTF-8 as in RFC 3629: shortest form only, no surrogates,
- * nothing above U+10FFFF, and (our rule) no NUL.
- */
+/* Well-formed UTF-8 (common/utf8.c's rules) and, our rule, no NUL. */
 int
 proto_utf8_valid(const uint8_t *p, size_t len)
 {
-	size_t		 i = 0, n, k;
-	uint8_t		 c, lo, hi;
-
 	if (p == NULL)
 		return len == 0;
-	while (i < len) {
-		c = p[i];
-		lo = 0x80;
-		hi = 0xbf;
-		if (c == 0x00)
-			return 0;
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf)
-			n = 1;
-		else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			if (c == 0xe0)
-				lo = 0xa0;	/* overlong below U+0800 */
-			else if (c == 0xed)
-				hi = 0x9f;	/* surrogates U+D800..DFFF */
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			if (c == 0xf0)
-				lo = 0x90;	/* overlong below U+10000 */
-			else if (c == 0xf4)
-				hi = 0x8f;	/* above U+10FFFF */
-		} else
-			return 0;
-		if (len - i - 1 < n)
-			return 0;
-		if (p[i + 1] < lo || p[i + 1] > hi)
-			return 0;
-		for (k = 2; k <= n; k++) {
-			if (p[i + k] < 0x80 || p[i + k] > 0xbf)
-				return 0;
-		}
-		i += n + 1;
-	}
-	return 1;
+	return memchr(p, '\0', len) == NULL && utf8_check(p, len, NULL) == 0;
 }
 
 static size_t

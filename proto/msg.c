@@ -13,6 +13,7 @@
 
 #include "proto.h"
 #include "field.h"
+#include "utf8.h"
 
 /* --- tables ------------------------------------------------------------ */
 
@@ -300,21 +301,6 @@ msg_encode(struct proto_buf *b, uint8_t type, const struct field_schema *s,
 	pbuf_frame_end(b, mark, type);
 }
 
-/* Length of the UTF-8 sequence a lead byte announces; 0 if none. */
-static size_t
-msg_utf8_len(uint8_t c)
-{
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		return 2;
-	if (c >= 0xe0 && c <= 0xef)
-		return 3;
-	if (c >= 0xf0 && c <= 0xf4)
-		return 4;
-	return 0;
-}
-
 /*
  * Make a reason text safe to send: at most PROTO_REASON_MAX bytes, each
  * invalid byte replaced by '?', a sequence cut by the limit dropped.
@@ -331,8 +317,7 @@ msg_clean_text(const char *s, uint8_t *out)
 		return 0;
 	n = strlen(s);
 	while (i < n) {
-		k = msg_utf8_len(p[i]);
-		if (k == 0 || k > n - i || !proto_utf8_valid(p + i, k)) {
+		if ((k = utf8_decode(p + i, n - i, NULL)) == 0) {
 			if (o + 1 > PROTO_REASON_MAX)
 				break;
 			out[o++] = '?';

@@ -48,7 +48,7 @@
 
 /*
  * wuzhad's tls.c is built in; what it would log goes to stderr.  (The
- * daemon's log.c is not linked: its fatalx and loadgen's would clash.)
+ * log of common/ is not linked: its fatalx and loadgen's would clash.)
  */
 static void
 say(const char *why, const char *fmt, va_list ap)

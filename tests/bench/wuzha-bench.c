@@ -629,7 +629,7 @@ bench_connect_phase(struct bench *b, enum phase ph)
 	b->phase = ph;
 	b->next = 0;
 	b->ready = 0;
-	b->t_phase = now_ms();
+	b->t_phase = mono_ms();
 	b->cpu_mark = daemon_cpu_ms(b);
 	say("%s: connecting %d agents, %d at once (%ld files open here)",
 	    phase_names[ph], b->n, b->max_inflight, count_fds("/proc/self/fd"));
@@ -649,7 +649,7 @@ bench_settle(struct bench *b)
 	b->phase = PH_SETTLE;
 	for (i = 0; i < b->n; i++)
 		agent_close(&b->agents[i]);
-	b->t_settle = now_ms();
+	b->t_settle = mono_ms();
 	say("closed %d agents; %d hold a ticket", b->n, b->sessions);
 	tick_every(b, 20000);
 }
@@ -658,7 +658,7 @@ bench_settle(struct bench *b)
 static void
 bench_all_ready(struct bench *b)
 {
-	double ms = (double)(now_ms() - b->t_phase);
+	double ms = (double)(mono_ms() - b->t_phase);
 
 	if (b->phase == PH_FULL) {
 		b->connect_full_ms = ms;
@@ -1057,7 +1057,7 @@ console_connect(struct bench *b)
 	struct proto_buf pb;
 	struct proto_welcome w;
 	struct pollfd pfd;
-	uint64_t deadline = now_ms() + 10000;
+	uint64_t deadline = mono_ms() + 10000;
 	int r, welcomed = 0;
 
 	if ((c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK |
@@ -1079,7 +1079,7 @@ console_connect(struct bench *b)
 	hello_encode(&pb, PROTO_ROLE_CONSOLE, "wuzha-bench");
 	pfd.fd = c->fd;
 	while (!welcomed && !b->done) {
-		if (now_ms() > deadline) {
+		if (mono_ms() > deadline) {
 			bench_fail(b, "console: no WELCOME within 10 s");
 			break;
 		}
@@ -1269,11 +1269,11 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 	if (b->phase == PH_SETTLE) {
 		fds = daemon_fds(b);
 		if ((fds >= 0 && fds <= b->fds_idle) ||
-		    (fds < 0 && now_ms() - b->t_settle >= 1000)) {
+		    (fds < 0 && mono_ms() - b->t_settle >= 1000)) {
 			bench_connect_phase(b, PH_RESUME);
 			return;
 		}
-		if (now_ms() - b->t_settle >= BENCH_SETTLE_MS) {
+		if (mono_ms() - b->t_settle >= BENCH_SETTLE_MS) {
 			say("wuzhad still has %ld open files, %ld when idle: "
 			    "going on", fds, b->fds_idle);
 			bench_connect_phase(b, PH_RESUME);

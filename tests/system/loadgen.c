@@ -44,15 +44,6 @@ fatalx(const char *fmt, ...)
 	exit(1);
 }
 
-uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* --- CN format ------------------------------------------------------------ */
 
 void

@@ -22,6 +22,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "clock.h"
 #include "proto.h"
 
 /* Set by main: the prefix of every message fatalx prints. */
@@ -31,8 +32,6 @@ extern const char	*loadgen_prog;
 void	fatalx(const char *, ...)
 	    __attribute__((noreturn, format(printf, 1, 2)));
 
-/* CLOCK_MONOTONIC in milliseconds. */
-uint64_t	now_ms(void);
 
 /*
  * A CN format from the command line holds exactly one integer

@@ -391,7 +391,7 @@ on_welcome(struct agent *a, const uint8_t *p, size_t len)
 	}
 	a->welcomed = 1;
 	if (++sw->ready == sw->n) {
-		sw->t_ready = now_ms();
+		sw->t_ready = mono_ms();
 		swarm_line("ready", sw->ready);
 		if (sw->k == 0) {
 			sw->received = sw->n;
@@ -518,7 +518,7 @@ on_alert(struct agent *a, const uint8_t *p, size_t len)
 	}
 	memcpy(a->ids[a->nalerts++], id, sizeof(proto_id));
 	if (a->nalerts == sw->k && ++sw->received == sw->n) {
-		sw->t_received = now_ms();
+		sw->t_received = mono_ms();
 		swarm_line("received", sw->received);
 	}
 }
@@ -558,7 +558,7 @@ on_ack_ok(struct agent *a, const uint8_t *p, size_t len)
 		return;
 	}
 	if (++a->nacked == sw->k && ++sw->acked == sw->n) {
-		sw->t_acked = now_ms();
+		sw->t_acked = mono_ms();
 		swarm_line("acked", sw->acked);
 		swarm_finish(sw);
 	}
@@ -656,7 +656,7 @@ swarm_send_acks(struct swarm *sw)
 	if (sw->ack_sent)
 		return;
 	sw->ack_sent = 1;
-	sw->t_ack = now_ms();
+	sw->t_ack = mono_ms();
 	if (sw->k == 0 || sw->n == 0) {
 		sw->acked = sw->n;
 		sw->t_acked = sw->t_ack;
@@ -1057,7 +1057,7 @@ main(int argc, char *argv[])
 	}
 	timer_arm_us(sw.timeout_ev, timeout * 1000000);
 
-	sw.t_start = now_ms();
+	sw.t_start = mono_ms();
 	if (sw.n == 0) {
 		swarm_line("ready", 0);
 		swarm_line("received", 0);

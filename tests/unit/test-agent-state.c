@@ -208,6 +208,6 @@ main(void)
 		    test_bad_files_are_refused_with_a_reason, setup, teardown),
 	};
 
-	log_init("test-agent-state", LOG_L_WARNING);
+	log_init("test-agent-state", LOG_L_WARNING, LOG_PRIO_JOURNAL);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

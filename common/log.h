@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * log: one line per event on stderr, prefixed with a syslog level in the
- * "<N>" form that journald understands.  No other output channel.
+ * log: one line per event on stderr, "progname: message", which journald
+ * captures under systemd.  Each program says at log_init whether every line
+ * carries the "<N>" priority prefix journald reads (wuzhad, which runs only
+ * as a service), or only lines written while stderr really is the journal
+ * (the agent and the console, whose output people and scripts also read).
  */
 #ifndef WUZHA_LOG_H
 #define WUZHA_LOG_H
 
 #include <stdarg.h>
 
+/* Syslog's numbers, so that the "<N>" prefix is journald's priority. */
 enum log_level {
 	LOG_L_ERR	= 3,
 	LOG_L_WARNING	= 4,
@@ -16,12 +20,21 @@ enum log_level {
 	LOG_L_DEBUG	= 7,
 };
 
+/* Where the "<N>" prefix goes (log_init's last argument). */
+enum log_prio {
+	LOG_PRIO_ALWAYS,	/* on every line */
+	LOG_PRIO_JOURNAL,	/* only when stderr is the journal */
+};
+
 #define LOG_FMT(a, b)	__attribute__((format(printf, a, b)))
 
-void	log_init(const char *progname, int level);
+/* A message longer than this many bytes is cut. */
+#define LOG_LINE_MAX	2048
+
+void	log_init(const char *progname, int level, enum log_prio);
 void	log_setlevel(int level);
 int	log_getlevel(void);
-/* "debug", "info", "warning" -> level; -1 if unknown. */
+/* "debug", "info", "notice", "warning" (NULL: info) -> level; -1 if unknown. */
 int	log_level_parse(const char *);
 
 void	log_warn(const char *, ...) LOG_FMT(1, 2);	/* appends strerror(errno) */

@@ -127,8 +127,7 @@ agents_seen_cb(redisReply *r, void *arg)
 		/* The tree may have been swapped meanwhile: look it up now. */
 		if ((p = tree_principal(wz->tree, it.cn)) != NULL &&
 		    (online = conn_presence(p, &since)) > 0) {
-			it.online = online > UINT8_MAX ? UINT8_MAX :
-			    (uint8_t)online;
+			it.online = online;
 			it.since = since;
 		}
 		if (r->element[i]->type == REDIS_REPLY_STRING)

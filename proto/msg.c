@@ -110,7 +110,7 @@ static const struct field_spec agent_item_spec[] = {
 	F_NODE(2, FIELD_REQ, struct proto_agent_item, node),
 	F_U8(3, FIELD_REQ, 0, PROTO_R_RECEIVE | PROTO_R_ISSUE | PROTO_R_OBSERVE,
 	    struct proto_agent_item, rights),
-	F_U8(4, 0, 0, UINT8_MAX, struct proto_agent_item, online),
+	F_U32(4, 0, struct proto_agent_item, online),
 	F_U64(5, 0, struct proto_agent_item, since),
 	F_U64(6, 0, struct proto_agent_item, last_seen),
 };

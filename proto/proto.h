@@ -331,7 +331,7 @@ struct proto_agent_item {
 	proto_id	cn;		/* 1 */
 	proto_id	node;		/* 2 */
 	uint8_t		rights;		/* 3 enum proto_rights bits */
-	uint8_t		online;		/* 4 optional: agent connections now */
+	uint32_t	online;		/* 4 optional: agent connections now */
 	uint64_t	since;		/* 5 optional: connected since, ms */
 	uint64_t	last_seen;	/* 6 optional: last connected, ms */
 };

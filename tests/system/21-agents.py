@@ -270,6 +270,24 @@ def test_rows_past_the_frame_are_left_out_counted_and_said(env):
         "liaison-a1", "adv-a11", "adv-a12"]
 
 
+def test_more_than_255_connections_of_one_principal_are_counted(env):
+    # The count is a u32 on the wire: 300 agents of adv-a11 show as 300,
+    # not as a byte's 255.
+    env.setup()
+    sessions = []
+    try:
+        for _ in range(300):
+            fs, _ = env.session("adv-a11")
+            sessions.append(fs)
+        out = _agents(env, "desk-a", "--node", "school-a-d1-c1")
+        assert _by_cn(out)["adv-a11"]["online"] == 300, out
+        r = env.ctl("desk-a", "agents", "--node", "school-a-d1-c1")
+        assert r.rc == 0 and "300 agents" in r.out, r
+    finally:
+        for fs in sessions:
+            fs.close()
+
+
 def test_agents_without_redis_is_refused_with_501(private_env):
     env = private_env
     env.setup()

@@ -172,7 +172,6 @@ agents_seen_cb(redisReply *r, void *arg)
 void
 agents_handle(struct conn *c, const uint8_t *p, size_t len)
 {
-	struct tprincipal	 *pr = conn_principal(c);
 	struct proto_agents_req	  rq;
 	struct agentsreq	 *ar;
 	struct tnode		 *root;
@@ -185,24 +184,8 @@ agents_handle(struct conn *c, const uint8_t *p, size_t len)
 		    proto_err_name(-rv));
 		return;
 	}
-	if (!(pr->rights & PROTO_R_OBSERVE)) {
-		conn_error(c, PROTO_E_FORBIDDEN, NULL, "%s may not observe",
-		    pr->cn);
+	if ((root = access_node(c, PROTO_R_OBSERVE, rq.node, NULL)) == NULL)
 		return;
-	}
-	root = pr->node;
-	if (rq.node[0] != '\0') {
-		if ((root = tree_node(wz->tree, rq.node)) == NULL) {
-			conn_error(c, PROTO_E_NODE, NULL, "unknown node %s",
-			    rq.node);
-			return;
-		}
-		if (!tree_covers(pr->node, root)) {
-			conn_error(c, PROTO_E_FORBIDDEN, NULL, "%s at %s may not "
-			    "observe %s", pr->cn, pr->node->id, root->id);
-			return;
-		}
-	}
 	if ((ar = calloc(1, sizeof(*ar))) == NULL)
 		fatal("agents_handle");
 	conn_ref(c);

@@ -626,7 +626,6 @@ report_ids_cb(redisReply *r, void *arg)
 void
 report_handle(struct conn *c, const uint8_t *p, size_t len)
 {
-	struct tprincipal	*pr = conn_principal(c);
 	struct proto_report_req	 req;
 	struct reportreq	*rr;
 	struct tnode		*root;
@@ -640,11 +639,8 @@ report_handle(struct conn *c, const uint8_t *p, size_t len)
 		conn_error(c, -rv, NULL, "bad REPORT_REQ: %s", proto_err_name(-rv));
 		return;
 	}
-	if (!(pr->rights & PROTO_R_OBSERVE)) {
-		conn_error(c, PROTO_E_FORBIDDEN, NULL, "%s may not observe",
-		    pr->cn);
+	if (access_rights(c, PROTO_R_OBSERVE, NULL) == -1)
 		return;
-	}
 	if (req.from >= req.to) {
 		conn_error(c, PROTO_E_VALUE, NULL, "from must be before to");
 		return;
@@ -654,17 +650,8 @@ report_handle(struct conn *c, const uint8_t *p, size_t len)
 		    "366 days; ask for a shorter one");
 		return;
 	}
-	if (req.node[0] == '\0')
-		root = pr->node;
-	else if ((root = tree_node(wz->tree, req.node)) == NULL) {
-		conn_error(c, PROTO_E_NODE, NULL, "unknown node %s", req.node);
+	if ((root = access_node(c, PROTO_R_OBSERVE, req.node, NULL)) == NULL)
 		return;
-	}
-	if (!tree_covers(pr->node, root)) {
-		conn_error(c, PROTO_E_FORBIDDEN, NULL, "%s may not observe %s",
-		    pr->cn, root->id);
-		return;
-	}
 	if ((rr = calloc(1, sizeof(*rr))) == NULL)
 		fatal("report_handle");
 	conn_ref(c);

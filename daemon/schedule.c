@@ -472,7 +472,6 @@ schedule_cmp(const void *x, const void *y)
 void
 schedule_handle(struct conn *c, const uint8_t *p, size_t len)
 {
-	struct tprincipal		*pr = conn_principal(c);
 	struct proto_schedule_req	 rq;
 	struct proto_schedule		 sc;
 	struct proto_schedule_item	 it;
@@ -486,24 +485,9 @@ schedule_handle(struct conn *c, const uint8_t *p, size_t len)
 		    proto_err_name(-rv));
 		return;
 	}
-	if (!(pr->rights & (PROTO_R_ISSUE | PROTO_R_OBSERVE))) {
-		conn_error(c, PROTO_E_FORBIDDEN, NULL, "%s may neither issue "
-		    "nor observe", pr->cn);
+	if ((lc.root = access_node(c, PROTO_R_ISSUE | PROTO_R_OBSERVE,
+	    rq.node, NULL)) == NULL)
 		return;
-	}
-	lc.root = pr->node;
-	if (rq.node[0] != '\0') {
-		if ((lc.root = tree_node(wz->tree, rq.node)) == NULL) {
-			conn_error(c, PROTO_E_NODE, NULL, "unknown node %s",
-			    rq.node);
-			return;
-		}
-		if (!tree_covers(pr->node, lc.root)) {
-			conn_error(c, PROTO_E_FORBIDDEN, NULL, "%s at %s may not "
-			    "look at %s", pr->cn, pr->node->id, rq.node);
-			return;
-		}
-	}
 	lc.n = 0;
 	if ((lc.v = calloc(helds.count + 1, sizeof(*lc.v))) == NULL)
 		fatal("schedule_handle");

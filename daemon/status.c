@@ -579,7 +579,6 @@ watch_free_all(void)
 void
 status_handle(struct conn *c, const uint8_t *p, size_t len)
 {
-	struct tprincipal	*pr = conn_principal(c);
 	struct proto_status_req	 req;
 	struct statusreq	*sr;
 	struct alert		*a;
@@ -590,11 +589,8 @@ status_handle(struct conn *c, const uint8_t *p, size_t len)
 		conn_error(c, -rv, NULL, "bad STATUS_REQ: %s", proto_err_name(-rv));
 		return;
 	}
-	if (!(pr->rights & PROTO_R_OBSERVE)) {
-		conn_error(c, PROTO_E_FORBIDDEN, req.id, "%s may not observe",
-		    pr->cn);
+	if (access_rights(c, PROTO_R_OBSERVE, req.id) == -1)
 		return;
-	}
 	if ((req.flags & PROTO_SF_WATCH) &&
 	    watch_count(c) >= WATCH_MAX_PER_CONN) {
 		conn_error(c, PROTO_E_LIMIT, req.id, "at most %d watches per "

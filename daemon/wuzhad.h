@@ -172,6 +172,17 @@ size_t		 conn_count(void);
 size_t		 conn_agents_online(void);
 size_t		 conn_output_total(void);	/* bytes queued, all peers */
 
+/* --- access.c: who may act on which subtree ------------------------------ */
+
+/* 0 if c's principal holds any of rights; else ERROR 201 (ref), -1. */
+int		 access_rights(struct conn *, unsigned rights, const char *ref);
+/*
+ * The node named by a request (c's own for "" or NULL) if c holds one of
+ * rights and the node is in its subtree; else ERROR 201 or 304, NULL.
+ */
+struct tnode	*access_node(struct conn *, unsigned rights, const char *node,
+		    const char *ref);
+
 /* --- listener.c -------------------------------------------------------- */
 
 struct sockaddr_storage;

@@ -270,7 +270,11 @@ conn_presence(const struct tprincipal *p, uint64_t *since)
 	return n;
 }
 
-void
+/* What sits above the transport: set once by main.c (conn_set_ops). */
+static const struct conn_ops	*conn_ops;
+
+/* Every change of state goes through here (logged at debug). */
+static void
 conn_set_state(struct conn *c, enum conn_state s)
 {
 	if (c->state == s)
@@ -287,10 +291,10 @@ conn_set_state(struct conn *c, enum conn_state s)
 		if (c->role == PROTO_ROLE_AGENT && c->p != NULL &&
 		    (c->p->rights & PROTO_R_RECEIVE))
 			conn_link(c, 1);
-		/* After its pending alerts: escalations stored meanwhile. */
+		/* After its pending alerts: what else waits for it. */
 		if (s == CONN_S_READY && c->role == PROTO_ROLE_AGENT &&
-		    c->p != NULL && (c->p->rights & PROTO_R_OBSERVE))
-			remind_observer_ready(c);
+		    c->p != NULL)
+			conn_ops->agent_ready(c);
 		break;
 	case CONN_S_CLOSING:
 		c->closing_since = mono_ms();
@@ -600,16 +604,10 @@ conn_destroy(struct conn *c)
 	if (c->reaping)
 		return;
 	c->reaping = 1;
-	if (c->sync != NULL) {
-		struct syncreq *sr = c->sync;
-
-		c->sync = NULL;
-		sync_free(sr);
-	}
 	if (c->state != CONN_S_CLOSING)
 		conn_set_state(c, CONN_S_CLOSING);
 	conn_link(c, 0);
-	watch_conn_closed(c);
+	conn_ops->closed(c);
 	TAILQ_REMOVE(&conns, c, all);
 	conn_n--;
 	conn_host_add(c->host, -1);
@@ -624,6 +622,20 @@ conn_destroy(struct conn *c)
 }
 
 /* --- input ------------------------------------------------------------- */
+
+void
+conn_set_ops(const struct conn_ops *ops)
+{
+	conn_ops = ops;
+}
+
+/* The catch-up is over: the agent is ready for pushes. */
+void
+conn_sync_done(struct conn *c)
+{
+	if (c->state == CONN_S_SYNC)
+		conn_set_state(c, CONN_S_READY);
+}
 
 static void
 conn_hello(struct conn *c, const uint8_t *p, size_t len)
@@ -664,7 +676,7 @@ conn_hello(struct conn *c, const uint8_t *p, size_t len)
 	    c->p->node->id);
 	if (c->role == PROTO_ROLE_AGENT && (c->p->rights & PROTO_R_RECEIVE)) {
 		conn_set_state(c, CONN_S_SYNC);
-		sync_start(c);
+		conn_ops->catch_up(c);
 	} else
 		conn_set_state(c, CONN_S_READY);
 }
@@ -706,25 +718,9 @@ conn_dispatch(struct conn *c, uint8_t type, const uint8_t *p, size_t len)
 	case CONN_S_READY:
 		break;
 	}
+	if (conn_ops->frame(c, type, p, len))
+		return;
 	switch (type) {
-	case PROTO_T_PUBLISH:
-		publish_handle(c, p, len);
-		break;
-	case PROTO_T_ACK:
-		ack_handle(c, p, len);
-		break;
-	case PROTO_T_STATUS_REQ:
-		status_handle(c, p, len);
-		break;
-	case PROTO_T_AGENTS_REQ:
-		agents_handle(c, p, len);
-		break;
-	case PROTO_T_SCHEDULE_REQ:
-		schedule_handle(c, p, len);
-		break;
-	case PROTO_T_REPORT_REQ:
-		report_handle(c, p, len);
-		break;
 	case PROTO_T_PING:
 		conn_ping(c, p, len);
 		break;
@@ -814,7 +810,7 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 	}
 	/* Room again: the next slice of a catch-up. */
 	if (c->state == CONN_S_SYNC && c->sync != NULL)
-		sync_continue(c);
+		conn_ops->drained(c);
 }
 
 /*

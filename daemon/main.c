@@ -370,6 +370,7 @@ main(int argc, char *argv[])
 	    OpenSSL_version(OPENSSL_VERSION), event_base_get_method(wz->base));
 
 	wz->tree = tree_new();
+	conn_set_ops(&dispatch_ops);
 	alerts_init();
 	schedule_init();
 	ack_init();

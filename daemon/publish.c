@@ -853,7 +853,7 @@ sync_finish(struct conn *c)
 	metrics_count(M_DELIVERED, n);
 	free(v);
 	if (conn_alive(c))
-		conn_set_state(c, CONN_S_READY);
+		conn_sync_done(c);
 }
 
 static void
@@ -946,7 +946,7 @@ sync_start(struct conn *c)
 	v = sync_candidates(p->node, 0, &n);
 	if (n == 0) {
 		free(v);
-		conn_set_state(c, CONN_S_READY);
+		conn_sync_done(c);
 		return;
 	}
 	if ((sr = calloc(1, sizeof(*sr))) == NULL ||

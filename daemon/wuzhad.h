@@ -125,6 +125,28 @@ enum conn_state {
 	CONN_S_CLOSING,		/* flushing a last frame, then freed */
 };
 
+/*
+ * What the transport reports up, set once by main.c; conn.c names no
+ * handler.  The table of requests behind it is dispatch.c's.
+ */
+struct conn_ops {
+	/* A frame of an established session: 1 if taken, 0 if not a request. */
+	int	(*frame)(struct conn *, uint8_t type, const uint8_t *, size_t);
+	/* An agent that receives said HELLO (now SYNC): start its catch-up. */
+	void	(*catch_up)(struct conn *);
+	/* The output drained while in SYNC: the catch-up's next slice. */
+	void	(*drained)(struct conn *);
+	/* An agent is READY (its catch-up done). */
+	void	(*agent_ready)(struct conn *);
+	/* c is closing: drop every reference to it (watches, catch-up). */
+	void	(*closed)(struct conn *);
+};
+
+extern const struct conn_ops dispatch_ops;	/* dispatch.c */
+
+void		 conn_set_ops(const struct conn_ops *);
+/* The catch-up of c is over (SYNC -> READY). */
+void		 conn_sync_done(struct conn *);
 void		 conn_accept(int fd, const struct sockaddr *, int socklen);
 void		 conn_ref(struct conn *);
 void		 conn_unref(struct conn *);
@@ -149,7 +171,6 @@ void		 conn_error(struct conn *, int code, const char *ref,
 /* ERROR frame (code != 0) or nothing, then close once it is flushed. */
 void		 conn_fail(struct conn *, int code, const char *fmt, ...)
 		    __attribute__((format(printf, 3, 4)));
-void		 conn_set_state(struct conn *, enum conn_state);
 /* The agents connected at a node (an iteration that must not close any). */
 struct conn	*conn_first_at(struct tnode *);
 struct conn	*conn_next_at(struct conn *);

@@ -17,6 +17,7 @@
 
 #include "log.h"
 #include "wuzhad.h"
+#include "lua_gen.h"
 
 /* Live alerts of one node, in sequence order. */
 struct alist {
@@ -586,7 +587,7 @@ pubargs_free(struct pubargs *pa)
 	free(pa->nums);
 }
 
-#define PUBLISH_FIXED	15	/* lua_publish's arguments before the pairs */
+#define PUBLISH_FIXED	LUA_PUBLISH_ARGS	/* before the (node, n) pairs */
 
 void
 publish_handle(struct conn *c, const uint8_t *p, size_t len)
@@ -751,25 +752,25 @@ publish_handle(struct conn *c, const uint8_t *p, size_t len)
 	snprintf(num[6], sizeof(num[6]), "%u", req->tm.max_reminders);
 	snprintf(num[7], sizeof(num[7]), "%u", req->status);
 	snprintf(num[8], sizeof(num[8]), "%" PRIu64, req->publish_at);
-	fixed[0] = store_key("%s", "");
-	fixed[1] = req->id;
-	fixed[2] = (const char *)req->env;
-	fixed[3] = req->target;
-	fixed[4] = req->issuer;
-	fixed[5] = num[0];
-	fixed[6] = num[1];
-	fixed[7] = num[2];
-	fixed[8] = num[3];
-	fixed[9] = req->references;
-	fixed[10] = num[4];
-	fixed[11] = num[5];
-	fixed[12] = num[6];
-	fixed[13] = num[7];
-	fixed[14] = num[8];
+	fixed[LUA_PUBLISH_PREFIX] = store_key("%s", "");
+	fixed[LUA_PUBLISH_ID] = req->id;
+	fixed[LUA_PUBLISH_ENV] = (const char *)req->env;
+	fixed[LUA_PUBLISH_TARGET] = req->target;
+	fixed[LUA_PUBLISH_ISSUER] = req->issuer;
+	fixed[LUA_PUBLISH_TYPE] = num[0];
+	fixed[LUA_PUBLISH_ISSUED] = num[1];
+	fixed[LUA_PUBLISH_EXPIRES] = num[2];
+	fixed[LUA_PUBLISH_ACCEPTED] = num[3];
+	fixed[LUA_PUBLISH_REFERENCES] = req->references;
+	fixed[LUA_PUBLISH_REMIND] = num[4];
+	fixed[LUA_PUBLISH_ESCALATE] = num[5];
+	fixed[LUA_PUBLISH_MAXREM] = num[6];
+	fixed[LUA_PUBLISH_STATUS] = num[7];
+	fixed[LUA_PUBLISH_PUBLISH_AT] = num[8];
 	for (i = 0; i < PUBLISH_FIXED; i++)
 		flens[i] = strlen(fixed[i]);
-	flens[0] = strlen(wz->conf->redis.prefix);
-	flens[2] = req->envlen;
+	flens[LUA_PUBLISH_PREFIX] = strlen(wz->conf->redis.prefix);
+	flens[LUA_PUBLISH_ENV] = req->envlen;
 	pubargs_build(&pa, target, fixed, flens, PUBLISH_FIXED);
 	htab_put(&publishing, req->id, req);
 	rv = store_eval(STORE_LUA_PUBLISH, pa.argc, pa.argv, pa.lens,

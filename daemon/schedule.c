@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "wuzhad.h"
+#include "lua_gen.h"
 #include "log.h"
 
 #define SCHEDULE_RETRY_MS	1000	/* Redis down at release time */
@@ -253,8 +254,8 @@ schedule_release(struct held *h)
 {
 	struct tnode	*target;
 	struct pubargs	 pa;
-	const char	*fixed[3];
-	size_t		 flens[3];
+	const char	*fixed[LUA_RELEASE_ARGS];
+	size_t		 flens[LUA_RELEASE_ARGS];
 	char		 now[24], *id;
 
 	if ((target = tree_node(wz->tree, h->target)) == NULL) {
@@ -262,13 +263,13 @@ schedule_release(struct held *h)
 		return;
 	}
 	snprintf(now, sizeof(now), "%" PRIu64, now_ms());
-	fixed[0] = store_key("%s", "");
-	fixed[1] = h->id;
-	fixed[2] = now;
-	flens[0] = strlen(wz->conf->redis.prefix);
-	flens[1] = strlen(h->id);
-	flens[2] = strlen(now);
-	pubargs_build(&pa, target, fixed, flens, 3);
+	fixed[LUA_RELEASE_PREFIX] = store_key("%s", "");
+	fixed[LUA_RELEASE_ID] = h->id;
+	fixed[LUA_RELEASE_NOW] = now;
+	flens[LUA_RELEASE_PREFIX] = strlen(wz->conf->redis.prefix);
+	flens[LUA_RELEASE_ID] = strlen(h->id);
+	flens[LUA_RELEASE_NOW] = strlen(now);
+	pubargs_build(&pa, target, fixed, flens, LUA_RELEASE_ARGS);
 	if ((id = strdup(h->id)) == NULL)
 		fatal("schedule_release");
 	h->releasing = 1;

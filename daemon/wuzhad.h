@@ -243,7 +243,7 @@ enum store_script {
  */
 typedef void	 store_cb(redisReply *r, void *arg);
 
-extern const char *const lua_scripts[STORE_LUA_COUNT];	/* lua.c */
+extern const char *const lua_scripts[STORE_LUA_COUNT];	/* lua_gen.c, from daemon/lua/ */
 extern const char *const lua_names[STORE_LUA_COUNT];
 
 void		 store_init(void (*on_ready)(int first));

@@ -1,0 +1,62 @@
+-- SPDX-License-Identifier: ISC
+-- A batch of acks.  ARGV: P, now, then per ack: id, cn, state, reach,
+-- n, and n node ids (the agent's node up to the target).  States only
+-- move forward; counters are cumulative (a read agent counts as
+-- delivered too).  An agent's entry in ack:{id} is
+-- "state:at:reach:t1:t2:t3": the state, when it last changed, the head
+-- count ('' if none), and when each state was first reached (0 if not
+-- yet; a state skipped over gets the time of the ack that passed it),
+-- which the report's "in time" and time-to-read columns need.  Per ack returns the new state if stored, -current if
+-- not (already there or beyond), or -1000 if the alert is unknown.
+-- Counter increments are summed over the batch first, so a thousand acks
+-- from one school cost one HINCRBY per (node, state), not per ack.
+local P, now = ARGV[1], ARGV[2]
+local names = {'delivered', 'read', 'relayed'}
+local out, i, live, sums, keys = {}, 3, {}, {}, {}
+local function add(rk, field, by)
+  local t = sums[rk]
+  if not t then t = {f = {}, v = {}}; sums[rk] = t; keys[#keys + 1] = rk end
+  local v = t.v[field]
+  if not v then t.f[#t.f + 1] = field; v = 0 end
+  t.v[field] = v + by
+end
+while i <= #ARGV do
+  local id, cn = ARGV[i], ARGV[i + 1]
+  local st, reach, n = tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4])
+  local ak, cur = P .. 'ack:' .. id, 0
+  if live[id] == nil then
+    live[id] = redis.call('EXISTS', P .. 'alert:' .. id) == 1
+  end
+  if not live[id] then
+    out[#out + 1] = -1000
+  else
+    local v = redis.call('HGET', ak, cn)
+    local t = {'0', '0', '0'}
+    if v then
+      cur = tonumber(string.match(v, '^(%d+)')) or 0
+      local a, b, c = string.match(v, '^%d+:%d+:%d*:(%d+):(%d+):(%d+)$')
+      if a then t = {a, b, c} end
+    end
+    if st > cur then
+      for s = cur + 1, st do t[s] = now end
+      local r = ''
+      if st == 3 and reach > 0 then r = reach end
+      redis.call('HSET', ak, cn, st .. ':' .. now .. ':' .. r .. ':' .. t[1] .. ':' .. t[2] .. ':' .. t[3])
+      local rk = P .. 'rate:' .. id
+      for j = 1, n do
+        local node = ARGV[i + 4 + j]
+        for s = cur + 1, st do add(rk, node .. ':' .. names[s], 1) end
+        if st == 3 and reach > 0 then add(rk, node .. ':reach', reach) end
+      end
+      out[#out + 1] = st
+    else
+      out[#out + 1] = -cur
+    end
+  end
+  i = i + 5 + n
+end
+for _, rk in ipairs(keys) do
+  local t = sums[rk]
+  for _, f in ipairs(t.f) do redis.call('HINCRBY', rk, f, t.v[f]) end
+end
+return out

@@ -1,0 +1,52 @@
+-- SPDX-License-Identifier: ISC
+-- Accept an alert.  ARGV: P, id, envelope, target, issuer, type, issued,
+-- expires, accepted, references, remind_ms, escalate_ms, max_reminders,
+-- status, publish_at (0: now), then (node, targeted) pairs.
+--
+-- An alert with a publish_at is held: stored, listed in `schedule` by
+-- its time, but given no seq, index or counters until lua_release.  A
+-- cancel of a held alert takes it out of `schedule` (so it never fires)
+-- and is itself only recorded.  A cancel of a live alert retires it from
+-- the live set: it is no longer pending or reminded.  Writes are per
+-- node, never per agent.  Returns {1, seq}, {1, 0} (held), {2, 0} (a
+-- held alert cancelled), or {0, 'duplicate'}.
+--#include go_live.lua
+--@arg prefix
+--@arg id
+--@arg env
+--@arg target
+--@arg issuer
+--@arg type
+--@arg issued
+--@arg expires
+--@arg accepted
+--@arg references
+--@arg remind
+--@arg escalate
+--@arg maxrem
+--@arg status
+--@arg publish_at
+local P, id = ARG.prefix, ARG.id
+local akey = P .. 'alert:' .. id
+if redis.call('EXISTS', akey) == 1 then return {0, 'duplicate'} end
+redis.call('HSET', akey, 'env', ARG.env, 'target', ARG.target, 'issuer', ARG.issuer,
+  'type', ARG.type, 'issued', ARG.issued, 'expires', ARG.expires, 'accepted', ARG.accepted,
+  'references', ARG.references, 'remind', ARG.remind, 'escalate', ARG.escalate,
+  'maxrem', ARG.maxrem, 'reminded', 0, 'escalated', 0, 'status', ARG.status,
+  'publish_at', ARG.publish_at)
+if ARG.type == '3' and ARG.references ~= '' and
+   redis.call('ZREM', P .. 'schedule', ARG.references) == 1 then
+  redis.call('HSET', P .. 'alert:' .. ARG.references, 'cancelled_by', id, 'state', 'cancelled')
+  redis.call('HSET', akey, 'state', 'unscheduled', 'seq', 0)
+  redis.call('XADD', P .. 'alerts', '*', 'id', id, 'seq', 0, 'target', ARG.target,
+    'issuer', ARG.issuer, 'type', ARG.type, 'unscheduled', ARG.references)
+  return {2, 0}
+end
+if ARG.publish_at ~= '0' then
+  redis.call('HSET', akey, 'state', 'held', 'seq', 0)
+  redis.call('ZADD', P .. 'schedule', ARG.publish_at, id)
+  redis.call('XADD', P .. 'alerts', '*', 'id', id, 'seq', 0, 'target', ARG.target,
+    'issuer', ARG.issuer, 'type', ARG.type, 'held_until', ARG.publish_at)
+  return {1, 0}
+end
+return go_live(P, id, ARG.target, ARG.issuer, ARG.type, ARG.references, ARG.accepted, ARGS + 1, false)

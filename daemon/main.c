@@ -371,6 +371,7 @@ main(int argc, char *argv[])
 
 	wz->tree = tree_new();
 	conn_set_ops(&dispatch_ops);
+	tree_set_swap_hook(conn_rebind);
 	alerts_init();
 	schedule_init();
 	ack_init();

@@ -3,8 +3,9 @@
  * tree: the in-memory cache of the police -> school -> department ->
  * class forest and of the principals attached to it.  Redis holds the
  * truth (written by "wuzhactl tree import"); the daemon loads it in one
- * script call, checks it, and swaps it in whole.  Connections are rebound
- * to the new tree by conn_rebind(), so no pointer into an old tree lives on.
+ * script call, checks it, and swaps it in whole.  Whoever holds pointers
+ * into the tree (the connections) is told of every swap through the hook
+ * main.c sets, before the old tree is freed, so none lives on.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,15 @@
 
 #include "log.h"
 #include "wuzhad.h"
+
+/* Told of every swap, old still whole (conn_rebind, set by main.c). */
+static void	(*tree_swap_hook)(struct tree *, struct tree *);
+
+void
+tree_set_swap_hook(void (*fn)(struct tree *old, struct tree *new))
+{
+	tree_swap_hook = fn;
+}
 
 static const char *tree_tiers[] = { "police", "school", "department", "class" };
 
@@ -390,7 +400,8 @@ tree_loaded_cb(redisReply *r, void *arg)
 	}
 	tree_kept = 0;
 	wz->tree = t;
-	conn_rebind(old, t);
+	if (tree_swap_hook != NULL)
+		tree_swap_hook(old, t);
 	tree_free(old);
 	log_info("tree: generation %llu: %zu nodes, %zu principals",
 	    (unsigned long long)t->gen, t->nnodes, t->nprincipals);

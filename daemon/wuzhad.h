@@ -99,6 +99,9 @@ const char	*tree_path_str(const struct tnode *, char *buf, size_t len);
 const char	*tree_tier_name(int);
 /* Load the tree from Redis and swap it in; done(0|-1) when finished. */
 void		 tree_load(void (*done)(int ok));
+/* fn(old, new) on every swap, before old is freed. */
+void		 tree_set_swap_hook(void (*fn)(struct tree *old,
+		    struct tree *new));
 /* Poll tree-gen; reload if it moved. */
 void		 tree_refresh(void);
 

@@ -87,4 +87,8 @@ int	field_list_check(const struct field_schema *, const uint8_t *, size_t);
 /* buf.c: record the first error of a buffer; later calls are no-ops. */
 void	pbuf_fail(struct proto_buf *, int);
 
+/* Write a refusal's reason into why, if the caller asked for one (sign.c). */
+void	proto_why(char *why, size_t whylen, const char *fmt, ...)
+	    __attribute__((__format__(__printf__, 3, 4)));
+
 #endif

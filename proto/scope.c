@@ -17,7 +17,6 @@
  * or any server's, never signs an alert an agent accepts.
  */
 
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,26 +25,10 @@
 #include <openssl/x509v3.h>
 
 #include "proto.h"
+#include "field.h"
 
 #define URI_PATH	"wuzha:path:"
 #define URI_ISSUE	"wuzha:issue:"
-
-static void
-scope_why(char *why, size_t whylen, const char *fmt, ...)
-	__attribute__((__format__(__printf__, 3, 4)));
-
-/* Set the reason for a refusal, if the caller wants one. */
-static void
-scope_why(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list		 ap;
-
-	if (why == NULL || whylen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, whylen, fmt, ap);
-	va_end(ap);
-}
 
 /* Copy the node id s[0..n) into id; -1 if it is not one. */
 static int
@@ -114,24 +97,24 @@ scope_uri(struct proto_scope *sc, const ASN1_IA5STRING *u, char *why,
 		return 0;
 	if (n >= lp && memcmp(s, URI_PATH, lp) == 0) {
 		if (sc->depth != 0) {
-			scope_why(why, whylen, "certificate has more than one "
+			proto_why(why, whylen, "certificate has more than one "
 			    "%s URI", URI_PATH);
 			return -1;
 		}
 		if (proto_scope_parse_path(sc, s + lp, n - lp) == -1) {
-			scope_why(why, whylen, "certificate's %s URI is not "
+			proto_why(why, whylen, "certificate's %s URI is not "
 			    "1 to %d node ids joined by /", URI_PATH,
 			    PROTO_PATH_MAX);
 			return -1;
 		}
 	} else if (n >= li && memcmp(s, URI_ISSUE, li) == 0) {
 		if (sc->issue[0] != '\0') {
-			scope_why(why, whylen, "certificate has more than one "
+			proto_why(why, whylen, "certificate has more than one "
 			    "%s URI", URI_ISSUE);
 			return -1;
 		}
 		if (scope_id(sc->issue, s + li, n - li) == -1) {
-			scope_why(why, whylen, "certificate's %s URI does not "
+			proto_why(why, whylen, "certificate's %s URI does not "
 			    "name a node id", URI_ISSUE);
 			return -1;
 		}
@@ -152,7 +135,7 @@ proto_cert_scope(X509 *cert, struct proto_scope *sc, char *why,
 	memset(sc, 0, sizeof(*sc));
 	flags = X509_get_extension_flags(cert);
 	if (flags & EXFLAG_INVALID) {
-		scope_why(why, whylen, "certificate extensions do not parse");
+		proto_why(why, whylen, "certificate extensions do not parse");
 		return -PROTO_E_CERT;
 	}
 	if (flags & EXFLAG_XKUSAGE) {
@@ -165,7 +148,7 @@ proto_cert_scope(X509 *cert, struct proto_scope *sc, char *why,
 	sans = X509_get_ext_d2i(cert, NID_subject_alt_name, &i, NULL);
 	if (sans == NULL) {
 		if (i != -1) {
-			scope_why(why, whylen, "certificate's subjectAltName "
+			proto_why(why, whylen, "certificate's subjectAltName "
 			    "does not parse or appears twice");
 			return -PROTO_E_CERT;
 		}
@@ -196,7 +179,7 @@ proto_cert_scope_der(const uint8_t *der, size_t len, struct proto_scope *sc,
 	memset(sc, 0, sizeof(*sc));
 	if ((x = d2i_X509(NULL, &p, (long)len)) == NULL || p != der + len) {
 		X509_free(x);
-		scope_why(why, whylen, "certificate does not parse");
+		proto_why(why, whylen, "certificate does not parse");
 		return -PROTO_E_CERT;
 	}
 	rc = proto_cert_scope(x, sc, why, whylen);
@@ -209,17 +192,17 @@ int
 proto_scope_issuer(const struct proto_scope *sc, char *why, size_t whylen)
 {
 	if (sc->usage & PROTO_USAGE_SERVER) {
-		scope_why(why, whylen, "a server certificate may not sign "
+		proto_why(why, whylen, "a server certificate may not sign "
 		    "alerts");
 		return -PROTO_E_NOT_ISSUER;
 	}
 	if (!(sc->usage & PROTO_USAGE_CLIENT)) {
-		scope_why(why, whylen, "the certificate is not a principal's "
+		proto_why(why, whylen, "the certificate is not a principal's "
 		    "(no clientAuth key usage)");
 		return -PROTO_E_NOT_ISSUER;
 	}
 	if (sc->issue[0] == '\0') {
-		scope_why(why, whylen, "the CA gave the certificate no right "
+		proto_why(why, whylen, "the CA gave the certificate no right "
 		    "to issue (no %s URI)", URI_ISSUE);
 		return -PROTO_E_NOT_ISSUER;
 	}
@@ -255,13 +238,13 @@ proto_scope_allows(const struct proto_scope *agent,
 	if ((rc = proto_scope_issuer(signer, why, whylen)) != 0)
 		return rc;
 	if ((t = scope_index(agent, target)) == -1) {
-		scope_why(why, whylen, "target %s is not on this agent's path "
+		proto_why(why, whylen, "target %s is not on this agent's path "
 		    "%s", target, proto_scope_path_str(agent, path,
 		    sizeof(path)));
 		return -PROTO_E_TARGET;
 	}
 	if ((i = scope_index(agent, signer->issue)) == -1 || i > t) {
-		scope_why(why, whylen, "the signer may issue to %s, which does "
+		proto_why(why, whylen, "the signer may issue to %s, which does "
 		    "not cover %s on this agent's path %s", signer->issue,
 		    target, proto_scope_path_str(agent, path, sizeof(path)));
 		return -PROTO_E_TARGET;
@@ -279,7 +262,7 @@ proto_envelope_scope(const uint8_t *buf, size_t len, struct proto_scope *sc,
 
 	memset(sc, 0, sizeof(*sc));
 	if ((rc = proto_envelope_decode(buf, len, &e)) != 0) {
-		scope_why(why, whylen, "envelope: %s", proto_err_name(-rc));
+		proto_why(why, whylen, "envelope: %s", proto_err_name(-rc));
 		return rc;
 	}
 	return proto_cert_scope_der(e.cert.p, e.cert.len, sc, why, whylen);

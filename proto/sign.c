@@ -93,13 +93,9 @@ done:
 	return rc;
 }
 
-static void
-sign_why(char *why, size_t whylen, const char *fmt, ...)
-	__attribute__((__format__(__printf__, 3, 4)));
-
 /* Set the short reason for a refusal, if the caller wants one. */
-static void
-sign_why(char *why, size_t whylen, const char *fmt, ...)
+void
+proto_why(char *why, size_t whylen, const char *fmt, ...)
 {
 	va_list		 ap;
 
@@ -170,55 +166,55 @@ proto_envelope_verify(const uint8_t *buf, size_t len, X509_STORE *store,
 	if (why != NULL && whylen > 0)
 		why[0] = '\0';
 	if ((rc = proto_envelope_decode(buf, len, &e)) != 0) {
-		sign_why(why, whylen, "envelope: %s", proto_err_name(-rc));
+		proto_why(why, whylen, "envelope: %s", proto_err_name(-rc));
 		return rc;
 	}
 	if ((rc = proto_alert_decode(e.body.p, e.body.len, &a)) != 0) {
-		sign_why(why, whylen, "alert body: %s", proto_err_name(-rc));
+		proto_why(why, whylen, "alert body: %s", proto_err_name(-rc));
 		return rc;
 	}
 	p = e.cert.p;
 	if ((cert = d2i_X509(NULL, &p, (long)e.cert.len)) == NULL ||
 	    p != e.cert.p + e.cert.len) {
-		sign_why(why, whylen, "certificate does not parse");
+		proto_why(why, whylen, "certificate does not parse");
 		rc = -PROTO_E_CERT;
 		goto done;
 	}
 	if (store == NULL || (xctx = X509_STORE_CTX_new()) == NULL ||
 	    X509_STORE_CTX_init(xctx, store, cert, NULL) != 1) {
-		sign_why(why, whylen, "cannot set up certificate check");
+		proto_why(why, whylen, "cannot set up certificate check");
 		rc = -PROTO_E_INTERNAL;
 		goto done;
 	}
 	if (now != 0)
 		X509_STORE_CTX_set_time(xctx, 0, (time_t)now);
 	if (X509_verify_cert(xctx) != 1) {
-		sign_why(why, whylen, "%s", X509_verify_cert_error_string(
+		proto_why(why, whylen, "%s", X509_verify_cert_error_string(
 		    X509_STORE_CTX_get_error(xctx)));
 		rc = -PROTO_E_CERT;
 		goto done;
 	}
 	if (sign_cn_match(cert, a.issuer, cn, sizeof(cn)) != 0) {
-		sign_why(why, whylen, "certificate CN %s, alert issuer %s",
+		proto_why(why, whylen, "certificate CN %s, alert issuer %s",
 		    cn[0] ? cn : "(none)", a.issuer);
 		rc = -PROTO_E_ISSUER;
 		goto done;
 	}
 	if ((pub = X509_get0_pubkey(cert)) == NULL ||
 	    EVP_PKEY_get_base_id(pub) != EVP_PKEY_ED25519) {
-		sign_why(why, whylen, "certificate key is not Ed25519");
+		proto_why(why, whylen, "certificate key is not Ed25519");
 		rc = -PROTO_E_CERT;
 		goto done;
 	}
 	if ((msg = sign_message(e.body.p, e.body.len, &mlen)) == NULL ||
 	    (mctx = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestVerifyInit(mctx, NULL, NULL, NULL, pub) != 1) {
-		sign_why(why, whylen, "cannot set up signature check");
+		proto_why(why, whylen, "cannot set up signature check");
 		rc = -PROTO_E_INTERNAL;
 		goto done;
 	}
 	if (EVP_DigestVerify(mctx, e.sig.p, e.sig.len, msg, mlen) != 1) {
-		sign_why(why, whylen, "signature does not match the alert");
+		proto_why(why, whylen, "signature does not match the alert");
 		rc = -PROTO_E_SIGNATURE;
 		goto done;
 	}

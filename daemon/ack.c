@@ -20,6 +20,7 @@
 
 #include <event2/event.h>
 
+#include "clock.h"
 #include "log.h"
 #include "wuzhad.h"
 
@@ -231,6 +232,79 @@ ack_outstanding(void)
 	return queued + (size_t)inflight;
 }
 
+/* ERROR 308 for an ack of id, saying why it is not live (if known). */
+static void
+ack_not_live(struct conn *c, const char *id, uint64_t expires,
+    const char *cancelled_by)
+{
+	char	t[40];
+
+	if (cancelled_by != NULL && cancelled_by[0] != '\0')
+		conn_error(c, PROTO_E_UNKNOWN_ALERT, id, "alert %s was "
+		    "cancelled (by %s): nothing more is counted", id,
+		    cancelled_by);
+	else if (expires != 0 && expires <= now_ms())
+		conn_error(c, PROTO_E_UNKNOWN_ALERT, id, "alert %s expired at "
+		    "%s: its counters are frozen", id, clock_str(expires,
+		    "%Y-%m-%d %H:%M:%S UTC", CLOCK_UTC, t, sizeof(t)));
+	else
+		conn_error(c, PROTO_E_UNKNOWN_ALERT, id, "no such live alert "
+		    "%s", id);
+}
+
+/* An ack of an id that is not live: what Redis knows of it. */
+struct ackwhy {
+	struct conn	*c;		/* referenced */
+	proto_id	 id;
+};
+
+static void
+ack_why_cb(redisReply *r, void *arg)
+{
+	struct ackwhy	*w = arg;
+	uint64_t	 expires = 0;
+	const char	*by = NULL;
+
+	if (conn_alive(w->c)) {
+		if (r != NULL && r->type == REDIS_REPLY_ARRAY &&
+		    r->elements == 2) {
+			if (r->element[0]->type == REDIS_REPLY_STRING)
+				expires = strtoull(r->element[0]->str, NULL, 10);
+			if (r->element[1]->type == REDIS_REPLY_STRING)
+				by = r->element[1]->str;
+		}
+		ack_not_live(w->c, w->id, expires, by);
+	}
+	conn_unref(w->c);
+	free(w);
+}
+
+/*
+ * Not in the cache: expired and swept, cancelled, or never.  One lookup
+ * on this error path only, so the reply can say which.
+ */
+static void
+ack_why_not_live(struct conn *c, const char *id)
+{
+	struct ackwhy	*w;
+	const char	*argv[4];
+
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		fatal("ack_why_not_live");
+	conn_ref(c);
+	w->c = c;
+	strlcpy(w->id, id, sizeof(w->id));
+	argv[0] = "HMGET";
+	argv[1] = store_key("alert:%s", id);
+	argv[2] = "expires";
+	argv[3] = "cancelled_by";
+	if (store_cmd(4, argv, NULL, ack_why_cb, w) == -1) {
+		conn_unref(c);
+		free(w);
+		ack_not_live(c, id, 0, NULL);
+	}
+}
+
 void
 ack_handle(struct conn *c, const uint8_t *p, size_t len)
 {
@@ -255,9 +329,13 @@ ack_handle(struct conn *c, const uint8_t *p, size_t len)
 		    "relayed only");
 		return;
 	}
-	if ((a = alerts_get(ack.id)) == NULL || a->expires_at <= now_ms()) {
+	if ((a = alerts_get(ack.id)) != NULL && a->expires_at <= now_ms()) {
 		/* Past expiry the counters are frozen, even before the sweep. */
-		conn_error(c, PROTO_E_UNKNOWN_ALERT, ack.id, "no such live alert");
+		ack_not_live(c, ack.id, a->expires_at, NULL);
+		return;
+	}
+	if (a == NULL) {
+		ack_why_not_live(c, ack.id);
 		return;
 	}
 	target = tree_node(wz->tree, a->target);

@@ -700,8 +700,8 @@ publish_handle(struct conn *c, const uint8_t *p, size_t len)
 		}
 	} else if (a.msg_type != PROTO_MSG_ALERT) {
 		if ((orig = alerts_get(a.references)) == NULL) {
-			conn_error(c, PROTO_E_REFERENCE, ref, "%s refers to %s, "
-			    "which is not a live alert",
+			conn_error(c, PROTO_E_UNKNOWN_ALERT, ref, "%s refers to "
+			    "%s, which is not a live alert",
 			    proto_msg_type_name(a.msg_type), a.references);
 			return;
 		}

@@ -182,14 +182,16 @@ def test_update_or_cancel_without_issue_over_the_target_is_refused(
 
 
 @pytest.mark.parametrize("kind", ["update", "cancel"])
-def test_update_or_cancel_of_an_unknown_alert_is_refused_with_309(wz, kind):
+def test_update_or_cancel_of_an_unknown_alert_is_refused_with_308(wz, kind):
+    # PROTOCOL.md 6.4: the referenced alert must exist (308); 309 is for a
+    # reference that is wrong in itself (another target, a held alert).
     before = wz.store_snapshot()
     aid = wz.new_id("ref")
     r = _publish_ref(wz, "officer-li", "school-a", kind, "no-such-alert-1",
                      alert_id=aid, expect_ok=False)
     assert r.rc == 1, r
-    assert r.error() and r.error()[:2] == ("bad-reference", 309), r
-    assert "no-such-alert-1" in r.error()[2], r
+    assert r.error() and r.error()[:2] == ("unknown-alert", 308), r
+    assert "no-such-alert-1, which is not a live alert" in r.error()[2], r
     assert wz.store_snapshot() == before
     assert not wz.redis.exists("alert:" + aid)
 

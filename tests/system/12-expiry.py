@@ -7,6 +7,7 @@ counters freeze: STATUS still answers for it with what was counted before.
 """
 
 import json
+import re
 import time
 
 import pytest
@@ -63,6 +64,10 @@ def test_expired_alert_is_not_delivered_acked_or_live_but_has_status(wz):
     r = wz.ctl("adv-b11", "ack", aid, "read")
     assert r.rc == 1, r
     assert r.error() and r.error()[:2] == ("unknown-alert", 308), r
+    # ... saying that it expired, and when, not that it is unknown.
+    assert re.search(r"alert %s expired at \d{4}-\d\d-\d\d "
+                     r"\d\d:\d\d:\d\d UTC: its counters are frozen"
+                     % re.escape(aid), r.error()[2]), r
     r = wz.ctl("adv-b12", "ack", aid, "relayed", "--reach", "30")
     assert r.rc == 1 and r.error()[:2] == ("unknown-alert", 308), r
     assert wz.rate(aid) == before
@@ -83,6 +88,25 @@ def test_expired_alert_is_not_delivered_acked_or_live_but_has_status(wz):
     assert nodes["school-b-d1"]["read"] == 0
     r = wz.ctl("officer-li", "status", aid)
     assert r.rc == 0 and aid in r.out, r
+
+
+def test_ack_of_a_cancelled_or_unknown_alert_says_which(wz):
+    aid, _, _ = wz.publish("officer-li", "school-b-d1-c1")
+    cancel_id, _, _ = wz.publish("officer-li", "school-b-d1-c1",
+                                 headline="cancel of " + aid,
+                                 extra=("--type", "cancel", "--references",
+                                        aid))
+    assert wz.stored_alert(aid).get("cancelled_by") == cancel_id
+    harness.wait_for(lambda: aid not in wz.redis.zrange("live"), 10,
+                     "the cancelled alert to leave the live set")
+    # The cancel retired it from the daemon's cache at once.
+    r = wz.ctl("adv-b11", "ack", aid, "read")
+    assert r.rc == 1 and r.error()[:2] == ("unknown-alert", 308), r
+    assert "alert %s was cancelled (by %s)" % (aid, cancel_id) \
+        in r.error()[2], r
+    r = wz.ctl("adv-b11", "ack", "no-such-alert-9", "read")
+    assert r.rc == 1 and r.error()[:2] == ("unknown-alert", 308), r
+    assert "no such live alert no-such-alert-9" in r.error()[2], r
 
 
 def test_alert_expired_while_agent_offline_is_not_pending(wz):

@@ -487,7 +487,7 @@ def _publish_case(world, kind):
     if kind == "update-of-unknown-alert":
         return "officer-li", wp.signed_envelope(world.body(
             aid, msg_type=wp.MSG_UPDATE, references="no-such-alert"), key,
-            cert), "bad-reference"
+            cert), "unknown-alert"
     if kind == "cancel-of-another-target":
         return "officer-li", wp.signed_envelope(world.body(
             aid, msg_type=wp.MSG_CANCEL, references=world.alert,

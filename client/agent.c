@@ -287,33 +287,6 @@ agent_withdraw(struct agent *ag, const char *id, uint64_t expires_at)
 }
 
 /*
- * Best effort, for the log line only: the alert id of an envelope that
- * did not verify.  The envelope may be the malformed part (a field
- * missing), so walk its fields by hand to the body (tag 1) and decode
- * just that.
- */
-static void
-agent_peek_id(const uint8_t *env, size_t len, char *buf, size_t buflen)
-{
-	struct proto_alert	a;
-	size_t			off = 0, flen;
-
-	snprintf(buf, buflen, "?");
-	while (off + PROTO_FIELD_HDR <= len) {
-		flen = (size_t)env[off + 1] << 8 | env[off + 2];
-		if (flen > len - off - PROTO_FIELD_HDR)
-			return;
-		if (env[off] == 1) {
-			if (proto_alert_decode(env + off + PROTO_FIELD_HDR,
-			    flen, &a) == 0)
-				snprintf(buf, buflen, "%s", a.id);
-			return;
-		}
-		off += PROTO_FIELD_HDR + flen;
-	}
-}
-
-/*
  * ESCALATION (we observe this node): who below us has not read an alert.
  * Logged, and printed for the person when no hook is set.  It carries no
  * signature of an issuer: it is the daemon's own report on delivery.
@@ -382,7 +355,7 @@ agent_on_alert(struct agent *ag, const uint8_t *p, size_t len)
 		rc = proto_scope_allows(&ag->scope, &signer, al->a.target, why,
 		    sizeof(why));
 	if (rc != 0) {
-		agent_peek_id(al->env, al->envlen, id, sizeof(id));
+		proto_envelope_peek_id(al->env, al->envlen, id, sizeof(id));
 		log_warnx("refused alert %s seq %llu: %s: %s", id,
 		    (unsigned long long)m.seq, proto_err_name(-rc),
 		    why[0] ? why : "does not verify");

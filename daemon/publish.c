@@ -594,14 +594,14 @@ publish_handle(struct conn *c, const uint8_t *p, size_t len)
 {
 	struct tprincipal	*pr = conn_principal(c);
 	struct proto_publish	 pub;
-	struct proto_envelope	 env;
-	struct proto_alert	 a, pre;
+	struct proto_alert	 a;
 	struct tnode		*target;
 	struct alert		*orig;
 	struct held		*held;
 	struct pubreq		*req;
 	struct pubargs		 pa;
 	struct proto_scope	 signer;
+	proto_id		 peek;
 	const char		*ref = NULL;
 	char			 why[256], num[9][24];
 	const char		*fixed[PUBLISH_FIXED];
@@ -622,10 +622,13 @@ publish_handle(struct conn *c, const uint8_t *p, size_t len)
 		conn_error(c, -rv, NULL, "bad PUBLISH: %s", proto_err_name(-rv));
 		return;
 	}
-	/* Decode first to name the alert in refusals; verify below. */
-	if (proto_envelope_decode(pub.envelope.p, pub.envelope.len, &env) == 0 &&
-	    proto_alert_decode(env.body.p, env.body.len, &pre) == 0)
-		ref = pre.id;
+	/*
+	 * Name the alert in refusals, even of an envelope whose signature
+	 * does not decode; verify below.
+	 */
+	if (strcmp(proto_envelope_peek_id(pub.envelope.p, pub.envelope.len,
+	    peek, sizeof(peek)), "?") != 0)
+		ref = peek;
 	if (!(pr->rights & PROTO_R_ISSUE)) {
 		conn_error(c, PROTO_E_FORBIDDEN, ref, "%s may not issue alerts",
 		    pr->cn);

@@ -310,3 +310,32 @@ proto_err_name(int code)
 	}
 	return "unknown";
 }
+
+/*
+ * Best effort, for refusals and logs only: the alert id of an envelope
+ * that may not decode (its signature may be the malformed part), found
+ * by walking its fields by hand to the body (tag 1) and decoding that.
+ * "?" in buf if there is none.
+ */
+const char *
+proto_envelope_peek_id(const uint8_t *env, size_t len, char *buf,
+    size_t buflen)
+{
+	struct proto_alert	a;
+	size_t			off = 0, flen;
+
+	snprintf(buf, buflen, "?");
+	while (off + PROTO_FIELD_HDR <= len) {
+		flen = (size_t)env[off + 1] << 8 | env[off + 2];
+		if (flen > len - off - PROTO_FIELD_HDR)
+			break;
+		if (env[off] == 1) {
+			if (proto_alert_decode(env + off + PROTO_FIELD_HDR,
+			    flen, &a) == 0)
+				snprintf(buf, buflen, "%s", a.id);
+			break;
+		}
+		off += PROTO_FIELD_HDR + flen;
+	}
+	return buf;
+}

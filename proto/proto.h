@@ -587,6 +587,10 @@ int	proto_envelope_sign(struct proto_buf *, const struct proto_alert *,
 int	proto_envelope_verify(const uint8_t *buf, size_t len, X509_STORE *store,
 	    int64_t now, struct proto_alert *alert, char *why, size_t whylen);
 
+/* The alert id of an envelope that may not verify, or "?" (for logs). */
+const char *proto_envelope_peek_id(const uint8_t *, size_t, char *buf,
+	    size_t buflen);
+
 /* --- scope: what the CA attests in a principal certificate (scope.c) ---- */
 
 #define PROTO_PATH_MAX		4	/* police, school, department, class */

@@ -525,6 +525,11 @@ PUBLISH_CASES = [
 ]
 
 
+# Envelopes whose body the decoder refuses: there is no id to trust.
+NO_ID = {"bad-utf8-headline", "garbage-envelope", "expires-before-issued",
+         "alert-with-reference"}
+
+
 @pytest.mark.parametrize("kind", PUBLISH_CASES)
 def test_bad_publish_is_refused_stored_nowhere_and_logged(world, kind):
     env = world.env
@@ -540,6 +545,11 @@ def test_bad_publish_is_refused_stored_nowhere_and_logged(world, kind):
     # The audit line: who, from where, which alert, why, the code.
     world.wait_log(r"conn \d+ %s@127\.0\.0\.1:\d+: (alert \S+: refused|"
                    r"error): .*\(%d\)" % (re.escape(cn), E[code]), mark)
+    if kind not in NO_ID:
+        # The refusal names the alert, in the ERROR and in the log.
+        want = world.alert if kind == "replayed-id" else "bad-%s-" % kind
+        assert msg.get("ref", "").startswith(want), (kind, msg)
+        world.wait_log(r"alert %s: refused" % re.escape(msg["ref"]), mark)
     if msg.get("ref"):
         assert not env.redis.exists("alert:" + msg["ref"]) or \
             msg["ref"] == world.alert

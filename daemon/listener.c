@@ -11,7 +11,9 @@
  * answered), and after LISTENER_RETRY_MS the spare is taken again and
  * accept retried; the pause ends once a retry has gone LISTENER_RETRY_MS
  * without a failure.  Failures are logged at most once per LISTENER_LOG_MS,
- * with the count since the last line.  A pause asked by another module
+ * with the count since the last line.  Any other accept error that
+ * libevent does not retry by itself pauses the same way, without counting
+ * as a lack of descriptors.  A pause asked by another module
  * (listener_pause) is a separate reason: the listener accepts only when
  * neither holds it.
  */
@@ -135,8 +137,8 @@ static void
 listener_retry_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	if (!waiting) {
-		log_notice("listener: resumed after %llu failed accepts for "
-		    "lack of file descriptors", (unsigned long long)failed_total);
+		log_notice("listener: resumed after %llu failed accepts",
+		    (unsigned long long)failed_total);
 		starved = 0;
 		failed = failed_total = 0;
 		return;
@@ -144,6 +146,7 @@ listener_retry_cb(evutil_socket_t fd, short ev, void *arg)
 	if (listener_spare_take() == -1) {
 		failed++;
 		failed_total++;
+		starved = 1;
 		metrics_count(M_ACCEPT_NOFD, 1);
 		listener_report(errno);
 		evtimer_add(retry_ev, &retry_tv);
@@ -171,15 +174,16 @@ listener_error_cb(struct evconnlistener *l, void *arg)
 {
 	int	err = EVUTIL_SOCKET_ERROR();
 
-	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM) {
-		log_warn("listener: accept");
-		return;
+	/*
+	 * Out of descriptors, or any other error libevent does not retry
+	 * itself: pause, free the spare, retry on the timer.
+	 */
+	if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+		starved = 1;
+		metrics_count(M_ACCEPT_NOFD, 1);
 	}
-	/* Out of descriptors: pause, free the spare, retry on the timer. */
-	starved = 1;
 	failed++;
 	failed_total++;
-	metrics_count(M_ACCEPT_NOFD, 1);
 	listener_report(err);
 	waiting = 1;
 	listener_apply();

@@ -3,23 +3,54 @@
  * listener: accepts TCP connections on the configured address and hands
  * them to conn.c (which applies the connection limits).  Port 0 lets
  * the kernel choose; the address actually bound is logged, which tests use.
+ *
+ * Out of file descriptors (EMFILE, ENFILE), accept fails while the
+ * connection stays queued, so a listener left enabled would spin.  It
+ * pauses instead: the accept event is disabled, a spare descriptor held
+ * for the purpose is given back (so /healthz and /metrics can still be
+ * answered), and after LISTENER_RETRY_MS the spare is taken again and
+ * accept retried; the pause ends once a retry has gone LISTENER_RETRY_MS
+ * without a failure.  Failures are logged at most once per LISTENER_LOG_MS,
+ * with the count since the last line.  Any other accept error that
+ * libevent does not retry by itself pauses the same way, without counting
+ * as a lack of descriptors.  A pause asked by another module
+ * (listener_pause) is a separate reason: the listener accepts only when
+ * neither holds it.
  */
+#include <sys/types.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netdb.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "clock.h"
 #include "log.h"
 #include "wuzhad.h"
 
+#define LISTENER_RETRY_MS	250	/* out of descriptors: retry accept after */
+#define LISTENER_LOG_MS		1000	/* at most one failure line per */
+
 static struct evconnlistener	*listener;
+static struct event		*retry_ev;	/* LISTENER_RETRY_MS timer */
+static const struct timeval	 retry_tv = { 0, LISTENER_RETRY_MS * 1000 };
+static int			 spare = -1;	/* descriptor kept in reserve */
+static int			 held;		/* listener_pause asked */
+static int			 starved;	/* out of descriptors: from the
+						   first failure until a probe
+						   sees none */
+static int			 waiting;	/* disabled for lack of fds */
+static uint64_t			 failed;	/* failures not yet logged */
+static uint64_t			 failed_total;	/* since starved was set */
+static uint64_t			 logged_ms;	/* last failure line */
 
 /* "host:port" or "[v6]:port" (numeric; port 0 = any) -> sockaddr. */
 int
@@ -52,6 +83,80 @@ addr_parse(const char *s, struct sockaddr_storage *ss, int *len)
 	return 0;
 }
 
+/* Enable the accept event only when no reason holds it. */
+static void
+listener_apply(void)
+{
+	if (listener == NULL)
+		return;
+	if (held || waiting)
+		evconnlistener_disable(listener);
+	else
+		evconnlistener_enable(listener);
+}
+
+/* Take the spare descriptor back; 0 if it is held. */
+static int
+listener_spare_take(void)
+{
+	if (spare == -1)
+		spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	return spare == -1 ? -1 : 0;
+}
+
+static void
+listener_spare_give(void)
+{
+	if (spare != -1)
+		close(spare);
+	spare = -1;
+}
+
+/* A failure line, unless one went out less than LISTENER_LOG_MS ago. */
+static void
+listener_report(int err)
+{
+	uint64_t	now = mono_ms();
+
+	if (failed == 0 || (logged_ms != 0 && now - logged_ms < LISTENER_LOG_MS))
+		return;
+	log_warnx("listener: accept: %s (%llu failed accept%s since the last "
+	    "report); paused, retrying every %d ms", strerror(err),
+	    (unsigned long long)failed, failed == 1 ? "" : "s",
+	    LISTENER_RETRY_MS);
+	logged_ms = now;
+	failed = 0;
+}
+
+/*
+ * The timer: while waiting, take the spare back and let accept try again
+ * (a probe); a probe that sees no failure for LISTENER_RETRY_MS ends the
+ * starvation.
+ */
+static void
+listener_retry_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	if (!waiting) {
+		log_notice("listener: resumed after %llu failed accepts",
+		    (unsigned long long)failed_total);
+		starved = 0;
+		failed = failed_total = 0;
+		return;
+	}
+	if (listener_spare_take() == -1) {
+		failed++;
+		failed_total++;
+		starved = 1;
+		metrics_count(M_ACCEPT_NOFD, 1);
+		listener_report(errno);
+		evtimer_add(retry_ev, &retry_tv);
+		return;
+	}
+	waiting = 0;
+	listener_apply();
+	evtimer_add(retry_ev, &retry_tv);
+}
+
 static void
 listener_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
     struct sockaddr *sa, int socklen, void *arg)
@@ -67,8 +172,30 @@ listener_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 static void
 listener_error_cb(struct evconnlistener *l, void *arg)
 {
-	/* EMFILE and friends: log, and let the next accept try again. */
-	log_warn("listener: accept");
+	int	err = EVUTIL_SOCKET_ERROR();
+
+	/*
+	 * Out of descriptors, or any other error libevent does not retry
+	 * itself: pause, free the spare, retry on the timer.
+	 */
+	if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+		starved = 1;
+		metrics_count(M_ACCEPT_NOFD, 1);
+	}
+	failed++;
+	failed_total++;
+	listener_report(err);
+	waiting = 1;
+	listener_apply();
+	listener_spare_give();
+	evtimer_add(retry_ev, &retry_tv);
+}
+
+/* 1 while accept fails for lack of descriptors (/healthz, /metrics). */
+int
+listener_starved(void)
+{
+	return starved;
 }
 
 /* The address a listening socket got, as "host:port" or "[v6]:port". */
@@ -113,21 +240,28 @@ listener_start(void)
 		return -1;
 	}
 	evconnlistener_set_error_cb(listener, listener_error_cb);
+	if ((retry_ev = evtimer_new(wz->base, listener_retry_cb, NULL)) == NULL)
+		fatalx("listener: evtimer_new");
+	if (listener_spare_take() == -1)
+		log_warn("listener: no spare descriptor");
+	waiting = starved = 0;
+	failed = failed_total = 0;
+	listener_apply();
 	addr_bound(evconnlistener_get_fd(listener), bound, sizeof(bound));
 	log_notice("listening on %s", bound);
 	wz->listening = 1;
 	return 0;
 }
 
+/*
+ * Another module holds the listener (1) or lets it go (0); a pause for
+ * lack of descriptors is kept apart and outlives a release.
+ */
 void
 listener_pause(int pause)
 {
-	if (listener == NULL)
-		return;
-	if (pause)
-		evconnlistener_disable(listener);
-	else
-		evconnlistener_enable(listener);
+	held = pause != 0;
+	listener_apply();
 }
 
 void
@@ -136,5 +270,10 @@ listener_stop(void)
 	if (listener != NULL)
 		evconnlistener_free(listener);
 	listener = NULL;
+	if (retry_ev != NULL)
+		event_free(retry_ev);
+	retry_ev = NULL;
+	listener_spare_give();
+	waiting = starved = 0;
 	wz->listening = 0;
 }

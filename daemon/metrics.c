@@ -2,7 +2,8 @@
 /*
  * metrics: what wuzhad counts, served over a small local HTTP listener
  * (libevent's evhttp) as /metrics in the Prometheus text format, and
- * /healthz (200 only while wuzhad listens for agents and Redis is up).
+ * /healthz (200 only while wuzhad listens for agents, Redis is up and
+ * the listener is not paused for lack of file descriptors).
  * Counters are plain integers bumped by the modules (metrics_count and
  * friends); gauges are read at scrape time.  The listener is optional
  * ("metrics: listen: off") and a failure to bind it only warns: alerts
@@ -53,6 +54,7 @@ static const char *const metric_names[METRIC_COUNT] = {
 	[M_REMINDERS] = "wuzha_reminders_sent_total",
 	[M_ESCALATIONS] = "wuzha_escalations_sent_total",
 	[M_SLOW_PEERS] = "wuzha_slow_peers_disconnected_total",
+	[M_ACCEPT_NOFD] = "wuzha_accept_out_of_descriptors_total",
 };
 
 /* Families, each with its help text, in the order they are served. */
@@ -91,6 +93,9 @@ static const struct {
 	{ "wuzha_slow_peers_disconnected_total", "counter",
 	    "peers cut off for queuing more than limits.max_output",
 	    M_SLOW_PEERS, M_SLOW_PEERS },
+	{ "wuzha_accept_out_of_descriptors_total", "counter",
+	    "accepts (and retries) that failed for lack of file descriptors",
+	    M_ACCEPT_NOFD, M_ACCEPT_NOFD },
 };
 
 /* Redis round trips: upper bounds of the buckets, in microseconds. */
@@ -188,9 +193,12 @@ metrics_write(struct evbuffer *b)
 	    "# HELP wuzha_output_queued_bytes bytes queued to peers, not yet "
 	    "written\n"
 	    "# TYPE wuzha_output_queued_bytes gauge\n"
-	    "wuzha_output_queued_bytes %zu\n",
+	    "wuzha_output_queued_bytes %zu\n"
+	    "# HELP wuzha_listener_paused 1 while the listener waits for file "
+	    "descriptors\n"
+	    "# TYPE wuzha_listener_paused gauge\nwuzha_listener_paused %d\n",
 	    store_up() ? 1 : 0, conn_count(), conn_agents_online(),
-	    alerts_live(), conn_output_total());
+	    alerts_live(), conn_output_total(), listener_starved());
 }
 
 static void
@@ -219,6 +227,8 @@ healthz_cb(struct evhttp_request *req, void *arg)
 		why = "not listening yet";
 	else if (!store_up())
 		why = "redis unavailable";
+	else if (listener_starved())
+		why = "listener paused: out of file descriptors";
 	if ((b = evbuffer_new()) == NULL)
 		fatal("healthz_cb");
 	evbuffer_add_printf(b, "%s\n", why != NULL ? why : "ok");

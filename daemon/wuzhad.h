@@ -215,6 +215,7 @@ void		 addr_bound(evutil_socket_t, char *, size_t);
 int		 listener_start(void);
 void		 listener_stop(void);
 void		 listener_pause(int);
+int		 listener_starved(void);	/* accept fails for lack of fds */
 
 /* --- tls.c ------------------------------------------------------------- */
 
@@ -382,6 +383,7 @@ enum metric {
 	M_REMINDERS,
 	M_ESCALATIONS,
 	M_SLOW_PEERS,
+	M_ACCEPT_NOFD,		/* accept failed: out of file descriptors */
 	METRIC_COUNT
 };
 

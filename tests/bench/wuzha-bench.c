@@ -1693,6 +1693,7 @@ main(int argc, char *argv[])
 			fatalx("out of memory");
 	}
 	X509_free(ca);
+	paths_free(&paths);
 	EVP_PKEY_free(cakey);
 	say("%d certificates made", b.n);
 

@@ -202,6 +202,14 @@ paths_load(struct cn_paths *pl, const char *file)
 		qsort(pl->v, pl->n, sizeof(*pl->v), path_cmp);
 }
 
+/* Free what paths_load read. */
+void
+paths_free(struct cn_paths *pl)
+{
+	free(pl->v);
+	memset(pl, 0, sizeof(*pl));
+}
+
 /* cn's path, or NULL if pl has none for it. */
 const char *
 paths_find(const struct cn_paths *pl, const char *cn)

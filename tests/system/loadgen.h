@@ -65,6 +65,7 @@ struct cn_paths {
 	size_t		 n;
 };
 void		 paths_load(struct cn_paths *, const char *file);
+void		 paths_free(struct cn_paths *);
 const char	*paths_find(const struct cn_paths *, const char *cn);
 X509		*load_cert(const char *);
 EVP_PKEY	*load_key(const char *);

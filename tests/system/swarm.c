@@ -1092,6 +1092,7 @@ main(int argc, char *argv[])
 	SSL_CTX_free(sw.ctx);
 	X509_STORE_free(sw.store);
 	X509_free(ca);
+	paths_free(&paths);
 	EVP_PKEY_free(cakey);
 	return rc;
 }

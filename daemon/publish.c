@@ -770,6 +770,12 @@ publish_handle(struct conn *c, const uint8_t *p, size_t len)
 		flens[i] = strlen(fixed[i]);
 	flens[0] = strlen(wz->conf->redis.prefix);
 	flens[2] = req->envlen;
+	if (store_lost() != NULL) {
+		/* Numbers would restart: refuse until an operator acts. */
+		conn_error(c, PROTO_E_STORE, req->id, "%s", store_lost());
+		pubreq_free(req);
+		return;
+	}
 	pubargs_build(&pa, target, fixed, flens, PUBLISH_FIXED);
 	htab_put(&publishing, req->id, req);
 	rv = store_eval(STORE_LUA_PUBLISH, pa.argc, pa.argv, pa.lens,

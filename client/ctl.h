@@ -146,6 +146,7 @@ int	ctl_tty_colour(FILE *f);
 /* ctl_tree.c */
 int	ctl_tree_import(struct ctl *, int, char **);
 int	ctl_tree_export(struct ctl *, int, char **);
+int	ctl_redis_rearm(struct ctl *, int, char **);
 int	ctl_tree_principals(struct ctl *, int, char **);
 
 #endif

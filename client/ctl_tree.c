@@ -15,6 +15,11 @@
  *	P principal:{cn}	hash: node, rights ("receive,issue,observe")
  *	P members:{node}	set of the CNs at that node
  *	P tree-gen		counter, INCR'd by every import
+ *
+ * redis rearm lets wuzhad publish again after Redis lost its data: it
+ * reads the record wuzhad left in P lost ("EPOCH SEQ"), raises P seq to
+ * at least SEQ so that alert numbers never go back, puts P epoch back and
+ * deletes the record, in one script.
  */
 #include <getopt.h>
 #include <stdarg.h>
@@ -305,7 +310,8 @@ ctl_tree_opts(struct ctl *ctl, int argc, char **argv, const char **redis,
 			*prefix = optarg;
 			break;
 		default:
-			fprintf(stderr, "wuzhactl: tree: bad option %s\n",
+			fprintf(stderr, "wuzhactl: %s: bad option %s\n",
+			    ctl->cmd->words[0],
 			    argv[optind - 1]);
 			return -1;
 		}
@@ -893,4 +899,64 @@ ctl_tree_principals(struct ctl *ctl, int argc, char **argv)
 		    path, sizeof(path)));
 	conf_tree_free(t);
 	return CTL_OK;
+}
+
+/* --- redis rearm ---------------------------------------------------------- */
+
+/* KEYS: lost, seq, epoch.  {0} without a record, else {1, epoch, seq}. */
+static const char ctl_rearm_lua[] =
+"local v = redis.call('GET', KEYS[1])\n"
+"if not v then return {0} end\n"
+"local e, s = string.match(v, '^(%x+) (%d+)$')\n"
+"if not e then return redis.error_reply('bad loss record: ' .. v) end\n"
+"local cur = tonumber(redis.call('GET', KEYS[2]) or '0') or 0\n"
+"if cur < tonumber(s) then\n"
+"  redis.call('SET', KEYS[2], s)\n"
+"  cur = tonumber(s)\n"
+"end\n"
+"redis.call('SET', KEYS[3], e)\n"
+"redis.call('DEL', KEYS[1])\n"
+"return {1, e, tostring(cur)}\n";
+
+/* redis rearm --redis WHERE [--prefix P] */
+int
+ctl_redis_rearm(struct ctl *ctl, int argc, char **argv)
+{
+	struct ctl_redis	 r;
+	redisReply		*rep;
+	const char		*redis, *prefix;
+	char			*lost, *seq, *epoch;
+	int			 rc = CTL_FAIL;
+
+	if (ctl_tree_opts(ctl, argc, argv, &redis, &prefix) == -1 ||
+	    argc != optind)
+		return ctl_usage(ctl);
+	if (ctl_redis_open(&r, redis, prefix, ctl->timeout_ms) == -1)
+		return CTL_FAIL;
+	lost = ctl_key(&r, "lost", NULL);
+	seq = ctl_key(&r, "seq", NULL);
+	epoch = ctl_key(&r, "epoch", NULL);
+	if ((rep = ctl_redis_now(&r, "EVAL", ctl_rearm_lua, "3", lost, seq,
+	    epoch, NULL)) == NULL)
+		goto done;
+	if (rep->type == REDIS_REPLY_ERROR)
+		fprintf(stderr, "wuzhactl: redis: %s\n", rep->str);
+	else if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 1)
+		fprintf(stderr, "wuzhactl: redis: unexpected reply\n");
+	else if (rep->element[0]->integer == 0)
+		fprintf(stderr, "wuzhactl: no data loss recorded under prefix "
+		    "\"%s\": nothing to rearm\n", prefix);
+	else if (rep->elements == 3) {
+		printf("rearmed: epoch %s, seq %s; wuzhad publishes again "
+		    "within a second\n", rep->element[1]->str,
+		    rep->element[2]->str);
+		rc = CTL_OK;
+	}
+	freeReplyObject(rep);
+ done:
+	free(lost);
+	free(seq);
+	free(epoch);
+	ctl_redis_close(&r);
+	return rc;
 }

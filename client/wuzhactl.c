@@ -76,6 +76,10 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ { "tree", "export" }, ctl_tree_export,
 	    "--redis SOCKET|HOST:PORT [--prefix P]",
 	    "print the tree in Redis as YAML" },
+	{ { "redis", "rearm" }, ctl_redis_rearm,
+	    "--redis SOCKET|HOST:PORT [--prefix P]",
+	    "after Redis lost its data: raise seq past what wuzhad saw and "
+	    "let it publish again" },
 	{ { "tree", "principals" }, ctl_tree_principals,
 	    "FILE",
 	    "print CN NODE RIGHTS for each principal of a tree file" },
@@ -469,7 +473,8 @@ main(int argc, char *argv[])
 		usage();
 	if ((ctl.cmd = ctl_lookup(argc, argv, &nwords)) == NULL) {
 		int two = argc > 1 && (strcmp(argv[0], "tree") == 0 ||
-		    strcmp(argv[0], "schedule") == 0);
+		    strcmp(argv[0], "schedule") == 0 ||
+		    strcmp(argv[0], "redis") == 0);
 
 		fprintf(stderr, "wuzhactl: unknown verb: %s%s%s\n", argv[0],
 		    two ? " " : "", two ? argv[1] : "");

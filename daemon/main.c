@@ -45,9 +45,11 @@ usage(void)
 static void
 notify_status(void)
 {
+	const char	*why = store_health();
+
 	sd_notifyf(0, "STATUS=%zu agents online, %zu connections, %zu live "
-	    "alerts, redis %s", conn_agents_online(), conn_count(),
-	    alerts_live(), store_up() ? "up" : "DOWN");
+	    "alerts, %s", conn_agents_online(), conn_count(),
+	    alerts_live(), why != NULL ? why : "redis up");
 }
 
 /*

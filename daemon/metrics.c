@@ -225,9 +225,9 @@ healthz_cb(struct evhttp_request *req, void *arg)
 		why = "stopping";
 	else if (!wz->listening)
 		why = "not listening yet";
-	else if (!store_up())
-		why = "redis unavailable";
-	else if (listener_starved())
+	else
+		why = store_health();
+	if (why == NULL && listener_starved())
 		why = "listener paused: out of file descriptors";
 	if ((b = evbuffer_new()) == NULL)
 		fatal("healthz_cb");

@@ -774,6 +774,12 @@ publish_handle(struct conn *c, const uint8_t *p, size_t len)
 		flens[i] = strlen(fixed[i]);
 	flens[LUA_PUBLISH_PREFIX] = strlen(wz->conf->redis.prefix);
 	flens[LUA_PUBLISH_ENV] = req->envlen;
+	if (store_lost() != NULL) {
+		/* Numbers would restart: refuse until an operator acts. */
+		conn_error(c, PROTO_E_STORE, req->id, "%s", store_lost());
+		pubreq_free(req);
+		return;
+	}
 	pubargs_build(&pa, target, fixed, flens, PUBLISH_FIXED);
 	htab_put(&publishing, req->id, req);
 	rv = store_eval(STORE_LUA_PUBLISH, pa.argc, pa.argv, pa.lens,

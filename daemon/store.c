@@ -7,6 +7,18 @@
  * the connection (every waiting callback then gets a NULL reply) and a
  * new one is tried with jittered exponential backoff.  Nothing here ever
  * blocks the event loop.
+ *
+ * A connection that is up may still be unhealthy, and store_health says
+ * why: Redis refusing writes (MISCONF after a failed save, OOM at
+ * maxmemory), replies overdue by STORE_OVERDUE_MS (Redis hung, well before
+ * command_timeout drops the link), or Redis having lost its data.  A
+ * probe every STORE_PROBE_MS writes a key and reads the epoch and seq.
+ * The epoch is a random value set with SET NX on the first connection
+ * and remembered; Redis without it, with another one, or with a seq below
+ * the highest seen, has lost data.  Then P:lost records "EPOCH SEQ" and
+ * publishing is refused until the record is gone (wuzhactl redis rearm
+ * raises seq past SEQ, puts the epoch back and deletes it) or Redis is
+ * restored with the same epoch and a seq at least SEQ.
  */
 #include <sys/queue.h>
 
@@ -16,12 +28,28 @@
 #include <string.h>
 
 #include <event2/event.h>
+#include <openssl/rand.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <hiredis/adapters/libevent.h>
 
+#include "clock.h"
 #include "log.h"
 #include "wuzhad.h"
+
+#define STORE_PROBE_MS		500	/* a health probe every */
+#define STORE_OVERDUE_MS	1000	/* a reply this late: Redis is hung */
+#define STORE_EPOCH_LEN		32	/* hex digits of the epoch */
+#define STORE_WHY_MAX		192	/* a health reason, NUL included */
+
+/* What is wrong with a connected Redis, worst first. */
+enum store_trouble {
+	STORE_T_NONE,
+	STORE_T_WRITES,		/* refuses writes (MISCONF, OOM, READONLY) */
+	STORE_T_OVERDUE,	/* a reply is overdue */
+	STORE_T_LOST,		/* lost its data */
+	STORE_T_DOWN,		/* not connected */
+};
 
 /* One command waiting for its reply, in the order sent. */
 struct store_req {
@@ -50,14 +78,26 @@ static struct {
 	int				 stopping;
 	struct event			*retry;		/* backoff timer */
 	struct event			*drop;		/* deferred drop */
+	struct event			*probe;		/* STORE_PROBE_MS timer */
 	TAILQ_HEAD(, store_req)		 reqs;
 	size_t				 inflight;
 	void				(*on_ready)(int first);
+	char				 epoch[STORE_EPOCH_LEN + 1]; /* ours */
+	uint64_t			 seq_seen;	/* highest seq read */
+	uint64_t			 probed;	/* mono_ms of the last probe */
+	int				 probing;	/* replies of it to come */
+	int				 lost;		/* data lost: refuse publish */
+	int				 lost_noted;	/* P:lost was seen */
+	char				 refused[STORE_WHY_MAX]; /* write error */
+	char				 lost_why[STORE_WHY_MAX];
+	enum store_trouble		 reported;	/* last logged */
+	char				 why[STORE_WHY_MAX + 32]; /* store_health */
 } st;
 
 static const char *store_state_names[] = { "down", "connecting", "loading", "up" };
 
 static void	store_connect(void);
+static void	store_probe(int first);
 
 static void
 store_set_state(enum store_state s)
@@ -142,7 +182,13 @@ store_reply_cb(redisAsyncContext *ac, void *reply, void *priv)
 		log_warnx("redis: scripts missing (%s); reconnecting", r->str);
 		event_active(st.drop, 0, 0);
 	}
-	req->cb(r, req->arg);
+	if (r != NULL && r->type == REDIS_REPLY_ERROR &&
+	    (strncmp(r->str, "MISCONF", 7) == 0 ||
+	    strncmp(r->str, "OOM", 3) == 0 ||
+	    strncmp(r->str, "READONLY", 8) == 0))
+		snprintf(st.refused, sizeof(st.refused), "%s", r->str);
+	if (req->cb != NULL)
+		req->cb(r, req->arg);
 	free(req);
 }
 
@@ -220,7 +266,7 @@ store_eval(enum store_script s, int argc, const char **argv,
 static void
 store_loaded_cb(redisReply *r, void *arg)
 {
-	int	s = (int)(intptr_t)arg, first;
+	int	s = (int)(intptr_t)arg;
 
 	if (st.state != STORE_S_LOADING)
 		return;
@@ -234,6 +280,16 @@ store_loaded_cb(redisReply *r, void *arg)
 	st.sha[s][40] = '\0';
 	if (++st.loaded < STORE_LUA_COUNT)
 		return;
+	/* Up once the first probe has checked the epoch. */
+	store_probe(1);
+}
+
+/* The link is up and its data checked: serve commands. */
+static void
+store_came_up(void)
+{
+	int	first;
+
 	first = !st.ever_up;
 	st.ever_up = 1;
 	st.backoff = 0;
@@ -340,6 +396,266 @@ store_drop_cb(evutil_socket_t fd, short ev, void *arg)
 	store_drop("protocol trouble");
 }
 
+/* --- health ------------------------------------------------------------ */
+
+/* What the replies of one probe said, gathered until its last one. */
+static struct {
+	int		 first;		/* the check before going up */
+	int		 has_epoch;
+	char		 epoch[STORE_EPOCH_LEN + 1];
+	uint64_t	 seq;
+	int		 has_lost;
+	char		 lost[STORE_WHY_MAX];
+} pr;
+
+enum store_probe_part { PROBE_EPOCH_NX, PROBE_WRITE, PROBE_EPOCH, PROBE_SEQ,
+    PROBE_LOST };
+
+/* Write P:lost = "EPOCH SEQ" unless there is one: what rearm needs. */
+static void
+store_lost_record(void)
+{
+	const char	*argv[4];
+	char		 v[STORE_EPOCH_LEN + 32];
+	uint64_t	 seq = st.seq_seen;
+
+	if (alerts_max_seq() > seq)
+		seq = alerts_max_seq();
+	snprintf(v, sizeof(v), "%s %llu", st.epoch, (unsigned long long)seq);
+	argv[0] = "SET";
+	argv[1] = store_key("lost");
+	argv[2] = v;
+	argv[3] = "NX";
+	store_send(4, argv, NULL, NULL, NULL);
+}
+
+/* Redis lost its data: refuse publishing until an operator acts. */
+static void
+store_lost_set(const char *fmt, ...)
+{
+	char	b[STORE_WHY_MAX - 32];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(b, sizeof(b), fmt, ap);
+	va_end(ap);
+	snprintf(st.lost_why, sizeof(st.lost_why), "redis lost its data: %s",
+	    b);
+	st.lost = 1;
+	st.lost_noted = pr.has_lost;
+	if (!pr.has_lost)
+		store_lost_record();
+}
+
+/* Compare what the probe read with what we know. */
+static void
+store_probe_judge(void)
+{
+	if (st.epoch[0] == '\0' && pr.has_epoch)
+		memcpy(st.epoch, pr.epoch, sizeof(st.epoch));
+	if (!st.lost) {
+		if (!pr.has_epoch)
+			store_lost_set("its epoch key is gone (restarted "
+			    "empty or flushed)");
+		else if (strcmp(pr.epoch, st.epoch) != 0)
+			store_lost_set("epoch %s is not ours (%s)", pr.epoch,
+			    st.epoch);
+		else if (pr.seq < st.seq_seen)
+			store_lost_set("seq went back from %llu to %llu",
+			    (unsigned long long)st.seq_seen,
+			    (unsigned long long)pr.seq);
+		else if (pr.has_lost)
+			store_lost_set("recorded in %s: %s", store_key("lost"),
+			    pr.lost);
+		else
+			st.seq_seen = pr.seq;
+		return;
+	}
+	if (pr.has_lost) {
+		st.lost_noted = 1;
+		return;
+	}
+	/* The record is gone: rearmed, or restored with our epoch. */
+	if (pr.has_epoch && pr.seq >= st.seq_seen &&
+	    (st.lost_noted || strcmp(pr.epoch, st.epoch) == 0)) {
+		memcpy(st.epoch, pr.epoch, sizeof(st.epoch));
+		st.seq_seen = pr.seq;
+		st.lost = st.lost_noted = 0;
+		st.lost_why[0] = '\0';
+		log_notice("redis: data loss cleared: epoch %s, seq %llu",
+		    st.epoch, (unsigned long long)pr.seq);
+		return;
+	}
+	store_lost_record();
+}
+
+/* One reply of a probe; the last one judges it. */
+static void
+store_probe_cb(redisReply *r, void *arg)
+{
+	enum store_probe_part	part = (enum store_probe_part)(intptr_t)arg;
+	int			first = pr.first;
+
+	if (r == NULL) {
+		st.probing = 0;
+		return;
+	}
+	switch (part) {
+	case PROBE_EPOCH_NX:
+		break;
+	case PROBE_WRITE:
+		if (r->type == REDIS_REPLY_ERROR)
+			snprintf(st.refused, sizeof(st.refused), "%s", r->str);
+		else
+			st.refused[0] = '\0';
+		break;
+	case PROBE_EPOCH:
+		pr.has_epoch = r->type == REDIS_REPLY_STRING &&
+		    r->len == STORE_EPOCH_LEN;
+		if (pr.has_epoch)
+			memcpy(pr.epoch, r->str, sizeof(pr.epoch));
+		break;
+	case PROBE_SEQ:
+		pr.seq = r->type == REDIS_REPLY_STRING ?
+		    strtoull(r->str, NULL, 10) : 0;
+		break;
+	case PROBE_LOST:
+		pr.has_lost = r->type == REDIS_REPLY_STRING;
+		if (pr.has_lost)
+			snprintf(pr.lost, sizeof(pr.lost), "%s", r->str);
+		st.probing = 0;
+		if (r->type != REDIS_REPLY_ERROR)
+			store_probe_judge();
+		if (first)
+			store_came_up();
+		store_health_note();
+		break;
+	}
+}
+
+/*
+ * Send a probe: a write (refused under MISCONF or OOM), then the epoch,
+ * seq and loss record.  first: the check right after connecting, which
+ * also creates the epoch on the first connection of this run.
+ */
+static void
+store_probe(int first)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	unsigned char		 rnd[STORE_EPOCH_LEN / 2];
+	char			 epoch[STORE_EPOCH_LEN + 1], now[24];
+	const char		*argv[6];
+	size_t			 i;
+	int			 rv = 0;
+
+	memset(&pr, 0, sizeof(pr));
+	pr.first = first;
+	if (first && st.epoch[0] == '\0') {
+		if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+			fatalx("store_probe: RAND_bytes");
+		for (i = 0; i < sizeof(rnd); i++) {
+			epoch[2 * i] = hex[rnd[i] >> 4];
+			epoch[2 * i + 1] = hex[rnd[i] & 15];
+		}
+		epoch[STORE_EPOCH_LEN] = '\0';
+		argv[0] = "SET";
+		argv[1] = store_key("epoch");
+		argv[2] = epoch;
+		argv[3] = "NX";
+		rv |= store_send(4, argv, NULL, store_probe_cb,
+		    (void *)PROBE_EPOCH_NX);
+	}
+	snprintf(now, sizeof(now), "%llu", (unsigned long long)now_ms());
+	argv[0] = "SET";
+	argv[1] = store_key("probe");
+	argv[2] = now;
+	argv[3] = "PX";
+	argv[4] = "60000";
+	rv |= store_send(5, argv, NULL, store_probe_cb, (void *)PROBE_WRITE);
+	argv[0] = "GET";
+	argv[1] = store_key("epoch");
+	rv |= store_send(2, argv, NULL, store_probe_cb, (void *)PROBE_EPOCH);
+	argv[1] = store_key("seq");
+	rv |= store_send(2, argv, NULL, store_probe_cb, (void *)PROBE_SEQ);
+	argv[1] = store_key("lost");
+	rv |= store_send(2, argv, NULL, store_probe_cb, (void *)PROBE_LOST);
+	if (rv != 0) {
+		event_active(st.drop, 0, 0);
+		return;
+	}
+	st.probing = 1;
+	st.probed = mono_ms();
+}
+
+static void
+store_probe_timer_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	if (st.state == STORE_S_UP && !st.probing)
+		store_probe(0);
+	store_health_note();
+}
+
+/* The worst trouble now, its reason in st.why. */
+static enum store_trouble
+store_trouble(void)
+{
+	struct store_req	*req;
+	uint64_t		 now = mono_ms();
+
+	if (st.state != STORE_S_UP) {
+		snprintf(st.why, sizeof(st.why), "redis unavailable");
+		return STORE_T_DOWN;
+	}
+	if (st.lost) {
+		snprintf(st.why, sizeof(st.why), "%s", st.lost_why);
+		return STORE_T_LOST;
+	}
+	if ((req = TAILQ_FIRST(&st.reqs)) != NULL &&
+	    now - req->sent > STORE_OVERDUE_MS) {
+		snprintf(st.why, sizeof(st.why), "redis not answering: a reply "
+		    "is %llu ms overdue", (unsigned long long)(now - req->sent));
+		return STORE_T_OVERDUE;
+	}
+	if (st.refused[0] != '\0') {
+		snprintf(st.why, sizeof(st.why), "redis refuses writes: %s",
+		    st.refused);
+		return STORE_T_WRITES;
+	}
+	st.why[0] = '\0';
+	return STORE_T_NONE;
+}
+
+/* NULL while Redis is healthy, else why not (for /healthz, STATUS=). */
+const char *
+store_health(void)
+{
+	return store_trouble() == STORE_T_NONE ? NULL : st.why;
+}
+
+/* The reason publishing is refused while Redis has lost data, or NULL. */
+const char *
+store_lost(void)
+{
+	return st.lost && st.state == STORE_S_UP ? st.lost_why : NULL;
+}
+
+/* Log a change of health once, at error level (down has its own lines). */
+void
+store_health_note(void)
+{
+	enum store_trouble	t = store_trouble();
+
+	if (t == st.reported)
+		return;
+	if (t == STORE_T_NONE) {
+		if (st.reported != STORE_T_DOWN)
+			log_notice("redis: healthy again");
+	}
+	else if (t != STORE_T_DOWN)
+		log_errx("redis: unhealthy: %s", st.why);
+	st.reported = t;
+}
+
 void
 store_sweep(void)
 {
@@ -365,12 +681,19 @@ store_sweep(void)
 void
 store_init(void (*on_ready)(int))
 {
+	static const struct timeval	probe_tv = { 0, STORE_PROBE_MS * 1000 };
+
 	TAILQ_INIT(&st.reqs);
 	st.on_ready = on_ready;
 	st.retry = evtimer_new(wz->base, store_retry_cb, NULL);
 	st.drop = event_new(wz->base, -1, 0, store_drop_cb, NULL);
-	if (st.retry == NULL || st.drop == NULL)
+	st.probe = event_new(wz->base, -1, EV_PERSIST, store_probe_timer_cb,
+	    NULL);
+	if (st.retry == NULL || st.drop == NULL || st.probe == NULL)
 		fatalx("store_init: event_new");
+	if (event_add(st.probe, &probe_tv) == -1)
+		fatalx("store_init: event_add");
+	st.reported = STORE_T_DOWN;
 	store_connect();
 }
 
@@ -387,6 +710,7 @@ store_shutdown(void)
 	}
 	event_free(st.retry);
 	event_free(st.drop);
-	st.retry = st.drop = NULL;
+	event_free(st.probe);
+	st.retry = st.drop = st.probe = NULL;
 	store_set_state(STORE_S_DOWN);
 }

@@ -253,6 +253,11 @@ extern const char *const lua_names[STORE_LUA_COUNT];
 void		 store_init(void (*on_ready)(int first));
 void		 store_shutdown(void);
 int		 store_up(void);
+/* NULL while Redis is up and healthy, else the reason (see store.c). */
+const char	*store_health(void);
+/* Why PUBLISH is refused: Redis lost its data; NULL otherwise. */
+const char	*store_lost(void);
+void		 store_health_note(void);	/* log a change of health */
 size_t		 store_inflight(void);
 /* Run a script / a command.  -1 (cb not called) if Redis is down. */
 int		 store_eval(enum store_script, int argc, const char **argv,

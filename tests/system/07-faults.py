@@ -4,7 +4,8 @@
 PUBLISH is refused with 501 (store unavailable, try again) and agents stay
 connected; when Redis comes back the daemon reconnects by itself.  A Redis
 that comes back empty (its data lost) does not cut everyone off: the daemon
-keeps the tree it has until one is imported again.  Out of file
+keeps the tree it has until one is imported again, and refuses PUBLISH
+until `wuzhactl redis rearm` (26-redis-health has the details).  Out of file
 descriptors, the listener pauses and retries instead of spinning on accept,
 says so in its log (once a second at most), /metrics and /healthz, and the
 sessions it has keep working.
@@ -53,8 +54,12 @@ def test_redis_outage_refuses_publish_keeps_agents_and_recovers(own):
     assert a.proc.alive()
     assert "disconnected" not in a.log(), a.log()
 
-    # The agent was never cut off: a publish after re-import reaches it.
+    # The agent was never cut off: once the tree is imported again and the
+    # operator has rearmed (the data was lost), a publish reaches it.
     own.import_tree()
+    own.run([harness.binary("wuzhactl"), "redis", "rearm", "--redis",
+             own.redis_sock, "--prefix", own.prefix])
+    own.daemon.wait_log("redis: data loss cleared", timeout=5)
     aid, _, targeted = own.publish("officer-li", "school-a")
     assert targeted > 0
     a.wait_shown(aid)

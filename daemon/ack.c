@@ -113,7 +113,7 @@ ack_done_cb(redisReply *r, void *arg)
 			struct alert *a = alerts_get(q->id);
 
 			/* A drill's acks are counted apart from real ones. */
-			metrics_count((a != NULL && a->status !=
+			metrics_count((a != NULL && a->r.status !=
 			    PROTO_STATUS_ACTUAL ? M_DRILL_ACK_DELIVERED :
 			    M_ACK_DELIVERED) + (int)v - PROTO_ACK_DELIVERED, 1);
 			if (i == 0 || strcmp(q->id, ab->v[i - 1].id) != 0)
@@ -329,20 +329,20 @@ ack_handle(struct conn *c, const uint8_t *p, size_t len)
 		    "relayed only");
 		return;
 	}
-	if ((a = alerts_get(ack.id)) != NULL && a->expires_at <= now_ms()) {
+	if ((a = alerts_get(ack.id)) != NULL && a->r.expires <= now_ms()) {
 		/* Past expiry the counters are frozen, even before the sweep. */
-		ack_not_live(c, ack.id, a->expires_at, NULL);
+		ack_not_live(c, ack.id, a->r.expires, NULL);
 		return;
 	}
 	if (a == NULL) {
 		ack_why_not_live(c, ack.id);
 		return;
 	}
-	target = tree_node(wz->tree, a->target);
+	target = tree_node(wz->tree, a->r.target);
 	if (!(pr->rights & PROTO_R_RECEIVE) || target == NULL ||
 	    !tree_covers(target, pr->node)) {
 		conn_error(c, PROTO_E_NOT_ADDRESSED, ack.id, "alert %s was not "
-		    "sent to %s", a->id, pr->cn);
+		    "sent to %s", a->r.id, pr->cn);
 		return;
 	}
 	if (queued == queue_cap) {
@@ -355,7 +355,7 @@ ack_handle(struct conn *c, const uint8_t *p, size_t len)
 	memset(q, 0, sizeof(*q));
 	conn_ref(c);
 	q->c = c;
-	strlcpy(q->id, a->id, sizeof(q->id));
+	strlcpy(q->id, a->r.id, sizeof(q->id));
 	strlcpy(q->cn, pr->cn, sizeof(q->cn));
 	q->state = ack.state;
 	q->reach = ack.has_reach ? ack.reach : 0;

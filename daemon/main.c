@@ -375,6 +375,8 @@ main(int argc, char *argv[])
 	conn_set_ops(&dispatch_ops);
 	tree_set_swap_hook(conn_rebind);
 	alerts_init();
+	alerts_set_gone_hook(watch_alert_gone);
+	publish_init();
 	schedule_init();
 	ack_init();
 	tick_ev = event_new(wz->base, -1, EV_PERSIST, tick_cb, NULL);
@@ -402,6 +404,7 @@ main(int argc, char *argv[])
 	watch_free_all();
 	ack_free();
 	schedule_free();
+	publish_free();
 	alerts_free();
 	tree_free(wz->tree);
 	event_free(tick_ev);

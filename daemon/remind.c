@@ -163,7 +163,7 @@ remind_sent_cb(redisReply *r, void *arg)
 		metrics_count(M_REMINDERS, sent);
 		metrics_count(M_DELIVERED, sent);
 		log_info("alert %s: reminder %u of %u pushed to %zu agents not "
-		    "yet read", a->id, rr->round, a->max_reminders, sent);
+		    "yet read", a->r.id, rr->round, a->r.tm.max_reminders, sent);
 	}
 	remind_req_free(rr);
 }
@@ -222,13 +222,13 @@ remind_store(struct alert *a, struct tnode *obs, struct remind_told *rt)
 
 	if ((argv = calloc(argc, sizeof(*argv))) == NULL ||
 	    (lens = calloc(argc, sizeof(*lens))) == NULL ||
-	    asprintf(&what, "alert %s: escalation at %s", a->id, obs->id) == -1)
+	    asprintf(&what, "alert %s: escalation at %s", a->r.id, obs->id) == -1)
 		fatal("remind_store");
-	snprintf(exp, sizeof(exp), "%llu", (unsigned long long)a->expires_at);
+	snprintf(exp, sizeof(exp), "%llu", (unsigned long long)a->r.expires);
 	snprintf(now, sizeof(now), "%llu", (unsigned long long)now_ms());
 	snprintf(n, sizeof(n), "%zu", rt->n);
 	argv[0] = store_key("%s", "");
-	argv[1] = a->id;
+	argv[1] = a->r.id;
 	argv[2] = exp;
 	argv[3] = now;
 	argv[4] = obs->id;
@@ -264,7 +264,7 @@ remind_escalate_node(struct alert *a, struct tnode *obs,
 	char			 names[512] = "";
 
 	memset(&e, 0, sizeof(e));
-	strlcpy(e.id, a->id, sizeof(e.id));
+	strlcpy(e.id, a->r.id, sizeof(e.id));
 	e.seq = a->seq;
 	strlcpy(e.node, obs->id, sizeof(e.node));
 	pbuf_init(&l);
@@ -289,14 +289,14 @@ remind_escalate_node(struct alert *a, struct tnode *obs,
 	pbuf_init(&b);
 	proto_escalation_encode(&b, &e);
 	if (b.err != 0)
-		fatalx("alert %s: cannot encode an escalation", a->id);
+		fatalx("alert %s: cannot encode an escalation", a->r.id);
 	/* Encoded once; every observer gets the same bytes. */
 	memset(&rt, 0, sizeof(rt));
 	rt.bl = blob_new(&b);
 	conn_observers_at(obs, remind_tell_cb, &rt);
 	metrics_count(M_ESCALATIONS, rt.n);
 	log_notice("alert %s: escalated to %zu connected observers at %s: %zu "
-	    "not read: %s%s", a->id, rt.n, obs->id, n, names,
+	    "not read: %s%s", a->r.id, rt.n, obs->id, n, names,
 	    strlen(names) + 8 >= sizeof(names) ? " ..." : "");
 	remind_store(a, obs, &rt);
 	blob_unref(rt.bl);
@@ -363,10 +363,10 @@ remind_escalated_cb(redisReply *r, void *arg)
 	}
 	if (lost > 0)
 		log_warnx("alert %s: %zu not read with nobody observing above "
-		    "them", a->id, lost);
+		    "them", a->r.id, lost);
 	if (n == 0 && lost == 0)
 		log_info("alert %s: escalation due, but everyone has read it",
-		    a->id);
+		    a->r.id);
 	free(group);
 	free(un);
 	remind_req_free(rr);
@@ -383,7 +383,7 @@ remind_fire(struct alert *a, struct remind_req *rr, store_cb *cb)
 	if ((argv = calloc(rr->n + 4, sizeof(*argv))) == NULL)
 		fatal("remind_fire");
 	argv[0] = store_key("%s", "");
-	argv[1] = a->id;
+	argv[1] = a->r.id;
 	argv[2] = rr->escalation ? "escalated" : "reminded";
 	snprintf(val, sizeof(val), "%u", rr->escalation ? 1 : rr->round);
 	argv[3] = val;
@@ -405,30 +405,30 @@ remind_check_cb(struct alert *a, void *arg)
 	struct remind_req	*rr;
 	struct tnode		*target;
 
-	if (a->timer_busy || a->expires_at <= now || now < a->accepted_at)
+	if (a->timer_busy || a->r.expires <= now || now < a->r.accepted)
 		return;
-	if ((target = tree_node(wz->tree, a->target)) == NULL)
+	if ((target = tree_node(wz->tree, a->r.target)) == NULL)
 		return;
-	age = now - a->accepted_at;
-	if (a->escalate_ms > 0 && !a->escalated && age >= a->escalate_ms) {
+	age = now - a->r.accepted;
+	if (a->r.tm.escalate_ms > 0 && !a->escalated && age >= a->r.tm.escalate_ms) {
 		if ((rr = calloc(1, sizeof(*rr))) == NULL)
 			fatal("remind");
-		strlcpy(rr->id, a->id, sizeof(rr->id));
+		strlcpy(rr->id, a->r.id, sizeof(rr->id));
 		rr->escalation = 1;
 		tree_walk(target, remind_collect_members_cb, rr);
 		remind_fire(a, rr, remind_escalated_cb);
 		return;		/* one timer per alert at a time */
 	}
-	if (a->remind_ms > 0) {
-		due = (uint32_t)(age / a->remind_ms);
-		if (due > a->max_reminders)
-			due = a->max_reminders;
+	if (a->r.tm.remind_ms > 0) {
+		due = (uint32_t)(age / a->r.tm.remind_ms);
+		if (due > a->r.tm.max_reminders)
+			due = a->r.tm.max_reminders;
 	}
 	if (due <= a->reminded)
 		return;
 	if ((rr = calloc(1, sizeof(*rr))) == NULL)
 		fatal("remind");
-	strlcpy(rr->id, a->id, sizeof(rr->id));
+	strlcpy(rr->id, a->r.id, sizeof(rr->id));
 	rr->round = due;	/* rounds missed while down collapse into one */
 	tree_walk(target, remind_collect_conns_cb, rr);
 	remind_fire(a, rr, remind_sent_cb);

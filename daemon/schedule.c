@@ -29,19 +29,8 @@
 
 /* One held alert. */
 struct held {
-	proto_id	 id;
-	proto_id	 target;
-	proto_id	 issuer;
-	proto_id	 references;
-	uint8_t		 type;
-	uint8_t		 status;
-	uint64_t	 issued;
-	uint64_t	 expires;
-	uint64_t	 publish_at;
-	struct alert_timers tm;
+	struct alert_rec r;		/* publish_at: when it goes out */
 	char		*headline;	/* for SCHEDULE lists */
-	uint8_t		*env;
-	size_t		 envlen;
 	int		 releasing;	/* the release script is in Redis */
 	uint64_t	 retry_at;	/* now_ms before which not to retry */
 };
@@ -59,7 +48,7 @@ held_free(void *v)
 	if (h == NULL)
 		return;
 	free(h->headline);
-	free(h->env);
+	alert_rec_clear(&h->r);
 	free(h);
 }
 
@@ -84,10 +73,10 @@ schedule_get(const char *id)
 	return htab_get(&helds, id);
 }
 
-const char *
-held_target(const struct held *h)
+const struct alert_rec *
+held_rec(const struct held *h)
 {
-	return h->target;
+	return &h->r;
 }
 
 size_t
@@ -98,52 +87,41 @@ schedule_count(void)
 
 /* Keep a held alert (copies everything); NULL if the envelope is bad. */
 static struct held *
-held_new(const struct alert_spec *sp)
+held_new(const struct alert_rec *rec)
 {
 	struct proto_envelope	 e;
 	struct proto_alert	 b;
 	struct held		*h;
 
-	if (proto_envelope_decode(sp->env, sp->envlen, &e) != 0 ||
+	if (proto_envelope_decode(rec->env, rec->envlen, &e) != 0 ||
 	    proto_alert_decode(e.body.p, e.body.len, &b) != 0)
 		return NULL;
 	if ((h = calloc(1, sizeof(*h))) == NULL ||
-	    (h->env = malloc(sp->envlen)) == NULL ||
 	    (h->headline = strndup((const char *)b.headline.p,
 	    b.headline.len)) == NULL)
 		fatal("held_new");
-	strlcpy(h->id, sp->id, sizeof(h->id));
-	strlcpy(h->target, sp->target, sizeof(h->target));
-	strlcpy(h->issuer, sp->issuer, sizeof(h->issuer));
-	strlcpy(h->references, sp->references, sizeof(h->references));
-	h->type = sp->type;
-	h->status = b.status;
-	h->issued = sp->issued;
-	h->expires = sp->expires;
-	h->publish_at = sp->publish_at;
-	h->tm = sp->tm;
-	memcpy(h->env, sp->env, sp->envlen);
-	h->envlen = sp->envlen;
+	alert_rec_copy(&h->r, rec);
+	h->r.status = b.status;
 	return h;
 }
 
 void
-schedule_add(const struct alert_spec *sp, uint32_t targeted, const char *who)
+schedule_add(const struct alert_rec *rec, uint32_t targeted, const char *who)
 {
 	struct held	*h;
 	char		 t[32];
 
-	if ((h = held_new(sp)) == NULL) {
+	if ((h = held_new(rec)) == NULL) {
 		log_warnx("alert %s: held, but its envelope does not decode",
-		    sp->id);
+		    rec->id);
 		return;
 	}
-	held_free(htab_put(&helds, h->id, h));
+	held_free(htab_put(&helds, h->r.id, h));
 	log_info("alert %s from %s for %s%s: held until %s (%" PRIu64 " ms), "
-	    "%u targeted now", h->id, who, h->target,
-	    h->status != PROTO_STATUS_ACTUAL ? " (drill)" : "",
-	    clock_str(h->publish_at, "%Y-%m-%dT%H:%M:%SZ", CLOCK_UTC, t,
-	    sizeof(t)), h->publish_at,
+	    "%u targeted now", h->r.id, who, h->r.target,
+	    h->r.status != PROTO_STATUS_ACTUAL ? " (drill)" : "",
+	    clock_str(h->r.publish_at, "%Y-%m-%dT%H:%M:%SZ", CLOCK_UTC, t,
+	    sizeof(t)), h->r.publish_at,
 	    targeted);
 	schedule_arm();
 }
@@ -170,7 +148,6 @@ schedule_released_cb(redisReply *r, void *arg)
 {
 	char			*id = arg;
 	struct held		*h;
-	struct alert_spec	 sp;
 	struct tnode		*target;
 
 	if ((h = htab_get(&helds, id)) == NULL) {
@@ -196,21 +173,10 @@ schedule_released_cb(redisReply *r, void *arg)
 		schedule_arm();
 		return;
 	}
-	memset(&sp, 0, sizeof(sp));
-	sp.id = h->id;
-	sp.env = h->env;
-	sp.envlen = h->envlen;
-	sp.target = h->target;
-	sp.issuer = h->issuer;
-	sp.references = h->references;
-	sp.type = h->type;
-	sp.status = h->status;
-	sp.issued = h->issued;
-	sp.expires = h->expires;
-	sp.accepted = now_ms();
-	sp.tm = h->tm;
-	target = tree_node(wz->tree, h->target);
-	publish_live(&sp, (uint64_t)r->element[1]->integer,
+	h->r.accepted = now_ms();
+	h->r.publish_at = 0;
+	target = tree_node(wz->tree, h->r.target);
+	alerts_went_live(&h->r, (uint64_t)r->element[1]->integer,
 	    target != NULL ? target->receivers : 0, "the schedule");
 	held_free(htab_del(&helds, id));
 	free(id);
@@ -234,18 +200,18 @@ schedule_drop(struct held *h, const char *why)
 {
 	const char	*argv[5];
 
-	log_warnx("alert %s: held until its time, but %s: not sent", h->id,
+	log_warnx("alert %s: held until its time, but %s: not sent", h->r.id,
 	    why);
 	argv[0] = "ZREM";
 	argv[1] = store_key("schedule");
-	argv[2] = h->id;
+	argv[2] = h->r.id;
 	store_cmd(3, argv, NULL, schedule_dropped_cb, NULL);
 	argv[0] = "HSET";
-	argv[1] = store_key("alert:%s", h->id);
+	argv[1] = store_key("alert:%s", h->r.id);
 	argv[2] = "state";
 	argv[3] = "dropped";
 	store_cmd(4, argv, NULL, schedule_dropped_cb, NULL);
-	held_free(htab_del(&helds, h->id));
+	held_free(htab_del(&helds, h->r.id));
 }
 
 /* Run the release script for h with the tree as it is now. */
@@ -258,19 +224,19 @@ schedule_release(struct held *h)
 	size_t		 flens[LUA_RELEASE_ARGS];
 	char		 now[24], *id;
 
-	if ((target = tree_node(wz->tree, h->target)) == NULL) {
+	if ((target = tree_node(wz->tree, h->r.target)) == NULL) {
 		schedule_drop(h, "its target node is no longer in the tree");
 		return;
 	}
 	snprintf(now, sizeof(now), "%" PRIu64, now_ms());
 	fixed[LUA_RELEASE_PREFIX] = store_key("%s", "");
-	fixed[LUA_RELEASE_ID] = h->id;
+	fixed[LUA_RELEASE_ID] = h->r.id;
 	fixed[LUA_RELEASE_NOW] = now;
 	flens[LUA_RELEASE_PREFIX] = strlen(wz->conf->redis.prefix);
-	flens[LUA_RELEASE_ID] = strlen(h->id);
+	flens[LUA_RELEASE_ID] = strlen(h->r.id);
 	flens[LUA_RELEASE_NOW] = strlen(now);
 	pubargs_build(&pa, target, fixed, flens, LUA_RELEASE_ARGS);
-	if ((id = strdup(h->id)) == NULL)
+	if ((id = strdup(h->r.id)) == NULL)
 		fatal("schedule_release");
 	h->releasing = 1;
 	if (store_eval(STORE_LUA_RELEASE, pa.argc, pa.argv, pa.lens,
@@ -279,7 +245,7 @@ schedule_release(struct held *h)
 		h->retry_at = now_ms() + SCHEDULE_RETRY_MS;
 		free(id);
 		log_warnx("alert %s: due, but the store is unavailable; "
-		    "trying again", h->id);
+		    "trying again", h->r.id);
 	}
 	pubargs_free(&pa);
 }
@@ -300,7 +266,7 @@ schedule_due_cb(void *v, void *arg)
 
 	if (h->releasing)
 		return;
-	at = h->publish_at > h->retry_at ? h->publish_at : h->retry_at;
+	at = h->r.publish_at > h->retry_at ? h->r.publish_at : h->retry_at;
 	if (at <= dc->now)
 		dc->due[dc->n++] = h;
 	else if (dc->next == 0 || at < dc->next)
@@ -337,7 +303,7 @@ schedule_arm(void)
 		fatal("schedule_arm");
 	htab_foreach(&helds, schedule_due_cb, &dc);
 	for (i = 0; i < dc.n; i++) {
-		if (dc.due[i]->expires <= dc.now)
+		if (dc.due[i]->r.expires <= dc.now)
 			schedule_drop(dc.due[i], "it expired before it was due "
 			    "or while the server was down");
 		else
@@ -369,7 +335,7 @@ static void
 schedule_loaded_cb(redisReply *r, void *arg)
 {
 	void			(*done)(int) = schedule_load_done;
-	struct alert_spec	 sp;
+	struct alert_rec	 rec;
 	struct held		*h;
 	redisReply		**e;
 	size_t			 i, n = 0;
@@ -386,27 +352,28 @@ schedule_loaded_cb(redisReply *r, void *arg)
 	htab_clear(&helds, held_free);
 	for (i = 0; i < r->elements; i += HELD_GROUP) {
 		e = &r->element[i];
-		memset(&sp, 0, sizeof(sp));
-		sp.id = e[0]->str;
-		sp.publish_at = strtoull(e[1]->str, NULL, 10);
-		sp.env = (const uint8_t *)e[2]->str;
-		sp.envlen = e[2]->len;
-		sp.target = e[3]->str;
-		sp.issuer = e[4]->str;
-		sp.type = (uint8_t)atoi(e[5]->str);
-		sp.issued = strtoull(e[6]->str, NULL, 10);
-		sp.expires = strtoull(e[7]->str, NULL, 10);
-		sp.tm.remind_ms = (uint32_t)strtoul(e[8]->str, NULL, 10);
-		sp.tm.escalate_ms = (uint32_t)strtoul(e[9]->str, NULL, 10);
-		sp.tm.max_reminders = (uint32_t)strtoul(e[10]->str, NULL, 10);
-		sp.references = e[12]->str;
-		if (!proto_name_valid(sp.id, strlen(sp.id)) ||
-		    (h = held_new(&sp)) == NULL) {
+		memset(&rec, 0, sizeof(rec));
+		if (strlcpy(rec.id, e[0]->str, sizeof(rec.id)) >= sizeof(rec.id))
+			rec.id[0] = '\0';
+		rec.publish_at = strtoull(e[1]->str, NULL, 10);
+		rec.env = (uint8_t *)e[2]->str;	/* borrowed: held_new copies */
+		rec.envlen = e[2]->len;
+		strlcpy(rec.target, e[3]->str, sizeof(rec.target));
+		strlcpy(rec.issuer, e[4]->str, sizeof(rec.issuer));
+		rec.type = (uint8_t)atoi(e[5]->str);
+		rec.issued = strtoull(e[6]->str, NULL, 10);
+		rec.expires = strtoull(e[7]->str, NULL, 10);
+		rec.tm.remind_ms = (uint32_t)strtoul(e[8]->str, NULL, 10);
+		rec.tm.escalate_ms = (uint32_t)strtoul(e[9]->str, NULL, 10);
+		rec.tm.max_reminders = (uint32_t)strtoul(e[10]->str, NULL, 10);
+		strlcpy(rec.references, e[12]->str, sizeof(rec.references));
+		if (!proto_name_valid(rec.id, strlen(rec.id)) ||
+		    (h = held_new(&rec)) == NULL) {
 			log_warnx("schedule: held alert %s in Redis does not "
 			    "decode; left alone", e[0]->str);
 			continue;
 		}
-		held_free(htab_put(&helds, h->id, h));
+		held_free(htab_put(&helds, h->r.id, h));
 		n++;
 	}
 	log_info("schedule: %zu held alerts loaded", n);
@@ -449,7 +416,7 @@ schedule_pick_cb(void *v, void *arg)
 	struct list_ctx	*lc = arg;
 	struct tnode	*t;
 
-	if ((t = tree_node(wz->tree, h->target)) != NULL &&
+	if ((t = tree_node(wz->tree, h->r.target)) != NULL &&
 	    tree_covers(lc->root, t))
 		lc->v[lc->n++] = h;
 }
@@ -460,9 +427,9 @@ schedule_cmp(const void *x, const void *y)
 	const struct held	*a = *(struct held *const *)x;
 	const struct held	*b = *(struct held *const *)y;
 
-	if (a->publish_at != b->publish_at)
-		return a->publish_at < b->publish_at ? -1 : 1;
-	return strcmp(a->id, b->id);
+	if (a->r.publish_at != b->r.publish_at)
+		return a->r.publish_at < b->r.publish_at ? -1 : 1;
+	return strcmp(a->r.id, b->r.id);
 }
 
 /*
@@ -505,15 +472,15 @@ schedule_handle(struct conn *c, const uint8_t *p, size_t len)
 		size_t before = item.len;
 
 		memset(&it, 0, sizeof(it));
-		strlcpy(it.id, lc.v[i]->id, sizeof(it.id));
-		strlcpy(it.issuer, lc.v[i]->issuer, sizeof(it.issuer));
-		strlcpy(it.target, lc.v[i]->target, sizeof(it.target));
-		it.msg_type = lc.v[i]->type;
-		it.publish_at = lc.v[i]->publish_at;
-		it.expires_at = lc.v[i]->expires;
+		strlcpy(it.id, lc.v[i]->r.id, sizeof(it.id));
+		strlcpy(it.issuer, lc.v[i]->r.issuer, sizeof(it.issuer));
+		strlcpy(it.target, lc.v[i]->r.target, sizeof(it.target));
+		it.msg_type = lc.v[i]->r.type;
+		it.publish_at = lc.v[i]->r.publish_at;
+		it.expires_at = lc.v[i]->r.expires;
 		it.headline.p = (const uint8_t *)lc.v[i]->headline;
 		it.headline.len = strlen(lc.v[i]->headline);
-		it.status = lc.v[i]->status;
+		it.status = lc.v[i]->r.status;
 		proto_schedule_item_put(&item, &it);
 		if (item.len > room || item.len - mark > UINT16_MAX) {
 			item.len = before;

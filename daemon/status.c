@@ -444,7 +444,7 @@ watch_refresh(struct watch *w)
 	sr->flags = w->flags;
 	w->busy = 1;
 	w->dirty = 0;
-	status_query(sr, a->target);
+	status_query(sr, a->r.target);
 }
 
 /* Refresh every changed watch whose interval has passed; wait for the rest. */
@@ -605,7 +605,7 @@ status_handle(struct conn *c, const uint8_t *p, size_t len)
 	strlcpy(sr->node, req.node, sizeof(sr->node));
 	sr->flags = req.flags;
 	if ((a = alerts_get(req.id)) != NULL) {
-		status_query(sr, a->target);
+		status_query(sr, a->r.target);
 		return;
 	}
 	/* Not live (expired, or never): its target is in Redis, if anywhere. */

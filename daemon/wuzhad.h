@@ -268,53 +268,56 @@ int		 store_cmd(int argc, const char **argv, const size_t *lens,
 const char	*store_key(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void		 store_sweep(void);
 
-/* --- publish.c: the alert cache, PUBLISH and fan-out --------------------- */
-
-struct alert {
-	proto_id	 id;
-	proto_id	 target;
-	proto_id	 issuer;
-	uint8_t		 msg_type;
-	uint64_t	 seq;
-	uint64_t	 issued_at;
-	uint64_t	 expires_at;
-	struct blob	*frame;		/* ALERT frame, flags 0 */
-	struct blob	*resent;	/* ALERT frame, flags RESENT (lazy) */
-	struct blob	*reminder;	/* ALERT frame, flags REMINDER (lazy) */
-	uint8_t		*env;		/* the envelope as stored */
-	size_t		 envlen;
-	uint64_t	 accepted_at;	/* ms, server clock: timers count from here */
-	uint32_t	 remind_ms;	/* 0: no reminders */
-	uint32_t	 escalate_ms;	/* 0: no escalation */
-	uint32_t	 max_reminders;
-	uint32_t	 reminded;	/* reminder rounds done (stored in Redis) */
-	int		 escalated;	/* escalation done (stored in Redis) */
-	int		 timer_busy;	/* a reminder/escalation is in flight */
-	uint8_t		 status;	/* enum proto_alert_status: drills apart */
-};
+/* --- alerts.c: the alert record, the cache of live alerts, fan-out ------ */
 
 /* Timer settings of an alert being accepted. */
 struct alert_timers {
-	uint32_t	 remind_ms;
-	uint32_t	 escalate_ms;
+	uint32_t	 remind_ms;	/* 0: no reminders */
+	uint32_t	 escalate_ms;	/* 0: no escalation */
 	uint32_t	 max_reminders;
 };
 
-/* What an accepted alert is made of (views of someone else's memory). */
-struct alert_spec {
-	const char	*id;
-	const uint8_t	*env;
-	size_t		 envlen;
-	const char	*target;
-	const char	*issuer;
-	const char	*references;
-	uint8_t		 type;
-	uint8_t		 status;
-	uint64_t	 issued;
-	uint64_t	 expires;
-	uint64_t	 accepted;
-	uint64_t	 publish_at;
+/*
+ * An alert as accepted: what its signed envelope says and what the server
+ * decided.  The one record of an alert's fields, embedded in the cache
+ * entry (struct alert), in a PUBLISH waiting for Redis (publish.c) and in
+ * an alert held until its time (schedule.c).  Whoever embeds it owns env;
+ * a record on the stack may only borrow it.
+ */
+struct alert_rec {
+	proto_id	 id;
+	proto_id	 target;
+	proto_id	 issuer;
+	proto_id	 references;	/* UPDATE, CANCEL: the alert meant */
+	uint8_t		 type;		/* PROTO_MSG_* */
+	uint8_t		 status;	/* enum proto_alert_status: drills apart */
+	uint64_t	 issued;	/* ms, as signed */
+	uint64_t	 expires;	/* ms, as signed */
+	uint64_t	 accepted;	/* ms, server clock: timers count from here */
+	uint64_t	 publish_at;	/* held until then; 0: at once */
 	struct alert_timers tm;
+	uint8_t		*env;		/* the envelope as stored */
+	size_t		 envlen;
+};
+
+/* A deep copy of src into dst (env copied); free with alert_rec_clear. */
+void		 alert_rec_copy(struct alert_rec *dst, const struct alert_rec *src);
+void		 alert_rec_clear(struct alert_rec *);
+/* Same envelope, byte for byte: a retry of the same PUBLISH. */
+int		 alert_rec_same(const struct alert_rec *, const uint8_t *env,
+		    size_t envlen);
+
+/* A live alert, in the cache. */
+struct alert {
+	struct alert_rec r;
+	uint64_t	 seq;
+	uint32_t	 targeted;	/* receivers at its target when accepted */
+	struct blob	*frame;		/* ALERT frame, flags 0 */
+	struct blob	*resent;	/* ALERT frame, flags RESENT (lazy) */
+	struct blob	*reminder;	/* ALERT frame, flags REMINDER (lazy) */
+	uint32_t	 reminded;	/* reminder rounds done (stored in Redis) */
+	int		 escalated;	/* escalation done (stored in Redis) */
+	int		 timer_busy;	/* a reminder/escalation is in flight */
 };
 
 /* Arguments of a script that starts an alert's counters. */
@@ -326,12 +329,20 @@ struct pubargs {
 	size_t		  numlen;
 };
 
+/* The fixed arguments, then (node, receivers) for target's subtree. */
 void		 pubargs_build(struct pubargs *, struct tnode *target,
 		    const char **fixed, const size_t *flens, int nfixed);
 void		 pubargs_free(struct pubargs *);
-/* Cache and push an alert that just went live in Redis with seq. */
-struct alert	*publish_live(const struct alert_spec *, uint64_t seq,
+/*
+ * An alert just went live in Redis with seq (published now, or released
+ * from the schedule): cache a copy, retire what it cancels, push it to
+ * every connected agent below its target.  who names the sender for the
+ * log.
+ */
+struct alert	*alerts_went_live(const struct alert_rec *, uint64_t seq,
 		    uint32_t targeted, const char *who);
+/* Told when an alert leaves the cache (expired or cancelled). */
+void		 alerts_set_gone_hook(void (*)(const char *id));
 uint8_t		 alert_status_of(const uint8_t *env, size_t envlen);
 void		 alerts_init(void);
 void		 alerts_free(void);
@@ -340,17 +351,30 @@ uint64_t	 alerts_max_seq(void);
 size_t		 alerts_live(void);
 void		 alerts_load(void (*done)(int ok));
 void		 alerts_expire(void);
+/*
+ * Live alerts for an agent at n (its node and its ancestors) with a seq
+ * above after, by seq; *count of them.  Free the array (not the alerts).
+ */
+struct alert	**alerts_for(struct tnode *n, uint64_t after, size_t *count);
+/* The ALERT frame of a with the given flags (cached per flag). */
+struct blob	*alert_blob(struct alert *, uint8_t flags);
+/* Call fn on every live alert. */
+void		 alerts_foreach(void (*fn)(struct alert *, void *), void *);
+
+/* --- publish.c: PUBLISH -------------------------------------------------- */
+
+void		 publish_init(void);
+void		 publish_free(void);
 void		 publish_handle(struct conn *, const uint8_t *, size_t);
-/* Agent just said HELLO: send what is pending for it, then READY. */
+
+/* --- sync.c: the catch-up of an agent that just said HELLO --------------- */
+
+/* Send what is pending for it, then READY. */
 struct syncreq;
 void		 sync_start(struct conn *);
 /* The output drained: send the next slice of a catch-up. */
 void		 sync_continue(struct conn *);
 void		 sync_free(struct syncreq *);
-/* The ALERT frame of a with the given flags (cached per flag). */
-struct blob	*alert_blob(struct alert *, uint8_t flags);
-/* Call fn on every live alert. */
-void		 alerts_foreach(void (*fn)(struct alert *, void *), void *);
 
 /* --- remind.c: reminders and escalation ---------------------------------- */
 
@@ -416,13 +440,13 @@ void		 schedule_free(void);
 /* Load the held alerts from Redis; done(0|-1). */
 void		 schedule_load(void (*done)(int ok));
 /* A held alert was stored: keep it and arm the timer. */
-void		 schedule_add(const struct alert_spec *, uint32_t targeted,
+void		 schedule_add(const struct alert_rec *, uint32_t targeted,
 		    const char *who);
 /* The held alert id was cancelled by cancel_id (already in Redis). */
 void		 schedule_cancelled(const char *id, const char *cancel_id,
 		    const char *who);
 struct held	*schedule_get(const char *id);
-const char	*held_target(const struct held *);
+const struct alert_rec *held_rec(const struct held *);
 size_t		 schedule_count(void);
 
 /* --- watch (status.c): STATUS pushed again as acks arrive ---------------- */

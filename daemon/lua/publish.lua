@@ -9,7 +9,9 @@
 -- and is itself only recorded.  A cancel of a live alert retires it from
 -- the live set: it is no longer pending or reminded.  Writes are per
 -- node, never per agent.  Returns {1, seq}, {1, 0} (held), {2, 0} (a
--- held alert cancelled), or {0, 'duplicate'}.
+-- held alert cancelled), {0, 'duplicate'} (the id used by another
+-- envelope) or, for the same envelope again, {3, seq, publish_at, state,
+-- accepted, targeted (-1: not counted), in the live set (1|0)}.
 --#include go_live.lua
 --@arg prefix
 --@arg id
@@ -28,7 +30,16 @@
 --@arg publish_at
 local P, id = ARG.prefix, ARG.id
 local akey = P .. 'alert:' .. id
-if redis.call('EXISTS', akey) == 1 then return {0, 'duplicate'} end
+if redis.call('EXISTS', akey) == 1 then
+  -- The very same envelope again is a retry (its first reply may have been
+  -- lost): say what the first time did.  Another envelope is a duplicate.
+  local h = redis.call('HMGET', akey, 'env', 'seq', 'publish_at', 'state', 'accepted', 'target')
+  if h[1] ~= ARG.env then return {0, 'duplicate'} end
+  local t = redis.call('HGET', P .. 'rate:' .. id, (h[6] or '') .. ':targeted')
+  local live = redis.call('ZSCORE', P .. 'live', id) and 1 or 0
+  return {3, tonumber(h[2] or '0'), tonumber(h[3] or '0'), h[4] or '',
+    tonumber(h[5] or '0'), tonumber(t or '-1'), live}
+end
 redis.call('HSET', akey, 'env', ARG.env, 'target', ARG.target, 'issuer', ARG.issuer,
   'type', ARG.type, 'issued', ARG.issued, 'expires', ARG.expires, 'accepted', ARG.accepted,
   'references', ARG.references, 'remind', ARG.remind, 'escalate', ARG.escalate,

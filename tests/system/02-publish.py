@@ -4,10 +4,13 @@
 PUBLISH (with the documented code, nothing stored, others still served).
 """
 
+import os
+import signal
 import time
 
 import pytest
 
+import harness
 import wuzha_proto as wp
 
 
@@ -215,26 +218,117 @@ def test_desk_publishing_outside_its_subtree_is_refused_with_303(wz, target):
              wp.E_TARGET, aid)
 
 
-def test_replayed_id_is_refused_with_307(wz):
+def _publish_raw(wz, cn, env_bytes):
+    """PUBLISH env_bytes as cn over a fresh session; the answer (t, msg)."""
+    fs, _ = wz.session(cn, role=wp.ROLE_CONSOLE)
+    try:
+        fs.send_raw(wp.publish(env_bytes))
+        return fs.recv(10)
+    finally:
+        fs.close()
+
+
+def test_same_envelope_again_gets_the_first_published(world):
+    """
+    A PUBLISH of the very bytes already accepted is a retry: it gets the
+    first PUBLISHED back (same seq, same targeted), nothing is stored or
+    sent again.  Other bytes under the same id are refused with 307.
+    """
+    wz, agents = world
     key, cert = _officer(wz)
     aid = wz.new_id("replay")
     env = wp.signed_envelope(wp.alert_body(aid, "officer-li", "school-a"),
                              key, cert)
-    fs, _ = wz.session("officer-li", role=wp.ROLE_CONSOLE)
-    try:
-        fs.send_raw(wp.publish(env))
-        first = fs.expect(wp.PUBLISHED)
-        assert first["id"] == aid and first["targeted"] == 7
-    finally:
-        fs.close()
-    # The very same bytes again, then a fresh body reusing the id.
-    _refused(wz, "officer-li", env, wp.E_DUPLICATE)
+    t, first = _publish_raw(wz, "officer-li", env)
+    assert t == wp.PUBLISHED, (wp.TYPE_NAMES.get(t), first)
+    assert first["id"] == aid and first["targeted"] == 7 and first["seq"] > 0
+    agents["adv-a11"].wait_shown(aid)
+    before = wz.store_snapshot()
+    for _ in range(2):
+        t, again = _publish_raw(wz, "officer-li", env)
+        assert t == wp.PUBLISHED, (wp.TYPE_NAMES.get(t), again)
+        assert (again["id"], again["seq"], again["targeted"]) == \
+            (first["id"], first["seq"], first["targeted"])
+    assert wz.store_snapshot() == before, "a retry changed Redis"
+    # A fresh body reusing the id is another alert: refused.
     env2 = wp.signed_envelope(wp.alert_body(aid, "officer-li", "school-b"),
                               key, cert)
-    _refused(wz, "officer-li", env2, wp.E_DUPLICATE)
+    msg = _refused(wz, "officer-li", env2, wp.E_DUPLICATE)
+    assert msg["ref"] == aid and "another envelope" in msg["text"], msg
     assert wz.stored_alert(aid)["target"] == "school-a"
     r = wz.publish("officer-li", "school-a", alert_id=aid, expect_ok=False)
     assert r.rc == 1 and r.error()[:2] == ("duplicate-id", 307), r
+    # Shown once, though published three times.
+    sentinel, _, _ = wz.publish("officer-li", "school-a", headline="last")
+    agents["adv-a11"].wait_shown(sentinel)
+    assert agents["adv-a11"].shown_ids().count(aid) == 1
+
+
+def test_same_envelope_of_a_held_alert_gets_the_first_published(wz):
+    key, cert = _officer(wz)
+    aid = wz.new_id("held-replay")
+    at = int(time.time() * 1000) + 3600 * 1000
+    env = wp.signed_envelope(wp.alert_body(aid, "officer-li", "school-a",
+                                           publish_at=at), key, cert)
+    t, first = _publish_raw(wz, "officer-li", env)
+    assert t == wp.PUBLISHED and first["publish_at"] == at, first
+    t, again = _publish_raw(wz, "officer-li", env)
+    assert t == wp.PUBLISHED, (wp.TYPE_NAMES.get(t), again)
+    assert (again["seq"], again["targeted"], again["publish_at"]) == \
+        (0, first["targeted"], at)
+    assert wz.redis.zcard("schedule") == 1
+
+
+def test_retry_after_a_lost_store_reply_gets_the_first_published(private_env):
+    """
+    Redis stops while a PUBLISH waits: wuzhad gives up after
+    command_timeout (501), but the script is in Redis's input and runs
+    when Redis goes on, so the alert is stored though nobody was told.
+    The same bytes again must get PUBLISHED with the seq that store took
+    (not 307), and the agents below, connected all along, get it once.
+    """
+    env = private_env
+    env.setup(redis={"command_timeout": "1s"})
+    agent = env.start_agent("adv-a11")
+    ready, _, _ = env.publish("officer-li", "school-a", headline="ready")
+    agent.wait_shown(ready)
+    key, cert = _officer(env)
+    aid = env.new_id("lost-reply")
+    body = wp.signed_envelope(wp.alert_body(aid, "officer-li", "school-a"),
+                              key, cert)
+    fs, _ = env.session("officer-li", role=wp.ROLE_CONSOLE)
+    try:
+        os.kill(env.redis_proc.pid, signal.SIGSTOP)
+        try:
+            fs.send_raw(wp.publish(body))
+            t, msg = fs.recv(10)
+        finally:
+            os.kill(env.redis_proc.pid, signal.SIGCONT)
+    finally:
+        fs.close()
+    assert t == wp.ERROR and msg["code"] == 501, (wp.TYPE_NAMES.get(t), msg)
+    harness.wait_for(lambda: env.redis.hget_raw("alert:" + aid, "seq"), 10,
+                     "the first store to run once Redis went on")
+    seq = int(env.stored_alert(aid)["seq"])
+    assert aid not in agent.shown_ids()
+    # wuzhad reconnects to Redis in its own time: retry, as a console would.
+    deadline = time.monotonic() + 15
+    while True:
+        t, msg = _publish_raw(env, "officer-li", body)
+        if not (t == wp.ERROR and msg["code"] == 501) or \
+                time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert t == wp.PUBLISHED, (wp.TYPE_NAMES.get(t), msg)
+    assert (msg["id"], msg["seq"], msg["targeted"]) == (aid, seq, 7)
+    agent.wait_shown(aid)
+    t, msg = _publish_raw(env, "officer-li", body)
+    assert t == wp.PUBLISHED and msg["seq"] == seq, msg
+    last, _, _ = env.publish("officer-li", "school-a", headline="last")
+    agent.wait_shown(last)
+    assert agent.shown_ids().count(aid) == 1
+    assert env.daemon.wait_log(r"alert %s: PUBLISH again from officer-li"
+                               % aid, timeout=5)
 
 
 def test_unknown_target_is_refused_with_304(wz):

@@ -1108,12 +1108,23 @@ conn_observers_at(struct tnode *n, void (*fn)(struct conn *, void *),
 	return k;
 }
 
+/* Do a and b sit at the same path of node ids from their root? */
+static int
+node_same_path(const struct tnode *a, const struct tnode *b)
+{
+	for (; a != NULL && b != NULL; a = a->parent, b = b->parent)
+		if (strcmp(a->id, b->id) != 0)
+			return 0;
+	return a == NULL && b == NULL;
+}
+
 void
 conn_rebind(struct tree *old, struct tree *new)
 {
 	struct conn		*c, *next;
 	struct tprincipal	*p;
-	int			 linked;
+	char			 why[512];
+	int			 linked, recheck;
 
 	for (c = TAILQ_FIRST(&conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, all);
@@ -1122,12 +1133,26 @@ conn_rebind(struct tree *old, struct tree *new)
 		linked = c->in_node;
 		conn_link_list(c, 0);
 		p = tree_principal(new, c->cn);
+		/* The old principal is still readable: old is freed after us. */
+		recheck = p != NULL && (p->rights & PROTO_R_RECEIVE) &&
+		    (!(c->p->rights & PROTO_R_RECEIVE) ||
+		    !node_same_path(c->p->node, p->node));
 		c->p = p;
 		if (p == NULL) {
 			if (linked)
 				conn_seen(c, now_ms());
 			conn_fail(c, PROTO_E_PRINCIPAL, "principal %s was removed "
 			    "from the tree", c->cn);
+			continue;
+		}
+		/*
+		 * Moved, or made a receiver: its certificate must say the new
+		 * place, or its agent could accept nothing sent there.
+		 */
+		if (recheck && conn_path_valid(c, why, sizeof(why)) == -1) {
+			if (linked)
+				conn_seen(c, now_ms());
+			conn_fail(c, PROTO_E_PRINCIPAL, "%s", why);
 			continue;
 		}
 		if (linked || c->state == CONN_S_SYNC || c->state == CONN_S_READY) {

@@ -3,6 +3,7 @@
 
 import os
 import re
+import signal
 import ssl
 import struct
 import subprocess
@@ -141,6 +142,46 @@ def test_receiver_whose_cert_lacks_its_tree_path_gets_error_200(wz, path,
         fs.close()
     wz.daemon.wait_log(r"adv-a12@127\.0\.0\.1:\d+: error: " + said,
                        timeout=5)
+
+
+def test_receiver_moved_in_the_tree_is_cut_off_until_its_cert_says_so(env):
+    """
+    A tree change that moves a connected receiver to another class: its
+    certificate still says the old path, so its agent could accept
+    nothing sent to the new place.  The daemon closes the session with
+    ERROR 200 naming both paths; a receiver that stayed is kept.
+    """
+    env.setup(timeouts={"tree_refresh": "1h"})
+    moved, _ = env.session("adv-a12")
+    kept, _ = env.session("adv-a11")
+    try:
+        t = harness.demo_tree()
+        for p in t.principals:
+            if p["cn"] == "adv-a12":
+                p["node"] = "school-b-d1-c2"
+        env.set_tree(t)
+        env.import_tree()
+        mark = len(env.daemon.log())
+        env.daemon.proc.send_signal(signal.SIGHUP)
+        said = (r"certificate of adv-a12 says wuzha:path:jn-police/school-a/"
+                r"school-a-d1/school-a-d1-c2, the tree places it at "
+                r"jn-police/school-b/school-b-d1/school-b-d1-c2")
+        t, msg = moved.recv(10)
+        while t == wp.PING:
+            t, msg = moved.recv(10)
+        assert t == wp.ERROR and msg["code"] == wp.E_PRINCIPAL, (t, msg)
+        assert re.search(said, msg.get("text", "")), msg
+        assert moved.wait_closed(10)[0]
+        env.daemon.wait_log(r"adv-a12@127\.0\.0\.1:\d+: error: " + said,
+                            timeout=5, start=mark)
+        kept.send_raw(wp.ping(7))
+        t, msg = kept.recv(10)
+        while t == wp.PING:
+            t, msg = kept.recv(10)
+        assert t == wp.PONG, (t, msg)
+    finally:
+        moved.close()
+        kept.close()
 
 
 def test_wuzhactl_with_a_cert_that_is_not_a_principal_says_so(wz):

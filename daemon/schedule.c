@@ -33,6 +33,7 @@ struct held {
 	char		*headline;	/* for SCHEDULE lists */
 	int		 releasing;	/* the release script is in Redis */
 	uint64_t	 retry_at;	/* now_ms before which not to retry */
+	int		 lost_said;	/* logged waiting for a rearm */
 };
 
 static struct htab	 helds;		/* id -> struct held */
@@ -165,6 +166,15 @@ schedule_released_cb(redisReply *r, void *arg)
 		schedule_arm();
 		return;
 	}
+	if (r->element[0]->integer == 0 && r->element[1]->type ==
+	    REDIS_REPLY_STRING && strcmp(r->element[1]->str, "lost") == 0) {
+		log_warnx("alert %s: due, but its record is gone from Redis "
+		    "(its data was lost): not sent; publish it again", id);
+		held_free(htab_del(&helds, id));
+		free(id);
+		schedule_arm();
+		return;
+	}
 	if (r->element[0]->integer == 0) {
 		log_info("alert %s: not released: cancelled or released by "
 		    "another server", id);
@@ -214,8 +224,12 @@ schedule_drop(struct held *h, const char *why)
 	held_free(htab_del(&helds, h->r.id));
 }
 
-/* Run the release script for h with the tree as it is now. */
-static void
+/*
+ * Run the release script for h with the tree as it is now.  Returns the
+ * time to try again (h kept, nothing in flight), or 0: released, in
+ * flight, or dropped (h freed).
+ */
+static uint64_t
 schedule_release(struct held *h)
 {
 	struct tnode	*target;
@@ -226,7 +240,15 @@ schedule_release(struct held *h)
 
 	if ((target = tree_node(wz->tree, h->r.target)) == NULL) {
 		schedule_drop(h, "its target node is no longer in the tree");
-		return;
+		return 0;
+	}
+	if (store_lost() != NULL) {
+		/* A release would take a seq that restarted: wait for rearm. */
+		if (!h->lost_said++)
+			log_warnx("alert %s: due, but %s: held until an operator "
+			    "runs wuzhactl redis rearm", h->r.id, store_lost());
+		h->retry_at = now_ms() + SCHEDULE_RETRY_MS;
+		return h->retry_at;
 	}
 	snprintf(now, sizeof(now), "%" PRIu64, now_ms());
 	fixed[LUA_RELEASE_PREFIX] = store_key("%s", "");
@@ -246,8 +268,11 @@ schedule_release(struct held *h)
 		free(id);
 		log_warnx("alert %s: due, but the store is unavailable; "
 		    "trying again", h->r.id);
+		pubargs_free(&pa);
+		return h->retry_at;
 	}
 	pubargs_free(&pa);
+	return 0;
 }
 
 struct due_ctx {
@@ -288,7 +313,7 @@ schedule_arm(void)
 {
 	struct due_ctx	 dc;
 	struct timeval	 tv;
-	uint64_t	 wait;
+	uint64_t	 wait, retry;
 	size_t		 i;
 
 	if (sched_ev == NULL &&
@@ -306,8 +331,9 @@ schedule_arm(void)
 		if (dc.due[i]->r.expires <= dc.now)
 			schedule_drop(dc.due[i], "it expired before it was due "
 			    "or while the server was down");
-		else
-			schedule_release(dc.due[i]);
+		else if ((retry = schedule_release(dc.due[i])) != 0 &&
+		    (dc.next == 0 || retry < dc.next))
+			dc.next = retry;
 	}
 	free(dc.due);
 	if (dc.next == 0)

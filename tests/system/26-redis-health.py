@@ -148,6 +148,12 @@ def test_redis_back_empty_stops_publishing_until_rearmed(env, notify):
     env.publish("officer-li", "school-a")
     _, seq, _ = env.publish("officer-li", "school-a")
     assert int(seq) == 2
+    # Held, due while Redis has lost its data: not released with a seq
+    # that restarted, and dropped with the true reason after the rearm.
+    held = env.new_id("held")
+    r = env.ctl("officer-li", "publish", "--target", "school-a",
+                "--headline", "held", "--id", held, "--at", "+3s")
+    assert r.rc == 0, r
 
     env.redis_proc.stop()
     env.daemon.wait_log("redis: connection lost", timeout=10)
@@ -167,6 +173,10 @@ def test_redis_back_empty_stops_publishing_until_rearmed(env, notify):
     assert r.error()[:2] == ("store-unavailable", 501), r
     assert "redis lost its data" in r.err, r
     assert _healthz(env)[0] == 503
+    env.daemon.wait_log(r"alert %s: due, but redis lost its data: its epoch "
+                        r"key is gone.*: held until an operator runs "
+                        r"wuzhactl redis rearm" % held, timeout=10,
+                        start=start)
     assert env.redis.get("seq") is None
     assert re.fullmatch(r"[0-9a-f]{32} 2", env.redis.get("lost")), \
         env.redis.get("lost")
@@ -179,6 +189,9 @@ def test_redis_back_empty_stops_publishing_until_rearmed(env, notify):
     _wait_healthz(env, 200, "ok", 5)
     env.daemon.wait_log("redis: data loss cleared", timeout=5, start=start)
     _status_says(notify, "redis up", 5)
+    env.daemon.wait_log(r"alert %s: due, but its record is gone from Redis "
+                        r"\(its data was lost\): not sent" % held,
+                        timeout=10, start=start)
     _, seq, _ = env.publish("officer-li", "school-a")
     assert int(seq) == 3
 

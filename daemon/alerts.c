@@ -59,6 +59,35 @@ alert_rec_same(const struct alert_rec *r, const uint8_t *env, size_t envlen)
 	return r->envlen == envlen && memcmp(r->env, env, envlen) == 0;
 }
 
+int
+alert_rec_from_reply(struct alert_rec *rec, redisReply *const *e)
+{
+	size_t	k;
+
+	memset(rec, 0, sizeof(*rec));
+	for (k = 0; k < ALERT_REC_FIELDS; k++)
+		if (e[k]->type != REDIS_REPLY_STRING)
+			return -1;
+	if (strlcpy(rec->id, e[0]->str, sizeof(rec->id)) >= sizeof(rec->id) ||
+	    !proto_name_valid(rec->id, strlen(rec->id)))
+		return -1;
+	rec->env = (uint8_t *)e[1]->str;
+	rec->envlen = e[1]->len;
+	strlcpy(rec->target, e[2]->str, sizeof(rec->target));
+	strlcpy(rec->issuer, e[3]->str, sizeof(rec->issuer));
+	strlcpy(rec->references, e[4]->str, sizeof(rec->references));
+	rec->type = (uint8_t)strtoul(e[5]->str, NULL, 10);
+	rec->status = (uint8_t)strtoul(e[6]->str, NULL, 10);
+	rec->issued = strtoull(e[7]->str, NULL, 10);
+	rec->expires = strtoull(e[8]->str, NULL, 10);
+	rec->accepted = strtoull(e[9]->str, NULL, 10);
+	rec->publish_at = strtoull(e[10]->str, NULL, 10);
+	rec->tm.remind_ms = (uint32_t)strtoul(e[11]->str, NULL, 10);
+	rec->tm.escalate_ms = (uint32_t)strtoul(e[12]->str, NULL, 10);
+	rec->tm.max_reminders = (uint32_t)strtoul(e[13]->str, NULL, 10);
+	return 0;
+}
+
 /* The CAP status the issuer signed (drill or real); 0 if unreadable. */
 uint8_t
 alert_status_of(const uint8_t *env, size_t envlen)
@@ -444,19 +473,18 @@ alerts_expire(void)
 static void	(*alerts_load_done)(int);
 
 /*
- * Groups of {id, env, seq, target, issuer, issued, expires, type,
- * accepted, remind, escalate, maxrem, reminded, escalated, references,
+ * Groups of the record (ALERT_REC_FIELDS) then {seq, reminded, escalated,
  * targeted}: see lua/alerts.lua.
  */
-#define ALERTS_GROUP	16
+#define ALERTS_GROUP	(ALERT_REC_FIELDS + 4)
 static void
 alerts_loaded_cb(redisReply *r, void *arg)
 {
 	void		(*done)(int) = alerts_load_done;
 	struct alert_rec  rec;
 	struct alert	 *a;
-	redisReply	**e;
-	size_t		  i, k, n = 0;
+	redisReply	**e, **x;
+	size_t		  i, n = 0;
 
 	alerts_load_done = NULL;
 	if (r == NULL || r->type != REDIS_REPLY_ARRAY ||
@@ -468,29 +496,23 @@ alerts_loaded_cb(redisReply *r, void *arg)
 	}
 	for (i = 0; i < r->elements; i += ALERTS_GROUP) {
 		e = &r->element[i];
-		for (k = 0; k < ALERTS_GROUP; k++)
-			if (e[k]->type != REDIS_REPLY_STRING)
-				break;
-		if (k < ALERTS_GROUP || htab_get(&alerts, e[0]->str) != NULL)
+		x = e + ALERT_REC_FIELDS;
+		if (alert_rec_from_reply(&rec, e) == -1 ||
+		    x[0]->type != REDIS_REPLY_STRING ||
+		    x[1]->type != REDIS_REPLY_STRING ||
+		    x[2]->type != REDIS_REPLY_STRING ||
+		    x[3]->type != REDIS_REPLY_STRING) {
+			log_warnx("alerts: live alert %s in Redis does not "
+			    "decode; left alone", e[0]->type ==
+			    REDIS_REPLY_STRING ? e[0]->str : "?");
 			continue;
-		memset(&rec, 0, sizeof(rec));
-		strlcpy(rec.id, e[0]->str, sizeof(rec.id));
-		rec.env = (uint8_t *)e[1]->str;	/* borrowed: alert_add copies */
-		rec.envlen = e[1]->len;
-		strlcpy(rec.target, e[3]->str, sizeof(rec.target));
-		strlcpy(rec.issuer, e[4]->str, sizeof(rec.issuer));
-		rec.issued = strtoull(e[5]->str, NULL, 10);
-		rec.expires = strtoull(e[6]->str, NULL, 10);
-		rec.type = (uint8_t)atoi(e[7]->str);
-		rec.accepted = strtoull(e[8]->str, NULL, 10);
-		rec.tm.remind_ms = (uint32_t)strtoul(e[9]->str, NULL, 10);
-		rec.tm.escalate_ms = (uint32_t)strtoul(e[10]->str, NULL, 10);
-		rec.tm.max_reminders = (uint32_t)strtoul(e[11]->str, NULL, 10);
-		strlcpy(rec.references, e[14]->str, sizeof(rec.references));
-		a = alert_add(&rec, strtoull(e[2]->str, NULL, 10),
-		    (uint32_t)strtoul(e[15]->str, NULL, 10));
-		a->reminded = (uint32_t)strtoul(e[12]->str, NULL, 10);
-		a->escalated = atoi(e[13]->str) != 0;
+		}
+		if (htab_get(&alerts, rec.id) != NULL)
+			continue;
+		a = alert_add(&rec, strtoull(x[0]->str, NULL, 10),
+		    (uint32_t)strtoul(x[3]->str, NULL, 10));
+		a->reminded = (uint32_t)strtoul(x[1]->str, NULL, 10);
+		a->escalated = atoi(x[2]->str) != 0;
 		n++;
 	}
 	log_info("alerts: %zu live alerts loaded", n);

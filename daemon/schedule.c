@@ -166,18 +166,15 @@ schedule_released_cb(redisReply *r, void *arg)
 		schedule_arm();
 		return;
 	}
-	if (r->element[0]->integer == 0 && r->element[1]->type ==
-	    REDIS_REPLY_STRING && strcmp(r->element[1]->str, "lost") == 0) {
-		log_warnx("alert %s: due, but its record is gone from Redis "
-		    "(its data was lost): not sent; publish it again", id);
-		held_free(htab_del(&helds, id));
-		free(id);
-		schedule_arm();
-		return;
-	}
 	if (r->element[0]->integer == 0) {
-		log_info("alert %s: not released: cancelled or released by "
-		    "another server", id);
+		if (r->element[1]->type == REDIS_REPLY_STRING &&
+		    strcmp(r->element[1]->str, "lost") == 0)
+			log_warnx("alert %s: due, but its record is gone from "
+			    "Redis (its data was lost): not sent; publish it "
+			    "again", id);
+		else
+			log_info("alert %s: not released: cancelled or "
+			    "released by another server", id);
 		held_free(htab_del(&helds, id));
 		free(id);
 		schedule_arm();
@@ -352,11 +349,7 @@ schedule_arm(void)
 
 static void	(*schedule_load_done)(int);
 
-/*
- * Groups of {id, publish_at, env, target, issuer, type, issued, expires,
- * remind, escalate, maxrem, status, references}.
- */
-#define HELD_GROUP	13
+/* Groups of the record, ALERT_REC_FIELDS each: see lua/held.lua. */
 static void
 schedule_loaded_cb(redisReply *r, void *arg)
 {
@@ -369,34 +362,20 @@ schedule_loaded_cb(redisReply *r, void *arg)
 	(void)arg;
 	schedule_load_done = NULL;
 	if (r == NULL || r->type != REDIS_REPLY_ARRAY ||
-	    r->elements % HELD_GROUP != 0) {
+	    r->elements % ALERT_REC_FIELDS != 0) {
 		log_warnx("schedule: load failed: %s", r != NULL && r->type ==
 		    REDIS_REPLY_ERROR ? r->str : "bad or no reply");
 		done(-1);
 		return;
 	}
 	htab_clear(&helds, held_free);
-	for (i = 0; i < r->elements; i += HELD_GROUP) {
+	for (i = 0; i < r->elements; i += ALERT_REC_FIELDS) {
 		e = &r->element[i];
-		memset(&rec, 0, sizeof(rec));
-		if (strlcpy(rec.id, e[0]->str, sizeof(rec.id)) >= sizeof(rec.id))
-			rec.id[0] = '\0';
-		rec.publish_at = strtoull(e[1]->str, NULL, 10);
-		rec.env = (uint8_t *)e[2]->str;	/* borrowed: held_new copies */
-		rec.envlen = e[2]->len;
-		strlcpy(rec.target, e[3]->str, sizeof(rec.target));
-		strlcpy(rec.issuer, e[4]->str, sizeof(rec.issuer));
-		rec.type = (uint8_t)atoi(e[5]->str);
-		rec.issued = strtoull(e[6]->str, NULL, 10);
-		rec.expires = strtoull(e[7]->str, NULL, 10);
-		rec.tm.remind_ms = (uint32_t)strtoul(e[8]->str, NULL, 10);
-		rec.tm.escalate_ms = (uint32_t)strtoul(e[9]->str, NULL, 10);
-		rec.tm.max_reminders = (uint32_t)strtoul(e[10]->str, NULL, 10);
-		strlcpy(rec.references, e[12]->str, sizeof(rec.references));
-		if (!proto_name_valid(rec.id, strlen(rec.id)) ||
+		if (alert_rec_from_reply(&rec, e) == -1 ||
 		    (h = held_new(&rec)) == NULL) {
 			log_warnx("schedule: held alert %s in Redis does not "
-			    "decode; left alone", e[0]->str);
+			    "decode; left alone", e[0]->type ==
+			    REDIS_REPLY_STRING ? e[0]->str : "?");
 			continue;
 		}
 		held_free(htab_put(&helds, h->r.id, h));

@@ -307,6 +307,14 @@ void		 alert_rec_clear(struct alert_rec *);
 int		 alert_rec_same(const struct alert_rec *, const uint8_t *env,
 		    size_t envlen);
 
+/*
+ * A record from the reply strings e[0..ALERT_REC_FIELDS-1] of a script
+ * that loads alerts (lua/record.lua's order); env points into the reply.
+ * -1 if they do not make one.
+ */
+#define ALERT_REC_FIELDS	14
+int		 alert_rec_from_reply(struct alert_rec *, redisReply *const *e);
+
 /* A live alert, in the cache. */
 struct alert {
 	struct alert_rec r;

@@ -134,23 +134,18 @@ fail:
 	return NULL;
 }
 
+/* The builder as conf_util_load takes it. */
+static void *
+agent_build_any(struct conf_yaml_doc *doc, const char *dir)
+{
+	return agent_build(doc, dir);
+}
+
 /* Load agent.yaml; relative paths in it are taken from its directory. */
 struct conf_agent *
 conf_agent_load(const char *path, char *err, size_t errlen)
 {
-	struct conf_yaml_doc	*doc;
-	struct conf_agent	*c = NULL;
-	char			*dir;
-
-	if ((doc = conf_yaml_load(path, err, errlen)) == NULL)
-		return NULL;
-	if ((dir = conf_util_dirname(path)) == NULL)
-		conf_yaml_error(doc, conf_yaml_root(doc), "out of memory");
-	else
-		c = agent_build(doc, dir);
-	free(dir);
-	conf_yaml_free(doc);
-	return c;
+	return conf_util_load(path, agent_build_any, err, errlen);
 }
 
 /* Parse agent.yaml from memory; relative paths are kept as they are. */
@@ -158,14 +153,7 @@ struct conf_agent *
 conf_agent_parse(const char *name, const void *buf, size_t len, char *err,
     size_t errlen)
 {
-	struct conf_yaml_doc	*doc;
-	struct conf_agent	*c;
-
-	if ((doc = conf_yaml_parse(name, buf, len, err, errlen)) == NULL)
-		return NULL;
-	c = agent_build(doc, NULL);
-	conf_yaml_free(doc);
-	return c;
+	return conf_util_parse(name, buf, len, agent_build_any, err, errlen);
 }
 
 void

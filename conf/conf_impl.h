@@ -99,6 +99,15 @@ int	conf_yaml_size(struct conf_yaml_doc *, const struct conf_yaml_node *,
 int	 conf_util_readfile(const char *, char **, size_t *, char *, size_t);
 char	*conf_util_dirname(const char *);
 char	*conf_util_resolve(const char *, const char *);
+/*
+ * A config built from a file (relative paths in it taken from the file's
+ * directory) or from memory (path NULL: kept as they are) by build, which
+ * returns NULL on any error it put in the document.
+ */
+typedef void	*conf_build_fn(struct conf_yaml_doc *, const char *dir);
+void	*conf_util_load(const char *path, conf_build_fn *, char *, size_t);
+void	*conf_util_parse(const char *name, const void *, size_t,
+	    conf_build_fn *, char *, size_t);
 int	 conf_util_text(const char *, size_t);
 int64_t	 conf_util_duration(const char *, const char **);
 int64_t	 conf_util_size(const char *, const char **);

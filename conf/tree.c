@@ -524,18 +524,18 @@ done:
 	return t;
 }
 
+/* The builder as conf_util_load takes it: a tree names no paths. */
+static void *
+tree_build_any(struct conf_yaml_doc *doc, const char *dir)
+{
+	return tree_build(doc);
+}
+
 /* Load tree.yaml. */
 struct conf_tree *
 conf_tree_load(const char *path, char *err, size_t errlen)
 {
-	struct conf_yaml_doc	*doc;
-	struct conf_tree	*t;
-
-	if ((doc = conf_yaml_load(path, err, errlen)) == NULL)
-		return NULL;
-	t = tree_build(doc);
-	conf_yaml_free(doc);
-	return t;
+	return conf_util_load(path, tree_build_any, err, errlen);
 }
 
 /* Parse tree.yaml from memory; name stands for the file in messages. */
@@ -543,14 +543,7 @@ struct conf_tree *
 conf_tree_parse(const char *name, const void *buf, size_t len, char *err,
     size_t errlen)
 {
-	struct conf_yaml_doc	*doc;
-	struct conf_tree	*t;
-
-	if ((doc = conf_yaml_parse(name, buf, len, err, errlen)) == NULL)
-		return NULL;
-	t = tree_build(doc);
-	conf_yaml_free(doc);
-	return t;
+	return conf_util_parse(name, buf, len, tree_build_any, err, errlen);
 }
 
 void

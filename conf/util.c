@@ -114,6 +114,39 @@ conf_util_dirname(const char *path)
 	return strndup(path, (size_t)(slash - path));
 }
 
+void *
+conf_util_load(const char *path, conf_build_fn *build, char *err,
+    size_t errlen)
+{
+	struct conf_yaml_doc	*doc;
+	void			*c = NULL;
+	char			*dir;
+
+	if ((doc = conf_yaml_load(path, err, errlen)) == NULL)
+		return NULL;
+	if ((dir = conf_util_dirname(path)) == NULL)
+		conf_yaml_error(doc, conf_yaml_root(doc), "out of memory");
+	else
+		c = build(doc, dir);
+	free(dir);
+	conf_yaml_free(doc);
+	return c;
+}
+
+void *
+conf_util_parse(const char *name, const void *buf, size_t len,
+    conf_build_fn *build, char *err, size_t errlen)
+{
+	struct conf_yaml_doc	*doc;
+	void			*c;
+
+	if ((doc = conf_yaml_parse(name, buf, len, err, errlen)) == NULL)
+		return NULL;
+	c = build(doc, NULL);
+	conf_yaml_free(doc);
+	return c;
+}
+
 /* Path p taken relative to dir (NULL or "" for as is); NULL if out of memory. */
 char *
 conf_util_resolve(const char *dir, const char *p)

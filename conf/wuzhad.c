@@ -417,23 +417,18 @@ fail:
 	return NULL;
 }
 
+/* The builder as conf_util_load takes it. */
+static void *
+wuzhad_build_any(struct conf_yaml_doc *doc, const char *dir)
+{
+	return wuzhad_build(doc, dir);
+}
+
 /* Load wuzhad.yaml; relative paths in it are taken from its directory. */
 struct conf_wuzhad *
 conf_wuzhad_load(const char *path, char *err, size_t errlen)
 {
-	struct conf_yaml_doc	*doc;
-	struct conf_wuzhad	*c = NULL;
-	char			*dir;
-
-	if ((doc = conf_yaml_load(path, err, errlen)) == NULL)
-		return NULL;
-	if ((dir = conf_util_dirname(path)) == NULL)
-		conf_yaml_error(doc, conf_yaml_root(doc), "out of memory");
-	else
-		c = wuzhad_build(doc, dir);
-	free(dir);
-	conf_yaml_free(doc);
-	return c;
+	return conf_util_load(path, wuzhad_build_any, err, errlen);
 }
 
 /* Parse wuzhad.yaml from memory; relative paths are kept as they are. */
@@ -441,14 +436,7 @@ struct conf_wuzhad *
 conf_wuzhad_parse(const char *name, const void *buf, size_t len, char *err,
     size_t errlen)
 {
-	struct conf_yaml_doc	*doc;
-	struct conf_wuzhad	*c;
-
-	if ((doc = conf_yaml_parse(name, buf, len, err, errlen)) == NULL)
-		return NULL;
-	c = wuzhad_build(doc, NULL);
-	conf_yaml_free(doc);
-	return c;
+	return conf_util_parse(name, buf, len, wuzhad_build_any, err, errlen);
 }
 
 void

@@ -23,6 +23,7 @@
 #include "clock.h"
 #include "log.h"
 #include "wuzhad.h"
+#include "lua_gen.h"
 
 #define ACK_CHAIN_MAX	(PROTO_TIER_CLASS + 1)	/* nodes from agent to target */
 #define ACK_INFLIGHT	2	/* batches waiting for Redis at once */
@@ -173,13 +174,14 @@ ack_flush_one(void)
 	memmove(queue, queue + n, (queued - n) * sizeof(*queue));
 	queued -= n;
 
-	maxargs = 2 + n * (5 + ACK_CHAIN_MAX);
+	maxargs = LUA_ACK_ARGS + n * (5 + ACK_CHAIN_MAX);
 	if ((argv = calloc(maxargs, sizeof(*argv))) == NULL ||
 	    (nums = calloc(n, sizeof(*nums))) == NULL)
 		fatal("ack_flush");
 	snprintf(now, sizeof(now), "%" PRIu64, now_ms());
-	argv[argc++] = store_key("%s", "");
-	argv[argc++] = now;
+	argv[LUA_ACK_PREFIX] = store_key("%s", "");
+	argv[LUA_ACK_NOW] = now;
+	argc = LUA_ACK_ARGS;
 	for (i = 0; i < n; i++) {
 		q = &ab->v[i];
 		snprintf(nums[i][0], sizeof(nums[i][0]), "%u", q->state);

@@ -522,15 +522,15 @@ alerts_loaded_cb(redisReply *r, void *arg)
 void
 alerts_load(void (*done)(int))
 {
-	const char	*argv[2];
+	const char	*argv[LUA_ALERTS_ARGS];
 	char		 now[32];
 
 	snprintf(now, sizeof(now), "%" PRIu64, now_ms());
-	argv[0] = store_key("%s", "");
-	argv[1] = now;
+	argv[LUA_ALERTS_PREFIX] = store_key("%s", "");
+	argv[LUA_ALERTS_NOW] = now;
 	alerts_load_done = done;
-	if (store_eval(STORE_LUA_ALERTS, 2, argv, NULL, alerts_loaded_cb,
-	    NULL) == -1) {
+	if (store_eval(STORE_LUA_ALERTS, LUA_ALERTS_ARGS, argv, NULL,
+	    alerts_loaded_cb, NULL) == -1) {
 		alerts_load_done = NULL;
 		done(-1);
 	}

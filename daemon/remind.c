@@ -29,6 +29,7 @@
 
 #include "log.h"
 #include "wuzhad.h"
+#include "lua_gen.h"
 
 #define REMIND_STORED_MAX	64	/* stored escalations sent on one connect */
 
@@ -217,7 +218,7 @@ static void
 remind_store(struct alert *a, struct tnode *obs, struct remind_told *rt)
 {
 	const char	**argv;
-	size_t		 *lens, i, argc = 7 + rt->n;
+	size_t		 *lens, i, argc = LUA_ESCALATE_ARGS + 3 + rt->n;
 	char		  exp[24], now[24], n[24], *what;
 
 	if ((argv = calloc(argc, sizeof(*argv))) == NULL ||
@@ -227,18 +228,19 @@ remind_store(struct alert *a, struct tnode *obs, struct remind_told *rt)
 	snprintf(exp, sizeof(exp), "%llu", (unsigned long long)a->r.expires);
 	snprintf(now, sizeof(now), "%llu", (unsigned long long)now_ms());
 	snprintf(n, sizeof(n), "%zu", rt->n);
-	argv[0] = store_key("%s", "");
-	argv[1] = a->r.id;
-	argv[2] = exp;
-	argv[3] = now;
-	argv[4] = obs->id;
-	argv[5] = (const char *)rt->bl->data;
-	argv[6] = n;
+	argv[LUA_ESCALATE_PREFIX] = store_key("%s", "");
+	argv[LUA_ESCALATE_ID] = a->r.id;
+	argv[LUA_ESCALATE_EXPIRES] = exp;
+	argv[LUA_ESCALATE_NOW] = now;
+	/* One observers' node: node, frame, n, the n told already. */
+	argv[LUA_ESCALATE_ARGS] = obs->id;
+	argv[LUA_ESCALATE_ARGS + 1] = (const char *)rt->bl->data;
+	argv[LUA_ESCALATE_ARGS + 2] = n;
 	for (i = 0; i < rt->n; i++)
-		argv[7 + i] = rt->cns[i];
+		argv[LUA_ESCALATE_ARGS + 3 + i] = rt->cns[i];
 	for (i = 0; i < argc; i++)
 		lens[i] = strlen(argv[i]);
-	lens[5] = rt->bl->len;
+	lens[LUA_ESCALATE_ARGS + 1] = rt->bl->len;
 	if (store_eval(STORE_LUA_ESCALATE, (int)argc, argv, lens,
 	    remind_stored_cb, what) == -1)
 		remind_stored_cb(NULL, what);
@@ -380,16 +382,17 @@ remind_fire(struct alert *a, struct remind_req *rr, store_cb *cb)
 	char		  val[16];
 	size_t		  i;
 
-	if ((argv = calloc(rr->n + 4, sizeof(*argv))) == NULL)
+	if ((argv = calloc(rr->n + LUA_STATES_ARGS, sizeof(*argv))) == NULL)
 		fatal("remind_fire");
-	argv[0] = store_key("%s", "");
-	argv[1] = a->r.id;
-	argv[2] = rr->escalation ? "escalated" : "reminded";
+	argv[LUA_STATES_PREFIX] = store_key("%s", "");
+	argv[LUA_STATES_ID] = a->r.id;
+	argv[LUA_STATES_FIELD] = rr->escalation ? "escalated" : "reminded";
 	snprintf(val, sizeof(val), "%u", rr->escalation ? 1 : rr->round);
-	argv[3] = val;
+	argv[LUA_STATES_VALUE] = val;
 	for (i = 0; i < rr->n; i++)
-		argv[i + 4] = rr->cns[i];
-	if (store_eval(STORE_LUA_STATES, (int)rr->n + 4, argv, NULL, cb,
+		argv[LUA_STATES_ARGS + i] = rr->cns[i];
+	if (store_eval(STORE_LUA_STATES, (int)rr->n + LUA_STATES_ARGS, argv,
+	    NULL, cb,
 	    rr) == -1)
 		remind_req_free(rr);	/* Redis down: try again next tick */
 	else
@@ -506,18 +509,19 @@ void
 remind_observer_ready(struct conn *c)
 {
 	struct tprincipal	*p = conn_principal(c);
-	const char		*argv[5];
+	const char		*argv[LUA_ESCALATIONS_ARGS];
 	char			 now[24], max[12];
 
 	snprintf(now, sizeof(now), "%llu", (unsigned long long)now_ms());
 	snprintf(max, sizeof(max), "%d", REMIND_STORED_MAX);
-	argv[0] = store_key("%s", "");
-	argv[1] = p->node->id;
-	argv[2] = p->cn;
-	argv[3] = now;
-	argv[4] = max;
+	argv[LUA_ESCALATIONS_PREFIX] = store_key("%s", "");
+	argv[LUA_ESCALATIONS_NODE] = p->node->id;
+	argv[LUA_ESCALATIONS_CN] = p->cn;
+	argv[LUA_ESCALATIONS_NOW] = now;
+	argv[LUA_ESCALATIONS_MAX] = max;
 	conn_ref(c);
-	if (store_eval(STORE_LUA_ESCALATIONS, 5, argv, NULL, remind_pending_cb,
+	if (store_eval(STORE_LUA_ESCALATIONS, LUA_ESCALATIONS_ARGS, argv, NULL,
+	    remind_pending_cb,
 	    c) == -1)
 		remind_pending_cb(NULL, c);
 }

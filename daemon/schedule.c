@@ -388,12 +388,12 @@ schedule_loaded_cb(redisReply *r, void *arg)
 void
 schedule_load(void (*done)(int))
 {
-	const char	*argv[1];
+	const char	*argv[LUA_HELD_ARGS];
 
-	argv[0] = store_key("%s", "");
+	argv[LUA_HELD_PREFIX] = store_key("%s", "");
 	schedule_load_done = done;
-	if (store_eval(STORE_LUA_HELD, 1, argv, NULL, schedule_loaded_cb,
-	    NULL) == -1) {
+	if (store_eval(STORE_LUA_HELD, LUA_HELD_ARGS, argv, NULL,
+	    schedule_loaded_cb, NULL) == -1) {
 		schedule_load_done = NULL;
 		done(-1);
 	}

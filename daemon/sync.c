@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "wuzhad.h"
+#include "lua_gen.h"
 
 /*
  * A catch-up in progress.  After the lookup, ids holds what the agent
@@ -141,19 +142,20 @@ sync_start(struct conn *c)
 	}
 	if ((sr = calloc(1, sizeof(*sr))) == NULL ||
 	    (sr->ids = calloc(n, sizeof(*sr->ids))) == NULL ||
-	    (argv = calloc(n + 2, sizeof(*argv))) == NULL)
+	    (argv = calloc(n + LUA_PENDING_ARGS, sizeof(*argv))) == NULL)
 		fatal("sync_start");
 	conn_ref(c);
 	sr->c = c;
 	sr->n = n;
-	argv[0] = store_key("%s", "");
-	argv[1] = p->cn;
+	argv[LUA_PENDING_PREFIX] = store_key("%s", "");
+	argv[LUA_PENDING_CN] = p->cn;
 	for (i = 0; i < n; i++) {
 		strlcpy(sr->ids[i], v[i]->r.id, sizeof(sr->ids[i]));
-		argv[i + 2] = sr->ids[i];
+		argv[LUA_PENDING_ARGS + i] = sr->ids[i];
 	}
 	free(v);
-	if (store_eval(STORE_LUA_PENDING, (int)n + 2, argv, NULL, sync_done_cb,
+	if (store_eval(STORE_LUA_PENDING, (int)n + LUA_PENDING_ARGS, argv, NULL,
+	    sync_done_cb,
 	    sr) == -1)
 		sync_done_cb(NULL, sr);	/* Redis down: at least once, send all */
 	free(argv);

@@ -10,9 +10,11 @@
 -- not (already there or beyond), or -1000 if the alert is unknown.
 -- Counter increments are summed over the batch first, so a thousand acks
 -- from one school cost one HINCRBY per (node, state), not per ack.
-local P, now = ARGV[1], ARGV[2]
+--@arg prefix
+--@arg now
+local P, now = ARG.prefix, ARG.now
 local names = {'delivered', 'read', 'relayed'}
-local out, i, live, sums, keys = {}, 3, {}, {}, {}
+local out, i, live, sums, keys = {}, ARGS + 1, {}, {}, {}
 local function add(rk, field, by)
   local t = sums[rk]
   if not t then t = {f = {}, v = {}}; sums[rk] = t; keys[#keys + 1] = rk end

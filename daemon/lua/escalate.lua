@@ -5,8 +5,12 @@
 -- node -> frame and told:{cn} -> when; node-escalations:{node} lists the
 -- ids escalated there, scored by their expiry.  Both expire with the
 -- alerts: an escalation lives no longer than what it is about.
-local P, id, exp, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local k, i = P .. 'escalation:' .. id, 5
+--@arg prefix
+--@arg id
+--@arg expires
+--@arg now
+local P, id, exp, now = ARG.prefix, ARG.id, ARG.expires, ARG.now
+local k, i = P .. 'escalation:' .. id, ARGS + 1
 while i + 2 <= #ARGV do
   local node, n = ARGV[i], tonumber(ARGV[i + 2])
   redis.call('HSET', k, node, ARGV[i + 1])

@@ -2,8 +2,13 @@
 -- The escalations an observer has not been sent yet.  ARGV: P, node, cn,
 -- now, max.  Up to max frames stored for node, by expiry, each marked as
 -- told to cn in the same call, so it goes to cn once.
-local P, node, cn, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local max, out = tonumber(ARGV[5]), {}
+--@arg prefix
+--@arg node
+--@arg cn
+--@arg now
+--@arg max
+local P, node, cn, now = ARG.prefix, ARG.node, ARG.cn, ARG.now
+local max, out = tonumber(ARG.max), {}
 local nk = P .. 'node-escalations:' .. node
 redis.call('ZREMRANGEBYSCORE', nk, '-inf', now)
 for _, id in ipairs(redis.call('ZRANGE', nk, 0, -1)) do

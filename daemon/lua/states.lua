@@ -2,9 +2,13 @@
 -- ARGV: P, id, field, value, cns...  Sets one field of the alert (a timer
 -- that fired) and returns each cn's stored state (0 = none), so a timer
 -- is marked done in the same call that reads who still needs it.
-local P, id, out = ARGV[1], ARGV[2], {}
-redis.call('HSET', P .. 'alert:' .. id, ARGV[3], ARGV[4])
-for i = 5, #ARGV do
+--@arg prefix
+--@arg id
+--@arg field
+--@arg value
+local P, id, out = ARG.prefix, ARG.id, {}
+redis.call('HSET', P .. 'alert:' .. id, ARG.field, ARG.value)
+for i = ARGS + 1, #ARGV do
   local v = redis.call('HGET', P .. 'ack:' .. id, ARGV[i])
   out[#out + 1] = v and (tonumber(string.match(v, '^(%d+)')) or 0) or 0
 end

@@ -17,8 +17,13 @@
 #define CONF_ID_MAX		64
 #define CONF_FILE_MAX		(8 * 1024 * 1024)	/* largest YAML file read */
 #define CONF_DEPTH_MAX		16	/* YAML nesting refused beyond this */
-#define CONF_NODES_MAX		200000
-#define CONF_PRINCIPALS_MAX	200000
+/*
+ * A tree file is streamed, not parsed whole: a province (16 cities of
+ * ~156,600 nodes and ~150,600 principals) is ~450 MB of YAML.
+ */
+#define CONF_TREE_FILE_MAX	((size_t)2 * 1024 * 1024 * 1024)
+#define CONF_NODES_MAX		4000000
+#define CONF_PRINCIPALS_MAX	4000000
 
 /* --- wuzhad.yaml ------------------------------------------------------- */
 

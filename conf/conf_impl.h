@@ -66,6 +66,22 @@ extern size_t	(*conf_yaml_read_chunk)(size_t);
 struct conf_yaml_doc	*conf_yaml_parse(const char *, const void *, size_t,
 			    char *, size_t);
 struct conf_yaml_doc	*conf_yaml_load(const char *, char *, size_t);
+/*
+ * Parse, handing each item of a sequence that is the value of a key of
+ * the root mapping to cb (with that key) as soon as it is read, and
+ * keeping none of them: those sequences come out empty.  Memory is what
+ * one item takes, not the file; cb returns 0, or -1 (with an error made
+ * by conf_yaml_error) to stop.  Files of up to max bytes.
+ */
+typedef int	conf_yaml_item_fn(struct conf_yaml_doc *, const char *key,
+		    const struct conf_yaml_node *item, void *arg);
+struct conf_yaml_doc	*conf_yaml_stream(const char *, const void *, size_t,
+			    size_t max, conf_yaml_item_fn *, void *, char *,
+			    size_t);
+/* An error at a line, about what path names ("nodes[3].parent"). */
+int			 conf_yaml_error_at(struct conf_yaml_doc *, int line,
+			    const char *path, const char *fmt, ...)
+			    __attribute__((format(printf, 4, 5)));
 const struct conf_yaml_node *conf_yaml_root(const struct conf_yaml_doc *);
 void			 conf_yaml_free(struct conf_yaml_doc *);
 
@@ -97,6 +113,10 @@ int	conf_yaml_size(struct conf_yaml_doc *, const struct conf_yaml_node *,
 
 /* util.c */
 int	 conf_util_readfile(const char *, char **, size_t *, char *, size_t);
+/* A regular file of at most max bytes mapped read-only; unmap when done. */
+int	 conf_util_mapfile(const char *, size_t max, void **, size_t *,
+	    char *, size_t);
+void	 conf_util_unmap(void *, size_t);
 char	*conf_util_dirname(const char *);
 char	*conf_util_resolve(const char *, const char *);
 /*

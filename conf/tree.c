@@ -8,6 +8,7 @@
  * with siblings as written, so a written tree reads back the same.
  */
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,17 +19,20 @@
 #define TREE_DONE	((size_t)-1)	/* cycle walk: node known acyclic */
 #define TREE_CYCLE_SHOW	8		/* ids shown when a cycle is reported */
 
-/* Where each node entry came from, for messages. */
+/*
+ * Lines each node entry came from, for messages (the entries themselves
+ * are gone once read: the file is streamed).  parent 0: none given.
+ */
 struct tree_src {
-	const struct conf_yaml_node	*entry;
-	const struct conf_yaml_node	*id;
-	const struct conf_yaml_node	*parent;
+	int	entry;
+	int	id;
+	int	parent;
 };
 
-/* Where each principal entry came from. */
+/* Lines of each principal entry. */
 struct tree_psrc {
-	const struct conf_yaml_node	*cn;
-	const struct conf_yaml_node	*node;
+	int	cn;
+	int	node;
 };
 
 /* Everything a build allocates, freed in one place. */
@@ -37,6 +41,8 @@ struct tree_build {
 	struct conf_node	 *nodes;	/* file order */
 	struct tree_src		 *src;
 	size_t			  nnodes;
+	size_t			  capnodes;
+	size_t			  capprinc;
 	struct conf_node	**byid;		/* sorted by id, then file order */
 	size_t			 *pidx;		/* parent index or TREE_NONE */
 	size_t			 *order;	/* parents-first */
@@ -57,6 +63,27 @@ static const struct {
 	{ "issue", CONF_R_ISSUE },
 	{ "observe", CONF_R_OBSERVE },
 };
+
+/*
+ * An error about field (NULL: the entry itself) of entry i of seq
+ * ("nodes", "principals"), at line.
+ */
+static int __attribute__((format(printf, 6, 7)))
+tree_err(struct tree_build *b, const char *seq, size_t i, const char *field,
+    int line, const char *fmt, ...)
+{
+	char	path[128], reason[CONF_ERR_MAX];
+	va_list	ap;
+
+	if (field != NULL)
+		snprintf(path, sizeof(path), "%s[%zu].%s", seq, i, field);
+	else
+		snprintf(path, sizeof(path), "%s[%zu]", seq, i);
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	return conf_yaml_error_at(b->doc, line, path, "%s", reason);
+}
 
 /* Copy a scalar that must be a node id into a fixed buffer. */
 static int
@@ -94,9 +121,9 @@ tree_node(struct conf_yaml_doc *doc, const struct conf_yaml_node *entry,
 	if (conf_yaml_map(doc, entry, keys, sizeof(keys) / sizeof(keys[0])) ==
 	    -1)
 		return -1;
-	src->entry = entry;
-	src->id = id;
-	src->parent = parent;
+	src->entry = entry->line;
+	src->id = id->line;
+	src->parent = parent != NULL ? parent->line : 0;
 	n->line = entry->line;
 	if (tree_id(doc, id, n->id) == -1)
 		return -1;
@@ -134,8 +161,8 @@ tree_principal(struct conf_yaml_doc *doc, const struct conf_yaml_node *entry,
 	if (conf_yaml_map(doc, entry, keys, sizeof(keys) / sizeof(keys[0])) ==
 	    -1)
 		return -1;
-	src->cn = cn;
-	src->node = node;
+	src->cn = cn->line;
+	src->node = node->line;
 	p->line = entry->line;
 	if ((s = conf_yaml_scalar(doc, cn)) == NULL)
 		return -1;
@@ -241,9 +268,9 @@ tree_dup_ids(struct tree_build *b)
 	}
 	if (dup == NULL)
 		return 0;
-	return conf_yaml_error(b->doc, b->src[dup - b->nodes].id,
-	    "duplicate node id \"%s\" (first at line %d)", dup->id,
-	    first->line);
+	return tree_err(b, "nodes", (size_t)(dup - b->nodes), "id",
+	    b->src[dup - b->nodes].id, "duplicate node id \"%s\" (first at "
+	    "line %d)", dup->id, first->line);
 }
 
 /* Refuse a parent that walks back to where it started. */
@@ -285,8 +312,8 @@ tree_cycles(struct tree_build *b)
 				if (j == prev)
 					break;
 			}
-			r = conf_yaml_error(b->doc, b->src[prev].parent,
-			    "cycle: %s", chain);
+			r = tree_err(b, "nodes", prev, "parent",
+			    b->src[prev].parent, "cycle: %s", chain);
 		}
 		for (j = i; j != TREE_NONE && stamp[j] == i + 1;
 		    j = b->pidx[j])
@@ -314,19 +341,21 @@ tree_tiers_ok(struct tree_build *b)
 	for (i = 0; i < b->nnodes; i++) {
 		n = &b->nodes[i];
 		if (n->tier == CONF_TIER_POLICE) {
-			if (b->src[i].parent != NULL)
-				return conf_yaml_error(b->doc, b->src[i].parent,
+			if (b->src[i].parent != 0)
+				return tree_err(b, "nodes", i, "parent",
+				    b->src[i].parent,
 				    "a police unit takes no parent");
 			continue;
 		}
 		up = (enum conf_tier)(n->tier - 1);
-		if (b->src[i].parent == NULL)
-			return conf_yaml_error_key(b->doc, b->src[i].entry,
-			    "parent", "a %s needs a parent (a %s)",
+		if (b->src[i].parent == 0)
+			return tree_err(b, "nodes", i, "parent",
+			    b->src[i].entry, "a %s needs a parent (a %s)",
 			    tree_tier_desc(n->tier), tree_tier_desc(up));
 		p = &b->nodes[b->pidx[i]];
 		if (p->tier != up)
-			return conf_yaml_error(b->doc, b->src[i].parent,
+			return tree_err(b, "nodes", i, "parent",
+			    b->src[i].parent,
 			    "a %s's parent must be a %s, and \"%s\" is a %s",
 			    tree_tier_desc(n->tier), tree_tier_desc(up), p->id,
 			    tree_tier_desc(p->tier));
@@ -411,17 +440,75 @@ tree_principals_ok(struct tree_build *b)
 	}
 	free(byc);
 	if (dup != NULL)
-		return conf_yaml_error(b->doc, b->psrc[dup - b->princ].cn,
-		    "duplicate CN \"%s\" (first at line %d)", dup->cn,
-		    first->line);
+		return tree_err(b, "principals", (size_t)(dup - b->princ), "cn",
+		    b->psrc[dup - b->princ].cn, "duplicate CN \"%s\" (first "
+		    "at line %d)", dup->cn, first->line);
 	for (i = 0; i < b->nprinc; i++)
 		if (tree_find(b, b->princ[i].node) == TREE_NONE)
-			return conf_yaml_error(b->doc, b->psrc[i].node,
-			    "unknown node \"%s\"", b->princ[i].node);
+			return tree_err(b, "principals", i, "node",
+			    b->psrc[i].node, "unknown node \"%s\"",
+			    b->princ[i].node);
 	return 0;
 }
 
-/* Read and check every entry, then the tree as a whole. */
+/* Room for one more entry in *v (of n, capacity *cap); -1 if none. */
+static int
+tree_grow(void **v, size_t n, size_t *cap, size_t size)
+{
+	void	*nv;
+	size_t	 c;
+
+	if (n < *cap)
+		return 0;
+	c = *cap ? *cap * 2 : 256;
+	if ((nv = reallocarray(*v, c + 1, size)) == NULL)
+		return -1;
+	memset((char *)nv + n * size, 0, (c + 1 - n) * size);
+	*v = nv;
+	*cap = c;
+	return 0;
+}
+
+/* One entry of nodes or principals, as the file is read. */
+static int
+tree_item(struct conf_yaml_doc *doc, const char *key,
+    const struct conf_yaml_node *item, void *arg)
+{
+	struct tree_build	*b = arg;
+	size_t			 cap;
+
+	if (strcmp(key, "nodes") == 0) {
+		if (b->nnodes == CONF_NODES_MAX)
+			return conf_yaml_error(doc, item->parent,
+			    "more than %d nodes", CONF_NODES_MAX);
+		cap = b->capnodes;
+		if (tree_grow((void **)&b->nodes, b->nnodes, &cap,
+		    sizeof(*b->nodes)) == -1 || tree_grow((void **)&b->src,
+		    b->nnodes, &b->capnodes, sizeof(*b->src)) == -1)
+			return conf_yaml_error(doc, NULL, "out of memory");
+		if (tree_node(doc, item, &b->nodes[b->nnodes],
+		    &b->src[b->nnodes]) == -1)
+			return -1;
+		b->nnodes++;
+	} else if (strcmp(key, "principals") == 0) {
+		if (b->nprinc == CONF_PRINCIPALS_MAX)
+			return conf_yaml_error(doc, item->parent,
+			    "more than %d principals", CONF_PRINCIPALS_MAX);
+		cap = b->capprinc;
+		if (tree_grow((void **)&b->princ, b->nprinc, &cap,
+		    sizeof(*b->princ)) == -1 || tree_grow((void **)&b->psrc,
+		    b->nprinc, &b->capprinc, sizeof(*b->psrc)) == -1)
+			return conf_yaml_error(doc, NULL, "out of memory");
+		if (tree_principal(doc, item, &b->princ[b->nprinc],
+		    &b->psrc[b->nprinc]) == -1)
+			return -1;
+		b->nprinc++;
+	}
+	/* Any other key is refused with the root mapping, at the end. */
+	return 0;
+}
+
+/* Every entry read: check the tree as a whole. */
 static int
 tree_check(struct tree_build *b, const struct conf_yaml_node *nodes,
     const struct conf_yaml_node *principals)
@@ -430,45 +517,22 @@ tree_check(struct tree_build *b, const struct conf_yaml_node *nodes,
 
 	if (conf_yaml_seq(b->doc, nodes) == -1)
 		return -1;
-	if (nodes->n > CONF_NODES_MAX)
-		return conf_yaml_error(b->doc, nodes, "more than %d nodes",
-		    CONF_NODES_MAX);
-	if (principals != NULL) {
-		if (conf_yaml_seq(b->doc, principals) == -1)
-			return -1;
-		if (principals->n > CONF_PRINCIPALS_MAX)
-			return conf_yaml_error(b->doc, principals,
-			    "more than %d principals", CONF_PRINCIPALS_MAX);
-	}
-	b->nnodes = nodes->n;
-	b->nprinc = principals != NULL ? principals->n : 0;
-	if ((b->nodes = calloc(b->nnodes + 1, sizeof(*b->nodes))) == NULL ||
-	    (b->src = calloc(b->nnodes + 1, sizeof(*b->src))) == NULL ||
-	    (b->byid = calloc(b->nnodes + 1, sizeof(*b->byid))) == NULL ||
-	    (b->pidx = calloc(b->nnodes + 1, sizeof(*b->pidx))) == NULL ||
-	    (b->princ = calloc(b->nprinc + 1, sizeof(*b->princ))) == NULL ||
-	    (b->psrc = calloc(b->nprinc + 1, sizeof(*b->psrc))) == NULL)
+	if (principals != NULL && conf_yaml_seq(b->doc, principals) == -1)
+		return -1;
+	if ((b->byid = calloc(b->nnodes + 1, sizeof(*b->byid))) == NULL ||
+	    (b->pidx = calloc(b->nnodes + 1, sizeof(*b->pidx))) == NULL)
 		return conf_yaml_error(b->doc, NULL, "out of memory");
-
-	for (i = 0; i < b->nnodes; i++)
-		if (tree_node(b->doc, nodes->items[i], &b->nodes[i],
-		    &b->src[i]) == -1)
-			return -1;
-	for (i = 0; i < b->nprinc; i++)
-		if (tree_principal(b->doc, principals->items[i], &b->princ[i],
-		    &b->psrc[i]) == -1)
-			return -1;
-
 	if (tree_dup_ids(b) == -1)
 		return -1;
 	for (i = 0; i < b->nnodes; i++) {
 		b->pidx[i] = TREE_NONE;
-		if (b->src[i].parent == NULL)
+		if (b->src[i].parent == 0)
 			continue;
 		if ((b->pidx[i] = tree_find(b, b->nodes[i].parent)) ==
 		    TREE_NONE)
-			return conf_yaml_error(b->doc, b->src[i].parent,
-			    "unknown node \"%s\"", b->nodes[i].parent);
+			return tree_err(b, "nodes", i, "parent",
+			    b->src[i].parent, "unknown node \"%s\"",
+			    b->nodes[i].parent);
 	}
 	if (tree_cycles(b) == -1 || tree_tiers_ok(b) == -1 ||
 	    tree_order(b) == -1)
@@ -476,9 +540,29 @@ tree_check(struct tree_build *b, const struct conf_yaml_node *nodes,
 	return tree_principals_ok(b);
 }
 
-/* Build the tree from a parsed document; NULL on any error. */
+static void
+tree_build_free(struct tree_build *b)
+{
+	size_t	i;
+
+	for (i = 0; b->nodes != NULL && i < b->nnodes; i++)
+		free(b->nodes[i].name);
+	free(b->nodes);
+	free(b->src);
+	free(b->byid);
+	free(b->pidx);
+	free(b->order);
+	free(b->princ);
+	free(b->psrc);
+}
+
+/*
+ * Parse and check a tree file in memory: its entries are read one by one
+ * as the text streams through (tree_item), then the whole is checked.
+ */
 static struct conf_tree *
-tree_build(struct conf_yaml_doc *doc)
+tree_build(const char *name, const void *buf, size_t len, char *err,
+    size_t errlen)
 {
 	const struct conf_yaml_node	*nodes, *principals;
 	const struct conf_yaml_key	 keys[] = {
@@ -489,15 +573,17 @@ tree_build(struct conf_yaml_doc *doc)
 	size_t				 i;
 
 	memset(&b, 0, sizeof(b));
-	b.doc = doc;
-	if (conf_yaml_map(doc, conf_yaml_root(doc), keys,
+	if ((b.doc = conf_yaml_stream(name, buf, len, CONF_TREE_FILE_MAX,
+	    tree_item, &b, err, errlen)) == NULL)
+		goto done;
+	if (conf_yaml_map(b.doc, conf_yaml_root(b.doc), keys,
 	    sizeof(keys) / sizeof(keys[0])) == -1)
 		goto done;
 	if (tree_check(&b, nodes, principals) == -1)
 		goto done;
 	if ((t = calloc(1, sizeof(*t))) == NULL ||
 	    (t->nodes = calloc(b.nnodes + 1, sizeof(*t->nodes))) == NULL) {
-		conf_yaml_error(doc, NULL, "out of memory");
+		conf_yaml_error(b.doc, NULL, "out of memory");
 		free(t);
 		t = NULL;
 		goto done;
@@ -511,31 +597,32 @@ tree_build(struct conf_yaml_doc *doc)
 	t->principals = b.princ;
 	t->nprincipals = b.nprinc;
 	b.princ = NULL;
+	if (t->principals == NULL &&
+	    (t->principals = calloc(1, sizeof(*t->principals))) == NULL) {
+		conf_yaml_error(b.doc, NULL, "out of memory");
+		conf_tree_free(t);
+		t = NULL;
+	}
 done:
-	for (i = 0; b.nodes != NULL && i < b.nnodes; i++)
-		free(b.nodes[i].name);
-	free(b.nodes);
-	free(b.src);
-	free(b.byid);
-	free(b.pidx);
-	free(b.order);
-	free(b.princ);
-	free(b.psrc);
+	tree_build_free(&b);
+	conf_yaml_free(b.doc);
 	return t;
 }
 
-/* The builder as conf_util_load takes it: a tree names no paths. */
-static void *
-tree_build_any(struct conf_yaml_doc *doc, const char *dir)
-{
-	return tree_build(doc);
-}
-
-/* Load tree.yaml. */
+/* Load tree.yaml (mapped, not read into memory: a province is large). */
 struct conf_tree *
 conf_tree_load(const char *path, char *err, size_t errlen)
 {
-	return conf_util_load(path, tree_build_any, err, errlen);
+	struct conf_tree	*t;
+	void			*buf;
+	size_t			 len;
+
+	if (conf_util_mapfile(path, CONF_TREE_FILE_MAX, &buf, &len, err,
+	    errlen) == -1)
+		return NULL;
+	t = tree_build(path, buf, len, err, errlen);
+	conf_util_unmap(buf, len);
+	return t;
 }
 
 /* Parse tree.yaml from memory; name stands for the file in messages. */
@@ -543,7 +630,7 @@ struct conf_tree *
 conf_tree_parse(const char *name, const void *buf, size_t len, char *err,
     size_t errlen)
 {
-	return conf_util_parse(name, buf, len, tree_build_any, err, errlen);
+	return tree_build(name, buf, len, err, errlen);
 }
 
 void

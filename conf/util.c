@@ -6,6 +6,7 @@
  * Each check says why it failed in words fit for an error message.
  */
 
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -99,6 +100,67 @@ fail:
 	free(buf);
 	close(fd);
 	return -1;
+}
+
+int
+conf_util_mapfile(const char *path, size_t max, void **bufp, size_t *lenp,
+    char *err, size_t errlen)
+{
+	struct stat	 st;
+	void		*p;
+	int		 fd, saved;
+
+	*bufp = NULL;
+	*lenp = 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		saved = errno;
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "%s:1: (document): cannot open: %s",
+			    path, strerror(saved));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		saved = errno;
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "%s:1: (document): %s", path,
+			    S_ISREG(st.st_mode) ? strerror(saved) :
+			    "not a regular file");
+		close(fd);
+		return -1;
+	}
+	if ((uint64_t)st.st_size > max) {
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "%s:1: (document): file is "
+			    "larger than %zuMiB", path, max / (1024 * 1024));
+		close(fd);
+		return -1;
+	}
+	if (st.st_size == 0) {
+		close(fd);
+		*bufp = (void *)"";
+		return 0;
+	}
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	saved = errno;
+	close(fd);
+	if (p == MAP_FAILED) {
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "%s:1: (document): cannot map: %s",
+			    path, strerror(saved));
+		return -1;
+	}
+	/* Read once, front to back. */
+	(void)madvise(p, (size_t)st.st_size, MADV_SEQUENTIAL);
+	*bufp = p;
+	*lenp = (size_t)st.st_size;
+	return 0;
+}
+
+void
+conf_util_unmap(void *p, size_t len)
+{
+	if (len > 0)
+		munmap(p, len);
 }
 
 /* The directory part of path, "" when it has none; NULL if out of memory. */

@@ -34,6 +34,7 @@ struct yaml_chunk {
 struct yaml_open {
 	struct conf_yaml_node	*node;
 	size_t			 base;
+	uint32_t		 count;		/* children so far, kept or not */
 };
 
 struct conf_yaml_doc {
@@ -43,6 +44,15 @@ struct conf_yaml_doc {
 	struct conf_yaml_node	 *root;
 	struct yaml_chunk	 *chunks;
 	int			  ndocs;
+	/*
+	 * Streaming (conf_yaml_stream): each item of a sequence under a key
+	 * of the root mapping is handed to item_cb once read, then dropped;
+	 * its nodes live in the item arena, emptied after each one.
+	 */
+	conf_yaml_item_fn	 *item_cb;
+	void			 *item_arg;
+	struct yaml_chunk	 *ichunks;
+	int			  in_item;
 	/* while reading */
 	struct conf_yaml_node	**stack;	/* children of open nodes */
 	size_t			  nstack;
@@ -55,7 +65,9 @@ struct conf_yaml_doc {
 static void *
 yaml_alloc(struct conf_yaml_doc *doc, size_t len)
 {
-	struct yaml_chunk	*c = doc->chunks;
+	struct yaml_chunk	**arena = doc->in_item ? &doc->ichunks :
+				    &doc->chunks;
+	struct yaml_chunk	*c = *arena;
 	size_t			 size;
 	void			*p;
 
@@ -69,13 +81,13 @@ yaml_alloc(struct conf_yaml_doc *doc, size_t len)
 			return NULL;
 		c->used = 0;
 		c->size = size;
-		if (doc->chunks != NULL && size != YAML_CHUNK) {
+		if (*arena != NULL && size != YAML_CHUNK) {
 			/* Keep filling the current block after a big one. */
-			c->next = doc->chunks->next;
-			doc->chunks->next = c;
+			c->next = (*arena)->next;
+			(*arena)->next = c;
 		} else {
-			c->next = doc->chunks;
-			doc->chunks = c;
+			c->next = *arena;
+			*arena = c;
 		}
 	}
 	p = (char *)c->data + c->used;
@@ -183,6 +195,18 @@ yaml_error_doc(struct conf_yaml_doc *doc, int line, const char *fmt, ...)
 	return -1;
 }
 
+int
+conf_yaml_error_at(struct conf_yaml_doc *doc, int line, const char *path,
+    const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	yaml_verror(doc, line, path, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
 /* An error about a node: its line, its path, the reason. */
 int
 conf_yaml_error(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
@@ -219,6 +243,55 @@ conf_yaml_error_key(struct conf_yaml_doc *doc,
 	return -1;
 }
 
+/* Free a list of arena blocks. */
+static void
+yaml_free_chunks(struct yaml_chunk *c)
+{
+	struct yaml_chunk	*next;
+
+	for (; c != NULL; c = next) {
+		next = c->next;
+		free(c);
+	}
+}
+
+/*
+ * Is the innermost open collection a sequence whose items are streamed:
+ * the value of a key of the root mapping, with a callback set?
+ */
+static int
+yaml_streamed(const struct conf_yaml_doc *doc)
+{
+	return doc->item_cb != NULL && doc->depth == 2 &&
+	    doc->open[0].node->kind == CONF_YAML_MAP &&
+	    doc->open[1].node->kind == CONF_YAML_SEQ;
+}
+
+/*
+ * An item of a streamed sequence is complete: hand it over, then drop
+ * it (off the stack, its arena emptied).  The callback's -1 stops all.
+ */
+static int
+yaml_item_done(struct conf_yaml_doc *doc, struct conf_yaml_node *item)
+{
+	struct conf_yaml_node	*seq = doc->open[1].node;
+	const struct conf_yaml_node *key;
+	int			 r;
+
+	key = yaml_item(doc, seq->parent, seq->pos - 1);
+	r = doc->item_cb(doc, key != NULL && key->kind == CONF_YAML_SCALAR ?
+	    key->str : "", item, doc->item_arg);
+	doc->nstack--;
+	doc->in_item = 0;
+	if (doc->ichunks != NULL) {
+		/* Keep one block for the next item. */
+		yaml_free_chunks(doc->ichunks->next);
+		doc->ichunks->next = NULL;
+		doc->ichunks->used = 0;
+	}
+	return r;
+}
+
 /* A new node at line, attached to the innermost open collection. */
 static struct conf_yaml_node *
 yaml_node(struct conf_yaml_doc *doc, enum conf_yaml_kind kind, size_t line)
@@ -227,6 +300,8 @@ yaml_node(struct conf_yaml_doc *doc, enum conf_yaml_kind kind, size_t line)
 	struct yaml_open	*top;
 	size_t			 cap;
 
+	if (yaml_streamed(doc))
+		doc->in_item = 1;	/* a new item: into the item arena */
 	if ((node = yaml_alloc(doc, sizeof(*node))) == NULL)
 		return NULL;
 	node->kind = kind;
@@ -244,7 +319,7 @@ yaml_node(struct conf_yaml_doc *doc, enum conf_yaml_kind kind, size_t line)
 		doc->capstack = cap;
 	}
 	node->parent = top->node;
-	node->pos = (uint32_t)(doc->nstack - top->base);
+	node->pos = top->count++;
 	doc->stack[doc->nstack++] = node;
 	return node;
 }
@@ -287,6 +362,8 @@ yaml_scalar(struct conf_yaml_doc *doc, const yaml_event_t *ev)
 	if (node->parent != NULL && node->parent->kind == CONF_YAML_MAP &&
 	    node->pos % 2 == 0 && node->plain && node->n == 0)
 		return conf_yaml_error(doc, node, "empty key");
+	if (doc->in_item && doc->depth == 2)
+		return yaml_item_done(doc, node);
 	return 0;
 }
 
@@ -318,6 +395,7 @@ yaml_start(struct conf_yaml_doc *doc, const yaml_event_t *ev,
 	node->open = 1;
 	doc->open[doc->depth].node = node;
 	doc->open[doc->depth].base = doc->nstack;
+	doc->open[doc->depth].count = 0;
 	doc->depth++;
 	return 0;
 }
@@ -398,8 +476,10 @@ yaml_end(struct conf_yaml_doc *doc)
 	node->open = 0;
 	doc->nstack = top->base;
 	doc->depth--;
-	if (node->kind == CONF_YAML_MAP)
-		return yaml_dupkeys(doc, node);
+	if (node->kind == CONF_YAML_MAP && yaml_dupkeys(doc, node) == -1)
+		return -1;
+	if (doc->in_item && doc->depth == 2)
+		return yaml_item_done(doc, node);
 	return 0;
 }
 
@@ -545,10 +625,14 @@ yaml_read_split(void *arg, unsigned char *buf, size_t size, size_t *got)
 	return 1;
 }
 
-/* Parse a buffer into a document; name is used in messages. */
-struct conf_yaml_doc *
-conf_yaml_parse(const char *name, const void *buf, size_t len, char *err,
-    size_t errlen)
+/*
+ * Parse a buffer of at most max bytes; name is used in messages.  With
+ * item_cb, items of the sequences under the root mapping's keys go to it
+ * one by one and are not kept (see conf_yaml_stream).
+ */
+static struct conf_yaml_doc *
+yaml_parse(const char *name, const void *buf, size_t len, size_t max,
+    conf_yaml_item_fn *item_cb, void *item_arg, char *err, size_t errlen)
 {
 	struct conf_yaml_doc	*doc;
 	yaml_parser_t		 parser;
@@ -568,9 +652,11 @@ conf_yaml_parse(const char *name, const void *buf, size_t len, char *err,
 	doc->name = name;
 	doc->err = err;
 	doc->errlen = errlen;
-	if (len > CONF_FILE_MAX) {
-		yaml_error_doc(doc, 1, "file is larger than %dMiB",
-		    CONF_FILE_MAX / (1024 * 1024));
+	doc->item_cb = item_cb;
+	doc->item_arg = item_arg;
+	if (len > max) {
+		yaml_error_doc(doc, 1, "file is larger than %zuMiB",
+		    max / (1024 * 1024));
 		goto fail;
 	}
 	if (utf8_check(buf, len, &bad) == -1) {
@@ -622,6 +708,21 @@ fail:
 	return NULL;
 }
 
+struct conf_yaml_doc *
+conf_yaml_parse(const char *name, const void *buf, size_t len, char *err,
+    size_t errlen)
+{
+	return yaml_parse(name, buf, len, CONF_FILE_MAX, NULL, NULL, err,
+	    errlen);
+}
+
+struct conf_yaml_doc *
+conf_yaml_stream(const char *name, const void *buf, size_t len, size_t max,
+    conf_yaml_item_fn *cb, void *arg, char *err, size_t errlen)
+{
+	return yaml_parse(name, buf, len, max, cb, arg, err, errlen);
+}
+
 /* Read and parse a file. */
 struct conf_yaml_doc *
 conf_yaml_load(const char *path, char *err, size_t errlen)
@@ -646,14 +747,10 @@ conf_yaml_root(const struct conf_yaml_doc *doc)
 void
 conf_yaml_free(struct conf_yaml_doc *doc)
 {
-	struct yaml_chunk	*c, *next;
-
 	if (doc == NULL)
 		return;
-	for (c = doc->chunks; c != NULL; c = next) {
-		next = c->next;
-		free(c);
-	}
+	yaml_free_chunks(doc->chunks);
+	yaml_free_chunks(doc->ichunks);
 	free(doc->stack);
 	free(doc);
 }

@@ -42,6 +42,7 @@ out; loopback only.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -340,7 +341,10 @@ class Bench:
         self.swarm.wait_ready(timeout=STEP_TIMEOUT)
         took = time.monotonic() - t0
         rss = rss_kb(env.daemon.proc.pid)
+        # Connections reuse heap the tree load freed: read this beside
+        # the absolute RSS.
         return {"agents": n, "seconds": round(took, 2),
+                "rss_mb": round(rss / 1024, 1),
                 "rss_bytes_per_agent": round((rss - self.rss_idle) * 1024 / n)}
 
     def publish_one(self, target, tag):
@@ -504,7 +508,9 @@ class Bench:
             self.step("views", self.s_views)
             self.step("reload", self.s_reload)
         finally:
-            errors = self.env.teardown()
+            # The harness prints wuzhad's log tail: not onto the figures.
+            with contextlib.redirect_stdout(sys.stderr):
+                errors = self.env.teardown()
             if errors:
                 self.fig["teardown"] = errors
             if not self.a.keep:

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * ctl_tree: the tree verbs, run by ops on the server host.  import checks
- * a tree file with the same loader the daemon trusts, then replaces the
- * whole tree in Redis in one MULTI/EXEC guarded by WATCH on the tree
- * generation (retried if another import got there first) and bumps that
- * generation, which the daemons poll to reload.  export reads the tree
+ * a tree file with the same loader the daemon trusts, then writes to
+ * Redis what differs from the tree there (see "import" below), under a
+ * lock key, and bumps the tree generation, which the daemons poll to
+ * reload.  export reads the tree
  * back and prints it as YAML; principals lists a tree file's principals
  * for the CA script.  Redis layout, under the prefix P:
  *
@@ -15,6 +15,7 @@
  *	P principal:{cn}	hash: node, rights ("receive,issue,observe")
  *	P members:{node}	set of the CNs at that node
  *	P tree-gen		counter, INCR'd by every import
+ *	P tree-import		held while an import writes (PX, token)
  *
  * redis rearm lets wuzhad publish again after Redis lost its data: it
  * reads the record wuzhad left in P lost ("EPOCH SEQ"), raises P seq to
@@ -23,19 +24,22 @@
  */
 #include <getopt.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <hiredis/hiredis.h>
 
+#include "compat.h"
 #include "conf.h"
 #include "proto.h"
 #include "ctl.h"
 
 #define CTL_PREFIX_DEFAULT	"wuzha:"
 #define CTL_REDIS_PORT		6379
-#define CTL_WATCH_TRIES		5	/* imports racing us: give up after */
 #define CTL_PIPELINE		1024	/* commands written before reading */
 
 /* A synchronous Redis connection with pipelined writes. */
@@ -321,196 +325,6 @@ ctl_tree_opts(struct ctl *ctl, int argc, char **argv, const char **redis,
 	return 0;
 }
 
-/* --- import --------------------------------------------------------------- */
-
-/* DEL the keys of every member of the set reply, with each suffix given. */
-static int
-ctl_import_del(struct ctl_redis *r, redisReply *set, const char *a,
-    const char *b, const char *c)
-{
-	char	*k1, *k2, *k3;
-	size_t	 i;
-	int	 rc = 0;
-
-	for (i = 0; rc == 0 && i < set->elements; i++) {
-		if (set->element[i]->type != REDIS_REPLY_STRING)
-			continue;
-		k1 = ctl_key(r, a, set->element[i]->str);
-		k2 = b ? ctl_key(r, b, set->element[i]->str) : NULL;
-		k3 = c ? ctl_key(r, c, set->element[i]->str) : NULL;
-		rc = ctl_redis_cmd(r, "DEL", k1, k2, k3, NULL);
-		free(k1);
-		free(k2);
-		free(k3);
-	}
-	return rc;
-}
-
-/* Queue the writes of the new tree (inside MULTI). */
-static int
-ctl_import_write(struct ctl_redis *r, const struct conf_tree *t)
-{
-	char	*k, *k2, *nodes, *prs, rights[32];
-	size_t	 i;
-	int	 rc = 0;
-
-	nodes = ctl_key(r, "nodes", NULL);
-	prs = ctl_key(r, "principals", NULL);
-	for (i = 0; rc == 0 && i < t->nnodes; i++) {
-		const struct conf_node *n = &t->nodes[i];
-
-		k = ctl_key(r, "node:", n->id);
-		rc = ctl_redis_cmd(r, "HSET", k, "name", n->name, "tier",
-		    conf_tier_name(n->tier), "parent", n->parent, NULL);
-		free(k);
-		if (rc == 0)
-			rc = ctl_redis_cmd(r, "SADD", nodes, n->id, NULL);
-		if (rc == 0 && n->parent[0] != '\0') {
-			k = ctl_key(r, "children:", n->parent);
-			rc = ctl_redis_cmd(r, "SADD", k, n->id, NULL);
-			free(k);
-		}
-	}
-	for (i = 0; rc == 0 && i < t->nprincipals; i++) {
-		const struct conf_principal *p = &t->principals[i];
-
-		k = ctl_key(r, "principal:", p->cn);
-		rc = ctl_redis_cmd(r, "HSET", k, "node", p->node, "rights",
-		    ctl_rights_str(p->rights, rights, sizeof(rights)), NULL);
-		free(k);
-		k2 = ctl_key(r, "members:", p->node);
-		if (rc == 0)
-			rc = ctl_redis_cmd(r, "SADD", k2, p->cn, NULL);
-		free(k2);
-		if (rc == 0)
-			rc = ctl_redis_cmd(r, "SADD", prs, p->cn, NULL);
-	}
-	free(nodes);
-	free(prs);
-	return rc;
-}
-
-/*
- * One attempt: WATCH, read the old sets, MULTI, delete the old tree,
- * write the new one, INCR the generation, EXEC.  Returns 1 if the watch
- * fired (try again), 0 with *gen set, -1 on error (printed).
- */
-static int
-ctl_import_try(struct ctl_redis *r, const struct conf_tree *t, long long *gen)
-{
-	redisReply	*onodes = NULL, *oprs = NULL, *rep = NULL;
-	char		*kgen, *knodes, *kprs;
-	size_t		 i;
-	int		 rc = -1;
-
-	kgen = ctl_key(r, "tree-gen", NULL);
-	knodes = ctl_key(r, "nodes", NULL);
-	kprs = ctl_key(r, "principals", NULL);
-	r->err = 0;
-	if ((rep = ctl_redis_now(r, "WATCH", kgen, knodes, kprs,
-	    NULL)) == NULL)
-		goto done;
-	ctl_redis_check(r, rep);
-	freeReplyObject(rep);
-	rep = NULL;
-	if ((onodes = ctl_redis_now(r, "SMEMBERS", knodes, NULL)) == NULL ||
-	    (oprs = ctl_redis_now(r, "SMEMBERS", kprs, NULL)) == NULL)
-		goto done;
-	ctl_redis_check(r, onodes);
-	ctl_redis_check(r, oprs);
-	if (r->err || onodes->type != REDIS_REPLY_ARRAY ||
-	    oprs->type != REDIS_REPLY_ARRAY) {
-		fprintf(stderr, "wuzhactl: redis: reading the old tree: %s\n",
-		    r->err ? r->errstr : "unexpected reply");
-		goto done;
-	}
-	if (ctl_redis_cmd(r, "MULTI", NULL) == -1 ||
-	    ctl_redis_cmd(r, "DEL", knodes, kprs, NULL) == -1 ||
-	    ctl_import_del(r, onodes, "node:", "children:", "members:") == -1 ||
-	    ctl_import_del(r, oprs, "principal:", NULL, NULL) == -1 ||
-	    ctl_import_write(r, t) == -1 ||
-	    ctl_redis_cmd(r, "INCR", kgen, NULL) == -1)
-		goto done;
-	if ((rep = ctl_redis_now(r, "EXEC", NULL)) == NULL)
-		goto done;
-	if (rep->type == REDIS_REPLY_NIL) {
-		rc = 1;
-		goto done;
-	}
-	ctl_redis_check(r, rep);
-	if (r->err || rep->type != REDIS_REPLY_ARRAY || rep->elements == 0) {
-		fprintf(stderr, "wuzhactl: redis: import failed: %s\n",
-		    r->err ? r->errstr : "unexpected EXEC reply");
-		goto done;
-	}
-	for (i = 0; i < rep->elements; i++)
-		ctl_redis_check(r, rep->element[i]);
-	if (r->err) {
-		fprintf(stderr, "wuzhactl: redis: import partly failed: %s\n",
-		    r->errstr);
-		goto done;
-	}
-	if (rep->element[rep->elements - 1]->type != REDIS_REPLY_INTEGER) {
-		fprintf(stderr, "wuzhactl: redis: unexpected INCR reply\n");
-		goto done;
-	}
-	*gen = rep->element[rep->elements - 1]->integer;
-	rc = 0;
- done:
-	if (rep != NULL)
-		freeReplyObject(rep);
-	if (onodes != NULL)
-		freeReplyObject(onodes);
-	if (oprs != NULL)
-		freeReplyObject(oprs);
-	free(kgen);
-	free(knodes);
-	free(kprs);
-	return rc;
-}
-
-/* tree import FILE --redis WHERE [--prefix P] */
-int
-ctl_tree_import(struct ctl *ctl, int argc, char **argv)
-{
-	struct conf_tree	*t;
-	struct ctl_redis	 r;
-	const char		*redis, *prefix;
-	char			 err[CONF_ERR_MAX];
-	long long		 gen = 0;
-	int			 i, rc = 1;
-
-	if (ctl_tree_opts(ctl, argc, argv, &redis, &prefix) == -1 ||
-	    argc - optind != 1)
-		return ctl_usage(ctl);
-	if ((t = conf_tree_load(argv[optind], err, sizeof(err))) == NULL) {
-		fprintf(stderr, "wuzhactl: %s\n", err);
-		return CTL_FAIL;
-	}
-	if (ctl_redis_open(&r, redis, prefix, ctl->timeout_ms) == -1) {
-		conf_tree_free(t);
-		return CTL_FAIL;
-	}
-	for (i = 0; i < CTL_WATCH_TRIES && rc == 1; i++) {
-		if ((rc = ctl_import_try(&r, t, &gen)) == -1)
-			break;
-		if (rc == 1) {
-			(void)ctl_redis_drain(&r);
-			fprintf(stderr, "wuzhactl: the tree changed while we "
-			    "wrote it, trying again\n");
-		}
-	}
-	if (rc == 1)
-		fprintf(stderr, "wuzhactl: gave up after %d tries: the tree "
-		    "keeps changing\n", CTL_WATCH_TRIES);
-	if (rc == 0)
-		printf("imported %zu nodes, %zu principals (generation %lld)\n",
-		    t->nnodes, t->nprincipals, gen);
-	ctl_redis_close(&r);
-	conf_tree_free(t);
-	return rc == 0 ? CTL_OK : CTL_FAIL;
-}
-
 /* --- export --------------------------------------------------------------- */
 
 /* A tree read from Redis, before it is put in order. */
@@ -609,9 +423,12 @@ ctl_replies_free(redisReply **v, size_t n)
 	free(v);
 }
 
-/* Read nodes and principals into x; -1 after printing why. */
+/*
+ * Read nodes and principals into x, sorted by id and by CN; -1 after
+ * printing why.  An empty tree is an error unless empty_ok.
+ */
 static int
-ctl_export_read(struct ctl_redis *r, struct ctl_export *x)
+ctl_export_read(struct ctl_redis *r, struct ctl_export *x, int empty_ok)
 {
 	redisReply		*ids = NULL, *cns = NULL;
 	redisReply		**h = NULL, **hp = NULL;
@@ -635,7 +452,7 @@ ctl_export_read(struct ctl_redis *r, struct ctl_export *x)
 		    "unexpected reply");
 		goto done;
 	}
-	if (ids->elements == 0) {
+	if (ids->elements == 0 && !empty_ok) {
 		fprintf(stderr, "wuzhactl: no tree in Redis under prefix "
 		    "\"%s\"\n", r->prefix);
 		goto done;
@@ -643,7 +460,7 @@ ctl_export_read(struct ctl_redis *r, struct ctl_export *x)
 	if ((h = ctl_hgetall_each(r, ids, "node:")) == NULL ||
 	    (hp = ctl_hgetall_each(r, cns, "principal:")) == NULL)
 		goto done;
-	x->nodes = calloc(ids->elements, sizeof(*x->nodes));
+	x->nodes = calloc(ids->elements + 1, sizeof(*x->nodes));
 	x->prs = calloc(cns->elements + 1, sizeof(*x->prs));
 	if (x->nodes == NULL || x->prs == NULL) {
 		fprintf(stderr, "wuzhactl: out of memory\n");
@@ -699,6 +516,344 @@ ctl_export_read(struct ctl_redis *r, struct ctl_export *x)
 	if (cns != NULL)
 		freeReplyObject(cns);
 	return rc;
+}
+
+/* --- import --------------------------------------------------------------- */
+
+/*
+ * An import writes only what changed, as a stream of small commands (no
+ * MULTI: a city's tree in one transaction held Redis for seconds), in an
+ * order that leaves a valid tree after every command, so a daemon that
+ * reads it meanwhile sees an older or a newer shape, never a broken one:
+ * nodes added or changed, parents first; principals added or changed;
+ * principals gone; nodes gone, leaves first; then the generation, which
+ * tells the daemons to reload.  A lock key keeps two imports apart.
+ */
+#define CTL_IMPORT_LOCK_MS	600000	/* an import is given this long */
+
+struct ctl_import_stats {
+	size_t	 nodes_set, nodes_del, prs_set, prs_del;
+};
+
+static const struct conf_node *
+ctl_find_node(const struct ctl_export *x, const char *id)
+{
+	struct conf_node	 key;
+
+	strlcpy(key.id, id, sizeof(key.id));
+	return bsearch(&key, x->nodes, x->nnodes, sizeof(*x->nodes),
+	    ctl_node_cmp);
+}
+
+static const struct conf_principal *
+ctl_find_principal(const struct ctl_export *x, const char *cn)
+{
+	struct conf_principal	 key;
+
+	strlcpy(key.cn, cn, sizeof(key.cn));
+	return bsearch(&key, x->prs, x->nprs, sizeof(*x->prs),
+	    ctl_principal_cmp);
+}
+
+/* Nodes of the new tree that are new or differ, parents first. */
+static int
+ctl_import_nodes(struct ctl_redis *r, const struct conf_tree *t,
+    const struct ctl_export *old, struct ctl_import_stats *st)
+{
+	const struct conf_node	*n, *o;
+	char			*k, *knodes;
+	size_t			 i;
+	int			 rc = 0;
+
+	knodes = ctl_key(r, "nodes", NULL);
+	for (i = 0; rc == 0 && i < t->nnodes; i++) {
+		n = &t->nodes[i];
+		o = ctl_find_node(old, n->id);
+		if (o != NULL && o->tier == n->tier &&
+		    strcmp(o->name, n->name) == 0 &&
+		    strcmp(o->parent, n->parent) == 0)
+			continue;
+		st->nodes_set++;
+		k = ctl_key(r, "node:", n->id);
+		rc = ctl_redis_cmd(r, "HSET", k, "name", n->name, "tier",
+		    conf_tier_name(n->tier), "parent", n->parent, NULL);
+		free(k);
+		if (rc == 0 && o == NULL)
+			rc = ctl_redis_cmd(r, "SADD", knodes, n->id, NULL);
+		if (rc == 0 && o != NULL && o->parent[0] != '\0' &&
+		    strcmp(o->parent, n->parent) != 0) {
+			k = ctl_key(r, "children:", o->parent);
+			rc = ctl_redis_cmd(r, "SREM", k, n->id, NULL);
+			free(k);
+		}
+		if (rc == 0 && n->parent[0] != '\0') {
+			k = ctl_key(r, "children:", n->parent);
+			rc = ctl_redis_cmd(r, "SADD", k, n->id, NULL);
+			free(k);
+		}
+	}
+	free(knodes);
+	return rc;
+}
+
+/* Principals of the new tree that are new or differ. */
+static int
+ctl_import_principals(struct ctl_redis *r, const struct conf_tree *t,
+    const struct ctl_export *old, struct ctl_import_stats *st)
+{
+	const struct conf_principal	*p, *o;
+	char				*k, *kprs, rights[32];
+	size_t				 i;
+	int				 rc = 0;
+
+	kprs = ctl_key(r, "principals", NULL);
+	for (i = 0; rc == 0 && i < t->nprincipals; i++) {
+		p = &t->principals[i];
+		o = ctl_find_principal(old, p->cn);
+		if (o != NULL && o->rights == p->rights &&
+		    strcmp(o->node, p->node) == 0)
+			continue;
+		st->prs_set++;
+		k = ctl_key(r, "principal:", p->cn);
+		rc = ctl_redis_cmd(r, "HSET", k, "node", p->node, "rights",
+		    ctl_rights_str(p->rights, rights, sizeof(rights)), NULL);
+		free(k);
+		if (rc == 0 && o != NULL && strcmp(o->node, p->node) != 0) {
+			k = ctl_key(r, "members:", o->node);
+			rc = ctl_redis_cmd(r, "SREM", k, p->cn, NULL);
+			free(k);
+		}
+		if (rc == 0) {
+			k = ctl_key(r, "members:", p->node);
+			rc = ctl_redis_cmd(r, "SADD", k, p->cn, NULL);
+			free(k);
+		}
+		if (rc == 0 && o == NULL)
+			rc = ctl_redis_cmd(r, "SADD", kprs, p->cn, NULL);
+	}
+	free(kprs);
+	return rc;
+}
+
+/* Is cn, or node id, in the new tree?  (Its arrays are not sorted.) */
+static int
+ctl_cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Sorted pointers to the field at off of n entries of size sz. */
+static const char **
+ctl_sorted_names(const void *v, size_t n, size_t sz, size_t off)
+{
+	const char	**out;
+	size_t		  i;
+
+	if ((out = calloc(n + 1, sizeof(*out))) == NULL) {
+		fprintf(stderr, "wuzhactl: out of memory\n");
+		exit(CTL_FAIL);
+	}
+	for (i = 0; i < n; i++)
+		out[i] = (const char *)v + i * sz + off;
+	qsort(out, n, sizeof(*out), ctl_cmp_str);
+	return out;
+}
+
+static int
+ctl_in(const char **sorted, size_t n, const char *s)
+{
+	return bsearch(&s, sorted, n, sizeof(*sorted), ctl_cmp_str) != NULL;
+}
+
+/* What the old tree has and the new one not: principals, then nodes. */
+static int
+ctl_import_gone(struct ctl_redis *r, const struct conf_tree *t,
+    const struct ctl_export *old, struct ctl_import_stats *st)
+{
+	const char		**ids, **cns;
+	const struct conf_node	*o;
+	char			*k, *k2, *k3, *knodes, *kprs;
+	size_t			 i;
+	int			 tier, rc = 0;
+
+	ids = ctl_sorted_names(t->nodes, t->nnodes, sizeof(*t->nodes),
+	    offsetof(struct conf_node, id));
+	cns = ctl_sorted_names(t->principals, t->nprincipals,
+	    sizeof(*t->principals), offsetof(struct conf_principal, cn));
+	knodes = ctl_key(r, "nodes", NULL);
+	kprs = ctl_key(r, "principals", NULL);
+	for (i = 0; rc == 0 && i < old->nprs; i++) {
+		if (ctl_in(cns, t->nprincipals, old->prs[i].cn))
+			continue;
+		st->prs_del++;
+		k = ctl_key(r, "members:", old->prs[i].node);
+		rc = ctl_redis_cmd(r, "SREM", k, old->prs[i].cn, NULL);
+		free(k);
+		if (rc == 0)
+			rc = ctl_redis_cmd(r, "SREM", kprs, old->prs[i].cn,
+			    NULL);
+		k = ctl_key(r, "principal:", old->prs[i].cn);
+		if (rc == 0)
+			rc = ctl_redis_cmd(r, "DEL", k, NULL);
+		free(k);
+	}
+	/* Leaves first: classes, then departments, schools, police units. */
+	for (tier = CONF_TIER_CLASS; rc == 0 && tier >= CONF_TIER_POLICE;
+	    tier--) {
+		for (i = 0; rc == 0 && i < old->nnodes; i++) {
+			o = &old->nodes[i];
+			if ((int)o->tier != tier || ctl_in(ids, t->nnodes, o->id))
+				continue;
+			st->nodes_del++;
+			rc = ctl_redis_cmd(r, "SREM", knodes, o->id, NULL);
+			if (rc == 0 && o->parent[0] != '\0') {
+				k = ctl_key(r, "children:", o->parent);
+				rc = ctl_redis_cmd(r, "SREM", k, o->id, NULL);
+				free(k);
+			}
+			k = ctl_key(r, "node:", o->id);
+			k2 = ctl_key(r, "children:", o->id);
+			k3 = ctl_key(r, "members:", o->id);
+			if (rc == 0)
+				rc = ctl_redis_cmd(r, "DEL", k, k2, k3, NULL);
+			free(k);
+			free(k2);
+			free(k3);
+		}
+	}
+	free(knodes);
+	free(kprs);
+	free(ids);
+	free(cns);
+	return rc;
+}
+
+/* Take the import lock (token: our pid and time); -1 if held. */
+static int
+ctl_import_lock(struct ctl_redis *r, char *token, size_t len, int take)
+{
+	static const char unlock[] =
+	    "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+	    "return redis.call('DEL', KEYS[1]) end return 0";
+	redisReply	*rep;
+	char		*k, ms[16];
+	int		 rc = -1;
+
+	k = ctl_key(r, "tree-import", NULL);
+	if (take) {
+		snprintf(token, len, "%ld-%lld", (long)getpid(),
+		    (long long)time(NULL));
+		snprintf(ms, sizeof(ms), "%d", CTL_IMPORT_LOCK_MS);
+		rep = ctl_redis_now(r, "SET", k, token, "NX", "PX", ms, NULL);
+	} else
+		rep = ctl_redis_now(r, "EVAL", unlock, "1", k, token, NULL);
+	if (rep != NULL) {
+		if (!take || (rep->type == REDIS_REPLY_STATUS &&
+		    strcmp(rep->str, "OK") == 0))
+			rc = 0;
+		else if (rep->type == REDIS_REPLY_ERROR)
+			fprintf(stderr, "wuzhactl: redis: %s\n", rep->str);
+		else
+			fprintf(stderr, "wuzhactl: another tree import is "
+			    "running (%s is set); try again when it is done\n",
+			    k);
+		freeReplyObject(rep);
+	}
+	free(k);
+	return rc;
+}
+
+static void
+ctl_export_free(struct ctl_export *x)
+{
+	size_t	i;
+
+	for (i = 0; x->nodes != NULL && i < x->nnodes; i++)
+		free(x->nodes[i].name);
+	free(x->nodes);
+	free(x->prs);
+}
+
+/* Write the difference and bump the generation; -1 after printing why. */
+static int
+ctl_import_diff(struct ctl_redis *r, const struct conf_tree *t,
+    struct ctl_import_stats *st, long long *gen)
+{
+	struct ctl_export	 old;
+	redisReply		*rep;
+	char			*kgen;
+	int			 rc = -1;
+
+	memset(&old, 0, sizeof(old));
+	r->err = 0;
+	if (ctl_export_read(r, &old, 1) == -1)
+		goto done;
+	if (ctl_import_nodes(r, t, &old, st) == -1 ||
+	    ctl_import_principals(r, t, &old, st) == -1 ||
+	    ctl_import_gone(r, t, &old, st) == -1 ||
+	    ctl_redis_drain(r) == -1)
+		goto done;
+	if (r->err) {
+		fprintf(stderr, "wuzhactl: redis: import failed: %s\n",
+		    r->errstr);
+		goto done;
+	}
+	kgen = ctl_key(r, "tree-gen", NULL);
+	rep = ctl_redis_now(r, "INCR", kgen, NULL);
+	free(kgen);
+	if (rep == NULL)
+		goto done;
+	if (rep->type != REDIS_REPLY_INTEGER)
+		fprintf(stderr, "wuzhactl: redis: tree-gen: %s\n",
+		    rep->type == REDIS_REPLY_ERROR ? rep->str :
+		    "unexpected reply");
+	else {
+		*gen = rep->integer;
+		rc = 0;
+	}
+	freeReplyObject(rep);
+ done:
+	ctl_export_free(&old);
+	return rc;
+}
+
+/* tree import FILE --redis WHERE [--prefix P] */
+int
+ctl_tree_import(struct ctl *ctl, int argc, char **argv)
+{
+	struct conf_tree	*t;
+	struct ctl_redis	 r;
+	struct ctl_import_stats	 st;
+	const char		*redis, *prefix;
+	char			 err[CONF_ERR_MAX], token[64];
+	long long		 gen = 0;
+	int			 rc;
+
+	if (ctl_tree_opts(ctl, argc, argv, &redis, &prefix) == -1 ||
+	    argc - optind != 1)
+		return ctl_usage(ctl);
+	if ((t = conf_tree_load(argv[optind], err, sizeof(err))) == NULL) {
+		fprintf(stderr, "wuzhactl: %s\n", err);
+		return CTL_FAIL;
+	}
+	if (ctl_redis_open(&r, redis, prefix, ctl->timeout_ms) == -1) {
+		conf_tree_free(t);
+		return CTL_FAIL;
+	}
+	memset(&st, 0, sizeof(st));
+	if ((rc = ctl_import_lock(&r, token, sizeof(token), 1)) == 0) {
+		rc = ctl_import_diff(&r, t, &st, &gen);
+		(void)ctl_redis_drain(&r);
+		(void)ctl_import_lock(&r, token, sizeof(token), 0);
+	}
+	if (rc == 0)
+		printf("imported %zu nodes, %zu principals (generation %lld): "
+		    "%zu nodes and %zu principals written, %zu and %zu "
+		    "removed\n", t->nnodes, t->nprincipals, gen, st.nodes_set,
+		    st.prs_set, st.nodes_del, st.prs_del);
+	ctl_redis_close(&r);
+	conf_tree_free(t);
+	return rc == 0 ? CTL_OK : CTL_FAIL;
 }
 
 /* Order of the child index: by parent, then by id. */
@@ -801,7 +956,7 @@ ctl_tree_export(struct ctl *ctl, int argc, char **argv)
 	memset(&t, 0, sizeof(t));
 	if (ctl_redis_open(&r, redis, prefix, ctl->timeout_ms) == -1)
 		return CTL_FAIL;
-	if (ctl_export_read(&r, &x) == -1 || ctl_export_order(&x, &t) == -1)
+	if (ctl_export_read(&r, &x, 0) == -1 || ctl_export_order(&x, &t) == -1)
 		goto done;
 	t.principals = x.prs;
 	t.nprincipals = x.nprs;

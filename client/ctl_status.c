@@ -51,6 +51,27 @@ ctl_tier_name(int tier)
 }
 
 /*
+ * How the alert ended, for a header or a message: "cancelled by ID at
+ * TIME", "expired at TIME", or "" while it is live.
+ */
+static const char *
+ctl_ended(const struct proto_status *s, char *buf, size_t len)
+{
+	char	t[40];
+
+	if (s->lifecycle == PROTO_LIFE_CANCELLED)
+		snprintf(buf, len, "cancelled by %s at %s", s->cancelled_by[0] ?
+		    s->cancelled_by : "?", s->ended_at ?
+		    client_time_str(s->ended_at, t, sizeof(t)) : "?");
+	else if (s->lifecycle == PROTO_LIFE_EXPIRED)
+		snprintf(buf, len, "expired at %s", client_time_str(s->ended_at ?
+		    s->ended_at : s->expires_at, t, sizeof(t)));
+	else
+		buf[0] = '\0';
+	return buf;
+}
+
+/*
  * Depth of every node of a pre-order list, from the parent links: a
  * stack of the ids on the path from the root shown down to the node.
  * Returns an array of depths (caller frees) and the widest indented id.
@@ -139,6 +160,7 @@ ctl_status_table(const struct proto_status *s, int tty)
 {
 	struct proto_status_node	 n;
 	char				 t1[40], t2[40], p1[16], p2[16], p3[16];
+	char				 end[PROTO_ID_MAX + 64];
 	int				*depth;
 	size_t				 count, w, nw = 4, cur = 0, i = 0;
 	const char			*st;
@@ -157,6 +179,11 @@ ctl_status_table(const struct proto_status *s, int tty)
 	    client_time_str(s->expires_at, t2, sizeof(t2)),
 	    s->status != PROTO_STATUS_ACTUAL ? " DRILL: " : "",
 	    s->status != PROTO_STATUS_ACTUAL && st != NULL ? st : "");
+	/* Ended: say so before the counters, which are frozen. */
+	if (s->lifecycle != PROTO_LIFE_LIVE)
+		printf("%s%s%s: no longer live, counters frozen\n",
+		    tty ? "\033[1m" : "", ctl_ended(s, end, sizeof(end)),
+		    tty ? "\033[0m" : "");
 	printf("%-*s ", (int)w, "NODE");
 	ctl_pad(stdout, "NAME", 4, nw);
 	printf(" %9s %9s %*s %9s %*s %9s %*s %9s%s\n", "TARGETED",
@@ -218,6 +245,16 @@ ctl_status_json(const struct proto_status *s)
 	if (s->server_time != 0)
 		printf(",\"server_time\":%llu",
 		    (unsigned long long)s->server_time);
+	printf(",\"lifecycle\":\"%s\"", proto_lifecycle_name(s->lifecycle) ?
+	    proto_lifecycle_name(s->lifecycle) : "?");
+	if (s->cancelled_by[0] != '\0') {
+		printf(",\"cancelled_by\":");
+		ctl_json_str(stdout, s->cancelled_by, strlen(s->cancelled_by));
+	}
+	if (s->ended_at != 0)
+		printf(",\"ended_at\":%llu,\"ended\":\"%s\"",
+		    (unsigned long long)s->ended_at,
+		    client_time_str(s->ended_at, t, sizeof(t)));
 	printf(",\"nodes\":[");
 	while (i < count && proto_status_node_next(&s->nodes, &cur, &n) == 1) {
 		printf("%s{\"node\":", i ? "," : "");
@@ -393,7 +430,10 @@ ctl_node_name(const struct proto_view *nodes, const char *node)
 
 /*
  * The members short of the state asked for, with whether they are
- * connected now and where they sit, then "N of M have not read".
+ * connected now and where they sit, then "N of M have not read".  An
+ * alert that was cancelled or has expired awaits nobody: a desk must not
+ * chase people to read a warning that was withdrawn or is over, so none
+ * is listed; one line says how it ended and how many had not read then.
  */
 static int
 ctl_pending_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
@@ -403,9 +443,11 @@ ctl_pending_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
 	struct proto_status_member	 m;
 	struct proto_view		 name;
 	char				 path[CTL_PATH_MAX * (PROTO_ID_MAX + 1)];
+	char				 end[PROTO_ID_MAX + 64];
 	const char			*verb;
 	size_t				 cur = 0, total = 0, unread = 0, online = 0;
-	int				 rc, tty = ctl_tty_colour(stdout);
+	size_t				 missed = 0;
+	int				 rc, ended, tty = ctl_tty_colour(stdout);
 
 	(void)ctl;
 	if ((rc = proto_status_decode(p, len, &s)) != 0) {
@@ -414,15 +456,31 @@ ctl_pending_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
 		return CTL_FAIL;
 	}
 	verb = pd->want == PROTO_ACK_RELAYED ? "relayed" : "read";
+	ended = s.lifecycle != PROTO_LIFE_LIVE;
 	if (pd->json) {
 		printf("{\"id\":");
 		ctl_json_str(stdout, s.id, strlen(s.id));
-		printf(",\"state\":\"%s\",\"pending\":[", verb);
+		printf(",\"state\":\"%s\",\"lifecycle\":\"%s\"", verb,
+		    proto_lifecycle_name(s.lifecycle) ?
+		    proto_lifecycle_name(s.lifecycle) : "?");
+		if (s.cancelled_by[0] != '\0') {
+			printf(",\"cancelled_by\":");
+			ctl_json_str(stdout, s.cancelled_by,
+			    strlen(s.cancelled_by));
+		}
+		if (s.ended_at != 0)
+			printf(",\"ended_at\":%llu",
+			    (unsigned long long)s.ended_at);
+		printf(",\"pending\":[");
 	}
 	while ((rc = proto_status_member_next(&s.members, &cur, &m)) == 1) {
 		total++;
 		if (m.state >= pd->want)
 			continue;
+		if (ended) {
+			missed++;	/* not awaited: counted, not listed */
+			continue;
+		}
 		ctl_node_path(&s.nodes, m.node, path, sizeof(path));
 		name = ctl_node_name(&s.nodes, m.node);
 		online += m.online;
@@ -458,7 +516,13 @@ ctl_pending_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
 	}
 	if (pd->json)
 		printf("],\"listed\":%zu,\"not_yet\":%zu,\"online\":%zu,"
-		    "\"omitted\":%u}\n", total, unread, online, s.omitted);
+		    "\"omitted\":%u,\"not_%s_when_ended\":%zu}\n", total,
+		    unread, online, s.omitted, verb, missed);
+	else if (ended)
+		printf("alert %s %s: no longer live, nobody is awaited "
+		    "(%zu of %zu%s had not %s by then)\n", s.id,
+		    ctl_ended(&s, end, sizeof(end)), missed, total,
+		    s.omitted > 0 ? " listed" : "", verb);
 	else if (s.omitted > 0)
 		printf("%zu of the %zu listed have not %s; %u more not listed "
 		    "(too many for one answer): ask about a node below\n",
@@ -563,6 +627,14 @@ ctl_watch_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
 	fflush(stdout);
 	if (rc != CTL_OK)
 		return rc;
+	if (s.lifecycle != PROTO_LIFE_LIVE) {
+		char end[PROTO_ID_MAX + 64];
+
+		fprintf(stderr, "wuzhactl: %s %s, no longer live: the watch "
+		    "ends at %u of %u read\n", s.id, ctl_ended(&s, end,
+		    sizeof(end)), root.read, root.targeted);
+		return CTL_FAIL;
+	}
 	if (root.targeted > 0 && root.read >= root.targeted)
 		return CTL_OK;
 	if (s.server_time != 0 && s.server_time >= s.expires_at) {

@@ -38,6 +38,7 @@ struct watch {
 	int		 dirty;		/* changed since the last push */
 	int		 busy;		/* a refresh is in Redis */
 	int		 dead;		/* ended while busy: freed when done */
+	int		 gone;		/* the alert left the cache: last push */
 	uint64_t	 last;		/* mono_ms of the last push */
 	TAILQ_ENTRY(watch) entry;
 };
@@ -58,6 +59,7 @@ struct statusreq {
 };
 
 static void	status_query(struct statusreq *, const char *target);
+static void	status_start(struct statusreq *);
 static void	watch_done(struct watch *);
 static void	watch_add(struct statusreq *);
 
@@ -161,6 +163,64 @@ status_node_cb(struct tnode *n, int depth, void *arg)
 	proto_status_node_put(sb->b, &sn);
 }
 
+/*
+ * Where the alert is in its life, from its record: cancelled once a
+ * CANCEL of it was accepted (cancelled_by), else expired once expires_at
+ * has passed, else live.  The cache may not have dropped it yet; the
+ * record says what is so.
+ */
+static void
+status_lifecycle(struct proto_status *st, const redisReply *meta)
+{
+	const redisReply	*by, *at;
+
+	by = meta->elements > 5 ? meta->element[5] : NULL;
+	at = meta->elements > 6 ? meta->element[6] : NULL;
+	if (by != NULL && by->type == REDIS_REPLY_STRING && by->len > 0 &&
+	    proto_name_valid(by->str, by->len)) {
+		st->lifecycle = PROTO_LIFE_CANCELLED;
+		strlcpy(st->cancelled_by, by->str, sizeof(st->cancelled_by));
+		if (at != NULL && at->type == REDIS_REPLY_STRING)
+			st->ended_at = strtoull(at->str, NULL, 10);
+	} else if (st->expires_at <= st->server_time) {
+		st->lifecycle = PROTO_LIFE_EXPIRED;
+		st->ended_at = st->expires_at;
+	}
+}
+
+/*
+ * After a STATUS of a WATCH went out: keep watching a live alert, or say
+ * that nothing more will change and end the watch (the STATUS just sent
+ * told how it ended).
+ */
+static void
+status_watch_next(struct statusreq *sr, const struct proto_status *st)
+{
+	char	 why[PROTO_ID_MAX + 32];
+	int	 live;
+
+	live = st->lifecycle == PROTO_LIFE_LIVE && alerts_get(sr->id) != NULL &&
+	    (sr->w == NULL || !sr->w->gone);
+	if (live) {
+		if (sr->w == NULL)
+			watch_add(sr);
+		return;
+	}
+	if (sr->w != NULL) {
+		if (sr->w->dead)
+			return;		/* told already */
+		sr->w->dead = 1;
+	}
+	if (st->lifecycle == PROTO_LIFE_CANCELLED)
+		snprintf(why, sizeof(why), "cancelled by %s", st->cancelled_by);
+	else if (st->lifecycle == PROTO_LIFE_EXPIRED)
+		snprintf(why, sizeof(why), "expired");
+	else
+		snprintf(why, sizeof(why), "expired or cancelled");
+	conn_error(sr->c, PROTO_E_UNKNOWN_ALERT, sr->id, "alert %s is no longer "
+	    "live (%s): nothing more will change; the watch ends", sr->id, why);
+}
+
 static void
 status_done_cb(redisReply *r, void *arg)
 {
@@ -206,6 +266,7 @@ status_done_cb(redisReply *r, void *arg)
 	if (st.status > PROTO_STATUS_TEST)
 		st.status = PROTO_STATUS_ACTUAL;
 	st.server_time = now_ms();
+	status_lifecycle(&st, meta);
 
 	htab_init(&sb.rate);
 	for (i = 0; i + 1 < rate->elements; i += 2)
@@ -279,15 +340,8 @@ status_done_cb(redisReply *r, void *arg)
 			out.len = 0;
 		} else {
 			conn_send(sr->c, &out);
-			if ((sr->flags & PROTO_SF_WATCH) && sr->w == NULL) {
-				if (alerts_get(sr->id) != NULL)
-					watch_add(sr);
-				else
-					conn_error(sr->c, PROTO_E_UNKNOWN_ALERT,
-					    sr->id, "alert %s is no longer live "
-					    "(expired or cancelled): nothing "
-					    "more will change", sr->id);
-			}
+			if (sr->flags & PROTO_SF_WATCH)
+				status_watch_next(sr, &st);
 		}
 		pbuf_free(&out);
 	}
@@ -430,7 +484,7 @@ watch_refresh(struct watch *w)
 	struct statusreq	*sr;
 	struct alert		*a;
 
-	if ((a = alerts_get(w->id)) == NULL) {
+	if ((a = alerts_get(w->id)) == NULL && !w->gone) {
 		watch_end(w);
 		return;
 	}
@@ -444,7 +498,10 @@ watch_refresh(struct watch *w)
 	sr->flags = w->flags;
 	w->busy = 1;
 	w->dirty = 0;
-	status_query(sr, a->r.target);
+	if (a != NULL)
+		status_query(sr, a->r.target);
+	else
+		status_start(sr);	/* gone: the last push, from the record */
 }
 
 /* Refresh every changed watch whose interval has passed; wait for the rest. */
@@ -489,7 +546,7 @@ watch_done(struct watch *w)
 {
 	w->busy = 0;
 	w->last = mono_ms();
-	if (w->dead || !conn_alive(w->c)) {
+	if (w->dead || !conn_alive(w->c) || (w->gone && !w->dirty)) {
 		watch_free(w);
 		return;
 	}
@@ -532,21 +589,29 @@ watch_alert_changed(const char *id)
 		watch_kick();
 }
 
+/*
+ * The alert left the cache (cancelled, expired): every watch of it gets
+ * one last STATUS, read from the record after the change, which says how
+ * it ended; then an ERROR 308 ends the watch.  A refresh in flight may
+ * have read Redis before the change: the last push follows it.
+ */
 void
 watch_alert_gone(const char *id)
 {
 	struct watch	*w, *next;
+	int		 any = 0;
 
 	for (w = TAILQ_FIRST(&watches); w != NULL; w = next) {
 		next = TAILQ_NEXT(w, entry);
 		if (strcmp(w->id, id) != 0 || w->dead)
 			continue;
-		if (conn_alive(w->c))
-			conn_error(w->c, PROTO_E_UNKNOWN_ALERT, w->id, "alert %s "
-			    "is no longer live (expired or cancelled); the watch "
-			    "ends", w->id);
-		watch_end(w);
+		w->gone = 1;
+		w->dirty = 1;
+		w->last = 0;	/* at once, whatever the interval */
+		any = 1;
 	}
+	if (any)
+		watch_kick();
 }
 
 void
@@ -581,8 +646,6 @@ status_handle(struct conn *c, const uint8_t *p, size_t len)
 {
 	struct proto_status_req	 req;
 	struct statusreq	*sr;
-	struct alert		*a;
-	const char		*argv[3];
 	int			 rv;
 
 	if ((rv = proto_status_req_decode(p, len, &req)) != 0) {
@@ -604,16 +667,27 @@ status_handle(struct conn *c, const uint8_t *p, size_t len)
 	strlcpy(sr->id, req.id, sizeof(sr->id));
 	strlcpy(sr->node, req.node, sizeof(sr->node));
 	sr->flags = req.flags;
-	if ((a = alerts_get(req.id)) != NULL) {
+	status_start(sr);
+}
+
+/* Find the alert's target, in the cache or else its record, then query. */
+static void
+status_start(struct statusreq *sr)
+{
+	struct alert		*a;
+	const char		*argv[3];
+
+	if ((a = alerts_get(sr->id)) != NULL) {
 		status_query(sr, a->r.target);
 		return;
 	}
-	/* Not live (expired, or never): its target is in Redis, if anywhere. */
+	/* Not live (ended, or never): its target is in Redis, if anywhere. */
 	argv[0] = "HGET";
-	argv[1] = store_key("alert:%s", req.id);
+	argv[1] = store_key("alert:%s", sr->id);
 	argv[2] = "target";
 	if (store_cmd(3, argv, NULL, status_target_cb, sr) == -1) {
-		conn_error(c, PROTO_E_STORE, req.id, "store unavailable, try again");
+		conn_error(sr->c, PROTO_E_STORE, sr->id, "store unavailable, try "
+		    "again");
 		statusreq_free(sr);
 	}
 }

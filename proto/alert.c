@@ -145,6 +145,9 @@ static const char *const alert_msg_types[] = {
 static const char *const alert_statuses[] = {
 	"actual", "exercise", "test"
 };
+static const char *const alert_lifecycles[] = {
+	"live", "cancelled", "expired"
+};
 static const char *const alert_ack_states[] = {
 	"none", "delivered", "read", "relayed"
 };
@@ -221,6 +224,12 @@ int
 proto_alert_status_parse(const char *s)
 {
 	return alert_parse(alert_statuses, ALERT_NNAMES(alert_statuses), s);
+}
+
+const char *
+proto_lifecycle_name(int v)
+{
+	return alert_name(alert_lifecycles, ALERT_NNAMES(alert_lifecycles), v);
 }
 
 const char *

@@ -200,6 +200,10 @@ static const struct field_spec status_spec[] = {
 	F_U8(9, 0, PROTO_STATUS_ACTUAL, PROTO_STATUS_TEST, struct proto_status,
 	    status),
 	F_U64(10, 0, struct proto_status, server_time),
+	F_U8(11, 0, PROTO_LIFE_LIVE, PROTO_LIFE_EXPIRED, struct proto_status,
+	    lifecycle),
+	F_NAME(12, 0, struct proto_status, cancelled_by),
+	F_U64(13, 0, struct proto_status, ended_at),
 };
 
 static const struct field_schema status_schema =

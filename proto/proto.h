@@ -320,6 +320,9 @@ struct proto_status {			/* server -> client */
 	uint32_t	omitted;	/* 8 optional: members left out to fit */
 	uint8_t		status;		/* 9 optional: enum proto_alert_status */
 	uint64_t	server_time;	/* 10 optional: when this was read, ms */
+	uint8_t		lifecycle;	/* 11 optional: enum proto_lifecycle */
+	proto_id	cancelled_by;	/* 12 optional: the cancel's alert id */
+	uint64_t	ended_at;	/* 13 optional: cancelled or expired, ms */
 };
 
 struct proto_agents_req {		/* client -> server */
@@ -516,6 +519,13 @@ enum proto_alert_status {
 	PROTO_STATUS_TEST	= 2,	/* a technical test */
 };
 
+/* Where an alert is in its life, as STATUS tells it: absent = live. */
+enum proto_lifecycle {
+	PROTO_LIFE_LIVE		= 0,	/* still delivered and acked */
+	PROTO_LIFE_CANCELLED	= 1,	/* a CANCEL retired it */
+	PROTO_LIFE_EXPIRED	= 2,	/* past its expires_at */
+};
+
 enum proto_severity {			/* as in CAP 1.2 */
 	PROTO_SEV_EXTREME	= 1,
 	PROTO_SEV_SEVERE	= 2,
@@ -558,6 +568,7 @@ const char	*proto_msg_type_name(int);
 int		 proto_msg_type_parse(const char *);
 const char	*proto_alert_status_name(int);	/* "actual", "exercise", "test" */
 int		 proto_alert_status_parse(const char *);
+const char	*proto_lifecycle_name(int);	/* "live", "cancelled", ... */
 const char	*proto_ack_state_name(int);	/* "delivered", ... */
 int		 proto_ack_state_parse(const char *);
 

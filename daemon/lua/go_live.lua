@@ -15,7 +15,7 @@ local function go_live(P, id, target, issuer, typ, ref, at, first, released)
   redis.call('ZADD', P .. 'accepted', at, id)
   if typ == '3' and ref and ref ~= '' then
     redis.call('ZREM', P .. 'live', ref)
-    redis.call('HSET', P .. 'alert:' .. ref, 'cancelled_by', id)
+    redis.call('HSET', P .. 'alert:' .. ref, 'cancelled_by', id, 'ended_at', at)
   end
   local rk, args = P .. 'rate:' .. id, {}
   for i = first, #ARGV - 1, 2 do

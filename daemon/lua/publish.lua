@@ -47,7 +47,8 @@ redis.call('HSET', akey, 'env', ARG.env, 'target', ARG.target, 'issuer', ARG.iss
   'publish_at', ARG.publish_at)
 if ARG.type == '3' and ARG.references ~= '' and
    redis.call('ZREM', P .. 'schedule', ARG.references) == 1 then
-  redis.call('HSET', P .. 'alert:' .. ARG.references, 'cancelled_by', id, 'state', 'cancelled')
+  redis.call('HSET', P .. 'alert:' .. ARG.references, 'cancelled_by', id, 'state', 'cancelled',
+    'ended_at', ARG.accepted)
   redis.call('HSET', akey, 'state', 'unscheduled', 'seq', 0)
   redis.call('XADD', P .. 'alerts', '*', 'id', id, 'seq', 0, 'target', ARG.target,
     'issuer', ARG.issuer, 'type', ARG.type, 'unscheduled', ARG.references)

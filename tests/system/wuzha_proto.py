@@ -104,6 +104,7 @@ SF_MEMBERS, SF_WATCH = 0x01, 0x02
 
 MSG_ALERT, MSG_UPDATE, MSG_CANCEL = 1, 2, 3
 STATUS_ACTUAL, STATUS_EXERCISE, STATUS_TEST = 0, 1, 2
+LIFE_LIVE, LIFE_CANCELLED, LIFE_EXPIRED = 0, 1, 2   # STATUS lifecycle
 STATUSES = {"actual": 0, "exercise": 1, "test": 2}
 CATEGORIES = {"warning": 1, "knowledge": 2, "case-followup": 3}
 SEVERITIES = {"extreme": 1, "severe": 2, "moderate": 3, "minor": 4,
@@ -290,7 +291,10 @@ TABLES = {
                    F(7, "members", "list", False, items=T_STATUS_MEMBER),
                    F(8, "omitted", "u32", False),
                    F(9, "status", "u8", False, lo=0, hi=2),
-                   F(10, "server_time", "u64", False)),
+                   F(10, "server_time", "u64", False),
+                   F(11, "lifecycle", "u8", False, lo=0, hi=2),
+                   F(12, "cancelled_by", "name", False),
+                   F(13, "ended_at", "u64", False)),
     AGENTS_REQ: _table(F(1, "node", "node", False)),
     AGENTS: _table(F(1, "node", "node"), F(2, "server_time", "u64"),
                    F(3, "principals", "list", items=T_AGENT_ITEM),

@@ -25,9 +25,6 @@
 #define EXPIRE_EVERY_MS		5000
 #define START_RETRY_MS		5000	/* pause between start-up attempts */
 
-static struct wuzhad	 wz_ctx;
-struct wuzhad		*wz = &wz_ctx;
-
 static struct event	*tick_ev, *sigterm_ev, *sigint_ev, *sighup_ev;
 static struct event	*watchdog_ev;	/* only under a systemd watchdog */
 

@@ -41,7 +41,7 @@ struct wuzhad {
 	uint64_t		 started_ms;
 };
 
-extern struct wuzhad *wz;
+extern struct wuzhad *wz;	/* wz.c; main.c fills it in */
 
 
 /* --- tree.c: the in-memory tree cache ---------------------------------- */

@@ -388,14 +388,14 @@ main(int argc, char *argv[])
 	event_add(sigint_ev, NULL);
 	event_add(sighup_ev, NULL);
 	last_tree_poll = last_expire = mono_ms();
-	metrics_start(wz->conf->metrics.listen);
+	health_start(wz->conf->metrics.listen);
 	watchdog_start();
 	store_init(store_ready);
 
 	event_base_dispatch(wz->base);
 
 	listener_stop();
-	metrics_stop();
+	health_stop();
 	conn_free_all();
 	store_shutdown();	/* refreshes in flight end their watches */
 	watch_free_all();

@@ -390,7 +390,7 @@ void		 ack_init(void);
 void		 ack_free(void);
 size_t		 ack_outstanding(void);
 
-/* --- metrics.c: counters, /metrics and /healthz ------------------------ */
+/* --- metrics.c: the counters (a leaf) ----------------------------------- */
 
 enum metric {
 	M_CONN_ACCEPTED,
@@ -419,8 +419,14 @@ enum metric {
 void		 metrics_count(enum metric, uint64_t n);
 void		 metrics_error(int code);		/* an ERROR frame sent */
 void		 metrics_redis_rtt(uint64_t us);
-int		 metrics_start(const char *listen);	/* "off": nothing */
-void		 metrics_stop(void);
+struct evbuffer;
+/* The counters in the Prometheus text format. */
+void		 metrics_write(struct evbuffer *);
+
+/* --- health.c: /metrics (counters, then gauges) and /healthz ----------- */
+
+int		 health_start(const char *listen);	/* "off": nothing */
+void		 health_stop(void);
 
 /* --- status.c ---------------------------------------------------------- */
 

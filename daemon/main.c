@@ -373,6 +373,7 @@ main(int argc, char *argv[])
 	tree_set_swap_hook(conn_rebind);
 	alerts_init();
 	alerts_set_gone_hook(watch_alert_gone);
+	store_set_seq_hook(alerts_max_seq);
 	publish_init();
 	schedule_init();
 	ack_init();

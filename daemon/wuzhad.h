@@ -251,6 +251,8 @@ extern const char *const lua_scripts[STORE_LUA_COUNT];	/* lua_gen.c, from daemon
 extern const char *const lua_names[STORE_LUA_COUNT];
 
 void		 store_init(void (*on_ready)(int first));
+/* The highest seq the daemon has seen, for P:lost (alerts_max_seq). */
+void		 store_set_seq_hook(uint64_t (*)(void));
 void		 store_shutdown(void);
 int		 store_up(void);
 /* NULL while Redis is up and healthy, else the reason (see store.c). */

@@ -22,18 +22,21 @@
 #include <event2/http.h>
 #include <event2/listener.h>
 
+#include "clock.h"
 #include "log.h"
 #include "wuzhad.h"
 
 #define HEALTH_TIMEOUT_S	10	/* a scrape must be read within */
 #define HEALTH_MAX_HEADERS	8192	/* bytes of request headers */
 #define HEALTH_RETRY_MS		250	/* accept failed: retry after */
+#define HEALTH_LOG_MS		1000	/* at most one failure line per */
 
 static struct evhttp		*http;
 static struct evconnlistener	*lev;
 static struct event		*retry_ev;
 static const struct timeval	 retry_tv = { 0, HEALTH_RETRY_MS * 1000 };
-static int			 paused;
+static uint64_t			 failed;	/* failures not yet logged */
+static uint64_t			 logged_ms;	/* last failure line */
 
 /* The gauges, after the counters. */
 static void
@@ -101,7 +104,6 @@ healthz_cb(struct evhttp_request *req, void *arg)
 static void
 health_retry_cb(evutil_socket_t fd, short ev, void *arg)
 {
-	paused = 0;
 	if (lev != NULL)
 		evconnlistener_enable(lev);
 }
@@ -109,18 +111,24 @@ health_retry_cb(evutil_socket_t fd, short ev, void *arg)
 /*
  * accept failed with an error libevent does not retry by itself (EMFILE,
  * ENFILE...): the connection stays queued, so pause and try again later.
- * One line per pause.
+ * One line per HEALTH_LOG_MS at most, with the count since the last.
  */
 static void
 health_error_cb(struct evconnlistener *l, void *arg)
 {
-	int	err = EVUTIL_SOCKET_ERROR();
+	uint64_t	now = mono_ms();
+	int		err = EVUTIL_SOCKET_ERROR();
 
 	evconnlistener_disable(l);
-	if (!paused)
-		log_warnx("metrics: accept: %s; paused, retrying in %d ms",
-		    strerror(err), HEALTH_RETRY_MS);
-	paused = 1;
+	failed++;
+	if (logged_ms == 0 || now - logged_ms >= HEALTH_LOG_MS) {
+		log_warnx("metrics: accept: %s (%llu failed accept%s since the "
+		    "last report); paused, retrying every %d ms",
+		    strerror(err), (unsigned long long)failed,
+		    failed == 1 ? "" : "s", HEALTH_RETRY_MS);
+		logged_ms = now;
+		failed = 0;
+	}
 	evtimer_add(retry_ev, &retry_tv);
 }
 

@@ -25,9 +25,6 @@
 #define EXPIRE_EVERY_MS		5000
 #define START_RETRY_MS		5000	/* pause between start-up attempts */
 
-static struct wuzhad	 wz_ctx;
-struct wuzhad		*wz = &wz_ctx;
-
 static struct event	*tick_ev, *sigterm_ev, *sigint_ev, *sighup_ev;
 static struct event	*watchdog_ev;	/* only under a systemd watchdog */
 
@@ -376,6 +373,7 @@ main(int argc, char *argv[])
 	tree_set_swap_hook(conn_rebind);
 	alerts_init();
 	alerts_set_gone_hook(watch_alert_gone);
+	store_set_seq_hook(alerts_max_seq);
 	publish_init();
 	schedule_init();
 	ack_init();
@@ -391,14 +389,14 @@ main(int argc, char *argv[])
 	event_add(sigint_ev, NULL);
 	event_add(sighup_ev, NULL);
 	last_tree_poll = last_expire = mono_ms();
-	metrics_start(wz->conf->metrics.listen);
+	health_start(wz->conf->metrics.listen);
 	watchdog_start();
 	store_init(store_ready);
 
 	event_base_dispatch(wz->base);
 
 	listener_stop();
-	metrics_stop();
+	health_stop();
 	conn_free_all();
 	store_shutdown();	/* refreshes in flight end their watches */
 	watch_free_all();

@@ -1,31 +1,18 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * metrics: what wuzhad counts, served over a small local HTTP listener
- * (libevent's evhttp) as /metrics in the Prometheus text format, and
- * /healthz (200 only while wuzhad listens for agents, Redis is up and
- * the listener is not paused for lack of file descriptors).
- * Counters are plain integers bumped by the modules (metrics_count and
- * friends); gauges are read at scrape time.  The listener is optional
- * ("metrics: listen: off") and a failure to bind it only warns: alerts
- * must flow even when the monitoring cannot.
+ * metrics: what wuzhad counts.  Counters are plain integers bumped by the
+ * modules (metrics_count and friends) and written out in the Prometheus
+ * text format by metrics_write; health.c serves them as /metrics, with
+ * the gauges it reads at scrape time.  A leaf: this file calls nothing
+ * else in the daemon.
  */
-#include <sys/socket.h>
-
 #include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include <event2/buffer.h>
-#include <event2/event.h>
-#include <event2/http.h>
-#include <event2/listener.h>
 
-#include "log.h"
 #include "wuzhad.h"
 
-#define METRICS_TIMEOUT_S	10	/* a scrape must be read within */
-#define METRICS_MAX_HEADERS	8192	/* bytes of request headers */
 #define ERR_CODE_MAX		599	/* error codes are 100..5xx */
 
 static const char *const metric_names[METRIC_COUNT] = {
@@ -109,7 +96,6 @@ static uint64_t		 counters[METRIC_COUNT];
 static uint64_t		 errors[ERR_CODE_MAX + 1];	/* ERROR frames by code */
 static uint64_t		 rtt_count[RTT_BUCKETS + 1];	/* last: +Inf */
 static uint64_t		 rtt_sum_us, rtt_n;
-static struct evhttp	*http;
 
 void
 metrics_count(enum metric m, uint64_t n)
@@ -136,8 +122,8 @@ metrics_redis_rtt(uint64_t us)
 	rtt_n++;
 }
 
-/* The whole exposition, into buf. */
-static void
+/* The counters' exposition, into b; the gauges are health.c's. */
+void
 metrics_write(struct evbuffer *b)
 {
 	const char	*name;
@@ -180,105 +166,4 @@ metrics_write(struct evbuffer *b)
 	evbuffer_add_printf(b, "wuzha_redis_round_trip_seconds_sum %.6f\n"
 	    "wuzha_redis_round_trip_seconds_count %" PRIu64 "\n",
 	    (double)rtt_sum_us / 1e6, rtt_n);
-
-	evbuffer_add_printf(b,
-	    "# HELP wuzha_redis_up 1 while Redis is connected and ready\n"
-	    "# TYPE wuzha_redis_up gauge\nwuzha_redis_up %d\n"
-	    "# HELP wuzha_connections open connections, any state\n"
-	    "# TYPE wuzha_connections gauge\nwuzha_connections %zu\n"
-	    "# HELP wuzha_agents_online agents past HELLO\n"
-	    "# TYPE wuzha_agents_online gauge\nwuzha_agents_online %zu\n"
-	    "# HELP wuzha_alerts_live alerts not expired or cancelled\n"
-	    "# TYPE wuzha_alerts_live gauge\nwuzha_alerts_live %zu\n"
-	    "# HELP wuzha_output_queued_bytes bytes queued to peers, not yet "
-	    "written\n"
-	    "# TYPE wuzha_output_queued_bytes gauge\n"
-	    "wuzha_output_queued_bytes %zu\n"
-	    "# HELP wuzha_listener_paused 1 while the listener waits for file "
-	    "descriptors\n"
-	    "# TYPE wuzha_listener_paused gauge\nwuzha_listener_paused %d\n",
-	    store_up() ? 1 : 0, conn_count(), conn_agents_online(),
-	    alerts_live(), conn_output_total(), listener_starved());
-}
-
-static void
-metrics_cb(struct evhttp_request *req, void *arg)
-{
-	struct evbuffer	*b;
-
-	if ((b = evbuffer_new()) == NULL)
-		fatal("metrics_cb");
-	metrics_write(b);
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-	    "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-	evhttp_send_reply(req, HTTP_OK, "OK", b);
-	evbuffer_free(b);
-}
-
-static void
-healthz_cb(struct evhttp_request *req, void *arg)
-{
-	struct evbuffer	*b;
-	const char	*why = NULL;
-
-	if (wz->stopping)
-		why = "stopping";
-	else if (!wz->listening)
-		why = "not listening yet";
-	else
-		why = store_health();
-	if (why == NULL && listener_starved())
-		why = "listener paused: out of file descriptors";
-	if ((b = evbuffer_new()) == NULL)
-		fatal("healthz_cb");
-	evbuffer_add_printf(b, "%s\n", why != NULL ? why : "ok");
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-	    "Content-Type", "text/plain; charset=utf-8");
-	evhttp_send_reply(req, why != NULL ? 503 : HTTP_OK,
-	    why != NULL ? "Service Unavailable" : "OK", b);
-	evbuffer_free(b);
-}
-
-int
-metrics_start(const char *listen)
-{
-	struct evconnlistener	*lev;
-	struct sockaddr_storage	 ss;
-	int			 len;
-	char			 bound[INET6_ADDRSTRLEN + 8];
-
-	if (listen == NULL || strcmp(listen, "off") == 0)
-		return 0;
-	if (addr_parse(listen, &ss, &len) == -1) {
-		log_warnx("metrics: bad address %s", listen);
-		return -1;
-	}
-	/* Disabled until evhttp takes it over and sets its callback. */
-	if ((lev = evconnlistener_new_bind(wz->base, NULL, NULL,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
-	    16, (struct sockaddr *)&ss, len)) == NULL) {
-		log_warn("metrics: cannot listen on %s; /metrics and /healthz "
-		    "are not served", listen);
-		return -1;
-	}
-	if ((http = evhttp_new(wz->base)) == NULL ||
-	    evhttp_bind_listener(http, lev) == NULL)
-		fatalx("metrics: cannot set up the HTTP server");
-	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
-	evhttp_set_timeout(http, METRICS_TIMEOUT_S);
-	evhttp_set_max_headers_size(http, METRICS_MAX_HEADERS);
-	evhttp_set_max_body_size(http, 0);
-	evhttp_set_cb(http, "/metrics", metrics_cb, NULL);
-	evhttp_set_cb(http, "/healthz", healthz_cb, NULL);
-	addr_bound(evconnlistener_get_fd(lev), bound, sizeof(bound));
-	log_info("metrics on http://%s/metrics, health on /healthz", bound);
-	return 0;
-}
-
-void
-metrics_stop(void)
-{
-	if (http != NULL)
-		evhttp_free(http);
-	http = NULL;
 }

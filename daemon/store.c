@@ -82,6 +82,7 @@ static struct {
 	TAILQ_HEAD(, store_req)		 reqs;
 	size_t				 inflight;
 	void				(*on_ready)(int first);
+	uint64_t			(*seq_hook)(void); /* highest seq cached */
 	char				 epoch[STORE_EPOCH_LEN + 1]; /* ours */
 	uint64_t			 seq_seen;	/* highest seq read */
 	uint64_t			 probed;	/* mono_ms of the last probe */
@@ -417,10 +418,10 @@ store_lost_record(void)
 {
 	const char	*argv[4];
 	char		 v[STORE_EPOCH_LEN + 32];
-	uint64_t	 seq = st.seq_seen;
+	uint64_t	 seq = st.seq_seen, cached;
 
-	if (alerts_max_seq() > seq)
-		seq = alerts_max_seq();
+	if (st.seq_hook != NULL && (cached = st.seq_hook()) > seq)
+		seq = cached;
 	snprintf(v, sizeof(v), "%s %llu", st.epoch, (unsigned long long)seq);
 	argv[0] = "SET";
 	argv[1] = store_key("lost");
@@ -676,6 +677,16 @@ store_sweep(void)
 		    (unsigned long long)(now - req->sent));
 		store_drop(why);
 	}
+}
+
+/*
+ * fn() tells the highest seq the daemon holds (the alert cache's, set by
+ * main.c): P:lost records it, with what the probes read, for the rearm.
+ */
+void
+store_set_seq_hook(uint64_t (*fn)(void))
+{
+	st.seq_hook = fn;
 }
 
 void

@@ -41,7 +41,7 @@ struct wuzhad {
 	uint64_t		 started_ms;
 };
 
-extern struct wuzhad *wz;
+extern struct wuzhad *wz;	/* wz.c; main.c fills it in */
 
 
 /* --- tree.c: the in-memory tree cache ---------------------------------- */
@@ -251,6 +251,8 @@ extern const char *const lua_scripts[STORE_LUA_COUNT];	/* lua_gen.c, from daemon
 extern const char *const lua_names[STORE_LUA_COUNT];
 
 void		 store_init(void (*on_ready)(int first));
+/* The highest seq the daemon has seen, for P:lost (alerts_max_seq). */
+void		 store_set_seq_hook(uint64_t (*)(void));
 void		 store_shutdown(void);
 int		 store_up(void);
 /* NULL while Redis is up and healthy, else the reason (see store.c). */
@@ -398,7 +400,7 @@ void		 ack_init(void);
 void		 ack_free(void);
 size_t		 ack_outstanding(void);
 
-/* --- metrics.c: counters, /metrics and /healthz ------------------------ */
+/* --- metrics.c: the counters (a leaf) ----------------------------------- */
 
 enum metric {
 	M_CONN_ACCEPTED,
@@ -427,8 +429,14 @@ enum metric {
 void		 metrics_count(enum metric, uint64_t n);
 void		 metrics_error(int code);		/* an ERROR frame sent */
 void		 metrics_redis_rtt(uint64_t us);
-int		 metrics_start(const char *listen);	/* "off": nothing */
-void		 metrics_stop(void);
+struct evbuffer;
+/* The counters in the Prometheus text format. */
+void		 metrics_write(struct evbuffer *);
+
+/* --- health.c: /metrics (counters, then gauges) and /healthz ----------- */
+
+int		 health_start(const char *listen);	/* "off": nothing */
+void		 health_stop(void);
 
 /* --- status.c ---------------------------------------------------------- */
 

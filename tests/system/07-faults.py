@@ -175,3 +175,43 @@ def test_out_of_descriptors_pauses_the_listener_without_spinning(env):
         for s in waiting:
             s.close()
         pub.close()
+
+
+def test_out_of_descriptors_pauses_the_metrics_listener_too(env):
+    env.setup()
+    mport = int(env.daemon.wait_log(
+        r"metrics on http://127\.0\.0\.1:(\d+)/metrics", timeout=10).group(1))
+    pid = env.daemon.pid
+    waiting = []
+    held = len(os.listdir("/proc/%d/fd" % pid))
+    soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+    try:
+        # No room at all: every accept on the metrics port fails.
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (held, hard))
+        for _ in range(8):
+            waiting.append(socket.create_connection(("127.0.0.1", mport),
+                                                    timeout=5))
+        start = env.daemon.log().find("metrics on http")
+        env.daemon.wait_log("metrics: accept", timeout=10, start=start)
+        time.sleep(0.5)
+
+        # Three seconds of it: little CPU, about one log line a second.
+        mark = len(env.daemon.log())
+        t0, c0 = time.monotonic(), _cpu_ticks(pid)
+        time.sleep(3)
+        cpu = (_cpu_ticks(pid) - c0) / os.sysconf("SC_CLK_TCK")
+        spent = time.monotonic() - t0
+        lines = [ln for ln in env.daemon.log()[mark:].splitlines()
+                 if "metrics: accept" in ln]
+        assert cpu < 0.6, "%.2f s of CPU in %.2f s, %d log lines" % (
+            cpu, spent, len(lines))
+        assert 1 <= len(lines) <= 5, lines[:10]
+        for ln in lines:
+            assert re.search(r"\(\d+ failed accepts? since", ln), ln
+    finally:
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))
+        for s in waiting:
+            s.close()
+    # Descriptors again: the listener takes new scrapes.
+    harness.wait_for(lambda: _http_get(mport, "/healthz")[0] == 200, 10,
+                     "/healthz to answer again")

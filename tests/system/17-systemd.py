@@ -13,11 +13,8 @@ unit's sandboxing: systemd-analyze security exposure at most 2.0.
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
-
-import pytest
 
 import harness
 import wuzha_proto as wp
@@ -25,62 +22,8 @@ import wuzha_proto as wp
 WATCHDOG_USEC = 1000000      # WatchdogSec=1s: WATCHDOG=1 every 0.5 s
 
 
-class Notify:
-    """A datagram socket standing for systemd's notification socket."""
-
-    def __init__(self, path):
-        self.path = path
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(path)
-        self.got = []          # (monotonic time, message)
-
-    def poll(self, seconds):
-        """Collect what arrives during seconds; bounded."""
-        deadline = time.monotonic() + seconds
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return
-            self.sock.settimeout(left)
-            try:
-                data = self.sock.recv(4096)
-            except socket.timeout:
-                return
-            for line in data.decode("utf-8", "replace").splitlines():
-                self.got.append((time.monotonic(), line))
-
-    def wait(self, prefix, timeout, after=0.0):
-        """The first message starting with prefix received after `after`."""
-        deadline = time.monotonic() + timeout
-        while True:
-            for t, line in self.got:
-                if t >= after and line.startswith(prefix):
-                    return t, line
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError("no %s within %.1f s; got %r"
-                                     % (prefix, timeout, self.got[-10:]))
-            self.poll(min(left, 0.2))
-
-    def count(self, prefix, since=0.0):
-        return sum(1 for t, line in self.got
-                   if t >= since and line.startswith(prefix))
-
-    def close(self):
-        self.sock.close()
-
-
 # A redis-server of its own (see the env fixture in conftest.py).
 PRIVATE_REDIS = True
-
-
-@pytest.fixture
-def notify(env):
-    n = Notify(os.path.join(env.dir, "notify.sock"))
-    try:
-        yield n
-    finally:
-        n.close()
 
 
 def _environ(notify):

@@ -13,7 +13,6 @@ import http.client
 import os
 import re
 import signal
-import socket
 import time
 
 import pytest
@@ -22,40 +21,6 @@ import harness
 
 # A redis-server of its own (see the env fixture in conftest.py).
 PRIVATE_REDIS = True
-
-
-class Notify:
-    """A datagram socket standing for systemd's notification socket."""
-
-    def __init__(self, path):
-        self.path = path
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(path)
-        self.sock.settimeout(0)
-        self.status = []
-
-    def drain(self):
-        """The STATUS= lines received so far."""
-        while True:
-            try:
-                data = self.sock.recv(4096)
-            except (BlockingIOError, socket.timeout):
-                return self.status
-            for line in data.decode("utf-8", "replace").splitlines():
-                if line.startswith("STATUS="):
-                    self.status.append(line)
-
-    def close(self):
-        self.sock.close()
-
-
-@pytest.fixture
-def notify(env):
-    n = Notify(os.path.join(env.dir, "notify.sock"))
-    try:
-        yield n
-    finally:
-        n.close()
 
 
 def _healthz(env):
@@ -85,7 +50,7 @@ def _wait_healthz(env, status, text, timeout):
 
 
 def _status_says(notify, text, timeout):
-    harness.wait_for(lambda: any(text in s for s in notify.drain()),
+    harness.wait_for(lambda: any(text in s for s in notify.lines("STATUS=")),
                      timeout, "STATUS= with %r" % text, interval=0.1)
 
 

@@ -10,6 +10,9 @@ pytest fixtures for the system tests.
        the same, always with a redis-server of its own.
   wz   the usual world: private redis, the demo tree imported, a cert per
        principal, wuzhad listening.  Agents are started by the test.
+  notify
+       a harness.Notify in env's directory: start wuzhad with
+       NOTIFY_SOCKET=notify.path to read what it tells systemd.
 
 Either way, the teardown stops every process by pid and fails the test if
 wuzhad did not exit 0 on SIGTERM.
@@ -49,3 +52,12 @@ def private_env():
 def wz(env):
     env.setup()
     return env
+
+
+@pytest.fixture
+def notify(env):
+    n = harness.Notify(os.path.join(env.dir, "notify.sock"))
+    try:
+        yield n
+    finally:
+        n.close()

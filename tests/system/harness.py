@@ -104,6 +104,59 @@ def fixed_port():
     raise AssertionError("no free port below %d" % low)
 
 
+class Notify:
+    """
+    A datagram socket standing for systemd's notification socket: a daemon
+    started with NOTIFY_SOCKET=path sends its READY=1, STATUS=, WATCHDOG=1
+    ... here.  Every line received is kept in got as (monotonic time, line).
+    """
+
+    def __init__(self, path):
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(path)
+        self.got = []
+
+    def poll(self, seconds=0.0):
+        """Collect what arrives during seconds (0: what is there now)."""
+        deadline = time.monotonic() + seconds
+        while True:
+            self.sock.settimeout(max(0.0, deadline - time.monotonic()))
+            try:
+                data = self.sock.recv(4096)
+            except (BlockingIOError, socket.timeout):
+                return
+            now = time.monotonic()
+            for line in data.decode("utf-8", "replace").splitlines():
+                self.got.append((now, line))
+
+    def lines(self, prefix, since=0.0):
+        """The lines starting with prefix received so far, since `since`."""
+        self.poll()
+        return [line for t, line in self.got
+                if t >= since and line.startswith(prefix)]
+
+    def count(self, prefix, since=0.0):
+        return sum(1 for t, line in self.got
+                   if t >= since and line.startswith(prefix))
+
+    def wait(self, prefix, timeout, after=0.0):
+        """The first line starting with prefix received after `after`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for t, line in self.got:
+                if t >= after and line.startswith(prefix):
+                    return t, line
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("no %s within %.1f s; got %r"
+                                     % (prefix, timeout, self.got[-10:]))
+            self.poll(min(left, 0.2))
+
+    def close(self):
+        self.sock.close()
+
+
 def _raise_nofile():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:

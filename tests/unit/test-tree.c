@@ -15,10 +15,6 @@
 
 #include "wuzhad.h"
 
-/* The daemon's one global; these tests only need it to exist. */
-static struct wuzhad	 test_ctx;
-struct wuzhad		*wz = &test_ctx;
-
 struct spec_node {
 	const char	*id, *tier, *parent;
 };

@@ -19,6 +19,21 @@
 
 #include "conf_impl.h"
 
+/* Open path to read; -1 with the reason in err. */
+static int
+util_open(const char *path, char *err, size_t errlen)
+{
+	int	fd, saved;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		saved = errno;
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "%s:1: (document): cannot open: %s",
+			    path, strerror(saved));
+	}
+	return fd;
+}
+
 /* Read a whole regular file of at most CONF_FILE_MAX bytes, NUL-terminated. */
 int
 conf_util_readfile(const char *path, char **bufp, size_t *lenp, char *err,
@@ -32,13 +47,8 @@ conf_util_readfile(const char *path, char **bufp, size_t *lenp, char *err,
 
 	*bufp = NULL;
 	*lenp = 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		saved = errno;
-		if (err != NULL && errlen > 0)
-			snprintf(err, errlen, "%s:1: (document): cannot open: %s",
-			    path, strerror(saved));
+	if ((fd = util_open(path, err, errlen)) == -1)
 		return -1;
-	}
 	if (fstat(fd, &st) == -1) {
 		saved = errno;
 		if (err != NULL && errlen > 0)
@@ -112,13 +122,8 @@ conf_util_mapfile(const char *path, size_t max, void **bufp, size_t *lenp,
 
 	*bufp = NULL;
 	*lenp = 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		saved = errno;
-		if (err != NULL && errlen > 0)
-			snprintf(err, errlen, "%s:1: (document): cannot open: %s",
-			    path, strerror(saved));
+	if ((fd = util_open(path, err, errlen)) == -1)
 		return -1;
-	}
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
 		saved = errno;
 		if (err != NULL && errlen > 0)

@@ -487,8 +487,12 @@ tree_item(struct conf_yaml_doc *doc, const char *key,
 		    b->nnodes, &b->capnodes, sizeof(*b->src)) == -1)
 			return conf_yaml_error(doc, NULL, "out of memory");
 		if (tree_node(doc, item, &b->nodes[b->nnodes],
-		    &b->src[b->nnodes]) == -1)
+		    &b->src[b->nnodes]) == -1) {
+			/* Not counted: free what it got before it failed. */
+			free(b->nodes[b->nnodes].name);
+			b->nodes[b->nnodes].name = NULL;
 			return -1;
+		}
 		b->nnodes++;
 	} else if (strcmp(key, "principals") == 0) {
 		if (b->nprinc == CONF_PRINCIPALS_MAX)

@@ -52,6 +52,7 @@ struct statusreq {
 	proto_id	  id;
 	proto_id	  node;		/* asked for, "" = default */
 	uint8_t		  flags;
+	int		  last;		/* the last push of a watch whose alert went */
 	proto_id	  root;		/* subtree shown */
 	char		(*cns)[PROTO_ID_MAX + 1];
 	char		(*cnodes)[PROTO_ID_MAX + 1];
@@ -199,6 +200,14 @@ status_watch_next(struct statusreq *sr, const struct proto_status *st)
 	char	 why[PROTO_ID_MAX + 32];
 	int	 live;
 
+	/*
+	 * A refresh that read Redis before the alert went: it still says
+	 * live, and the last push, read after the change, follows it (the
+	 * watch is dirty again), so that one tells how the alert ended.
+	 */
+	if (sr->w != NULL && sr->w->gone && !sr->last &&
+	    st->lifecycle == PROTO_LIFE_LIVE)
+		return;
 	live = st->lifecycle == PROTO_LIFE_LIVE && alerts_get(sr->id) != NULL &&
 	    (sr->w == NULL || !sr->w->gone);
 	if (live) {
@@ -500,8 +509,10 @@ watch_refresh(struct watch *w)
 	w->dirty = 0;
 	if (a != NULL)
 		status_query(sr, a->r.target);
-	else
+	else {
+		sr->last = 1;
 		status_start(sr);	/* gone: the last push, from the record */
+	}
 }
 
 /* Refresh every changed watch whose interval has passed; wait for the rest. */

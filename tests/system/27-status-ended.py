@@ -13,6 +13,7 @@ import json
 import os
 import re
 import subprocess
+import threading
 import time
 
 import harness
@@ -171,6 +172,63 @@ def test_watch_running_when_cancelled_says_so(wz):
     assert re.search(r"^cancelled by %s at %s: no longer live"
                      % (re.escape(cid), TIME_RX), text, re.M), text
     assert "%s cancelled by %s at" % (aid, cid) in errs, errs
+
+
+def test_watch_with_acks_racing_the_cancel_ends_on_the_cancel(wz):
+    """
+    Acks keep a watch refreshing while the cancel lands: a refresh that
+    read Redis just before the cancel still says live, and must not be the
+    last word.  The last STATUS before the ERROR 308 says cancelled, and
+    the error names the cancel.  This does not reproduce the race at
+    will (it passed on the code before the fix in three runs too); it
+    holds the invariant whenever the timing does hit it.
+    """
+    agents = [wz.session(cn)[0] for cn in RECEIVERS]
+    try:
+        for _ in range(3):
+            aid, _, _ = wz.publish("desk-a", TARGET)
+            fs, _ = wz.session("desk-a", role=wp.ROLE_CONSOLE)
+            try:
+                fs.send_raw(wp.encode(wp.STATUS_REQ, id=aid, flags=0x02))
+                assert "lifecycle" not in fs.expect(wp.STATUS)
+                cancel = subprocess.Popen(
+                    [harness.binary("wuzhactl"), "-c",
+                     wz.client_conf("desk-a"), "publish", "--target", TARGET,
+                     "--headline", "取消", "--type", "cancel",
+                     "--references", aid],
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                    stdin=subprocess.DEVNULL)
+
+                def acks():
+                    for state in (wp.ACK_DELIVERED, wp.ACK_READ,
+                                  wp.ACK_RELAYED):
+                        for a in agents:
+                            a.send_raw(wp.encode(wp.ACK, id=aid, state=state,
+                                                 reach=0))
+                            time.sleep(0.02)
+                th = threading.Thread(target=acks)
+                th.start()
+                out, errs = cancel.communicate(timeout=30)
+                th.join(timeout=10)
+                assert cancel.returncode == 0, errs
+                cid = harness.PUBLISHED_RX.search(out.decode()).group(1)
+                last = None
+                while True:
+                    t, m = fs.recv(10)
+                    if t == wp.STATUS:
+                        last = m
+                    elif t == wp.ERROR:
+                        break
+                assert m["code"] == 308 and m.get("ref") == aid, m
+                assert "cancelled by %s" % cid in m["text"], m
+                assert last is not None, "no last STATUS before the 308"
+                assert last.get("lifecycle") == wp.LIFE_CANCELLED, last
+                assert last.get("cancelled_by") == cid, last
+            finally:
+                fs.close()
+    finally:
+        for a in agents:
+            a.close()
 
 
 if __name__ == "__main__":

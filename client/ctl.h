@@ -22,6 +22,9 @@
 #define CTL_USAGE		2	/* bad command line */
 #define CTL_INTERRUPTED		130	/* SIGINT or SIGTERM while watching */
 #define CTL_MORE		(-1)	/* reply fn: keep the session, wait on */
+#define CTL_NEXT		(-2)	/* reply fn: sent the next page's request */
+
+struct ctl_req;
 
 /* The runtime context of one wuzhactl run. */
 struct ctl {
@@ -29,6 +32,7 @@ struct ctl {
 	struct conf_agent	*conf;		/* loaded by ctl_conf */
 	uint32_t		 timeout_ms;
 	const struct ctl_cmd	*cmd;		/* the verb being run */
+	struct ctl_req		*req;		/* the request under way */
 };
 
 /*
@@ -60,6 +64,12 @@ struct conf_agent *ctl_conf(struct ctl *);
  */
 int		ctl_request(struct ctl *, struct proto_buf *req, uint8_t want,
 		    ctl_reply_fn *fn, void *arg);
+/*
+ * From a reply fn: send req (freed) on the same session for the next
+ * page of an answer; the fn then returns CTL_NEXT, and the next answer
+ * comes to it with -t counted afresh.  -1 if it could not be sent.
+ */
+int		ctl_request_next(struct ctl *, struct proto_buf *req);
 /* Print the verb's usage line to stderr; returns CTL_USAGE. */
 int		ctl_usage(struct ctl *);
 /* Check --node NODE and copy it into out (a proto_id); -1 after saying why. */

@@ -72,60 +72,49 @@ ctl_ended(const struct proto_status *s, char *buf, size_t len)
 }
 
 /*
- * Depth of every node of a pre-order list, from the parent links: a
- * stack of the ids on the path from the root shown down to the node.
- * Returns an array of depths (caller frees) and the widest indented id.
+ * Depth of every node of a node list below the first (the node shown),
+ * from the tiers, which rise by one per level: a page that starts deep in
+ * the tree has no parents to go by.  Returns an array of depths (caller
+ * frees) and the widest indented id.
  */
 static int *
 ctl_depths(const struct proto_view *list, size_t *np, size_t *widthp)
 {
 	struct proto_status_node	 n;
-	proto_id			*stack = NULL, *s;
-	int				*depth = NULL, *d;
-	size_t				 cur = 0, count = 0, sp = 0, cap = 0;
-	size_t				 scap = 0;
+	int				*depth = NULL, *d, top = -1;
+	size_t				 cur = 0, count = 0, cap = 0;
 	size_t				 w = 4, iw;
 	int				 rc;
 
 	while ((rc = proto_status_node_next(list, &cur, &n)) == 1) {
-		while (sp > 0 && strcmp(stack[sp - 1], n.parent) != 0)
-			sp--;
+		if (top == -1)
+			top = n.tier;
 		if (count == cap) {
 			cap = cap ? cap * 2 : 64;
-			if ((d = reallocarray(depth, cap, sizeof(*d))) == NULL)
-				goto fail;
+			if ((d = reallocarray(depth, cap, sizeof(*d))) == NULL) {
+				fprintf(stderr, "wuzhactl: out of memory\n");
+				free(depth);
+				return NULL;
+			}
 			depth = d;
 		}
-		depth[count++] = (int)sp;
-		iw = 2 * sp + strlen(n.node);
+		depth[count] = n.tier > top ? n.tier - top : 0;
+		iw = 2 * (size_t)depth[count] + strlen(n.node);
 		if (iw > w)
 			w = iw;
-		if (sp == scap) {
-			scap = scap ? scap * 2 : 8;
-			if ((s = reallocarray(stack, scap,
-			    sizeof(*stack))) == NULL)
-				goto fail;
-			stack = s;
-		}
-		memcpy(stack[sp++], n.node, sizeof(n.node));
+		count++;
 	}
 	if (rc != 0) {
 		fprintf(stderr, "wuzhactl: malformed STATUS node list: %s\n",
 		    proto_err_name(-rc));
-		goto out;
+		free(depth);
+		return NULL;
 	}
-	free(stack);
 	*np = count;
 	*widthp = w;
 	if (depth == NULL)
 		depth = calloc(1, sizeof(*depth));
 	return depth;
- fail:
-	fprintf(stderr, "wuzhactl: out of memory\n");
- out:
-	free(stack);
-	free(depth);
-	return NULL;
 }
 
 #define CTL_BAR_W	20	/* progress bar, in cells */
@@ -156,7 +145,7 @@ ctl_bar(FILE *f, uint32_t n, uint32_t total)
  * terminal the read share gets a bar and a colour.
  */
 static int
-ctl_status_table(const struct proto_status *s, int tty)
+ctl_status_table(const struct proto_status *s, int tty, int head)
 {
 	struct proto_status_node	 n;
 	char				 t1[40], t2[40], p1[16], p2[16], p3[16];
@@ -173,6 +162,8 @@ ctl_status_table(const struct proto_status *s, int tty)
 		i++;
 	}
 	st = proto_alert_status_name(s->status);
+	if (!head)
+		goto rows;
 	printf("alert %s seq %llu target %s issued %s expires %s%s%s\n", s->id,
 	    (unsigned long long)s->seq, s->target,
 	    client_time_str(s->issued_at, t1, sizeof(t1)),
@@ -189,9 +180,15 @@ ctl_status_table(const struct proto_status *s, int tty)
 	printf(" %9s %9s %*s %9s %*s %9s %*s %9s%s\n", "TARGETED",
 	    "DELIVERED", CTL_PCT_W, "", "READ", CTL_PCT_W, "", "RELAYED",
 	    CTL_PCT_W, "", "REACH", tty ? "  READ" : "");
+rows:
 	cur = 0;
 	i = 0;
 	while (i < count && proto_status_node_next(&s->nodes, &cur, &n) == 1) {
+		/* A later page repeats the node shown: print it once. */
+		if (!head && i == 0) {
+			i++;
+			continue;
+		}
 		printf("%*s%-*s ", 2 * depth[i], "", (int)w - 2 * depth[i],
 		    n.node);
 		ctl_pad(stdout, (const char *)n.name.p, n.name.len, nw);
@@ -299,81 +296,221 @@ ctl_status_json(const struct proto_status *s)
 	return CTL_OK;
 }
 
+/* What a status or watch asks for, and how far the answer has come. */
+struct ctl_status_run {
+	struct proto_status_req	 req;
+	int			 json;
+	int			 tty;
+	uint32_t		 limit;		/* rows asked for in all, 0 = all */
+	uint32_t		 shown;		/* rows below the node shown so far */
+	unsigned		 pages;
+};
+
+/* Nodes in a STATUS list, less the node shown. */
+static uint32_t
+ctl_rows_below(const struct proto_status *s)
+{
+	struct proto_status_node	 n;
+	size_t				 cur = 0;
+	uint32_t			 count = 0;
+
+	while (proto_status_node_next(&s->nodes, &cur, &n) == 1)
+		count++;
+	return count > 0 ? count - 1 : 0;
+}
+
+/*
+ * Send the request for the page after s; CTL_NEXT, or CTL_FAIL if it
+ * could not be sent.
+ */
+static int
+ctl_status_next(struct ctl *ctl, struct ctl_status_run *run,
+    const struct proto_status *s, uint32_t rows, uint32_t members)
+{
+	struct proto_buf	 b;
+
+	run->req.offset = s->rows_offset + rows;
+	run->req.member_offset = s->members_offset + members;
+	if (run->limit != 0)
+		run->req.limit = run->limit - run->shown;
+	pbuf_init(&b);
+	proto_status_req_encode(&b, &run->req);
+	return ctl_request_next(ctl, &b) == 0 ? CTL_NEXT : CTL_FAIL;
+}
+
+/*
+ * Each page of the rows: print it (the header with the first) and ask
+ * for the next until all rows below the node shown, or --limit of them,
+ * are out.  A server that does not page sends everything at once.
+ */
 static int
 ctl_status_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
 {
-	struct proto_status	s;
-	int			rc, json = *(int *)arg;
+	struct ctl_status_run	*run = arg;
+	struct proto_status	 s;
+	uint32_t		 rows;
+	int			 rc;
 
-	(void)ctl;
 	if ((rc = proto_status_decode(p, len, &s)) != 0) {
 		fprintf(stderr, "wuzhactl: malformed STATUS: %s\n",
 		    proto_err_name(-rc));
 		return CTL_FAIL;
 	}
-	return json ? ctl_status_json(&s) :
-	    ctl_status_table(&s, ctl_tty_colour(stdout));
+	rows = ctl_rows_below(&s);
+	rc = run->json ? ctl_status_json(&s) :
+	    ctl_status_table(&s, run->tty, run->pages == 0);
+	run->pages++;
+	run->shown += rows;
+	if (rc != CTL_OK)
+		return rc;
+	if (rows > 0 && s.rows_offset + rows < s.rows_total &&
+	    (run->limit == 0 || run->shown < run->limit))
+		return ctl_status_next(ctl, run, &s, rows, 0);
+	if (!run->json && s.rows_offset + rows < s.rows_total) {
+		struct proto_status_node top;
+		size_t			 cur = 0;
+
+		if (proto_status_node_next(&s.nodes, &cur, &top) != 1)
+			top.node[0] = '\0';
+		printf("%u of the %u rows below %s shown; --offset %u for "
+		    "more\n", run->shown, s.rows_total, top.node,
+		    s.rows_offset + rows);
+	}
+	if (!run->json && s.depth != 0 && s.depth != PROTO_DEPTH_ALL &&
+	    s.rows_total > 0)
+		printf("%u level%s down; --depth N or --node NODE to go "
+		    "further\n", s.depth, s.depth == 1 ? "" : "s");
+	return CTL_OK;
 }
 
-/* Build a STATUS_REQ into req; -1 after printing why. */
+/* Fill r and encode it into req; -1 after printing why. */
 static int
 ctl_status_req(const char *id, const char *node, uint8_t flags,
-    struct proto_buf *req)
+    struct proto_status_req *r, struct proto_buf *req)
 {
-	struct proto_status_req	r;
-
-	memset(&r, 0, sizeof(r));
+	memset(r, 0, sizeof(*r));
 	if (!proto_name_valid(id, strlen(id))) {
 		fprintf(stderr, "wuzhactl: %s: not an alert id\n", id);
 		return -1;
 	}
-	snprintf(r.id, sizeof(r.id), "%s", id);
-	if (ctl_node_arg(node, r.node) == -1)
+	snprintf(r->id, sizeof(r->id), "%s", id);
+	if (ctl_node_arg(node, r->node) == -1)
 		return -1;
-	r.flags = flags;
+	r->flags = flags;
 	pbuf_init(req);
-	proto_status_req_encode(req, &r);
+	proto_status_req_encode(req, r);
 	return 0;
 }
 
-/* status ID [--node NODE] [--json] */
-int
-ctl_status(struct ctl *ctl, int argc, char **argv)
+/*
+ * The options status and watch share: --node NODE, --depth N|all,
+ * --sort read|id, --offset N, --limit N, --json.  Fills run->req (but
+ * the id); CTL_OK, or CTL_USAGE after saying why.
+ */
+static int
+ctl_status_opts(struct ctl *ctl, const char *verb, int argc, char **argv,
+    struct ctl_status_run *run)
 {
 	static const struct option opts[] = {
 		{ "node",	required_argument, NULL, 'n' },
+		{ "depth",	required_argument, NULL, 'd' },
+		{ "sort",	required_argument, NULL, 's' },
+		{ "offset",	required_argument, NULL, 'o' },
+		{ "limit",	required_argument, NULL, 'l' },
 		{ "json",	no_argument,	   NULL, 'j' },
 		{ NULL,		0,		   NULL, 0 },
 	};
-	struct proto_buf	 req;
-	const char		*node = NULL;
-	int			 ch, json = 0;
+	uint32_t	v;
+	int		ch;
 
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'n':
-			node = optarg;
+			if (ctl_node_arg(optarg, run->req.node) == -1)
+				return CTL_USAGE;
+			break;
+		case 'd':
+			if (strcmp(optarg, "all") == 0)
+				v = PROTO_DEPTH_ALL;
+			else if (ctl_parse_u32(optarg, PROTO_DEPTH_ALL - 1,
+			    &v) == -1 || v == 0) {
+				fprintf(stderr, "wuzhactl: %s: --depth %s: "
+				    "expected 1 to %d levels, or all\n", verb,
+				    optarg, PROTO_DEPTH_ALL - 1);
+				return CTL_USAGE;
+			}
+			run->req.depth = (uint8_t)v;
+			break;
+		case 's':
+			if (strcmp(optarg, "read") == 0)
+				run->req.order = PROTO_SO_WORST;
+			else if (strcmp(optarg, "id") == 0)
+				run->req.order = PROTO_SO_TREE;
+			else {
+				fprintf(stderr, "wuzhactl: %s: --sort %s: "
+				    "expected read (lowest read share first) "
+				    "or id\n", verb, optarg);
+				return CTL_USAGE;
+			}
+			break;
+		case 'o':
+		case 'l':
+			if (ctl_parse_u32(optarg, UINT32_MAX, &v) == -1) {
+				fprintf(stderr, "wuzhactl: %s: --%s %s: not a "
+				    "number\n", verb, ch == 'o' ? "offset" :
+				    "limit", optarg);
+				return CTL_USAGE;
+			}
+			if (ch == 'o')
+				run->req.offset = v;
+			else
+				run->limit = run->req.limit = v;
 			break;
 		case 'j':
-			json = 1;
+			run->json = 1;
 			break;
 		default:
-			fprintf(stderr, "wuzhactl: status: bad option %s\n",
+			fprintf(stderr, "wuzhactl: %s: bad option %s\n", verb,
 			    argv[optind - 1]);
 			return ctl_usage(ctl);
 		}
 	}
 	if (argc - optind != 1)
 		return ctl_usage(ctl);
-	if (ctl_status_req(argv[optind], node, 0, &req) == -1)
+	if (!proto_name_valid(argv[optind], strlen(argv[optind]))) {
+		fprintf(stderr, "wuzhactl: %s: not an alert id\n",
+		    argv[optind]);
 		return CTL_USAGE;
-	return ctl_request(ctl, &req, PROTO_T_STATUS, ctl_status_cb, &json);
+	}
+	snprintf(run->req.id, sizeof(run->req.id), "%s", argv[optind]);
+	return CTL_OK;
+}
+
+/* status ID [--node NODE] [--depth N|all] [--sort read|id] [--offset N]
+ * [--limit N] [--json] */
+int
+ctl_status(struct ctl *ctl, int argc, char **argv)
+{
+	struct ctl_status_run	 run;
+	struct proto_buf	 req;
+	int			 rc;
+
+	memset(&run, 0, sizeof(run));
+	if ((rc = ctl_status_opts(ctl, "status", argc, argv, &run)) != CTL_OK)
+		return rc;
+	run.tty = ctl_tty_colour(stdout);
+	pbuf_init(&req);
+	proto_status_req_encode(&req, &run.req);
+	return ctl_request(ctl, &req, PROTO_T_STATUS, ctl_status_cb, &run);
 }
 
 struct ctl_pending {
-	int	json;
-	int	want;		/* PROTO_ACK_READ or PROTO_ACK_RELAYED */
+	struct proto_status_req	 req;	/* member_offset moves on per page */
+	int			 json;
+	int			 want;	/* PROTO_ACK_READ or PROTO_ACK_RELAYED */
+	unsigned		 pages;
+	size_t			 total, unread, online, missed;
 };
 
 #define CTL_PATH_MAX	8	/* tiers a path can have, with room */
@@ -430,7 +567,8 @@ ctl_node_name(const struct proto_view *nodes, const char *node)
 
 /*
  * The members short of the state asked for, with whether they are
- * connected now and where they sit, then "N of M have not read".  An
+ * connected now and where they sit, page after page (a city's members do
+ * not fit in one answer), then "N of M have not read".  An
  * alert that was cancelled or has expired awaits nobody: a desk must not
  * chase people to read a warning that was withdrawn or is over, so none
  * is listed; one line says how it ended and how many had not read then.
@@ -444,12 +582,12 @@ ctl_pending_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
 	struct proto_view		 name;
 	char				 path[CTL_PATH_MAX * (PROTO_ID_MAX + 1)];
 	char				 end[PROTO_ID_MAX + 64];
+	struct proto_buf		 next;
+	uint32_t			 omitted = 0;
 	const char			*verb;
-	size_t				 cur = 0, total = 0, unread = 0, online = 0;
-	size_t				 missed = 0;
+	size_t				 cur = 0, listed = 0;
 	int				 rc, ended, tty = ctl_tty_colour(stdout);
 
-	(void)ctl;
 	if ((rc = proto_status_decode(p, len, &s)) != 0) {
 		fprintf(stderr, "wuzhactl: malformed STATUS: %s\n",
 		    proto_err_name(-rc));
@@ -457,7 +595,7 @@ ctl_pending_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
 	}
 	verb = pd->want == PROTO_ACK_RELAYED ? "relayed" : "read";
 	ended = s.lifecycle != PROTO_LIFE_LIVE;
-	if (pd->json) {
+	if (pd->json && pd->pages == 0) {
 		printf("{\"id\":");
 		ctl_json_str(stdout, s.id, strlen(s.id));
 		printf(",\"state\":\"%s\",\"lifecycle\":\"%s\"", verb,
@@ -473,19 +611,21 @@ ctl_pending_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
 			    (unsigned long long)s.ended_at);
 		printf(",\"pending\":[");
 	}
+	pd->pages++;
 	while ((rc = proto_status_member_next(&s.members, &cur, &m)) == 1) {
-		total++;
+		pd->total++;
+		listed++;
 		if (m.state >= pd->want)
 			continue;
 		if (ended) {
-			missed++;	/* not awaited: counted, not listed */
+			pd->missed++;	/* not awaited: counted, not listed */
 			continue;
 		}
 		ctl_node_path(&s.nodes, m.node, path, sizeof(path));
 		name = ctl_node_name(&s.nodes, m.node);
-		online += m.online;
+		pd->online += m.online;
 		if (pd->json) {
-			printf("%s{\"cn\":", unread ? "," : "");
+			printf("%s{\"cn\":", pd->unread ? "," : "");
 			ctl_json_str(stdout, m.cn, strlen(m.cn));
 			printf(",\"node\":");
 			ctl_json_str(stdout, m.node, strlen(m.node));
@@ -505,7 +645,7 @@ ctl_pending_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
 			fwrite(name.p, 1, name.len, stdout);
 			putchar('\n');
 		}
-		unread++;
+		pd->unread++;
 	}
 	if (rc != 0) {
 		if (pd->json)
@@ -514,22 +654,32 @@ ctl_pending_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
 		    proto_err_name(-rc));
 		return CTL_FAIL;
 	}
+	/* More pages: ask for the next (a server that does not page omits). */
+	if (listed > 0 && s.members_offset + listed < s.members_total) {
+		fflush(stdout);
+		pd->req.member_offset = s.members_offset + (uint32_t)listed;
+		pbuf_init(&next);
+		proto_status_req_encode(&next, &pd->req);
+		return ctl_request_next(ctl, &next) == 0 ? CTL_NEXT : CTL_FAIL;
+	}
+	if (s.members_total == 0 || s.members_offset + listed < s.members_total)
+		omitted = s.omitted;
 	if (pd->json)
 		printf("],\"listed\":%zu,\"not_yet\":%zu,\"online\":%zu,"
-		    "\"omitted\":%u,\"not_%s_when_ended\":%zu}\n", total,
-		    unread, online, s.omitted, verb, missed);
+		    "\"omitted\":%u,\"not_%s_when_ended\":%zu}\n", pd->total,
+		    pd->unread, pd->online, omitted, verb, pd->missed);
 	else if (ended)
 		printf("alert %s %s: no longer live, nobody is awaited "
 		    "(%zu of %zu%s had not %s by then)\n", s.id,
-		    ctl_ended(&s, end, sizeof(end)), missed, total,
-		    s.omitted > 0 ? " listed" : "", verb);
-	else if (s.omitted > 0)
+		    ctl_ended(&s, end, sizeof(end)), pd->missed, pd->total,
+		    omitted > 0 ? " listed" : "", verb);
+	else if (omitted > 0)
 		printf("%zu of the %zu listed have not %s; %u more not listed "
 		    "(too many for one answer): ask about a node below\n",
-		    unread, total, verb, s.omitted);
+		    pd->unread, pd->total, verb, omitted);
 	else
 		printf("%zu of %zu have not %s (%zu of them online now)\n",
-		    unread, total, verb, online);
+		    pd->unread, pd->total, verb, pd->online);
 	return CTL_OK;
 }
 
@@ -543,11 +693,13 @@ ctl_pending(struct ctl *ctl, int argc, char **argv)
 		{ "json",	no_argument,	   NULL, 'j' },
 		{ NULL,		0,		   NULL, 0 },
 	};
-	struct ctl_pending	 pd = { 0, PROTO_ACK_READ };
+	struct ctl_pending	 pd;
 	struct proto_buf	 req;
 	const char		*node = NULL;
 	int			 ch;
 
+	memset(&pd, 0, sizeof(pd));
+	pd.want = PROTO_ACK_READ;
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
@@ -576,7 +728,8 @@ ctl_pending(struct ctl *ctl, int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return ctl_usage(ctl);
-	if (ctl_status_req(argv[optind], node, PROTO_SF_MEMBERS, &req) == -1)
+	if (ctl_status_req(argv[optind], node, PROTO_SF_MEMBERS, &pd.req,
+	    &req) == -1)
 		return CTL_USAGE;
 	return ctl_request(ctl, &req, PROTO_T_STATUS, ctl_pending_cb, &pd);
 }
@@ -619,7 +772,7 @@ ctl_watch_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
 			fputs("\033[H\033[2J", stdout);
 		else if (w->frames > 1)
 			putchar('\n');
-		if ((rc = ctl_status_table(&s, w->tty)) == CTL_OK)
+		if ((rc = ctl_status_table(&s, w->tty, 1)) == CTL_OK)
 			printf("%u of %u have read%s\n", root.read,
 			    root.targeted, root.targeted > 0 &&
 			    root.read >= root.targeted ? ": all of them" : "");
@@ -645,40 +798,24 @@ ctl_watch_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
 	return CTL_MORE;
 }
 
-/* watch ID [--node NODE] [--json] */
+/* watch ID [--node NODE] [--depth N|all] [--sort read|id] [--offset N]
+ * [--limit N] [--json]: one page, pushed again after every change. */
 int
 ctl_watch(struct ctl *ctl, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "node",	required_argument, NULL, 'n' },
-		{ "json",	no_argument,	   NULL, 'j' },
-		{ NULL,		0,		   NULL, 0 },
-	};
+	struct ctl_status_run	 run;
 	struct ctl_watch	 w;
 	struct proto_buf	 req;
-	const char		*node = NULL;
-	int			 ch;
+	int			 rc;
 
+	memset(&run, 0, sizeof(run));
 	memset(&w, 0, sizeof(w));
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'n':
-			node = optarg;
-			break;
-		case 'j':
-			w.json = 1;
-			break;
-		default:
-			fprintf(stderr, "wuzhactl: watch: bad option %s\n",
-			    argv[optind - 1]);
-			return ctl_usage(ctl);
-		}
-	}
-	if (argc - optind != 1)
-		return ctl_usage(ctl);
+	if ((rc = ctl_status_opts(ctl, "watch", argc, argv, &run)) != CTL_OK)
+		return rc;
+	w.json = run.json;
 	w.tty = !w.json && ctl_tty_colour(stdout);
-	if (ctl_status_req(argv[optind], node, PROTO_SF_WATCH, &req) == -1)
-		return CTL_USAGE;
+	run.req.flags = PROTO_SF_WATCH;
+	pbuf_init(&req);
+	proto_status_req_encode(&req, &run.req);
 	return ctl_request(ctl, &req, PROTO_T_STATUS, ctl_watch_cb, &w);
 }

@@ -15,6 +15,9 @@
  *	P principal:{cn}	hash: node, rights ("receive,issue,observe")
  *	P members:{node}	set of the CNs at that node
  *	P tree-gen		counter, INCR'd by every import
+ *	P tree-was:{g}		hash: node -> receivers it had at generation g,
+ *				for the nodes whose count changed to g + 1
+ *	P tree-was		sorted set of those g (score g)
  *	P tree-import		held while an import writes (PX, token)
  *
  * redis rearm lets wuzhad publish again after Redis lost its data: it
@@ -533,6 +536,7 @@ ctl_export_read(struct ctl_redis *r, struct ctl_export *x, int empty_ok)
 
 struct ctl_import_stats {
 	size_t	 nodes_set, nodes_del, prs_set, prs_del;
+	size_t	 was;		/* node counts kept for earlier alerts */
 };
 
 static const struct conf_node *
@@ -665,6 +669,109 @@ ctl_in(const char **sorted, size_t n, const char *s)
 	return bsearch(&s, sorted, n, sizeof(*sorted), ctl_cmp_str) != NULL;
 }
 
+/*
+ * Receivers per node: the principals with receive at the node or below.
+ * ids are the nodes' ids, sorted (ctl_sorted_names of struct conf_node);
+ * the count for ids[i] is at [i].
+ */
+static uint32_t *
+ctl_receivers(const char **ids, size_t nn, const struct conf_principal *prs,
+    size_t np)
+{
+	const struct conf_node	*n;
+	const char		*id, **at;
+	uint32_t		*counts;
+	size_t			 i, hops;
+
+	if ((counts = calloc(nn + 1, sizeof(*counts))) == NULL) {
+		fprintf(stderr, "wuzhactl: out of memory\n");
+		exit(CTL_FAIL);
+	}
+	for (i = 0; i < np; i++) {
+		if (!(prs[i].rights & CONF_R_RECEIVE))
+			continue;
+		/* Up from the principal's node; tiers bound the climb. */
+		for (id = prs[i].node, hops = 0; id[0] != '\0' && hops < 8;
+		    hops++) {
+			if ((at = bsearch(&id, ids, nn, sizeof(*ids),
+			    ctl_cmp_str)) == NULL)
+				break;
+			counts[at - ids]++;
+			n = (const struct conf_node *)(const void *)(*at -
+			    offsetof(struct conf_node, id));
+			id = n->parent;
+		}
+	}
+	return counts;
+}
+
+/*
+ * Before the tree moves from generation g to g + 1: record in
+ * tree-was:{g} the receivers at g of each node whose count changes (0 for
+ * a node that is new), and g in tree-was, so that an alert published at
+ * g or earlier keeps the counts it targeted (daemon/lua/targeted.lua).
+ * An import into an empty tree has nothing to keep.  HSETNX: an import
+ * that failed half-way and is run again must not overwrite what the
+ * first run read from the whole tree of generation g.
+ */
+static int
+ctl_import_was(struct ctl_redis *r, const struct conf_tree *t,
+    const struct ctl_export *old, long long g, size_t *changed)
+{
+	const char	**oids, **nids;
+	uint32_t	 *oc, *nc, was;
+	const char	 *id;
+	char		 *k, num[16], score[24];
+	size_t		  i = 0, j = 0;
+	int		  c, rc = 0;
+
+	*changed = 0;
+	if (old->nnodes == 0)
+		return 0;
+	oids = ctl_sorted_names(old->nodes, old->nnodes, sizeof(*old->nodes),
+	    offsetof(struct conf_node, id));
+	nids = ctl_sorted_names(t->nodes, t->nnodes, sizeof(*t->nodes),
+	    offsetof(struct conf_node, id));
+	oc = ctl_receivers(oids, old->nnodes, old->prs, old->nprs);
+	nc = ctl_receivers(nids, t->nnodes, t->principals, t->nprincipals);
+	snprintf(score, sizeof(score), "%lld", g);
+	k = ctl_key(r, "tree-was:", score);
+	while (rc == 0 && (i < old->nnodes || j < t->nnodes)) {
+		c = i == old->nnodes ? 1 : j == t->nnodes ? -1 :
+		    strcmp(oids[i], nids[j]);
+		if (c < 0) {		/* gone */
+			id = oids[i];
+			was = oc[i++];
+			if (was == 0)
+				continue;
+		} else if (c > 0) {	/* new */
+			id = nids[j];
+			was = 0;
+			if (nc[j++] == 0)
+				continue;
+		} else {
+			id = oids[i];
+			was = oc[i];
+			if (oc[i++] == nc[j++])
+				continue;
+		}
+		snprintf(num, sizeof(num), "%u", was);
+		rc = ctl_redis_cmd(r, "HSETNX", k, id, num, NULL);
+		(*changed)++;
+	}
+	free(k);
+	if (rc == 0 && *changed > 0) {
+		k = ctl_key(r, "tree-was", NULL);
+		rc = ctl_redis_cmd(r, "ZADD", k, score, score, NULL);
+		free(k);
+	}
+	free(oids);
+	free(nids);
+	free(oc);
+	free(nc);
+	return rc;
+}
+
 /* What the old tree has and the new one not: principals, then nodes. */
 static int
 ctl_import_gone(struct ctl_redis *r, const struct conf_tree *t,
@@ -782,13 +889,30 @@ ctl_import_diff(struct ctl_redis *r, const struct conf_tree *t,
 	struct ctl_export	 old;
 	redisReply		*rep;
 	char			*kgen;
+	long long		 was = 0;
 	int			 rc = -1;
 
 	memset(&old, 0, sizeof(old));
 	r->err = 0;
+	kgen = ctl_key(r, "tree-gen", NULL);
+	rep = ctl_redis_now(r, "GET", kgen, NULL);
+	free(kgen);
+	if (rep == NULL)
+		goto done;
+	if (rep->type == REDIS_REPLY_STRING)
+		was = strtoll(rep->str, NULL, 10);
+	else if (rep->type != REDIS_REPLY_NIL) {
+		fprintf(stderr, "wuzhactl: redis: tree-gen: %s\n",
+		    rep->type == REDIS_REPLY_ERROR ? rep->str :
+		    "unexpected reply");
+		freeReplyObject(rep);
+		goto done;
+	}
+	freeReplyObject(rep);
 	if (ctl_export_read(r, &old, 1) == -1)
 		goto done;
-	if (ctl_import_nodes(r, t, &old, st) == -1 ||
+	if (ctl_import_was(r, t, &old, was, &st->was) == -1 ||
+	    ctl_import_nodes(r, t, &old, st) == -1 ||
 	    ctl_import_principals(r, t, &old, st) == -1 ||
 	    ctl_import_gone(r, t, &old, st) == -1 ||
 	    ctl_redis_drain(r) == -1)
@@ -849,8 +973,9 @@ ctl_tree_import(struct ctl *ctl, int argc, char **argv)
 	if (rc == 0)
 		printf("imported %zu nodes, %zu principals (generation %lld): "
 		    "%zu nodes and %zu principals written, %zu and %zu "
-		    "removed\n", t->nnodes, t->nprincipals, gen, st.nodes_set,
-		    st.prs_set, st.nodes_del, st.prs_del);
+		    "removed%s\n", t->nnodes, t->nprincipals, gen, st.nodes_set,
+		    st.prs_set, st.nodes_del, st.prs_del, st.was > 0 ?
+		    "; earlier alerts keep the counts they targeted" : "");
 	ctl_redis_close(&r);
 	conf_tree_free(t);
 	return rc == 0 ? CTL_OK : CTL_FAIL;

@@ -44,10 +44,12 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "ID read|relayed [--reach N]",
 	    "confirm that an alert was read, or relayed to N people" },
 	{ { "status", NULL }, ctl_status,
-	    "ID [--node NODE] [--json]",
+	    "ID [--node NODE] [--depth N|all] [--sort read|id] [--offset N] "
+	    "[--limit N] [--json]",
 	    "delivery and reading rates of an alert, node by node" },
 	{ { "watch", NULL }, ctl_watch,
-	    "ID [--node NODE] [--json]",
+	    "ID [--node NODE] [--depth N|all] [--sort read|id] [--offset N] "
+	    "[--limit N] [--json]",
 	    "the acknowledgement tree of an alert, redrawn as acks arrive, "
 	    "until all have read" },
 	{ { "pending", NULL }, ctl_pending,
@@ -281,6 +283,14 @@ ctl_frame_cb(struct client *c, uint8_t type, const uint8_t *p, size_t len,
 		return;
 	}
 	rc = r->fn(r->ctl, p, len, r->arg);
+	if (rc == CTL_NEXT) {
+		struct timeval tv;
+
+		tv.tv_sec = r->ctl->timeout_ms / 1000;
+		tv.tv_usec = (r->ctl->timeout_ms % 1000) * 1000;
+		evtimer_add(r->ev_timeout, &tv);
+		return;
+	}
 	if (rc == CTL_MORE) {
 		/* A watch: answered once, it may now run as long as it must. */
 		evtimer_del(r->ev_timeout);
@@ -343,6 +353,21 @@ static const struct client_ops ctl_ops = {
 	ctl_welcome_cb, ctl_frame_cb, ctl_closed_cb,
 };
 
+int
+ctl_request_next(struct ctl *ctl, struct proto_buf *req)
+{
+	struct ctl_req	*r = ctl->req;
+	int		 rc;
+
+	rc = r != NULL && !r->done ? client_send(r->conn, req) : -1;
+	pbuf_free(req);
+	pbuf_init(req);
+	if (rc == -1)
+		fprintf(stderr, "wuzhactl: the next request could not be "
+		    "sent\n");
+	return rc;
+}
+
 /* One connection, one request, one answer; see ctl.h. */
 int
 ctl_request(struct ctl *ctl, struct proto_buf *req, uint8_t want,
@@ -367,6 +392,7 @@ ctl_request(struct ctl *ctl, struct proto_buf *req, uint8_t want,
 		pbuf_init(req);
 		return CTL_FAIL;
 	}
+	ctl->req = &r;
 	if ((r.base = event_base_new()) == NULL ||
 	    (r.ev_timeout = evtimer_new(r.base, ctl_timeout_cb, &r)) == NULL ||
 	    (r.ev_int = evsignal_new(r.base, SIGINT, ctl_signal_cb,
@@ -405,6 +431,7 @@ ctl_request(struct ctl *ctl, struct proto_buf *req, uint8_t want,
 	client_tls_free(tls);
 	pbuf_free(req);
 	pbuf_init(req);
+	ctl->req = NULL;
 	return r.rc;
 }
 

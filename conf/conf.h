@@ -58,6 +58,7 @@ struct conf_wuzhad {
 		uint32_t publish_rate;		/* PUBLISH per principal per minute, default 60 */
 		uint32_t publish_burst;		/* and in a burst, default 20 */
 		uint32_t report_alerts;		/* alerts one report may cover, default 10000 */
+		uint32_t status_rows;		/* nodes one STATUS may read, default 20000 */
 	} limits;
 	struct {
 		uint32_t handshake_ms;		/* TLS + HELLO, default 10000 */

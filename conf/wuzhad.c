@@ -147,14 +147,14 @@ wuzhad_limits(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
     struct conf_wuzhad *c)
 {
 	const struct conf_yaml_node	*frame, *conns, *text, *output, *batch;
-	const struct conf_yaml_node	*peraddr, *rate, *burst, *report;
+	const struct conf_yaml_node	*peraddr, *rate, *burst, *report, *rows;
 	const struct conf_yaml_key	 keys[] = {
 		{ "max_frame", 0, &frame }, { "max_connections", 0, &conns },
 		{ "max_text", 0, &text }, { "max_output", 0, &output },
 		{ "ack_batch", 0, &batch },
 		{ "max_connections_per_address", 0, &peraddr },
 		{ "publish_rate", 0, &rate }, { "publish_burst", 0, &burst },
-		{ "report_alerts", 0, &report },
+		{ "report_alerts", 0, &report }, { "status_rows", 0, &rows },
 	};
 	uint64_t			 v;
 
@@ -167,6 +167,7 @@ wuzhad_limits(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
 	c->limits.publish_rate = 60;
 	c->limits.publish_burst = 20;
 	c->limits.report_alerts = 10000;
+	c->limits.status_rows = 20000;
 	if (node == NULL)
 		return 0;
 	if (conf_yaml_map(doc, node, keys, sizeof(keys) / sizeof(keys[0])) ==
@@ -219,6 +220,11 @@ wuzhad_limits(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
 		if (conf_yaml_uint(doc, report, 1, 1000000, &v) == -1)
 			return -1;
 		c->limits.report_alerts = (uint32_t)v;
+	}
+	if (rows != NULL) {
+		if (conf_yaml_uint(doc, rows, 100, 10000000, &v) == -1)
+			return -1;
+		c->limits.status_rows = (uint32_t)v;
 	}
 	if (c->limits.max_text >= c->limits.max_frame) {
 		if (text != NULL)

@@ -356,65 +356,6 @@ alerts_went_live(const struct alert_rec *rec, uint64_t seq,
 	return a;
 }
 
-/* --- counters' arguments ------------------------------------------------ */
-
-static void
-publish_args_cb(struct tnode *n, int depth, void *arg)
-{
-	struct pubargs	*pa = arg;
-	char		*num = pa->nums + pa->numlen;
-	int		 w;
-
-	w = snprintf(num, 12, "%u", n->receivers);
-	pa->numlen += (size_t)w + 1;
-	pa->argv[pa->argc] = n->id;
-	pa->lens[pa->argc++] = strlen(n->id);
-	pa->argv[pa->argc] = num;
-	pa->lens[pa->argc++] = (size_t)w;
-}
-
-static void
-publish_count_cb(struct tnode *n, int depth, void *arg)
-{
-	(*(size_t *)arg)++;
-}
-
-/*
- * Arguments of a script that starts counters: the nfixed given, then
- * (node, receivers) for every node of target's subtree (none if target
- * is NULL).  Free with pubargs_free.
- */
-void
-pubargs_build(struct pubargs *pa, struct tnode *target, const char **fixed,
-    const size_t *flens, int nfixed)
-{
-	size_t	nnodes = 0;
-	int	i;
-
-	if (target != NULL)
-		tree_walk(target, publish_count_cb, &nnodes);
-	memset(pa, 0, sizeof(*pa));
-	if ((pa->argv = calloc(nfixed + 2 * nnodes, sizeof(*pa->argv))) ==
-	    NULL || (pa->lens = calloc(nfixed + 2 * nnodes,
-	    sizeof(*pa->lens))) == NULL ||
-	    (pa->nums = malloc(12 * nnodes + 1)) == NULL)
-		fatal("pubargs_build");
-	for (i = 0; i < nfixed; i++) {
-		pa->argv[pa->argc] = fixed[i];
-		pa->lens[pa->argc++] = flens[i];
-	}
-	if (target != NULL)
-		tree_walk(target, publish_args_cb, pa);
-}
-
-void
-pubargs_free(struct pubargs *pa)
-{
-	free(pa->argv);
-	free(pa->lens);
-	free(pa->nums);
-}
-
 /* --- expiry ---------------------------------------------------------------- */
 
 struct expire_ctx {

@@ -324,17 +324,14 @@ publish_known(struct conn *c, const char *id, const uint8_t *env,
 	return 1;
 }
 
-#define PUBLISH_FIXED	LUA_PUBLISH_ARGS	/* before the (node, n) pairs */
-
 /* Run lua/publish.lua for req; the ERROR is sent if Redis is down. */
 static void
 publish_store(struct conn *c, struct pubreq *req, struct tnode *target)
 {
 	struct alert_rec	*r = &req->r;
-	struct pubargs		 pa;
-	const char		*fixed[PUBLISH_FIXED];
-	size_t			 flens[PUBLISH_FIXED];
-	char			 num[9][24];
+	const char		*fixed[LUA_PUBLISH_ARGS];
+	size_t			 flens[LUA_PUBLISH_ARGS];
+	char			 num[11][24];
 	int			 i, rv;
 
 	snprintf(num[0], sizeof(num[0]), "%u", r->type);
@@ -346,6 +343,9 @@ publish_store(struct conn *c, struct pubreq *req, struct tnode *target)
 	snprintf(num[6], sizeof(num[6]), "%u", r->tm.max_reminders);
 	snprintf(num[7], sizeof(num[7]), "%u", r->status);
 	snprintf(num[8], sizeof(num[8]), "%" PRIu64, r->publish_at);
+	snprintf(num[9], sizeof(num[9]), "%" PRIu64, wz->tree->gen);
+	snprintf(num[10], sizeof(num[10]), "%u", target != NULL ?
+	    target->receivers : 0);
 	fixed[LUA_PUBLISH_PREFIX] = store_key("%s", "");
 	fixed[LUA_PUBLISH_ID] = r->id;
 	fixed[LUA_PUBLISH_ENV] = (const char *)r->env;
@@ -361,7 +361,9 @@ publish_store(struct conn *c, struct pubreq *req, struct tnode *target)
 	fixed[LUA_PUBLISH_MAXREM] = num[6];
 	fixed[LUA_PUBLISH_STATUS] = num[7];
 	fixed[LUA_PUBLISH_PUBLISH_AT] = num[8];
-	for (i = 0; i < PUBLISH_FIXED; i++)
+	fixed[LUA_PUBLISH_GEN] = num[9];
+	fixed[LUA_PUBLISH_TARGETED] = num[10];
+	for (i = 0; i < LUA_PUBLISH_ARGS; i++)
 		flens[i] = strlen(fixed[i]);
 	flens[LUA_PUBLISH_PREFIX] = strlen(wz->conf->redis.prefix);
 	flens[LUA_PUBLISH_ENV] = r->envlen;
@@ -371,13 +373,9 @@ publish_store(struct conn *c, struct pubreq *req, struct tnode *target)
 		pubreq_free(req);
 		return;
 	}
-	/* A retry stops at the id: it needs no counters. */
-	pubargs_build(&pa, req->retry ? NULL : target, fixed, flens,
-	    PUBLISH_FIXED);
 	htab_put(&publishing, r->id, req);
-	rv = store_eval(STORE_LUA_PUBLISH, pa.argc, pa.argv, pa.lens,
+	rv = store_eval(STORE_LUA_PUBLISH, LUA_PUBLISH_ARGS, fixed, flens,
 	    publish_done_cb, req);
-	pubargs_free(&pa);
 	if (rv == -1) {
 		conn_error(c, PROTO_E_STORE, r->id, "store unavailable, try "
 		    "again");

@@ -42,6 +42,7 @@
 
 #include "log.h"
 #include "wuzhad.h"
+#include "lua_gen.h"
 
 #define REPORT_MARGIN		256	/* bytes kept free under max_frame */
 #define REPORT_RANGE_MAX_MS	(366ULL * 24 * 3600 * 1000)	/* one year */
@@ -62,6 +63,7 @@ struct report_row {
 	int		 tier;
 	long		 parent;	/* row index, -1 for the first row */
 	size_t		 end;		/* one past the subtree's last row */
+	uint32_t	 cached;	/* receivers in the tree cache when asked */
 	uint64_t	 alerts, targeted, delivered, read, relayed;
 	uint64_t	 in_time[3];	/* delivered, read, relayed */
 	uint64_t	 drill_alerts, drill_targeted, drill_delivered;
@@ -152,6 +154,7 @@ report_row_cb(struct tnode *n, int depth, void *arg)
 	if ((row->name = strdup(n->name)) == NULL)
 		fatal("report");
 	row->tier = n->tier;
+	row->cached = n->receivers;
 	row->parent = depth > 0 ? w->stack[depth - 1] : -1;
 	w->stack[depth] = (long)rr->nrows;
 	htab_put(&rr->index, row->id, row);
@@ -305,46 +308,90 @@ report_add(struct report_row *w, enum report_kind kind, const char *what,
 }
 
 /*
- * HGETALL rate:{id}: a row in the target's subtree takes its own
- * counters, a row above the target takes the target's.
+ * Add the counters of one rate:{id} field, "NODE:what", to its row if the
+ * row is in the target's subtree, and a target's to the rows above it.
+ */
+static void
+report_rate_field(struct report_alert *al, const char *f, uint64_t v)
+{
+	struct reportreq	*rr = al->rr;
+	char			 node[PROTO_ID_MAX + 1];
+	const char		*colon;
+	long			 row, up;
+
+	if ((colon = strrchr(f, ':')) == NULL ||
+	    (size_t)(colon - f) >= sizeof(node))
+		return;
+	memcpy(node, f, colon - f);
+	node[colon - f] = '\0';
+	if ((row = report_row_index(rr, node)) < 0 ||
+	    !report_under(rr, al->target, row))
+		return;
+	report_add(&rr->rows[row], al->kind, colon + 1, v);
+	if (row != al->target)
+		return;
+	for (up = rr->rows[row].parent; up >= 0; up = rr->rows[up].parent)
+		report_add(&rr->rows[up], al->kind, colon + 1, v);
+}
+
+/*
+ * lua/report_rate.lua: {was, rate, targeted}.  A row in the target's
+ * subtree takes its own counters, a row above the target the target's.
+ * How many a row targeted is the tree as of the alert: the row's count
+ * now unless `was` says it changed since.  An alert stored before that
+ * was kept has N:targeted fields in rate:{id}, taken as they are.
  */
 static void
 report_rate_cb(redisReply *r, void *arg)
 {
 	struct report_alert	*al = arg;
 	struct reportreq	*rr = al->rr;
-	char			 node[PROTO_ID_MAX + 1];
-	const char		*f, *colon;
-	uint64_t		 v;
-	size_t			 i;
-	long			 row, up;
+	const redisReply	*was, *rate;
+	struct htab		 changed;
+	const char		*f, *v;
+	size_t			 i, first, end;
+	long			 up;
+	uint64_t		 t = 0;
+	int			 old = 0;
 
-	if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+	    r->element[0]->type != REDIS_REPLY_ARRAY ||
+	    r->element[1]->type != REDIS_REPLY_ARRAY) {
 		rr->failed = 1;
 		goto out;
 	}
 	if (al->kind != REPORT_K_REAL && al->kind != REPORT_K_DRILL)
 		goto out;
-	if (!conn_alive(rr->c) || rr->failed || r->type != REDIS_REPLY_ARRAY)
+	if (!conn_alive(rr->c) || rr->failed)
 		goto out;
-	for (i = 0; i + 1 < r->elements; i += 2) {
-		if ((f = report_str(r->element[i])) == NULL ||
-		    (colon = strrchr(f, ':')) == NULL ||
-		    (size_t)(colon - f) >= sizeof(node))
+	was = r->element[0];
+	rate = r->element[1];
+	for (i = 0; i + 1 < rate->elements; i += 2) {
+		if ((f = report_str(rate->element[i])) == NULL)
 			continue;
-		memcpy(node, f, colon - f);
-		node[colon - f] = '\0';
-		if ((row = report_row_index(rr, node)) < 0 ||
-		    !report_under(rr, al->target, row))
-			continue;
-		v = report_u64(r->element[i + 1]);
-		report_add(&rr->rows[row], al->kind, colon + 1, v);
-		if (row != al->target)
-			continue;
-		for (up = rr->rows[row].parent; up >= 0;
-		    up = rr->rows[up].parent)
-			report_add(&rr->rows[up], al->kind, colon + 1, v);
+		if (strlen(f) > 9 && strcmp(f + strlen(f) - 9, ":targeted") == 0)
+			old = 1;
+		report_rate_field(al, f, report_u64(rate->element[i + 1]));
 	}
+	if (old)
+		goto out;
+	htab_init(&changed);
+	for (i = 0; i + 1 < was->elements; i += 2)
+		if ((f = report_str(was->element[i])) != NULL &&
+		    (v = report_str(was->element[i + 1])) != NULL)
+			htab_put(&changed, f, (void *)v);
+	first = al->target < 0 ? 0 : (size_t)al->target;
+	end = al->target < 0 ? rr->nrows : rr->rows[al->target].end;
+	for (i = first; i < end; i++) {
+		v = htab_get(&changed, rr->rows[i].id);
+		t = v != NULL ? strtoull(v, NULL, 10) : rr->rows[i].cached;
+		report_add(&rr->rows[i], al->kind, "targeted", t);
+		if ((long)i != al->target)
+			continue;
+		for (up = rr->rows[i].parent; up >= 0; up = rr->rows[up].parent)
+			report_add(&rr->rows[up], al->kind, "targeted", t);
+	}
+	htab_clear(&changed, NULL);
  out:
 	report_release(rr);
 }
@@ -570,6 +617,7 @@ report_ids_cb(redisReply *r, void *arg)
 {
 	struct reportreq	*rr = arg;
 	const char		*argv[8], *id;
+	char			 gen[24];
 	uint32_t		 limit = wz->conf->limits.report_alerts;
 	size_t			 i, n;
 
@@ -607,10 +655,15 @@ report_ids_cb(redisReply *r, void *arg)
 		argv[7] = "escalate";
 		if (report_issue(al, 8, argv, report_meta_cb) == -1)
 			goto down;
-		argv[0] = "HGETALL";
-		argv[1] = store_key("rate:%s", id);
-		if (report_issue(al, 2, argv, report_rate_cb) == -1)
+		snprintf(gen, sizeof(gen), "%" PRIu64, wz->tree->gen);
+		argv[LUA_REPORT_RATE_PREFIX] = store_key("%s", "");
+		argv[LUA_REPORT_RATE_ID] = id;
+		argv[LUA_REPORT_RATE_GEN] = gen;
+		if (store_eval(STORE_LUA_REPORT_RATE, LUA_REPORT_RATE_ARGS, argv,
+		    NULL, report_rate_cb, al) == -1)
 			goto down;
+		rr->pending++;
+		argv[0] = "HGETALL";
 		argv[1] = store_key("ack:%s", id);
 		if (report_issue(al, 2, argv, report_ack_cb) == -1)
 			goto down;

@@ -230,10 +230,10 @@ static uint64_t
 schedule_release(struct held *h)
 {
 	struct tnode	*target;
-	struct pubargs	 pa;
 	const char	*fixed[LUA_RELEASE_ARGS];
 	size_t		 flens[LUA_RELEASE_ARGS];
-	char		 now[24], *id;
+	char		 now[24], gen[24], targeted[12], *id;
+	int		 i;
 
 	if ((target = tree_node(wz->tree, h->r.target)) == NULL) {
 		schedule_drop(h, "its target node is no longer in the tree");
@@ -248,27 +248,28 @@ schedule_release(struct held *h)
 		return h->retry_at;
 	}
 	snprintf(now, sizeof(now), "%" PRIu64, now_ms());
+	snprintf(gen, sizeof(gen), "%" PRIu64, wz->tree->gen);
+	snprintf(targeted, sizeof(targeted), "%u", target->receivers);
 	fixed[LUA_RELEASE_PREFIX] = store_key("%s", "");
 	fixed[LUA_RELEASE_ID] = h->r.id;
 	fixed[LUA_RELEASE_NOW] = now;
+	fixed[LUA_RELEASE_GEN] = gen;
+	fixed[LUA_RELEASE_TARGETED] = targeted;
+	for (i = 0; i < LUA_RELEASE_ARGS; i++)
+		flens[i] = strlen(fixed[i]);
 	flens[LUA_RELEASE_PREFIX] = strlen(wz->conf->redis.prefix);
-	flens[LUA_RELEASE_ID] = strlen(h->r.id);
-	flens[LUA_RELEASE_NOW] = strlen(now);
-	pubargs_build(&pa, target, fixed, flens, LUA_RELEASE_ARGS);
 	if ((id = strdup(h->r.id)) == NULL)
 		fatal("schedule_release");
 	h->releasing = 1;
-	if (store_eval(STORE_LUA_RELEASE, pa.argc, pa.argv, pa.lens,
+	if (store_eval(STORE_LUA_RELEASE, LUA_RELEASE_ARGS, fixed, flens,
 	    schedule_released_cb, id) == -1) {
 		h->releasing = 0;
 		h->retry_at = now_ms() + SCHEDULE_RETRY_MS;
 		free(id);
 		log_warnx("alert %s: due, but the store is unavailable; "
 		    "trying again", h->r.id);
-		pubargs_free(&pa);
 		return h->retry_at;
 	}
-	pubargs_free(&pa);
 	return 0;
 }
 

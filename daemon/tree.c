@@ -242,8 +242,10 @@ tree_count_cb(struct tnode *n, int depth, void *arg)
 	for (i = 0; i < n->nmembers; i++)
 		if (n->members[i]->rights & PROTO_R_RECEIVE)
 			r++;
-	for (a = n; a != NULL; a = a->parent)
+	for (a = n; a != NULL; a = a->parent) {
 		a->receivers += r;
+		a->size++;
+	}
 }
 
 static int

@@ -59,6 +59,7 @@ struct tnode {
 	struct tprincipal	**members;
 	size_t			 nmembers;
 	uint32_t		 receivers;	/* principals with receive, whole subtree */
+	uint32_t		 size;		/* nodes in the subtree, itself included */
 	struct conn_list	 agents;	/* connected agents here (conn.c) */
 };
 
@@ -237,6 +238,7 @@ enum store_script {
 	STORE_LUA_HELD,
 	STORE_LUA_ESCALATE,
 	STORE_LUA_ESCALATIONS,
+	STORE_LUA_REPORT_RATE,
 	STORE_LUA_COUNT
 };
 
@@ -330,19 +332,6 @@ struct alert {
 	int		 timer_busy;	/* a reminder/escalation is in flight */
 };
 
-/* Arguments of a script that starts an alert's counters. */
-struct pubargs {
-	const char	**argv;
-	size_t		 *lens;
-	int		  argc;
-	char		 *nums;		/* storage for the printed counts */
-	size_t		  numlen;
-};
-
-/* The fixed arguments, then (node, receivers) for target's subtree. */
-void		 pubargs_build(struct pubargs *, struct tnode *target,
-		    const char **fixed, const size_t *flens, int nfixed);
-void		 pubargs_free(struct pubargs *);
 /*
  * An alert just went live in Redis with seq (published now, or released
  * from the schedule): cache a copy, retire what it cancels, push it to

@@ -76,6 +76,12 @@ static const struct field_spec status_req_spec[] = {
 	F_NODE(2, 0, struct proto_status_req, node),
 	F_U8(3, 0, 0, PROTO_SF_MEMBERS | PROTO_SF_WATCH,
 	    struct proto_status_req, flags),
+	F_U8(4, 0, 1, PROTO_DEPTH_ALL, struct proto_status_req, depth),
+	F_U32(5, 0, struct proto_status_req, offset),
+	F_U32(6, 0, struct proto_status_req, limit),
+	F_U8(7, 0, PROTO_SO_TREE, PROTO_SO_WORST, struct proto_status_req,
+	    order),
+	F_U32(8, 0, struct proto_status_req, member_offset),
 };
 
 static const struct field_spec status_node_spec[] = {
@@ -204,6 +210,11 @@ static const struct field_spec status_spec[] = {
 	    lifecycle),
 	F_NAME(12, 0, struct proto_status, cancelled_by),
 	F_U64(13, 0, struct proto_status, ended_at),
+	F_U32(14, 0, struct proto_status, rows_total),
+	F_U32(15, 0, struct proto_status, rows_offset),
+	F_U8(16, 0, 1, PROTO_DEPTH_ALL, struct proto_status, depth),
+	F_U32(17, 0, struct proto_status, members_total),
+	F_U32(18, 0, struct proto_status, members_offset),
 };
 
 static const struct field_schema status_schema =

@@ -281,10 +281,23 @@ enum proto_status_flags {
 	PROTO_SF_WATCH		= 0x02,	/* and again after every change */
 };
 
+/* How the rows below the node shown are ordered. */
+enum proto_status_order {
+	PROTO_SO_TREE		= 0,	/* pre-order, children by id */
+	PROTO_SO_WORST		= 1,	/* pre-order, children by read share, lowest first */
+};
+
+#define PROTO_DEPTH_ALL		255	/* STATUS_REQ depth: the whole subtree */
+
 struct proto_status_req {		/* client -> server */
 	proto_id	id;		/* 1 */
 	proto_id	node;		/* 2 optional: subtree root */
 	uint8_t		flags;		/* 3 optional: enum proto_status_flags */
+	uint8_t		depth;		/* 4 optional: levels below node, 0 = server's choice */
+	uint32_t	offset;		/* 5 optional: rows below node to skip */
+	uint32_t	limit;		/* 6 optional: at most this many rows, 0 = what fits */
+	uint8_t		order;		/* 7 optional: enum proto_status_order */
+	uint32_t	member_offset;	/* 8 optional: members to skip (MEMBERS) */
 };
 
 /* One node of a STATUS tree. */
@@ -323,6 +336,11 @@ struct proto_status {			/* server -> client */
 	uint8_t		lifecycle;	/* 11 optional: enum proto_lifecycle */
 	proto_id	cancelled_by;	/* 12 optional: the cancel's alert id */
 	uint64_t	ended_at;	/* 13 optional: cancelled or expired, ms */
+	uint32_t	rows_total;	/* 14 optional: rows below the node shown, within depth */
+	uint32_t	rows_offset;	/* 15 optional: of them, skipped before this list */
+	uint8_t		depth;		/* 16 optional: levels below the node shown */
+	uint32_t	members_total;	/* 17 optional: receivers below the node shown */
+	uint32_t	members_offset;	/* 18 optional: of them, skipped before the list */
 };
 
 struct proto_agents_req {		/* client -> server */

@@ -2,7 +2,8 @@
 -- ARGV: P, now.  Every live alert, in sequence order, as flat groups of
 -- the record (record.lua: id and 13 fields) then {seq, reminded,
 -- escalated, targeted}; alerts past their expiry leave the live set.
--- targeted is the receivers counted at the target when it went live.
+-- targeted is the receivers counted at the target when it went live
+-- (an alert stored before that was kept has it in rate:{id}).
 --#include record.lua
 --@arg prefix
 --@arg now
@@ -12,9 +13,9 @@ for _, id in ipairs(redis.call('ZRANGE', P .. 'live', 0, -1)) do
   if h and tonumber(h[8] or '0') > now then
     rec_put(out, id, h)
     local x = redis.call('HMGET', P .. 'alert:' .. id, 'seq', 'reminded',
-      'escalated')
+      'escalated', 'targeted')
     for k = 1, 3 do out[#out + 1] = x[k] or '0' end
-    out[#out + 1] = redis.call('HGET', P .. 'rate:' .. id,
+    out[#out + 1] = x[4] or redis.call('HGET', P .. 'rate:' .. id,
       (h[2] or '') .. ':targeted') or '0'
   else
     redis.call('ZREM', P .. 'live', id)

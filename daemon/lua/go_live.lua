@@ -1,12 +1,18 @@
 -- SPDX-License-Identifier: ISC
 -- What publishing and releasing share: the alert goes live.  A seq, the
--- audit stream, the node and live indexes, the acceptance index, the
--- cancel's effect on what it cancels, and the counters started from the
--- (node, targeted) pairs at ARGV[first] onwards.  Returns {1, seq}.
+-- audit stream, the node and live indexes, the acceptance index and the
+-- cancel's effect on what it cancels.  No counter is written: rate:{id}
+-- gets a node's fields when someone at or below it acks (ack.lua), and
+-- how many each node targeted is the tree as of generation gen (stored
+-- with the alert; see targeted.lua), so going live costs the same for a
+-- class and for a province.  targeted is the receivers at the target
+-- then, kept for PUBLISHED and the cache.  Returns {1, seq}.
 -- Included by publish.lua and release.lua (--#include go_live.lua).
-local function go_live(P, id, target, issuer, typ, ref, at, first, released)
+local function go_live(P, id, target, issuer, typ, ref, at, gen, targeted,
+    released)
   local seq = redis.call('INCR', P .. 'seq')
-  redis.call('HSET', P .. 'alert:' .. id, 'state', 'live', 'seq', seq, 'accepted', at)
+  redis.call('HSET', P .. 'alert:' .. id, 'state', 'live', 'seq', seq,
+    'accepted', at, 'gen', gen, 'targeted', targeted)
   local x = {'id', id, 'seq', seq, 'target', target, 'issuer', issuer, 'type', typ}
   if released then x[#x + 1] = 'released'; x[#x + 1] = at end
   redis.call('XADD', P .. 'alerts', '*', unpack(x))
@@ -17,12 +23,5 @@ local function go_live(P, id, target, issuer, typ, ref, at, first, released)
     redis.call('ZREM', P .. 'live', ref)
     redis.call('HSET', P .. 'alert:' .. ref, 'cancelled_by', id, 'ended_at', at)
   end
-  local rk, args = P .. 'rate:' .. id, {}
-  for i = first, #ARGV - 1, 2 do
-    args[#args + 1] = ARGV[i] .. ':targeted'
-    args[#args + 1] = ARGV[i + 1]
-    if #args >= 1000 then redis.call('HSET', rk, unpack(args)); args = {} end
-  end
-  if #args > 0 then redis.call('HSET', rk, unpack(args)) end
   return {1, seq}
 end

@@ -1,7 +1,8 @@
 -- SPDX-License-Identifier: ISC
 -- Accept an alert.  ARGV: P, id, envelope, target, issuer, type, issued,
 -- expires, accepted, references, remind_ms, escalate_ms, max_reminders,
--- status, publish_at (0: now), then (node, targeted) pairs.
+-- status, publish_at (0: now), gen (the tree generation the daemon
+-- counted with), targeted (receivers at the target).
 --
 -- An alert with a publish_at is held: stored, listed in `schedule` by
 -- its time, but given no seq, index or counters until lua_release.  A
@@ -28,14 +29,17 @@
 --@arg maxrem
 --@arg status
 --@arg publish_at
+--@arg gen
+--@arg targeted
 local P, id = ARG.prefix, ARG.id
 local akey = P .. 'alert:' .. id
 if redis.call('EXISTS', akey) == 1 then
   -- The very same envelope again is a retry (its first reply may have been
   -- lost): say what the first time did.  Another envelope is a duplicate.
-  local h = redis.call('HMGET', akey, 'env', 'seq', 'publish_at', 'state', 'accepted', 'target')
+  local h = redis.call('HMGET', akey, 'env', 'seq', 'publish_at', 'state', 'accepted', 'target',
+    'targeted')
   if h[1] ~= ARG.env then return {0, 'duplicate'} end
-  local t = redis.call('HGET', P .. 'rate:' .. id, (h[6] or '') .. ':targeted')
+  local t = h[7] or redis.call('HGET', P .. 'rate:' .. id, (h[6] or '') .. ':targeted')
   local live = redis.call('ZSCORE', P .. 'live', id) and 1 or 0
   return {3, tonumber(h[2] or '0'), tonumber(h[3] or '0'), h[4] or '',
     tonumber(h[5] or '0'), tonumber(t or '-1'), live}
@@ -55,10 +59,11 @@ if ARG.type == '3' and ARG.references ~= '' and
   return {2, 0}
 end
 if ARG.publish_at ~= '0' then
-  redis.call('HSET', akey, 'state', 'held', 'seq', 0)
+  redis.call('HSET', akey, 'state', 'held', 'seq', 0, 'targeted', ARG.targeted)
   redis.call('ZADD', P .. 'schedule', ARG.publish_at, id)
   redis.call('XADD', P .. 'alerts', '*', 'id', id, 'seq', 0, 'target', ARG.target,
     'issuer', ARG.issuer, 'type', ARG.type, 'held_until', ARG.publish_at)
   return {1, 0}
 end
-return go_live(P, id, ARG.target, ARG.issuer, ARG.type, ARG.references, ARG.accepted, ARGS + 1, false)
+return go_live(P, id, ARG.target, ARG.issuer, ARG.type, ARG.references, ARG.accepted,
+  ARG.gen, ARG.targeted, false)

@@ -4,6 +4,7 @@
 PUBLISH (with the documented code, nothing stored, others still served).
 """
 
+import json
 import os
 import signal
 import time
@@ -94,10 +95,18 @@ def test_publish_is_stored_with_counters_per_node(wz):
     assert aid in wz.redis.zrange("node-alerts:school-b")
     assert wz.redis.xlen("alerts") == 1
     assert int(wz.redis.get("seq")) == seq
-    rate = wz.rate(aid)
-    assert rate["school-b"]["targeted"] == targeted == 7
-    assert rate["school-b-d1"]["targeted"] == 3
-    assert rate["school-b-d1-c2"]["targeted"] == 1
+    # Nothing per node is written when it goes live: the counters start
+    # with the first ack, and how many each node targeted is the tree of
+    # the generation stored with the alert.
+    assert int(st["targeted"]) == targeted == 7
+    assert int(st["gen"]) == int(wz.redis.get("tree-gen"))
+    assert not wz.redis.exists("rate:" + aid)
+    doc = json.loads(wz.ctl("officer-li", "status", aid, "--json",
+                            check=True).out)
+    nodes = {n["node"]: n for n in doc["nodes"]}
+    assert nodes["school-b"]["targeted"] == 7
+    assert nodes["school-b-d1"]["targeted"] == 3
+    assert nodes["school-b-d1-c2"]["targeted"] == 1
 
 
 # --- refusals -------------------------------------------------------------

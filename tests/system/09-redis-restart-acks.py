@@ -45,7 +45,7 @@ def test_acks_refused_during_redis_outage_are_stored_after(env):
                                   for aid in published})
     for aid in published:
         env.assert_rate_matches_acks(aid, "rs")
-        assert env.rate(aid)["rs"]["targeted"] == receivers
+        assert int(env.stored_alert(aid)["targeted"]) == receivers
 
 
 if __name__ == "__main__":

@@ -176,7 +176,7 @@ def test_redis_restart_keeps_daemon_and_alerts_counters_agree(env):
                      interval=0.5)
     for aid in published:
         env.assert_rate_matches_acks(aid, "rs")
-        assert env.rate(aid)["rs"]["targeted"] == receivers
+        assert int(env.stored_alert(aid)["targeted"]) == receivers
 
     rc, summary = swarm.quit()
     assert rc == 0 and summary["ok"], summary

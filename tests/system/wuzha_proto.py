@@ -101,6 +101,8 @@ ACK_NONE, ACK_DELIVERED, ACK_READ, ACK_RELAYED = 0, 1, 2, 3
 R_RECEIVE, R_ISSUE, R_OBSERVE = 0x01, 0x02, 0x04
 
 SF_MEMBERS, SF_WATCH = 0x01, 0x02
+SO_TREE, SO_WORST = 0, 1                 # STATUS_REQ order
+DEPTH_ALL = 255                          # STATUS_REQ depth: the whole subtree
 
 MSG_ALERT, MSG_UPDATE, MSG_CANCEL = 1, 2, 3
 STATUS_ACTUAL, STATUS_EXERCISE, STATUS_TEST = 0, 1, 2
@@ -283,7 +285,12 @@ TABLES = {
                 F(3, "reach", "u32", False, keep_zero=True)),
     ACK_OK: _table(F(1, "id", "name"), F(2, "state", "u8", lo=1, hi=3)),
     STATUS_REQ: _table(F(1, "id", "name"), F(2, "node", "node", False),
-                       F(3, "flags", "u8", False, lo=0, hi=3)),
+                       F(3, "flags", "u8", False, lo=0, hi=3),
+                       F(4, "depth", "u8", False, lo=1, hi=255),
+                       F(5, "offset", "u32", False),
+                       F(6, "limit", "u32", False),
+                       F(7, "order", "u8", False, lo=0, hi=1),
+                       F(8, "member_offset", "u32", False)),
     STATUS: _table(F(1, "id", "name"), F(2, "seq", "u64"),
                    F(3, "target", "node"), F(4, "issued_at", "u64"),
                    F(5, "expires_at", "u64"),
@@ -294,7 +301,12 @@ TABLES = {
                    F(10, "server_time", "u64", False),
                    F(11, "lifecycle", "u8", False, lo=0, hi=2),
                    F(12, "cancelled_by", "name", False),
-                   F(13, "ended_at", "u64", False)),
+                   F(13, "ended_at", "u64", False),
+                   F(14, "rows_total", "u32", False),
+                   F(15, "rows_offset", "u32", False),
+                   F(16, "depth", "u8", False, lo=1, hi=255),
+                   F(17, "members_total", "u32", False),
+                   F(18, "members_offset", "u32", False)),
     AGENTS_REQ: _table(F(1, "node", "node", False)),
     AGENTS: _table(F(1, "node", "node"), F(2, "server_time", "u64"),
                    F(3, "principals", "list", items=T_AGENT_ITEM),
@@ -470,9 +482,13 @@ def publish(envelope_bytes):
     return encode(PUBLISH, envelope=envelope_bytes)
 
 
-def status_req(alert_id, node=None, flags=0):
-    """flags: SF_MEMBERS, SF_WATCH; 0 is left out."""
-    return encode(STATUS_REQ, id=alert_id, node=node, flags=flags or None)
+def status_req(alert_id, node=None, flags=0, depth=None, offset=None,
+               limit=None, order=None, member_offset=None):
+    """flags: SF_MEMBERS, SF_WATCH; 0 (and None) is left out."""
+    return encode(STATUS_REQ, id=alert_id, node=node, flags=flags or None,
+                  depth=depth or None, offset=offset or None,
+                  limit=limit or None, order=order or None,
+                  member_offset=member_offset or None)
 
 
 def agents_req(node=None):

@@ -292,6 +292,13 @@ ctl_status_json(const struct proto_status *s)
 	}
 	if (s->omitted > 0)
 		printf(",\"omitted\":%u", s->omitted);
+	if (s->rows_total > 0 || s->depth != 0)
+		printf(",\"rows_total\":%u,\"rows_offset\":%u,\"depth\":",
+		    s->rows_total, s->rows_offset);
+	if (s->depth == PROTO_DEPTH_ALL)
+		printf("\"all\"");
+	else if (s->rows_total > 0 || s->depth != 0)
+		printf("%u", s->depth);
 	printf("}\n");
 	return CTL_OK;
 }

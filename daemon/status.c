@@ -47,10 +47,6 @@
 #define STATUS_MEMBER_MAX	(2 + 2 * (PROTO_FIELD_HDR + PROTO_ID_MAX) + \
 				    PROTO_FIELD_HDR + 1 + PROTO_FIELD_HDR + 8 + \
 				    PROTO_FIELD_HDR + 1)
-/* Largest encoded node item: length, node, parent, tier, name, 5 counts. */
-#define STATUS_NODE_MAX		(2 + 2 * (PROTO_FIELD_HDR + PROTO_ID_MAX) + \
-				    PROTO_FIELD_HDR + 1 + PROTO_FIELD_HDR + \
-				    PROTO_NODE_NAME_MAX + 5 * (PROTO_FIELD_HDR + 4))
 #define STATUS_AUTO_ALL	1000	/* a subtree this small is shown whole */
 #define STATUS_PAGE_MAX	1000	/* rows read for one page in tree order */
 #define STATUS_MEMBERS_PAGE 1500 /* members read for one page */
@@ -505,6 +501,15 @@ status_order(const struct statusreq *sr)
 	return out;
 }
 
+/* Bytes the row's node item takes at most. */
+static size_t
+status_srow_bytes(const struct srow *r)
+{
+	return 2 + PROTO_FIELD_HDR + strlen(r->id) + PROTO_FIELD_HDR +
+	    strlen(r->pid) + PROTO_FIELD_HDR + 1 + PROTO_FIELD_HDR +
+	    strlen(r->name) + 5 * (PROTO_FIELD_HDR + 4);
+}
+
 static void
 status_row_put(struct proto_buf *b, const struct srow *r)
 {
@@ -717,8 +722,10 @@ status_done_cb(redisReply *r, void *arg)
 	first = sr->ask.order == PROTO_SO_WORST ? sr->ask.offset : 0;
 	take = sr->ask.limit != 0 ? sr->ask.limit : UINT32_MAX;
 	for (i = first; i + 1 < sr->nrows && sent < take; i++) {
-		if (b.len - mark + STATUS_NODE_MAX > UINT16_MAX ||
-		    b.len + STATUS_NODE_MAX + STATUS_MARGIN > max)
+		size_t need = status_srow_bytes(&sr->rows[order[i]]);
+
+		if (b.len - mark + need > UINT16_MAX ||
+		    b.len + need + STATUS_MARGIN > max)
 			break;
 		status_row_put(&b, &sr->rows[order[i]]);
 		sent++;

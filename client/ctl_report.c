@@ -301,6 +301,10 @@ ctl_report_json(const struct proto_report *rep,
 	printf("]");
 	if (rep->omitted > 0)
 		printf(",\"omitted\":%u", rep->omitted);
+	if (rep->depth == PROTO_DEPTH_ALL)
+		printf(",\"depth\":\"all\"");
+	else if (rep->depth != 0)
+		printf(",\"depth\":%u", rep->depth);
 	printf("}\n");
 }
 
@@ -332,6 +336,10 @@ ctl_report_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
 		break;
 	}
 	free(lines);
+	if (form == CTL_REPORT_TABLE && rep.depth != 0 &&
+	    rep.depth != PROTO_DEPTH_ALL)
+		printf("%u level%s down; --depth N or --node NODE to go "
+		    "further\n", rep.depth, rep.depth == 1 ? "" : "s");
 	if (rep.omitted > 0)
 		fprintf(stderr, "wuzhactl: %u more rows not listed (too many "
 		    "for one answer): ask about a node below %s\n", rep.omitted,
@@ -344,8 +352,8 @@ ctl_report_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
 }
 
 /*
- * report [--node NODE] --from DATE --to DATE [--csv | --json]: a
- * REPORT_REQ for the range [from, to).
+ * report [--node NODE] [--depth N|all] --from DATE --to DATE [--csv |
+ * --json]: a REPORT_REQ for the range [from, to).
  */
 int
 ctl_report(struct ctl *ctl, int argc, char **argv)
@@ -354,6 +362,7 @@ ctl_report(struct ctl *ctl, int argc, char **argv)
 		{ "node",	required_argument, NULL, 'n' },
 		{ "from",	required_argument, NULL, 'f' },
 		{ "to",		required_argument, NULL, 't' },
+		{ "depth",	required_argument, NULL, 'd' },
 		{ "csv",	no_argument,	   NULL, 'c' },
 		{ "json",	no_argument,	   NULL, 'j' },
 		{ NULL,		0,		   NULL, 0 },
@@ -362,6 +371,7 @@ ctl_report(struct ctl *ctl, int argc, char **argv)
 	struct proto_buf	 req;
 	const char		*node = NULL, *from = NULL, *to = NULL;
 	uint64_t		 now = now_ms();
+	uint32_t		 depth = 0;
 	int			 ch, form = CTL_REPORT_TABLE, forms = 0;
 
 	opterr = 0;
@@ -375,6 +385,17 @@ ctl_report(struct ctl *ctl, int argc, char **argv)
 			break;
 		case 't':
 			to = optarg;
+			break;
+		case 'd':
+			if (strcmp(optarg, "all") == 0)
+				depth = PROTO_DEPTH_ALL;
+			else if (ctl_parse_u32(optarg, PROTO_DEPTH_ALL - 1,
+			    &depth) == -1 || depth == 0) {
+				fprintf(stderr, "wuzhactl: report: --depth %s: "
+				    "expected 1 to %d levels, or all\n", optarg,
+				    PROTO_DEPTH_ALL - 1);
+				return CTL_USAGE;
+			}
 			break;
 		case 'c':
 			form = CTL_REPORT_CSV;
@@ -403,6 +424,7 @@ ctl_report(struct ctl *ctl, int argc, char **argv)
 		return CTL_USAGE;
 	}
 	memset(&r, 0, sizeof(r));
+	r.depth = (uint8_t)depth;
 	if (ctl_node_arg(node, r.node) == -1)
 		return CTL_USAGE;
 	if (ctl_report_time(from, 0, now, &r.from) == -1) {

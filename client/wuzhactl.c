@@ -66,7 +66,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "ID [--json]",
 	    "cancel a held alert: it will never go out" },
 	{ { "report", NULL }, ctl_report,
-	    "[--node NODE] --from DATE --to DATE [--csv | --json]",
+	    "[--node NODE] [--depth N|all] --from DATE --to DATE "
+	    "[--csv | --json]",
 	    "per node: alerts received, shares delivered, read and relayed "
 	    "in time, median time to read" },
 	{ { "templates", NULL }, ctl_templates,

@@ -28,8 +28,8 @@
  *    and the drill total, never into the real columns or the median.
  *
  * The work is one pipelined batch: ZCOUNT and ZRANGEBYSCORE on
- * `accepted`, then per id HMGET alert:{id}, HGETALL rate:{id} and
- * HGETALL ack:{id}.  Replies come back in order and are summed as they
+ * `accepted`, then per id HMGET alert:{id}, lua/report_rate.lua and
+ * HSCAN ack:{id} page after page.  Replies come back in order and are summed as they
  * arrive, so no reply outlives its callback; the answer goes out when
  * the last one is in.  Rows keep their own copies of the tree's ids and
  * names, since the tree may be swapped while Redis answers.  Rows that
@@ -47,6 +47,8 @@
 #define REPORT_MARGIN		256	/* bytes kept free under max_frame */
 #define REPORT_RANGE_MAX_MS	(366ULL * 24 * 3600 * 1000)	/* one year */
 #define REPORT_DEPTH_MAX	(PROTO_TIER_CLASS + 1)	/* police to class */
+#define REPORT_AUTO_ALL		1000	/* a subtree this small is shown whole */
+#define REPORT_SCAN_COUNT	"1000"	/* acks asked for per HSCAN */
 
 /* What an alert of the range is for the report. */
 enum report_kind {
@@ -79,6 +81,10 @@ struct report_alert {
 	struct reportreq *rr;
 	enum report_kind  kind;
 	long		  target;	/* row index, -1: above the first row */
+	int		  deep;		/* the target lies below the rows: target is
+					   its nearest row */
+	proto_id	  target_id;
+	proto_id	  id;
 	uint64_t	  accepted;
 	uint64_t	  deadline;
 };
@@ -88,6 +94,7 @@ struct reportreq {
 	uint64_t		 from, to;
 	struct report_row	*rows;		/* pre-order */
 	size_t			 nrows;
+	int			 depth;		/* levels below the first row */
 	struct htab		 index;		/* node id -> its row */
 	proto_id		 above[REPORT_DEPTH_MAX]; /* over the rows */
 	size_t			 nabove;
@@ -101,6 +108,8 @@ struct reportreq {
 };
 
 static void	report_answer(struct reportreq *);
+static int	report_issue(struct report_alert *, int, const char **,
+		    store_cb *);
 
 static void
 reportreq_free(struct reportreq *rr)
@@ -134,55 +143,60 @@ report_release(struct reportreq *rr)
 	reportreq_free(rr);
 }
 
-/* tree_walk callback: a row per node, parents found by depth. */
-struct report_walk {
-	struct reportreq	*rr;
-	long			 stack[REPORT_DEPTH_MAX];
-};
+/* Rows below n down to left levels (PROTO_DEPTH_ALL: all), n included. */
+static size_t
+report_count(const struct tnode *n, int left)
+{
+	size_t	sum = 1, i;
+
+	if (left == PROTO_DEPTH_ALL)
+		return n->size;
+	for (i = 0; left > 0 && i < n->nchildren; i++)
+		sum += report_count(n->children[i], left - 1);
+	return sum;
+}
 
 static void
-report_row_cb(struct tnode *n, int depth, void *arg)
+report_rows_walk(struct reportreq *rr, struct tnode *n, long parent,
+    int left)
 {
-	struct report_walk	*w = arg;
-	struct reportreq	*rr = w->rr;
 	struct report_row	*row;
+	long			 me = (long)rr->nrows;
+	size_t			 i;
 
-	if (depth >= REPORT_DEPTH_MAX)
-		fatalx("report: tree deeper than its tiers allow");
-	row = &rr->rows[rr->nrows];
+	row = &rr->rows[rr->nrows++];
 	strlcpy(row->id, n->id, sizeof(row->id));
 	if ((row->name = strdup(n->name)) == NULL)
 		fatal("report");
 	row->tier = n->tier;
 	row->cached = n->receivers;
-	row->parent = depth > 0 ? w->stack[depth - 1] : -1;
-	w->stack[depth] = (long)rr->nrows;
+	row->parent = parent;
 	htab_put(&rr->index, row->id, row);
-	rr->nrows++;
+	if (left == 0)
+		return;
+	for (i = 0; i < n->nchildren; i++)
+		report_rows_walk(rr, n->children[i], me,
+		    left == PROTO_DEPTH_ALL ? left : left - 1);
 }
 
+/*
+ * Copy the subtree under root, down to depth levels, into rows, with
+ * their subtree spans.  Without a depth, a subtree of at most
+ * REPORT_AUTO_ALL nodes is taken whole, a larger one one level down.
+ */
 static void
-report_count_cb(struct tnode *n, int depth, void *arg)
+report_rows(struct reportreq *rr, struct tnode *root, int depth)
 {
-	(void)n;
-	(void)depth;
-	(*(size_t *)arg)++;
-}
-
-/* Copy the subtree under root into rows, with their subtree spans. */
-static void
-report_rows(struct reportreq *rr, struct tnode *root)
-{
-	struct report_walk	 w;
 	struct tnode		*a;
-	size_t			 n = 0, i;
+	size_t			 n, i;
 
-	tree_walk(root, report_count_cb, &n);
+	if (depth == 0)
+		depth = root->size <= REPORT_AUTO_ALL ? PROTO_DEPTH_ALL : 1;
+	rr->depth = depth;
+	n = report_count(root, depth);
 	if ((rr->rows = calloc(n, sizeof(*rr->rows))) == NULL)
 		fatal("report_rows");
-	memset(&w, 0, sizeof(w));
-	w.rr = rr;
-	tree_walk(root, report_row_cb, &w);
+	report_rows_walk(rr, root, -1, depth);
 	for (i = 0; i < rr->nrows; i++)
 		rr->rows[i].end = i + 1;
 	/* Children come after their parent: spans grow from the back. */
@@ -205,6 +219,24 @@ report_row_index(struct reportreq *rr, const char *node)
 	if ((row = htab_get(&rr->index, node)) == NULL)
 		return -2;
 	return (long)(row - rr->rows);
+}
+
+/*
+ * The row of node, or of its nearest ancestor that has one (rows stop at
+ * the depth asked for); -2 if none has.
+ */
+static long
+report_row_near(struct reportreq *rr, const char *node)
+{
+	const struct tnode	*n;
+	long			 row;
+
+	if ((row = report_row_index(rr, node)) != -2)
+		return row;
+	for (n = tree_node(wz->tree, node); n != NULL; n = n->parent)
+		if ((row = report_row_index(rr, n->id)) != -2)
+			return row;
+	return -2;
 }
 
 /* 1 if the alert's target is row t (or above the rows, t -1) covers row r. */
@@ -255,13 +287,17 @@ report_meta_cb(redisReply *r, void *arg)
 	type = report_u64(r->element[1]);
 	if (type != PROTO_MSG_ALERT && type != PROTO_MSG_UPDATE)
 		goto out;
+	strlcpy(al->target_id, target, sizeof(al->target_id));
 	if ((t = report_row_index(rr, target)) == -2) {
 		for (i = 0; i < rr->nabove; i++)
 			if (strcmp(rr->above[i], target) == 0)
 				break;
-		if (i == rr->nabove)
+		if (i < rr->nabove)
+			t = -1;
+		else if ((t = report_row_near(rr, target)) >= 0)
+			al->deep = 1;	/* below the rows' depth */
+		else
 			goto out;	/* elsewhere in the tree */
-		t = -1;
 	}
 	status = report_u64(r->element[2]);
 	al->target = t;
@@ -324,7 +360,12 @@ report_rate_field(struct report_alert *al, const char *f, uint64_t v)
 		return;
 	memcpy(node, f, colon - f);
 	node[colon - f] = '\0';
-	if ((row = report_row_index(rr, node)) < 0 ||
+	/* Below the rows: only the target's own counters, at its row. */
+	if (al->deep) {
+		if (strcmp(node, al->target_id) != 0)
+			return;
+		row = al->target;
+	} else if ((row = report_row_index(rr, node)) < 0 ||
 	    !report_under(rr, al->target, row))
 		return;
 	report_add(&rr->rows[row], al->kind, colon + 1, v);
@@ -375,6 +416,14 @@ report_rate_cb(redisReply *r, void *arg)
 	}
 	if (old)
 		goto out;
+	if (al->deep) {
+		/* Below the rows: the target's count when it went live. */
+		t = (f = report_str(r->element[2])) != NULL ?
+		    strtoull(f, NULL, 10) : 0;
+		for (up = al->target; up >= 0; up = rr->rows[up].parent)
+			report_add(&rr->rows[up], al->kind, "targeted", t);
+		goto out;
+	}
 	htab_init(&changed);
 	for (i = 0; i + 1 < was->elements; i += 2)
 		if ((f = report_str(was->element[i])) != NULL &&
@@ -412,7 +461,8 @@ report_read_time(struct report_row *w, uint64_t ms)
 }
 
 /*
- * HGETALL ack:{id}: cn -> "state:at:reach:t1:t2:t3".  Real alerts only:
+ * HSCAN ack:{id}, a page at a time (no call that grows with the acks):
+ * cn -> "state:at:reach:t1:t2:t3".  Real alerts only:
  * each agent's first times against the deadline, and its time to read,
  * for its node's row and every row above it.
  */
@@ -422,7 +472,8 @@ report_ack_cb(redisReply *r, void *arg)
 	struct report_alert	*al = arg;
 	struct reportreq	*rr = al->rr;
 	struct tprincipal	*pr;
-	const char		*cn, *v, *p;
+	const redisReply	*kv;
+	const char		*cn, *v, *p, *argv[6];
 	char			*end;
 	uint64_t		 t[3];
 	size_t			 i;
@@ -434,14 +485,17 @@ report_ack_cb(redisReply *r, void *arg)
 		goto out;
 	}
 	if (al->kind != REPORT_K_REAL || !conn_alive(rr->c) || rr->failed ||
-	    r->type != REDIS_REPLY_ARRAY)
+	    r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+	    report_str(r->element[0]) == NULL ||
+	    r->element[1]->type != REDIS_REPLY_ARRAY)
 		goto out;
-	for (i = 0; i + 1 < r->elements; i += 2) {
-		if ((cn = report_str(r->element[i])) == NULL ||
-		    (v = report_str(r->element[i + 1])) == NULL)
+	kv = r->element[1];
+	for (i = 0; i + 1 < kv->elements; i += 2) {
+		if ((cn = report_str(kv->element[i])) == NULL ||
+		    (v = report_str(kv->element[i + 1])) == NULL)
 			continue;
 		if ((pr = tree_principal(wz->tree, cn)) == NULL ||
-		    (row = report_row_index(rr, pr->node->id)) < 0 ||
+		    (row = report_row_near(rr, pr->node->id)) < 0 ||
 		    !report_under(rr, al->target, row))
 			continue;
 		/* Skip state, at and reach: the first times follow. */
@@ -463,6 +517,16 @@ report_ack_cb(redisReply *r, void *arg)
 				report_read_time(w, t[1] > al->accepted ?
 				    t[1] - al->accepted : 0);
 		}
+	}
+	/* The next page, until the cursor comes back to 0. */
+	if (strcmp(report_str(r->element[0]), "0") != 0) {
+		argv[0] = "HSCAN";
+		argv[1] = store_key("ack:%s", al->id);
+		argv[2] = report_str(r->element[0]);
+		argv[3] = "COUNT";
+		argv[4] = REPORT_SCAN_COUNT;
+		if (report_issue(al, 5, argv, report_ack_cb) == -1)
+			rr->failed = 1;
 	}
  out:
 	report_release(rr);
@@ -562,6 +626,7 @@ report_answer(struct reportreq *rr)
 	rep.rows.p = b.data + PROTO_FIELD_HDR;
 	rep.rows.len = b.len - PROTO_FIELD_HDR;
 	rep.omitted = (uint32_t)omitted;
+	rep.depth = (uint8_t)rr->depth;
 	if (omitted > 0)
 		log_warnx("conn %llu %s: report on %s: %zu rows left out to fit "
 		    "%u bytes", (unsigned long long)conn_id(rr->c),
@@ -645,6 +710,7 @@ report_ids_cb(redisReply *r, void *arg)
 		al->kind = REPORT_K_PENDING;
 		if ((id = report_str(r->element[i])) == NULL)
 			continue;
+		strlcpy(al->id, id, sizeof(al->id));
 		argv[0] = "HMGET";
 		argv[1] = store_key("alert:%s", id);
 		argv[2] = "target";
@@ -663,9 +729,12 @@ report_ids_cb(redisReply *r, void *arg)
 		    NULL, report_rate_cb, al) == -1)
 			goto down;
 		rr->pending++;
-		argv[0] = "HGETALL";
+		argv[0] = "HSCAN";
 		argv[1] = store_key("ack:%s", id);
-		if (report_issue(al, 2, argv, report_ack_cb) == -1)
+		argv[2] = "0";
+		argv[3] = "COUNT";
+		argv[4] = REPORT_SCAN_COUNT;
+		if (report_issue(al, 5, argv, report_ack_cb) == -1)
 			goto down;
 		rr->nalerts++;
 	}
@@ -712,7 +781,7 @@ report_handle(struct conn *c, const uint8_t *p, size_t len)
 	rr->from = req.from;
 	rr->to = req.to;
 	htab_init(&rr->index);
-	report_rows(rr, root);
+	report_rows(rr, root, req.depth);
 
 	/* [from, to): "(" makes the upper bound exclusive. */
 	snprintf(from, sizeof(from), "%" PRIu64, req.from);

@@ -143,6 +143,7 @@ static const struct field_spec report_req_spec[] = {
 	F_NODE(1, 0, struct proto_report_req, node),
 	F_U64(2, FIELD_REQ, struct proto_report_req, from),
 	F_U64(3, FIELD_REQ, struct proto_report_req, to),
+	F_U8(4, 0, 1, PROTO_DEPTH_ALL, struct proto_report_req, depth),
 };
 
 static const struct field_spec report_row_spec[] = {
@@ -257,6 +258,7 @@ static const struct field_spec report_spec[] = {
 	F_U32(5, 0, struct proto_report, drills),
 	F_LIST(6, FIELD_REQ, &report_row_schema, struct proto_report, rows),
 	F_U32(7, 0, struct proto_report, omitted),
+	F_U8(8, 0, 1, PROTO_DEPTH_ALL, struct proto_report, depth),
 };
 
 static const struct field_schema agents_schema =

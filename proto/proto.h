@@ -390,6 +390,7 @@ struct proto_report_req {		/* client -> server */
 	proto_id	node;		/* 1 optional: subtree root */
 	uint64_t	from;		/* 2 ms, alerts accepted at or after */
 	uint64_t	to;		/* 3 ms, and before */
+	uint8_t		depth;		/* 4 optional: levels of rows, 0 = server's choice */
 };
 
 /* One node of a REPORT: sums over the alerts that reached it. */
@@ -422,6 +423,7 @@ struct proto_report {			/* server -> client */
 	uint32_t	drills;		/* 5 optional: drills in the range */
 	struct proto_view rows;		/* 6 list of proto_report_row, pre-order */
 	uint32_t	omitted;	/* 7 optional: rows left out to fit */
+	uint8_t		depth;		/* 8 optional: levels below the first row */
 };
 
 struct proto_ping {			/* both ways; PONG echoes the nonce */

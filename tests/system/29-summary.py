@@ -267,19 +267,52 @@ def test_a_tree_change_leaves_earlier_alerts_their_targets(private_env):
     counts = {n["node"]: n["targeted"] for n in doc["nodes"]}
     assert counts == {"pol": 36, "s0": 10, "s1": 8, "s2": 10, "s3": 8,
                       "big": 0}, counts
-    # The report adds them up as each alert had them.  (At the unit, its
-    # rows are every node, pre-order: the 1,010 of "big" come first.)
+    # The report adds them up as each alert had them: at the unit one row
+    # per school (its subtree is over 1,000 nodes), then drilling down.
     frm, to = utc(wp.now_ms() - 3600000), utc(wp.now_ms() + 60000)
 
-    def report(node):
+    def report(node=None, *extra):
         r = env.ctl("officer", "report", "--from", frm, "--to", to,
-                    "--node", node, "--json")
+                    "--json", *(("--node", node) if node else ()), *extra)
         assert r.rc == 0, r
-        return {x["node"]: x for x in json.loads(r.out)["rows"]}
-    assert report("s2-d0")["s2-d0"]["targeted"] == 3 + 4
+        doc = json.loads(r.out)
+        return doc, {x["node"]: x for x in doc["rows"]}
+    doc, rows = report()
+    assert doc["depth"] == 1 and "omitted" not in doc, doc
+    assert [x["node"] for x in doc["rows"]] == ["pol", "big"] + list(SCHOOLS)
+    assert rows["pol"]["targeted"] == 72 and rows["big"]["targeted"] == 0
     for s, n in (("s0", 19), ("s1", 17), ("s2", 19), ("s3", 17)):
-        rows = report(s)
         assert rows[s]["targeted"] == n, (s, rows[s])
         assert rows[s]["alerts"] == 2
-    assert report("s1")["s1-d2-c2"]["targeted"] == 1   # one then, none now
-    assert "s3-d2-c2" not in report("s3")
+        own = report(s)[1][s]
+        assert {k: v for k, v in own.items() if k not in ("parent", "depth")} \
+            == {k: v for k, v in rows[s].items()
+                if k not in ("parent", "depth")}, (own, rows[s])
+    assert report("s2-d0")[1]["s2-d0"]["targeted"] == 3 + 4
+    assert report("s1")[1]["s1-d2-c2"]["targeted"] == 1  # one then, none now
+    assert "s3-d2-c2" not in report("s3")[1]
+    # Read in time at a school, from the acks: the same at any depth.
+    deep = report(None, "--depth", "2")[1]
+    for s in SCHOOLS:
+        for k in ("read", "read_in_time", "delivered", "relayed"):
+            assert deep[s][k] == rows[s][k], (s, k)
+    assert rows["pol"]["read"] == 18 and rows["s0"]["read"] == 9
+
+
+def test_report_of_an_alert_below_the_rows_counts_it_at_its_school(
+        private_env):
+    env = private_env
+    tree, _ = _setup(env)
+    aid, _, targeted = env.publish("officer", "s2-d1-c2")
+    assert targeted == 1
+    assert env.ctl("adv-s2-12", "ack", aid, "read").rc == 0
+    frm, to = utc(wp.now_ms() - 3600000), utc(wp.now_ms() + 60000)
+    r = env.ctl("officer", "report", "--from", frm, "--to", to, "--json")
+    assert r.rc == 0, r
+    rows = {x["node"]: x for x in json.loads(r.out)["rows"]}
+    # The class is three levels below the rows: it counts at s2 and up.
+    assert rows["s2"]["alerts"] == 2 and rows["s2"]["targeted"] == 10
+    assert rows["s2"]["read"] == 1 and rows["s2"]["read_in_time"] == 1
+    assert rows["s1"]["alerts"] == 1 and rows["s1"]["targeted"] == 9
+    assert rows["pol"]["alerts"] == 2 and rows["pol"]["targeted"] == 37
+    assert rows["pol"]["read"] == 19

@@ -7,9 +7,11 @@
  * to reach.  A desk looks here before a warning goes out, so that a class
  * whose advisor's machine has been off is known in advance.
  *
- * The answer is walked twice: once to check it and size the columns, once
- * to print, so a malformed list prints nothing and the columns line up
- * whatever the length of the ids.
+ * Each page of the answer is walked twice: once to check it and size the
+ * columns, once to print, so a malformed list prints nothing and the
+ * columns line up whatever the length of the ids.  Pages are asked for
+ * one after another until every principal below the node is listed, and
+ * the counts are summed over them all.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -48,9 +50,14 @@ static const char *const ctl_reach_colours[CTL_R_COUNT] = {
 };
 
 struct ctl_agents {
+	struct proto_agents_req rq;	/* offset moves on per page */
 	int		 json;
 	uint64_t	 unseen_ms;
 	const char	*unseen;	/* as typed, for the summary */
+	unsigned	 pages;
+	size_t		 listed;
+	size_t		 counts[CTL_R_COUNT];	/* over all pages */
+	size_t		 wcn, wnode, wrights, wstate;	/* widest so far */
 };
 
 /* The first pass over an answer: what each column needs, and the totals. */
@@ -176,26 +183,33 @@ ctl_agents_json_item(const struct proto_agent_item *it, enum ctl_reach st,
 	    (unsigned long long)it->since, (unsigned long long)it->last_seen);
 }
 
-/* The JSON form: one object on one line, counts included. */
+/* The JSON form: one object on one line, its list over every page. */
 static void
-ctl_agents_json(const struct proto_agents *ag, const struct ctl_agents *ca,
-    const struct ctl_agents_sum *s)
+ctl_agents_json(const struct proto_agents *ag, struct ctl_agents *ca)
 {
 	struct proto_agent_item	 it;
-	size_t			 cur = 0, n = 0;
+	size_t			 cur = 0;
 
-	printf("{\"node\":");
-	ctl_json_str(stdout, ag->node, strlen(ag->node));
-	printf(",\"server_time\":%llu,\"unseen_ms\":%llu,\"principals\":[",
-	    (unsigned long long)ag->server_time,
-	    (unsigned long long)ca->unseen_ms);
+	if (ca->pages == 0) {
+		printf("{\"node\":");
+		ctl_json_str(stdout, ag->node, strlen(ag->node));
+		printf(",\"server_time\":%llu,\"unseen_ms\":%llu,"
+		    "\"principals\":[", (unsigned long long)ag->server_time,
+		    (unsigned long long)ca->unseen_ms);
+	}
 	while (proto_agent_item_next(&ag->principals, &cur, &it) == 1)
 		ctl_agents_json_item(&it, ctl_reach_of(&it, ag->server_time,
-		    ca->unseen_ms), n++ == 0);
-	printf("],\"omitted\":%u,\"counts\":{\"online\":%zu,\"away\":%zu,"
-	    "\"unreachable\":%zu,\"console\":%zu}}\n", ag->omitted,
-	    s->counts[CTL_R_ONLINE], s->counts[CTL_R_AWAY],
-	    s->counts[CTL_R_UNREACHABLE], s->counts[CTL_R_CONSOLE]);
+		    ca->unseen_ms), ca->listed++ == 0);
+}
+
+static void
+ctl_agents_json_end(const struct proto_agents *ag, const struct ctl_agents *ca,
+    uint32_t omitted)
+{
+	printf("],\"omitted\":%u,\"total\":%u,\"counts\":{\"online\":%zu,"
+	    "\"away\":%zu,\"unreachable\":%zu,\"console\":%zu}}\n", omitted,
+	    ag->total, ca->counts[CTL_R_ONLINE], ca->counts[CTL_R_AWAY],
+	    ca->counts[CTL_R_UNREACHABLE], ca->counts[CTL_R_CONSOLE]);
 }
 
 /* What the last column says of one principal. */
@@ -238,15 +252,30 @@ ctl_agents_detail(const struct proto_agent_item *it, enum ctl_reach st,
 
 /* The table form: a row per principal, then how many are in each state. */
 static void
-ctl_agents_table(const struct proto_agents *ag, const struct ctl_agents *ca,
-    const struct ctl_agents_sum *s, int tty)
+ctl_agents_table(const struct proto_agents *ag, struct ctl_agents *ca,
+    const struct ctl_agents_sum *ps, int tty)
 {
 	struct proto_agent_item	 it;
 	enum ctl_reach		 st;
 	const char		*name;
 	char			 rights[32], what[128];
 	size_t			 cur = 0;
+	struct ctl_agents_sum	 w, *s = &w;
 
+	/* Columns as wide as the first page needs, or wider later. */
+	w = *ps;
+	if (ca->pages > 0) {
+		w.wcn = ca->wcn > w.wcn ? ca->wcn : w.wcn;
+		w.wnode = ca->wnode > w.wnode ? ca->wnode : w.wnode;
+		w.wrights = ca->wrights > w.wrights ? ca->wrights : w.wrights;
+		w.wstate = ca->wstate > w.wstate ? ca->wstate : w.wstate;
+	}
+	ca->wcn = w.wcn;
+	ca->wnode = w.wnode;
+	ca->wrights = w.wrights;
+	ca->wstate = w.wstate;
+	if (ca->pages > 0)
+		goto rows;
 	ctl_pad(stdout, "CN", 2, s->wcn);
 	putchar(' ');
 	ctl_pad(stdout, "NODE", 4, s->wnode);
@@ -255,6 +284,7 @@ ctl_agents_table(const struct proto_agents *ag, const struct ctl_agents *ca,
 	putchar(' ');
 	ctl_pad(stdout, "STATE", 5, s->wstate);
 	printf(" SINCE / LAST SEEN\n");
+ rows:
 	while (proto_agent_item_next(&ag->principals, &cur, &it) == 1) {
 		st = ctl_reach_of(&it, ag->server_time, ca->unseen_ms);
 		name = ctl_reach_names[st];
@@ -273,13 +303,20 @@ ctl_agents_table(const struct proto_agents *ag, const struct ctl_agents *ca,
 		ctl_pad(stdout, "", 0, s->wstate - strlen(name));
 		printf(" %s\n", ctl_agents_detail(&it, st, ag->server_time,
 		    what, sizeof(what)));
+		ca->listed++;
 	}
+}
+
+/* The table's last lines: the counts over every page. */
+static void
+ctl_agents_table_end(const struct ctl_agents *ca, uint32_t omitted)
+{
 	printf("%zu online, %zu away, %zu unreachable (not seen for %s)\n",
-	    s->counts[CTL_R_ONLINE], s->counts[CTL_R_AWAY],
-	    s->counts[CTL_R_UNREACHABLE], ca->unseen);
-	if (ag->omitted > 0)
+	    ca->counts[CTL_R_ONLINE], ca->counts[CTL_R_AWAY],
+	    ca->counts[CTL_R_UNREACHABLE], ca->unseen);
+	if (omitted > 0)
 		printf("%u more not listed (too many for one answer): ask about "
-		    "a node below\n", ag->omitted);
+		    "a node below\n", omitted);
 }
 
 /* AGENTS: check the answer whole, then print it as asked. */
@@ -289,9 +326,11 @@ ctl_agents_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
 	struct ctl_agents	*ca = arg;
 	struct ctl_agents_sum	 s;
 	struct proto_agents	 ag;
+	struct proto_buf	 next;
+	size_t			 before = ca->listed, k;
+	uint32_t		 got, omitted = 0;
 	int			 rc;
 
-	(void)ctl;
 	if ((rc = proto_agents_decode(p, len, &ag)) != 0) {
 		fprintf(stderr, "wuzhactl: malformed AGENTS: %s\n",
 		    proto_err_name(-rc));
@@ -299,10 +338,28 @@ ctl_agents_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
 	}
 	if (ctl_agents_scan(&ag, ca, &s) == -1)
 		return CTL_FAIL;
+	for (k = 0; k < CTL_R_COUNT; k++)
+		ca->counts[k] += s.counts[k];
 	if (ca->json)
-		ctl_agents_json(&ag, ca, &s);
+		ctl_agents_json(&ag, ca);
 	else
 		ctl_agents_table(&ag, ca, &s, ctl_tty_colour(stdout));
+	ca->pages++;
+	got = (uint32_t)(ca->listed - before);
+	/* More pages: ask for the next (a server that does not page omits). */
+	if (got > 0 && ag.total > 0 && ag.offset + got < ag.total) {
+		fflush(stdout);
+		ca->rq.offset = ag.offset + got;
+		pbuf_init(&next);
+		proto_agents_req_encode(&next, &ca->rq);
+		return ctl_request_next(ctl, &next) == 0 ? CTL_NEXT : CTL_FAIL;
+	}
+	if (ag.total == 0)
+		omitted = ag.omitted;
+	if (ca->json)
+		ctl_agents_json_end(&ag, ca, omitted);
+	else
+		ctl_agents_table_end(ca, omitted);
 	return CTL_OK;
 }
 
@@ -316,7 +373,6 @@ ctl_agents(struct ctl *ctl, int argc, char **argv)
 		{ "json",	no_argument,	   NULL, 'j' },
 		{ NULL,		0,		   NULL, 0 },
 	};
-	struct proto_agents_req	 rq;
 	struct ctl_agents	 ca;
 	struct proto_buf	 req;
 	const char		*node = NULL;
@@ -351,10 +407,9 @@ ctl_agents(struct ctl *ctl, int argc, char **argv)
 		return CTL_USAGE;
 	}
 	ca.unseen_ms = (uint64_t)ms;
-	memset(&rq, 0, sizeof(rq));
-	if (ctl_node_arg(node, rq.node) == -1)
+	if (ctl_node_arg(node, ca.rq.node) == -1)
 		return CTL_USAGE;
 	pbuf_init(&req);
-	proto_agents_req_encode(&req, &rq);
+	proto_agents_req_encode(&req, &ca.rq);
 	return ctl_request(ctl, &req, PROTO_T_AGENTS, ctl_agents_cb, &ca);
 }

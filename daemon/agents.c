@@ -8,7 +8,10 @@
  * Who is connected now comes from this server's own connections
  * (conn_presence); when each principal's agent last came or went comes
  * from the `seen` hash, which conn.c writes at every connect and
- * disconnect.  One HMGET for the whole subtree, whatever its size.
+ * disconnect.  The list is paged (a city's root has 150,000 principals):
+ * the answer gives how many there are below the node and how many are
+ * online now, walked in memory, and the principals of one page, from
+ * `offset`, whose `seen` times come in one HMGET of that page only.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -19,6 +22,7 @@
 #include "wuzhad.h"
 
 #define AGENTS_MARGIN	256	/* bytes kept free under max_frame */
+#define AGENTS_PAGE	1000	/* principals read for one page at most */
 
 /* A request waiting for the `seen` times. */
 struct agentsreq {
@@ -28,6 +32,9 @@ struct agentsreq {
 	char			(*nodes)[PROTO_ID_MAX + 1];
 	uint8_t			 *rights;
 	size_t			  n, cap;
+	uint32_t		  skip;		/* principals still to pass over */
+	uint32_t		  offset;	/* as asked */
+	uint32_t		  total, online;
 };
 
 /* Drop the request and its reference on the connection. */
@@ -57,17 +64,33 @@ agents_collect_cb(struct tnode *n, int depth, void *arg)
 {
 	struct agentsreq	 *ar = arg;
 	struct tprincipal	**v;
+	uint64_t		  since;
 	size_t			  i;
 	void			 *nv;
 
 	(void)depth;
 	if (n->nmembers == 0)
 		return;
+	ar->total += (uint32_t)n->nmembers;
+	for (i = 0; i < n->nmembers; i++)
+		if (conn_presence(n->members[i], &since) > 0)
+			ar->online++;
+	/* Wholly before the page, or after it: counted, not listed. */
+	if (ar->skip >= n->nmembers) {
+		ar->skip -= (uint32_t)n->nmembers;
+		return;
+	}
+	if (ar->n >= AGENTS_PAGE)
+		return;
 	if ((v = calloc(n->nmembers, sizeof(*v))) == NULL)
 		fatal("agents");
 	memcpy(v, n->members, n->nmembers * sizeof(*v));
 	qsort(v, n->nmembers, sizeof(*v), agents_cn_cmp);
-	for (i = 0; i < n->nmembers; i++) {
+	for (i = 0; i < n->nmembers && ar->n < AGENTS_PAGE; i++) {
+		if (ar->skip > 0) {
+			ar->skip--;
+			continue;
+		}
 		if (ar->n == ar->cap) {
 			ar->cap = ar->cap ? ar->cap * 2 : 16;
 			if ((nv = reallocarray(ar->cns, ar->cap,
@@ -117,6 +140,9 @@ agents_seen_cb(redisReply *r, void *arg)
 	memset(&ag, 0, sizeof(ag));
 	strlcpy(ag.node, ar->root, sizeof(ag.node));
 	ag.server_time = now_ms();
+	ag.total = ar->total;
+	ag.online = ar->online;
+	ag.offset = ar->offset;
 	pbuf_init(&b);
 	mark = pbuf_list_begin(&b, 3);
 	for (i = 0; i < ar->n; i++) {
@@ -137,10 +163,12 @@ agents_seen_cb(redisReply *r, void *arg)
 		if (b.len - mark - PROTO_FIELD_HDR > UINT16_MAX ||
 		    b.len + AGENTS_MARGIN > max) {
 			b.len = before;
-			ag.omitted = (uint32_t)(ar->n - i);
 			break;
 		}
 	}
+	/* Those after this page, for the next one (or an old client). */
+	if ((uint64_t)ar->offset + i < ar->total)
+		ag.omitted = ar->total - ar->offset - (uint32_t)i;
 	pbuf_list_end(&b, mark, 3);
 	if (b.err != 0) {
 		conn_error(ar->c, PROTO_E_INTERNAL, NULL, "cannot encode the "
@@ -148,10 +176,6 @@ agents_seen_cb(redisReply *r, void *arg)
 		pbuf_free(&b);
 		goto done;
 	}
-	if (ag.omitted > 0)
-		log_warnx("conn %llu %s: agents below %s: %u left out to fit "
-		    "%u bytes", (unsigned long long)conn_id(ar->c),
-		    conn_name(ar->c), ar->root, ag.omitted, max);
 	ag.principals.p = b.data + PROTO_FIELD_HDR;
 	ag.principals.len = b.len - PROTO_FIELD_HDR;
 	pbuf_init(&out);
@@ -191,6 +215,7 @@ agents_handle(struct conn *c, const uint8_t *p, size_t len)
 	conn_ref(c);
 	ar->c = c;
 	strlcpy(ar->root, root->id, sizeof(ar->root));
+	ar->skip = ar->offset = rq.offset;
 	tree_walk(root, agents_collect_cb, ar);
 	if (ar->n == 0) {
 		/* Nobody there: nothing to ask Redis. */

@@ -109,6 +109,7 @@ static const struct field_spec status_member_spec[] = {
 
 static const struct field_spec agents_req_spec[] = {
 	F_NODE(1, 0, struct proto_agents_req, node),
+	F_U32(2, 0, struct proto_agents_req, offset),
 };
 
 static const struct field_spec agent_item_spec[] = {
@@ -241,6 +242,9 @@ static const struct field_spec agents_spec[] = {
 	F_LIST(3, FIELD_REQ, &agent_item_schema, struct proto_agents,
 	    principals),
 	F_U32(4, 0, struct proto_agents, omitted),
+	F_U32(5, 0, struct proto_agents, total),
+	F_U32(6, 0, struct proto_agents, online),
+	F_U32(7, 0, struct proto_agents, offset),
 };
 
 static const struct field_spec schedule_spec[] = {

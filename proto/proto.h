@@ -345,6 +345,7 @@ struct proto_status {			/* server -> client */
 
 struct proto_agents_req {		/* client -> server */
 	proto_id	node;		/* 1 optional: subtree root */
+	uint32_t	offset;		/* 2 optional: principals to skip */
 };
 
 /* One principal of an AGENTS list. */
@@ -362,6 +363,9 @@ struct proto_agents {			/* server -> client */
 	uint64_t	server_time;	/* 2 ms */
 	struct proto_view principals;	/* 3 list of proto_agent_item */
 	uint32_t	omitted;	/* 4 optional: left out to fit */
+	uint32_t	total;		/* 5 optional: principals below node */
+	uint32_t	online;		/* 6 optional: of them, with an agent here now */
+	uint32_t	offset;		/* 7 optional: skipped before this list */
 };
 
 struct proto_schedule_req {		/* client -> server */

@@ -19,6 +19,7 @@ import time
 import pytest
 
 import harness
+import wuzha_proto as wp
 
 RUNNING = ["desk-a", "adv-a11", "adv-a12", "adv-a21"]
 
@@ -231,8 +232,9 @@ def test_agents_refusals(wz):
     assert r.rc == 2, r
 
 
-def test_rows_past_the_frame_are_left_out_counted_and_said(env):
-    # Forty more advisors in one class do not fit in a 1 KiB answer.
+def test_rows_past_the_frame_come_in_further_pages_all_counted(env):
+    # Forty more advisors in one class do not fit in a 1 KiB answer: the
+    # console asks page after page and lists and counts everyone.
     tree = harness.demo_tree()
     extra = ["adv-a22-x%02d" % i for i in range(40)]
     for cn in extra:
@@ -243,25 +245,35 @@ def test_rows_past_the_frame_are_left_out_counted_and_said(env):
                                              timeout=15)
     order = ["desk-a", "liaison-a1", "adv-a11", "adv-a12", "liaison-a2",
              "adv-a21", "adv-a22"] + extra
-    mark = len(env.daemon.log())
 
     out = _agents(env, "desk-a")
     listed = [p["cn"] for p in out["principals"]]
-    assert 0 < out["omitted"] < len(extra), out["omitted"]
-    assert listed == order[:len(order) - out["omitted"]], listed
+    assert out["omitted"] == 0 and out["total"] == len(order), out
+    assert listed == order, listed
     assert sum(out["counts"].values()) == len(listed), out["counts"]
     assert _by_cn(out)["adv-a11"]["state"] == "online"
-    env.daemon.wait_log(r"agents below school-a: %d left out to fit 1024 "
-                        r"bytes" % out["omitted"], timeout=5, start=mark)
+    # One answer alone holds only the first page, and says so.
+    fs, _ = env.session("desk-a", role=wp.ROLE_CONSOLE)
+    try:
+        fs.send_raw(wp.encode(wp.AGENTS_REQ))
+        ag = fs.expect(wp.AGENTS)
+        first = len(ag["principals"])
+        assert 0 < first < len(order) and ag["total"] == len(order)
+        assert ag["omitted"] == len(order) - first and ag["online"] == 1
+        fs.send_raw(wp.encode(wp.AGENTS_REQ, offset=first))
+        ag = fs.expect(wp.AGENTS)
+        assert ag["offset"] == first
+        assert [p["cn"] for p in ag["principals"]] == \
+            order[first:first + len(ag["principals"])]
+    finally:
+        fs.close()
 
     r = env.ctl("desk-a", "agents")
     assert r.rc == 0, r
     lines = r.out.splitlines()
-    assert lines[-1] == ("%d more not listed (too many for one answer): "
-                         "ask about a node below" % out["omitted"]), r.out
-    assert lines[-2] == "1 online, 0 away, %d unreachable (not seen for " \
+    assert lines[-1] == "1 online, 0 away, %d unreachable (not seen for " \
         "24h)" % (len(listed) - 1), r.out
-    assert len(lines) == 1 + len(listed) + 2, r.out
+    assert len(lines) == 1 + len(listed) + 1, r.out
 
     # A node further down fits whole.
     out = _agents(env, "desk-a", "--node", "school-a-d1")

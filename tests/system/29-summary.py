@@ -230,6 +230,45 @@ def test_pages_cover_the_whole_tree_once_in_order(private_env):
                                    "now)"), r.out
 
 
+def test_agents_pages_through_a_large_subtree_and_counts_them_all(
+        private_env):
+    env = private_env
+    tree, _ = _setup(env, limits={"max_frame": 4096, "max_text": 2000})
+    fs, _ = env.session("adv-s1-00")
+    fs2, _ = env.session("adv-s3-21")
+    try:
+        r = env.ctl("officer", "agents", "--json")
+        assert r.rc == 0, r
+        doc = json.loads(r.out)
+        cns = [p["cn"] for p in doc["principals"]]
+        everyone = sorted(p["cn"] for p in tree.principals)
+        assert sorted(cns) == everyone and len(cns) == len(set(cns)), cns
+        assert doc["total"] == len(everyone) == 41 and doc["omitted"] == 0
+        assert doc["counts"]["online"] == 2, doc["counts"]
+        assert doc["counts"]["console"] == 5
+        assert doc["counts"]["online"] + doc["counts"]["away"] + \
+            doc["counts"]["unreachable"] + doc["counts"]["console"] == 41
+        # Over the wire: the first page is short of the whole, and says
+        # how many there are and how many are online.
+        c, _ = env.session("officer", role=wp.ROLE_CONSOLE)
+        try:
+            c.send_raw(wp.encode(wp.AGENTS_REQ))
+            ag = c.expect(wp.AGENTS)
+            assert ag["total"] == 41 and ag["online"] == 2, ag
+            assert 0 < len(ag["principals"]) <= 41
+            assert ag.get("omitted", 0) == 41 - len(ag["principals"])
+        finally:
+            c.close()
+        r = env.ctl("officer", "agents")
+        assert r.rc == 0, r
+        assert re.search(r"^2 online, 0 away, 34 unreachable", r.out, re.M), \
+            r.out[-400:]
+        assert "not listed" not in r.out
+    finally:
+        fs.close()
+        fs2.close()
+
+
 def test_a_tree_change_leaves_earlier_alerts_their_targets(private_env):
     env = private_env
     tree, aid = _setup(env)

@@ -293,6 +293,62 @@ ctl_redis_now(struct ctl_redis *r, const char *first, ...)
 }
 
 /* Options shared by import and export. */
+/*
+ * Where a tree comes from: the YAML file, and the CSV class lists added
+ * to it (--csv, any number), with --police for the unit above the schools
+ * of a file without a police column.
+ */
+#define CTL_CSV_MAX	256
+
+static struct {
+	const char	*csv[CTL_CSV_MAX];
+	size_t		 ncsv;
+	const char	*police;
+} ctl_src;
+
+static int
+ctl_tree_src_opt(struct ctl *ctl, int ch, const char *arg)
+{
+	if (ch == 'u') {
+		ctl_src.police = arg;
+		return 0;
+	}
+	if (ctl_src.ncsv == CTL_CSV_MAX) {
+		fprintf(stderr, "wuzhactl: %s: more than %d --csv files\n",
+		    ctl->cmd->words[0], CTL_CSV_MAX);
+		return -1;
+	}
+	ctl_src.csv[ctl_src.ncsv++] = arg;
+	return 0;
+}
+
+/* The tree file with the class lists added; NULL after saying why. */
+static struct conf_tree *
+ctl_tree_read(const char *path)
+{
+	struct conf_tree	*t;
+	char			 err[CONF_ERR_MAX];
+	size_t			 i;
+
+	if ((t = conf_tree_load(path, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "wuzhactl: %s\n", err);
+		return NULL;
+	}
+	for (i = 0; i < ctl_src.ncsv; i++)
+		if (conf_tree_add_csv(t, ctl_src.csv[i], ctl_src.police, err,
+		    sizeof(err)) == -1) {
+			fprintf(stderr, "wuzhactl: %s\n", err);
+			conf_tree_free(t);
+			return NULL;
+		}
+	if (ctl_src.police != NULL && ctl_src.ncsv == 0) {
+		fprintf(stderr, "wuzhactl: --police is for --csv files\n");
+		conf_tree_free(t);
+		return NULL;
+	}
+	return t;
+}
+
 static int
 ctl_tree_opts(struct ctl *ctl, int argc, char **argv, const char **redis,
     const char **prefix)
@@ -300,6 +356,8 @@ ctl_tree_opts(struct ctl *ctl, int argc, char **argv, const char **redis,
 	static const struct option opts[] = {
 		{ "redis",	required_argument, NULL, 'r' },
 		{ "prefix",	required_argument, NULL, 'p' },
+		{ "csv",	required_argument, NULL, 'c' },
+		{ "police",	required_argument, NULL, 'u' },
 		{ NULL,		0,		   NULL, 0 },
 	};
 	int	ch;
@@ -315,6 +373,11 @@ ctl_tree_opts(struct ctl *ctl, int argc, char **argv, const char **redis,
 			break;
 		case 'p':
 			*prefix = optarg;
+			break;
+		case 'c':
+		case 'u':
+			if (ctl_tree_src_opt(ctl, ch, optarg) == -1)
+				return -1;
 			break;
 		default:
 			fprintf(stderr, "wuzhactl: %s: bad option %s\n",
@@ -941,7 +1004,7 @@ ctl_import_diff(struct ctl_redis *r, const struct conf_tree *t,
 	return rc;
 }
 
-/* tree import FILE --redis WHERE [--prefix P] */
+/* tree import FILE [--csv CSV]... [--police ID] --redis WHERE [--prefix P] */
 int
 ctl_tree_import(struct ctl *ctl, int argc, char **argv)
 {
@@ -949,17 +1012,15 @@ ctl_tree_import(struct ctl *ctl, int argc, char **argv)
 	struct ctl_redis	 r;
 	struct ctl_import_stats	 st;
 	const char		*redis, *prefix;
-	char			 err[CONF_ERR_MAX], token[64];
+	char			 token[64];
 	long long		 gen = 0;
 	int			 rc;
 
 	if (ctl_tree_opts(ctl, argc, argv, &redis, &prefix) == -1 ||
 	    argc - optind != 1)
 		return ctl_usage(ctl);
-	if ((t = conf_tree_load(argv[optind], err, sizeof(err))) == NULL) {
-		fprintf(stderr, "wuzhactl: %s\n", err);
+	if ((t = ctl_tree_read(argv[optind])) == NULL)
 		return CTL_FAIL;
-	}
 	if (ctl_redis_open(&r, redis, prefix, ctl->timeout_ms) == -1) {
 		conf_tree_free(t);
 		return CTL_FAIL;
@@ -1159,17 +1220,30 @@ ctl_node_path(const struct conf_node *byid, size_t n, const char *id,
 int
 ctl_tree_principals(struct ctl *ctl, int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "csv",	required_argument, NULL, 'c' },
+		{ "police",	required_argument, NULL, 'u' },
+		{ NULL,		0,		   NULL, 0 },
+	};
 	struct conf_tree	*t;
-	char			 err[CONF_ERR_MAX], rights[32];
+	char			 rights[32];
 	char			 path[4 * (CONF_ID_MAX + 1) + 1];
 	size_t			 i;
+	int			 ch;
 
-	if (argc != 2)
-		return ctl_usage(ctl);
-	if ((t = conf_tree_load(argv[1], err, sizeof(err))) == NULL) {
-		fprintf(stderr, "wuzhactl: %s\n", err);
-		return CTL_FAIL;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ch == '?' || ctl_tree_src_opt(ctl, ch, optarg) == -1) {
+			if (ch == '?')
+				fprintf(stderr, "wuzhactl: tree principals: bad "
+				    "option %s\n", argv[optind - 1]);
+			return ctl_usage(ctl);
+		}
 	}
+	if (argc - optind != 1)
+		return ctl_usage(ctl);
+	if ((t = ctl_tree_read(argv[optind])) == NULL)
+		return CTL_FAIL;
 	qsort(t->nodes, t->nnodes, sizeof(*t->nodes), ctl_node_cmp);
 	for (i = 0; i < t->nprincipals; i++)
 		printf("%s %s %s %s\n", t->principals[i].cn,

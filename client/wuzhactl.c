@@ -74,7 +74,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "[NAME] [--json]",
 	    "the alert templates, or one with its placeholders" },
 	{ { "tree", "import" }, ctl_tree_import,
-	    "FILE --redis SOCKET|HOST:PORT [--prefix P]",
+	    "FILE [--csv CLASSES.csv]... [--police UNIT] "
+	    "--redis SOCKET|HOST:PORT [--prefix P]",
 	    "check a tree file and make it the tree in Redis" },
 	{ { "tree", "export" }, ctl_tree_export,
 	    "--redis SOCKET|HOST:PORT [--prefix P]",
@@ -84,7 +85,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "after Redis lost its data: raise seq past what wuzhad saw and "
 	    "let it publish again" },
 	{ { "tree", "principals" }, ctl_tree_principals,
-	    "FILE",
+	    "FILE [--csv CLASSES.csv]... [--police UNIT]",
 	    "print CN NODE RIGHTS for each principal of a tree file" },
 	{ { "help", NULL }, ctl_help,
 	    "",

@@ -153,6 +153,18 @@ struct conf_tree *conf_tree_load(const char *path, char *err, size_t errlen);
 struct conf_tree *conf_tree_parse(const char *name, const void *buf, size_t len,
 		     char *err, size_t errlen);
 void		  conf_tree_free(struct conf_tree *);
+/*
+ * Add a CSV class list (see conf/csv.c) to t: its schools, departments
+ * and classes, under police (when the file has no police column) or the
+ * unit each row names, and a receiving principal per advisor given.
+ * 0, or -1 with "file:line: why" in err.
+ */
+int		  conf_tree_add_csv(struct conf_tree *t, const char *path,
+		     const char *police, char *err, size_t errlen);
+/* The same from memory; name stands for the file in messages. */
+int		  conf_tree_add_csv_buf(struct conf_tree *t, const char *name,
+		     const void *buf, size_t len, const char *police,
+		     char *err, size_t errlen);
 
 /* Write a tree as YAML that conf_tree_parse reads back identically. */
 int		  conf_tree_write(const struct conf_tree *, FILE *);

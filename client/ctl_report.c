@@ -128,7 +128,7 @@ static struct ctl_report_line *
 ctl_report_lines(const struct proto_view *list, size_t *np)
 {
 	struct ctl_report_line	*lines = NULL, *nl;
-	proto_id		 stack[PROTO_TIER_CLASS + 2];
+	proto_id		 stack[PROTO_PATH_MAX + 1];
 	size_t			 cur = 0, n = 0, cap = 0, sp = 0;
 	int			 rc;
 

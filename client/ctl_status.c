@@ -72,10 +72,11 @@ ctl_ended(const struct proto_status *s, char *buf, size_t len)
 }
 
 /*
- * Depth of every node of a node list below the first (the node shown),
- * from the tiers, which rise by one per level: a page that starts deep in
- * the tree has no parents to go by.  Returns an array of depths (caller
- * frees) and the widest indented id.
+ * Depth of every node of a node list below the first (the node shown):
+ * as the server gives it, or else from the tiers, which rise by one per
+ * level below the police units (a page that starts deep in the tree has
+ * no parents to go by).  Returns an array of depths (caller frees) and
+ * the widest indented id.
  */
 static int *
 ctl_depths(const struct proto_view *list, size_t *np, size_t *widthp)
@@ -98,7 +99,8 @@ ctl_depths(const struct proto_view *list, size_t *np, size_t *widthp)
 			}
 			depth = d;
 		}
-		depth[count] = n.tier > top ? n.tier - top : 0;
+		depth[count] = n.depth != 0 ? n.depth : n.tier > top ?
+		    n.tier - top : 0;
 		iw = 2 * (size_t)depth[count] + strlen(n.node);
 		if (iw > w)
 			w = iw;

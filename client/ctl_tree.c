@@ -1188,14 +1188,14 @@ static const char *
 ctl_node_path(const struct conf_node *byid, size_t n, const char *id,
     char *buf, size_t len)
 {
-	const char		*up[4];	/* police, school, department, class */
+	const char		*up[PROTO_PATH_MAX];	/* root first, reversed */
 	struct conf_node	 key;
 	const struct conf_node	*hit;
 	size_t			 off = 0;
 	int			 d = 0, w;
 
 	buf[0] = '\0';
-	while (id[0] != '\0' && d < 4) {
+	while (id[0] != '\0' && d < PROTO_PATH_MAX) {
 		snprintf(key.id, sizeof(key.id), "%s", id);
 		if ((hit = bsearch(&key, byid, n, sizeof(*byid),
 		    ctl_node_cmp)) == NULL)
@@ -1227,7 +1227,7 @@ ctl_tree_principals(struct ctl *ctl, int argc, char **argv)
 	};
 	struct conf_tree	*t;
 	char			 rights[32];
-	char			 path[4 * (CONF_ID_MAX + 1) + 1];
+	char			 path[PROTO_PATH_MAX * (CONF_ID_MAX + 1) + 1];
 	size_t			 i;
 	int			 ch;
 

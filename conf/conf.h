@@ -15,6 +15,7 @@
 
 #define CONF_ERR_MAX		512
 #define CONF_ID_MAX		64
+#define CONF_POLICE_LEVELS	3	/* police units over police units, at most */
 #define CONF_FILE_MAX		(8 * 1024 * 1024)	/* largest YAML file read */
 #define CONF_DEPTH_MAX		16	/* YAML nesting refused beyond this */
 /*

@@ -330,21 +330,37 @@ tree_tier_desc(enum conf_tier t)
 	return t == CONF_TIER_POLICE ? "police unit" : conf_tier_name(t);
 }
 
-/* Each tier sits under the one above it; police units are the roots. */
+/*
+ * Each tier sits under the one above it.  Police units are the roots, or
+ * sit under a police unit (a province's department over its cities', a
+ * city's over its districts'), at most CONF_POLICE_LEVELS deep.
+ */
 static int
 tree_tiers_ok(struct tree_build *b)
 {
 	const struct conf_node	*n, *p;
 	enum conf_tier		 up;
-	size_t			 i;
+	size_t			 i, k, levels;
 
 	for (i = 0; i < b->nnodes; i++) {
 		n = &b->nodes[i];
 		if (n->tier == CONF_TIER_POLICE) {
-			if (b->src[i].parent != 0)
+			if (b->src[i].parent == 0)
+				continue;
+			p = &b->nodes[b->pidx[i]];
+			if (p->tier != CONF_TIER_POLICE)
 				return tree_err(b, "nodes", i, "parent",
-				    b->src[i].parent,
-				    "a police unit takes no parent");
+				    b->src[i].parent, "a police unit's parent "
+				    "must be a police unit, and \"%s\" is a %s",
+				    p->id, tree_tier_desc(p->tier));
+			/* No cycle is left: the walk up ends. */
+			for (k = i, levels = 1; b->pidx[k] != TREE_NONE;
+			    k = b->pidx[k])
+				levels++;
+			if (levels > CONF_POLICE_LEVELS)
+				return tree_err(b, "nodes", i, "parent",
+				    b->src[i].parent, "police units more than "
+				    "%d deep", CONF_POLICE_LEVELS);
 			continue;
 		}
 		up = (enum conf_tier)(n->tier - 1);

@@ -25,7 +25,7 @@
 #include "wuzhad.h"
 #include "lua_gen.h"
 
-#define ACK_CHAIN_MAX	(PROTO_TIER_CLASS + 1)	/* nodes from agent to target */
+#define ACK_CHAIN_MAX	PROTO_PATH_MAX	/* nodes from agent to target */
 #define ACK_INFLIGHT	2	/* batches waiting for Redis at once */
 
 /* One ack waiting to be written. */

@@ -46,7 +46,7 @@
 
 #define REPORT_MARGIN		256	/* bytes kept free under max_frame */
 #define REPORT_RANGE_MAX_MS	(366ULL * 24 * 3600 * 1000)	/* one year */
-#define REPORT_DEPTH_MAX	(PROTO_TIER_CLASS + 1)	/* police to class */
+#define REPORT_DEPTH_MAX	PROTO_PATH_MAX	/* nodes above the first row, at most */
 #define REPORT_AUTO_ALL		1000	/* a subtree this small is shown whole */
 #define REPORT_SCAN_COUNT	"1000"	/* acks asked for per HSCAN */
 

@@ -90,6 +90,7 @@ struct srow {
 	proto_id	 pid;		/* its parent; "" for the first row */
 	char		*name;
 	int		 tier;
+	int		 depth;		/* levels below the first row */
 	size_t		 parent;	/* the parent's row, if picked */
 	uint32_t	 cached;	/* receivers in the cache when asked */
 	uint32_t	 n[5];		/* targeted, delivered, read, relayed, reach */
@@ -102,6 +103,7 @@ struct statusreq {
 	struct status_ask ask;
 	int		  last;		/* the last push of a watch whose alert went */
 	proto_id	  root;		/* subtree shown */
+	const struct tnode *top;	/* its node, while rows are picked */
 	uint8_t		  depth;	/* levels below it shown */
 	struct srow	 *rows;		/* [0] is the root */
 	size_t		  nrows, caprows;
@@ -138,7 +140,8 @@ statusreq_free(struct statusreq *sr)
 static void
 status_row_add(struct statusreq *sr, const struct tnode *n, size_t parent)
 {
-	struct srow	*r;
+	const struct tnode	*a;
+	struct srow		*r;
 
 	if (sr->nrows == sr->caprows) {
 		sr->caprows = sr->caprows ? sr->caprows * 2 : 64;
@@ -153,6 +156,8 @@ status_row_add(struct statusreq *sr, const struct tnode *n, size_t parent)
 	if ((r->name = strdup(n->name)) == NULL)
 		fatal("status");
 	r->tier = n->tier;
+	for (a = n; a != NULL && a != sr->top; a = a->parent)
+		r->depth++;
 	r->parent = parent;
 	if (sr->nrows > 1 && n->parent != NULL)
 		strlcpy(r->pid, n->parent->id, sizeof(r->pid));
@@ -234,7 +239,8 @@ status_node_bytes(const struct tnode *n, int root)
 {
 	return 2 + PROTO_FIELD_HDR + strlen(n->id) + (root || n->parent == NULL ?
 	    0 : PROTO_FIELD_HDR + strlen(n->parent->id)) + PROTO_FIELD_HDR + 1 +
-	    PROTO_FIELD_HDR + strlen(n->name) + 5 * (PROTO_FIELD_HDR + 4);
+	    PROTO_FIELD_HDR + strlen(n->name) + 5 * (PROTO_FIELD_HDR + 4) +
+	    PROTO_FIELD_HDR + 1;
 }
 
 /* A page of members and the rows that lead to them, sized to one frame. */
@@ -365,6 +371,7 @@ status_pick(struct statusreq *sr, const struct tnode *root)
 	struct status_page	 pg;
 	uint32_t		 max = wz->conf->limits.status_rows;
 
+	sr->top = root;
 	status_row_add(sr, root, 0);
 	if (sr->ask.flags & PROTO_SF_MEMBERS) {
 		status_pick_members(sr, root);
@@ -507,7 +514,7 @@ status_srow_bytes(const struct srow *r)
 {
 	return 2 + PROTO_FIELD_HDR + strlen(r->id) + PROTO_FIELD_HDR +
 	    strlen(r->pid) + PROTO_FIELD_HDR + 1 + PROTO_FIELD_HDR +
-	    strlen(r->name) + 5 * (PROTO_FIELD_HDR + 4);
+	    strlen(r->name) + 5 * (PROTO_FIELD_HDR + 4) + PROTO_FIELD_HDR + 1;
 }
 
 static void
@@ -519,6 +526,7 @@ status_row_put(struct proto_buf *b, const struct srow *r)
 	strlcpy(sn.node, r->id, sizeof(sn.node));
 	strlcpy(sn.parent, r->pid, sizeof(sn.parent));
 	sn.tier = (uint8_t)r->tier;
+	sn.depth = (uint8_t)r->depth;
 	sn.name.p = (const uint8_t *)r->name;
 	sn.name.len = strlen(r->name);
 	sn.targeted = r->n[0];

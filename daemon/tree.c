@@ -212,8 +212,13 @@ tree_link_cb(void *v, void *arg)
 		lc->failed = 1;
 		return;
 	}
-	/* Tiers rise by exactly one per level, so no cycle can exist. */
-	if (p->tier + 1 != n->tier) {
+	/*
+	 * Tiers rise by exactly one per level, but police units may sit
+	 * under police units (checked for depth, and so for cycles, once all
+	 * are linked).
+	 */
+	if (p->tier + 1 != n->tier && !(p->tier == PROTO_TIER_POLICE &&
+	    n->tier == PROTO_TIER_POLICE)) {
 		snprintf(lc->err, lc->errlen, "node %s: a %s cannot sit under a %s",
 		    n->id, tree_tier_name(n->tier), tree_tier_name(p->tier));
 		lc->failed = 1;
@@ -221,6 +226,25 @@ tree_link_cb(void *v, void *arg)
 	}
 	n->parent = p;
 	TREE_PUSH(p->children, p->nchildren, n);
+}
+
+/* Police units at most PROTO_POLICE_LEVELS deep, and so no cycle. */
+static void
+tree_depth_cb(void *v, void *arg)
+{
+	struct tnode	*n = v, *a;
+	struct link_ctx	*lc = arg;
+	int		 levels = 0;
+
+	if (lc->failed || n->tier != PROTO_TIER_POLICE)
+		return;
+	for (a = n; a != NULL && levels <= PROTO_POLICE_LEVELS; a = a->parent)
+		levels++;
+	if (levels > PROTO_POLICE_LEVELS) {
+		snprintf(lc->err, lc->errlen, "node %s: police units more than "
+		    "%d deep, or in a cycle", n->id, PROTO_POLICE_LEVELS);
+		lc->failed = 1;
+	}
 }
 
 static void
@@ -272,6 +296,9 @@ tree_finish(struct tree *t, char *err, size_t errlen)
 	size_t		 i;
 
 	htab_foreach(&t->nodes, tree_link_cb, &lc);
+	if (lc.failed)
+		return -1;
+	htab_foreach(&t->nodes, tree_depth_cb, &lc);
 	if (lc.failed)
 		return -1;
 	htab_foreach(&t->nodes, tree_sort_cb, NULL);

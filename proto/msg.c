@@ -96,6 +96,7 @@ static const struct field_spec status_node_spec[] = {
 	F_U32(7, FIELD_REQ, struct proto_status_node, read),
 	F_U32(8, FIELD_REQ, struct proto_status_node, relayed),
 	F_U32(9, FIELD_REQ, struct proto_status_node, reach),
+	F_U8(10, 0, 1, PROTO_PATH_MAX, struct proto_status_node, depth),
 };
 
 static const struct field_spec status_member_spec[] = {

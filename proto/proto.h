@@ -311,6 +311,7 @@ struct proto_status_node {
 	uint32_t	read;		/* 7 */
 	uint32_t	relayed;	/* 8 */
 	uint32_t	reach;		/* 9 sum of relayed head counts */
+	uint8_t		depth;		/* 10 optional: levels below the first node */
 };
 
 /* One principal of a STATUS member list. */
@@ -628,7 +629,8 @@ const char *proto_envelope_peek_id(const uint8_t *, size_t, char *buf,
 
 /* --- scope: what the CA attests in a principal certificate (scope.c) ---- */
 
-#define PROTO_PATH_MAX		4	/* police, school, department, class */
+#define PROTO_POLICE_LEVELS	3	/* police units over police units: province, city, district */
+#define PROTO_PATH_MAX		(PROTO_POLICE_LEVELS + 3)	/* then school, department, class */
 
 enum proto_usage {
 	PROTO_USAGE_CLIENT	= 0x01,	/* extendedKeyUsage clientAuth */

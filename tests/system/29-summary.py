@@ -355,3 +355,79 @@ def test_report_of_an_alert_below_the_rows_counts_it_at_its_school(
     assert rows["s1"]["alerts"] == 1 and rows["s1"]["targeted"] == 9
     assert rows["pol"]["alerts"] == 2 and rows["pol"]["targeted"] == 37
     assert rows["pol"]["read"] == 19
+
+
+def province_tree():
+    """A province's department over two cities' (police under police)."""
+    t = harness.Tree()
+    t.node("sd", "police", name="省公安厅")
+    t.principal("prov-officer", "sd", "issue", "observe")
+    for city in ("jn", "qd"):
+        t.node(city, "police", "sd", name=city + "市公安局")
+        t.principal("officer-" + city, city, "issue", "observe")
+        for s in range(2):
+            school = t.node("%s-s%d" % (city, s), "school", city)
+            dept = t.node(school + "-d0", "department", school)
+            for c in range(2):
+                cls = t.node("%s-c%d" % (dept, c), "class", dept)
+                t.principal("adv-%s-%d%d" % (city, s, c), cls, "receive")
+    return t
+
+
+def test_the_officer_at_a_province_root_sees_each_city(private_env):
+    env = private_env
+    tree = province_tree()
+    env.setup(tree=tree)
+    aid, _, targeted = env.publish("prov-officer", "sd")
+    assert targeted == 8
+    for cn in ("adv-jn-00", "adv-jn-01", "adv-jn-10", "adv-qd-00"):
+        assert env.ctl(cn, "ack", aid, "read").rc == 0, cn
+    # An advisor's certificate carries its whole path, province first.
+    fs, w = env.session("adv-qd-11")
+    fs.close()
+    doc = _status(env, "prov-officer", aid, "--depth", "1", "--sort",
+                  "read")[0]
+    assert [(n["node"], n["read"], n["targeted"]) for n in doc["nodes"]] == \
+        [("sd", 4, 8), ("qd", 1, 4), ("jn", 3, 4)], doc["nodes"]
+    assert doc["nodes"][1].get("depth") == 1
+    # The whole tree, with depths the console indents by.
+    doc = _status(env, "prov-officer", aid, "--depth", "all")[0]
+    depth = {n["node"]: n["depth"] for n in doc["nodes"]}
+    assert depth["sd"] == 0 and depth["jn"] == 1 and depth["jn-s0"] == 2
+    assert depth["jn-s0-d0-c1"] == 4
+    _check_rows(doc["nodes"], _want_at(env, tree, aid, "sd"))
+    # A city's officer sees only the city.
+    doc = _status(env, "officer-jn", aid)[0]
+    assert doc["nodes"][0]["node"] == "jn" and doc["nodes"][0]["read"] == 3
+    r = env.ctl("officer-jn", "status", aid, "--node", "qd")
+    assert r.rc == 1 and r.error()[:2] == ("forbidden", 201), r
+    # pending, the report and a watch at the province.
+    r = env.ctl("prov-officer", "pending", aid)
+    assert r.rc == 0 and "4 of 8 have not read" in r.out, r
+    frm, to = utc(wp.now_ms() - 3600000), utc(wp.now_ms() + 60000)
+    r = env.ctl("prov-officer", "report", "--from", frm, "--to", to,
+                "--depth", "1", "--json")
+    assert r.rc == 0, r
+    rows = {x["node"]: x for x in json.loads(r.out)["rows"]}
+    assert set(rows) == {"sd", "jn", "qd"}
+    assert rows["sd"]["read"] == 4 and rows["jn"]["read"] == 3
+    assert rows["qd"]["targeted"] == 4 and rows["qd"]["alerts"] == 1
+    # Once all have read, a watch shows its one tree and ends with 0.
+    for cn in ("adv-jn-11", "adv-qd-01", "adv-qd-10", "adv-qd-11"):
+        assert env.ctl(cn, "ack", aid, "read").rc == 0, cn
+    r = env.ctl("prov-officer", "watch", aid, "--depth", "1", "--json",
+                timeout=15)
+    assert r.rc == 0, r
+    first = json.loads(r.out.splitlines()[0])
+    assert [(n["node"], n["read"]) for n in first["nodes"]] == \
+        [("sd", 8), ("jn", 4), ("qd", 4)], first["nodes"]
+
+
+def _want_at(env, tree, aid, target):
+    want = env.rate_from_acks(aid, target, tree)
+    for n in tree.nodes:
+        c = want.setdefault(n["id"], {})
+        c["targeted"] = len(tree.receivers(n["id"]))
+        for k in ("delivered", "read", "relayed"):
+            c.setdefault(k, 0)
+    return want

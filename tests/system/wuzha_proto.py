@@ -239,7 +239,8 @@ T_STATUS_NODE = _table(
     F(1, "node", "node"), F(2, "parent", "node", False),
     F(3, "tier", "u8", lo=0, hi=3), F(4, "name", "text", hi=256),
     F(5, "targeted", "u32"), F(6, "delivered", "u32"), F(7, "read", "u32"),
-    F(8, "relayed", "u32"), F(9, "reach", "u32"))
+    F(8, "relayed", "u32"), F(9, "reach", "u32"),
+    F(10, "depth", "u8", False, lo=1, hi=6))
 T_STATUS_MEMBER = _table(
     F(1, "cn", "name"), F(2, "node", "node"), F(3, "state", "u8", lo=0, hi=3),
     F(4, "at", "u64", False), F(5, "online", "u8", False, lo=0, hi=1))

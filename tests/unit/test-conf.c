@@ -1447,12 +1447,37 @@ test_tree_refuses_wrong_tier_order(void **state)
 	    "(a police unit)");
 	T_REFUSED("nodes:\n"
 	    "  - {id: p1, name: P1, tier: police}\n"
-	    "  - {id: p2, name: P2, tier: police, parent: p1}\n",
-	    "t.yaml:3: nodes[1].parent: a police unit takes no parent");
+	    "  - {id: p2, name: P2, tier: police, parent: p1}\n"
+	    "  - {id: p3, name: P3, tier: police, parent: p2}\n"
+	    "  - {id: p4, name: P4, tier: police, parent: p3}\n",
+	    "t.yaml:5: nodes[3].parent: police units more than 3 deep");
+	T_REFUSED(T_NODES
+	    "  - {id: p2, name: P2, tier: police, parent: s}\n",
+	    "t.yaml:5: nodes[3].parent: a police unit's parent must be a "
+	    "police unit, and \"s\" is a school");
 	T_REFUSED(T_NODES
 	    "  - {id: s2, name: S2, tier: school, parent: d}\n",
 	    "t.yaml:5: nodes[3].parent: a school's parent must be a "
 	    "police unit, and \"d\" is a department");
+}
+
+/* A province over cities over districts: police units three deep. */
+static void
+test_tree_nests_police_units(void **state)
+{
+	static const char buf[] = "nodes:\n"
+	    "  - {id: sd, name: 省厅, tier: police}\n"
+	    "  - {id: jn, name: 市局, tier: police, parent: sd}\n"
+	    "  - {id: lx, name: 分局, tier: police, parent: jn}\n"
+	    "  - {id: s, name: S, tier: school, parent: lx}\n"
+	    "  - {id: s2, name: S2, tier: school, parent: sd}\n";
+	struct conf_tree	*t;
+
+	(void)state;
+	t = tree_ok(buf, sizeof(buf) - 1);
+	assert_int_equal(t->nnodes, 5);
+	assert_string_equal(t->nodes[2].parent, "jn");
+	conf_tree_free(t);
 }
 
 static void
@@ -1542,6 +1567,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_tree_refuses_unknown_tier),
 		cmocka_unit_test(test_tree_refuses_cycle),
 		cmocka_unit_test(test_tree_refuses_wrong_tier_order),
+		cmocka_unit_test(test_tree_nests_police_units),
 		cmocka_unit_test(test_tree_refuses_bad_entries),
 	};
 

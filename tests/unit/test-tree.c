@@ -144,9 +144,52 @@ test_bad_trees_are_refused_with_a_reason(void **state)
 	refused("x", "class", "nowhere", NULL, NULL, "unknown parent");
 	refused("x", "class", "sch", NULL, NULL, "a class cannot sit under a school");
 	refused("x", "school", "", NULL, NULL, "a school needs a parent");
-	refused("x", "police", "root", NULL, NULL, "a police cannot sit under a police");
+	refused("x", "police", "sch", NULL, NULL, "a police cannot sit under a school");
 	refused(NULL, NULL, NULL, "-bad", "receive", "bad name");
 	refused(NULL, NULL, NULL, "p", "receive,fly", "bad rights");
+}
+
+/* Police units over police units: three deep at most, never a cycle. */
+static void
+test_police_units_nest_three_deep(void **state)
+{
+	struct tree	*t = tree_new();
+	char		 err[256] = "";
+
+	assert_int_equal(tree_add_node(t, "sd", "p", "police", "", err,
+	    sizeof(err)), 0);
+	assert_int_equal(tree_add_node(t, "jn", "c", "police", "sd", err,
+	    sizeof(err)), 0);
+	assert_int_equal(tree_add_node(t, "lx", "d", "police", "jn", err,
+	    sizeof(err)), 0);
+	assert_int_equal(tree_add_node(t, "s", "s", "school", "lx", err,
+	    sizeof(err)), 0);
+	assert_int_equal(tree_finish(t, err, sizeof(err)), 0);
+	assert_int_equal(t->nroots, 1);
+	assert_int_equal(tree_node(t, "sd")->size, 4);
+	tree_free(t);
+
+	t = tree_new();
+	assert_int_equal(tree_add_node(t, "a", "a", "police", "", err,
+	    sizeof(err)), 0);
+	assert_int_equal(tree_add_node(t, "b", "b", "police", "a", err,
+	    sizeof(err)), 0);
+	assert_int_equal(tree_add_node(t, "c", "c", "police", "b", err,
+	    sizeof(err)), 0);
+	assert_int_equal(tree_add_node(t, "d", "d", "police", "c", err,
+	    sizeof(err)), 0);
+	assert_int_equal(tree_finish(t, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "more than 3 deep"));
+	tree_free(t);
+
+	t = tree_new();
+	assert_int_equal(tree_add_node(t, "a", "a", "police", "b", err,
+	    sizeof(err)), 0);
+	assert_int_equal(tree_add_node(t, "b", "b", "police", "a", err,
+	    sizeof(err)), 0);
+	assert_int_equal(tree_finish(t, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "or in a cycle"));
+	tree_free(t);
 }
 
 static void
@@ -185,6 +228,7 @@ main(void)
 		cmocka_unit_test(test_covers_is_self_or_ancestor),
 		cmocka_unit_test(test_walk_is_preorder_with_children_sorted),
 		cmocka_unit_test(test_bad_trees_are_refused_with_a_reason),
+		cmocka_unit_test(test_police_units_nest_three_deep),
 		cmocka_unit_test(test_htab_grows_and_deletes),
 	};
 

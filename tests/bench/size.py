@@ -74,6 +74,17 @@ class World:
     def police(self, c):
         return "city%02d" % c
 
+    def root(self):
+        """The top: a province's department over the cities, or the city."""
+        return "province" if self.cities > 1 else self.police(0)
+
+    def officer(self):
+        return "officer-prov" if self.cities > 1 else "officer-00"
+
+    def top(self):
+        """Path of the cities' parent, "" for a lone city."""
+        return "province/" if self.cities > 1 else ""
+
     def school(self, c, s):
         return "c%02d-s%03d" % (c, s)
 
@@ -89,7 +100,8 @@ class World:
     @property
     def nodes(self):
         per_school = 1 + self.depts * (1 + self.classes)
-        return self.cities * (1 + self.schools * per_school)
+        return self.cities * (1 + self.schools * per_school) + \
+            (1 if self.cities > 1 else 0)
 
     def nclasses(self):
         return self.cities * self.schools * self.depts * self.classes
@@ -112,13 +124,18 @@ class World:
                 p.write("%s %s %s %s\n" % (cn, nid, rights, path))
 
             f.write("nodes:\n")
+            if self.cities > 1:
+                node("province", "police")
+                principal("officer-prov", "province", "issue,observe",
+                          "province")
             for c in range(self.cities):
                 pol = self.police(c)
-                node(pol, "police")
-                principal("officer-%02d" % c, pol, "issue,observe", pol)
+                node(pol, "police", "province" if self.cities > 1 else None)
+                principal("officer-%02d" % c, pol, "issue,observe",
+                          self.top() + pol)
                 for s in range(self.schools):
                     sch = self.school(c, s)
-                    sp = "%s/%s" % (pol, sch)
+                    sp = "%s%s/%s" % (self.top(), pol, sch)
                     node(sch, "school", pol)
                     principal("desk-" + sch, sch, "receive,issue,observe", sp)
                     for d in range(self.depts):
@@ -284,11 +301,12 @@ class Bench:
     def s_pki(self):
         pki = self.env.pki
         ca = harness.binary("wuzha-ca")
+        top, root = self.w.top(), self.w.root()
         for argv in ([ca, "init", pki], [ca, "server", pki, "wuzhad"],
-                     [ca, "client", pki, "officer-00", "--path", "city00",
-                      "--issue", "city00"],
+                     [ca, "client", pki, self.w.officer(), "--path",
+                      top.rstrip("/") or root, "--issue", root],
                      [ca, "client", pki, "desk-c00-s000", "--path",
-                      "city00/c00-s000", "--issue", "c00-s000"]):
+                      top + "city00/c00-s000", "--issue", "c00-s000"]):
             self.env.run(argv)
         return {}
 
@@ -349,14 +367,14 @@ class Bench:
 
     def publish_one(self, target, tag):
         env = self.env
-        key = wp.load_key(env.key("officer-00"))
-        cert = wp.load_cert(env.crt("officer-00"))
+        who = self.w.officer()
+        key = wp.load_key(env.key(who))
+        cert = wp.load_cert(env.crt(who))
         aid = env.new_id(tag)
-        body = wp.signed_envelope(wp.alert_body(aid, "officer-00", target),
-                                  key, cert)
+        body = wp.signed_envelope(wp.alert_body(aid, who, target), key, cert)
         env.redis.cmd("SLOWLOG", "RESET")
         cs0 = commandstats(env)
-        fs, _ = env.session("officer-00", role=wp.ROLE_CONSOLE,
+        fs, _ = env.session(self.w.officer(), role=wp.ROLE_CONSOLE,
                             timeout=STEP_TIMEOUT)
         try:
             t0 = time.monotonic()
@@ -407,7 +425,7 @@ class Bench:
     def s_publish(self):
         self.alerts = {}
         out = {}
-        for where, target in (("root", self.w.police(0)),
+        for where, target in (("root", self.w.root()),
                               ("school", self.w.school(0, 0))):
             r = self.publish_one(target, "size-" + where)
             out[where] = r
@@ -419,7 +437,7 @@ class Bench:
     def timed_ctl(self, *args, first_line=False):
         env = self.env
         argv = [harness.binary("wuzhactl"), "-c",
-                env.client_conf("officer-00")] + list(args)
+                env.client_conf(self.w.officer())] + list(args)
         t0 = time.monotonic()
         if first_line:
             p = subprocess.Popen(argv, stdout=subprocess.PIPE,
@@ -444,6 +462,8 @@ class Bench:
         for where, (aid, node) in self.alerts.items():
             out[where] = {
                 "status": self.timed_ctl("status", aid, "--node", node),
+                "status_sorted": self.timed_ctl("status", aid, "--node",
+                                                node, "--sort", "read"),
                 "pending": self.timed_ctl("pending", aid, "--node", node),
                 "report": self.timed_ctl("report", "--node", node, "--from",
                                          "-1h", "--to", "+1h"),
@@ -460,7 +480,7 @@ class Bench:
         r = self.import_tree()
         if "error" in r:
             return {"import": r, "error": r["error"]}
-        fs, _ = env.session("officer-00", role=wp.ROLE_CONSOLE,
+        fs, _ = env.session(self.w.officer(), role=wp.ROLE_CONSOLE,
                             timeout=STEP_TIMEOUT)
         nonce = [0]
 

@@ -522,38 +522,80 @@ struct ctl_pending {
 	size_t			 total, unread, online, missed;
 };
 
-#define CTL_PATH_MAX	8	/* tiers a path can have, with room */
+#define CTL_PATH_MAX	8	/* ids a path can have, with room */
+
+/* A page's node list by id, to find members' paths and names. */
+struct ctl_nodes {
+	struct proto_status_node *v;
+	size_t			  n;
+};
+
+static int
+ctl_nodes_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct proto_status_node *)a)->node,
+	    ((const struct proto_status_node *)b)->node);
+}
+
+/* Decode and sort the list; -1 after saying why. */
+static int
+ctl_nodes_index(const struct proto_view *list, struct ctl_nodes *x)
+{
+	struct proto_status_node	 n, *nv;
+	size_t				 cur = 0, cap = 0;
+	int				 rc;
+
+	x->v = NULL;
+	x->n = 0;
+	while ((rc = proto_status_node_next(list, &cur, &n)) == 1) {
+		if (x->n == cap) {
+			cap = cap ? cap * 2 : 64;
+			if ((nv = reallocarray(x->v, cap, sizeof(*nv))) == NULL) {
+				fprintf(stderr, "wuzhactl: out of memory\n");
+				free(x->v);
+				return -1;
+			}
+			x->v = nv;
+		}
+		x->v[x->n++] = n;
+	}
+	if (rc != 0) {
+		fprintf(stderr, "wuzhactl: malformed STATUS node list: %s\n",
+		    proto_err_name(-rc));
+		free(x->v);
+		return -1;
+	}
+	if (x->n > 1)
+		qsort(x->v, x->n, sizeof(*x->v), ctl_nodes_cmp);
+	return 0;
+}
+
+static const struct proto_status_node *
+ctl_nodes_find(const struct ctl_nodes *x, const char *id)
+{
+	struct proto_status_node	key;
+
+	snprintf(key.node, sizeof(key.node), "%s", id);
+	return bsearch(&key, x->v, x->n, sizeof(*x->v), ctl_nodes_cmp);
+}
 
 /*
  * The path of node from the root shown, as ids joined by '/', from the
  * node list's parent links.
  */
 static void
-ctl_node_path(const struct proto_view *nodes, const char *node, char *buf,
+ctl_node_path(const struct ctl_nodes *x, const char *node, char *buf,
     size_t len)
 {
-	struct proto_status_node	 n;
-	char				 chain[CTL_PATH_MAX][PROTO_ID_MAX + 1];
-	size_t				 depth = 0, cur, i, off = 0;
-	int				 found;
+	const struct proto_status_node	*n;
+	const char			*chain[CTL_PATH_MAX];
+	size_t				 depth = 0, i, off = 0;
 
-	snprintf(chain[depth++], sizeof(chain[0]), "%s", node);
-	while (depth < CTL_PATH_MAX) {
-		cur = 0;
-		found = 0;
-		while (proto_status_node_next(nodes, &cur, &n) == 1) {
-			if (strcmp(n.node, chain[depth - 1]) == 0) {
-				found = n.parent[0] != '\0';
-				if (found)
-					snprintf(chain[depth], sizeof(chain[0]),
-					    "%s", n.parent);
-				break;
-			}
-		}
-		if (!found)
-			break;
-		depth++;
-	}
+	chain[depth++] = node;
+	while (depth < CTL_PATH_MAX &&
+	    (n = ctl_nodes_find(x, chain[depth - 1])) != NULL &&
+	    n->parent[0] != '\0')
+		chain[depth++] = n->parent;
 	buf[0] = '\0';
 	for (i = depth; i > 0 && off < len; i--)
 		off += (size_t)snprintf(buf + off, len - off, "%s%s",
@@ -562,16 +604,12 @@ ctl_node_path(const struct proto_view *nodes, const char *node, char *buf,
 
 /* The display name of node in the list ("" if absent). */
 static struct proto_view
-ctl_node_name(const struct proto_view *nodes, const char *node)
+ctl_node_name(const struct ctl_nodes *x, const char *node)
 {
-	struct proto_status_node	 n;
+	const struct proto_status_node	*n;
 	struct proto_view		 none = { (const uint8_t *)"", 0 };
-	size_t				 cur = 0;
 
-	while (proto_status_node_next(nodes, &cur, &n) == 1)
-		if (strcmp(n.node, node) == 0)
-			return n.name;
-	return none;
+	return (n = ctl_nodes_find(x, node)) != NULL ? n->name : none;
 }
 
 /*
@@ -592,6 +630,7 @@ ctl_pending_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
 	char				 path[CTL_PATH_MAX * (PROTO_ID_MAX + 1)];
 	char				 end[PROTO_ID_MAX + 64];
 	struct proto_buf		 next;
+	struct ctl_nodes		 ix;
 	uint32_t			 omitted = 0;
 	const char			*verb;
 	size_t				 cur = 0, listed = 0;
@@ -602,6 +641,8 @@ ctl_pending_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
 		    proto_err_name(-rc));
 		return CTL_FAIL;
 	}
+	if (ctl_nodes_index(&s.nodes, &ix) == -1)
+		return CTL_FAIL;
 	verb = pd->want == PROTO_ACK_RELAYED ? "relayed" : "read";
 	ended = s.lifecycle != PROTO_LIFE_LIVE;
 	if (pd->json && pd->pages == 0) {
@@ -630,8 +671,8 @@ ctl_pending_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
 			pd->missed++;	/* not awaited: counted, not listed */
 			continue;
 		}
-		ctl_node_path(&s.nodes, m.node, path, sizeof(path));
-		name = ctl_node_name(&s.nodes, m.node);
+		ctl_node_path(&ix, m.node, path, sizeof(path));
+		name = ctl_node_name(&ix, m.node);
 		pd->online += m.online;
 		if (pd->json) {
 			printf("%s{\"cn\":", pd->unread ? "," : "");
@@ -656,6 +697,7 @@ ctl_pending_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
 		}
 		pd->unread++;
 	}
+	free(ix.v);
 	if (rc != 0) {
 		if (pd->json)
 			printf("]}\n");

@@ -128,6 +128,7 @@ struct alert_stats {
 	double			 acks_ok;	/* last ACK_OK received */
 	double			 ack_rate;	/* acks/s, -1 unknown */
 	double			 cpu;		/* wuzhad's CPU time meanwhile */
+	double			 redis_cpu;	/* redis-server's, if known */
 };
 
 struct console {
@@ -195,6 +196,8 @@ struct bench {
 	long			 rss_idle, rss_full, rss_resumed, rss_end;
 	long			 fds_idle;
 	double			 cpu_mark;	/* wuzhad's CPU ms at a start */
+	long			 rpid;		/* redis-server, for its CPU */
+	double			 rcpu_mark;
 	double			 cpu_full, cpu_resumed;
 
 	/* connect phases, CLOCK_MONOTONIC ms */
@@ -296,6 +299,8 @@ daemon_rss(const struct bench *b)
 	return kb;
 }
 
+static double	proc_cpu_ms(long);
+
 /*
  * CPU time wuzhad has used, user and system, in ms; NAN if unknown.  Set
  * beside a phase's wall time, it says whether wuzhad was the bottleneck.
@@ -303,15 +308,22 @@ daemon_rss(const struct bench *b)
 static double
 daemon_cpu_ms(const struct bench *b)
 {
+	return proc_cpu_ms(b->dpid);
+}
+
+/* The same for any process (redis-server), by pid; NAN if unknown. */
+static double
+proc_cpu_ms(long pid)
+{
 	char path[64], buf[1024], *p;
 	unsigned long long ut, st;
 	long hz = sysconf(_SC_CLK_TCK);
 	FILE *f;
 	size_t len;
 
-	if (b->dpid <= 0 || hz <= 0)
+	if (pid <= 0 || hz <= 0)
 		return NAN;
-	snprintf(path, sizeof(path), "/proc/%ld/stat", b->dpid);
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
 	if ((f = fopen(path, "r")) == NULL)
 		return NAN;
 	len = fread(buf, 1, sizeof(buf) - 1, f);
@@ -1173,6 +1185,7 @@ alert_done(struct bench *b)
 	st->acks_stored = b->hlen;
 	st->published = ns_ms(b->t_pub, b->t_published);
 	st->cpu = daemon_cpu_ms(b) - b->cpu_mark;
+	st->redis_cpu = proc_cpu_ms(b->rpid) - b->rcpu_mark;
 	st->acks_ok = ns_ms(b->t_pub, b->t_last_ok);
 	if (b->redis != NULL) {
 		st->stored = ns_ms(b->t_pub, b->t_stored);
@@ -1247,6 +1260,7 @@ bench_publish(struct bench *b)
 			a->rx_have = 0;
 	}
 	b->cpu_mark = daemon_cpu_ms(b);
+	b->rcpu_mark = proc_cpu_ms(b->rpid);
 	b->t_pub = realtime_ns();
 	console_send(b, &pb);
 	pbuf_free(&pb);
@@ -1384,6 +1398,7 @@ report_alert(const struct alert_stats *st)
 	jnum("acks_ok_ms", st->acks_ok);
 	jnum("ack_rate_per_s", st->ack_rate);
 	jnum("daemon_cpu_ms", st->cpu);
+	jnum("redis_cpu_ms", st->redis_cpu);
 	printf("}");
 }
 
@@ -1426,6 +1441,7 @@ report(const struct bench *b)
 	jnum("connect_resumed", b->cpu_resumed);
 	jnum("alert", MEDIAN(b, cpu));
 	printf("}");
+	jnum("redis_cpu_ms_alert", MEDIAN(b, redis_cpu));
 	printf(",\"delivery_ms\":{\"first\":");
 	jval(MEDIAN(b, first));
 	jnum("p50", MEDIAN(b, p50));
@@ -1474,7 +1490,8 @@ usage(void)
 	    "           [--principals FILE]\n"
 	    "           [--alerts M] [--gap MS] [--payload BYTES]\n"
 	    "           [--redis SOCKET [--prefix P] [--poll-us US]]\n"
-	    "           [--daemon-pid PID] [--timeout SECONDS]\n");
+	    "           [--daemon-pid PID] [--redis-pid PID]\n"
+	    "           [--timeout SECONDS]\n");
 	exit(2);
 }
 
@@ -1580,6 +1597,7 @@ main(int argc, char *argv[])
 		{ "daemon-pid",	 required_argument, NULL, 'd' },
 		{ "timeout",	 required_argument, NULL, 't' },
 		{ "principals", required_argument, NULL, 0x100 },
+		{ "redis-pid",	 required_argument, NULL, 0x101 },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cn_paths paths;
@@ -1610,6 +1628,8 @@ main(int argc, char *argv[])
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
 		case 0x100: paths_load(&paths, optarg); break;
+		case 0x101: b.rpid = num_arg(optarg, "redis-pid", 1,
+		    INT32_MAX); break;
 		case 's': server = optarg; break;
 		case 'S': b.server_name = optarg; break;
 		case 'c': ca_path = optarg; break;

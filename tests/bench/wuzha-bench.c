@@ -15,10 +15,11 @@
  *  3. connect them all again offering their tickets, and count how many
  *     sessions were resumed;
  *  4. --alerts times: sign an alert, PUBLISH it on the console, and have
- *     every agent verify it and ACK it as delivered at once, as the real
- *     agent does; wait until every agent has it, wuzhad answered every
- *     ACK, and Redis holds all N acks (read back with HLEN, not assumed);
- *     then wait --gap before the next.
+ *     every agent verify it and ACK it as delivered at once, QUIET (no
+ *     ACK_OK wanted), as the real agent does; wait until every agent has
+ *     it and Redis holds all N acks (read back with HLEN, not assumed),
+ *     and with --ack-ok, until wuzhad answered every ACK; then wait --gap
+ *     before the next.
  *
  * Clocks: the connect phases on CLOCK_MONOTONIC.  Delivery latency is
  * the kernel's receive timestamp (SO_TIMESTAMPNS, CLOCK_REALTIME) of the
@@ -164,6 +165,7 @@ struct bench {
 	char			 issuer[PROTO_ID_MAX + 1];
 	const char		*target;
 	int			 m;		/* alerts to publish */
+	int			 ack_ok;	/* ask for ACK_OK (no QUIET) */
 	int			 cur;		/* the alert under way */
 	long			 gap_ms;
 	size_t			 payload;
@@ -736,7 +738,7 @@ agent_ack(struct agent *a, const char *id)
 	struct proto_buf pb;
 
 	pbuf_init(&pb);
-	ack_delivered_encode(&pb, id);
+	ack_delivered_encode(&pb, id, a->b->ack_ok ? 0 : PROTO_ACKF_QUIET);
 	agent_send(a, &pb);
 	pbuf_free(&pb);
 }
@@ -1186,7 +1188,7 @@ alert_done(struct bench *b)
 	st->published = ns_ms(b->t_pub, b->t_published);
 	st->cpu = daemon_cpu_ms(b) - b->cpu_mark;
 	st->redis_cpu = proc_cpu_ms(b->rpid) - b->rcpu_mark;
-	st->acks_ok = ns_ms(b->t_pub, b->t_last_ok);
+	st->acks_ok = b->ack_ok ? ns_ms(b->t_pub, b->t_last_ok) : NAN;
 	if (b->redis != NULL) {
 		st->stored = ns_ms(b->t_pub, b->t_stored);
 		st->ack_rate = b->t_stored > b->t_first_ack ? (double)b->n /
@@ -1309,7 +1311,8 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 		if (b->hlen >= b->n)
 			b->t_stored = realtime_ns();
 	}
-	if (b->published && b->received == b->n && b->acks_ok == b->n &&
+	if (b->published && b->received == b->n &&
+	    (!b->ack_ok || b->acks_ok == b->n) &&
 	    (b->redis == NULL || b->t_stored != 0)) {
 		alert_done(b);
 		return;
@@ -1491,7 +1494,7 @@ usage(void)
 	    "           [--alerts M] [--gap MS] [--payload BYTES]\n"
 	    "           [--redis SOCKET [--prefix P] [--poll-us US]]\n"
 	    "           [--daemon-pid PID] [--redis-pid PID]\n"
-	    "           [--timeout SECONDS]\n");
+	    "           [--timeout SECONDS] [--ack-ok]\n");
 	exit(2);
 }
 
@@ -1598,6 +1601,7 @@ main(int argc, char *argv[])
 		{ "timeout",	 required_argument, NULL, 't' },
 		{ "principals", required_argument, NULL, 0x100 },
 		{ "redis-pid",	 required_argument, NULL, 0x101 },
+		{ "ack-ok",	 no_argument,	    NULL, 0x102 },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cn_paths paths;
@@ -1628,6 +1632,7 @@ main(int argc, char *argv[])
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
 		case 0x100: paths_load(&paths, optarg); break;
+		case 0x102: b.ack_ok = 1; break;
 		case 0x101: b.rpid = num_arg(optarg, "redis-pid", 1,
 		    INT32_MAX); break;
 		case 's': server = optarg; break;

@@ -130,6 +130,7 @@ struct alert_stats {
 	double			 ack_rate;	/* acks/s, -1 unknown */
 	double			 cpu;		/* wuzhad's CPU time meanwhile */
 	double			 redis_cpu;	/* redis-server's, if known */
+	double			 own_cpu;	/* this generator's */
 };
 
 struct console {
@@ -200,6 +201,7 @@ struct bench {
 	double			 cpu_mark;	/* wuzhad's CPU ms at a start */
 	long			 rpid;		/* redis-server, for its CPU */
 	double			 rcpu_mark;
+	double			 own_cpu_mark;	/* our own CPU ms at a start */
 	double			 cpu_full, cpu_resumed;
 
 	/* connect phases, CLOCK_MONOTONIC ms */
@@ -311,6 +313,17 @@ static double
 daemon_cpu_ms(const struct bench *b)
 {
 	return proc_cpu_ms(b->dpid);
+}
+
+/* CPU time this process has used, in ms. */
+static double
+own_cpu_ms(void)
+{
+	struct timespec	ts;
+
+	if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) == -1)
+		return NAN;
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
 /* The same for any process (redis-server), by pid; NAN if unknown. */
@@ -1188,6 +1201,7 @@ alert_done(struct bench *b)
 	st->published = ns_ms(b->t_pub, b->t_published);
 	st->cpu = daemon_cpu_ms(b) - b->cpu_mark;
 	st->redis_cpu = proc_cpu_ms(b->rpid) - b->rcpu_mark;
+	st->own_cpu = own_cpu_ms() - b->own_cpu_mark;
 	st->acks_ok = b->ack_ok ? ns_ms(b->t_pub, b->t_last_ok) : NAN;
 	if (b->redis != NULL) {
 		st->stored = ns_ms(b->t_pub, b->t_stored);
@@ -1263,6 +1277,7 @@ bench_publish(struct bench *b)
 	}
 	b->cpu_mark = daemon_cpu_ms(b);
 	b->rcpu_mark = proc_cpu_ms(b->rpid);
+	b->own_cpu_mark = own_cpu_ms();
 	b->t_pub = realtime_ns();
 	console_send(b, &pb);
 	pbuf_free(&pb);
@@ -1402,6 +1417,7 @@ report_alert(const struct alert_stats *st)
 	jnum("ack_rate_per_s", st->ack_rate);
 	jnum("daemon_cpu_ms", st->cpu);
 	jnum("redis_cpu_ms", st->redis_cpu);
+	jnum("bench_cpu_ms", st->own_cpu);
 	printf("}");
 }
 
@@ -1445,6 +1461,7 @@ report(const struct bench *b)
 	jnum("alert", MEDIAN(b, cpu));
 	printf("}");
 	jnum("redis_cpu_ms_alert", MEDIAN(b, redis_cpu));
+	jnum("bench_cpu_ms_alert", MEDIAN(b, own_cpu));
 	printf(",\"delivery_ms\":{\"first\":");
 	jval(MEDIAN(b, first));
 	jnum("p50", MEDIAN(b, p50));

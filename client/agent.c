@@ -61,6 +61,9 @@ struct agent {
 	struct event		*ev_reack;
 	char			(*reack)[PROTO_ID_MAX + 1];
 	size_t			 nreack;
+	/* Send delivered as QUIET (no ACK_OK); off for a daemon that
+	 * does not know the flag. */
+	int			 quiet_acks;
 };
 
 #define AGENT_REACK_MAX		4096	/* ids kept for a second try */
@@ -191,7 +194,11 @@ agent_closed_cb(struct client *c, const char *reason, void *arg)
 		agent_schedule(ag);
 }
 
-/* Send ACK delivered for id, if the session is up. */
+/*
+ * Send ACK delivered for id, if the session is up.  It goes QUIET: the
+ * daemon answers only if it refuses or cannot store it, and one lost on
+ * the way comes back as RESENT on the next session.
+ */
 static void
 agent_ack(struct agent *ag, const char *id)
 {
@@ -206,6 +213,8 @@ agent_ack(struct agent *ag, const char *id)
 	memset(&ack, 0, sizeof(ack));
 	snprintf(ack.id, sizeof(ack.id), "%s", id);
 	ack.state = PROTO_ACK_DELIVERED;
+	if (ag->quiet_acks)
+		ack.flags = PROTO_ACKF_QUIET;
 	pbuf_init(&b);
 	proto_ack_encode(&b, &ack);
 	if (client_send(ag->conn, &b) == -1)
@@ -446,6 +455,18 @@ agent_frame_cb(struct client *c, uint8_t type, const uint8_t *p, size_t len,
 		    proto_err_name(e.code), e.code, (int)e.text.len,
 		    (const char *)e.text.p, e.ref[0] ? " for alert " : "",
 		    e.ref);
+		/*
+		 * A daemon from before QUIET refuses the flag's tag without
+		 * saying which ack; a new session brings back every alert it
+		 * did not store, acknowledged then without the flag.
+		 */
+		if (e.code == PROTO_E_TAG && e.ref[0] == '\0' &&
+		    ag->quiet_acks) {
+			log_warnx("the daemon does not know quiet acks: "
+			    "reconnecting without them");
+			ag->quiet_acks = 0;
+			client_close(c, 0, "reconnecting without quiet acks");
+		}
 		return;
 	default:
 		log_debug("ignoring %s from %s", proto_type_name(type),
@@ -612,6 +633,7 @@ main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_IGN);
 
 	memset(&ag, 0, sizeof(ag));
+	ag.quiet_acks = 1;
 	agent_setup(&ag, path);
 	log_info("starting as %s, %zu alert ids remembered", ag.cn,
 	    agent_state_count(ag.state));

@@ -5,7 +5,9 @@
  * queued and written to Redis as one script call per batch (at most
  * ack_batch acks each), which updates the agent's state and the counters
  * of every node from the agent's up to the alert's target.  ACK_OK goes
- * out only after Redis has answered.
+ * out only after Redis has answered, and not at all for an ack flagged
+ * QUIET (an agent's automatic delivered): such an ack hears back only
+ * if it is refused or could not be stored.
  *
  * Group commit: at most ACK_INFLIGHT batches are in Redis at once.  A lone
  * ack is written at the end of the loop turn that read it; under load the
@@ -35,6 +37,7 @@ struct ackreq {
 	proto_id	 cn;
 	uint8_t		 state;
 	uint32_t	 reach;
+	int		 quiet;			/* no ACK_OK wanted */
 	int		 nchain;
 	proto_id	 chain[ACK_CHAIN_MAX];
 };
@@ -133,10 +136,12 @@ ack_done_cb(redisReply *r, void *arg)
 		} else if (v > 0) {
 			log_debug("ack %s %s %s stored", q->id, q->cn,
 			    proto_ack_state_name(q->state));
-			ack_send_ok(q->c, q->id, (uint8_t)v);
+			if (!q->quiet)
+				ack_send_ok(q->c, q->id, (uint8_t)v);
 		} else if (q->state == PROTO_ACK_DELIVERED || -v == q->state) {
 			/* Already there (or beyond): idempotent, not counted. */
-			ack_send_ok(q->c, q->id, (uint8_t)-v);
+			if (!q->quiet)
+				ack_send_ok(q->c, q->id, (uint8_t)-v);
 		} else {
 			conn_error(q->c, PROTO_E_BACKWARDS, q->id, "state is "
 			    "already %s, cannot go back to %s",
@@ -361,6 +366,7 @@ ack_handle(struct conn *c, const uint8_t *p, size_t len)
 	strlcpy(q->cn, pr->cn, sizeof(q->cn));
 	q->state = ack.state;
 	q->reach = ack.has_reach ? ack.reach : 0;
+	q->quiet = (ack.flags & PROTO_ACKF_QUIET) != 0;
 	for (n = pr->node; n != NULL && q->nchain < ACK_CHAIN_MAX; n = n->parent) {
 		strlcpy(q->chain[q->nchain++], n->id, sizeof(q->chain[0]));
 		if (n == target)

@@ -752,24 +752,15 @@ conn_dispatch(struct conn *c, uint8_t type, const uint8_t *p, size_t len)
 	}
 }
 
-static void
-conn_read_cb(struct bufferevent *bev, void *arg)
+/* Dispatch every whole frame in the input; returns how many. */
+static size_t
+conn_read_frames(struct conn *c, struct evbuffer *in)
 {
-	struct conn	*c = arg;
-	struct evbuffer	*in = bufferevent_get_input(bev);
 	uint8_t		 hdr[PROTO_FRAME_HDR], type, *frame;
 	uint32_t	 plen;
-	size_t		 nframes;
+	size_t		 nframes = 0;
 	int		 rv;
 
-	if (c->state == CONN_S_CLOSING) {
-		/* Lingering: what the peer still sends is discarded. */
-		evbuffer_drain(in, evbuffer_get_length(in));
-		return;
-	}
-	conn_ref(c);
-	c->last_rx = mono_ms();
-	nframes = 0;
 	while (c->state != CONN_S_CLOSING &&
 	    evbuffer_get_length(in) >= PROTO_FRAME_HDR) {
 		evbuffer_copyout(in, hdr, sizeof(hdr));
@@ -789,12 +780,81 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 			evbuffer_drain(in, PROTO_FRAME_HDR + plen);
 		nframes++;
 	}
+	return nframes;
+}
+
+/*
+ * With read-ahead (tls.c) OpenSSL takes all the socket has in one read
+ * and may keep records beyond the one bufferevent_openssl asked for;
+ * libevent 2.1 looks only at SSL_pending, the rest of the current
+ * record, and the socket, now empty, would not wake it for them.  Take
+ * them here, as long as the input stays under its bound.  Nothing here
+ * touches the socket: a record only partly buffered makes SSL_read
+ * want more, and the socket's next data wakes the bufferevent again.
+ */
+static size_t
+conn_read_pending(struct conn *c, struct evbuffer *in)
+{
+	char	buf[4096];
+	size_t	nframes = 0, bound;
+	int	r;
+
+	bound = wz->conf->limits.max_frame + PROTO_FRAME_HDR;
+	while (c->state != CONN_S_CLOSING && c->bev != NULL &&
+	    SSL_has_pending(c->ssl) && evbuffer_get_length(in) < bound) {
+		ERR_clear_error();
+		if ((r = SSL_read(c->ssl, buf, sizeof(buf))) <= 0) {
+			ERR_clear_error();
+			break;
+		}
+		if (evbuffer_add(in, buf, (size_t)r) == -1)
+			fatal("conn_read_pending");
+		nframes += conn_read_frames(c, in);
+	}
+	return nframes;
+}
+
+/* Handle the input, and what OpenSSL holds beyond it. */
+static void
+conn_input(struct conn *c)
+{
+	struct evbuffer	*in = bufferevent_get_input(c->bev);
+	size_t		 nframes;
+
+	if (c->state == CONN_S_CLOSING) {
+		/* Lingering: what the peer still sends is discarded. */
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
+	conn_ref(c);
+	c->last_rx = mono_ms();
+	nframes = conn_read_frames(c, in);
+	nframes += conn_read_pending(c, in);
 	/* A frame begun must end within timeouts.frame (see conn_sweep). */
 	if (evbuffer_get_length(in) == 0)
 		c->partial_since = 0;
 	else if (nframes > 0 || c->partial_since == 0)
 		c->partial_since = c->last_rx;
 	conn_unref(c);
+}
+
+static void
+conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	conn_input(arg);
+}
+
+/*
+ * Records OpenSSL read ahead while libevent asked for something else (a
+ * client's HELLO sent with its last handshake flight; a record after a
+ * post-handshake message), which no callback would hand us.
+ */
+static void
+conn_input_pending(struct conn *c)
+{
+	if (c->bev != NULL && c->ssl != NULL && c->state != CONN_S_CLOSING &&
+	    SSL_has_pending(c->ssl))
+		conn_input(c);
 }
 
 static void
@@ -1020,6 +1080,7 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		metrics_count(SSL_session_reused(c->ssl) ? M_HANDSHAKE_RESUMED :
 		    M_HANDSHAKE_FULL, 1);
 		conn_established(c);
+		conn_input_pending(c);
 		return;
 	}
 	if (c->state == CONN_S_HANDSHAKE && (what & (BEV_EVENT_ERROR | BEV_EVENT_EOF)))
@@ -1181,6 +1242,12 @@ conn_sweep(void)
 	pbuf_init(&b);
 	for (c = TAILQ_FIRST(&conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, all);
+		/* A last resort for input read ahead that nothing announced. */
+		if (c->state != CONN_S_HANDSHAKE && c->ssl != NULL &&
+		    SSL_has_pending(c->ssl)) {
+			conn_input_pending(c);
+			continue;
+		}
 		switch (c->state) {
 		case CONN_S_HANDSHAKE:
 		case CONN_S_HELLO:

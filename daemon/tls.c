@@ -128,6 +128,12 @@ tls_server_ctx(const struct conf_wuzhad *conf)
 	SSL_CTX_set_verify_depth(ctx, TLS_VERIFY_DEPTH);
 	/* Idle connections keep no read/write buffers. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	/*
+	 * Read what the socket holds in one go, not a record's header and
+	 * then its body: half the reads for an agent's ack.  What OpenSSL
+	 * keeps beyond one record, conn.c takes (conn_read_pending).
+	 */
+	SSL_CTX_set_read_ahead(ctx, 1);
 	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"wuzhad", 6);
 	/*
 	 * One ticket per handshake: an agent resumes with the newest, and

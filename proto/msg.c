@@ -63,6 +63,7 @@ static const struct field_spec ack_spec[] = {
 	F_U8(2, FIELD_REQ, PROTO_ACK_DELIVERED, PROTO_ACK_RELAYED,
 	    struct proto_ack, state),
 	F_U32_HAS(3, struct proto_ack, reach, has_reach),
+	F_U8(4, 0, 0, PROTO_ACKF_QUIET, struct proto_ack, flags),
 };
 
 static const struct field_spec ack_ok_spec[] = {

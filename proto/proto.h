@@ -269,6 +269,11 @@ struct proto_ack {			/* client -> server */
 	uint8_t		state;		/* 2 DELIVERED..RELAYED */
 	uint32_t	reach;		/* 3 optional, RELAYED only: head count */
 	int		has_reach;
+	uint8_t		flags;		/* 4 optional, enum proto_ack_flags */
+};
+
+enum proto_ack_flags {
+	PROTO_ACKF_QUIET	= 0x01,	/* no ACK_OK once stored; errors only */
 };
 
 struct proto_ack_ok {			/* server -> client */

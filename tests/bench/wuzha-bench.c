@@ -15,10 +15,11 @@
  *  3. connect them all again offering their tickets, and count how many
  *     sessions were resumed;
  *  4. --alerts times: sign an alert, PUBLISH it on the console, and have
- *     every agent verify it and ACK it as delivered at once, as the real
- *     agent does; wait until every agent has it, wuzhad answered every
- *     ACK, and Redis holds all N acks (read back with HLEN, not assumed);
- *     then wait --gap before the next.
+ *     every agent verify it and ACK it as delivered at once, QUIET (no
+ *     ACK_OK wanted), as the real agent does; wait until every agent has
+ *     it and Redis holds all N acks (read back with HLEN, not assumed),
+ *     and with --ack-ok, until wuzhad answered every ACK; then wait --gap
+ *     before the next.
  *
  * Clocks: the connect phases on CLOCK_MONOTONIC.  Delivery latency is
  * the kernel's receive timestamp (SO_TIMESTAMPNS, CLOCK_REALTIME) of the
@@ -128,6 +129,8 @@ struct alert_stats {
 	double			 acks_ok;	/* last ACK_OK received */
 	double			 ack_rate;	/* acks/s, -1 unknown */
 	double			 cpu;		/* wuzhad's CPU time meanwhile */
+	double			 redis_cpu;	/* redis-server's, if known */
+	double			 own_cpu;	/* this generator's */
 };
 
 struct console {
@@ -163,6 +166,7 @@ struct bench {
 	char			 issuer[PROTO_ID_MAX + 1];
 	const char		*target;
 	int			 m;		/* alerts to publish */
+	int			 ack_ok;	/* ask for ACK_OK (no QUIET) */
 	int			 cur;		/* the alert under way */
 	long			 gap_ms;
 	size_t			 payload;
@@ -195,6 +199,9 @@ struct bench {
 	long			 rss_idle, rss_full, rss_resumed, rss_end;
 	long			 fds_idle;
 	double			 cpu_mark;	/* wuzhad's CPU ms at a start */
+	long			 rpid;		/* redis-server, for its CPU */
+	double			 rcpu_mark;
+	double			 own_cpu_mark;	/* our own CPU ms at a start */
 	double			 cpu_full, cpu_resumed;
 
 	/* connect phases, CLOCK_MONOTONIC ms */
@@ -296,6 +303,8 @@ daemon_rss(const struct bench *b)
 	return kb;
 }
 
+static double	proc_cpu_ms(long);
+
 /*
  * CPU time wuzhad has used, user and system, in ms; NAN if unknown.  Set
  * beside a phase's wall time, it says whether wuzhad was the bottleneck.
@@ -303,15 +312,33 @@ daemon_rss(const struct bench *b)
 static double
 daemon_cpu_ms(const struct bench *b)
 {
+	return proc_cpu_ms(b->dpid);
+}
+
+/* CPU time this process has used, in ms. */
+static double
+own_cpu_ms(void)
+{
+	struct timespec	ts;
+
+	if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) == -1)
+		return NAN;
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+/* The same for any process (redis-server), by pid; NAN if unknown. */
+static double
+proc_cpu_ms(long pid)
+{
 	char path[64], buf[1024], *p;
 	unsigned long long ut, st;
 	long hz = sysconf(_SC_CLK_TCK);
 	FILE *f;
 	size_t len;
 
-	if (b->dpid <= 0 || hz <= 0)
+	if (pid <= 0 || hz <= 0)
 		return NAN;
-	snprintf(path, sizeof(path), "/proc/%ld/stat", b->dpid);
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
 	if ((f = fopen(path, "r")) == NULL)
 		return NAN;
 	len = fread(buf, 1, sizeof(buf) - 1, f);
@@ -724,7 +751,7 @@ agent_ack(struct agent *a, const char *id)
 	struct proto_buf pb;
 
 	pbuf_init(&pb);
-	ack_delivered_encode(&pb, id);
+	ack_delivered_encode(&pb, id, a->b->ack_ok ? 0 : PROTO_ACKF_QUIET);
 	agent_send(a, &pb);
 	pbuf_free(&pb);
 }
@@ -1173,7 +1200,9 @@ alert_done(struct bench *b)
 	st->acks_stored = b->hlen;
 	st->published = ns_ms(b->t_pub, b->t_published);
 	st->cpu = daemon_cpu_ms(b) - b->cpu_mark;
-	st->acks_ok = ns_ms(b->t_pub, b->t_last_ok);
+	st->redis_cpu = proc_cpu_ms(b->rpid) - b->rcpu_mark;
+	st->own_cpu = own_cpu_ms() - b->own_cpu_mark;
+	st->acks_ok = b->ack_ok ? ns_ms(b->t_pub, b->t_last_ok) : NAN;
 	if (b->redis != NULL) {
 		st->stored = ns_ms(b->t_pub, b->t_stored);
 		st->ack_rate = b->t_stored > b->t_first_ack ? (double)b->n /
@@ -1247,6 +1276,8 @@ bench_publish(struct bench *b)
 			a->rx_have = 0;
 	}
 	b->cpu_mark = daemon_cpu_ms(b);
+	b->rcpu_mark = proc_cpu_ms(b->rpid);
+	b->own_cpu_mark = own_cpu_ms();
 	b->t_pub = realtime_ns();
 	console_send(b, &pb);
 	pbuf_free(&pb);
@@ -1295,7 +1326,8 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 		if (b->hlen >= b->n)
 			b->t_stored = realtime_ns();
 	}
-	if (b->published && b->received == b->n && b->acks_ok == b->n &&
+	if (b->published && b->received == b->n &&
+	    (!b->ack_ok || b->acks_ok == b->n) &&
 	    (b->redis == NULL || b->t_stored != 0)) {
 		alert_done(b);
 		return;
@@ -1384,6 +1416,8 @@ report_alert(const struct alert_stats *st)
 	jnum("acks_ok_ms", st->acks_ok);
 	jnum("ack_rate_per_s", st->ack_rate);
 	jnum("daemon_cpu_ms", st->cpu);
+	jnum("redis_cpu_ms", st->redis_cpu);
+	jnum("bench_cpu_ms", st->own_cpu);
 	printf("}");
 }
 
@@ -1426,6 +1460,8 @@ report(const struct bench *b)
 	jnum("connect_resumed", b->cpu_resumed);
 	jnum("alert", MEDIAN(b, cpu));
 	printf("}");
+	jnum("redis_cpu_ms_alert", MEDIAN(b, redis_cpu));
+	jnum("bench_cpu_ms_alert", MEDIAN(b, own_cpu));
 	printf(",\"delivery_ms\":{\"first\":");
 	jval(MEDIAN(b, first));
 	jnum("p50", MEDIAN(b, p50));
@@ -1474,7 +1510,8 @@ usage(void)
 	    "           [--principals FILE]\n"
 	    "           [--alerts M] [--gap MS] [--payload BYTES]\n"
 	    "           [--redis SOCKET [--prefix P] [--poll-us US]]\n"
-	    "           [--daemon-pid PID] [--timeout SECONDS]\n");
+	    "           [--daemon-pid PID] [--redis-pid PID]\n"
+	    "           [--timeout SECONDS] [--ack-ok]\n");
 	exit(2);
 }
 
@@ -1580,6 +1617,8 @@ main(int argc, char *argv[])
 		{ "daemon-pid",	 required_argument, NULL, 'd' },
 		{ "timeout",	 required_argument, NULL, 't' },
 		{ "principals", required_argument, NULL, 0x100 },
+		{ "redis-pid",	 required_argument, NULL, 0x101 },
+		{ "ack-ok",	 no_argument,	    NULL, 0x102 },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cn_paths paths;
@@ -1610,6 +1649,9 @@ main(int argc, char *argv[])
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
 		case 0x100: paths_load(&paths, optarg); break;
+		case 0x102: b.ack_ok = 1; break;
+		case 0x101: b.rpid = num_arg(optarg, "redis-pid", 1,
+		    INT32_MAX); break;
 		case 's': server = optarg; break;
 		case 'S': b.server_name = optarg; break;
 		case 'c': ca_path = optarg; break;

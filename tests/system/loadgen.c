@@ -409,13 +409,15 @@ hello_encode(struct proto_buf *b, uint8_t role, const char *agent)
 }
 
 void
-ack_delivered_encode(struct proto_buf *b, const char *id)
+ack_delivered_encode(struct proto_buf *b, const char *id,
+    uint8_t flags)
 {
 	struct proto_ack ack;
 
 	memset(&ack, 0, sizeof(ack));
 	memcpy(ack.id, id, sizeof(proto_id));
 	ack.state = PROTO_ACK_DELIVERED;
+	ack.flags = flags;
 	proto_ack_encode(b, &ack);
 }
 

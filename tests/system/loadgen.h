@@ -100,11 +100,13 @@ struct bufferevent *tls_bev_new(struct event_base *, int fd, SSL *ssl,
 
 /*
  * Frames every agent sends, appended to a buffer the caller set up.
+ * ack_delivered_encode takes the ACK's flags (PROTO_ACKF_QUIET or 0).
  * pong_encode answers a PING payload; it returns 0, or -PROTO_E_* when
  * the PING does not decode.
  */
 void	hello_encode(struct proto_buf *, uint8_t role, const char *agent);
-void	ack_delivered_encode(struct proto_buf *, const char *id);
+void	ack_delivered_encode(struct proto_buf *, const char *id,
+	    uint8_t flags);
 int	pong_encode(struct proto_buf *, const uint8_t *, size_t);
 
 /*

@@ -434,7 +434,7 @@ retry_cb(evutil_socket_t fd, short ev, void *arg)
 				continue;
 			a->shown[j].retry = 0;
 			pbuf_init(&b);
-			ack_delivered_encode(&b, a->shown[j].id);
+			ack_delivered_encode(&b, a->shown[j].id, 0);
 			agent_send(a, &b);
 			pbuf_free(&b);
 			sw->acks_sent++;
@@ -473,7 +473,7 @@ agent_take(struct agent *a, const char *id)
 		memcpy(a->shown[a->nshown++].id, id, sizeof(proto_id));
 	}
 	pbuf_init(&b);
-	ack_delivered_encode(&b, id);
+	ack_delivered_encode(&b, id, 0);
 	agent_send(a, &b);
 	pbuf_free(&b);
 	sw->acks_sent++;
@@ -670,7 +670,7 @@ swarm_send_acks(struct swarm *sw)
 		if (a->state != AGENT_S_READY)
 			continue;
 		for (j = 0; j < a->nalerts; j++)
-			ack_delivered_encode(&b, a->ids[j]);
+			ack_delivered_encode(&b, a->ids[j], 0);
 		agent_send(a, &b);
 	}
 	pbuf_free(&b);

@@ -80,6 +80,8 @@ ERR_NAMES = {v: k for k, v in E.items()}
 E_FRAME_SIZE = 101
 E_STATE = 107
 E_VERSION = 108
+E_TAG = 109
+E_VALUE = 110
 E_PRINCIPAL = 200
 E_FORBIDDEN = 201
 E_SIGNATURE = 300
@@ -97,6 +99,7 @@ ROLE_AGENT = 1
 ROLE_CONSOLE = 2
 
 ACK_NONE, ACK_DELIVERED, ACK_READ, ACK_RELAYED = 0, 1, 2, 3
+ACK_QUIET = 0x01        # ACK flag: no ACK_OK wanted
 
 R_RECEIVE, R_ISSUE, R_OBSERVE = 0x01, 0x02, 0x04
 
@@ -283,7 +286,8 @@ TABLES = {
     ALERT: _table(F(1, "seq", "u64"), F(2, "flags", "u8", lo=0, hi=3),
                   F(3, "envelope", "bytes", hi=65535)),
     ACK: _table(F(1, "id", "name"), F(2, "state", "u8", lo=1, hi=3),
-                F(3, "reach", "u32", False, keep_zero=True)),
+                F(3, "reach", "u32", False, keep_zero=True),
+                F(4, "flags", "u8", False, lo=0, hi=1)),
     ACK_OK: _table(F(1, "id", "name"), F(2, "state", "u8", lo=1, hi=3)),
     STATUS_REQ: _table(F(1, "id", "name"), F(2, "node", "node", False),
                        F(3, "flags", "u8", False, lo=0, hi=3),
@@ -477,8 +481,8 @@ def hello(role=ROLE_AGENT, version=VERSION, heartbeat=None, last_seq=None,
                   last_seq=last_seq, agent=agent)
 
 
-def ack(alert_id, state, reach=None):
-    return encode(ACK, id=alert_id, state=state, reach=reach)
+def ack(alert_id, state, reach=None, flags=None):
+    return encode(ACK, id=alert_id, state=state, reach=reach, flags=flags)
 
 
 def ping(nonce):
@@ -871,9 +875,12 @@ class RogueDaemon:
     Each session: read HELLO, answer WELCOME, send every envelope queued in
     `alerts` (as ALERT frames, seqs from 1), then record what the agent
     sends (ACKs, PINGs) until it disconnects or the server stops.
+    With old_acks, it answers an ACK carrying flags as a daemon from before
+    them would: ERROR 109 without a ref, the ack not recorded.
     """
 
-    def __init__(self, ca, cert, key, principal_of=None, node="school-a"):
+    def __init__(self, ca, cert, key, principal_of=None, node="school-a",
+                 old_acks=False):
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.minimum_version = ssl.TLSVersion.TLSv1_3
         self.ctx.load_cert_chain(cert, key)
@@ -885,6 +892,8 @@ class RogueDaemon:
         self.lsock.listen(8)
         self.port = self.lsock.getsockname()[1]
         self.node = node
+        self.old_acks = old_acks
+        self.refused = 0          # flagged ACKs refused (old_acks)
         self.alerts = []          # envelopes to push, in order
         self.sessions = 0         # sessions that got past HELLO
         self.received = []        # (type, dict) from the agent
@@ -956,6 +965,12 @@ class RogueDaemon:
             except Closed:
                 return
             msg = decode(t, payload)
+            if t == ACK and self.old_acks and msg.get("flags"):
+                with self.lock:
+                    self.refused += 1
+                fs.send_raw(encode(ERROR, code=E_TAG,
+                                   text="bad ACK: unknown-tag"))
+                continue
             with self.lock:
                 self.received.append((t, msg))
             if t == PING:

@@ -485,12 +485,18 @@ tl_head(void)
 }
 
 static void
-tl_log_done(const char *how, size_t n)
+tl_log_done(size_t ndiff)
 {
-	log_info("tree: generation %llu: %zu nodes, %zu principals (%s%s%zu) "
-	    "in %llu ms: %u Redis calls, %u slices, the longest %llu.%llu ms",
+	char	how[48];
+
+	if (ndiff > 0)
+		snprintf(how, sizeof(how), "a diff of %zu", ndiff);
+	else
+		snprintf(how, sizeof(how), "a full load");
+	log_info("tree: generation %llu: %zu nodes, %zu principals (%s) in "
+	    "%llu ms: %u Redis calls, %u slices, the longest %llu.%llu ms",
 	    (unsigned long long)wz->tree->gen, wz->tree->nnodes,
-	    wz->tree->nprincipals, how, n > 0 ? " of " : "", n,
+	    wz->tree->nprincipals, how,
 	    (unsigned long long)((mono_us() - tl.started_us) / 1000),
 	    tl.calls, tl.slices,
 	    (unsigned long long)(tl.longest_us / 1000),
@@ -521,7 +527,7 @@ tl_ev_cb(evutil_socket_t fd, short ev, void *arg)
 			tl_full();
 			return;
 		}
-		tl_log_done("a diff", n);
+		tl_log_done(n > 0 ? n : 1);
 		tl_end(0);
 		return;
 	case TL_FINISH:
@@ -551,7 +557,7 @@ tl_ev_cb(evutil_socket_t fd, short ev, void *arg)
 	tl.t = NULL;
 	tree_swapped(old, wz->tree);
 	tl_bury(old);
-	tl_log_done("a full load", 0);
+	tl_log_done(0);
 	tl_end(0);
 }
 

@@ -8,17 +8,24 @@
  * back and prints it as YAML; principals lists a tree file's principals
  * for the CA script.  Redis layout, under the prefix P:
  *
- *	P nodes			set of node ids
- *	P node:{id}		hash: name, tier, parent ("" for a root)
- *	P children:{id}		set of child ids
- *	P principals		set of CNs
- *	P principal:{cn}	hash: node, rights ("receive,issue,observe")
- *	P members:{node}	set of the CNs at that node
+ *	P tree-nodes		hash: node id -> "TIER:PARENT:NAME" (PARENT ""
+ *				for a police root; ids hold no ':', so the
+ *				name is all that follows the second one)
+ *	P tree-principals	hash: cn -> "NODE:RIGHTS" ("receive,observe")
  *	P tree-gen		counter, INCR'd by every import
+ *	P tree-diff:{g}		hash: what generation g changed, "n:ID" or
+ *				"p:CN" -> the new value, "" if gone (and
+ *				"gen" -> g); the last CTL_DIFF_KEEP are kept
  *	P tree-was:{g}		hash: node -> receivers it had at generation g,
  *				for the nodes whose count changed to g + 1
  *	P tree-was		sorted set of those g (score g)
  *	P tree-import		held while an import writes (PX, token)
+ *
+ * Two hashes rather than a hash per node keep Redis near 200 bytes a
+ * node, and let a reader step through the tree with HSCAN.  The layout
+ * before them (sets nodes and principals, hashes node:{id} and
+ * principal:{cn}, sets children:{id} and members:{node}) is read by an
+ * import, which then removes it.
  *
  * redis rearm lets wuzhad publish again after Redis lost its data: it
  * reads the record wuzhad left in P lost ("EPOCH SEQ"), raises P seq to
@@ -44,6 +51,8 @@
 #define CTL_PREFIX_DEFAULT	"wuzha:"
 #define CTL_REDIS_PORT		6379
 #define CTL_PIPELINE		1024	/* commands written before reading */
+#define CTL_SCAN_COUNT		"1000"	/* elements asked of each SCAN step */
+#define CTL_OLD_BATCH		1000	/* old-layout hashes read per batch */
 
 /* A synchronous Redis connection with pipelined writes. */
 struct ctl_redis {
@@ -399,6 +408,7 @@ struct ctl_export {
 	size_t			 nnodes;
 	struct conf_principal	*prs;		/* sorted by cn */
 	size_t			 nprs;
+	int			 old_layout;	/* read from the sets and hashes */
 };
 
 static int
@@ -442,146 +452,387 @@ ctl_idcpy(char *dst, size_t dlen, const redisReply *s)
 	return 0;
 }
 
-/* HGETALL each member of set under key prefix a, in pipelined batches. */
-static redisReply **
-ctl_hgetall_each(struct ctl_redis *r, const redisReply *set, const char *a)
+/*
+ * Step through the hash or set key with HSCAN or SSCAN, CTL_SCAN_COUNT
+ * at a time, so that no one call holds Redis for long however big the
+ * tree; fn is called on every field and value (value NULL for a set).
+ * A scan may return an element twice: callers drop duplicates.  -1 after
+ * printing why, or what fn returned if not 0.
+ */
+static int
+ctl_scan(struct ctl_redis *r, const char *verb, const char *key,
+    int (*fn)(const redisReply *, const redisReply *, void *), void *arg)
 {
-	redisReply	**out;
-	char		 *k;
-	size_t		  i, done = 0;
+	redisReply	*rep, *e;
+	char		 cursor[32] = "0";
+	size_t		 i, step;
+	int		 rc = 0;
 
-	if ((out = calloc(set->elements + 1, sizeof(*out))) == NULL) {
-		fprintf(stderr, "wuzhactl: out of memory\n");
-		return NULL;
-	}
-	for (i = 0; i < set->elements; i++) {
-		k = ctl_key(r, a, set->element[i]->str);
-		if (redisAppendCommand(r->c, "HGETALL %s", k) != REDIS_OK) {
-			free(k);
-			goto fail;
+	step = strcmp(verb, "HSCAN") == 0 ? 2 : 1;
+	do {
+		if ((rep = ctl_redis_now(r, verb, key, cursor, "COUNT",
+		    CTL_SCAN_COUNT, NULL)) == NULL)
+			return -1;
+		if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+		    rep->element[0]->type != REDIS_REPLY_STRING ||
+		    rep->element[1]->type != REDIS_REPLY_ARRAY ||
+		    rep->element[1]->elements % step != 0) {
+			fprintf(stderr, "wuzhactl: redis: %s %s: %s\n", verb, key,
+			    rep->type == REDIS_REPLY_ERROR ? rep->str :
+			    "unexpected reply");
+			freeReplyObject(rep);
+			return -1;
 		}
-		free(k);
-		r->pending++;
-		if (r->pending >= CTL_PIPELINE || i + 1 == set->elements)
-			while (r->pending > 0)
-				if ((out[done++] = ctl_redis_reply(r)) == NULL)
-					goto fail;
-	}
-	return out;
- fail:
-	for (i = 0; i < set->elements; i++)
-		if (out[i] != NULL)
-			freeReplyObject(out[i]);
-	free(out);
-	return NULL;
+		snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
+		e = rep->element[1];
+		for (i = 0; rc == 0 && i < e->elements; i += step)
+			rc = fn(e->element[i], step == 2 ? e->element[i + 1] :
+			    NULL, arg);
+		freeReplyObject(rep);
+	} while (rc == 0 && strcmp(cursor, "0") != 0);
+	return rc;
 }
 
-static void
-ctl_replies_free(redisReply **v, size_t n)
+/* Room for one more element of size sz in *v (n used, *cap held). */
+static int
+ctl_grow(void *vp, size_t n, size_t *cap, size_t sz)
+{
+	void	**v = vp, *nv;
+	size_t	  ncap;
+
+	if (n < *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 1024;
+	if ((nv = reallocarray(*v, ncap + 1, sz)) == NULL) {
+		fprintf(stderr, "wuzhactl: out of memory\n");
+		return -1;
+	}
+	memset((char *)nv + *cap * sz, 0, (ncap + 1 - *cap) * sz);
+	*v = nv;
+	*cap = ncap;
+	return 0;
+}
+
+/* Fill n from "TIER:PARENT:NAME" (the value of a field of tree-nodes). */
+static int
+ctl_node_parse(struct conf_node *n, const char *v, size_t len)
+{
+	const char	*end = v + len, *c1, *c2;
+	int		 t;
+
+	if ((c1 = memchr(v, ':', len)) == NULL ||
+	    (c2 = memchr(c1 + 1, ':', (size_t)(end - c1 - 1))) == NULL ||
+	    (t = ctl_tier_parse(v, (size_t)(c1 - v))) == -1 ||
+	    (size_t)(c2 - c1 - 1) > CONF_ID_MAX ||
+	    memchr(v, '\0', len) != NULL)
+		return -1;
+	n->tier = (enum conf_tier)t;
+	memcpy(n->parent, c1 + 1, (size_t)(c2 - c1 - 1));
+	n->parent[c2 - c1 - 1] = '\0';
+	if ((n->name = strndup(c2 + 1, (size_t)(end - c2 - 1))) == NULL) {
+		fprintf(stderr, "wuzhactl: out of memory\n");
+		exit(CTL_FAIL);
+	}
+	return 0;
+}
+
+/* Fill p from "NODE:RIGHTS" (the value of a field of tree-principals). */
+static int
+ctl_principal_parse(struct conf_principal *p, const char *v, size_t len)
+{
+	const char	*c;
+
+	if ((c = memchr(v, ':', len)) == NULL || (size_t)(c - v) > CONF_ID_MAX ||
+	    memchr(v, '\0', len) != NULL ||
+	    ctl_rights_parse(c + 1, len - (size_t)(c - v) - 1, &p->rights) == -1)
+		return -1;
+	memcpy(p->node, v, (size_t)(c - v));
+	p->node[c - v] = '\0';
+	return 0;
+}
+
+struct ctl_read {
+	struct ctl_export	*x;
+	size_t			 ncap, pcap;
+};
+
+static int
+ctl_read_node_cb(const redisReply *f, const redisReply *v, void *arg)
+{
+	struct ctl_read		*rd = arg;
+	struct conf_node	*n;
+
+	if (ctl_grow(&rd->x->nodes, rd->x->nnodes, &rd->ncap,
+	    sizeof(*rd->x->nodes)) == -1)
+		return -1;
+	n = &rd->x->nodes[rd->x->nnodes];
+	if (ctl_idcpy(n->id, sizeof(n->id), f) == -1 ||
+	    v->type != REDIS_REPLY_STRING || ctl_node_parse(n, v->str, v->len)) {
+		fprintf(stderr, "wuzhactl: redis: tree-nodes: %.64s: bad "
+		    "field or value\n", f->type == REDIS_REPLY_STRING ?
+		    f->str : "?");
+		return -1;
+	}
+	rd->x->nnodes++;
+	return 0;
+}
+
+static int
+ctl_read_principal_cb(const redisReply *f, const redisReply *v, void *arg)
+{
+	struct ctl_read		*rd = arg;
+	struct conf_principal	*p;
+
+	if (ctl_grow(&rd->x->prs, rd->x->nprs, &rd->pcap,
+	    sizeof(*rd->x->prs)) == -1)
+		return -1;
+	p = &rd->x->prs[rd->x->nprs];
+	if (ctl_idcpy(p->cn, sizeof(p->cn), f) == -1 ||
+	    v->type != REDIS_REPLY_STRING ||
+	    ctl_principal_parse(p, v->str, v->len) == -1) {
+		fprintf(stderr, "wuzhactl: redis: tree-principals: %.64s: bad "
+		    "field or value\n", f->type == REDIS_REPLY_STRING ?
+		    f->str : "?");
+		return -1;
+	}
+	rd->x->nprs++;
+	return 0;
+}
+
+/*
+ * The layout before tree-nodes and tree-principals: sets of ids with a
+ * hash per node and per principal.  Read only to migrate from it.
+ */
+static int
+ctl_read_old_hashes(struct ctl_redis *r, struct ctl_read *rd, int nodes,
+    redisReply **ids, size_t nids)
+{
+	redisReply		*rep;
+	const redisReply	*name, *tier, *parent, *node, *rights;
+	struct conf_node	*n;
+	struct conf_principal	*p;
+	char			*k;
+	size_t			 i;
+	int			 t, rc = 0;
+
+	for (i = 0; i < nids; i++) {
+		k = ctl_key(r, nodes ? "node:" : "principal:", ids[i]->str);
+		if (redisAppendCommand(r->c, "HGETALL %s", k) != REDIS_OK) {
+			free(k);
+			return -1;
+		}
+		free(k);
+	}
+	r->pending += nids;
+	for (i = 0; i < nids; i++) {
+		if ((rep = ctl_redis_reply(r)) == NULL)
+			return -1;
+		if (rc == 0 && nodes) {
+			name = ctl_hget(rep, "name");
+			tier = ctl_hget(rep, "tier");
+			parent = ctl_hget(rep, "parent");
+			t = tier ? ctl_tier_parse(tier->str, tier->len) : -1;
+			if ((rc = ctl_grow(&rd->x->nodes, rd->x->nnodes,
+			    &rd->ncap, sizeof(*rd->x->nodes))) == 0) {
+				n = &rd->x->nodes[rd->x->nnodes];
+				if (ctl_idcpy(n->id, sizeof(n->id), ids[i]) == -1 ||
+				    name == NULL || t == -1 ||
+				    ctl_idcpy(n->parent, sizeof(n->parent),
+				    parent) == -1) {
+					fprintf(stderr, "wuzhactl: redis: node "
+					    "%s: missing or bad name, tier or "
+					    "parent\n", ids[i]->str);
+					rc = -1;
+				} else {
+					n->tier = (enum conf_tier)t;
+					if ((n->name = strndup(name->str,
+					    name->len)) == NULL)
+						exit(CTL_FAIL);
+					rd->x->nnodes++;
+				}
+			}
+		} else if (rc == 0) {
+			node = ctl_hget(rep, "node");
+			rights = ctl_hget(rep, "rights");
+			if ((rc = ctl_grow(&rd->x->prs, rd->x->nprs, &rd->pcap,
+			    sizeof(*rd->x->prs))) == 0) {
+				p = &rd->x->prs[rd->x->nprs];
+				if (ctl_idcpy(p->cn, sizeof(p->cn), ids[i]) ==
+				    -1 || ctl_idcpy(p->node, sizeof(p->node),
+				    node) == -1 || rights == NULL ||
+				    ctl_rights_parse(rights->str, rights->len,
+				    &p->rights) == -1) {
+					fprintf(stderr, "wuzhactl: redis: "
+					    "principal %s: missing or bad node "
+					    "or rights\n", ids[i]->str);
+					rc = -1;
+				} else
+					rd->x->nprs++;
+			}
+		}
+		freeReplyObject(rep);
+	}
+	return rc;
+}
+
+/* SSCAN of the old id sets; the hashes of each slice read pipelined. */
+struct ctl_old_scan {
+	struct ctl_redis	*r;
+	struct ctl_read		*rd;
+	int			 nodes;
+	redisReply		*ids[CTL_OLD_BATCH];
+	size_t			 nids;
+};
+
+static int
+ctl_old_flush(struct ctl_old_scan *os)
 {
 	size_t	i;
+	int	rc;
 
-	if (v == NULL)
-		return;
-	for (i = 0; i < n; i++)
-		if (v[i] != NULL)
-			freeReplyObject(v[i]);
-	free(v);
+	rc = ctl_read_old_hashes(os->r, os->rd, os->nodes, os->ids, os->nids);
+	for (i = 0; i < os->nids; i++)
+		freeReplyObject(os->ids[i]);
+	os->nids = 0;
+	return rc;
+}
+
+static int
+ctl_old_id_cb(const redisReply *f, const redisReply *v, void *arg)
+{
+	struct ctl_old_scan	*os = arg;
+	redisReply		*copy;
+
+	(void)v;
+	if (f->type != REDIS_REPLY_STRING)
+		return -1;
+	/* The scan's reply is freed before the batch is read: keep a copy. */
+	if ((copy = calloc(1, sizeof(*copy))) == NULL ||
+	    (copy->str = strndup(f->str, f->len)) == NULL) {
+		fprintf(stderr, "wuzhactl: out of memory\n");
+		exit(CTL_FAIL);
+	}
+	copy->type = REDIS_REPLY_STRING;
+	copy->len = f->len;
+	os->ids[os->nids++] = copy;
+	if (os->nids == CTL_OLD_BATCH)
+		return ctl_old_flush(os);
+	return 0;
+}
+
+static int
+ctl_read_old(struct ctl_redis *r, struct ctl_read *rd)
+{
+	struct ctl_old_scan	 os;
+	char			*k;
+	int			 rc;
+
+	memset(&os, 0, sizeof(os));
+	os.r = r;
+	os.rd = rd;
+	os.nodes = 1;
+	k = ctl_key(r, "nodes", NULL);
+	rc = ctl_scan(r, "SSCAN", k, ctl_old_id_cb, &os);
+	free(k);
+	if (ctl_old_flush(&os) == -1)
+		rc = -1;
+	if (rc != 0)
+		return -1;
+	os.nodes = 0;
+	k = ctl_key(r, "principals", NULL);
+	rc = ctl_scan(r, "SSCAN", k, ctl_old_id_cb, &os);
+	free(k);
+	if (ctl_old_flush(&os) == -1)
+		rc = -1;
+	return rc == 0 ? 0 : -1;
+}
+
+/* 1 if key P+name exists, 0 if not, -1 on error. */
+static int
+ctl_exists(struct ctl_redis *r, const char *name)
+{
+	redisReply	*rep;
+	char		*k;
+	int		 rc = -1;
+
+	k = ctl_key(r, name, NULL);
+	if ((rep = ctl_redis_now(r, "EXISTS", k, NULL)) != NULL) {
+		if (rep->type == REDIS_REPLY_INTEGER)
+			rc = rep->integer > 0;
+		else
+			fprintf(stderr, "wuzhactl: redis: EXISTS %s: %s\n", k,
+			    rep->type == REDIS_REPLY_ERROR ? rep->str :
+			    "unexpected reply");
+		freeReplyObject(rep);
+	}
+	free(k);
+	return rc;
+}
+
+/* Sort by id and drop what a scan returned twice. */
+static void
+ctl_export_sort(struct ctl_export *x)
+{
+	size_t	i, j;
+
+	qsort(x->nodes, x->nnodes, sizeof(*x->nodes), ctl_node_cmp);
+	qsort(x->prs, x->nprs, sizeof(*x->prs), ctl_principal_cmp);
+	for (i = j = 0; i < x->nnodes; i++) {
+		if (j > 0 && strcmp(x->nodes[j - 1].id, x->nodes[i].id) == 0) {
+			free(x->nodes[i].name);
+			continue;
+		}
+		x->nodes[j++] = x->nodes[i];
+	}
+	x->nnodes = j;
+	for (i = j = 0; i < x->nprs; i++) {
+		if (j > 0 && strcmp(x->prs[j - 1].cn, x->prs[i].cn) == 0)
+			continue;
+		x->prs[j++] = x->prs[i];
+	}
+	x->nprs = j;
 }
 
 /*
  * Read nodes and principals into x, sorted by id and by CN; -1 after
- * printing why.  An empty tree is an error unless empty_ok.
+ * printing why.  A Redis that still holds the old layout is read from it
+ * (x->old_layout set), so that an import can migrate it.  An empty tree
+ * is an error unless empty_ok.
  */
 static int
 ctl_export_read(struct ctl_redis *r, struct ctl_export *x, int empty_ok)
 {
-	redisReply		*ids = NULL, *cns = NULL;
-	redisReply		**h = NULL, **hp = NULL;
-	const redisReply	*v;
-	char			*k;
-	size_t			 i;
-	int			 t, rc = -1;
+	struct ctl_read	 rd;
+	char		*k;
+	int		 rc, old;
 
-	k = ctl_key(r, "nodes", NULL);
-	ids = ctl_redis_now(r, "SMEMBERS", k, NULL);
+	memset(&rd, 0, sizeof(rd));
+	rd.x = x;
+	k = ctl_key(r, "tree-nodes", NULL);
+	rc = ctl_scan(r, "HSCAN", k, ctl_read_node_cb, &rd);
 	free(k);
-	k = ctl_key(r, "principals", NULL);
-	cns = ids ? ctl_redis_now(r, "SMEMBERS", k, NULL) : NULL;
+	if (rc != 0)
+		return -1;
+	k = ctl_key(r, "tree-principals", NULL);
+	rc = ctl_scan(r, "HSCAN", k, ctl_read_principal_cb, &rd);
 	free(k);
-	if (ids == NULL || cns == NULL)
-		goto done;
-	if (ids->type != REDIS_REPLY_ARRAY || cns->type != REDIS_REPLY_ARRAY) {
-		fprintf(stderr, "wuzhactl: redis: %s\n",
-		    ids->type == REDIS_REPLY_ERROR ? ids->str :
-		    cns->type == REDIS_REPLY_ERROR ? cns->str :
-		    "unexpected reply");
-		goto done;
+	if (rc != 0)
+		return -1;
+	if (x->nnodes == 0 && x->nprs == 0) {
+		if ((old = ctl_exists(r, "nodes")) == -1 ||
+		    (old == 0 && (old = ctl_exists(r, "principals")) == -1))
+			return -1;
+		if (old && ctl_read_old(r, &rd) == -1)
+			return -1;
+		x->old_layout = old;
 	}
-	if (ids->elements == 0 && !empty_ok) {
+	ctl_export_sort(x);
+	if (x->nnodes == 0 && !empty_ok) {
 		fprintf(stderr, "wuzhactl: no tree in Redis under prefix "
 		    "\"%s\"\n", r->prefix);
-		goto done;
+		return -1;
 	}
-	if ((h = ctl_hgetall_each(r, ids, "node:")) == NULL ||
-	    (hp = ctl_hgetall_each(r, cns, "principal:")) == NULL)
-		goto done;
-	x->nodes = calloc(ids->elements + 1, sizeof(*x->nodes));
-	x->prs = calloc(cns->elements + 1, sizeof(*x->prs));
-	if (x->nodes == NULL || x->prs == NULL) {
-		fprintf(stderr, "wuzhactl: out of memory\n");
-		goto done;
-	}
-	for (i = 0; i < ids->elements; i++) {
-		struct conf_node *n = &x->nodes[x->nnodes];
-		const redisReply *name = ctl_hget(h[i], "name");
-		const redisReply *tier = ctl_hget(h[i], "tier");
-
-		t = tier ? ctl_tier_parse(tier->str, tier->len) : -1;
-		if (ctl_idcpy(n->id, sizeof(n->id), ids->element[i]) == -1 ||
-		    name == NULL || t == -1 ||
-		    ctl_idcpy(n->parent, sizeof(n->parent),
-		    ctl_hget(h[i], "parent")) == -1) {
-			fprintf(stderr, "wuzhactl: redis: node %s: missing or "
-			    "bad name, tier or parent\n",
-			    ids->element[i]->str);
-			goto done;
-		}
-		n->tier = (enum conf_tier)t;
-		if ((n->name = strndup(name->str, name->len)) == NULL) {
-			fprintf(stderr, "wuzhactl: out of memory\n");
-			goto done;
-		}
-		x->nnodes++;
-	}
-	for (i = 0; i < cns->elements; i++) {
-		struct conf_principal *p = &x->prs[x->nprs];
-
-		if (ctl_idcpy(p->cn, sizeof(p->cn), cns->element[i]) == -1 ||
-		    ctl_idcpy(p->node, sizeof(p->node),
-		    ctl_hget(hp[i], "node")) == -1 ||
-		    (v = ctl_hget(hp[i], "rights")) == NULL ||
-		    ctl_rights_parse(v->str, v->len, &p->rights) == -1) {
-			fprintf(stderr, "wuzhactl: redis: principal %s: "
-			    "missing or bad node or rights\n",
-			    cns->element[i]->str);
-			goto done;
-		}
-		x->nprs++;
-	}
-	qsort(x->nodes, x->nnodes, sizeof(*x->nodes), ctl_node_cmp);
-	qsort(x->prs, x->nprs, sizeof(*x->prs), ctl_principal_cmp);
-	rc = 0;
- done:
-	if (h != NULL)
-		ctl_replies_free(h, ids->elements);
-	if (hp != NULL)
-		ctl_replies_free(hp, cns->elements);
-	if (ids != NULL)
-		freeReplyObject(ids);
-	if (cns != NULL)
-		freeReplyObject(cns);
-	return rc;
+	return 0;
 }
 
 /* --- import --------------------------------------------------------------- */
@@ -600,6 +851,9 @@ ctl_export_read(struct ctl_redis *r, struct ctl_export *x, int empty_ok)
 struct ctl_import_stats {
 	size_t	 nodes_set, nodes_del, prs_set, prs_del;
 	size_t	 was;		/* node counts kept for earlier alerts */
+	size_t	 diff;		/* entries of tree-diff:{g+1}, 0 if none */
+	int	 migrated;	/* Redis held the old layout */
+	size_t	 unlinked;	/* keys of the old layout removed */
 };
 
 static const struct conf_node *
@@ -620,86 +874,6 @@ ctl_find_principal(const struct ctl_export *x, const char *cn)
 	strlcpy(key.cn, cn, sizeof(key.cn));
 	return bsearch(&key, x->prs, x->nprs, sizeof(*x->prs),
 	    ctl_principal_cmp);
-}
-
-/* Nodes of the new tree that are new or differ, parents first. */
-static int
-ctl_import_nodes(struct ctl_redis *r, const struct conf_tree *t,
-    const struct ctl_export *old, struct ctl_import_stats *st)
-{
-	const struct conf_node	*n, *o;
-	char			*k, *knodes;
-	size_t			 i;
-	int			 rc = 0;
-
-	knodes = ctl_key(r, "nodes", NULL);
-	for (i = 0; rc == 0 && i < t->nnodes; i++) {
-		n = &t->nodes[i];
-		o = ctl_find_node(old, n->id);
-		if (o != NULL && o->tier == n->tier &&
-		    strcmp(o->name, n->name) == 0 &&
-		    strcmp(o->parent, n->parent) == 0)
-			continue;
-		st->nodes_set++;
-		k = ctl_key(r, "node:", n->id);
-		rc = ctl_redis_cmd(r, "HSET", k, "name", n->name, "tier",
-		    conf_tier_name(n->tier), "parent", n->parent, NULL);
-		free(k);
-		if (rc == 0 && o == NULL)
-			rc = ctl_redis_cmd(r, "SADD", knodes, n->id, NULL);
-		if (rc == 0 && o != NULL && o->parent[0] != '\0' &&
-		    strcmp(o->parent, n->parent) != 0) {
-			k = ctl_key(r, "children:", o->parent);
-			rc = ctl_redis_cmd(r, "SREM", k, n->id, NULL);
-			free(k);
-		}
-		if (rc == 0 && n->parent[0] != '\0') {
-			k = ctl_key(r, "children:", n->parent);
-			rc = ctl_redis_cmd(r, "SADD", k, n->id, NULL);
-			free(k);
-		}
-	}
-	free(knodes);
-	return rc;
-}
-
-/* Principals of the new tree that are new or differ. */
-static int
-ctl_import_principals(struct ctl_redis *r, const struct conf_tree *t,
-    const struct ctl_export *old, struct ctl_import_stats *st)
-{
-	const struct conf_principal	*p, *o;
-	char				*k, *kprs, rights[32];
-	size_t				 i;
-	int				 rc = 0;
-
-	kprs = ctl_key(r, "principals", NULL);
-	for (i = 0; rc == 0 && i < t->nprincipals; i++) {
-		p = &t->principals[i];
-		o = ctl_find_principal(old, p->cn);
-		if (o != NULL && o->rights == p->rights &&
-		    strcmp(o->node, p->node) == 0)
-			continue;
-		st->prs_set++;
-		k = ctl_key(r, "principal:", p->cn);
-		rc = ctl_redis_cmd(r, "HSET", k, "node", p->node, "rights",
-		    ctl_rights_str(p->rights, rights, sizeof(rights)), NULL);
-		free(k);
-		if (rc == 0 && o != NULL && strcmp(o->node, p->node) != 0) {
-			k = ctl_key(r, "members:", o->node);
-			rc = ctl_redis_cmd(r, "SREM", k, p->cn, NULL);
-			free(k);
-		}
-		if (rc == 0) {
-			k = ctl_key(r, "members:", p->node);
-			rc = ctl_redis_cmd(r, "SADD", k, p->cn, NULL);
-			free(k);
-		}
-		if (rc == 0 && o == NULL)
-			rc = ctl_redis_cmd(r, "SADD", kprs, p->cn, NULL);
-	}
-	free(kprs);
-	return rc;
 }
 
 /* Is cn, or node id, in the new tree?  (Its arrays are not sorted.) */
@@ -835,66 +1009,381 @@ ctl_import_was(struct ctl_redis *r, const struct conf_tree *t,
 	return rc;
 }
 
+/*
+ * What changed from generation g to g + 1, written to P tree-diff:{g+1}
+ * before the generation moves, so that a daemon at g can apply the change
+ * without reading the whole tree: field "n:ID" or "p:CN", value the new
+ * one or "" for gone.  Past CTL_DIFF_MAX entries no diff is written and
+ * the daemons load the whole tree instead.
+ */
+#define CTL_DIFF_MAX	65536
+#define CTL_DIFF_KEEP	64	/* generations whose diff is kept */
+
+struct ctl_diff {
+	char	**f;		/* "n:ID" / "p:CN", sorted once collected */
+	char	**v;
+	size_t	  n, cap;
+	int	  over;
+};
+
+static void
+ctl_diff_add(struct ctl_diff *d, char kind, const char *id, const char *val)
+{
+	if (d->over)
+		return;
+	if (d->n == CTL_DIFF_MAX) {
+		d->over = 1;
+		return;
+	}
+	if (d->n == d->cap) {
+		d->cap = d->cap ? d->cap * 2 : 256;
+		if ((d->f = reallocarray(d->f, d->cap, sizeof(*d->f))) == NULL ||
+		    (d->v = reallocarray(d->v, d->cap, sizeof(*d->v))) == NULL) {
+			fprintf(stderr, "wuzhactl: out of memory\n");
+			exit(CTL_FAIL);
+		}
+	}
+	if (asprintf(&d->f[d->n], "%c:%s", kind, id) == -1 ||
+	    (d->v[d->n] = strdup(val)) == NULL) {
+		fprintf(stderr, "wuzhactl: out of memory\n");
+		exit(CTL_FAIL);
+	}
+	d->n++;
+}
+
+static void
+ctl_diff_free(struct ctl_diff *d)
+{
+	size_t	i;
+
+	for (i = 0; i < d->n; i++) {
+		free(d->f[i]);
+		free(d->v[i]);
+	}
+	free(d->f);
+	free(d->v);
+}
+
+/* "TIER:PARENT:NAME", the value of n in tree-nodes; caller frees. */
+static char *
+ctl_node_value(const struct conf_node *n)
+{
+	char	*v;
+
+	if (asprintf(&v, "%s:%s:%s", conf_tier_name(n->tier), n->parent,
+	    n->name) == -1) {
+		fprintf(stderr, "wuzhactl: out of memory\n");
+		exit(CTL_FAIL);
+	}
+	return v;
+}
+
+/* "NODE:RIGHTS", the value of p in tree-principals. */
+static const char *
+ctl_principal_value(const struct conf_principal *p, char *buf, size_t len)
+{
+	char	rights[32];
+
+	snprintf(buf, len, "%s:%s", p->node,
+	    ctl_rights_str(p->rights, rights, sizeof(rights)));
+	return buf;
+}
+
+/*
+ * Nodes of the new tree that are new or differ; all of them when the old
+ * tree came from the old layout, which has nothing in tree-nodes yet.
+ */
+static int
+ctl_import_nodes(struct ctl_redis *r, const struct conf_tree *t,
+    const struct ctl_export *old, struct ctl_import_stats *st,
+    struct ctl_diff *d, int write)
+{
+	const struct conf_node	*n, *o;
+	char			*k, *v;
+	size_t			 i;
+	int			 same, rc = 0;
+
+	k = ctl_key(r, "tree-nodes", NULL);
+	for (i = 0; rc == 0 && i < t->nnodes; i++) {
+		n = &t->nodes[i];
+		o = ctl_find_node(old, n->id);
+		same = o != NULL && o->tier == n->tier &&
+		    strcmp(o->name, n->name) == 0 &&
+		    strcmp(o->parent, n->parent) == 0;
+		if (same && !old->old_layout)
+			continue;
+		v = ctl_node_value(n);
+		if (!write && !same)
+			ctl_diff_add(d, 'n', n->id, v);
+		if (write) {
+			st->nodes_set++;
+			rc = ctl_redis_cmd(r, "HSET", k, n->id, v, NULL);
+		}
+		free(v);
+	}
+	free(k);
+	return rc;
+}
+
+/* Principals of the new tree that are new or differ (or all, as above). */
+static int
+ctl_import_principals(struct ctl_redis *r, const struct conf_tree *t,
+    const struct ctl_export *old, struct ctl_import_stats *st,
+    struct ctl_diff *d, int write)
+{
+	const struct conf_principal	*p, *o;
+	char				*k, v[CONF_ID_MAX + 40];
+	size_t				 i;
+	int				 same, rc = 0;
+
+	k = ctl_key(r, "tree-principals", NULL);
+	for (i = 0; rc == 0 && i < t->nprincipals; i++) {
+		p = &t->principals[i];
+		o = ctl_find_principal(old, p->cn);
+		same = o != NULL && o->rights == p->rights &&
+		    strcmp(o->node, p->node) == 0;
+		if (same && !old->old_layout)
+			continue;
+		ctl_principal_value(p, v, sizeof(v));
+		if (!write && !same)
+			ctl_diff_add(d, 'p', p->cn, v);
+		if (write) {
+			st->prs_set++;
+			rc = ctl_redis_cmd(r, "HSET", k, p->cn, v, NULL);
+		}
+	}
+	free(k);
+	return rc;
+}
+
 /* What the old tree has and the new one not: principals, then nodes. */
 static int
 ctl_import_gone(struct ctl_redis *r, const struct conf_tree *t,
-    const struct ctl_export *old, struct ctl_import_stats *st)
+    const struct ctl_export *old, struct ctl_import_stats *st,
+    struct ctl_diff *d, int write)
 {
 	const char		**ids, **cns;
-	const struct conf_node	*o;
-	char			*k, *k2, *k3, *knodes, *kprs;
+	char			*kn, *kp;
 	size_t			 i;
-	int			 tier, rc = 0;
+	int			 rc = 0;
 
 	ids = ctl_sorted_names(t->nodes, t->nnodes, sizeof(*t->nodes),
 	    offsetof(struct conf_node, id));
 	cns = ctl_sorted_names(t->principals, t->nprincipals,
 	    sizeof(*t->principals), offsetof(struct conf_principal, cn));
-	knodes = ctl_key(r, "nodes", NULL);
-	kprs = ctl_key(r, "principals", NULL);
+	kn = ctl_key(r, "tree-nodes", NULL);
+	kp = ctl_key(r, "tree-principals", NULL);
 	for (i = 0; rc == 0 && i < old->nprs; i++) {
 		if (ctl_in(cns, t->nprincipals, old->prs[i].cn))
 			continue;
-		st->prs_del++;
-		k = ctl_key(r, "members:", old->prs[i].node);
-		rc = ctl_redis_cmd(r, "SREM", k, old->prs[i].cn, NULL);
-		free(k);
-		if (rc == 0)
-			rc = ctl_redis_cmd(r, "SREM", kprs, old->prs[i].cn,
-			    NULL);
-		k = ctl_key(r, "principal:", old->prs[i].cn);
-		if (rc == 0)
-			rc = ctl_redis_cmd(r, "DEL", k, NULL);
-		free(k);
+		if (!write)
+			ctl_diff_add(d, 'p', old->prs[i].cn, "");
+		else
+			st->prs_del++;
+		if (write && !old->old_layout)
+			rc = ctl_redis_cmd(r, "HDEL", kp, old->prs[i].cn, NULL);
 	}
-	/* Leaves first: classes, then departments, schools, police units. */
-	for (tier = CONF_TIER_CLASS; rc == 0 && tier >= CONF_TIER_POLICE;
-	    tier--) {
-		for (i = 0; rc == 0 && i < old->nnodes; i++) {
-			o = &old->nodes[i];
-			if ((int)o->tier != tier || ctl_in(ids, t->nnodes, o->id))
-				continue;
+	for (i = 0; rc == 0 && i < old->nnodes; i++) {
+		if (ctl_in(ids, t->nnodes, old->nodes[i].id))
+			continue;
+		if (!write)
+			ctl_diff_add(d, 'n', old->nodes[i].id, "");
+		else
 			st->nodes_del++;
-			rc = ctl_redis_cmd(r, "SREM", knodes, o->id, NULL);
-			if (rc == 0 && o->parent[0] != '\0') {
-				k = ctl_key(r, "children:", o->parent);
-				rc = ctl_redis_cmd(r, "SREM", k, o->id, NULL);
-				free(k);
-			}
-			k = ctl_key(r, "node:", o->id);
-			k2 = ctl_key(r, "children:", o->id);
-			k3 = ctl_key(r, "members:", o->id);
-			if (rc == 0)
-				rc = ctl_redis_cmd(r, "DEL", k, k2, k3, NULL);
-			free(k);
-			free(k2);
-			free(k3);
-		}
+		if (write && !old->old_layout)
+			rc = ctl_redis_cmd(r, "HDEL", kn, old->nodes[i].id, NULL);
 	}
-	free(knodes);
-	free(kprs);
+	free(kn);
+	free(kp);
 	free(ids);
 	free(cns);
+	return rc;
+}
+
+/* The value field f ("n:ID" or "p:CN") has in the new tree, "" if none. */
+static char *
+ctl_diff_value_in(const struct conf_tree *t, const char *f)
+{
+	char	buf[CONF_ID_MAX + 40];
+	size_t	i;
+
+	if (f[0] == 'n') {
+		for (i = 0; i < t->nnodes; i++)
+			if (strcmp(t->nodes[i].id, f + 2) == 0)
+				return ctl_node_value(&t->nodes[i]);
+	} else {
+		for (i = 0; i < t->nprincipals; i++)
+			if (strcmp(t->principals[i].cn, f + 2) == 0)
+				return strdup(ctl_principal_value(
+				    &t->principals[i], buf, sizeof(buf)));
+	}
+	return strdup("");
+}
+
+struct ctl_prior {
+	struct ctl_diff		*d;
+	const struct conf_tree	*t;
+	const char		**have;	/* d's fields, sorted */
+	size_t			  nhave;
+};
+
+static int
+ctl_prior_cb(const redisReply *f, const redisReply *v, void *arg)
+{
+	struct ctl_prior	*pr = arg;
+	char			*val, *s;
+
+	(void)v;
+	if (f->type != REDIS_REPLY_STRING || f->len < 3 || f->str[1] != ':' ||
+	    (f->str[0] != 'n' && f->str[0] != 'p'))
+		return 0;
+	s = f->str;
+	if (ctl_in(pr->have, pr->nhave, s))
+		return 0;
+	if ((val = ctl_diff_value_in(pr->t, s)) == NULL)
+		exit(CTL_FAIL);
+	ctl_diff_add(pr->d, s[0], s + 2, val);
+	free(val);
+	return 0;
+}
+
+/*
+ * An import that failed half-way left some of its writes and its diff;
+ * this run's "old" tree is that mix, not generation g.  What the first
+ * diff names may differ from g: name it again, with the new value, so
+ * that the diff still leads from g to what this run leaves.  Linear
+ * look-ups: the diff is small next to the tree.
+ */
+static int
+ctl_diff_prior(struct ctl_redis *r, struct ctl_diff *d,
+    const struct conf_tree *t, const char *key)
+{
+	struct ctl_prior	 pr;
+	int			 rc;
+
+	if (d->over)
+		return 0;
+	pr.d = d;
+	pr.t = t;
+	pr.nhave = d->n;
+	if ((pr.have = calloc(d->n + 1, sizeof(*pr.have))) == NULL)
+		exit(CTL_FAIL);
+	memcpy(pr.have, d->f, d->n * sizeof(*pr.have));
+	qsort(pr.have, pr.nhave, sizeof(*pr.have), ctl_cmp_str);
+	rc = ctl_scan(r, "HSCAN", key, ctl_prior_cb, &pr);
+	free(pr.have);
+	return rc;
+}
+
+/* Write d as P tree-diff:{gen} (nothing if it grew too big). */
+static int
+ctl_diff_write(struct ctl_redis *r, struct ctl_diff *d, long long gen)
+{
+	char	*k, num[24];
+	size_t	 i;
+	int	 rc;
+
+	snprintf(num, sizeof(num), "%lld", gen);
+	k = ctl_key(r, "tree-diff:", num);
+	rc = ctl_redis_cmd(r, "UNLINK", k, NULL);
+	if (rc == 0 && !d->over)
+		rc = ctl_redis_cmd(r, "HSET", k, "gen", num, NULL);
+	for (i = 0; rc == 0 && !d->over && i < d->n; i++)
+		rc = ctl_redis_cmd(r, "HSET", k, d->f[i], d->v[i], NULL);
+	free(k);
+	return rc;
+}
+
+/* Drop the diffs older than the last CTL_DIFF_KEEP generations. */
+static int
+ctl_diff_trim(struct ctl_redis *r, long long gen)
+{
+	char		*k, num[24];
+	long long	 g;
+	int		 rc = 0;
+
+	for (g = gen - CTL_DIFF_KEEP; rc == 0 && g > 0 &&
+	    g > gen - 2 * CTL_DIFF_KEEP; g--) {
+		snprintf(num, sizeof(num), "%lld", g);
+		k = ctl_key(r, "tree-diff:", num);
+		rc = ctl_redis_cmd(r, "UNLINK", k, NULL);
+		free(k);
+	}
+	return rc;
+}
+
+/* Is the key name (prefix stripped) one of the old layout's? */
+static int
+ctl_old_key(const char *name)
+{
+	static const char *const pfx[] = { "node:", "principal:",
+	    "children:", "members:" };
+	size_t	i;
+
+	if (strcmp(name, "nodes") == 0 || strcmp(name, "principals") == 0)
+		return 1;
+	for (i = 0; i < sizeof(pfx) / sizeof(pfx[0]); i++)
+		if (strncmp(name, pfx[i], strlen(pfx[i])) == 0)
+			return 1;
+	return 0;
+}
+
+struct ctl_unlink {
+	struct ctl_redis	*r;
+	size_t			 plen;
+	size_t			 n;
+};
+
+static int
+ctl_unlink_cb(const redisReply *f, const redisReply *v, void *arg)
+{
+	struct ctl_unlink	*u = arg;
+
+	(void)v;
+	if (f->type != REDIS_REPLY_STRING || f->len < u->plen ||
+	    strncmp(f->str, u->r->prefix, u->plen) != 0 ||
+	    !ctl_old_key(f->str + u->plen))
+		return 0;
+	u->n++;
+	return ctl_redis_cmd(u->r, "UNLINK", f->str, NULL);
+}
+
+/*
+ * Remove the old layout's keys, once the tree is in tree-nodes and
+ * tree-principals: one SCAN of the keyspace in small steps, one UNLINK
+ * per key (Redis frees big values off its main thread), pipelined.
+ */
+static int
+ctl_import_unlink_old(struct ctl_redis *r, size_t *removed)
+{
+	struct ctl_unlink	 u = { r, strlen(r->prefix), 0 };
+	redisReply		*rep, *e;
+	char			 cursor[32] = "0";
+	size_t			 i;
+	int			 rc = 0;
+
+	do {
+		if ((rep = ctl_redis_now(r, "SCAN", cursor, "COUNT",
+		    CTL_SCAN_COUNT, NULL)) == NULL)
+			return -1;
+		if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+		    rep->element[0]->type != REDIS_REPLY_STRING ||
+		    rep->element[1]->type != REDIS_REPLY_ARRAY) {
+			fprintf(stderr, "wuzhactl: redis: SCAN: %s\n",
+			    rep->type == REDIS_REPLY_ERROR ? rep->str :
+			    "unexpected reply");
+			freeReplyObject(rep);
+			return -1;
+		}
+		snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
+		e = rep->element[1];
+		for (i = 0; rc == 0 && i < e->elements; i++)
+			rc = ctl_unlink_cb(e->element[i], NULL, &u);
+		freeReplyObject(rep);
+	} while (rc == 0 && strcmp(cursor, "0") != 0);
+	if (rc == 0)
+		rc = ctl_redis_drain(r);
+	*removed = u.n;
 	return rc;
 }
 
@@ -944,18 +1433,25 @@ ctl_export_free(struct ctl_export *x)
 	free(x->prs);
 }
 
-/* Write the difference and bump the generation; -1 after printing why. */
+/*
+ * Write the difference and bump the generation; -1 after printing why.
+ * First what changed, as tree-diff:{g+1} and tree-was:{g}; then the tree
+ * itself; then the generation; then, if Redis held the old layout, its
+ * keys are removed.
+ */
 static int
 ctl_import_diff(struct ctl_redis *r, const struct conf_tree *t,
     struct ctl_import_stats *st, long long *gen)
 {
 	struct ctl_export	 old;
+	struct ctl_diff		 d;
 	redisReply		*rep;
-	char			*kgen;
+	char			*kgen, num[24];
 	long long		 was = 0;
 	int			 rc = -1;
 
 	memset(&old, 0, sizeof(old));
+	memset(&d, 0, sizeof(d));
 	r->err = 0;
 	kgen = ctl_key(r, "tree-gen", NULL);
 	rep = ctl_redis_now(r, "GET", kgen, NULL);
@@ -974,10 +1470,23 @@ ctl_import_diff(struct ctl_redis *r, const struct conf_tree *t,
 	freeReplyObject(rep);
 	if (ctl_export_read(r, &old, 1) == -1)
 		goto done;
-	if (ctl_import_was(r, t, &old, was, &st->was) == -1 ||
-	    ctl_import_nodes(r, t, &old, st) == -1 ||
-	    ctl_import_principals(r, t, &old, st) == -1 ||
-	    ctl_import_gone(r, t, &old, st) == -1 ||
+	st->migrated = old.old_layout;
+	snprintf(num, sizeof(num), "%lld", was + 1);
+	kgen = ctl_key(r, "tree-diff:", num);
+	rc = ctl_import_nodes(r, t, &old, st, &d, 0) == -1 ||
+	    ctl_import_principals(r, t, &old, st, &d, 0) == -1 ||
+	    ctl_import_gone(r, t, &old, st, &d, 0) == -1 ||
+	    ctl_diff_prior(r, &d, t, kgen) == -1 ? -1 : 0;
+	free(kgen);
+	if (rc == -1)
+		goto done;
+	rc = -1;
+	st->diff = d.over ? 0 : d.n;
+	if (ctl_diff_write(r, &d, was + 1) == -1 ||
+	    ctl_import_was(r, t, &old, was, &st->was) == -1 ||
+	    ctl_import_nodes(r, t, &old, st, &d, 1) == -1 ||
+	    ctl_import_principals(r, t, &old, st, &d, 1) == -1 ||
+	    ctl_import_gone(r, t, &old, st, &d, 1) == -1 ||
 	    ctl_redis_drain(r) == -1)
 		goto done;
 	if (r->err) {
@@ -999,7 +1508,17 @@ ctl_import_diff(struct ctl_redis *r, const struct conf_tree *t,
 		rc = 0;
 	}
 	freeReplyObject(rep);
+	if (rc == 0 && (ctl_diff_trim(r, *gen) == -1 ||
+	    ctl_redis_drain(r) == -1 ||
+	    (old.old_layout && ctl_import_unlink_old(r, &st->unlinked) == -1)))
+		rc = -1;
+	if (rc == 0 && r->err) {
+		fprintf(stderr, "wuzhactl: redis: after the import: %s\n",
+		    r->errstr);
+		rc = -1;
+	}
  done:
+	ctl_diff_free(&d);
 	ctl_export_free(&old);
 	return rc;
 }
@@ -1037,6 +1556,9 @@ ctl_tree_import(struct ctl *ctl, int argc, char **argv)
 		    "removed%s\n", t->nnodes, t->nprincipals, gen, st.nodes_set,
 		    st.prs_set, st.nodes_del, st.prs_del, st.was > 0 ?
 		    "; earlier alerts keep the counts they targeted" : "");
+	if (rc == 0 && st.migrated)
+		printf("migrated from the old layout (nodes, node:*, ...): "
+		    "%zu keys removed\n", st.unlinked);
 	ctl_redis_close(&r);
 	conf_tree_free(t);
 	return rc == 0 ? CTL_OK : CTL_FAIL;

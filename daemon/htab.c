@@ -151,3 +151,42 @@ htab_foreach(const struct htab *t, void (*fn)(void *, void *), void *arg)
 		for (e = t->slots[i]; e != NULL; e = e->next)
 			fn(e->value, arg);
 }
+
+void
+htab_reserve(struct htab *t, size_t n)
+{
+	while (t->nslots < n)
+		htab_grow(t);
+}
+
+size_t
+htab_foreach_from(const struct htab *t, size_t slot, size_t max,
+    void (*fn)(void *, void *), void *arg)
+{
+	struct htab_ent	*e;
+	size_t		 done = 0;
+
+	for (; slot < t->nslots && done < max; slot++)
+		for (e = t->slots[slot]; e != NULL; e = e->next, done++)
+			fn(e->value, arg);
+	return slot;
+}
+
+size_t
+htab_clear_from(struct htab *t, size_t slot, size_t max, void (*fn)(void *))
+{
+	struct htab_ent	*e, *next;
+	size_t		 done = 0;
+
+	for (; slot < t->nslots && done < max; slot++) {
+		for (e = t->slots[slot]; e != NULL; e = next, done++) {
+			next = e->next;
+			if (fn != NULL)
+				fn(e->value);
+			free(e);
+			t->count--;
+		}
+		t->slots[slot] = NULL;
+	}
+	return slot;
+}

@@ -27,4 +27,21 @@ void	*htab_del(struct htab *, const char *key);
 void	 htab_foreach(const struct htab *, void (*fn)(void *value, void *arg),
 	    void *arg);
 
+/* Slots for n entries at one per slot, so that filling it never rehashes. */
+void	 htab_reserve(struct htab *, size_t n);
+/*
+ * One slice of a walk: fn on the values in the slots from slot on, until
+ * about max were seen (a slot's chain is never split).  Returns the slot
+ * to go on from; t->nslots when the walk is over.
+ */
+size_t	 htab_foreach_from(const struct htab *, size_t slot, size_t max,
+	    void (*fn)(void *value, void *arg), void *arg);
+/*
+ * One slice of a clear: entries of the slots from slot on are freed (fn
+ * on each value first).  Returns as htab_foreach_from; once it returns
+ * t->nslots, htab_clear frees the slots.
+ */
+size_t	 htab_clear_from(struct htab *, size_t slot, size_t max,
+	    void (*fn)(void *));
+
 #endif

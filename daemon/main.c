@@ -404,6 +404,7 @@ main(int argc, char *argv[])
 	schedule_free();
 	publish_free();
 	alerts_free();
+	tree_load_free();
 	tree_free(wz->tree);
 	event_free(tick_ev);
 	event_free(sigterm_ev);

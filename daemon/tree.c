@@ -2,10 +2,12 @@
 /*
  * tree: the in-memory cache of the police -> school -> department ->
  * class forest and of the principals attached to it.  Redis holds the
- * truth (written by "wuzhactl tree import"); the daemon loads it in one
- * script call, checks it, and swaps it in whole.  Whoever holds pointers
- * into the tree (the connections) is told of every swap through the hook
- * main.c sets, before the old tree is freed, so none lives on.
+ * truth (written by "wuzhactl tree import"); tree_load.c reads it a slice
+ * at a time into a new tree, which tree_finish_step links and counts a
+ * slice at a time, and swaps it in; or it applies a generation's diff to
+ * the tree in place (tree_apply).  Whoever holds pointers into the tree
+ * (the connections) is told of every swap and every diff through the
+ * hook main.c sets, while what they point to is still readable.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,13 @@ tree_set_swap_hook(void (*fn)(struct tree *old, struct tree *new))
 	tree_swap_hook = fn;
 }
 
+void
+tree_swapped(struct tree *old, struct tree *new)
+{
+	if (tree_swap_hook != NULL)
+		tree_swap_hook(old, new);
+}
+
 static const char *tree_tiers[] = { "police", "school", "department", "class" };
 
 const char *
@@ -34,16 +43,21 @@ tree_tier_name(int tier)
 	return tree_tiers[tier];
 }
 
-static int
-tree_tier_parse(const char *s)
+int
+tree_tier_parse(const char *s, size_t len)
 {
 	int	i;
 
 	for (i = 0; i <= PROTO_TIER_CLASS; i++)
-		if (strcmp(s, tree_tiers[i]) == 0)
+		if (strlen(tree_tiers[i]) == len && memcmp(s, tree_tiers[i],
+		    len) == 0)
 			return i;
 	return -1;
 }
+
+/* Marks in tnode.flags. */
+#define TN_OWN_NAME	0x01	/* name is its own allocation (renamed) */
+#define TN_DROP		0x02	/* tree_apply: leaves this generation */
 
 struct tree *
 tree_new(void)
@@ -57,15 +71,60 @@ tree_new(void)
 	return t;
 }
 
-static void
-tree_node_free(void *v)
+/* One allocation: the node, its id, its name, its parent's id. */
+struct tnode *
+tree_node_make(const char *id, const char *name, int tier,
+    const char *parent)
 {
-	struct tnode	*n = v;
+	struct tnode	*n;
+	size_t		 il = strlen(id), nl = strlen(name), pl = strlen(parent);
 
-	free(n->name);
+	if ((n = calloc(1, sizeof(*n) + il + nl + pl + 3)) == NULL)
+		fatal("tree: out of memory");
+	memcpy(n->id, id, il + 1);
+	n->name = n->id + il + 1;
+	memcpy(n->name, name, nl + 1);
+	memcpy(n->name + nl + 1, parent, pl + 1);
+	n->tier = (uint8_t)tier;
+	TAILQ_INIT(&n->agents);
+	return n;
+}
+
+/* The parent id it was built with (only before a rename). */
+const char *
+tree_node_parent_id(const struct tnode *n)
+{
+	return n->name + strlen(n->name) + 1;
+}
+
+struct tprincipal *
+tree_principal_make(const char *cn, struct tnode *n, unsigned rights)
+{
+	struct tprincipal	*p;
+	size_t			 l = strlen(cn);
+
+	if ((p = malloc(sizeof(*p) + l + 1)) == NULL)
+		fatal("tree: out of memory");
+	memcpy(p->cn, cn, l + 1);
+	p->node = n;
+	p->rights = rights;
+	return p;
+}
+
+void
+tree_node_destroy(struct tnode *n)
+{
+	if (n->flags & TN_OWN_NAME)
+		free(n->name);
 	free(n->children);
 	free(n->members);
 	free(n);
+}
+
+static void
+tree_node_free(void *v)
+{
+	tree_node_destroy(v);
 }
 
 void
@@ -79,10 +138,33 @@ tree_free(struct tree *t)
 	free(t);
 }
 
+int
+tree_free_step(struct tree *t, size_t budget)
+{
+	if (t->step < 1) {
+		t->step = 1;
+		t->slot = 0;
+	}
+	if (t->step == 1) {
+		t->slot = htab_clear_from(&t->nodes, t->slot, budget,
+		    tree_node_free);
+		if (t->slot < t->nodes.nslots)
+			return 0;
+		t->step = 2;
+		t->slot = 0;
+		return 0;
+	}
+	t->slot = htab_clear_from(&t->principals, t->slot, budget, free);
+	if (t->slot < t->principals.nslots)
+		return 0;
+	tree_free(t);
+	return 1;
+}
+
 /* Append p to a growable pointer array (capacity doubles at powers of 2). */
 #define TREE_PUSH(arr, n, p) do {					\
 	if (((n) & ((n) - 1)) == 0) {					\
-		void *a_ = reallocarray((arr), (n) ? (n) * 2 : 4,	\
+		void *a_ = reallocarray((arr), (n) ? (size_t)(n) * 2 : 1,\
 		    sizeof(*(arr)));					\
 		if (a_ == NULL)						\
 			fatal("tree: out of memory");			\
@@ -90,6 +172,21 @@ tree_free(struct tree *t)
 	}								\
 	(arr)[(n)++] = (p);						\
 } while (0)
+
+/* Resize an array to exactly n elements (NULL for none). */
+static void *
+tree_exact(void *a, size_t n, size_t sz)
+{
+	void	*b;
+
+	if (n == 0) {
+		free(a);
+		return NULL;
+	}
+	if ((b = reallocarray(a, n, sz)) == NULL)
+		fatal("tree: out of memory");
+	return b;
+}
 
 int
 tree_add_node(struct tree *t, const char *id, const char *name,
@@ -102,7 +199,7 @@ tree_add_node(struct tree *t, const char *id, const char *name,
 		snprintf(err, errlen, "node \"%.64s\": bad id", id);
 		return -1;
 	}
-	if ((ti = tree_tier_parse(tier)) == -1) {
+	if ((ti = tree_tier_parse(tier, strlen(tier))) == -1) {
 		snprintf(err, errlen, "node %s: unknown tier \"%.32s\"", id, tier);
 		return -1;
 	}
@@ -114,12 +211,7 @@ tree_add_node(struct tree *t, const char *id, const char *name,
 		snprintf(err, errlen, "node %s: duplicate", id);
 		return -1;
 	}
-	if ((n = calloc(1, sizeof(*n))) == NULL || (n->name = strdup(name)) == NULL)
-		fatal("tree_add_node");
-	strlcpy(n->id, id, sizeof(n->id));
-	strlcpy(n->parent_id, parent, sizeof(n->parent_id));
-	n->tier = ti;
-	TAILQ_INIT(&n->agents);
+	n = tree_node_make(id, name, ti, parent);
 	htab_put(&t->nodes, n->id, n);
 	t->nnodes++;
 	return 0;
@@ -171,105 +263,149 @@ tree_add_principal(struct tree *t, const char *cn, const char *node,
 		snprintf(err, errlen, "principal %s: duplicate", cn);
 		return -1;
 	}
-	if ((p = calloc(1, sizeof(*p))) == NULL)
-		fatal("tree_add_principal");
-	strlcpy(p->cn, cn, sizeof(p->cn));
-	p->node = n;
-	p->rights = r;
+	p = tree_principal_make(cn, n, (unsigned)r);
 	htab_put(&t->principals, p->cn, p);
 	TREE_PUSH(n->members, n->nmembers, p);
 	t->nprincipals++;
 	return 0;
 }
 
-struct link_ctx {
+/* --- finishing a tree, a slice at a time ---------------------------------- */
+
+/*
+ * The passes over the nodes, each a walk of the table in slices: link
+ * each node to its parent (checking tiers) and count the children; check
+ * that police units nest no deeper than they may (so no cycle); give
+ * each node its exact arrays, and add it and its receivers to its
+ * ancestors' counts; put each node in its parent's array; sort the
+ * children by id.  Then the roots, in one go (there are few).
+ */
+enum {
+	TREE_F_LINK = 1,
+	TREE_F_DEPTH,
+	TREE_F_ALLOC,
+	TREE_F_FILL,
+	TREE_F_SORT,
+	TREE_F_DONE
+};
+
+struct tree_fin {
 	struct tree	*t;
 	char		*err;
 	size_t		 errlen;
 	int		 failed;
 };
 
-/* Attach one node to its parent, checking the tier order. */
 static void
 tree_link_cb(void *v, void *arg)
 {
 	struct tnode	*n = v, *p;
-	struct link_ctx	*lc = arg;
+	struct tree_fin	*f = arg;
+	const char	*pid = tree_node_parent_id(n);
 
-	if (lc->failed)
+	if (f->failed)
 		return;
-	if (n->parent_id[0] == '\0') {
+	if (*pid == '\0') {
 		if (n->tier != PROTO_TIER_POLICE) {
-			snprintf(lc->err, lc->errlen, "node %s: a %s needs a parent",
+			snprintf(f->err, f->errlen, "node %s: a %s needs a parent",
 			    n->id, tree_tier_name(n->tier));
-			lc->failed = 1;
+			f->failed = 1;
 		}
 		return;
 	}
-	if ((p = tree_node(lc->t, n->parent_id)) == NULL) {
-		snprintf(lc->err, lc->errlen, "node %s: unknown parent %s",
-		    n->id, n->parent_id);
-		lc->failed = 1;
+	if ((p = tree_node(f->t, pid)) == NULL) {
+		snprintf(f->err, f->errlen, "node %s: unknown parent %s",
+		    n->id, pid);
+		f->failed = 1;
 		return;
 	}
 	/*
 	 * Tiers rise by exactly one per level, but police units may sit
-	 * under police units (checked for depth, and so for cycles, once all
-	 * are linked).
+	 * under police units (checked for depth, and so for cycles, in the
+	 * next pass, once all are linked).
 	 */
 	if (p->tier + 1 != n->tier && !(p->tier == PROTO_TIER_POLICE &&
 	    n->tier == PROTO_TIER_POLICE)) {
-		snprintf(lc->err, lc->errlen, "node %s: a %s cannot sit under a %s",
+		snprintf(f->err, f->errlen, "node %s: a %s cannot sit under a %s",
 		    n->id, tree_tier_name(n->tier), tree_tier_name(p->tier));
-		lc->failed = 1;
+		f->failed = 1;
 		return;
 	}
 	n->parent = p;
-	TREE_PUSH(p->children, p->nchildren, n);
+	p->nchildren++;
 }
 
-/* Police units at most PROTO_POLICE_LEVELS deep, and so no cycle. */
+/*
+ * Police units at most PROTO_POLICE_LEVELS deep, and so no cycle: the
+ * walk up stops after that many, whatever the links.
+ */
 static void
 tree_depth_cb(void *v, void *arg)
 {
 	struct tnode	*n = v, *a;
-	struct link_ctx	*lc = arg;
+	struct tree_fin	*f = arg;
 	int		 levels = 0;
 
-	if (lc->failed || n->tier != PROTO_TIER_POLICE)
+	if (f->failed || n->tier != PROTO_TIER_POLICE)
 		return;
 	for (a = n; a != NULL && levels <= PROTO_POLICE_LEVELS; a = a->parent)
 		levels++;
 	if (levels > PROTO_POLICE_LEVELS) {
-		snprintf(lc->err, lc->errlen, "node %s: police units more than "
+		snprintf(f->err, f->errlen, "node %s: police units more than "
 		    "%d deep, or in a cycle", n->id, PROTO_POLICE_LEVELS);
-		lc->failed = 1;
+		f->failed = 1;
 	}
 }
 
+/* n and the principals at it that receive count in n and above. */
 static void
-tree_roots_cb(void *v, void *arg)
+tree_count_up(struct tnode *n, uint32_t nodes, uint32_t receivers, int sub)
 {
-	struct tnode	*n = v;
-	struct tree	*t = arg;
-
-	if (n->parent == NULL)
-		TREE_PUSH(t->roots, t->nroots, n);
+	for (; n != NULL; n = n->parent) {
+		if (sub) {
+			n->size -= nodes;
+			n->receivers -= receivers;
+		} else {
+			n->size += nodes;
+			n->receivers += receivers;
+		}
+	}
 }
 
-static void
-tree_count_cb(struct tnode *n, int depth, void *arg)
+static uint32_t
+tree_receivers_at(const struct tnode *n)
 {
-	struct tnode	*a;
-	size_t		 i, r = 0;
+	uint32_t	i, r = 0;
 
 	for (i = 0; i < n->nmembers; i++)
 		if (n->members[i]->rights & PROTO_R_RECEIVE)
 			r++;
-	for (a = n; a != NULL; a = a->parent) {
-		a->receivers += r;
-		a->size++;
-	}
+	return r;
+}
+
+static void
+tree_alloc_cb(void *v, void *arg)
+{
+	struct tnode	*n = v;
+	struct tree_fin	*f = arg;
+
+	n->members = tree_exact(n->members, n->nmembers, sizeof(*n->members));
+	if (n->nchildren > 0 && (n->children = calloc(n->nchildren,
+	    sizeof(*n->children))) == NULL)
+		fatal("tree: out of memory");
+	n->nchildren = 0;
+	if (n->parent == NULL)
+		TREE_PUSH(f->t->roots, f->t->nroots, n);
+	tree_count_up(n, 1, tree_receivers_at(n), 0);
+}
+
+static void
+tree_fill_cb(void *v, void *arg)
+{
+	struct tnode	*n = v;
+
+	if (n->parent != NULL)
+		n->parent->children[n->parent->nchildren++] = n;
 }
 
 static int
@@ -290,25 +426,43 @@ tree_sort_cb(void *v, void *arg)
 }
 
 int
-tree_finish(struct tree *t, char *err, size_t errlen)
+tree_finish_step(struct tree *t, size_t budget, char *err, size_t errlen)
 {
-	struct link_ctx	 lc = { t, err, errlen, 0 };
-	size_t		 i;
+	static void	(*const pass[])(void *, void *) = {
+		NULL, tree_link_cb, tree_depth_cb, tree_alloc_cb, tree_fill_cb,
+		tree_sort_cb
+	};
+	struct tree_fin	 f = { t, err, errlen, 0 };
 
-	htab_foreach(&t->nodes, tree_link_cb, &lc);
-	if (lc.failed)
+	if (t->step < TREE_F_LINK) {
+		t->step = TREE_F_LINK;
+		t->slot = 0;
+	}
+	if (t->step == TREE_F_DONE)
+		return 1;
+	t->slot = htab_foreach_from(&t->nodes, t->slot, budget,
+	    pass[t->step], &f);
+	if (f.failed)
 		return -1;
-	htab_foreach(&t->nodes, tree_depth_cb, &lc);
-	if (lc.failed)
-		return -1;
-	htab_foreach(&t->nodes, tree_sort_cb, NULL);
-	/* t->roots holds the roots; walking them covers every node once. */
-	htab_foreach(&t->nodes, tree_roots_cb, t);
+	if (t->slot < t->nodes.nslots)
+		return 0;
+	t->slot = 0;
+	if (++t->step < TREE_F_DONE)
+		return 0;
+	t->roots = tree_exact(t->roots, t->nroots, sizeof(*t->roots));
 	if (t->nroots > 1)
 		qsort(t->roots, t->nroots, sizeof(*t->roots), tree_id_cmp);
-	for (i = 0; i < t->nroots; i++)
-		tree_walk(t->roots[i], tree_count_cb, NULL);
-	return 0;
+	return 1;
+}
+
+int
+tree_finish(struct tree *t, char *err, size_t errlen)
+{
+	int	rc;
+
+	while ((rc = tree_finish_step(t, (size_t)-1, err, errlen)) == 0)
+		;
+	return rc == 1 ? 0 : -1;
 }
 
 struct tnode *
@@ -357,143 +511,6 @@ void
 tree_walk(struct tnode *root, void (*fn)(struct tnode *, int, void *), void *arg)
 {
 	tree_walk_depth(root, 0, fn, arg);
-}
-
-/* --- loading from Redis ------------------------------------------------ */
-
-static void	(*tree_load_done)(int);
-static int	  tree_loading;
-static int	  tree_kept;	/* Redis has no tree; we kept ours: don't poll it */
-
-/* Text of a reply element, "" if it is not a string. */
-static const char *
-tree_str(const redisReply *r)
-{
-	if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS)
-		return r->str;
-	return "";
-}
-
-/*
- * Reply of the tree script: { gen, {id, name, tier, parent, ...},
- * {cn, node, rights, ...} }.  Build a new tree and swap it in.
- */
-static void
-tree_loaded_cb(redisReply *r, void *arg)
-{
-	void		(*done)(int) = tree_load_done;
-	struct tree	*t = NULL, *old;
-	redisReply	*nodes, *prin;
-	char		 err[256];
-	size_t		 i;
-
-	tree_loading = 0;
-	tree_load_done = NULL;
-	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
-	    r->element[0]->type != REDIS_REPLY_INTEGER ||
-	    r->element[1]->type != REDIS_REPLY_ARRAY ||
-	    r->element[2]->type != REDIS_REPLY_ARRAY ||
-	    r->element[1]->elements % 4 != 0 || r->element[2]->elements % 3 != 0) {
-		log_warnx("tree: load failed: %s", r && r->type == REDIS_REPLY_ERROR ?
-		    r->str : "bad or no reply");
-		goto fail;
-	}
-	nodes = r->element[1];
-	prin = r->element[2];
-	t = tree_new();
-	t->gen = (uint64_t)r->element[0]->integer;
-	for (i = 0; i < nodes->elements; i += 4)
-		if (tree_add_node(t, tree_str(nodes->element[i]),
-		    tree_str(nodes->element[i + 1]), tree_str(nodes->element[i + 2]),
-		    tree_str(nodes->element[i + 3]), err, sizeof(err)) == -1)
-			goto bad;
-	for (i = 0; i < prin->elements; i += 3)
-		if (tree_add_principal(t, tree_str(prin->element[i]),
-		    tree_str(prin->element[i + 1]), tree_str(prin->element[i + 2]),
-		    err, sizeof(err)) == -1)
-			goto bad;
-	if (tree_finish(t, err, sizeof(err)) == -1)
-		goto bad;
-
-	old = wz->tree;
-	if (t->gen == 0 && t->nnodes == 0 && old != NULL && old->nnodes > 0) {
-		/* A Redis that lost its data must not cut everyone off. */
-		log_warnx("tree: Redis holds no tree (was its data lost?); "
-		    "keeping generation %llu until one is imported",
-		    (unsigned long long)old->gen);
-		tree_kept = 1;
-		tree_free(t);
-		if (done != NULL)
-			done(0);
-		return;
-	}
-	tree_kept = 0;
-	wz->tree = t;
-	if (tree_swap_hook != NULL)
-		tree_swap_hook(old, t);
-	tree_free(old);
-	log_info("tree: generation %llu: %zu nodes, %zu principals",
-	    (unsigned long long)t->gen, t->nnodes, t->nprincipals);
-	if (done != NULL)
-		done(0);
-	return;
-bad:
-	log_warnx("tree: generation %llu refused, keeping the current one: %s",
-	    (unsigned long long)t->gen, err);
-	tree_free(t);
-fail:
-	if (done != NULL)
-		done(-1);
-}
-
-void
-tree_load(void (*done)(int))
-{
-	const char	*argv[1];
-
-	if (tree_loading) {
-		if (done != NULL)
-			done(-1);
-		return;
-	}
-	argv[0] = store_key("%s", "");
-	tree_loading = 1;
-	tree_load_done = done;
-	if (store_eval(STORE_LUA_TREE, 1, argv, NULL, tree_loaded_cb, NULL) == -1) {
-		tree_loading = 0;
-		tree_load_done = NULL;
-		if (done != NULL)
-			done(-1);
-	}
-}
-
-static void
-tree_gen_cb(redisReply *r, void *arg)
-{
-	uint64_t	gen;
-
-	if (r == NULL || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL))
-		return;
-	gen = r->type == REDIS_REPLY_NIL ? 0 : strtoull(r->str, NULL, 10);
-	if (gen == 0 && tree_kept)
-		return;
-	if (wz->tree == NULL || gen != wz->tree->gen) {
-		log_info("tree: generation %llu in Redis, reloading",
-		    (unsigned long long)gen);
-		tree_load(NULL);
-	}
-}
-
-void
-tree_refresh(void)
-{
-	const char	*argv[2];
-
-	if (tree_loading || !store_up())
-		return;
-	argv[0] = "GET";
-	argv[1] = store_key("tree-gen");
-	store_cmd(2, argv, NULL, tree_gen_cb, NULL);
 }
 
 /* n's path from its police root, "a/b/c", in buf. */

@@ -48,45 +48,79 @@ extern struct wuzhad *wz;	/* wz.c; main.c fills it in */
 
 struct tprincipal;
 
+/*
+ * A node and its principals are allocated to size: the id, the name and
+ * (while a tree is being built) the parent's id share the node's own
+ * allocation, and the arrays hold exactly what they count.  At a
+ * province (2.5 M nodes) every byte here is 2.5 MB.
+ */
 struct tnode {
-	char			 id[PROTO_ID_MAX + 1];
-	char			*name;
-	int			 tier;		/* enum proto_tier */
-	char			 parent_id[PROTO_ID_MAX + 1];
 	struct tnode		*parent;	/* NULL for a police root */
-	struct tnode		**children;
-	size_t			 nchildren;
-	struct tprincipal	**members;
-	size_t			 nmembers;
+	struct tnode		**children;	/* by id, nchildren of them */
+	struct tprincipal	**members;	/* nmembers of them */
+	struct conn_list	 agents;	/* connected agents here (conn.c) */
+	char			*name;		/* after id, unless renamed */
+	uint32_t		 nchildren;
+	uint32_t		 nmembers;
 	uint32_t		 receivers;	/* principals with receive, whole subtree */
 	uint32_t		 size;		/* nodes in the subtree, itself included */
-	struct conn_list	 agents;	/* connected agents here (conn.c) */
+	uint8_t			 tier;		/* enum proto_tier */
+	uint8_t			 flags;		/* tree.c's own marks */
+	char			 id[];		/* id, name, parent id (building) */
 };
 
 struct tprincipal {
-	char			 cn[PROTO_ID_MAX + 1];
 	struct tnode		*node;
 	unsigned		 rights;	/* PROTO_R_* */
+	char			 cn[];
 };
 
 struct tree {
 	struct htab		 nodes;		/* id -> struct tnode */
 	struct htab		 principals;	/* cn -> struct tprincipal */
-	struct tnode		**roots;	/* the police units */
+	struct tnode		**roots;	/* the police units, by id */
 	size_t			 nroots;
 	size_t			 nnodes;
 	size_t			 nprincipals;
 	uint64_t		 gen;		/* Redis tree-gen it came from */
+	int			 step;		/* finish or free: the pass in progress */
+	size_t			 slot;		/* and where in the table it is */
 };
 
 struct tree	*tree_new(void);
 void		 tree_free(struct tree *);
+/* Free t a slice at a time: 1 when it is gone, 0 if more is left. */
+int		 tree_free_step(struct tree *, size_t budget);
+/* A node whose parent is linked by tree_finish; -1 and err if bad. */
 int		 tree_add_node(struct tree *, const char *id, const char *name,
 		    const char *tier, const char *parent, char *err, size_t);
 int		 tree_add_principal(struct tree *, const char *cn,
 		    const char *node, const char *rights, char *err, size_t);
-/* Link parents and children, check tiers, count receivers. */
+/* Link parents and children, check tiers, sort, count receivers. */
 int		 tree_finish(struct tree *, char *err, size_t);
+/*
+ * The same a slice at a time: at most about budget nodes a call; 1 when
+ * done, 0 if more is left, -1 (err) if the tree is not valid.
+ */
+int		 tree_finish_step(struct tree *, size_t budget, char *err,
+		    size_t);
+/*
+ * Apply a diff (merged tree-diff:{g} hashes: "n:ID" / "p:CN" -> value,
+ * "" for gone) to t in place, now generation gen, then tell the swap
+ * hook with old == new.  Nothing changes and -1 (err) if the result
+ * would not be a valid tree.  See tree.c for what the hook can rely on.
+ */
+int		 tree_apply(struct tree *, const struct htab *diff,
+		    uint64_t gen, char *err, size_t);
+/* For tree_diff.c: objects made and freed as tree.c does. */
+struct tnode	*tree_node_make(const char *id, const char *name, int tier,
+		    const char *parent);
+const char	*tree_node_parent_id(const struct tnode *);
+void		 tree_node_destroy(struct tnode *);
+struct tprincipal *tree_principal_make(const char *cn, struct tnode *,
+		    unsigned rights);
+/* Call the swap hook (tree_load.c, on a swap). */
+void		 tree_swapped(struct tree *old, struct tree *new);
 struct tnode	*tree_node(const struct tree *, const char *id);
 struct tprincipal *tree_principal(const struct tree *, const char *cn);
 /* 1 if anc is n or one of n's ancestors. */
@@ -98,13 +132,23 @@ int		 tree_depth(const struct tnode *);
 /* n's path from its police root, "a/b/c" (as wuzha:path: URIs say). */
 const char	*tree_path_str(const struct tnode *, char *buf, size_t len);
 const char	*tree_tier_name(int);
-/* Load the tree from Redis and swap it in; done(0|-1) when finished. */
+int		 tree_tier_parse(const char *, size_t len);
+/*
+ * tree_load.c: load the tree from Redis without blocking, and swap it
+ * in; done(0|-1) when finished.  A tree-gen a few generations on is
+ * applied as a diff instead.
+ */
 void		 tree_load(void (*done)(int ok));
-/* fn(old, new) on every swap, before old is freed. */
+/*
+ * fn(old, new) on every swap, before old is freed; after a diff applied
+ * in place, fn(t, t) (see tree_apply).
+ */
 void		 tree_set_swap_hook(void (*fn)(struct tree *old,
 		    struct tree *new));
 /* Poll tree-gen; reload if it moved. */
 void		 tree_refresh(void);
+/* Free what is left of old trees at exit. */
+void		 tree_load_free(void);
 
 /* --- blob: bytes serialised once, shared by many connections ----------- */
 

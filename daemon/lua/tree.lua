@@ -1,21 +1,14 @@
 -- SPDX-License-Identifier: ISC
--- The tree, for wuzhad's cache.
--- Returns { gen, {id, name, tier, parent, ...}, {cn, node, rights, ...} }.
+-- Where the tree stands, for wuzhad's loader: a handful of O(1) reads,
+-- so that the loader can decide how to read the tree and, once it has
+-- stepped through it with HSCAN, whether what it read is one generation.
+-- Returns { gen, locked, nodes, principals, old }: tree-gen (0 if none),
+-- 1 if an import holds tree-import, the sizes of tree-nodes and
+-- tree-principals, 1 if the layout before them (the set "nodes") is
+-- still there.
 --@arg prefix
 local P = ARG.prefix
 local gen = tonumber(redis.call('GET', P .. 'tree-gen') or '0')
-local nodes, prin = {}, {}
-for _, id in ipairs(redis.call('SMEMBERS', P .. 'nodes')) do
-  local h = redis.call('HMGET', P .. 'node:' .. id, 'name', 'tier', 'parent')
-  nodes[#nodes + 1] = id
-  nodes[#nodes + 1] = h[1] or ''
-  nodes[#nodes + 1] = h[2] or ''
-  nodes[#nodes + 1] = h[3] or ''
-end
-for _, cn in ipairs(redis.call('SMEMBERS', P .. 'principals')) do
-  local h = redis.call('HMGET', P .. 'principal:' .. cn, 'node', 'rights')
-  prin[#prin + 1] = cn
-  prin[#prin + 1] = h[1] or ''
-  prin[#prin + 1] = h[2] or ''
-end
-return {gen, nodes, prin}
+return {gen, redis.call('EXISTS', P .. 'tree-import'),
+  redis.call('HLEN', P .. 'tree-nodes'), redis.call('HLEN', P .. 'tree-principals'),
+  redis.call('EXISTS', P .. 'nodes')}

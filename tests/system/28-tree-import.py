@@ -12,15 +12,14 @@ import pytest
 import harness
 
 
-TREE_KEYS = ("node:", "children:", "members:", "principal:")
+TREE_KEYS = ("tree-nodes", "tree-principals")
 
 
 def tree_state(env, prefix):
     """The tree's keys under prefix, as {name: contents}."""
     r = harness.Redis(env.redis_sock, prefix)
     try:
-        return {k: v for k, v in r.dump().items()
-                if k in ("nodes", "principals") or k.startswith(TREE_KEYS)}
+        return {k: v for k, v in r.dump().items() if k in TREE_KEYS}
     finally:
         r.close()
 

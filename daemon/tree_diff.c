@@ -177,17 +177,22 @@ td_check_cb(void *v, void *arg)
 		/*
 		 * A police unit that comes or moves under another would need
 		 * the whole tree's nesting checked (depth, cycles): the full
-		 * load does that, so such a diff is left to it.
+		 * load does that, so such a diff is left to it.  One that stays
+		 * where it was (a new name) changes no nesting.
 		 */
-		if (*parent != '\0' && tier == PROTO_TIER_POLICE) {
+		x = tree_node(c->t, id);
+		if (*parent != '\0' && tier == PROTO_TIER_POLICE &&
+		    (x == NULL || x->tier != PROTO_TIER_POLICE ||
+		    x->parent == NULL || strcmp(x->parent->id, parent) != 0)) {
 			snprintf(c->err, c->errlen, "police unit %s comes under "
 			    "%s, which only a full load checks", id, parent);
 			c->failed = 1;
 			return;
 		}
-		if ((*parent == '\0') != (tier == PROTO_TIER_POLICE) ||
+		if ((*parent == '\0' && tier != PROTO_TIER_POLICE) ||
 		    (*parent != '\0' && (td_final(c->t, c->d, parent, &pt) != 1 ||
-		    pt + 1 != tier))) {
+		    (pt + 1 != tier && !(pt == PROTO_TIER_POLICE &&
+		    tier == PROTO_TIER_POLICE))))) {
 			snprintf(c->err, c->errlen, "node %s: a %s cannot sit "
 			    "under \"%s\"", id, tree_tier_name(tier), parent);
 			c->failed = 1;

@@ -121,6 +121,73 @@ def test_diff_and_full_reload_give_the_tree_of_a_fresh_start(env):
     assert dict(fresh[0])["school-b"] == 9
 
 
+def _province(cities):
+    t = harness.Tree()
+    t.node("sd", "police", name="省公安厅")
+    t.principal("prov-officer", "sd", "issue", "observe")
+    for city in cities:
+        t.node(city, "police", "sd", name=city + "市公安局")
+        school = t.node(city + "-s0", "school", city)
+        dept = t.node(school + "-d0", "department", school)
+        for c in range(2):
+            cls = t.node("%s-c%d" % (dept, c), "class", dept)
+            t.principal("adv-%s-%d" % (city, c), cls, "receive")
+    return t
+
+
+def _targeted(env, tree, root="sd"):
+    aid, _, targeted = env.publish("prov-officer", root)
+    r = env.ctl("prov-officer", "status", aid, "--depth", "all", "--json")
+    assert r.rc == 0, r
+    rows = {n["node"]: n["targeted"] for line in r.out.splitlines()
+            for n in json.loads(line)["nodes"]}
+    assert rows == {n["id"]: len(tree.receivers(n["id"]))
+                    for n in tree.nodes}, rows
+    return targeted
+
+
+def test_a_province_follows_diffs_and_a_new_city_by_a_full_load(private_env):
+    env = private_env
+    tree = _province(["jn", "qd"])
+    env.setup(tree=tree, log_level="info")
+    assert _targeted(env, tree) == 4
+    gen = int(env.redis.get("tree-gen"))
+    # A class below a city under the province: the diff applies.
+    tree.node("jn-s0-d0-c9", "class", "jn-s0-d0")
+    tree.principal("adv-jn-9", "jn-s0-d0-c9", "receive")
+    env.set_tree(tree)
+    mark = len(env.daemon.log())
+    env.import_tree()
+    env.daemon.wait_log(r"generation %d: \d+ nodes, \d+ principals "
+                        r"\(a diff of \d+\)" % (gen + 1), timeout=15,
+                        start=mark)
+    assert _targeted(env, tree) == 5
+    # A city renamed, the province renamed: still a diff.
+    for n in tree.nodes:
+        if n["id"] in ("sd", "qd"):
+            n["name"] += "（新）"
+    env.set_tree(tree)
+    mark = len(env.daemon.log())
+    env.import_tree()
+    env.daemon.wait_log(r"generation %d: .*\(a diff of \d+\)" % (gen + 2),
+                        timeout=15, start=mark)
+    # A new city under the province: its nesting is checked by a full load.
+    tree.node("yt", "police", "sd", name="yt市公安局")
+    tree.node("yt-s0", "school", "yt")
+    tree.node("yt-s0-d0", "department", "yt-s0")
+    tree.node("yt-s0-d0-c0", "class", "yt-s0-d0")
+    tree.principal("adv-yt-0", "yt-s0-d0-c0", "receive")
+    env.set_tree(tree)
+    mark = len(env.daemon.log())
+    env.import_tree()
+    env.daemon.wait_log(r"generation %d: \d+ nodes, \d+ principals "
+                        r"\(a full load\)" % (gen + 3), timeout=15,
+                        start=mark)
+    assert "comes under sd, which only a full load checks" in \
+        env.daemon.log()[mark:]
+    assert _targeted(env, tree) == 6
+
+
 def _wide_tree(schools, depts, classes, agents=0, prefix="w"):
     t = harness.Tree()
     t.node("jn-police", "police")

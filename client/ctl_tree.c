@@ -775,8 +775,10 @@ ctl_export_sort(struct ctl_export *x)
 {
 	size_t	i, j;
 
-	qsort(x->nodes, x->nnodes, sizeof(*x->nodes), ctl_node_cmp);
-	qsort(x->prs, x->nprs, sizeof(*x->prs), ctl_principal_cmp);
+	if (x->nnodes > 1)
+		qsort(x->nodes, x->nnodes, sizeof(*x->nodes), ctl_node_cmp);
+	if (x->nprs > 1)
+		qsort(x->prs, x->nprs, sizeof(*x->prs), ctl_principal_cmp);
 	for (i = j = 0; i < x->nnodes; i++) {
 		if (j > 0 && strcmp(x->nodes[j - 1].id, x->nodes[i].id) == 0) {
 			free(x->nodes[i].name);
@@ -896,7 +898,8 @@ ctl_sorted_names(const void *v, size_t n, size_t sz, size_t off)
 	}
 	for (i = 0; i < n; i++)
 		out[i] = (const char *)v + i * sz + off;
-	qsort(out, n, sizeof(*out), ctl_cmp_str);
+	if (n > 1)
+		qsort(out, n, sizeof(*out), ctl_cmp_str);
 	return out;
 }
 
@@ -1268,8 +1271,10 @@ ctl_diff_prior(struct ctl_redis *r, struct ctl_diff *d,
 	pr.nhave = d->n;
 	if ((pr.have = calloc(d->n + 1, sizeof(*pr.have))) == NULL)
 		exit(CTL_FAIL);
-	memcpy(pr.have, d->f, d->n * sizeof(*pr.have));
-	qsort(pr.have, pr.nhave, sizeof(*pr.have), ctl_cmp_str);
+	if (d->n > 0)
+		memcpy(pr.have, d->f, d->n * sizeof(*pr.have));
+	if (pr.nhave > 1)
+		qsort(pr.have, pr.nhave, sizeof(*pr.have), ctl_cmp_str);
 	rc = ctl_scan(r, "HSCAN", key, ctl_prior_cb, &pr);
 	free(pr.have);
 	return rc;
@@ -1614,7 +1619,8 @@ ctl_export_order(struct ctl_export *x, struct conf_tree *t)
 	}
 	for (i = 0; i < x->nnodes; i++)
 		by_parent[i] = &x->nodes[i];
-	qsort(by_parent, x->nnodes, sizeof(*by_parent), ctl_child_cmp);
+	if (x->nnodes > 1)
+		qsort(by_parent, x->nnodes, sizeof(*by_parent), ctl_child_cmp);
 	/* Roots have parent "", so they sort first; push them reversed. */
 	last = ctl_first_child(by_parent, x->nnodes, "");
 	while (last < x->nnodes && by_parent[last]->parent[0] == '\0')

@@ -34,6 +34,7 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include "clock.h"
 #include "log.h"
 #include "wuzhad.h"
 
@@ -70,6 +71,16 @@ struct conn {
 };
 
 static struct conn_list	 conns = TAILQ_HEAD_INITIALIZER(conns);
+
+/* A recheck of certificates after a reload (conn_recheck_certs). */
+#define RECHECK_SLICE_US	5000
+
+static struct {
+	struct event	*ev;
+	struct conn	*next;
+	size_t		 checked, closed, turns;
+	uint64_t	 start_us, longest_us;
+} certcheck;
 static struct conn_list	 reaplist = TAILQ_HEAD_INITIALIZER(reaplist);
 static struct event	*reap_ev;
 static uint64_t		 conn_next_id = 1;
@@ -608,6 +619,8 @@ conn_destroy(struct conn *c)
 		conn_set_state(c, CONN_S_CLOSING);
 	conn_link(c, 0);
 	conn_ops->closed(c);
+	if (certcheck.next == c)
+		certcheck.next = TAILQ_NEXT(c, all);
 	TAILQ_REMOVE(&conns, c, all);
 	conn_n--;
 	conn_host_add(c->host, -1);
@@ -922,27 +935,61 @@ conn_cert_valid(struct conn *c, char *why, size_t whylen)
 	return ok == 1 ? 0 : -1;
 }
 
-void
-conn_recheck_certs(void)
-{
-	struct conn	*c, *next;
-	char		 why[128];
-	size_t		 n = 0;
+/*
+ * After a reload that changed the CA or CRL, every connection's
+ * certificate is checked again, in slices of RECHECK_SLICE_US, so that
+ * 10,000 verifications (about a second) do not hold the loop.  The
+ * cursor is the next connection to check; conn_destroy moves it on when
+ * it takes that one out.  A reload during a recheck starts it again.
+ */
 
-	for (c = TAILQ_FIRST(&conns); c != NULL; c = next) {
-		next = TAILQ_NEXT(c, all);
+static void
+conn_recheck_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct conn	*c;
+	char		 why[128];
+	uint64_t	 t0 = mono_us(), d;
+
+	certcheck.turns++;
+	while ((c = certcheck.next) != NULL && mono_us() - t0 < RECHECK_SLICE_US) {
+		certcheck.next = TAILQ_NEXT(c, all);
 		if (c->state == CONN_S_HANDSHAKE || c->state == CONN_S_CLOSING ||
 		    c->ssl == NULL)
 			continue;
+		certcheck.checked++;
 		if (conn_cert_valid(c, why, sizeof(why)) == 0)
 			continue;
 		conn_fail(c, PROTO_E_REVOKED, "certificate no longer accepted: "
 		    "%s", why);
-		n++;
+		certcheck.closed++;
 	}
-	if (n > 0)
-		log_notice("reload: closed %zu connections whose certificates "
-		    "are no longer accepted", n);
+	if ((d = mono_us() - t0) > certcheck.longest_us)
+		certcheck.longest_us = d;
+	if (certcheck.next != NULL) {
+		event_active(certcheck.ev, EV_TIMEOUT, 0);
+		return;
+	}
+	log_notice("reload: %zu certificate%s checked again against the new "
+	    "CA and CRL in %llu ms (%zu turn%s, the longest %.1f ms); %zu "
+	    "connection%s closed", certcheck.checked,
+	    certcheck.checked == 1 ? "" : "s",
+	    (unsigned long long)((mono_us() - certcheck.start_us) / 1000),
+	    certcheck.turns, certcheck.turns == 1 ? "" : "s",
+	    (double)certcheck.longest_us / 1000.0, certcheck.closed,
+	    certcheck.closed == 1 ? "" : "s");
+}
+
+void
+conn_recheck_certs(void)
+{
+	if (certcheck.ev == NULL && (certcheck.ev = event_new(wz->base, -1, 0,
+	    conn_recheck_cb, NULL)) == NULL)
+		fatalx("conn: event_new");
+	certcheck.next = TAILQ_FIRST(&conns);
+	certcheck.checked = certcheck.closed = certcheck.turns = 0;
+	certcheck.start_us = mono_us();
+	certcheck.longest_us = 0;
+	event_active(certcheck.ev, EV_TIMEOUT, 0);
 }
 
 /*
@@ -1325,5 +1372,9 @@ conn_free_all(void)
 	if (reap_ev != NULL)
 		event_free(reap_ev);
 	reap_ev = NULL;
+	if (certcheck.ev != NULL)
+		event_free(certcheck.ev);
+	certcheck.ev = NULL;
+	certcheck.next = NULL;
 	htab_clear(&conn_hosts, NULL);
 }

@@ -257,7 +257,8 @@ reload(void)
 	struct conf_wuzhad	*conf, *old;
 	SSL_CTX			*ctx;
 	char			 err[CONF_ERR_MAX];
-	int			 level;
+	unsigned char		 md[TLS_TRUST_DIGEST_LEN];
+	int			 level, same;
 
 	log_notice("SIGHUP: reloading %s", wz->conf_path);
 	if ((conf = conf_wuzhad_load(wz->conf_path, err, sizeof(err))) == NULL) {
@@ -271,6 +272,10 @@ reload(void)
 		conf_wuzhad_free(conf);
 		return;
 	}
+	/* The same CA and CRL accept the same certificates. */
+	same = wz->trust_md_ok && tls_trust_digest(conf, md) == 0 &&
+	    memcmp(md, wz->trust_md, sizeof(md)) == 0;
+	wz->trust_md_ok = tls_trust_digest(conf, wz->trust_md) == 0;
 	old = wz->conf;
 	reload_keep(old, conf);
 	wz->conf = conf;
@@ -281,9 +286,11 @@ reload(void)
 	wz->ca_store = SSL_CTX_get_cert_store(ctx);
 	if (!wz->debug && (level = log_level_parse(conf->log_level)) != -1)
 		log_setlevel(level);
-	conn_recheck_certs();
-	log_notice("reload: configuration, certificates%s applied",
-	    conf->tls.crl != NULL ? " and CRL" : "");
+	if (!same)
+		conn_recheck_certs();
+	log_notice("reload: configuration, certificates%s applied%s",
+	    conf->tls.crl != NULL ? " and CRL" : "", same ? " (CA and CRL "
+	    "unchanged: connections kept as they are)" : "");
 	if (wz->listening)
 		tree_load(NULL);
 }
@@ -353,6 +360,7 @@ main(int argc, char *argv[])
 		}
 		fatalx("TLS setup failed");
 	}
+	wz->trust_md_ok = tls_trust_digest(wz->conf, wz->trust_md) == 0;
 	wz->ca_store = SSL_CTX_get_cert_store(wz->ssl_ctx);
 	if (check) {
 		printf("%s: configuration OK\n", wz->conf_path);

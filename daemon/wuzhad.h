@@ -34,6 +34,8 @@ struct wuzhad {
 	struct conf_wuzhad	*conf;
 	SSL_CTX			*ssl_ctx;
 	X509_STORE		*ca_store;	/* CA (+CRL), owned by ssl_ctx */
+	unsigned char		 trust_md[32];	/* tls_trust_digest of them */
+	int			 trust_md_ok;	/* trust_md is set */
 	struct tree		*tree;		/* current tree, never NULL once up */
 	int			 listening;
 	int			 stopping;
@@ -265,6 +267,9 @@ int		 listener_starved(void);	/* accept fails for lack of fds */
 /* --- tls.c ------------------------------------------------------------- */
 
 SSL_CTX		*tls_server_ctx(const struct conf_wuzhad *);
+#define TLS_TRUST_DIGEST_LEN	32
+int		 tls_trust_digest(const struct conf_wuzhad *,
+		    unsigned char[TLS_TRUST_DIGEST_LEN]);
 /* The CN of the peer's certificate, checked for syntax; -1 if none/bad. */
 int		 tls_peer_cn(SSL *, char *cn, size_t);
 

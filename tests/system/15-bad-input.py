@@ -722,7 +722,9 @@ def test_crl_reload_closes_the_revoked_principal_and_refuses_it(env):
         assert "revoked" in msg["text"], msg
         gone, _ = victim.wait_closed(timeout=10)
         assert gone
-        env.daemon.wait_log(r"closed 1 connections whose certificates",
+        env.daemon.wait_log(r"reload: 2 certificates checked again against "
+                            r"the new CA and CRL in \d+ ms \(\d+ turns?, "
+                            r"the longest [\d.]+ ms\); 1 connection closed",
                             start=mark)
         # The others stay.
         keep.send_raw(wp.ping(11))
@@ -732,6 +734,14 @@ def test_crl_reload_closes_the_revoked_principal_and_refuses_it(env):
         assert _tls_refused(env, crt, key)
         env.daemon.wait_log(r"tls handshake failed: certificate refused: "
                             r"certificate revoked", start=mark)
+        # A reload with the same CA and CRL checks nothing again.
+        mark = len(env.daemon.log())
+        env.daemon.proc.send_signal(signal.SIGHUP)
+        env.daemon.wait_log(r"reload: configuration, certificates and CRL "
+                            r"applied \(CA and CRL unchanged", start=mark)
+        assert "checked again" not in env.daemon.log()[mark:]
+        keep.send_raw(wp.ping(12))
+        assert keep.expect(wp.PONG)["nonce"] == 12
     finally:
         victim.close()
         keep.close()

@@ -9,9 +9,10 @@
  * (conn_presence); when each principal's agent last came or went comes
  * from the `seen` hash, which conn.c writes at every connect and
  * disconnect.  The list is paged (a city's root has 150,000 principals):
- * the answer gives how many there are below the node and how many are
- * online now, walked in memory, and the principals of one page, from
- * `offset`, whose `seen` times come in one HMGET of that page only.
+ * the answer gives how many there are below the node (a count the tree
+ * keeps) and how many are online now (from the connections), and the
+ * principals of one page, from `offset`, found by counts without walking
+ * what comes before, whose `seen` times come in one HMGET of that page.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -58,39 +59,20 @@ agents_cn_cmp(const void *x, const void *y)
 	return strcmp(a->cn, b->cn);
 }
 
-/* Collect the principals of one node, by CN, in tree order. */
+/* Add the principals of n, by CN, from ar->skip on, to the page. */
 static void
-agents_collect_cb(struct tnode *n, int depth, void *arg)
+agents_list_node(struct agentsreq *ar, const struct tnode *n)
 {
-	struct agentsreq	 *ar = arg;
 	struct tprincipal	**v;
-	uint64_t		  since;
 	size_t			  i;
 	void			 *nv;
 
-	(void)depth;
-	if (n->nmembers == 0)
-		return;
-	ar->total += (uint32_t)n->nmembers;
-	for (i = 0; i < n->nmembers; i++)
-		if (conn_presence(n->members[i], &since) > 0)
-			ar->online++;
-	/* Wholly before the page, or after it: counted, not listed. */
-	if (ar->skip >= n->nmembers) {
-		ar->skip -= (uint32_t)n->nmembers;
-		return;
-	}
-	if (ar->n >= AGENTS_PAGE)
-		return;
 	if ((v = calloc(n->nmembers, sizeof(*v))) == NULL)
 		fatal("agents");
 	memcpy(v, n->members, n->nmembers * sizeof(*v));
-	qsort(v, n->nmembers, sizeof(*v), agents_cn_cmp);
-	for (i = 0; i < n->nmembers && ar->n < AGENTS_PAGE; i++) {
-		if (ar->skip > 0) {
-			ar->skip--;
-			continue;
-		}
+	if (n->nmembers > 1)
+		qsort(v, n->nmembers, sizeof(*v), agents_cn_cmp);
+	for (i = ar->skip; i < n->nmembers && ar->n < AGENTS_PAGE; i++) {
 		if (ar->n == ar->cap) {
 			ar->cap = ar->cap ? ar->cap * 2 : 16;
 			if ((nv = reallocarray(ar->cns, ar->cap,
@@ -111,7 +93,33 @@ agents_collect_cb(struct tnode *n, int depth, void *arg)
 		ar->rights[ar->n] = (uint8_t)v[i]->rights;
 		ar->n++;
 	}
+	ar->skip = 0;
 	free(v);
+}
+
+/*
+ * One page of the principals under n, in pre-order by node (children by
+ * id) and by CN within a node.  A subtree wholly before the page is
+ * passed over by its count (tnode.principals), so a page costs the path
+ * down to it and its own nodes, not the tree before it.
+ */
+static void
+agents_page(struct agentsreq *ar, const struct tnode *n)
+{
+	uint32_t	i;
+
+	if (ar->n >= AGENTS_PAGE)
+		return;
+	if (ar->skip >= n->principals) {
+		ar->skip -= n->principals;
+		return;
+	}
+	if (ar->skip >= n->nmembers)
+		ar->skip -= n->nmembers;
+	else
+		agents_list_node(ar, n);
+	for (i = 0; i < n->nchildren && ar->n < AGENTS_PAGE; i++)
+		agents_page(ar, n->children[i]);
 }
 
 /* The `seen` times are in: answer with the list. */
@@ -216,7 +224,9 @@ agents_handle(struct conn *c, const uint8_t *p, size_t len)
 	ar->c = c;
 	strlcpy(ar->root, root->id, sizeof(ar->root));
 	ar->skip = ar->offset = rq.offset;
-	tree_walk(root, agents_collect_cb, ar);
+	ar->total = root->principals;
+	ar->online = conn_online_below(root);
+	agents_page(ar, root);
 	if (ar->n == 0) {
 		/* Nobody there: nothing to ask Redis. */
 		redisReply none;

@@ -281,6 +281,25 @@ conn_presence(const struct tprincipal *p, uint64_t *since)
 	return n;
 }
 
+uint32_t
+conn_online_below(const struct tnode *root)
+{
+	struct conn	*c, *o;
+	uint32_t	 n = 0;
+
+	TAILQ_FOREACH(c, &conns, all) {
+		if (!c->in_node || !tree_covers(root, c->p->node))
+			continue;
+		/* A principal with several agents counts once, at its first. */
+		TAILQ_FOREACH(o, &c->p->node->agents, at_node)
+			if (o == c || strcmp(o->cn, c->cn) == 0)
+				break;
+		if (o == c)
+			n++;
+	}
+	return n;
+}
+
 /* What sits above the transport: set once by main.c (conn_set_ops). */
 static const struct conn_ops	*conn_ops;
 

@@ -357,16 +357,22 @@ tree_depth_cb(void *v, void *arg)
 	}
 }
 
-/* n and the principals at it that receive count in n and above. */
-static void
-tree_count_up(struct tnode *n, uint32_t nodes, uint32_t receivers, int sub)
+/*
+ * Add (or, with sub, take) nodes, principals and receivers to the counts
+ * of n and of each node above it.
+ */
+void
+tree_count_up(struct tnode *n, uint32_t nodes, uint32_t prins,
+    uint32_t receivers, int sub)
 {
 	for (; n != NULL; n = n->parent) {
 		if (sub) {
 			n->size -= nodes;
+			n->principals -= prins;
 			n->receivers -= receivers;
 		} else {
 			n->size += nodes;
+			n->principals += prins;
 			n->receivers += receivers;
 		}
 	}
@@ -396,7 +402,7 @@ tree_alloc_cb(void *v, void *arg)
 	n->nchildren = 0;
 	if (n->parent == NULL)
 		TREE_PUSH(f->t->roots, f->t->nroots, n);
-	tree_count_up(n, 1, tree_receivers_at(n), 0);
+	tree_count_up(n, 1, n->nmembers, tree_receivers_at(n), 0);
 }
 
 static void

@@ -313,15 +313,6 @@ td_children(struct tree *t, struct tnode *n, int add)
 		t->nroots = cnt;
 }
 
-static void
-td_count_up(struct tnode *n, uint32_t nodes, uint32_t recv, int sub)
-{
-	for (; n != NULL; n = n->parent) {
-		n->size = sub ? n->size - nodes : n->size + nodes;
-		n->receivers = sub ? n->receivers - recv : n->receivers + recv;
-	}
-}
-
 /* Principals in the diff at nodes that stay: take them out. */
 static void
 td_prin_out_cb(void *v, void *arg)
@@ -333,8 +324,7 @@ td_prin_out_cb(void *v, void *arg)
 	if (e[0] != 'p' || (p = tree_principal(c->t, e + 2)) == NULL)
 		return;
 	td_members_del(p->node, p);
-	if (p->rights & PROTO_R_RECEIVE)
-		td_count_up(p->node, 0, 1, 1);
+	tree_count_up(p->node, 0, 1, (p->rights & PROTO_R_RECEIVE) != 0, 1);
 	htab_del(&c->t->principals, p->cn);
 	TD_PUSH(c->gone, c->ngone, p);
 }
@@ -387,8 +377,7 @@ td_prin_in_cb(void *v, void *arg)
 	p = tree_principal_make(e + 2, n, rights);
 	htab_put(&c->t->principals, p->cn, p);
 	TD_PUSH(n->members, n->nmembers, p);
-	if (rights & PROTO_R_RECEIVE)
-		td_count_up(n, 0, 1, 0);
+	tree_count_up(n, 0, 1, (rights & PROTO_R_RECEIVE) != 0, 0);
 }
 
 int
@@ -416,7 +405,8 @@ tree_apply(struct tree *t, const struct htab *d, uint64_t gen, char *err,
 	for (i = 0; i < c.ndrop; i++) {
 		x = c.drop[i];
 		if (x->parent == NULL || !(x->parent->flags & TN_DROP)) {
-			td_count_up(x->parent, x->size, x->receivers, 1);
+			tree_count_up(x->parent, x->size, x->principals,
+			    x->receivers, 1);
 			td_children(t, x, 0);
 		}
 	}
@@ -454,7 +444,7 @@ tree_apply(struct tree *t, const struct htab *d, uint64_t gen, char *err,
 		td_children(t, n, 1);
 	}
 	for (i = 0; i < c.nadd; i++)
-		td_count_up(c.add[i], 1, 0, 0);
+		tree_count_up(c.add[i], 1, 0, 0, 0);
 	for (i = 0; i < c.nagain; i++) {
 		p = c.again[i];
 		if ((n = tree_node(t, p->node->id)) == NULL)
@@ -462,8 +452,7 @@ tree_apply(struct tree *t, const struct htab *d, uint64_t gen, char *err,
 		p = tree_principal_make(p->cn, n, p->rights);
 		htab_put(&t->principals, p->cn, p);
 		TD_PUSH(n->members, n->nmembers, p);
-		if (p->rights & PROTO_R_RECEIVE)
-			td_count_up(n, 0, 1, 0);
+		tree_count_up(n, 0, 1, (p->rights & PROTO_R_RECEIVE) != 0, 0);
 	}
 	htab_foreach(d, td_prin_in_cb, &c);
 

@@ -65,6 +65,7 @@ struct tnode {
 	uint32_t		 nchildren;
 	uint32_t		 nmembers;
 	uint32_t		 receivers;	/* principals with receive, whole subtree */
+	uint32_t		 principals;	/* principals, whole subtree */
 	uint32_t		 size;		/* nodes in the subtree, itself included */
 	uint8_t			 tier;		/* enum proto_tier */
 	uint8_t			 flags;		/* tree.c's own marks */
@@ -114,6 +115,9 @@ int		 tree_finish_step(struct tree *, size_t budget, char *err,
  */
 int		 tree_apply(struct tree *, const struct htab *diff,
 		    uint64_t gen, char *err, size_t);
+/* Counts of n and its ancestors: add (or, with sub, take) these. */
+void		 tree_count_up(struct tnode *n, uint32_t nodes, uint32_t prins,
+		    uint32_t receivers, int sub);
 /* For tree_diff.c: objects made and freed as tree.c does. */
 struct tnode	*tree_node_make(const char *id, const char *name, int tier,
 		    const char *parent);
@@ -226,6 +230,11 @@ struct conn	*conn_first_at(struct tnode *);
 struct conn	*conn_next_at(struct conn *);
 /* Agents of p connected now, and the earliest connect time (ms). */
 unsigned	 conn_presence(const struct tprincipal *p, uint64_t *since);
+/*
+ * Principals at or below root with an agent connected now, from the
+ * connections (a walk of them, not of the tree).
+ */
+uint32_t	 conn_online_below(const struct tnode *root);
 /* Push blob to every ready agent with receive at or below root. */
 size_t		 conn_fanout(struct tnode *root, struct blob *);
 /* fn on every ready agent whose principal observes at n; how many. */

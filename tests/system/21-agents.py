@@ -265,6 +265,18 @@ def test_rows_past_the_frame_come_in_further_pages_all_counted(env):
         assert ag["offset"] == first
         assert [p["cn"] for p in ag["principals"]] == \
             order[first:first + len(ag["principals"])]
+        # A page may start anywhere: in a node, between subtrees, past
+        # the end; each starts where the whole list has that offset.
+        for k in range(len(order) + 2):
+            fs.send_raw(wp.encode(wp.AGENTS_REQ, **({"offset": k} if k
+                                                     else {})))
+            ag = fs.expect(wp.AGENTS)
+            got = [p["cn"] for p in ag["principals"]]
+            assert got == order[k:k + len(got)], (k, got)
+            assert ag["total"] == len(order) and ag["online"] == 1, ag
+            left = max(0, len(order) - k - len(got))
+            assert ag.get("omitted", 0) == left, ag
+            assert got or k >= len(order), k
     finally:
         fs.close()
 

@@ -62,8 +62,10 @@ def _view(env, tree):
             for n in json.loads(line)["nodes"]]
     r = env.ctl("officer-li", "agents", "--json")
     assert r.rc == 0, r
+    doc = json.loads(r.out)
     who = sorted((p["cn"], p.get("node"), tuple(p.get("rights") or ()))
-                 for p in json.loads(r.out)["principals"])
+                 for p in doc["principals"])
+    assert doc["total"] == len(tree.principals) == len(who), doc
     return rows, who
 
 

@@ -575,6 +575,8 @@ ctl_nodes_find(const struct ctl_nodes *x, const char *id)
 {
 	struct proto_status_node	key;
 
+	if (x->n == 0)
+		return NULL;
 	snprintf(key.node, sizeof(key.node), "%s", id);
 	return bsearch(&key, x->v, x->n, sizeof(*x->v), ctl_nodes_cmp);
 }

@@ -863,6 +863,8 @@ ctl_find_node(const struct ctl_export *x, const char *id)
 {
 	struct conf_node	 key;
 
+	if (x->nnodes == 0)
+		return NULL;
 	strlcpy(key.id, id, sizeof(key.id));
 	return bsearch(&key, x->nodes, x->nnodes, sizeof(*x->nodes),
 	    ctl_node_cmp);
@@ -873,6 +875,8 @@ ctl_find_principal(const struct ctl_export *x, const char *cn)
 {
 	struct conf_principal	 key;
 
+	if (x->nprs == 0)
+		return NULL;
 	strlcpy(key.cn, cn, sizeof(key.cn));
 	return bsearch(&key, x->prs, x->nprs, sizeof(*x->prs),
 	    ctl_principal_cmp);
@@ -1723,7 +1727,7 @@ ctl_node_path(const struct conf_node *byid, size_t n, const char *id,
 	int			 d = 0, w;
 
 	buf[0] = '\0';
-	while (id[0] != '\0' && d < PROTO_PATH_MAX) {
+	while (n > 0 && id[0] != '\0' && d < PROTO_PATH_MAX) {
 		snprintf(key.id, sizeof(key.id), "%s", id);
 		if ((hit = bsearch(&key, byid, n, sizeof(*byid),
 		    ctl_node_cmp)) == NULL)

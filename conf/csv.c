@@ -392,7 +392,8 @@ csv_advisor(struct csv_add *a, const char *cn, const char *cls)
 		return csv_error(a->c, "advisor: invalid CN %s (want "
 		    "[A-Za-z0-9._-]{1,64})", q);
 	}
-	if (bsearch(cn, a->cns, a->ncns, sizeof(*a->cns), csv_cmp_cn))
+	if (a->ncns > 0 &&
+	    bsearch(cn, a->cns, a->ncns, sizeof(*a->cns), csv_cmp_cn))
 		return csv_error(a->c, "advisor %s is a principal of the tree "
 		    "file already", cn);
 	if (a->t->nprincipals == CONF_PRINCIPALS_MAX)

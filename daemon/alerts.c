@@ -409,9 +409,11 @@ alerts_expire(void)
 	free(ec.dead);
 }
 
-/* --- loading at start -------------------------------------------------- */
+/* --- loading at start, and catching up after Redis came back ---------- */
 
-static void	(*alerts_load_done)(int);
+struct alerts_load_req {
+	void	(*done)(int);	/* NULL for a catch-up */
+};
 
 /*
  * Groups of the record (ALERT_REC_FIELDS) then {seq, reminded, escalated,
@@ -421,18 +423,22 @@ static void	(*alerts_load_done)(int);
 static void
 alerts_loaded_cb(redisReply *r, void *arg)
 {
-	void		(*done)(int) = alerts_load_done;
-	struct alert_rec  rec;
-	struct alert	 *a;
-	redisReply	**e, **x;
-	size_t		  i, n = 0;
+	struct alerts_load_req	 *lr = arg;
+	void			(*done)(int) = lr->done;
+	struct alert_rec	  rec;
+	struct alert		 *a;
+	struct tnode		 *target;
+	redisReply		**e, **x;
+	size_t			  i, n = 0, pushed;
 
-	alerts_load_done = NULL;
+	free(lr);
 	if (r == NULL || r->type != REDIS_REPLY_ARRAY ||
 	    r->elements % ALERTS_GROUP != 0) {
-		log_warnx("alerts: load failed: %s", r && r->type ==
-		    REDIS_REPLY_ERROR ? r->str : "bad or no reply");
-		done(-1);
+		log_warnx("alerts: %s failed: %s", done != NULL ? "load" :
+		    "catch-up", r && r->type == REDIS_REPLY_ERROR ? r->str :
+		    "bad or no reply");
+		if (done != NULL)
+			done(-1);
 		return;
 	}
 	for (i = 0; i < r->elements; i += ALERTS_GROUP) {
@@ -455,25 +461,54 @@ alerts_loaded_cb(redisReply *r, void *arg)
 		a->reminded = (uint32_t)strtoul(x[1]->str, NULL, 10);
 		a->escalated = atoi(x[2]->str) != 0;
 		n++;
+		if (done != NULL)
+			continue;
+		/*
+		 * Live in Redis, unknown here: its store ran, but the reply
+		 * was lost with the link (the issuer was told 501).  The
+		 * agents connected all along get it now.
+		 */
+		pushed = 0;
+		if ((target = tree_node(wz->tree, a->r.target)) != NULL)
+			pushed = conn_fanout(target, a->frame);
+		log_notice("alert %s seq %" PRIu64 ": live in Redis but not "
+		    "known here (its store's reply was lost): %zu pushed now",
+		    a->r.id, a->seq, pushed);
 	}
-	log_info("alerts: %zu live alerts loaded", n);
-	done(0);
+	if (done != NULL) {
+		log_info("alerts: %zu live alerts loaded", n);
+		done(0);
+	} else if (n > 0)
+		log_info("alerts: caught up on %zu live alerts", n);
+}
+
+static void
+alerts_read(void (*done)(int))
+{
+	struct alerts_load_req	*lr;
+	const char		*argv[LUA_ALERTS_ARGS];
+	char			 now[32];
+
+	if ((lr = calloc(1, sizeof(*lr))) == NULL)
+		fatal("alerts_load");
+	lr->done = done;
+	snprintf(now, sizeof(now), "%" PRIu64, now_ms());
+	argv[LUA_ALERTS_PREFIX] = store_key("%s", "");
+	argv[LUA_ALERTS_NOW] = now;
+	if (store_eval(STORE_LUA_ALERTS, LUA_ALERTS_ARGS, argv, NULL,
+	    alerts_loaded_cb, lr) == -1)
+		alerts_loaded_cb(NULL, lr);	/* Redis is down */
 }
 
 void
 alerts_load(void (*done)(int))
 {
-	const char	*argv[LUA_ALERTS_ARGS];
-	char		 now[32];
+	alerts_read(done);
+}
 
-	snprintf(now, sizeof(now), "%" PRIu64, now_ms());
-	argv[LUA_ALERTS_PREFIX] = store_key("%s", "");
-	argv[LUA_ALERTS_NOW] = now;
-	alerts_load_done = done;
-	if (store_eval(STORE_LUA_ALERTS, LUA_ALERTS_ARGS, argv, NULL,
-	    alerts_loaded_cb, NULL) == -1) {
-		alerts_load_done = NULL;
-		done(-1);
-	}
+void
+alerts_catch_up(void)
+{
+	alerts_read(NULL);
 }
 

@@ -183,8 +183,10 @@ store_ready(int first)
 {
 	if (!wz->listening)
 		start_chain();
-	else
+	else {
 		tree_refresh();
+		alerts_catch_up();
+	}
 }
 
 static void
@@ -257,8 +259,7 @@ reload(void)
 	struct conf_wuzhad	*conf, *old;
 	SSL_CTX			*ctx;
 	char			 err[CONF_ERR_MAX];
-	unsigned char		 md[TLS_TRUST_DIGEST_LEN];
-	int			 level, same;
+	int			 level;
 
 	log_notice("SIGHUP: reloading %s", wz->conf_path);
 	if ((conf = conf_wuzhad_load(wz->conf_path, err, sizeof(err))) == NULL) {
@@ -272,10 +273,6 @@ reload(void)
 		conf_wuzhad_free(conf);
 		return;
 	}
-	/* The same CA and CRL accept the same certificates. */
-	same = wz->trust_md_ok && tls_trust_digest(conf, md) == 0 &&
-	    memcmp(md, wz->trust_md, sizeof(md)) == 0;
-	wz->trust_md_ok = tls_trust_digest(conf, wz->trust_md) == 0;
 	old = wz->conf;
 	reload_keep(old, conf);
 	wz->conf = conf;
@@ -286,11 +283,13 @@ reload(void)
 	wz->ca_store = SSL_CTX_get_cert_store(ctx);
 	if (!wz->debug && (level = log_level_parse(conf->log_level)) != -1)
 		log_setlevel(level);
-	if (!same)
-		conn_recheck_certs();
-	log_notice("reload: configuration, certificates%s applied%s",
-	    conf->tls.crl != NULL ? " and CRL" : "", same ? " (CA and CRL "
-	    "unchanged: connections kept as they are)" : "");
+	/*
+	 * Even the same CA and CRL may refuse now what they accepted: a
+	 * certificate expires.  So every connection is checked, in slices.
+	 */
+	conn_recheck_certs();
+	log_notice("reload: configuration, certificates%s applied",
+	    conf->tls.crl != NULL ? " and CRL" : "");
 	if (wz->listening)
 		tree_load(NULL);
 }
@@ -360,7 +359,6 @@ main(int argc, char *argv[])
 		}
 		fatalx("TLS setup failed");
 	}
-	wz->trust_md_ok = tls_trust_digest(wz->conf, wz->trust_md) == 0;
 	wz->ca_store = SSL_CTX_get_cert_store(wz->ssl_ctx);
 	if (check) {
 		printf("%s: configuration OK\n", wz->conf_path);

@@ -34,8 +34,6 @@ struct wuzhad {
 	struct conf_wuzhad	*conf;
 	SSL_CTX			*ssl_ctx;
 	X509_STORE		*ca_store;	/* CA (+CRL), owned by ssl_ctx */
-	unsigned char		 trust_md[32];	/* tls_trust_digest of them */
-	int			 trust_md_ok;	/* trust_md is set */
 	struct tree		*tree;		/* current tree, never NULL once up */
 	int			 listening;
 	int			 stopping;
@@ -276,9 +274,6 @@ int		 listener_starved(void);	/* accept fails for lack of fds */
 /* --- tls.c ------------------------------------------------------------- */
 
 SSL_CTX		*tls_server_ctx(const struct conf_wuzhad *);
-#define TLS_TRUST_DIGEST_LEN	32
-int		 tls_trust_digest(const struct conf_wuzhad *,
-		    unsigned char[TLS_TRUST_DIGEST_LEN]);
 /* The CN of the peer's certificate, checked for syntax; -1 if none/bad. */
 int		 tls_peer_cn(SSL *, char *cn, size_t);
 
@@ -407,6 +402,11 @@ struct alert	*alerts_get(const char *id);
 uint64_t	 alerts_max_seq(void);
 size_t		 alerts_live(void);
 void		 alerts_load(void (*done)(int ok));
+/*
+ * After Redis came back: live alerts there that this daemon does not know
+ * (a store whose reply was lost) are cached and pushed.
+ */
+void		 alerts_catch_up(void);
 void		 alerts_expire(void);
 /*
  * Live alerts for an agent at n (its node and its ancestors) with a seq

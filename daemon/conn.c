@@ -955,8 +955,7 @@ conn_cert_valid(struct conn *c, char *why, size_t whylen)
 }
 
 /*
- * After a reload that changed the CA or CRL, every connection's
- * certificate is checked again, in slices of RECHECK_SLICE_US, so that
+ * After a reload every connection's certificate is checked again, in slices of RECHECK_SLICE_US, so that
  * 10,000 verifications (about a second) do not hold the loop.  The
  * cursor is the next connection to check; conn_destroy moves it on when
  * it takes that one out.  A reload during a recheck starts it again.

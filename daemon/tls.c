@@ -10,7 +10,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
-#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -178,51 +177,4 @@ tls_peer_cn(SSL *ssl, char *cn, size_t cnlen)
 	if (!proto_name_valid(cn, (size_t)len))
 		return -1;
 	return 0;
-}
-
-/* Add the bytes of path to md; -1 if it cannot be read. */
-static int
-tls_digest_file(EVP_MD_CTX *md, const char *path)
-{
-	FILE		*f;
-	unsigned char	 buf[8192];
-	size_t		 n;
-	int		 rc = 0;
-
-	if ((f = fopen(path, "rb")) == NULL)
-		return -1;
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		if (EVP_DigestUpdate(md, buf, n) != 1)
-			rc = -1;
-	if (ferror(f))
-		rc = -1;
-	fclose(f);
-	return rc;
-}
-
-/*
- * A SHA-256 over what decides whether a client certificate is accepted:
- * the CA file and the CRL file, if any.  Two loads with the same digest
- * accept the same certificates, so a reload need not check again the
- * connections it keeps.  -1 if a file cannot be read.
- */
-int
-tls_trust_digest(const struct conf_wuzhad *conf,
-    unsigned char out[TLS_TRUST_DIGEST_LEN])
-{
-	EVP_MD_CTX	*md;
-	unsigned int	 len = 0;
-	int		 rc = -1;
-
-	if ((md = EVP_MD_CTX_new()) == NULL)
-		return -1;
-	if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
-	    tls_digest_file(md, conf->tls.ca) == 0 &&
-	    EVP_DigestUpdate(md, conf->tls.crl != NULL ? "\1" : "\0", 1) == 1 &&
-	    (conf->tls.crl == NULL || tls_digest_file(md, conf->tls.crl) == 0) &&
-	    EVP_DigestFinal_ex(md, out, &len) == 1 &&
-	    len == TLS_TRUST_DIGEST_LEN)
-		rc = 0;
-	EVP_MD_CTX_free(md);
-	return rc;
 }

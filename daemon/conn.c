@@ -984,7 +984,7 @@ conn_recheck_cb(evutil_socket_t fd, short ev, void *arg)
 	if ((d = mono_us() - t0) > certcheck.longest_us)
 		certcheck.longest_us = d;
 	if (certcheck.next != NULL) {
-		event_active(certcheck.ev, EV_TIMEOUT, 0);
+		wz_next_turn(certcheck.ev);
 		return;
 	}
 	log_notice("reload: %zu certificate%s checked again against the new "
@@ -1007,7 +1007,7 @@ conn_recheck_certs(void)
 	certcheck.checked = certcheck.closed = certcheck.turns = 0;
 	certcheck.start_us = mono_us();
 	certcheck.longest_us = 0;
-	event_active(certcheck.ev, EV_TIMEOUT, 0);
+	wz_next_turn(certcheck.ev);
 }
 
 /*

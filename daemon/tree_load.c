@@ -78,7 +78,7 @@ tl_free_cb(evutil_socket_t fd, short ev, void *arg)
 		if (tree_free_step(tl.dead[tl.ndead - 1], TL_BUDGET) == 1)
 			tl.ndead--;
 	if (tl.ndead > 0)
-		event_active(tl.free_ev, 0, 0);
+		wz_next_turn(tl.free_ev);
 }
 
 /* Free t over the next loop turns. */
@@ -97,7 +97,7 @@ tl_bury(struct tree *t)
 	if (tl.free_ev == NULL && (tl.free_ev = event_new(wz->base, -1, 0,
 	    tl_free_cb, NULL)) == NULL)
 		fatalx("tree: event_new");
-	event_active(tl.free_ev, 0, 0);
+	wz_next_turn(tl.free_ev);
 }
 
 static void
@@ -543,7 +543,7 @@ tl_ev_cb(evutil_socket_t fd, short ev, void *arg)
 		return;
 	}
 	if (rc == 0) {
-		event_active(tl.ev, 0, 0);
+		wz_next_turn(tl.ev);
 		return;
 	}
 	if (rc == -1) {

@@ -43,6 +43,9 @@ struct wuzhad {
 
 extern struct wuzhad *wz;	/* wz.c; main.c fills it in */
 
+/* ev's callback on a later loop turn, after I/O (for sliced work). */
+void		 wz_next_turn(struct event *ev);
+
 
 /* --- tree.c: the in-memory tree cache ---------------------------------- */
 

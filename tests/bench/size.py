@@ -45,6 +45,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -503,12 +504,16 @@ class Bench:
                                 start=mark)
             took = time.monotonic() - t0
             time.sleep(0.3)
+            # wuzhad's own account: the reload, the tree, the recheck.
+            said = [ln.split("wuzhad: ", 1)[-1] for ln in
+                    env.daemon.log()[mark:].splitlines()
+                    if re.search(r"reload:|tree: generation \d+:", ln)]
         finally:
             worst = loop.stop()
             fs.close()
         return {"import": r, "seconds": round(took, 2),
                 "loop_stall_worst_ms": round(worst * 1000, 1),
-                "probe_errors": loop.errors}
+                "probe_errors": loop.errors, "wuzhad_said": said}
 
     def run(self):
         self.env = harness.Env(tmp=tempfile.mkdtemp(prefix="wz-size-"),

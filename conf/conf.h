@@ -54,7 +54,7 @@ struct conf_wuzhad {
 		uint32_t max_connections;	/* default 19000 */
 		uint32_t max_text;		/* alert text bytes, default 16384 */
 		uint64_t max_output;		/* queued bytes per conn, default 4 MiB */
-		uint32_t ack_batch;		/* acks per Redis call, default 128 */
+		uint32_t ack_batch;		/* acks per Redis call, default 64 */
 		uint32_t max_per_address;	/* connections from one address, default 1000 */
 		uint32_t publish_rate;		/* PUBLISH per principal per minute, default 60 */
 		uint32_t publish_burst;		/* and in a burst, default 20 */

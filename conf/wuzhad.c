@@ -162,7 +162,7 @@ wuzhad_limits(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
 	c->limits.max_connections = 19000;
 	c->limits.max_text = 16384;
 	c->limits.max_output = 4 * 1024 * 1024;
-	c->limits.ack_batch = 128;
+	c->limits.ack_batch = 64;
 	c->limits.max_per_address = 1000;
 	c->limits.publish_rate = 60;
 	c->limits.publish_burst = 20;

@@ -30,11 +30,13 @@ that cannot run said so with the reason of the step it needed:
                 alert:, rate:, ack: keys)
   views         wuzhactl status, pending, report and watch (to its first
                 screen) at the root and at a school: latency or refusal
-  reload        one class added, the tree imported again and wuzhad sent
-                SIGHUP: time to the new generation, and the longest
-                event-loop stall meanwhile, seen from outside as the
-                longest PING/PONG round trip of a session pinging every
-                10 ms
+  reload        one class added and the tree imported again, which wuzhad
+                applies as a diff; then SIGHUP, a full load of the same
+                generation and every certificate checked again: for
+                each, the time to the new tree, the longest event-loop
+                stall meanwhile, seen from outside as the longest
+                PING/PONG round trip of a session pinging every 10 ms,
+                and wuzhad's own log lines about it
 
 The figures go to stdout as one JSON object (--json) or as lines of
 text.  Every process started here is stopped by its pid on every way
@@ -246,13 +248,28 @@ def commandstats(env):
 
 
 def slowest(env):
-    """(command, ms) of the slowest call in the slow log, and reset it."""
-    worst = (None, 0.0)
+    """
+    (command, ms, what) of the slowest call in the slow log, and reset
+    it; what: its first arguments after a script's sha and how many it
+    had (Redis keeps 32 and counts the rest), to tell the scripts apart.
+    """
+    worst = (None, 0.0, None)
+
+    def text(x):
+        return x.decode("utf-8", "replace") if isinstance(x, bytes) else \
+            str(x)
+
     for e in env.redis.cmd("SLOWLOG", "GET", "128") or []:
         ms = e[2] / 1000.0
         if ms > worst[1]:
-            name = e[3][0]
-            worst = (name.decode() if isinstance(name, bytes) else name, ms)
+            args = [text(x) for x in e[3]]
+            n = len(args)
+            m = re.match(r"\.\.\. \((\d+) more arguments\)", args[-1])
+            if m:
+                n += int(m.group(1)) - 1
+            head = args[2:8] if args[0].upper() == "EVALSHA" else args[1:6]
+            worst = (args[0], ms, "%s ... (%d arguments)"
+                     % (" ".join(a[:40] for a in head), n))
     env.redis.cmd("SLOWLOG", "RESET")
     return worst
 
@@ -400,7 +417,7 @@ class Bench:
             c0, us0 = cs0.get(k, (0, 0))
             if c > c0:
                 calls[k] = round((us - us0) / (c - c0) / 1000.0, 3)
-        name, worst = slowest(env)
+        name, worst, what = slowest(env)
         mem = 0
         for k in ("alert:", "rate:", "ack:"):
             v = env.redis.cmd("MEMORY", "USAGE", env.prefix + k + aid)
@@ -409,7 +426,8 @@ class Bench:
                 "published_ms": round(took * 1000, 1),
                 "acks_stored_ms": round(acks * 1000, 1), "acks": want,
                 "redis_ms_per_call": calls,
-                "redis_slowest": {"command": name, "ms": round(worst, 2)},
+                "redis_slowest": {"command": name, "ms": round(worst, 2),
+                                  "what": what},
                 "redis_bytes_for_alert": mem}
 
     def agents_below(self, target):
@@ -478,9 +496,6 @@ class Bench:
         env = self.env
         self.w.write(self.tree_path, extra_class=True)
         World.append_principals(self.tree_path, self.plist)
-        r = self.import_tree()
-        if "error" in r:
-            return {"import": r, "error": r["error"]}
         fs, _ = env.session(self.w.officer(), role=wp.ROLE_CONSOLE,
                             timeout=STEP_TIMEOUT)
         nonce = [0]
@@ -493,27 +508,46 @@ class Bench:
                 if t == wp.PONG:
                     return
 
-        loop = Prober(ping)
-        try:
+        def reload(pattern, after=None):
+            """SIGHUP, until wuzhad logs pattern (and after, if given):
+            seconds to pattern, worst PING round trip meanwhile, and what
+            wuzhad said."""
+            loop = Prober(ping)
             loop.start()
-            time.sleep(0.3)
-            mark = len(env.daemon.log())
-            t0 = time.monotonic()
-            env.daemon.proc.send_signal(signal.SIGHUP)
-            env.daemon.wait_log(r"tree: generation", STEP_TIMEOUT,
-                                start=mark)
-            took = time.monotonic() - t0
-            time.sleep(0.3)
-            # wuzhad's own account: the reload, the tree, the recheck.
+            try:
+                time.sleep(0.3)
+                mark = len(env.daemon.log())
+                t0 = time.monotonic()
+                env.daemon.proc.send_signal(signal.SIGHUP)
+                env.daemon.wait_log(pattern, STEP_TIMEOUT, start=mark)
+                took = time.monotonic() - t0
+                if after:
+                    env.daemon.wait_log(after, STEP_TIMEOUT, start=mark)
+                time.sleep(0.3)
+            finally:
+                worst = loop.stop()
             said = [ln.split("wuzhad: ", 1)[-1] for ln in
                     env.daemon.log()[mark:].splitlines()
                     if re.search(r"reload:|tree: generation \d+:", ln)]
+            return {"seconds": round(took, 2),
+                    "loop_stall_worst_ms": round(worst * 1000, 1),
+                    "probe_errors": loop.errors, "wuzhad_said": said}
+
+        # wuzhad polls tree-gen only hourly here (s_start): SIGHUP says
+        # when.  A new generation: its diff applied in place.  Then the
+        # same generation again: read whole and swapped.  Each time the
+        # configuration is read again and every certificate checked.
+        try:
+            r = self.import_tree()
+            if "error" in r:
+                return {"import": r, "error": r["error"]}
+            checked = r"reload: \d+ certificates? checked"
+            diff = reload(r"tree: generation \d+: .*\(a diff of", checked)
+            full = reload(r"tree: generation \d+: .*\(a full load\)",
+                          checked)
         finally:
-            worst = loop.stop()
             fs.close()
-        return {"import": r, "seconds": round(took, 2),
-                "loop_stall_worst_ms": round(worst * 1000, 1),
-                "probe_errors": loop.errors, "wuzhad_said": said}
+        return dict(diff, **{"import": r, "full": full})
 
     def run(self):
         self.env = harness.Env(tmp=tempfile.mkdtemp(prefix="wz-size-"),

@@ -250,7 +250,7 @@ test_example_wuzhad_loads(void **state)
 	assert_int_equal(c->limits.max_connections, 19000);
 	assert_int_equal(c->limits.max_text, 16384);
 	assert_int_equal(c->limits.max_output, 4 * 1024 * 1024);
-	assert_int_equal(c->limits.ack_batch, 128);
+	assert_int_equal(c->limits.ack_batch, 64);
 	assert_int_equal(c->limits.report_alerts, 10000);
 	assert_int_equal(c->timeouts.handshake_ms, 10000);
 	assert_int_equal(c->timeouts.heartbeat_s, 30);
@@ -403,7 +403,7 @@ test_wuzhad_defaults_filled_in(void **state)
 	assert_int_equal(c->limits.max_connections, 19000);
 	assert_int_equal(c->limits.max_text, 16384);
 	assert_int_equal(c->limits.max_output, 4 * 1024 * 1024);
-	assert_int_equal(c->limits.ack_batch, 128);
+	assert_int_equal(c->limits.ack_batch, 64);
 	assert_int_equal(c->limits.report_alerts, 10000);
 	assert_int_equal(c->timeouts.handshake_ms, 10000);
 	assert_int_equal(c->timeouts.heartbeat_s, 30);

@@ -86,6 +86,20 @@ usage(void)
 	exit(2);
 }
 
+/* --help: on stdout, and a success. */
+static __attribute__((noreturn)) void
+help(void)
+{
+	printf("usage: wuzha-agent [-d] -c agent.yaml\n\n"
+	    "  -c agent.yaml  the configuration (see wuzha-agent(8))\n"
+	    "  -d             log at debug level\n"
+	    "  -h, --help     this text\n"
+	    "  --version      the version\n\n"
+	    "Signals: SIGHUP reads the CA and CRL again (for the alerts'\n"
+	    "signatures), SIGTERM stops.\n");
+	exit(0);
+}
+
 /*
  * Delay before the next attempt: uniform between reconnect_min and
  * min(reconnect_max, reconnect_min * 2^(attempt + 1)), so that agents
@@ -613,6 +627,12 @@ main(int argc, char *argv[])
 	const char	*path = NULL;
 	int		 ch, debug = 0;
 
+	if (argc > 1 && strcmp(argv[1], "--version") == 0) {
+		printf("wuzha-agent %s\n", WUZHA_VERSION);
+		return 0;
+	}
+	if (argc > 1 && strcmp(argv[1], "--help") == 0)
+		help();
 	while ((ch = getopt(argc, argv, "c:dh")) != -1) {
 		switch (ch) {
 		case 'c':
@@ -621,6 +641,8 @@ main(int argc, char *argv[])
 		case 'd':
 			debug = 1;
 			break;
+		case 'h':
+			help();
 		default:
 			usage();
 		}

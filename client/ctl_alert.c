@@ -430,6 +430,19 @@ ctl_publish(struct ctl *ctl, int argc, char **argv)
 	if (o.template != NULL && (rc = ctl_template_apply(ctl, &o)) != CTL_OK)
 		goto done;
 	rc = CTL_FAIL;
+	/* Say what is wrong first: the usage line is long. */
+	if (optind != argc)
+		fprintf(stderr, "wuzhactl: publish: unexpected argument %s\n",
+		    argv[optind]);
+	else if (o.target == NULL)
+		fprintf(stderr, "wuzhactl: publish: --target NODE is "
+		    "required\n");
+	else if (o.headline == NULL)
+		fprintf(stderr, "wuzhactl: publish: --headline TEXT is "
+		    "required (or a --template that sets it)\n");
+	else if (o.text != NULL && o.text_file != NULL)
+		fprintf(stderr, "wuzhactl: publish: --text and --text-file "
+		    "cannot both be given\n");
 	if (optind != argc || o.target == NULL || o.headline == NULL ||
 	    (o.text != NULL && o.text_file != NULL)) {
 		ctl_pub_release(&o);

@@ -176,11 +176,12 @@ ctl_report_table(const struct proto_report *rep,
 		if (iw > w)
 			w = iw;
 	}
-	printf("report on %s from %s to %s: %u alerts, %u drills\n", rep->node,
+	printf("report on %s from %s to %s: %u alert%s, %u drill%s\n",
+	    rep->node,
 	    clock_str(rep->from, "%Y-%m-%d %H:%M", CLOCK_LOCAL, t1, sizeof(t1)),
 	    clock_str(rep->to, "%Y-%m-%d %H:%M", CLOCK_LOCAL, t2, sizeof(t2)),
-	    rep->alerts,
-	    rep->drills);
+	    rep->alerts, rep->alerts == 1 ? "" : "s",
+	    rep->drills, rep->drills == 1 ? "" : "s");
 	ctl_pad(stdout, "NAME", 4, w);
 	printf(" %6s %9s %7s %7s %12s %14s %6s %10s  %s\n", "ALERTS",
 	    "DELIVERED", "READ", "RELAYED", "READ IN TIME", "MEDIAN TO READ",

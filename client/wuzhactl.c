@@ -88,8 +88,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "FILE [--csv CLASSES.csv]... [--police UNIT]",
 	    "print CN NODE RIGHTS for each principal of a tree file" },
 	{ { "help", NULL }, ctl_help,
-	    "",
-	    "this list" },
+	    "[VERB]",
+	    "this list, or what one verb takes (also: VERB --help)" },
 };
 
 #define CTL_NCMDS	(sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
@@ -117,15 +117,36 @@ usage(void)
 	exit(CTL_USAGE);
 }
 
-/* help: every verb with its arguments. */
+static const struct ctl_cmd	*ctl_lookup(int, char **, int *);
+
+/* One verb's usage and what it does, on stdout: its --help. */
+static int
+ctl_help_verb(const struct ctl_cmd *c)
+{
+	ctl_usage_line(stdout, c);
+	printf("\n%s\n\nSee wuzhactl(1) for its options.\n", c->help);
+	return CTL_OK;
+}
+
+/* help [VERB]: every verb with its arguments, or one verb. */
 static int
 ctl_help(struct ctl *ctl, int argc, char **argv)
 {
-	size_t	i;
+	const struct ctl_cmd	*c;
+	size_t			 i;
+	int			 nwords;
 
-	(void)argv;
-	if (argc != 1)
+	if (argc > 3)
 		return ctl_usage(ctl);
+	if (argc > 1) {
+		if ((c = ctl_lookup(argc - 1, argv + 1, &nwords)) == NULL ||
+		    nwords != argc - 1) {
+			fprintf(stderr, "wuzhactl: help: unknown verb: %s%s%s\n",
+			    argv[1], argc > 2 ? " " : "", argc > 2 ? argv[2] : "");
+			return CTL_USAGE;
+		}
+		return ctl_help_verb(c);
+	}
 	printf("usage: wuzhactl [-c ctl.yaml] [-t SECONDS] VERB [ARG ...]\n\n"
 	    "  -c ctl.yaml  client config (agent.yaml format); default "
 	    "$WUZHA_CONF,\n               else %s\n"
@@ -475,6 +496,12 @@ main(int argc, char *argv[])
 	ctl.timeout_ms = CTL_TIMEOUT_S * 1000;
 	ctl.conf_path = (env = getenv("WUZHA_CONF")) != NULL && *env != '\0' ?
 	    env : CTL_CONF_DEFAULT;
+	if (argc > 1 && strcmp(argv[1], "--version") == 0) {
+		printf("wuzhactl %s\n", WUZHA_VERSION);
+		return CTL_OK;
+	}
+	if (argc > 1 && strcmp(argv[1], "--help") == 0)
+		argv[1] = (char *)"-h";
 	while ((ch = getopt(argc, argv, "+c:dt:h")) != -1) {
 		switch (ch) {
 		case 'c':
@@ -492,6 +519,12 @@ main(int argc, char *argv[])
 			}
 			ctl.timeout_ms = secs * 1000;
 			break;
+		case 'h': {
+			char	*help[] = { (char *)"help", NULL };
+
+			ctl.cmd = ctl_lookup(1, help, &nwords);
+			return ctl_help(&ctl, 1, help);
+		}
 		default:
 			usage();
 		}
@@ -511,6 +544,10 @@ main(int argc, char *argv[])
 	}
 	argc -= nwords - 1;
 	argv += nwords - 1;
+	/* VERB --help (or -h), wherever the verb's own options would be. */
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0))
+		return ctl_help_verb(ctl.cmd);
 	optind = 0;		/* let the verb run getopt_long afresh */
 	rc = ctl.cmd->fn(&ctl, argc, argv);
 	conf_agent_free(ctl.conf);

@@ -31,12 +31,30 @@ static struct event	*watchdog_ev;	/* only under a systemd watchdog */
 static void	start_chain(void);
 static uint64_t		 last_tree_poll, last_expire, shutdown_at;
 
+#define WUZHAD_USAGE \
+	"usage: wuzhad [-d] [-n | -t | --check-config] -c wuzhad.yaml\n"
+
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: wuzhad [-d] [-n | -t | --check-config] "
-	    "-c wuzhad.yaml\n");
+	fprintf(stderr, WUZHAD_USAGE);
 	exit(2);
+}
+
+/* --help: on stdout, and a success. */
+static void
+help(void)
+{
+	printf(WUZHAD_USAGE "\n"
+	    "  -c, --config FILE    the configuration (see wuzhad.yaml(5))\n"
+	    "  -d, --debug          log at debug level, whatever the file says\n"
+	    "  -n, -t, --check-config\n"
+	    "                       check the configuration and its TLS files, "
+	    "then exit\n"
+	    "  -h, --help           this text\n"
+	    "  --version            the version\n\n"
+	    "Signals: SIGHUP reloads, SIGTERM and SIGINT stop.  See wuzhad(8).\n");
+	exit(0);
 }
 
 static void
@@ -318,10 +336,12 @@ main(int argc, char *argv[])
 		{ "config",		required_argument,	NULL, 'c' },
 		{ "debug",		no_argument,		NULL, 'd' },
 		{ "check-config",	no_argument,		NULL, 'n' },
+		{ "help",		no_argument,		NULL, 'h' },
+		{ "version",		no_argument,		NULL, 'V' },
 		{ NULL,			0,			NULL, 0 },
 	};
 
-	while ((ch = getopt_long(argc, argv, "c:dnt", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:dhnt", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			wz->conf_path = optarg;
@@ -333,6 +353,12 @@ main(int argc, char *argv[])
 		case 't':
 			check = 1;
 			break;
+		case 'h':
+			help();
+			break;
+		case 'V':
+			printf("wuzhad %s\n", WUZHA_VERSION);
+			exit(0);
 		default:
 			usage();
 		}

@@ -238,7 +238,7 @@ def test_report_sums_the_live_counters_and_keeps_drills_apart(wz):
     assert r.rc == 0, r
     out = r.out.splitlines()
     assert out[0].startswith("report on jn-police from "), out
-    assert "2 alerts, 1 drills" in out[0]
+    assert "2 alerts, 1 drill" in out[0] and "drills" not in out[0]
     assert out[1].startswith("NAME") and "MEDIAN TO READ" in out[1]
     body = out[2:]
     assert len(body) == len(rows)

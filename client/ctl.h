@@ -81,7 +81,7 @@ void		ctl_json_str(FILE *, const char *s, size_t len);
 
 /* Parse a time: ISO 8601 local "2026-12-24T08:00[:SS]" (or with a space,
  * or a trailing Z or +08:00 offset), a date alone (midnight), or
- * "+DURATION" from now_ms.  -1 if it is none of those. */
+ * "+DURATION" from now_ms, or "now".  -1 if it is none of those. */
 int		ctl_parse_time(const char *, uint64_t now_ms, uint64_t *out);
 
 #define CTL_SETS_MAX		32	/* --set key=value per publish */

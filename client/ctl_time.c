@@ -40,6 +40,10 @@ ctl_parse_time(const char *s, uint64_t now, uint64_t *out)
 	char		sep, sign;
 	const char	*rest;
 
+	if (strcmp(s, "now") == 0) {
+		*out = now;
+		return 0;
+	}
 	if (s[0] == '+') {
 		if ((ms = conf_parse_duration_ms(s + 1)) <= 0)
 			return -1;

@@ -285,19 +285,20 @@ conf_util_duration(const char *s, const char **why)
 		uint64_t	 ms;
 	} units[] = {
 		{ "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
+		{ "d", 86400000 },
 	};
 	const char	*end;
 	uint64_t	 v;
 	size_t		 i;
 
-	*why = "is not a duration (like 250ms, 30s, 5m or 2h)";
+	*why = "is not a duration (like 250ms, 30s, 5m, 2h or 7d)";
 	if ((end = util_digits(s, &v)) == NULL) {
 		if (*s >= '0' && *s <= '9')
 			*why = "is too large";
 		return -1;
 	}
 	if (*end == '\0') {
-		*why = "needs a unit (ms, s, m or h)";
+		*why = "needs a unit (ms, s, m, h or d)";
 		return -1;
 	}
 	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {

@@ -350,6 +350,20 @@ def test_refusals_and_dates(wz):
     rep = report_json(wz, "officer-li", "-1h", "+1m")
     assert abs(rep["from"] - (wp.now_ms() - 3600000)) < 30000
     assert abs(rep["to"] - (wp.now_ms() + 60000)) < 30000
+    # Days, and now.
+    rep = report_json(wz, "officer-li", "-7d", "now")
+    assert abs(rep["from"] - (wp.now_ms() - 7 * 86400000)) < 30000
+    assert abs(rep["to"] - wp.now_ms()) < 30000
+
+
+def test_an_alert_may_last_days(wz):
+    aid, _, _ = wz.publish("officer-li", "school-a", extra=("--expires",
+                                                            "7d"))
+    expires = int(wz.stored_alert(aid)["expires"])
+    assert abs(expires - (wp.now_ms() + 7 * 86400000)) < 30000
+    r = wz.publish("officer-li", "school-a", extra=("--expires", "7w"),
+                   expect_ok=False)
+    assert r.rc == 2 and "7w" in r.err, r
 
 
 def test_rows_past_the_frame_are_left_out_and_counted(env):

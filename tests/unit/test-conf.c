@@ -277,7 +277,7 @@ test_wuzhad_delivery_read_and_checked(void **state)
 	assert_int_equal(c->delivery.max_reminders, 0);
 	conf_wuzhad_free(c);
 	W_REFUSED(W_BASE "delivery:\n  remind_after: 10\n",
-	    "t.yaml:7: delivery.remind_after: \"10\" needs a unit (ms, s, m or h)");
+	    "t.yaml:7: delivery.remind_after: \"10\" needs a unit (ms, s, m, h or d)");
 	W_REFUSED(W_BASE "delivery:\n  escalate_after: 50ms\n",
 	    "t.yaml:7: delivery.escalate_after: must be between 100ms and 720h");
 	W_REFUSED(W_BASE "delivery:\n  max_reminders: 101\n",
@@ -638,7 +638,10 @@ test_parse_duration(void **state)
 	assert_int_equal(conf_parse_duration_ms(" 1s"), -1);
 	assert_int_equal(conf_parse_duration_ms("1s "), -1);
 	assert_int_equal(conf_parse_duration_ms("1S"), -1);
-	assert_int_equal(conf_parse_duration_ms("1d"), -1);
+	assert_int_equal(conf_parse_duration_ms("1d"), 86400000);
+	assert_int_equal(conf_parse_duration_ms("7d"), 7 * 86400000LL);
+	assert_int_equal(conf_parse_duration_ms("1w"), -1);
+	assert_int_equal(conf_parse_duration_ms("1D"), -1);
 	assert_int_equal(conf_parse_duration_ms("1m30s"), -1);
 	assert_int_equal(conf_parse_duration_ms("s"), -1);
 	assert_int_equal(conf_parse_duration_ms(""), -1);
@@ -1123,13 +1126,13 @@ test_wuzhad_refuses_bad_duration(void **state)
 {
 	(void)state;
 	W_REFUSED(W_BASE "timeouts:\n  idle: 90\n",
-	    "t.yaml:7: timeouts.idle: \"90\" needs a unit (ms, s, m or h)");
+	    "t.yaml:7: timeouts.idle: \"90\" needs a unit (ms, s, m, h or d)");
 	W_REFUSED(W_BASE "timeouts:\n  idle: fast\n",
 	    "t.yaml:7: timeouts.idle: \"fast\" is not a duration "
-	    "(like 250ms, 30s, 5m or 2h)");
+	    "(like 250ms, 30s, 5m, 2h or 7d)");
 	W_REFUSED(W_BASE "redis:\n  connect_timeout: 1.5s\n",
 	    "t.yaml:7: redis.connect_timeout: \"1.5s\" is not a duration "
-	    "(like 250ms, 30s, 5m or 2h)");
+	    "(like 250ms, 30s, 5m, 2h or 7d)");
 	W_REFUSED(W_BASE "timeouts:\n  skew: 99999999999999999999h\n",
 	    "t.yaml:7: timeouts.skew: \"99999999999999999999h\" is too large");
 	W_REFUSED(W_BASE "timeouts:\n  heartbeat: 1500ms\n",
@@ -1275,7 +1278,7 @@ test_agent_refuses_bad_values(void **state)
 	A_REFUSED(A_BASE "reconnect:\n  min: 2m\n",
 	    "t.yaml:8: reconnect.min: must not be more than reconnect.max");
 	A_REFUSED(A_BASE "hook_timeout: 10\n",
-	    "t.yaml:7: hook_timeout: \"10\" needs a unit (ms, s, m or h)");
+	    "t.yaml:7: hook_timeout: \"10\" needs a unit (ms, s, m, h or d)");
 	A_REFUSED(A_BASE "max_frame: 0\n",
 	    "t.yaml:7: max_frame: must be between 1KiB and 16MiB");
 	A_REFUSED(A_BASE "state_file: [a]\n",

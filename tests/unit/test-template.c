@@ -241,8 +241,10 @@ test_strict_loading(void **state)
 	    "t.yaml:4: relay_required: must be true or false");
 	refused(BASE "expires: 30s\nheadline: x\ntext: y\n",
 	    "t.yaml:4: expires: must be from 1m to 720h");
-	refused(BASE "expires: 7d\nheadline: x\ntext: y\n",
-	    "t.yaml:4: expires: is not a duration (like 250ms, 30s, 5m or 2h)");
+	refused(BASE "expires: 1w\nheadline: x\ntext: y\n",
+	    "t.yaml:4: expires: is not a duration (like 250ms, 30s, 5m, 2h or 7d)");
+	refused(BASE "expires: 31d\nheadline: x\ntext: y\n",
+	    "t.yaml:4: expires: must be from 1m to 720h");
 	refused(BASE "headline: \"{school}\"\ntext: y\n",
 	    "t.yaml:4: headline: uses {school}, which is not under "
 	    "placeholders");

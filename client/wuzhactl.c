@@ -118,6 +118,7 @@ usage(void)
 }
 
 static const struct ctl_cmd	*ctl_lookup(int, char **, int *);
+static const char		*ctl_suggest(const char *);
 
 /* One verb's usage and what it does, on stdout: its --help. */
 static int
@@ -141,8 +142,13 @@ ctl_help(struct ctl *ctl, int argc, char **argv)
 	if (argc > 1) {
 		if ((c = ctl_lookup(argc - 1, argv + 1, &nwords)) == NULL ||
 		    nwords != argc - 1) {
-			fprintf(stderr, "wuzhactl: help: unknown verb: %s%s%s\n",
-			    argv[1], argc > 2 ? " " : "", argc > 2 ? argv[2] : "");
+			const char *near = ctl_suggest(argv[1]);
+
+			fprintf(stderr, "wuzhactl: help: unknown verb: %s%s%s"
+			    "%s%s%s\n", argv[1], argc > 2 ? " " : "",
+			    argc > 2 ? argv[2] : "", near != NULL ? " (did you "
+			    "mean " : "", near != NULL ? near : "", near != NULL ?
+			    "?)" : "");
 			return CTL_USAGE;
 		}
 		return ctl_help_verb(c);
@@ -460,6 +466,51 @@ ctl_request(struct ctl *ctl, struct proto_buf *req, uint8_t want,
 
 /* --- main ---------------------------------------------------------------- */
 
+/* Edit distance of a and b, or more than max once it is sure to be. */
+static size_t
+ctl_distance(const char *a, const char *b, size_t max)
+{
+	size_t	la = strlen(a), lb = strlen(b), i, j, d[33], prev, cur;
+
+	if (la > 32 || lb > 32 || (la > lb ? la - lb : lb - la) > max)
+		return max + 1;
+	for (j = 0; j <= lb; j++)
+		d[j] = j;
+	for (i = 1; i <= la; i++) {
+		prev = d[0];
+		d[0] = i;
+		for (j = 1; j <= lb; j++) {
+			cur = d[j];
+			d[j] = prev + (a[i - 1] != b[j - 1]);
+			if (cur + 1 < d[j])
+				d[j] = cur + 1;
+			if (d[j - 1] + 1 < d[j])
+				d[j] = d[j - 1] + 1;
+			prev = cur;
+		}
+	}
+	return d[lb];
+}
+
+/*
+ * The first word of a verb nearest to word (1 or 2 edits), or NULL: none
+ * is near, or word is one already (then the second word is wrong).
+ */
+static const char *
+ctl_suggest(const char *word)
+{
+	const char	*best = NULL;
+	size_t		 i, d, bd = 3;
+
+	for (i = 0; i < CTL_NCMDS; i++)
+		if ((d = ctl_distance(word, ctl_cmds[i].words[0], 2)) < bd &&
+		    d > 0) {
+			bd = d;
+			best = ctl_cmds[i].words[0];
+		}
+	return best;
+}
+
 /* The verb named by argv[0] (and argv[1]), or NULL. */
 static const struct ctl_cmd *
 ctl_lookup(int argc, char **argv, int *nwords)
@@ -538,8 +589,12 @@ main(int argc, char *argv[])
 		    strcmp(argv[0], "schedule") == 0 ||
 		    strcmp(argv[0], "redis") == 0);
 
-		fprintf(stderr, "wuzhactl: unknown verb: %s%s%s\n", argv[0],
-		    two ? " " : "", two ? argv[1] : "");
+		const char *near = two ? NULL : ctl_suggest(argv[0]);
+
+		fprintf(stderr, "wuzhactl: unknown verb: %s%s%s%s%s%s\n",
+		    argv[0], two ? " " : "", two ? argv[1] : "",
+		    near != NULL ? " (did you mean " : "", near != NULL ? near :
+		    "", near != NULL ? "?)" : "");
 		usage();
 	}
 	argc -= nwords - 1;

@@ -59,7 +59,17 @@ def test_wuzhactl_help_of_an_unknown_verb_fails():
     ctl = harness.binary("wuzhactl")
     r = _run(ctl, "help", "pubish")
     assert r.returncode == 2 and r.stdout == "", r
-    assert "wuzhactl: help: unknown verb: pubish" in r.stderr, r
+    assert "wuzhactl: help: unknown verb: pubish (did you mean publish?)" \
+        in r.stderr, r
+    for word, near in (("pubish", "publish"), ("stauts", "status"),
+                       ("reprot", "report")):
+        r = _run(ctl, "-c", "/nonexistent.yaml", word)
+        assert r.returncode == 2, r
+        assert r.stderr.startswith("wuzhactl: unknown verb: %s (did you "
+                                   "mean %s?)\n" % (word, near)), r
+    for word in ("xyzzy", "tree"):
+        r = _run(ctl, "-c", "/nonexistent.yaml", word)
+        assert r.returncode == 2 and "did you mean" not in r.stderr, r
     r = _run(ctl, "help", "publish", "extra", "words")
     assert r.returncode == 2 and "usage: wuzhactl" in r.stderr, r
 

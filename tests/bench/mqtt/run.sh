@@ -46,7 +46,7 @@ command -v mosquitto >/dev/null || { echo "mosquitto not installed: apt-get inst
 ulimit -n 200000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 NOFILE=$(ulimit -n)
 
-DIR=$(mktemp -d /tmp/mqtt-fanout.XXXXXX)
+DIR=$(mktemp -d "${TMPDIR:-/tmp}/mqtt-fanout.XXXXXX")
 MPID=
 cleanup() {
 	if [ -n "$MPID" ] && kill -0 "$MPID" 2>/dev/null; then

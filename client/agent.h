@@ -66,13 +66,29 @@ void		 agent_state_free(struct agent_state *);
 
 /* --- agent_hook.c: handing alerts to the person ------------------------ */
 
-#define AGENT_HOOK_QUEUE_MAX	10000	/* waiting; more come again later */
+#define AGENT_HOOK_QUEUE_MAX	10000	/* waiting; more come again later
+					 * (a failed one back at the head may
+					 * make it one more) */
 #define AGENT_HOOK_GRACE_MS	2000	/* SIGTERM to SIGKILL after a timeout */
+/* Backoff after a failed hand-over: from min, doubling, up to max. */
+#define AGENT_HOOK_RETRY_MIN_MS	5000	/* default min (hook_retry.min) */
+#define AGENT_HOOK_RETRY_MAX_MS	300000	/* default max (hook_retry.max) */
+#define AGENT_HOOK_RETRY_FLOOR_MS 10	/* no min below this */
+#define AGENT_HOOK_RETRY_CEIL_MS 86400000 /* no max above this (1 day) */
+/* Extra environment variables of agent_hook_setenv. */
+#define AGENT_HOOK_EXTRA_MAX	8	/* variables at most */
+#define AGENT_HOOK_EXTRA_NAME_MAX 64	/* bytes of a name */
+#define AGENT_HOOK_EXTRA_VALUE_MAX 4096	/* bytes of a value */
 
 /*
- * Told when an alert has been handed over (ok = 1: the hook exited 0, or
- * the block was printed) or not (ok = 0: the hook failed or was killed).
- * The alert is freed by the hook module after this returns.
+ * Told after each attempt to hand an alert over.  ok = 1: the hook exited
+ * 0, or the block was printed; the alert is freed by the hook module after
+ * this returns.  ok = 0: the hook failed (non-zero exit, killed after
+ * hook_timeout, could not be started) or printing failed; the alert is NOT
+ * freed: it stays owned by the module, at the head of the queue, and is
+ * tried again after the backoff, so the same alert may be told ok = 0
+ * several times before it is told ok = 1 once.  The callback must not
+ * keep the pointer past its return.
  */
 typedef void	agent_hook_done_fn(struct agent_alert *, int ok, void *);
 
@@ -82,11 +98,28 @@ struct agent_hook;
 struct agent_hook *agent_hook_new(struct event_base *, const char *cmd,
 		    uint32_t timeout_ms, const char *principal,
 		    agent_hook_done_fn *done_cb, void *arg);
+/*
+ * Backoff between runs of a failing hook: min_ms, doubling, up to max_ms
+ * (default AGENT_HOOK_RETRY_MIN_MS to AGENT_HOOK_RETRY_MAX_MS; clamped to
+ * the floor and ceiling, min no more than max).
+ */
+void		 agent_hook_set_retry(struct agent_hook *, uint32_t min_ms,
+		    uint32_t max_ms);
+/*
+ * An extra variable NAME=value in the environment of every later hook
+ * run (WUZHA_INBOX_URL, say), set after the per-alert WUZHA_* ones; value
+ * NULL removes it, setting it again replaces it.  A name that is not
+ * [A-Za-z_][A-Za-z0-9_]* or is one set per alert, a value longer than
+ * AGENT_HOOK_EXTRA_VALUE_MAX, or more than AGENT_HOOK_EXTRA_MAX variables
+ * is logged and ignored.
+ */
+void		 agent_hook_setenv(struct agent_hook *, const char *name,
+		    const char *value);
 /* Queue an alert in seq order; takes ownership.  -1 (and freed) if full. */
 int		 agent_hook_push(struct agent_hook *, struct agent_alert *);
 /* Is this id queued or being handed over right now? */
 int		 agent_hook_has(const struct agent_hook *, const char *id);
-/* Kill a running hook and forget the queue (for shutdown). */
+/* Kill a running hook, cancel a pending retry, forget the queue (shutdown). */
 void		 agent_hook_stop(struct agent_hook *);
 void		 agent_hook_free(struct agent_hook *);
 

@@ -7,13 +7,17 @@
  * never blocked: stdin is fed by a write event, the child is reaped from
  * a SIGCHLD signal event, and a timer kills it (SIGTERM, then SIGKILL)
  * after hook_timeout.  Without a hook the alert is printed to stdout.
- * Either way the owner is told whether the hand-over succeeded.
+ * Either way the owner is told whether the hand-over succeeded.  A hook
+ * that fails keeps its alert at the head of the queue (a cancel must not
+ * overtake its original) and is run again after a backoff that doubles
+ * from the retry minimum to the maximum.
  */
 #include <sys/types.h>
 #include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -36,7 +40,11 @@ struct agent_hook {
 	struct event_base	*base;
 	char			*cmd;		/* NULL: print to stdout */
 	uint32_t		 timeout_ms;
+	uint32_t		 retry_min_ms;	/* first delay after a failure */
+	uint32_t		 retry_max_ms;	/* the doubling stops here */
 	char			*principal;	/* own CN, WUZHA_PRINCIPAL */
+	char			*extra[AGENT_HOOK_EXTRA_MAX]; /* "NAME=value" */
+	size_t			 nextra;
 	agent_hook_done_fn	*done_cb;
 	void			*arg;
 	struct agent_alertq	 queue;		/* waiting, by seq */
@@ -50,12 +58,17 @@ struct agent_hook {
 	struct event		*ev_timeout;	/* hook_timeout, then grace */
 	struct event		*ev_next;	/* deferred: start the next */
 	struct event		*ev_chld;	/* SIGCHLD */
+	struct event		*ev_retry;	/* backoff after a failure */
+	const struct agent_alert *failing;	/* head alert that failed */
+	unsigned		 attempts;	/* failed runs of failing */
+	uint32_t		 delay_ms;	/* the last backoff of failing */
 };
 
 static void	agent_hook_in_cb(evutil_socket_t, short, void *);
 static void	agent_hook_timeout_cb(evutil_socket_t, short, void *);
 static void	agent_hook_next_cb(evutil_socket_t, short, void *);
 static void	agent_hook_chld_cb(evutil_socket_t, short, void *);
+static void	agent_hook_retry_cb(evutil_socket_t, short, void *);
 
 void
 agent_alert_free(struct agent_alert *al)
@@ -77,6 +90,8 @@ agent_hook_new(struct event_base *base, const char *cmd, uint32_t timeout_ms,
 		return NULL;
 	h->base = base;
 	h->timeout_ms = timeout_ms;
+	h->retry_min_ms = AGENT_HOOK_RETRY_MIN_MS;
+	h->retry_max_ms = AGENT_HOOK_RETRY_MAX_MS;
 	h->done_cb = done_cb;
 	h->arg = arg;
 	h->pid = -1;
@@ -89,6 +104,8 @@ agent_hook_new(struct event_base *base, const char *cmd, uint32_t timeout_ms,
 	    h)) == NULL ||
 	    (h->ev_next = event_new(base, -1, 0, agent_hook_next_cb,
 	    h)) == NULL ||
+	    (h->ev_retry = evtimer_new(base, agent_hook_retry_cb,
+	    h)) == NULL ||
 	    (h->ev_chld = evsignal_new(base, SIGCHLD, agent_hook_chld_cb,
 	    h)) == NULL ||
 	    event_add(h->ev_chld, NULL) == -1)
@@ -97,6 +114,98 @@ agent_hook_new(struct event_base *base, const char *cmd, uint32_t timeout_ms,
  fail:
 	agent_hook_free(h);
 	return NULL;
+}
+
+/* Bounds of the backoff between runs of a failing hook, clamped. */
+void
+agent_hook_set_retry(struct agent_hook *h, uint32_t min_ms, uint32_t max_ms)
+{
+	if (min_ms < AGENT_HOOK_RETRY_FLOOR_MS)
+		min_ms = AGENT_HOOK_RETRY_FLOOR_MS;
+	if (max_ms > AGENT_HOOK_RETRY_CEIL_MS)
+		max_ms = AGENT_HOOK_RETRY_CEIL_MS;
+	if (min_ms > max_ms)
+		min_ms = max_ms;
+	h->retry_min_ms = min_ms;
+	h->retry_max_ms = max_ms;
+}
+
+/* The variables set per alert: an extra one may not take their names. */
+static const char *const agent_hook_names[] = {
+	"WUZHA_ID", "WUZHA_SEQ", "WUZHA_ISSUER", "WUZHA_TARGET", "WUZHA_TYPE",
+	"WUZHA_REFERENCES", "WUZHA_CATEGORY", "WUZHA_SEVERITY",
+	"WUZHA_HEADLINE", "WUZHA_INSTRUCTION", "WUZHA_ISSUED_AT",
+	"WUZHA_EXPIRES_AT", "WUZHA_RELAY_REQUIRED", "WUZHA_REMINDER",
+	"WUZHA_PRINCIPAL", "WUZHA_STATUS", "WUZHA_DRILL", "WUZHA_PUBLISH_AT",
+};
+
+/* A name a shell can use: [A-Za-z_][A-Za-z0-9_]*, not one set per alert. */
+static int
+agent_hook_env_name(const char *name)
+{
+	size_t	i;
+
+	if (name[0] == '\0' || strlen(name) > AGENT_HOOK_EXTRA_NAME_MAX ||
+	    (name[0] >= '0' && name[0] <= '9'))
+		return -1;
+	for (i = 0; name[i] != '\0'; i++)
+		if (!((name[i] >= 'A' && name[i] <= 'Z') ||
+		    (name[i] >= 'a' && name[i] <= 'z') ||
+		    (name[i] >= '0' && name[i] <= '9') || name[i] == '_'))
+			return -1;
+	for (i = 0; i < sizeof(agent_hook_names) /
+	    sizeof(agent_hook_names[0]); i++)
+		if (strcmp(name, agent_hook_names[i]) == 0)
+			return -1;
+	return 0;
+}
+
+/*
+ * Set (value NULL: remove) an extra variable for every later hook run;
+ * a bad name, a value too long or one variable too many is logged and
+ * ignored.
+ */
+void
+agent_hook_setenv(struct agent_hook *h, const char *name, const char *value)
+{
+	size_t	 i, len = strlen(name);
+	char	*nv = NULL;
+
+	if (agent_hook_env_name(name) == -1) {
+		log_warnx("hook environment: %s: not a name the hook may be "
+		    "given", name);
+		return;
+	}
+	if (value != NULL && strlen(value) > AGENT_HOOK_EXTRA_VALUE_MAX) {
+		log_warnx("hook environment: %s: value longer than %d bytes",
+		    name, AGENT_HOOK_EXTRA_VALUE_MAX);
+		return;
+	}
+	if (value != NULL && asprintf(&nv, "%s=%s", name, value) == -1) {
+		log_warnx("hook environment: %s: out of memory", name);
+		return;
+	}
+	for (i = 0; i < h->nextra; i++)
+		if (strncmp(h->extra[i], name, len) == 0 &&
+		    h->extra[i][len] == '=')
+			break;
+	if (i < h->nextra) {
+		free(h->extra[i]);
+		if (nv != NULL)
+			h->extra[i] = nv;
+		else
+			h->extra[i] = h->extra[--h->nextra];
+		return;
+	}
+	if (nv == NULL)
+		return;
+	if (h->nextra >= AGENT_HOOK_EXTRA_MAX) {
+		log_warnx("hook environment: %s: already %d extra variables",
+		    name, AGENT_HOOK_EXTRA_MAX);
+		free(nv);
+		return;
+	}
+	h->extra[h->nextra++] = nv;
 }
 
 int
@@ -112,12 +221,45 @@ agent_hook_has(const struct agent_hook *h, const char *id)
 	return 0;
 }
 
+/* Put al in the queue in seq order (before others of the same seq if head). */
+static void
+agent_hook_insert(struct agent_hook *h, struct agent_alert *al, int head)
+{
+	struct agent_alert	*at;
+
+	if (head) {
+		TAILQ_FOREACH(at, &h->queue, entry)
+			if (at->seq >= al->seq)
+				break;
+		if (at == NULL)
+			TAILQ_INSERT_TAIL(&h->queue, al, entry);
+		else
+			TAILQ_INSERT_BEFORE(at, al, entry);
+	} else {
+		TAILQ_FOREACH_REVERSE(at, &h->queue, agent_alertq, entry)
+			if (at->seq <= al->seq)
+				break;
+		if (at == NULL)
+			TAILQ_INSERT_HEAD(&h->queue, al, entry);
+		else
+			TAILQ_INSERT_AFTER(&h->queue, at, al, entry);
+	}
+	h->nqueued++;
+}
+
+/* Nothing runs and no backoff holds the queue: start the next. */
+static void
+agent_hook_kick(struct agent_hook *h)
+{
+	if (h->running == NULL && !TAILQ_EMPTY(&h->queue) &&
+	    !evtimer_pending(h->ev_retry, NULL))
+		event_active(h->ev_next, EV_TIMEOUT, 0);
+}
+
 /* Insert in seq order, and start it if nothing is running. */
 int
 agent_hook_push(struct agent_hook *h, struct agent_alert *al)
 {
-	struct agent_alert	*at;
-
 	if (h->nqueued >= AGENT_HOOK_QUEUE_MAX) {
 		log_warnx("alert %s seq %llu: %d alerts already waiting, it "
 		    "will come again", al->a.id, (unsigned long long)al->seq,
@@ -125,27 +267,60 @@ agent_hook_push(struct agent_hook *h, struct agent_alert *al)
 		agent_alert_free(al);
 		return -1;
 	}
-	TAILQ_FOREACH_REVERSE(at, &h->queue, agent_alertq, entry)
-		if (at->seq <= al->seq)
-			break;
-	if (at == NULL)
-		TAILQ_INSERT_HEAD(&h->queue, al, entry);
-	else
-		TAILQ_INSERT_AFTER(&h->queue, at, al, entry);
-	h->nqueued++;
-	if (h->running == NULL)
-		event_active(h->ev_next, EV_TIMEOUT, 0);
+	agent_hook_insert(h, al, 0);
+	agent_hook_kick(h);
 	return 0;
 }
 
-/* Tell the owner, free the alert, and move on to the next one. */
+/*
+ * The hand-over of al is over.  ok: tell the owner, free the alert, move
+ * on.  Failed (why says how): tell the owner, keep the alert at the head
+ * of the queue, and hold the queue for the next delay of the backoff.
+ */
 static void
-agent_hook_done(struct agent_hook *h, struct agent_alert *al, int ok)
+agent_hook_done(struct agent_hook *h, struct agent_alert *al, int ok,
+    const char *why)
 {
-	h->done_cb(al, ok, h->arg);
-	agent_alert_free(al);
-	if (!TAILQ_EMPTY(&h->queue))
+	struct timeval	tv;
+
+	if (ok) {
+		if (h->failing == al) {
+			if (h->attempts > 0)
+				log_info("alert %s seq %llu: handed over at "
+				    "attempt %u", al->a.id,
+				    (unsigned long long)al->seq,
+				    h->attempts + 1);
+			h->failing = NULL;
+			h->attempts = 0;
+		}
+		h->done_cb(al, 1, h->arg);
+		agent_alert_free(al);
+		agent_hook_kick(h);
+		return;
+	}
+	if (h->failing != al) {
+		h->failing = al;
+		h->attempts = 0;
+	}
+	if (h->attempts < UINT_MAX)
+		h->attempts++;
+	if (h->attempts == 1)
+		h->delay_ms = h->retry_min_ms;
+	else if (h->delay_ms > h->retry_max_ms / 2)
+		h->delay_ms = h->retry_max_ms;
+	else
+		h->delay_ms *= 2;
+	log_warnx("alert %s seq %llu: %s (attempt %u); trying again in "
+	    "%u ms", al->a.id, (unsigned long long)al->seq, why,
+	    h->attempts, h->delay_ms);
+	h->done_cb(al, 0, h->arg);
+	agent_hook_insert(h, al, 1);
+	tv.tv_sec = h->delay_ms / 1000;
+	tv.tv_usec = (h->delay_ms % 1000) * 1000;
+	if (evtimer_add(h->ev_retry, &tv) == -1) {
+		log_warnx("alert %s: cannot arm the retry timer", al->a.id);
 		event_active(h->ev_next, EV_TIMEOUT, 0);
+	}
 }
 
 /* --- stdout ------------------------------------------------------------- */
@@ -215,7 +390,7 @@ agent_hook_print(const struct agent_alert *al)
 
 /*
  * Environment for the hook: ours without any WUZHA_* variable, then the
- * alert's.  envp[first..] are allocated here; agent_hook_env_free frees them.
+ * alert's, then the extra ones of agent_hook_setenv.  envp[first..] are allocated here; agent_hook_env_free frees them.
  */
 static char **
 agent_hook_env(struct agent_hook *h, const struct agent_alert *al,
@@ -228,7 +403,8 @@ agent_hook_env(struct agent_hook *h, const struct agent_alert *al,
 
 	while (environ[n] != NULL)
 		n++;
-	if ((envp = calloc(n + AGENT_HOOK_NVARS + 1, sizeof(*envp))) == NULL)
+	if ((envp = calloc(n + AGENT_HOOK_NVARS + h->nextra + 1,
+	    sizeof(*envp))) == NULL)
 		return NULL;
 	for (i = 0; i < n; i++)
 		if (strncmp(environ[i], "WUZHA_", 6) != 0)
@@ -261,6 +437,9 @@ agent_hook_env(struct agent_hook *h, const struct agent_alert *al,
 	ENV("WUZHA_STATUS=%s", agent_hook_nm(proto_alert_status_name(a->status)));
 	ENV("WUZHA_DRILL=%d", a->status != PROTO_STATUS_ACTUAL ? 1 : 0);
 	ENV("WUZHA_PUBLISH_AT=%llu", (unsigned long long)a->publish_at);
+	/* After ours, so that the inherited WUZHA_* strip leaves them be. */
+	for (i = 0; i < h->nextra; i++)
+		ENV("%s", h->extra[i]);
 #undef ENV
 	if (rc == -1) {
 		envp[k] = NULL;
@@ -434,6 +613,7 @@ static void
 agent_hook_exited(struct agent_hook *h, int status)
 {
 	struct agent_alert	*al = h->running;
+	char			 why[64];
 	int			 ok = 0;
 
 	h->running = NULL;
@@ -441,17 +621,20 @@ agent_hook_exited(struct agent_hook *h, int status)
 	evtimer_del(h->ev_timeout);
 	agent_hook_in_close(h);
 	if (h->killed)
-		log_warnx("alert %s seq %llu: hook timed out after %u ms",
-		    al->a.id, (unsigned long long)al->seq, h->timeout_ms);
+		snprintf(why, sizeof(why), "hook timed out after %u ms",
+		    h->timeout_ms);
 	else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		ok = 1;
 	else if (WIFEXITED(status))
-		log_warnx("alert %s seq %llu: hook failed with exit status %d",
-		    al->a.id, (unsigned long long)al->seq, WEXITSTATUS(status));
+		snprintf(why, sizeof(why), "hook failed with exit status %d",
+		    WEXITSTATUS(status));
 	else if (WIFSIGNALED(status))
-		log_warnx("alert %s seq %llu: hook killed by signal %d",
-		    al->a.id, (unsigned long long)al->seq, WTERMSIG(status));
-	agent_hook_done(h, al, ok);
+		snprintf(why, sizeof(why), "hook killed by signal %d",
+		    WTERMSIG(status));
+	else
+		snprintf(why, sizeof(why), "hook ended with status %#x",
+		    (unsigned)status);
+	agent_hook_done(h, al, ok, ok ? NULL : why);
 }
 
 static void
@@ -477,20 +660,30 @@ agent_hook_next_cb(evutil_socket_t fd, short ev, void *arg)
 
 	(void)fd;
 	(void)ev;
-	while (h->running == NULL && (al = TAILQ_FIRST(&h->queue)) != NULL) {
+	while (h->running == NULL && !evtimer_pending(h->ev_retry, NULL) &&
+	    (al = TAILQ_FIRST(&h->queue)) != NULL) {
 		TAILQ_REMOVE(&h->queue, al, entry);
 		h->nqueued--;
 		if (h->cmd == NULL) {
-			h->done_cb(al, agent_hook_print(al) == 0, h->arg);
-			agent_alert_free(al);
+			if (agent_hook_print(al) == 0)
+				agent_hook_done(h, al, 1, NULL);
+			else
+				agent_hook_done(h, al, 0, "cannot print it");
 			continue;
 		}
 		if (agent_hook_spawn(h, al) == -1)
-			agent_hook_done(h, al, 0);
+			agent_hook_done(h, al, 0, "hook cannot be started");
 	}
 }
 
-/* For shutdown: kill and reap the running hook, drop the queue. */
+/* The backoff after a failure is over: run the head of the queue again. */
+static void
+agent_hook_retry_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	agent_hook_next_cb(fd, ev, arg);
+}
+
+/* For shutdown: kill and reap the running hook, drop the queue and any retry. */
 void
 agent_hook_stop(struct agent_hook *h)
 {
@@ -507,6 +700,10 @@ agent_hook_stop(struct agent_hook *h)
 	agent_hook_in_close(h);
 	if (h->ev_timeout != NULL)
 		evtimer_del(h->ev_timeout);
+	if (h->ev_retry != NULL)
+		evtimer_del(h->ev_retry);
+	h->failing = NULL;
+	h->attempts = 0;
 	agent_alert_free(h->running);
 	h->running = NULL;
 	while ((al = TAILQ_FIRST(&h->queue)) != NULL) {
@@ -529,6 +726,10 @@ agent_hook_free(struct agent_hook *h)
 		event_free(h->ev_next);
 	if (h->ev_chld != NULL)
 		event_free(h->ev_chld);
+	if (h->ev_retry != NULL)
+		event_free(h->ev_retry);
+	while (h->nextra > 0)
+		free(h->extra[--h->nextra]);
 	free(h->cmd);
 	free(h->principal);
 	free(h);

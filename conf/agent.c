@@ -66,17 +66,52 @@ agent_reconnect(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
 	return 0;
 }
 
+/* hook_retry: {min, max}, the bounds of the backoff after a failed hook. */
+static int
+agent_hook_retry(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
+    struct conf_agent *c)
+{
+	const struct conf_yaml_node	*min, *max;
+	const struct conf_yaml_key	 keys[] = {
+		{ "min", 0, &min }, { "max", 0, &max },
+	};
+
+	c->hook_retry_min_ms = 5000;
+	c->hook_retry_max_ms = 300000;
+	if (node == NULL)
+		return 0;
+	if (conf_yaml_map(doc, node, keys, sizeof(keys) / sizeof(keys[0])) ==
+	    -1)
+		return -1;
+	if (min != NULL && conf_yaml_duration(doc, min, 10, 3600000,
+	    &c->hook_retry_min_ms) == -1)
+		return -1;
+	if (max != NULL && conf_yaml_duration(doc, max, 10, 86400000,
+	    &c->hook_retry_max_ms) == -1)
+		return -1;
+	if (c->hook_retry_max_ms < c->hook_retry_min_ms) {
+		if (max != NULL)
+			return conf_yaml_error(doc, max,
+			    "must not be less than hook_retry.min");
+		return conf_yaml_error(doc, min,
+		    "must not be more than hook_retry.max");
+	}
+	return 0;
+}
+
 /* Build the config from a parsed document; NULL on any error. */
 static struct conf_agent *
 agent_build(struct conf_yaml_doc *doc, const char *dir)
 {
 	const struct conf_yaml_node	*root = conf_yaml_root(doc);
 	const struct conf_yaml_node	*server, *name, *tls, *state, *hook;
-	const struct conf_yaml_node	*hookto, *reconnect, *hb, *frame;
+	const struct conf_yaml_node	*hookto, *hookretry, *reconnect, *hb;
+	const struct conf_yaml_node	*frame;
 	const struct conf_yaml_key	 keys[] = {
 		{ "server", 1, &server }, { "server_name", 1, &name },
 		{ "tls", 1, &tls }, { "state_file", 0, &state },
 		{ "hook", 0, &hook }, { "hook_timeout", 0, &hookto },
+		{ "hook_retry", 0, &hookretry },
 		{ "reconnect", 0, &reconnect }, { "heartbeat", 0, &hb },
 		{ "max_frame", 0, &frame },
 	};
@@ -116,6 +151,8 @@ agent_build(struct conf_yaml_doc *doc, const char *dir)
 		goto fail;
 	if (hookto != NULL && conf_yaml_duration(doc, hookto, 100, 3600000,
 	    &c->hook_timeout_ms) == -1)
+		goto fail;
+	if (agent_hook_retry(doc, hookretry, c) == -1)
 		goto fail;
 	if (agent_reconnect(doc, reconnect, c) == -1)
 		goto fail;

@@ -102,6 +102,9 @@ struct conf_agent {
 	char		*state_file;		/* optional (agent: required to dedupe across restarts) */
 	char		*hook;			/* optional command run per alert */
 	uint32_t	 hook_timeout_ms;	/* default 30000 */
+	uint32_t	 hook_retry_min_ms;	/* backoff after a failed hook:
+						 * default 5000, 10 ms to 1 h */
+	uint32_t	 hook_retry_max_ms;	/* default 300000, up to 1 day */
 	uint32_t	 reconnect_min_ms;	/* default 500 */
 	uint32_t	 reconnect_max_ms;	/* default 60000 */
 	uint32_t	 heartbeat_s;		/* default 30 */

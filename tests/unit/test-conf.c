@@ -332,6 +332,8 @@ test_example_agent_loads(void **state)
 	    "state/advisor-a-cs-1.state"));
 	assert_null(c->hook);
 	assert_int_equal(c->hook_timeout_ms, 30000);
+	assert_int_equal(c->hook_retry_min_ms, 5000);
+	assert_int_equal(c->hook_retry_max_ms, 300000);
 	assert_int_equal(c->reconnect_min_ms, 500);
 	assert_int_equal(c->reconnect_max_ms, 60000);
 	assert_int_equal(c->heartbeat_s, 30);
@@ -493,6 +495,8 @@ test_agent_defaults_filled_in(void **state)
 	assert_null(c->state_file);
 	assert_null(c->hook);
 	assert_int_equal(c->hook_timeout_ms, 30000);
+	assert_int_equal(c->hook_retry_min_ms, 5000);
+	assert_int_equal(c->hook_retry_max_ms, 300000);
 	assert_int_equal(c->reconnect_min_ms, 500);
 	assert_int_equal(c->reconnect_max_ms, 60000);
 	assert_int_equal(c->heartbeat_s, 30);
@@ -503,12 +507,15 @@ test_agent_defaults_filled_in(void **state)
 	    "state_file: s.db\n"
 	    "hook: \"notify-send 'wuzha alert'\"\n"
 	    "hook_timeout: 5s\n"
+	    "hook_retry: {min: 200ms, max: 10m}\n"
 	    "reconnect: {min: 100ms, max: 2m}\n"
 	    "heartbeat: 10s\n"
 	    "max_frame: 16MiB\n");
 	assert_string_equal(c->state_file, "s.db");
 	assert_string_equal(c->hook, "notify-send 'wuzha alert'");
 	assert_int_equal(c->hook_timeout_ms, 5000);
+	assert_int_equal(c->hook_retry_min_ms, 200);
+	assert_int_equal(c->hook_retry_max_ms, 600000);
 	assert_int_equal(c->reconnect_min_ms, 100);
 	assert_int_equal(c->reconnect_max_ms, 120000);
 	assert_int_equal(c->heartbeat_s, 10);
@@ -1277,6 +1284,14 @@ test_agent_refuses_bad_values(void **state)
 	    "t.yaml:9: reconnect.max: must not be less than reconnect.min");
 	A_REFUSED(A_BASE "reconnect:\n  min: 2m\n",
 	    "t.yaml:8: reconnect.min: must not be more than reconnect.max");
+	A_REFUSED(A_BASE "hook_retry:\n  min: 10s\n  max: 1s\n",
+	    "t.yaml:9: hook_retry.max: must not be less than hook_retry.min");
+	A_REFUSED(A_BASE "hook_retry:\n  min: 6m\n",
+	    "t.yaml:8: hook_retry.min: must not be more than hook_retry.max");
+	A_REFUSED(A_BASE "hook_retry:\n  min: 1ms\n",
+	    "t.yaml:8: hook_retry.min: must be between 10ms and 1h");
+	A_REFUSED(A_BASE "hook_retry:\n  every: 1s\n",
+	    "t.yaml:8: hook_retry.every: unknown key");
 	A_REFUSED(A_BASE "hook_timeout: 10\n",
 	    "t.yaml:7: hook_timeout: \"10\" needs a unit (ms, s, m, h or d)");
 	A_REFUSED(A_BASE "max_frame: 0\n",

@@ -1,11 +1,12 @@
 # SPDX-License-Identifier: ISC
 """
 19-install: `meson install --destdir` of the build under test, into a
-temporary directory.  It installs exactly the programs, the systemd units,
-the sysusers snippet, the example files and the four man pages, each in
-the directory this build was configured with; the installed programs run
-and accept the example files; the units name the installed programs and
-configuration; `systemd-analyze verify` passes on wuzhad.service and on
+temporary directory.  It installs exactly the programs, the agent's
+shipped hooks (libexec/wuzha), the systemd units, the sysusers snippet,
+the example files and the four man pages, each in the directory this
+build was configured with; the installed programs run and accept the
+example files; the units name the installed programs and configuration;
+`systemd-analyze verify` passes on wuzhad.service and on
 wuzha-agent@demo.service in the installed tree (and does fail on a broken
 unit); systemd-sysusers makes the wuzha user from the snippet; and each man
 page renders with `man -l` at 80 columns, and passes `mandoc -T lint`,
@@ -37,6 +38,8 @@ MAN_PAGES = ["man8/wuzhad.8", "man8/wuzha-agent.8", "man1/wuzhactl.1",
 # Installed for users as they are in conf/ (Debian's place for a
 # package's examples: /usr/share/doc/PACKAGE/examples).
 EXAMPLES = ["wuzhad.yaml", "agent.yaml", "tree.yaml", "redis.conf"]
+# The shipped hooks of wuzha-agent, in libexec/wuzha.
+HOOKS = ["wuzha-notify", "wuzha-speak"]
 # The alert templates, in share/wuzha/templates.
 TEMPLATES = ["brush-order.yaml", "campus-loan.yaml", "case-followup.yaml",
              "fake-police.yaml", "goip.yaml", "holiday.yaml",
@@ -64,11 +67,15 @@ class Layout:
         self.templates = os.path.join(d("datadir"), "wuzha", "templates")
         self.unitdir = os.path.join(self.prefix, "lib", "systemd", "system")
         self.sysusersdir = os.path.join(self.prefix, "lib", "sysusers.d")
+        self.hookdir = os.path.join(d("libexecdir"), "wuzha")
 
     def programs(self):
         return [os.path.join(self.sbindir, "wuzhad"),
                 os.path.join(self.bindir, "wuzha-agent"),
-                os.path.join(self.bindir, "wuzhactl")]
+                os.path.join(self.bindir, "wuzhactl")] + self.hooks()
+
+    def hooks(self):
+        return [os.path.join(self.hookdir, name) for name in HOOKS]
 
     def files(self):
         """Every file an install must make: path -> where its content
@@ -84,6 +91,8 @@ class Layout:
             f[os.path.join(self.examples, name)] = "conf/" + name
         for name in TEMPLATES:
             f[os.path.join(self.templates, name)] = "conf/templates/" + name
+        for path in self.hooks():
+            f[path] = "hooks/" + os.path.basename(path)
         for page in MAN_PAGES:
             f[os.path.join(self.mandir, page)] = \
                 "man/" + os.path.basename(page)

@@ -9,7 +9,8 @@ actions, the urgency hint, the id it gave).
 
     notify_server.py RECORD [--invoke ACTION]
 
-Prints "ready" on stdout once the name is owned.  --invoke ACTION: after
+Prints "ready PID BUS-ADDRESS" on stdout once the name is owned, so
+that a test can run hooks on this bus and stop the server by its pid.  --invoke ACTION: after
 each Notify that offers ACTION, emit ActionInvoked(id, ACTION) a moment
 later, as a person clicking it would.  Runs until SIGTERM.
 """
@@ -35,7 +36,7 @@ class Server(dbus.service.Object):
 
     @dbus.service.method(NAME, in_signature="", out_signature="as")
     def GetCapabilities(self):
-        return ["actions", "body"]
+        return ["actions", "body", "body-markup"]
 
     @dbus.service.method(NAME, in_signature="", out_signature="ssss")
     def GetServerInformation(self):
@@ -81,11 +82,13 @@ def main(argv):
     invoke = argv[3] if len(argv) > 3 and argv[2] == "--invoke" else None
     DBusGMainLoop(set_as_default=True)
     bus = dbus.SessionBus()
-    name = dbus.service.BusName(NAME, bus, do_not_queue=True)
+    name = dbus.service.BusName(NAME, bus, do_not_queue=True)  # noqa: F841
     server = Server(bus, record, invoke)  # noqa: F841 (exported)
     loop = GLib.MainLoop()
     GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGTERM, loop.quit)
-    print("ready", flush=True)
+    print("ready %d %s" % (os.getpid(),
+                           os.environ["DBUS_SESSION_BUS_ADDRESS"]),
+          flush=True)
     loop.run()
     # Not through the interpreter's exit: releasing the name then may
     # find the bus already gone.

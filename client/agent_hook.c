@@ -59,7 +59,8 @@ struct agent_hook {
 	struct event		*ev_next;	/* deferred: start the next */
 	struct event		*ev_chld;	/* SIGCHLD */
 	struct event		*ev_retry;	/* backoff after a failure */
-	const struct agent_alert *failing;	/* head alert that failed */
+	struct agent_alert	*failing;	/* the last that failed, queued
+						 * or running again */
 	unsigned		 attempts;	/* failed runs of failing */
 	uint32_t		 delay_ms;	/* the last backoff of failing */
 };
@@ -256,16 +257,47 @@ agent_hook_kick(struct agent_hook *h)
 		event_active(h->ev_next, EV_TIMEOUT, 0);
 }
 
-/* Insert in seq order, and start it if nothing is running. */
+/* A cancel of id waiting in the queue, or NULL. */
+static const struct agent_alert *
+agent_hook_cancel_of(const struct agent_hook *h, const char *id)
+{
+	const struct agent_alert	*at;
+
+	TAILQ_FOREACH(at, &h->queue, entry)
+		if (at->a.msg_type == PROTO_MSG_CANCEL &&
+		    strcmp(at->a.references, id) == 0)
+			return at;
+	return NULL;
+}
+
+/*
+ * Insert in seq order, and start it if nothing is running.  A cancel of
+ * the alert whose hook failed and waits to be run again ends the wait:
+ * that alert is dropped (it was told ok = 0 already), the cancel goes on.
+ */
 int
 agent_hook_push(struct agent_hook *h, struct agent_alert *al)
 {
+	struct agent_alert	*f = h->failing;
+
 	if (h->nqueued >= AGENT_HOOK_QUEUE_MAX) {
 		log_warnx("alert %s seq %llu: %d alerts already waiting, it "
 		    "will come again", al->a.id, (unsigned long long)al->seq,
 		    AGENT_HOOK_QUEUE_MAX);
 		agent_alert_free(al);
 		return -1;
+	}
+	if (f != NULL && f != h->running && al->a.msg_type ==
+	    PROTO_MSG_CANCEL && strcmp(f->a.id, al->a.references) == 0) {
+		log_warnx("alert %s seq %llu: not tried again after %u failed "
+		    "attempts: cancelled by %s", f->a.id,
+		    (unsigned long long)f->seq, h->attempts, al->a.id);
+		TAILQ_REMOVE(&h->queue, f, entry);
+		h->nqueued--;
+		evtimer_del(h->ev_retry);
+		h->failing = NULL;
+		h->attempts = 0;
+		agent_alert_free(f);
 	}
 	agent_hook_insert(h, al, 0);
 	agent_hook_kick(h);
@@ -275,13 +307,16 @@ agent_hook_push(struct agent_hook *h, struct agent_alert *al)
 /*
  * The hand-over of al is over.  ok: tell the owner, free the alert, move
  * on.  Failed (why says how): tell the owner, keep the alert at the head
- * of the queue, and hold the queue for the next delay of the backoff.
+ * of the queue, and hold the queue for the next delay of the backoff;
+ * unless a cancel of it is waiting: then it is dropped, and the cancel
+ * is next.
  */
 static void
 agent_hook_done(struct agent_hook *h, struct agent_alert *al, int ok,
     const char *why)
 {
-	struct timeval	tv;
+	const struct agent_alert	*c;
+	struct timeval			 tv;
 
 	if (ok) {
 		if (h->failing == al) {
@@ -310,6 +345,18 @@ agent_hook_done(struct agent_hook *h, struct agent_alert *al, int ok,
 		h->delay_ms = h->retry_max_ms;
 	else
 		h->delay_ms *= 2;
+	if ((c = agent_hook_cancel_of(h, al->a.id)) != NULL) {
+		/* Withdrawn meanwhile: the cancel goes next. */
+		log_warnx("alert %s seq %llu: %s (attempt %u); not tried "
+		    "again: cancelled by %s", al->a.id,
+		    (unsigned long long)al->seq, why, h->attempts, c->a.id);
+		h->done_cb(al, 0, h->arg);
+		h->failing = NULL;
+		h->attempts = 0;
+		agent_alert_free(al);
+		agent_hook_kick(h);
+		return;
+	}
 	log_warnx("alert %s seq %llu: %s (attempt %u); trying again in "
 	    "%u ms", al->a.id, (unsigned long long)al->seq, why,
 	    h->attempts, h->delay_ms);

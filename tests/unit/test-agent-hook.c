@@ -5,8 +5,8 @@
  * owner with ok = 0 and run again after a backoff from agent_hook_set_retry
  * (doubling, capped), the alert still the module's; once it works, ok = 1;
  * an alert queued meanwhile waits behind it; agent_hook_setenv's variables
- * reach the hook, bad names and one too many are refused; stop cancels a
- * pending retry.
+ * reach the hook, bad names and one too many are refused; a cancel of
+ * the failing alert ends its retries; stop cancels a pending retry.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -266,6 +266,77 @@ test_setenv_reaches_the_hook_bounded(void **state)
 	event_base_free(base);
 }
 
+static struct agent_alert *
+cancel_of(const char *id, uint64_t seq, const char *orig)
+{
+	struct agent_alert	*al = alert(id, seq);
+
+	al->a.msg_type = PROTO_MSG_CANCEL;
+	snprintf(al->a.references, sizeof(al->a.references), "%s", orig);
+	return al;
+}
+
+/* A hook failing for plain alerts, working for cancels. */
+static struct agent_hook *
+alerts_fail_hook(struct event_base *base, uint32_t timeout_ms,
+    const char *before)
+{
+	char	cmd[1024];
+
+	snprintf(cmd, sizeof(cmd), "%s echo \"$WUZHA_ID\" >>'%s/runs'; "
+	    "[ \"$WUZHA_TYPE\" = cancel ]", before, dir);
+	return agent_hook_new(base, cmd, timeout_ms, "adv-a11", done_cb, NULL);
+}
+
+static void
+test_cancel_ends_the_retries_of_its_original(void **state)
+{
+	struct event_base	*base;
+	struct agent_hook	*h;
+	char			 runs[300];
+
+	(void)state;
+	base = event_base_new();
+	assert_non_null(base);
+
+	/* The cancel comes while the original waits to be run again. */
+	h = alerts_fail_hook(base, 5000, "");
+	assert_non_null(h);
+	agent_hook_set_retry(h, 60000, 60000);
+	agent_hook_push(h, alert("o1", 1));
+	run_loop(base, 1, 5000);
+	assert_int_equal(calls.n, 1);
+	assert_int_equal(calls.ok[0], 0);
+	agent_hook_push(h, cancel_of("k1", 2, "o1"));
+	assert_false(agent_hook_has(h, "o1"));
+	run_loop(base, 2, 5000);
+	assert_int_equal(calls.n, 2);
+	assert_string_equal(calls.id[1], "k1");
+	assert_int_equal(calls.ok[1], 1);
+	assert_string_equal(slurp("runs"), "o1\nk1\n");
+	agent_hook_free(h);
+
+	/* The cancel comes while the original's hook runs, and fails. */
+	memset(&calls, 0, sizeof(calls));
+	snprintf(runs, sizeof(runs), "%s/runs", dir);
+	unlink(runs);
+	h = alerts_fail_hook(base, 5000, "sleep 0.3;");
+	assert_non_null(h);
+	agent_hook_set_retry(h, 60000, 60000);
+	agent_hook_push(h, alert("o2", 1));
+	agent_hook_push(h, cancel_of("k2", 2, "o2"));
+	run_loop(base, 2, 5000);
+	assert_int_equal(calls.n, 2);
+	assert_string_equal(calls.id[0], "o2");
+	assert_int_equal(calls.ok[0], 0);
+	assert_string_equal(calls.id[1], "k2");
+	assert_int_equal(calls.ok[1], 1);
+	assert_false(agent_hook_has(h, "o2"));
+	assert_string_equal(slurp("runs"), "o2\nk2\n");
+	agent_hook_free(h);
+	event_base_free(base);
+}
+
 static void
 test_stop_cancels_a_pending_retry(void **state)
 {
@@ -300,6 +371,9 @@ main(void)
 		    test_failing_hook_retried_with_backoff, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_setenv_reaches_the_hook_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_cancel_ends_the_retries_of_its_original, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_stop_cancels_a_pending_retry, setup, teardown),
 	};

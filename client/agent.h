@@ -87,11 +87,11 @@ void		 agent_state_free(struct agent_state *);
  * hook_timeout, could not be started) or printing failed; the alert is NOT
  * freed: it stays owned by the module, at the head of the queue, and is
  * tried again after the backoff, so the same alert may be told ok = 0
- * several times before it is told ok = 1 once.  The one exception: an
- * alert whose cancel has been queued is not tried again but dropped
- * (after ok = 0, or silently if the cancel comes while it waits), since
- * it is withdrawn; the cancel then goes on.  The callback must not keep
- * the pointer past its return.
+ * several times before it is told ok = 1 once.  The exceptions: an
+ * alert that has expired, or whose cancel has been queued, is not tried
+ * again but dropped (after ok = 0, or silently if the cancel comes while
+ * it waits); the next one then goes on.  The callback must not keep the
+ * pointer past its return.
  */
 typedef void	agent_hook_done_fn(struct agent_alert *, int ok, void *);
 

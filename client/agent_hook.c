@@ -10,7 +10,8 @@
  * Either way the owner is told whether the hand-over succeeded.  A hook
  * that fails keeps its alert at the head of the queue (a cancel must not
  * overtake its original) and is run again after a backoff that doubles
- * from the retry minimum to the maximum.
+ * from the retry minimum to the maximum, until it works, the alert
+ * expires, or a cancel of it comes.
  */
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -30,6 +31,7 @@
 #include "proto.h"
 #include "client.h"
 #include "agent.h"
+#include "clock.h"
 #include "log.h"
 
 extern char **environ;
@@ -308,8 +310,8 @@ agent_hook_push(struct agent_hook *h, struct agent_alert *al)
  * The hand-over of al is over.  ok: tell the owner, free the alert, move
  * on.  Failed (why says how): tell the owner, keep the alert at the head
  * of the queue, and hold the queue for the next delay of the backoff;
- * unless a cancel of it is waiting: then it is dropped, and the cancel
- * is next.
+ * unless a cancel of it is waiting or it has expired: then it is
+ * dropped, and the next goes on.
  */
 static void
 agent_hook_done(struct agent_hook *h, struct agent_alert *al, int ok,
@@ -345,11 +347,13 @@ agent_hook_done(struct agent_hook *h, struct agent_alert *al, int ok,
 		h->delay_ms = h->retry_max_ms;
 	else
 		h->delay_ms *= 2;
-	if ((c = agent_hook_cancel_of(h, al->a.id)) != NULL) {
-		/* Withdrawn meanwhile: the cancel goes next. */
+	c = agent_hook_cancel_of(h, al->a.id);
+	if (c != NULL || al->a.expires_at <= now_ms()) {
+		/* Withdrawn meanwhile (the cancel goes next), or too late. */
 		log_warnx("alert %s seq %llu: %s (attempt %u); not tried "
-		    "again: cancelled by %s", al->a.id,
-		    (unsigned long long)al->seq, why, h->attempts, c->a.id);
+		    "again: %s%s", al->a.id, (unsigned long long)al->seq, why,
+		    h->attempts, c != NULL ? "cancelled by " : "expired",
+		    c != NULL ? c->a.id : "");
 		h->done_cb(al, 0, h->arg);
 		h->failing = NULL;
 		h->attempts = 0;

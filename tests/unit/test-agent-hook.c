@@ -6,7 +6,8 @@
  * (doubling, capped), the alert still the module's; once it works, ok = 1;
  * an alert queued meanwhile waits behind it; agent_hook_setenv's variables
  * reach the hook, bad names and one too many are refused; a cancel of
- * the failing alert ends its retries; stop cancels a pending retry.
+ * the failing alert, or its expiry, ends its retries; stop cancels a
+ * pending retry.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +23,7 @@
 #include <event2/event.h>
 
 #include "agent.h"
+#include "clock.h"
 #include "log.h"
 
 #define NCALLS_MAX	16
@@ -106,6 +108,7 @@ alert(const char *id, uint64_t seq)
 	al->a.severity = 2;
 	al->a.headline.p = (const uint8_t *)headline;
 	al->a.headline.len = sizeof(headline) - 1;
+	al->a.expires_at = now_ms() + 3600000;
 	return al;
 }
 
@@ -338,6 +341,35 @@ test_cancel_ends_the_retries_of_its_original(void **state)
 }
 
 static void
+test_expired_alert_is_not_tried_again(void **state)
+{
+	struct event_base	*base;
+	struct agent_hook	*h;
+	struct agent_alert	*al;
+
+	(void)state;
+	base = event_base_new();
+	assert_non_null(base);
+	h = counting_hook(base, 1000);
+	assert_non_null(h);
+	agent_hook_set_retry(h, 300, 300);
+	al = alert("e1", 1);
+	al->a.expires_at = now_ms() + 150;
+	agent_hook_push(h, al);
+	agent_hook_push(h, alert("e2", 2));
+	/* e1 fails, waits 300 ms, fails again expired: dropped; e2 runs. */
+	run_loop(base, 3, 5000);
+	assert_int_equal(calls.n, 3);
+	assert_string_equal(calls.id[0], "e1");
+	assert_string_equal(calls.id[1], "e1");
+	assert_string_equal(calls.id[2], "e2");
+	assert_false(agent_hook_has(h, "e1"));
+	assert_true(agent_hook_has(h, "e2"));
+	agent_hook_free(h);
+	event_base_free(base);
+}
+
+static void
 test_stop_cancels_a_pending_retry(void **state)
 {
 	struct event_base	*base;
@@ -374,6 +406,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_cancel_ends_the_retries_of_its_original, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_expired_alert_is_not_tried_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_stop_cancels_a_pending_retry, setup, teardown),
 	};

@@ -224,7 +224,7 @@ agent_hook_has(const struct agent_hook *h, const char *id)
 	return 0;
 }
 
-/* Put al in the queue in seq order (before others of the same seq if head). */
+/* Into the queue by seq: before equal seqs if head (a retry), else after. */
 static void
 agent_hook_insert(struct agent_hook *h, struct agent_alert *al, int head)
 {
@@ -441,7 +441,8 @@ agent_hook_print(const struct agent_alert *al)
 
 /*
  * Environment for the hook: ours without any WUZHA_* variable, then the
- * alert's, then the extra ones of agent_hook_setenv.  envp[first..] are allocated here; agent_hook_env_free frees them.
+ * alert's, then the extra ones of agent_hook_setenv.  envp[first..] are
+ * allocated here; agent_hook_env_free frees them.
  */
 static char **
 agent_hook_env(struct agent_hook *h, const struct agent_alert *al,
@@ -734,7 +735,7 @@ agent_hook_retry_cb(evutil_socket_t fd, short ev, void *arg)
 	agent_hook_next_cb(fd, ev, arg);
 }
 
-/* For shutdown: kill and reap the running hook, drop the queue and any retry. */
+/* For shutdown: kill and reap the running hook, drop the queue and retry. */
 void
 agent_hook_stop(struct agent_hook *h)
 {

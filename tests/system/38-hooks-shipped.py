@@ -278,7 +278,8 @@ def test_speak_fails_when_it_cannot_write_or_is_misused(tmp_path):
     r, _ = run_hook([SPEAK, "-w", str(tmp_path / "no" / "x.wav")],
                     alert_env())
     assert r.returncode != 0, r
-    assert b"wrote nothing" in r.stderr, r
+    assert b"Can't write to" in r.stderr, r
+    assert b"wuzha-speak: espeak-ng failed" in r.stderr, r
     for argv in ([SPEAK, "-r", "0"], [SPEAK, "-r", "x"], [SPEAK, "extra"]):
         r, _ = run_hook(argv, alert_env())
         assert r.returncode == 2, r

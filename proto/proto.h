@@ -190,6 +190,7 @@ enum proto_ack_state {
 	PROTO_ACK_DELIVERED	= 1,
 	PROTO_ACK_READ		= 2,
 	PROTO_ACK_RELAYED	= 3,
+	PROTO_ACK_SHOWN		= 4,	/* on a screen: ranks after delivered */
 };
 
 enum proto_rights {

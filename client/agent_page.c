@@ -278,7 +278,7 @@ page_handler(struct http_srv *srv, struct evhttp_request *req,
 			return;
 		}
 		if (strcmp(path, "api/events") == 0) {
-			if ((s = http_sse_open(srv, req)) == NULL ||
+			if ((s = http_sse_open(srv, req, NULL, NULL)) == NULL ||
 			    (b = evbuffer_new()) == NULL)
 				return;
 			page_status_json(pg, b);

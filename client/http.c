@@ -32,6 +32,8 @@ struct http_sse {
 	struct http_srv		*srv;
 	struct evhttp_request	*req;
 	struct evhttp_connection *evcon;
+	void			(*closed)(void *);
+	void			*arg;
 };
 TAILQ_HEAD(http_sseq, http_sse);
 
@@ -505,11 +507,21 @@ http_sse_closed(struct evhttp_connection *evcon, void *arg)
 	TAILQ_REMOVE(&s->srv->sse, s, entry);
 	s->srv->nsse--;
 	log_debug("page stream closed (%zu open)", s->srv->nsse);
+	if (s->closed != NULL)
+		s->closed(s->arg);
 	free(s);
 }
 
+void
+http_sse_close(struct http_sse *s)
+{
+	/* Frees the connection, which runs http_sse_closed. */
+	evhttp_connection_free(s->evcon);
+}
+
 struct http_sse *
-http_sse_open(struct http_srv *srv, struct evhttp_request *req)
+http_sse_open(struct http_srv *srv, struct evhttp_request *req,
+    void (*closed)(void *), void *arg)
 {
 	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
 	struct http_sse		*s;
@@ -525,6 +537,8 @@ http_sse_open(struct http_srv *srv, struct evhttp_request *req)
 	}
 	s->srv = srv;
 	s->req = req;
+	s->closed = closed;
+	s->arg = arg;
 	s->evcon = evhttp_request_get_connection(req);
 	http_common_headers(req);
 	evhttp_add_header(h, "Content-Type", "text/event-stream; charset=utf-8");
@@ -553,7 +567,7 @@ http_sse_send(struct http_sse *s, const char *event, const char *data,
 	    HTTP_SSE_QUEUE_MAX) {
 		log_warnx("page stream not reading (over %d bytes queued): "
 		    "closing it", HTTP_SSE_QUEUE_MAX);
-		evhttp_connection_free(s->evcon);	/* runs http_sse_closed */
+		http_sse_close(s);
 		return;
 	}
 	if ((b = evbuffer_new()) == NULL)

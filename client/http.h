@@ -89,10 +89,14 @@ void		 http_reply_text(struct evhttp_request *, int code,
 
 /*
  * Start an event stream on req.  NULL (and 503 sent) when HTTP_SSE_MAX
- * are open.  The stream ends when the browser goes; send to every open
- * stream with http_sse_broadcast.
+ * are open.  The stream ends when the browser goes (then closed(arg) is
+ * called, if set, and the stream is gone); send to every open stream with
+ * http_sse_broadcast.
  */
-struct http_sse	*http_sse_open(struct http_srv *, struct evhttp_request *);
+struct http_sse	*http_sse_open(struct http_srv *, struct evhttp_request *,
+		    void (*closed)(void *), void *arg);
+/* End a stream from this side (the browser may reconnect). */
+void		 http_sse_close(struct http_sse *);
 size_t		 http_sse_count(const struct http_srv *);
 /* Queue "event: NAME\ndata: DATA\n\n" (DATA holds no newline). */
 void		 http_sse_send(struct http_sse *, const char *event,

@@ -37,7 +37,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "[--remind-after DURATION] [--max-reminders N] "
 	    "[--escalate-after DURATION] [--at TIME|+DURATION] "
 	    "[--status actual|exercise|test | --drill] "
-	    "[--template NAME [--set KEY=VALUE ...]] [--json]",
+	    "[--template NAME [--set KEY=VALUE ...]] [--dry-run] [--json]",
 	    "sign an alert with our own key and publish it (or hold it "
 	    "until --at)" },
 	{ { "ack", NULL }, ctl_ack,
@@ -70,6 +70,9 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "[--csv | --json]",
 	    "per node: alerts received, shares delivered, read and relayed "
 	    "in time, median time to read" },
+	{ { "serve", NULL }, ctl_serve,
+	    "[--listen HOST:PORT] [--url-file FILE]",
+	    "the console in a browser, on loopback, until Ctrl-C" },
 	{ { "templates", NULL }, ctl_templates,
 	    "[NAME] [--json]",
 	    "the alert templates, or one with its placeholders" },

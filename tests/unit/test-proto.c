@@ -1479,7 +1479,8 @@ static const struct refusal refusals[] = {
 	    PROTO_E_FIELD },
 	{ "ack accepted", PROTO_T_ACK, ID "020001 02", 0 },
 	{ "ack state 0", PROTO_T_ACK, ID "020001 00", PROTO_E_VALUE },
-	{ "ack state 4", PROTO_T_ACK, ID "020001 04", PROTO_E_VALUE },
+	{ "ack state 4 (shown)", PROTO_T_ACK, ID "020001 04", 0 },
+	{ "ack state 5", PROTO_T_ACK, ID "020001 05", PROTO_E_VALUE },
 	{ "ack reach 3 bytes", PROTO_T_ACK, ID "020001 03 030003 000000",
 	    PROTO_E_FIELD },
 	{ "ack empty id", PROTO_T_ACK, "010000 020001 01", PROTO_E_VALUE },
@@ -1793,11 +1794,11 @@ test_console_lists_strict(void **state)
 		    "080004 00000000 090004 00000000 0a0004 00000000 "
 		    "0b0004 00000000 0c0004 00000000 120004 00000000",
 		    PROTO_E_FIELD },
-		{ "row unknown tag 19", 2,
+		{ "row unknown tag 22", 2,
 		    "004a 010001 61 030001 03 040000 "
 		    "050004 00000000 060004 00000000 070004 00000000 "
 		    "080004 00000000 090004 00000000 0a0004 00000000 "
-		    "0b0004 00000000 0c0004 00000000 130004 00000001",
+		    "0b0004 00000000 0c0004 00000000 160004 00000001",
 		    PROTO_E_TAG },
 		{ "row median in 4 bytes", 2,
 		    "004a 010001 61 030001 03 040000 "

@@ -35,21 +35,13 @@
 #define INBOX_MAGIC	"wuzha-inbox 1"
 #define INBOX_ST_MAX	1024	/* an .st file is a few short lines */
 
+/* The order of the states (proto_ack_rank), 0 for none or unknown. */
 int
 agent_ack_rank(int state)
 {
-	switch (state) {
-	case PROTO_ACK_DELIVERED:
-		return 1;
-	case PROTO_ACK_SHOWN:
-		return 2;
-	case PROTO_ACK_READ:
-		return 3;
-	case PROTO_ACK_RELAYED:
-		return 4;
-	default:
-		return 0;
-	}
+	int	r = proto_ack_rank(state);
+
+	return r < 0 ? 0 : r;
 }
 
 static void

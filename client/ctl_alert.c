@@ -3,7 +3,7 @@
  * ctl_alert: the verbs that act on alerts.  publish builds the alert body
  * from the command line, signs it with our own key (the issuer is the CN
  * of our own certificate), checks the signature against the CA before
- * anything leaves, and sends PUBLISH; ack confirms read or relayed.
+ * anything leaves, and sends PUBLISH; ack confirms shown, read or relayed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -581,7 +581,7 @@ ctl_ack_ok_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
 	return CTL_OK;
 }
 
-/* ack ID read|relayed [--reach N] */
+/* ack ID shown|read|relayed [--reach N] */
 int
 ctl_ack(struct ctl *ctl, int argc, char **argv)
 {
@@ -617,9 +617,10 @@ ctl_ack(struct ctl *ctl, int argc, char **argv)
 	}
 	snprintf(ack.id, sizeof(ack.id), "%s", argv[0]);
 	st = proto_ack_state_parse(argv[1]);
-	if (st != PROTO_ACK_READ && st != PROTO_ACK_RELAYED) {
-		fprintf(stderr, "wuzhactl: %s: expected read or relayed\n",
-		    argv[1]);
+	if (st != PROTO_ACK_SHOWN && st != PROTO_ACK_READ &&
+	    st != PROTO_ACK_RELAYED) {
+		fprintf(stderr, "wuzhactl: %s: expected shown, read or "
+		    "relayed\n", argv[1]);
 		return ctl_usage(ctl);
 	}
 	ack.state = (uint8_t)st;

@@ -41,8 +41,9 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "sign an alert with our own key and publish it (or hold it "
 	    "until --at)" },
 	{ { "ack", NULL }, ctl_ack,
-	    "ID read|relayed [--reach N]",
-	    "confirm that an alert was read, or relayed to N people" },
+	    "ID shown|read|relayed [--reach N]",
+	    "confirm that an alert was shown on screen, read, or relayed to N "
+	    "people" },
 	{ { "status", NULL }, ctl_status,
 	    "ID [--node NODE] [--depth N|all] [--sort read|id] [--offset N] "
 	    "[--limit N] [--json]",

@@ -537,7 +537,11 @@ with open(sys.argv[1], "a", encoding="utf-8") as f:
 sys.exit(int(sys.argv[2]) if len(sys.argv) > 2 else 0)
 '''
 
-ACK_STATES = ("delivered", "read", "relayed")     # ack states 1, 2, 3
+# The counted states, by wire value, and their rank (delivered < shown <
+# read < relayed): a counter holds the agents at that rank or above.
+ACK_STATES = (("delivered", 1, 1), ("read", 2, 3), ("relayed", 3, 4),
+              ("shown", 4, 2))
+ACK_RANK = {0: 0, 1: 1, 4: 2, 2: 3, 3: 4}
 
 PUBLISHED_RX = re.compile(r"published (\S+) seq (\d+) targeted (\d+)")
 
@@ -1145,7 +1149,7 @@ class Env:
         """
         rate:{id} as ack:{id} says it must be: per node from each agent's
         node up to the target, how many agents are at or past delivered,
-        read and relayed.
+        shown, read and relayed (by rank).
         """
         tree = tree or self.tree
         node_of = {p["cn"]: p["node"] for p in tree.principals}
@@ -1154,8 +1158,8 @@ class Env:
             node = node_of[cn]
             while node is not None:
                 counters = want.setdefault(node, {})
-                for i, name in enumerate(ACK_STATES):
-                    if state >= i + 1:
+                for name, _, rank in ACK_STATES:
+                    if ACK_RANK[state] >= rank:
                         counters[name] = counters.get(name, 0) + 1
                 if node == target:
                     break
@@ -1169,7 +1173,7 @@ class Env:
         assert rate, "no rate:%s" % alert_id
         for node in set(rate) | set(want):
             assert node in rate, "rate:%s has no %s" % (alert_id, node)
-            for name in ACK_STATES:
+            for name, _, _ in ACK_STATES:
                 have = rate[node].get(name, 0)
                 should = want.get(node, {}).get(name, 0)
                 assert have == should, \

@@ -113,6 +113,18 @@ wz.post = function (path, params) {
 wz.alerts = new Map();
 wz.status = { connected: false };
 
+// Keep what is further along: an answer to a POST may come after the
+// event that already told of the daemon's confirmation.
+wz.rank = { none: 0, delivered: 1, shown: 2, read: 3, relayed: 4 };
+wz.merge = function (a) {
+  const e = wz.alerts.get(a.id);
+  if (e && (wz.rank[e.state] > wz.rank[a.state] ||
+      (e.state === a.state && e.reach === a.reach &&
+       wz.rank[e.sent] > wz.rank[a.sent])))
+    return;
+  wz.alerts.set(a.id, a);
+};
+
 wz.start = function (onchange) {
   function load() {
     return fetch("api/alerts", { cache: "no-store" })
@@ -120,14 +132,13 @@ wz.start = function (onchange) {
       .then(function (j) {
         wz.status = j.status;
         wz.skew = j.status.now - Date.now();
-        for (const a of j.alerts) wz.alerts.set(a.id, a);
+        for (const a of j.alerts) wz.merge(a);
         onchange();
       });
   }
   const es = new EventSource("api/events");
   es.addEventListener("alert", function (ev) {
-    const a = JSON.parse(ev.data);
-    wz.alerts.set(a.id, a);
+    wz.merge(JSON.parse(ev.data));
     onchange();
   });
   es.addEventListener("status", function (ev) {

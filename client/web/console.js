@@ -47,6 +47,7 @@
   let watchES = null;
   let lastTree = null;
   let previewed = null;
+  const upStack = [];   // the nodes drilled down from, for "up"
 
   function get(path, params) {
     const q = new URLSearchParams();
@@ -114,8 +115,10 @@
       (root.read || 0) + "/" + (root.targeted || 0) + " " + wz.t("ofRead") +
       (root.targeted > 0 && root.read >= root.targeted ? " · " + wz.t("allRead") : "") +
       " · " + wz.t("expires") + " " + wz.time(st.expires_at);
-    $("watch-up").hidden = !$("watch-node").value || !root.parent;
-    $("watch-up").dataset.parent = root.parent || "";
+    const up = upStack.length ? upStack[upStack.length - 1] : root.parent;
+    $("watch-up").hidden = !$("watch-node").value || up === undefined || up === null ||
+      (up === "" && !upStack.length);
+    $("watch-up").dataset.parent = up || "";
     const heads = [wz.t("name"), wz.t("node"), wz.t("targeted"), wz.t("delivered"),
       wz.t("shown"), wz.t("stateRead"), wz.t("relayed"), wz.t("readPct")];
     table($("tree"), heads, nodes.map(function (n, i) {
@@ -126,7 +129,11 @@
           bar(n.read, n.targeted)],
         cls: n.targeted > 0 && n.read >= n.targeted ? "done" : "",
         data: { node: n.node, read: n.read, targeted: n.targeted },
-        onclick: i > 0 ? function () { $("watch-node").value = n.node; startWatch(); } : null,
+        onclick: i > 0 ? function () {
+          upStack.push($("watch-node").value.trim());
+          $("watch-node").value = n.node;
+          startWatch();
+        } : null,
       };
     }));
   }
@@ -397,9 +404,10 @@
     b.addEventListener("click", function () { tab(b.dataset.tab); });
   $("watch-form").addEventListener("submit", function (ev) { ev.preventDefault(); startWatch(); });
   $("watch-up").addEventListener("click", function () {
-    $("watch-node").value = $("watch-up").dataset.parent || "";
+    $("watch-node").value = upStack.length ? upStack.pop() : ($("watch-up").dataset.parent || "");
     startWatch();
   });
+  $("watch-form").addEventListener("submit", function () { upStack.length = 0; });
   $("pending-go").addEventListener("click", showPending);
   $("agents-form").addEventListener("submit", function (ev) { ev.preventDefault(); showAgents(); });
   $("report-form").addEventListener("submit", function (ev) { ev.preventDefault(); showReport(); });

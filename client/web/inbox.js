@@ -73,7 +73,7 @@
       rd.addEventListener("click", function () {
         rd.disabled = true;
         wz.post("api/ack", [["id", a.id], ["state", "read"]])
-          .then(function (j) { wz.alerts.set(j.id, j); draw(); })
+          .then(function (j) { wz.merge(j); draw(); })
           .catch(function (e) { rd.disabled = false; st.textContent = e.message; });
       });
       act.appendChild(rd);
@@ -96,7 +96,7 @@
         if (!/^[0-9]{1,6}$/.test(n.value)) { st.textContent = wz.t("badCount"); return; }
         rl.disabled = true;
         wz.post("api/ack", [["id", a.id], ["state", "relayed"], ["reach", n.value]])
-          .then(function (j) { drafts.delete(a.id); wz.alerts.set(j.id, j); draw(); })
+          .then(function (j) { drafts.delete(a.id); wz.merge(j); draw(); })
           .catch(function (e) { rl.disabled = false; st.textContent = e.message; });
       });
       li.appendChild(act);

@@ -138,7 +138,8 @@ def test_console_publish_watch_read_pending_held_report(wz):
                      "'watch-up').hidden", 5, "the drill-down")
         _js_click(d, "#watch-up")
         browser.wait(d, "return document.getElementById('watch-node').value"
-                     " === 'school-a-d1'", 5, "back up")
+                     " === '' && document.querySelector('#tree tbody tr')"
+                     ".dataset.node === 'school-a-d1'", 5, "back up")
 
         # Who has not read: adv-a12 (online), liaison-a1 (never connected).
         _js_click(d, "#pending-go")

@@ -14,6 +14,8 @@
 #include <sys/types.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +57,8 @@ struct agent {
 	struct event		*ev_sigint;
 	struct event		*ev_sighup;
 	struct agent_state	*state;
+	struct agent_inbox	*inbox;		/* what the person's page shows */
+	struct agent_page	*page;		/* NULL: no page configured */
 	struct agent_hook	*hook;
 	int			 stopping;
 	/* Acks the daemon could not store (501): sent again on a timer. */
@@ -74,6 +78,7 @@ static void	agent_welcome_cb(struct client *, const struct proto_welcome *,
 static void	agent_frame_cb(struct client *, uint8_t, const uint8_t *,
 		    size_t, void *);
 static void	agent_closed_cb(struct client *, const char *, void *);
+static void	agent_resend_acks(struct agent *);
 
 static const struct client_ops agent_ops = {
 	agent_welcome_cb, agent_frame_cb, agent_closed_cb,
@@ -188,6 +193,8 @@ agent_welcome_cb(struct client *c, const struct proto_welcome *w, void *arg)
 	if (!(w->rights & PROTO_R_RECEIVE))
 		log_warnx("principal %s has no receive right: no alerts will "
 		    "come", w->principal);
+	agent_page_status(ag->page, 1, client_peer(c));
+	agent_resend_acks(ag);
 }
 
 /* Session gone: log why, then stop or schedule the next attempt. */
@@ -197,6 +204,7 @@ agent_closed_cb(struct client *c, const char *reason, void *arg)
 	struct agent	*ag = arg;
 
 	log_info("disconnected from %s: %s", client_peer(c), reason);
+	agent_page_status(ag->page, 0, client_peer(c));
 	if (ag->ready_at != 0 &&
 	    mono_ms() - ag->ready_at >= AGENT_GOOD_SESSION_MS)
 		ag->attempt = 0;
@@ -209,32 +217,97 @@ agent_closed_cb(struct client *c, const char *reason, void *arg)
 }
 
 /*
- * Send ACK delivered for id, if the session is up.  It goes QUIET: the
+ * Send ACK state for id, if the session is up.  Delivered goes QUIET: the
  * daemon answers only if it refuses or cannot store it, and one lost on
- * the way comes back as RESENT on the next session.
+ * the way comes back as RESENT on the next session.  What a person did
+ * (shown, read, relayed) asks for ACK_OK, which the page then shows as
+ * confirmed; one not confirmed is sent again on the next session.
  */
 static void
-agent_ack(struct agent *ag, const char *id)
+agent_send_ack(struct agent *ag, const char *id, int state, uint32_t reach)
 {
-	struct proto_buf	b;
-	struct proto_ack	ack;
+	struct agent_inbox_item	*it;
+	struct proto_buf	 b;
+	struct proto_ack	 ack;
+	const char		*name = agent_ack_name(state);
 
 	if (ag->conn == NULL || ag->conn_dead || !client_ready(ag->conn)) {
-		log_info("ack for %s not sent: not connected (it will come "
-		    "again)", id);
+		log_info("ack for %s %s not sent: not connected (it goes on "
+		    "the next session)", id, name);
 		return;
 	}
 	memset(&ack, 0, sizeof(ack));
 	snprintf(ack.id, sizeof(ack.id), "%s", id);
-	ack.state = PROTO_ACK_DELIVERED;
-	if (ag->quiet_acks)
+	ack.state = (uint8_t)state;
+	if (state == PROTO_ACK_RELAYED) {
+		ack.reach = reach;
+		ack.has_reach = 1;
+	}
+	if (ag->quiet_acks && state == PROTO_ACK_DELIVERED)
 		ack.flags = PROTO_ACKF_QUIET;
 	pbuf_init(&b);
 	proto_ack_encode(&b, &ack);
-	if (client_send(ag->conn, &b) == -1)
-		log_warnx("ack for %s not sent: cannot queue it", id);
+	if (client_send(ag->conn, &b) == -1) {
+		log_warnx("ack for %s %s not sent: cannot queue it", id, name);
+		return;
+	}
+	log_info("ack sent %s %s", id, name);
+	/* A quiet ack is taken as stored: a refusal comes back as ERROR. */
+	if (ack.flags & PROTO_ACKF_QUIET &&
+	    (it = agent_inbox_find(ag->inbox, id)) != NULL &&
+	    agent_ack_rank(it->sent) < agent_ack_rank(state)) {
+		it->sent = (uint8_t)state;
+		agent_inbox_save(ag->inbox, it);
+	}
+}
+
+/* Acknowledge id with what is known of it: the person's state, if any. */
+static void
+agent_ack(struct agent *ag, const char *id)
+{
+	struct agent_inbox_item	*it = agent_inbox_find(ag->inbox, id);
+
+	if (it == NULL)
+		agent_send_ack(ag, id, PROTO_ACK_DELIVERED, 0);
 	else
-		log_info("ack sent %s delivered", id);
+		agent_send_ack(ag, id, it->state, it->reach);
+}
+
+/* The page (or the hook) moved an item forward: record, show, send. */
+static void
+agent_item_ack(void *arg, struct agent_inbox_item *it, int state,
+    uint32_t reach)
+{
+	struct agent	*ag = arg;
+
+	if (agent_ack_rank(state) > agent_ack_rank(it->state) ||
+	    state == PROTO_ACK_RELAYED) {
+		it->state = (uint8_t)state;
+		if (state == PROTO_ACK_RELAYED)
+			it->reach = reach;
+		agent_inbox_save(ag->inbox, it);
+		agent_page_changed(ag->page, it);
+	}
+	agent_send_ack(ag, it->a.id, it->state, it->reach);
+}
+
+static const struct agent_page_ops agent_page_ops = { agent_item_ack };
+
+/*
+ * A new session: send again what the person did that the daemon has not
+ * confirmed (the last session may have ended before it did).
+ */
+static void
+agent_resend_acks(struct agent *ag)
+{
+	struct agent_inbox_item	*it;
+	uint64_t		 now = now_ms();
+
+	TAILQ_FOREACH_REVERSE(it, &ag->inbox->items, agent_inbox_itemq,
+	    entry)
+		if (agent_ack_rank(it->state) > agent_ack_rank(it->sent) &&
+		    it->state != PROTO_ACK_DELIVERED && it->a.expires_at > now)
+			agent_send_ack(ag, it->a.id, it->state, it->reach);
 }
 
 /* The daemon could not store our ack: try it again in a while. */
@@ -273,15 +346,20 @@ agent_reack_cb(evutil_socket_t fd, short ev, void *arg)
 	}
 }
 
-/* The hook module is done with an alert: record it, then acknowledge. */
+/*
+ * The hook module is done with an alert.  A hook that worked put it on a
+ * screen (or a loudspeaker): that is "shown".  Printed on stdout (no hook)
+ * it is in a log, which no person is known to have seen.
+ */
 static void
 agent_shown_cb(struct agent_alert *al, int ok, void *arg)
 {
-	struct agent	*ag = arg;
+	struct agent		*ag = arg;
+	struct agent_inbox_item	*it;
 
 	if (!ok) {
-		log_warnx("alert %s seq %llu not shown: not recorded, not "
-		    "acknowledged (it will come again)", al->a.id,
+		log_warnx("alert %s seq %llu not shown by the hook: it stays "
+		    "delivered, not shown", al->a.id,
 		    (unsigned long long)al->seq);
 		return;
 	}
@@ -289,11 +367,15 @@ agent_shown_cb(struct agent_alert *al, int ok, void *arg)
 	    (unsigned long long)al->seq,
 	    (al->flags & PROTO_AF_REMINDER) ? " again as a reminder" : "",
 	    ag->conf->hook ? "hook" : "printed");
-	if (agent_state_add(ag->state, al->a.id, al->a.expires_at) == -1 ||
-	    agent_state_save(ag->state, now_ms()) == -1)
-		log_warnx("alert %s: could not record it in the state file; "
-		    "it may be shown again after a restart", al->a.id);
-	agent_ack(ag, al->a.id);
+	if ((it = agent_inbox_find(ag->inbox, al->a.id)) == NULL)
+		return;
+	if (!it->hooked) {
+		it->hooked = 1;
+		agent_inbox_save(ag->inbox, it);
+	}
+	if (ag->conf->hook != NULL &&
+	    agent_ack_rank(it->state) < agent_ack_rank(PROTO_ACK_SHOWN))
+		agent_item_ack(ag, it, PROTO_ACK_SHOWN, 0);
 }
 
 /* Mark id withdrawn (by a cancel) until at least expires_at, and save. */
@@ -345,6 +427,43 @@ agent_on_escalation(struct agent *ag, const uint8_t *p, size_t len)
 		fflush(stdout);
 	log_info("escalation for alert %s at %s: %zu listed, %u more", e.id,
 	    e.node, n, e.omitted);
+}
+
+/*
+ * A verified alert goes into the inbox and is recorded and acknowledged
+ * as delivered at once: the agent has it, whatever the hook does next.
+ * A cancel or an update marks the alert it refers to.
+ */
+static void
+agent_keep(struct agent *ag, const struct agent_alert *al, uint64_t now)
+{
+	struct agent_inbox_item	*it, *orig;
+
+	if ((it = agent_inbox_find(ag->inbox, al->a.id)) != NULL) {
+		/* A reminder of one kept: it is marked as such. */
+		it->seq = al->seq;
+		it->flags = al->flags;
+		agent_inbox_save(ag->inbox, it);
+	} else if ((it = agent_inbox_add(ag->inbox, al->env, al->envlen,
+	    al->seq, al->flags, now)) == NULL)
+		log_warnx("alert %s: cannot keep it in the inbox", al->a.id);
+	if (al->a.msg_type != PROTO_MSG_ALERT &&
+	    (orig = agent_inbox_find(ag->inbox, al->a.references)) != NULL) {
+		if (al->a.msg_type == PROTO_MSG_CANCEL)
+			orig->withdrawn = 1;
+		snprintf(orig->replaced_by, sizeof(orig->replaced_by), "%s",
+		    al->a.id);
+		agent_inbox_save(ag->inbox, orig);
+		agent_page_changed(ag->page, orig);
+	}
+	if (!agent_state_seen(ag->state, al->a.id) &&
+	    (agent_state_add(ag->state, al->a.id, al->a.expires_at) == -1 ||
+	    agent_state_save(ag->state, now_ms()) == -1))
+		log_warnx("alert %s: could not record it in the state file; "
+		    "it may be shown again after a restart", al->a.id);
+	agent_ack(ag, al->a.id);
+	if (it != NULL)
+		agent_page_changed(ag->page, it);
 }
 
 /* An ALERT from the server: verify, then drop, re-ack or hand over. */
@@ -429,7 +548,25 @@ agent_on_alert(struct agent *ag, const uint8_t *p, size_t len)
 	 */
 	if (al->a.msg_type == PROTO_MSG_CANCEL)
 		agent_withdraw(ag, al->a.references, al->a.expires_at);
+	agent_keep(ag, al, now);
 	agent_hook_push(ag->hook, al);
+}
+
+/* The daemon has stored an ack: the page shows it as confirmed. */
+static void
+agent_ack_ok(struct agent *ag, const struct proto_ack_ok *ok)
+{
+	struct agent_inbox_item	*it;
+
+	if ((it = agent_inbox_find(ag->inbox, ok->id)) == NULL ||
+	    agent_ack_rank(ok->state) <= agent_ack_rank(it->sent))
+		return;
+	it->sent = ok->state;
+	/* The daemon knows more (an ack from an earlier install). */
+	if (agent_ack_rank(it->sent) > agent_ack_rank(it->state))
+		it->state = it->sent;
+	agent_inbox_save(ag->inbox, it);
+	agent_page_changed(ag->page, it);
 }
 
 /* A frame for the agent: ALERT, ACK_OK or ERROR. */
@@ -440,7 +577,6 @@ agent_frame_cb(struct client *c, uint8_t type, const uint8_t *p, size_t len,
 	struct agent		*ag = arg;
 	struct proto_ack_ok	 ok;
 	struct proto_error	 e;
-	const char		*st;
 	int			 rc;
 
 	switch (type) {
@@ -455,8 +591,8 @@ agent_frame_cb(struct client *c, uint8_t type, const uint8_t *p, size_t len,
 			log_warnx("bad ACK_OK: %s", proto_err_name(-rc));
 			return;
 		}
-		st = proto_ack_state_name(ok.state);
-		log_info("ACK_OK %s %s", ok.id, st ? st : "?");
+		log_info("ACK_OK %s %s", ok.id, agent_ack_name(ok.state));
+		agent_ack_ok(ag, &ok);
 		return;
 	case PROTO_T_ERROR:
 		if ((rc = proto_error_decode(p, len, &e)) != 0) {
@@ -536,6 +672,108 @@ agent_signal_cb(evutil_socket_t sig, short ev, void *arg)
 		event_base_loopbreak(ag->base);
 }
 
+/*
+ * The inbox: in inbox.dir, or next to the state file; in memory only
+ * when neither is set (then nothing is remembered across restarts).
+ */
+static void
+agent_setup_inbox(struct agent *ag)
+{
+	char	 err[CONF_ERR_MAX + 64], *dir = NULL;
+
+	if (ag->conf->inbox_dir != NULL)
+		dir = strdup(ag->conf->inbox_dir);
+	else if (ag->conf->state_file != NULL &&
+	    asprintf(&dir, "%s.inbox", ag->conf->state_file) == -1)
+		dir = NULL;
+	if (dir == NULL && (ag->conf->inbox_dir || ag->conf->state_file))
+		fatalx("out of memory");
+	if ((ag->inbox = agent_inbox_open(dir, ag->conf->inbox_max,
+	    ag->conf->inbox_keep_s, err, sizeof(err))) == NULL)
+		fatalx("%s; refusing to start", err);
+	agent_inbox_purge(ag->inbox, now_ms());
+	free(dir);
+}
+
+/* Write the page's address (with its secret) for the person, 0600. */
+static void
+agent_write_url(const char *path, const char *url)
+{
+	char	tmp[PATH_MAX];
+	FILE	*f;
+	int	 fd;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp) ||
+	    (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) == -1 || (f = fdopen(fd, "w")) == NULL)
+		fatal("inbox: cannot write %s", path);
+	fprintf(f, "%s\n", url);
+	if (fflush(f) != 0 || fsync(fileno(f)) == -1 || fclose(f) != 0 ||
+	    rename(tmp, path) == -1)
+		fatal("inbox: cannot write %s", path);
+}
+
+/* The inbox and display pages, when inbox: is configured. */
+static void
+agent_setup_page(struct agent *ag)
+{
+	char	err[256];
+	char	base[160];
+	size_t	n;
+
+	if (ag->conf->inbox_listen == NULL)
+		return;
+	if ((ag->page = agent_page_new(ag->base, ag->conf->inbox_listen,
+	    ag->inbox, ag->cn, &agent_page_ops, ag, err,
+	    sizeof(err))) == NULL)
+		fatalx("inbox: %s", err);
+	if (ag->conf->inbox_url_file != NULL) {
+		agent_write_url(ag->conf->inbox_url_file,
+		    agent_page_url(ag->page));
+		/* The log names the listener, not the secret. */
+		snprintf(base, sizeof(base), "%s", agent_page_url(ag->page));
+		n = strcspn(base + 7, "/") + 7;
+		base[n] = '\0';
+		log_info("inbox page on %s (its address is in %s)", base,
+		    ag->conf->inbox_url_file);
+	} else
+		log_info("inbox page at %s", agent_page_url(ag->page));
+}
+
+/*
+ * Alerts kept but never handed over (the agent stopped first, or the
+ * hook kept failing): to the hook again, oldest first, if still live.
+ */
+static void
+agent_rehook(struct agent *ag)
+{
+	struct agent_inbox_item	*it;
+	struct agent_alert	*al;
+	struct proto_envelope	 e;
+	uint64_t		 now = now_ms();
+
+	TAILQ_FOREACH_REVERSE(it, &ag->inbox->items, agent_inbox_itemq,
+	    entry) {
+		if (it->hooked || it->withdrawn || it->a.expires_at <= now)
+			continue;
+		if ((al = calloc(1, sizeof(*al))) == NULL ||
+		    (al->env = malloc(it->envlen)) == NULL)
+			fatalx("out of memory");
+		memcpy(al->env, it->env, it->envlen);
+		al->envlen = it->envlen;
+		al->seq = it->seq;
+		al->flags = it->flags;
+		if (proto_envelope_decode(al->env, al->envlen, &e) != 0 ||
+		    proto_alert_decode(e.body.p, e.body.len, &al->a) != 0) {
+			agent_alert_free(al);
+			continue;
+		}
+		log_info("alert %s kept but not handed over yet: to the hook "
+		    "again", it->a.id);
+		agent_hook_push(ag->hook, al);
+	}
+}
+
 /* Load everything from the config; any failure ends the program. */
 static void
 agent_setup(struct agent *ag, const char *path)
@@ -553,6 +791,7 @@ agent_setup(struct agent *ag, const char *path)
 		fatalx("state file: %s; refusing to start", err);
 	if ((ag->tls = client_tls_new(ag->conf, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
+	agent_setup_inbox(ag);
 	if ((ag->store = client_store_load(ag->conf->tls.ca, ag->conf->tls.crl,
 	    err, sizeof(err))) == NULL)
 		fatalx("%s", err);
@@ -578,6 +817,8 @@ agent_setup(struct agent *ag, const char *path)
 	if ((ag->hook = agent_hook_new(ag->base, ag->conf->hook,
 	    ag->conf->hook_timeout_ms, ag->cn, agent_shown_cb, ag)) == NULL)
 		fatalx("cannot set up the hook");
+	agent_setup_page(ag);
+	agent_rehook(ag);
 	ag->ev_reconnect = evtimer_new(ag->base, agent_reconnect_cb, ag);
 	ag->ev_reack = evtimer_new(ag->base, agent_reack_cb, ag);
 	if (ag->ev_reack == NULL ||
@@ -600,6 +841,7 @@ agent_teardown(struct agent *ag)
 {
 	client_free(ag->conn);
 	agent_hook_free(ag->hook);
+	agent_page_free(ag->page);
 	if (ag->ev_reconnect != NULL)
 		event_free(ag->ev_reconnect);
 	if (ag->ev_reack != NULL)
@@ -614,6 +856,7 @@ agent_teardown(struct agent *ag)
 	if (ag->base != NULL)
 		event_base_free(ag->base);
 	agent_state_free(ag->state);
+	agent_inbox_free(ag->inbox);
 	X509_STORE_free(ag->store);
 	client_tls_free(ag->tls);
 	conf_agent_free(ag->conf);

@@ -64,6 +64,79 @@ int		 agent_state_save(struct agent_state *, uint64_t now_ms);
 size_t		 agent_state_count(const struct agent_state *);
 void		 agent_state_free(struct agent_state *);
 
+/* --- agent_inbox.c: the alerts kept for the person's page ------------- */
+
+/* An alert in the inbox, and what the person did with it. */
+struct agent_inbox_item {
+	TAILQ_ENTRY(agent_inbox_item) entry;
+	uint8_t			*env;		/* own copy of the envelope */
+	size_t			 envlen;
+	struct proto_alert	 a;		/* views into env */
+	uint64_t		 seq;
+	uint8_t			 flags;		/* of the last copy (reminder) */
+	uint64_t		 received_at;	/* ms since the epoch */
+	uint8_t			 state;		/* the person's: PROTO_ACK_* */
+	uint8_t			 sent;		/* what the daemon has */
+	uint32_t		 reach;		/* relayed to how many */
+	uint8_t			 hooked;	/* the hook has had it */
+	uint8_t			 withdrawn;	/* a cancel for it came */
+	uint8_t			 stored;	/* ID.env is on disk */
+	char			 replaced_by[PROTO_ID_MAX + 1]; /* update/cancel */
+};
+TAILQ_HEAD(agent_inbox_itemq, agent_inbox_item);
+
+struct agent_inbox {
+	struct agent_inbox_itemq items;		/* newest first */
+	size_t			 n;
+	uint32_t		 max;
+	uint64_t		 keep_ms;	/* kept this long past expiry */
+	char			*dir;		/* NULL: memory only */
+};
+
+/* Order of the ack states (delivered < shown < read < relayed); 0 none. */
+int		 agent_ack_rank(int state);
+/* dir NULL: memory only.  Loads what dir holds. */
+struct agent_inbox *agent_inbox_open(const char *dir, uint32_t max,
+		    uint32_t keep_s, char *err, size_t errlen);
+struct agent_inbox_item *agent_inbox_find(const struct agent_inbox *,
+		    const char *id);
+/* A verified envelope, as delivered; NULL if it does not decode. */
+struct agent_inbox_item *agent_inbox_add(struct agent_inbox *,
+		    const uint8_t *env, size_t envlen, uint64_t seq,
+		    uint8_t flags, uint64_t now);
+/* Write the item's state (and its envelope, the first time). */
+int		 agent_inbox_save(struct agent_inbox *,
+		    struct agent_inbox_item *);
+/* Drop what expired more than keep ago, then the oldest past max. */
+void		 agent_inbox_purge(struct agent_inbox *, uint64_t now);
+void		 agent_inbox_free(struct agent_inbox *);
+
+/* --- agent_page.c: the inbox and display pages ------------------------ */
+
+/* What the page asks of the agent. */
+struct agent_page_ops {
+	/* The person moved it to state (reach for relayed): record, ack. */
+	void	(*ack)(void *arg, struct agent_inbox_item *, int state,
+		    uint32_t reach);
+};
+
+struct agent_page;
+
+/* Serve the pages on listen (loopback); NULL with err on failure. */
+struct agent_page *agent_page_new(struct event_base *, const char *listen,
+		    struct agent_inbox *, const char *principal,
+		    const struct agent_page_ops *, void *arg, char *err,
+		    size_t errlen);
+const char	*agent_page_url(const struct agent_page *);
+/* Tell open pages an item changed, or the session went up or down. */
+void		 agent_page_changed(struct agent_page *,
+		    const struct agent_inbox_item *);
+void		 agent_page_status(struct agent_page *, int connected,
+		    const char *server);
+void		 agent_page_free(struct agent_page *);
+/* "delivered", "shown", "read", "relayed" or "none". */
+const char	*agent_ack_name(int state);
+
 /* --- agent_hook.c: handing alerts to the person ------------------------ */
 
 #define AGENT_HOOK_QUEUE_MAX	10000	/* waiting; more come again later

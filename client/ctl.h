@@ -125,6 +125,7 @@ void	ctl_pub_release(struct ctl_pub *);
  */
 int	ctl_template_apply(struct ctl *, struct ctl_pub *o);
 int	ctl_templates(struct ctl *, int, char **);
+int	ctl_serve(struct ctl *, int, char **);
 
 /* ctl_status.c */
 int	ctl_status(struct ctl *, int, char **);

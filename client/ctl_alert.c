@@ -3,7 +3,7 @@
  * ctl_alert: the verbs that act on alerts.  publish builds the alert body
  * from the command line, signs it with our own key (the issuer is the CN
  * of our own certificate), checks the signature against the CA before
- * anything leaves, and sends PUBLISH; ack confirms read or relayed.
+ * anything leaves, and sends PUBLISH; ack confirms shown, read or relayed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +24,8 @@
 #include "ctl.h"
 
 #define CTL_EXPIRES_DEFAULT	"24h"
+
+static int	ctl_pub_preview(const struct proto_alert *, int);
 
 
 /* Read FILE (or stdin for "-") whole, at most PROTO_TEXT_MAX bytes. */
@@ -371,6 +373,7 @@ ctl_publish(struct ctl *ctl, int argc, char **argv)
 		{ "template",		required_argument, NULL, 't' },
 		{ "set",		required_argument, NULL, 'v' },
 		{ "json",		no_argument,	   NULL, 'j' },
+		{ "dry-run",		no_argument,	   NULL, 'n' },
 		{ NULL,			0,		   NULL, 0 },
 	};
 	const char		*remind = NULL, *escalate = NULL, *maxrem = NULL;
@@ -381,7 +384,7 @@ ctl_publish(struct ctl *ctl, int argc, char **argv)
 	char			*filetext = NULL;
 	const char		*text = "";
 	size_t			 textlen = 0;
-	int			 ch, rc = CTL_FAIL, json = 0;
+	int			 ch, rc = CTL_FAIL, json = 0, dry = 0;
 
 	memset(&o, 0, sizeof(o));
 	pbuf_init(&env);
@@ -417,6 +420,7 @@ ctl_publish(struct ctl *ctl, int argc, char **argv)
 			o.sets[o.nsets++] = optarg;
 			break;
 		case 'j': json = 1; break;
+		case 'n': dry = 1; break;
 		default:
 			fprintf(stderr, "wuzhactl: publish: bad option %s\n",
 			    argv[optind - 1]);
@@ -465,6 +469,10 @@ ctl_publish(struct ctl *ctl, int argc, char **argv)
 	}
 	if (ctl_pub_sign(ctl, &a, &env) == -1)
 		goto done;
+	if (dry) {
+		rc = ctl_pub_preview(&a, json);
+		goto done;
+	}
 	memset(&pub, 0, sizeof(pub));
 	pub.envelope.p = env.data;
 	pub.envelope.len = env.len;
@@ -485,6 +493,59 @@ ctl_publish(struct ctl *ctl, int argc, char **argv)
 	free(filetext);
 	ctl_pub_release(&o);
 	return rc;
+}
+
+/*
+ * --dry-run: the alert exactly as signed, not sent (a preview).  JSON:
+ * one object with the body's fields; else the fields one a line.
+ */
+static int
+ctl_pub_preview(const struct proto_alert *a, int json)
+{
+	const char	*type = proto_msg_type_name(a->msg_type);
+	const char	*cat = proto_category_name(a->category);
+	const char	*sev = proto_severity_name(a->severity);
+	const char	*st = proto_alert_status_name(a->status);
+	char		 t1[64], t2[64];
+
+	if (!json) {
+		printf("id %s\ntarget %s\ntype %s\ncategory %s\nseverity %s\n"
+		    "status %s\nexpires %s\n%s%s%sheadline %.*s\n"
+		    "instruction %.*s\ntext %.*s\n", a->id, a->target,
+		    type, cat, sev, st ? st : "actual",
+		    client_time_str(a->expires_at, t1, sizeof(t1)),
+		    a->publish_at ? "publish_at " : "",
+		    a->publish_at ? client_time_str(a->publish_at, t2,
+		    sizeof(t2)) : "", a->publish_at ? "\n" : "",
+		    (int)a->headline.len, (const char *)a->headline.p,
+		    (int)a->instruction.len, (const char *)a->instruction.p,
+		    (int)a->text.len, (const char *)a->text.p);
+		printf("(not sent: --dry-run)\n");
+		return CTL_OK;
+	}
+	printf("{\"id\":");
+	ctl_json_str(stdout, a->id, strlen(a->id));
+	printf(",\"issuer\":");
+	ctl_json_str(stdout, a->issuer, strlen(a->issuer));
+	printf(",\"target\":");
+	ctl_json_str(stdout, a->target, strlen(a->target));
+	printf(",\"type\":\"%s\",\"references\":", type);
+	ctl_json_str(stdout, a->references, strlen(a->references));
+	printf(",\"category\":\"%s\",\"severity\":\"%s\",\"status\":"
+	    "\"%s\",\"relay_required\":%s,\"issued_at\":%llu,"
+	    "\"expires_at\":%llu,\"publish_at\":%llu,\"headline\":", cat,
+	    sev, st ? st : "actual", a->relay_required ? "true" : "false",
+	    (unsigned long long)a->issued_at,
+	    (unsigned long long)a->expires_at,
+	    (unsigned long long)a->publish_at);
+	ctl_json_str(stdout, (const char *)a->headline.p, a->headline.len);
+	printf(",\"instruction\":");
+	ctl_json_str(stdout, (const char *)a->instruction.p,
+	    a->instruction.len);
+	printf(",\"text\":");
+	ctl_json_str(stdout, (const char *)a->text.p, a->text.len);
+	printf(",\"sent\":false}\n");
+	return CTL_OK;
 }
 
 /* Free what a template put into o (the strings it owns). */
@@ -520,7 +581,7 @@ ctl_ack_ok_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
 	return CTL_OK;
 }
 
-/* ack ID read|relayed [--reach N] */
+/* ack ID shown|read|relayed [--reach N] */
 int
 ctl_ack(struct ctl *ctl, int argc, char **argv)
 {
@@ -556,9 +617,10 @@ ctl_ack(struct ctl *ctl, int argc, char **argv)
 	}
 	snprintf(ack.id, sizeof(ack.id), "%s", argv[0]);
 	st = proto_ack_state_parse(argv[1]);
-	if (st != PROTO_ACK_READ && st != PROTO_ACK_RELAYED) {
-		fprintf(stderr, "wuzhactl: %s: expected read or relayed\n",
-		    argv[1]);
+	if (st != PROTO_ACK_SHOWN && st != PROTO_ACK_READ &&
+	    st != PROTO_ACK_RELAYED) {
+		fprintf(stderr, "wuzhactl: %s: expected shown, read or "
+		    "relayed\n", argv[1]);
 		return ctl_usage(ctl);
 	}
 	ack.state = (uint8_t)st;

@@ -183,9 +183,9 @@ ctl_report_table(const struct proto_report *rep,
 	    rep->alerts, rep->alerts == 1 ? "" : "s",
 	    rep->drills, rep->drills == 1 ? "" : "s");
 	ctl_pad(stdout, "NAME", 4, w);
-	printf(" %6s %9s %7s %7s %12s %14s %6s %10s  %s\n", "ALERTS",
-	    "DELIVERED", "READ", "RELAYED", "READ IN TIME", "MEDIAN TO READ",
-	    "DRILLS", "DRILL READ", "NODE");
+	printf(" %6s %9s %7s %7s %7s %12s %14s %6s %10s  %s\n", "ALERTS",
+	    "DELIVERED", "SHOWN", "READ", "RELAYED", "READ IN TIME",
+	    "MEDIAN TO READ", "DRILLS", "DRILL READ", "NODE");
 	for (i = 0; i < n; i++) {
 		const struct proto_report_row *r = &l[i].r;
 
@@ -196,8 +196,10 @@ ctl_report_table(const struct proto_report *rep,
 			ctl_report_span(r->median_read_ms, m, sizeof(m));
 		else
 			snprintf(m, sizeof(m), "-");
-		printf(" %6u %9s %7s %7s %12s %14s %6u %10s  %s\n", r->alerts,
+		printf(" %6u %9s %7s %7s %7s %12s %14s %6u %10s  %s\n",
+		    r->alerts,
 		    ctl_report_pct(r->delivered, r->targeted, "%", p[0], 16),
+		    ctl_report_pct(r->shown, r->targeted, "%", p[5], 16),
 		    ctl_report_pct(r->read, r->targeted, "%", p[1], 16),
 		    ctl_report_pct(r->relayed, r->targeted, "%", p[2], 16),
 		    ctl_report_pct(r->read_in_time, r->targeted, "%", p[3], 16),
@@ -222,11 +224,15 @@ ctl_report_csv_str(const char *s, size_t len)
 	putchar('"');
 }
 
-/* CSV: a header, then a line per row, CRLF, UTF-8 without a BOM. */
+/*
+ * CSV: a header, then a line per row, CRLF, UTF-8 without a BOM.  The
+ * shown columns came later and go last, so that a sheet that takes the
+ * columns by position keeps working.
+ */
 static void
 ctl_report_csv(const struct ctl_report_line *l, size_t n)
 {
-	char	p[7][16];
+	char	p[9][16];
 	size_t	i;
 
 	printf("node,parent,depth,tier,name,alerts,targeted,delivered,read,"
@@ -234,7 +240,8 @@ ctl_report_csv(const struct ctl_report_line *l, size_t n)
 	    "delivered_pct,read_pct,relayed_pct,delivered_in_time_pct,"
 	    "read_in_time_pct,relayed_in_time_pct,median_read_ms,"
 	    "drill_alerts,drill_targeted,drill_delivered,drill_read,"
-	    "drill_relayed,drill_read_pct\r\n");
+	    "drill_relayed,drill_read_pct,shown,shown_in_time,shown_pct,"
+	    "shown_in_time_pct,drill_shown\r\n");
 	for (i = 0; i < n; i++) {
 		const struct proto_report_row *r = &l[i].r;
 
@@ -255,10 +262,14 @@ ctl_report_csv(const struct ctl_report_line *l, size_t n)
 		    16));
 		if (r->median_read_ms > 0)
 			printf("%llu", (unsigned long long)r->median_read_ms);
-		printf(",%u,%u,%u,%u,%u,%s\r\n", r->drill_alerts,
+		printf(",%u,%u,%u,%u,%u,%s,", r->drill_alerts,
 		    r->drill_targeted, r->drill_delivered, r->drill_read,
 		    r->drill_relayed, ctl_report_pct(r->drill_read,
 		    r->drill_targeted, "", p[6], 16));
+		printf("%u,%u,%s,%s,%u\r\n", r->shown, r->shown_in_time,
+		    ctl_report_pct(r->shown, r->targeted, "", p[7], 16),
+		    ctl_report_pct(r->shown_in_time, r->targeted, "", p[8],
+		    16), r->drill_shown);
 	}
 }
 
@@ -285,19 +296,22 @@ ctl_report_json(const struct proto_report *rep,
 		    ctl_report_tier(r->tier));
 		ctl_json_str(stdout, (const char *)r->name.p, r->name.len);
 		printf(",\"alerts\":%u,\"targeted\":%u,\"delivered\":%u,"
-		    "\"read\":%u,\"relayed\":%u,\"delivered_in_time\":%u,"
+		    "\"shown\":%u,\"read\":%u,\"relayed\":%u,"
+		    "\"delivered_in_time\":%u,\"shown_in_time\":%u,"
 		    "\"read_in_time\":%u,\"relayed_in_time\":%u,"
 		    "\"median_read_ms\":", r->alerts, r->targeted,
-		    r->delivered, r->read, r->relayed, r->delivered_in_time,
-		    r->read_in_time, r->relayed_in_time);
+		    r->delivered, r->shown, r->read, r->relayed,
+		    r->delivered_in_time, r->shown_in_time, r->read_in_time,
+		    r->relayed_in_time);
 		if (r->median_read_ms > 0)
 			printf("%llu", (unsigned long long)r->median_read_ms);
 		else
 			printf("null");
 		printf(",\"drill_alerts\":%u,\"drill_targeted\":%u,"
-		    "\"drill_delivered\":%u,\"drill_read\":%u,"
-		    "\"drill_relayed\":%u}", r->drill_alerts, r->drill_targeted,
-		    r->drill_delivered, r->drill_read, r->drill_relayed);
+		    "\"drill_delivered\":%u,\"drill_shown\":%u,"
+		    "\"drill_read\":%u,\"drill_relayed\":%u}",
+		    r->drill_alerts, r->drill_targeted, r->drill_delivered,
+		    r->drill_shown, r->drill_read, r->drill_relayed);
 	}
 	printf("]");
 	if (rep->omitted > 0)

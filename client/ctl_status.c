@@ -2,7 +2,8 @@
 /*
  * ctl_status: the verbs that read acknowledgement rates.  status shows an
  * alert's subtree, one row per node indented by depth, with how many were
- * targeted, delivered, read and relayed (counts and shares) and the head
+ * targeted, delivered, shown, read and relayed (counts and shares; each
+ * counts who reached at least that state) and the head
  * count reached; watch shows the same tree again each time wuzhad pushes
  * one (after acks are stored) until everyone has read; pending lists the
  * principals below a node who have not read (or relayed) it yet, with
@@ -151,6 +152,7 @@ ctl_status_table(const struct proto_status *s, int tty, int head)
 {
 	struct proto_status_node	 n;
 	char				 t1[40], t2[40], p1[16], p2[16], p3[16];
+	char				 p4[16];
 	char				 end[PROTO_ID_MAX + 64];
 	int				*depth;
 	size_t				 count, w, nw = 4, cur = 0, i = 0;
@@ -179,9 +181,10 @@ ctl_status_table(const struct proto_status *s, int tty, int head)
 		    tty ? "\033[0m" : "");
 	printf("%-*s ", (int)w, "NODE");
 	ctl_pad(stdout, "NAME", 4, nw);
-	printf(" %9s %9s %*s %9s %*s %9s %*s %9s%s\n", "TARGETED",
-	    "DELIVERED", CTL_PCT_W, "", "READ", CTL_PCT_W, "", "RELAYED",
-	    CTL_PCT_W, "", "REACH", tty ? "  READ" : "");
+	printf(" %9s %9s %*s %9s %*s %9s %*s %9s %*s %9s%s\n", "TARGETED",
+	    "DELIVERED", CTL_PCT_W, "", "SHOWN", CTL_PCT_W, "", "READ",
+	    CTL_PCT_W, "", "RELAYED", CTL_PCT_W, "", "REACH",
+	    tty ? "  READ" : "");
 rows:
 	cur = 0;
 	i = 0;
@@ -194,9 +197,10 @@ rows:
 		printf("%*s%-*s ", 2 * depth[i], "", (int)w - 2 * depth[i],
 		    n.node);
 		ctl_pad(stdout, (const char *)n.name.p, n.name.len, nw);
-		printf(" %9u %9u %*s %9u ", n.targeted, n.delivered,
+		printf(" %9u %9u %*s %9u %*s %9u ", n.targeted, n.delivered,
 		    CTL_PCT_W, ctl_pct(n.delivered, n.targeted, p1, sizeof(p1)),
-		    n.read);
+		    n.shown, CTL_PCT_W, ctl_pct(n.shown, n.targeted, p4,
+		    sizeof(p4)), n.read);
 		if (tty)
 			fputs(ctl_share_colour(n.read, n.targeted), stdout);
 		printf("%*s", CTL_PCT_W,
@@ -263,9 +267,9 @@ ctl_status_json(const struct proto_status *s)
 		printf(",\"depth\":%d,\"tier\":\"%s\",\"name\":", depth[i],
 		    ctl_tier_name(n.tier));
 		ctl_json_str(stdout, (const char *)n.name.p, n.name.len);
-		printf(",\"targeted\":%u,\"delivered\":%u,\"read\":%u,"
-		    "\"relayed\":%u,\"reach\":%u}", n.targeted, n.delivered,
-		    n.read, n.relayed, n.reach);
+		printf(",\"targeted\":%u,\"delivered\":%u,\"shown\":%u,"
+		    "\"read\":%u,\"relayed\":%u,\"reach\":%u}", n.targeted,
+		    n.delivered, n.shown, n.read, n.relayed, n.reach);
 		i++;
 	}
 	printf("]");
@@ -667,7 +671,8 @@ ctl_pending_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
 	while ((rc = proto_status_member_next(&s.members, &cur, &m)) == 1) {
 		pd->total++;
 		listed++;
-		if (m.state >= pd->want)
+		/* By rank: shown has not read, whatever its number. */
+		if (proto_ack_rank(m.state) >= proto_ack_rank(pd->want))
 			continue;
 		if (ended) {
 			pd->missed++;	/* not awaited: counted, not listed */

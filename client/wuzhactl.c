@@ -37,12 +37,13 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "[--remind-after DURATION] [--max-reminders N] "
 	    "[--escalate-after DURATION] [--at TIME|+DURATION] "
 	    "[--status actual|exercise|test | --drill] "
-	    "[--template NAME [--set KEY=VALUE ...]] [--json]",
+	    "[--template NAME [--set KEY=VALUE ...]] [--dry-run] [--json]",
 	    "sign an alert with our own key and publish it (or hold it "
 	    "until --at)" },
 	{ { "ack", NULL }, ctl_ack,
-	    "ID read|relayed [--reach N]",
-	    "confirm that an alert was read, or relayed to N people" },
+	    "ID shown|read|relayed [--reach N]",
+	    "confirm that an alert was shown on screen, read, or relayed to N "
+	    "people" },
 	{ { "status", NULL }, ctl_status,
 	    "ID [--node NODE] [--depth N|all] [--sort read|id] [--offset N] "
 	    "[--limit N] [--json]",
@@ -70,6 +71,9 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "[--csv | --json]",
 	    "per node: alerts received, shares delivered, read and relayed "
 	    "in time, median time to read" },
+	{ { "serve", NULL }, ctl_serve,
+	    "[--listen HOST:PORT] [--url-file FILE]",
+	    "the console in a browser, on loopback, until Ctrl-C" },
 	{ { "templates", NULL }, ctl_templates,
 	    "[NAME] [--json]",
 	    "the alert templates, or one with its placeholders" },

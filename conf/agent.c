@@ -66,6 +66,63 @@ agent_reconnect(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
 	return 0;
 }
 
+/*
+ * inbox: {listen, dir, url_file, keep, max}: the advisor's page, served by
+ * the agent on loopback only.  Without the section there is no page.
+ */
+static int
+agent_inbox(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
+    const char *dir, struct conf_agent *c)
+{
+	const struct conf_yaml_node	*listen, *idir, *url, *keep, *max;
+	const struct conf_yaml_key	 keys[] = {
+		{ "listen", 0, &listen }, { "dir", 0, &idir },
+		{ "url_file", 0, &url }, { "keep", 0, &keep },
+		{ "max", 0, &max },
+	};
+	const char			*why, *h;
+	uint64_t			 v;
+
+	c->inbox_keep_s = 30 * 86400;
+	c->inbox_max = 1000;
+	if (node == NULL)
+		return 0;
+	if (conf_yaml_map(doc, node, keys, sizeof(keys) / sizeof(keys[0])) ==
+	    -1)
+		return -1;
+	if (listen == NULL)
+		c->inbox_listen = strdup("127.0.0.1:0");
+	else if (conf_yaml_string(doc, listen, CONF_HOSTPORT_MAX,
+	    &c->inbox_listen) == -1)
+		return -1;
+	if (c->inbox_listen == NULL)
+		return conf_yaml_error(doc, node, "out of memory");
+	if (conf_util_hostport(c->inbox_listen, 1, &why) == -1)
+		return conf_yaml_error(doc, listen, "%s", why);
+	/* Loopback only: the page holds no secret a network may see. */
+	h = c->inbox_listen;
+	if (strncmp(h, "127.", 4) != 0 && strncmp(h, "[::1]:", 6) != 0 &&
+	    strncmp(h, "localhost:", 10) != 0)
+		return conf_yaml_error(doc, listen, "the inbox is served on "
+		    "loopback only (127.0.0.1, [::1] or localhost)");
+	if (idir != NULL && conf_yaml_path(doc, idir, dir, &c->inbox_dir) == -1)
+		return -1;
+	if (url != NULL &&
+	    conf_yaml_path(doc, url, dir, &c->inbox_url_file) == -1)
+		return -1;
+	if (keep != NULL) {
+		if (conf_yaml_seconds(doc, keep, 60000, 3650ll * 86400000,
+		    &c->inbox_keep_s) == -1)
+			return -1;
+	}
+	if (max != NULL) {
+		if (conf_yaml_uint(doc, max, 1, 100000, &v) == -1)
+			return -1;
+		c->inbox_max = (uint32_t)v;
+	}
+	return 0;
+}
+
 /* hook_retry: {min, max}, the bounds of the backoff after a failed hook. */
 static int
 agent_hook_retry(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
@@ -106,14 +163,14 @@ agent_build(struct conf_yaml_doc *doc, const char *dir)
 	const struct conf_yaml_node	*root = conf_yaml_root(doc);
 	const struct conf_yaml_node	*server, *name, *tls, *state, *hook;
 	const struct conf_yaml_node	*hookto, *hookretry, *reconnect, *hb;
-	const struct conf_yaml_node	*frame;
+	const struct conf_yaml_node	*frame, *inbox;
 	const struct conf_yaml_key	 keys[] = {
 		{ "server", 1, &server }, { "server_name", 1, &name },
 		{ "tls", 1, &tls }, { "state_file", 0, &state },
 		{ "hook", 0, &hook }, { "hook_timeout", 0, &hookto },
 		{ "hook_retry", 0, &hookretry },
 		{ "reconnect", 0, &reconnect }, { "heartbeat", 0, &hb },
-		{ "max_frame", 0, &frame },
+		{ "max_frame", 0, &frame }, { "inbox", 0, &inbox },
 	};
 	struct conf_agent		*c;
 	const char			*why;
@@ -155,6 +212,8 @@ agent_build(struct conf_yaml_doc *doc, const char *dir)
 	if (agent_hook_retry(doc, hookretry, c) == -1)
 		goto fail;
 	if (agent_reconnect(doc, reconnect, c) == -1)
+		goto fail;
+	if (agent_inbox(doc, inbox, dir, c) == -1)
 		goto fail;
 	if (hb != NULL && conf_yaml_seconds(doc, hb, 1000, 3600000,
 	    &c->heartbeat_s) == -1)
@@ -206,5 +265,8 @@ conf_agent_free(struct conf_agent *c)
 	free(c->tls.key);
 	free(c->state_file);
 	free(c->hook);
+	free(c->inbox_listen);
+	free(c->inbox_dir);
+	free(c->inbox_url_file);
 	free(c);
 }

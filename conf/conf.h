@@ -109,6 +109,12 @@ struct conf_agent {
 	uint32_t	 reconnect_max_ms;	/* default 60000 */
 	uint32_t	 heartbeat_s;		/* default 30 */
 	uint32_t	 max_frame;		/* default 65536 */
+	/* The advisor's page (inbox:); no listen, no page. */
+	char		*inbox_listen;		/* loopback "host:port" */
+	char		*inbox_dir;		/* alerts kept across restarts */
+	char		*inbox_url_file;	/* the page's URL, written at start */
+	uint32_t	 inbox_keep_s;		/* default 30 days past expiry */
+	uint32_t	 inbox_max;		/* default 1000 alerts */
 };
 
 struct conf_agent *conf_agent_load(const char *path, char *err, size_t errlen);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * ack: acknowledgements.  States only move forward (delivered -> read ->
- * relayed).  Acks are checked against the alert cache and the tree, then
+ * ack: acknowledgements.  States only move forward, by rank (delivered ->
+ * shown -> read -> relayed; see proto_ack_rank: shown's wire value is 4).
+ * Acks are checked against the alert cache and the tree, then
  * queued and written to Redis as one script call per batch (at most
  * ack_batch acks each), which updates the agent's state and the counters
  * of every node from the agent's up to the alert's target.  ACK_OK goes
@@ -113,7 +114,7 @@ ack_done_cb(redisReply *r, void *arg)
 	for (i = 0; i < ab->n; i++) {
 		q = &ab->v[i];
 		if (ok && (v = r->element[i]->integer) >= PROTO_ACK_DELIVERED &&
-		    v <= PROTO_ACK_RELAYED) {
+		    v <= PROTO_ACK_MAX) {
 			struct alert *a = alerts_get(q->id);
 
 			/* A drill's acks are counted apart from real ones. */
@@ -138,8 +139,13 @@ ack_done_cb(redisReply *r, void *arg)
 			    proto_ack_state_name(q->state));
 			if (!q->quiet)
 				ack_send_ok(q->c, q->id, (uint8_t)v);
-		} else if (q->state == PROTO_ACK_DELIVERED || -v == q->state) {
-			/* Already there (or beyond): idempotent, not counted. */
+		} else if (q->state == PROTO_ACK_DELIVERED ||
+		    q->state == PROTO_ACK_SHOWN || -v == q->state) {
+			/*
+			 * Already there (or beyond): idempotent, not counted.
+			 * The automatic states, delivered and shown, may come
+			 * late (a page opened after reading) and are no error.
+			 */
 			if (!q->quiet)
 				ack_send_ok(q->c, q->id, (uint8_t)-v);
 		} else {
@@ -327,7 +333,7 @@ ack_handle(struct conn *c, const uint8_t *p, size_t len)
 		conn_error(c, -rv, NULL, "bad ACK: %s", proto_err_name(-rv));
 		return;
 	}
-	if (ack.state < PROTO_ACK_DELIVERED || ack.state > PROTO_ACK_RELAYED) {
+	if (proto_ack_rank(ack.state) < proto_ack_rank(PROTO_ACK_DELIVERED)) {
 		conn_error(c, PROTO_E_VALUE, ack.id, "bad ack state %u", ack.state);
 		return;
 	}

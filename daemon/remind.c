@@ -11,7 +11,8 @@
  * through several due times sends one reminder, not a burst.
  *
  * A reminder is the same ALERT frame flagged REMINDER, pushed to the
- * connected agents at or below the target that have not read it.  An
+ * connected agents at or below the target that have not read it (shown,
+ * on screen without a confirmation, is not read).  An
  * escalation names who has not read, with each one's acknowledgement
  * state, to the observers at the nearest node above each of them where
  * someone observes (a class's advisors go to their school's desk when
@@ -133,6 +134,14 @@ remind_state(const redisReply *r, size_t i)
 	return r->element[i]->integer;
 }
 
+/* Has a principal in state st read?  By rank: shown has not. */
+static int
+remind_read(long long st)
+{
+	return st >= 0 && st <= PROTO_ACK_MAX &&
+	    proto_ack_rank((int)st) >= proto_ack_rank(PROTO_ACK_READ);
+}
+
 static void
 remind_sent_cb(redisReply *r, void *arg)
 {
@@ -154,7 +163,7 @@ remind_sent_cb(redisReply *r, void *arg)
 		a->reminded = rr->round;
 		bl = alert_blob(a, PROTO_AF_REMINDER);
 		for (i = 0; i < rr->n; i++) {
-			if (remind_state(r, i) >= PROTO_ACK_READ ||
+			if (remind_read(remind_state(r, i)) ||
 			    !conn_alive(rr->conns[i]) ||
 			    conn_state(rr->conns[i]) != CONN_S_READY)
 				continue;
@@ -337,7 +346,7 @@ remind_escalated_cb(redisReply *r, void *arg)
 		fatal("remind");
 	/* By name, in the tree as it is now: it may have been reloaded. */
 	for (i = 0; i < rr->n; i++) {
-		if ((st = remind_state(r, i)) >= PROTO_ACK_READ)
+		if (remind_read((st = remind_state(r, i))))
 			continue;
 		if ((p = tree_principal(wz->tree, rr->cns[i])) == NULL ||
 		    !(p->rights & PROTO_R_RECEIVE))

@@ -14,7 +14,8 @@
  *    a descendant of N.  Its counters for N are rate:{id}[N:*] when N lies
  *    in the target's subtree, else rate:{id}[target:*] (the target lies
  *    below N).  Summed over the alerts they give alerts, targeted,
- *    delivered, read and relayed: exactly what STATUS shows per node.
+ *    delivered, shown, read and relayed: exactly what STATUS shows per
+ *    node.
  *  - In time: each agent in ack:{id} is placed at its node by the tree
  *    cache and counted for every row whose subtree holds that node (and
  *    that the alert addressed).  A state is in time when the time it was
@@ -66,10 +67,11 @@ struct report_row {
 	long		 parent;	/* row index, -1 for the first row */
 	size_t		 end;		/* one past the subtree's last row */
 	uint32_t	 cached;	/* receivers in the tree cache when asked */
-	uint64_t	 alerts, targeted, delivered, read, relayed;
-	uint64_t	 in_time[3];	/* delivered, read, relayed */
+	uint64_t	 alerts, targeted, delivered, read, relayed, shown;
+	uint64_t	 in_time[4];	/* by wire value - 1: delivered, read,
+					   relayed, shown */
 	uint64_t	 drill_alerts, drill_targeted, drill_delivered;
-	uint64_t	 drill_read, drill_relayed;
+	uint64_t	 drill_read, drill_relayed, drill_shown;
 	uint32_t	*reads;		/* ms from acceptance to read */
 	size_t		 nreads, capreads;
 };
@@ -341,6 +343,8 @@ report_add(struct report_row *w, enum report_kind kind, const char *what,
 		*(drill ? &w->drill_read : &w->read) += count;
 	else if (strcmp(what, "relayed") == 0)
 		*(drill ? &w->drill_relayed : &w->relayed) += count;
+	else if (strcmp(what, "shown") == 0)
+		*(drill ? &w->drill_shown : &w->shown) += count;
 }
 
 /*
@@ -462,7 +466,8 @@ report_read_time(struct report_row *w, uint64_t ms)
 
 /*
  * HSCAN ack:{id}, a page at a time (no call that grows with the acks):
- * cn -> "state:at:reach:t1:t2:t3".  Real alerts only:
+ * cn -> "state:at:reach:t1:t2:t3:t4" (t4, shown, is absent in acks stored
+ * before that state, and reads as 0).  Real alerts only:
  * each agent's first times against the deadline, and its time to read,
  * for its node's row and every row above it.
  */
@@ -475,7 +480,7 @@ report_ack_cb(redisReply *r, void *arg)
 	const redisReply	*kv;
 	const char		*cn, *v, *p, *argv[6];
 	char			*end;
-	uint64_t		 t[3];
+	uint64_t		 t[4];
 	size_t			 i;
 	long			 row;
 	int			 k, colons;
@@ -503,14 +508,14 @@ report_ack_cb(redisReply *r, void *arg)
 			if (*p == ':')
 				colons++;
 		memset(t, 0, sizeof(t));
-		for (k = 0; k < 3 && colons == 3 && *p != '\0'; k++) {
+		for (k = 0; k < 4 && colons == 3 && *p != '\0'; k++) {
 			t[k] = strtoull(p, &end, 10);
 			p = *end == ':' ? end + 1 : end;
 		}
 		for (; row >= 0; row = rr->rows[row].parent) {
 			struct report_row *w = &rr->rows[row];
 
-			for (k = 0; k < 3; k++)
+			for (k = 0; k < 4; k++)
 				if (t[k] > 0 && t[k] <= al->deadline)
 					w->in_time[k]++;
 			if (t[1] > 0)
@@ -594,12 +599,15 @@ report_answer(struct reportreq *rr)
 		pr.delivered_in_time = report_u32(w->in_time[0]);
 		pr.read_in_time = report_u32(w->in_time[1]);
 		pr.relayed_in_time = report_u32(w->in_time[2]);
+		pr.shown = report_u32(w->shown);
+		pr.shown_in_time = report_u32(w->in_time[PROTO_ACK_SHOWN - 1]);
 		pr.median_read_ms = report_median(w);
 		pr.drill_alerts = report_u32(w->drill_alerts);
 		pr.drill_targeted = report_u32(w->drill_targeted);
 		pr.drill_delivered = report_u32(w->drill_delivered);
 		pr.drill_read = report_u32(w->drill_read);
 		pr.drill_relayed = report_u32(w->drill_relayed);
+		pr.drill_shown = report_u32(w->drill_shown);
 		before = b.len;
 		proto_report_row_put(&b, &pr);
 		/* The list's length is a u16, and the frame has its limit. */

@@ -2,7 +2,7 @@
 /*
  * status: STATUS_REQ.  A principal with observe over a node reads the
  * acknowledgement tree of an alert below that node: per node the agents
- * targeted and how many have delivered, read and relayed it, and on
+ * targeted and how many have delivered, shown, read and relayed it, and on
  * request each principal's own state ("who has not read").
  *
  * What it costs does not grow with the tree.  A node's counters are
@@ -47,6 +47,7 @@
 #define STATUS_MEMBER_MAX	(2 + 2 * (PROTO_FIELD_HDR + PROTO_ID_MAX) + \
 				    PROTO_FIELD_HDR + 1 + PROTO_FIELD_HDR + 8 + \
 				    PROTO_FIELD_HDR + 1)
+#define STATUS_COUNTS	6	/* counters per row that status.lua reads */
 #define STATUS_AUTO_ALL	1000	/* a subtree this small is shown whole */
 #define STATUS_PAGE_MAX	1000	/* rows read for one page in tree order */
 #define STATUS_MEMBERS_PAGE 1500 /* members read for one page */
@@ -93,7 +94,8 @@ struct srow {
 	int		 depth;		/* levels below the first row */
 	size_t		 parent;	/* the parent's row, if picked */
 	uint32_t	 cached;	/* receivers in the cache when asked */
-	uint32_t	 n[5];		/* targeted, delivered, read, relayed, reach */
+	uint32_t	 n[STATUS_COUNTS];	/* targeted, delivered, read,
+					   relayed, reach, shown */
 };
 
 struct statusreq {
@@ -239,7 +241,7 @@ status_node_bytes(const struct tnode *n, int root)
 {
 	return 2 + PROTO_FIELD_HDR + strlen(n->id) + (root || n->parent == NULL ?
 	    0 : PROTO_FIELD_HDR + strlen(n->parent->id)) + PROTO_FIELD_HDR + 1 +
-	    PROTO_FIELD_HDR + strlen(n->name) + 5 * (PROTO_FIELD_HDR + 4) +
+	    PROTO_FIELD_HDR + strlen(n->name) + 6 * (PROTO_FIELD_HDR + 4) +
 	    PROTO_FIELD_HDR + 1;
 }
 
@@ -514,7 +516,7 @@ status_srow_bytes(const struct srow *r)
 {
 	return 2 + PROTO_FIELD_HDR + strlen(r->id) + PROTO_FIELD_HDR +
 	    strlen(r->pid) + PROTO_FIELD_HDR + 1 + PROTO_FIELD_HDR +
-	    strlen(r->name) + 5 * (PROTO_FIELD_HDR + 4) + PROTO_FIELD_HDR + 1;
+	    strlen(r->name) + 6 * (PROTO_FIELD_HDR + 4) + PROTO_FIELD_HDR + 1;
 }
 
 static void
@@ -534,6 +536,7 @@ status_row_put(struct proto_buf *b, const struct srow *r)
 	sn.read = r->n[2];
 	sn.relayed = r->n[3];
 	sn.reach = r->n[4];
+	sn.shown = r->n[5];
 	proto_status_node_put(b, &sn);
 }
 
@@ -619,8 +622,8 @@ status_counts(struct statusreq *sr, const redisReply *cnt)
 	size_t			 i, k;
 
 	for (i = 0; i < sr->nrows; i++) {
-		for (k = 0; k < 5; k++) {
-			v = cnt->element[5 * i + k];
+		for (k = 0; k < STATUS_COUNTS; k++) {
+			v = cnt->element[STATUS_COUNTS * i + k];
 			if (v->type != REDIS_REPLY_INTEGER)
 				return -1;
 			if (k == 0 && v->integer < 0)
@@ -696,7 +699,7 @@ status_done_cb(redisReply *r, void *arg)
 		goto out;
 	}
 	if (r->elements != 3 || !status_array(r->element[0], 7, 1) ||
-	    !status_array(r->element[1], 5 * sr->nrows, 0) ||
+	    !status_array(r->element[1], STATUS_COUNTS * sr->nrows, 0) ||
 	    !status_array(r->element[2], sr->ncns, 0) ||
 	    status_counts(sr, r->element[1]) == -1) {
 		log_warnx("status of %s: unexpected reply from the store",

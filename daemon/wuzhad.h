@@ -466,9 +466,11 @@ enum metric {
 	M_ACK_DELIVERED,	/* M_ACK_DELIVERED + state - 1 for each state */
 	M_ACK_READ,
 	M_ACK_RELAYED,
+	M_ACK_SHOWN,		/* wire value 4: after relayed here too */
 	M_DRILL_ACK_DELIVERED,	/* the same for drills (exercise, test) */
 	M_DRILL_ACK_READ,
 	M_DRILL_ACK_RELAYED,
+	M_DRILL_ACK_SHOWN,
 	M_REMINDERS,
 	M_ESCALATIONS,
 	M_SLOW_PEERS,

@@ -149,7 +149,12 @@ static const char *const alert_lifecycles[] = {
 	"live", "cancelled", "expired"
 };
 static const char *const alert_ack_states[] = {
-	"none", "delivered", "read", "relayed"
+	"none", "delivered", "read", "relayed", "shown"
+};
+/* The states by rank: shown ranks between delivered and read. */
+static const int alert_ack_by_rank[] = {
+	PROTO_ACK_NONE, PROTO_ACK_DELIVERED, PROTO_ACK_SHOWN, PROTO_ACK_READ,
+	PROTO_ACK_RELAYED
 };
 
 #define ALERT_NNAMES(a)	((int)(sizeof(a) / sizeof((a)[0])))
@@ -243,6 +248,25 @@ proto_ack_state_parse(const char *s)
 {
 	return alert_parse(alert_ack_states, ALERT_NNAMES(alert_ack_states),
 	    s);
+}
+
+int
+proto_ack_rank(int state)
+{
+	int	r;
+
+	for (r = 0; r <= PROTO_ACK_RANK_MAX; r++)
+		if (alert_ack_by_rank[r] == state)
+			return r;
+	return -1;
+}
+
+int
+proto_ack_at_rank(int rank)
+{
+	if (rank < 0 || rank > PROTO_ACK_RANK_MAX)
+		return -1;
+	return alert_ack_by_rank[rank];
 }
 
 /* Stable kebab-case names of the error codes; PROTOCOL.md lists them. */

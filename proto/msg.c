@@ -60,7 +60,7 @@ static const struct field_spec alert_msg_spec[] = {
 
 static const struct field_spec ack_spec[] = {
 	F_NAME(1, FIELD_REQ, struct proto_ack, id),
-	F_U8(2, FIELD_REQ, PROTO_ACK_DELIVERED, PROTO_ACK_RELAYED,
+	F_U8(2, FIELD_REQ, PROTO_ACK_DELIVERED, PROTO_ACK_MAX,
 	    struct proto_ack, state),
 	F_U32_HAS(3, struct proto_ack, reach, has_reach),
 	F_U8(4, 0, 0, PROTO_ACKF_QUIET, struct proto_ack, flags),
@@ -68,7 +68,7 @@ static const struct field_spec ack_spec[] = {
 
 static const struct field_spec ack_ok_spec[] = {
 	F_NAME(1, FIELD_REQ, struct proto_ack_ok, id),
-	F_U8(2, FIELD_REQ, PROTO_ACK_DELIVERED, PROTO_ACK_RELAYED,
+	F_U8(2, FIELD_REQ, PROTO_ACK_DELIVERED, PROTO_ACK_MAX,
 	    struct proto_ack_ok, state),
 };
 
@@ -98,12 +98,13 @@ static const struct field_spec status_node_spec[] = {
 	F_U32(8, FIELD_REQ, struct proto_status_node, relayed),
 	F_U32(9, FIELD_REQ, struct proto_status_node, reach),
 	F_U8(10, 0, 1, PROTO_PATH_MAX, struct proto_status_node, depth),
+	F_U32(11, 0, struct proto_status_node, shown),
 };
 
 static const struct field_spec status_member_spec[] = {
 	F_NAME(1, FIELD_REQ, struct proto_status_member, cn),
 	F_NODE(2, FIELD_REQ, struct proto_status_member, node),
-	F_U8(3, FIELD_REQ, PROTO_ACK_NONE, PROTO_ACK_RELAYED,
+	F_U8(3, FIELD_REQ, PROTO_ACK_NONE, PROTO_ACK_MAX,
 	    struct proto_status_member, state),
 	F_U64(4, 0, struct proto_status_member, at),
 	F_U8(5, 0, 0, 1, struct proto_status_member, online),
@@ -170,6 +171,9 @@ static const struct field_spec report_row_spec[] = {
 	F_U32(16, 0, struct proto_report_row, drill_delivered),
 	F_U32(17, 0, struct proto_report_row, drill_read),
 	F_U32(18, 0, struct proto_report_row, drill_relayed),
+	F_U32(19, 0, struct proto_report_row, shown),
+	F_U32(20, 0, struct proto_report_row, shown_in_time),
+	F_U32(21, 0, struct proto_report_row, drill_shown),
 };
 
 #define MSG_SCHEMA(nm, spec, st) \

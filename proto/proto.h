@@ -185,12 +185,20 @@ enum proto_role {
 	PROTO_ROLE_CONSOLE	= 2,	/* requests only, nothing pushed */
 };
 
+/*
+ * Acknowledgement states.  The values are wire numbers, not an order:
+ * shown came later and took the next free number.  States are ordered
+ * by rank (proto_ack_rank): delivered < shown < read < relayed.
+ */
 enum proto_ack_state {
 	PROTO_ACK_NONE		= 0,	/* only in STATUS: nothing stored */
-	PROTO_ACK_DELIVERED	= 1,
-	PROTO_ACK_READ		= 2,
-	PROTO_ACK_RELAYED	= 3,
+	PROTO_ACK_DELIVERED	= 1,	/* the agent verified and stored it */
+	PROTO_ACK_READ		= 2,	/* a person confirmed reading it */
+	PROTO_ACK_RELAYED	= 3,	/* and passed it on */
+	PROTO_ACK_SHOWN		= 4,	/* on a person's screen, not confirmed */
 };
+#define PROTO_ACK_MAX		PROTO_ACK_SHOWN	/* the largest value */
+#define PROTO_ACK_RANK_MAX	4		/* the rank of relayed */
 
 enum proto_rights {
 	PROTO_R_RECEIVE		= 0x01,
@@ -266,7 +274,7 @@ struct proto_alert_msg {		/* server -> agent */
 
 struct proto_ack {			/* client -> server */
 	proto_id	id;		/* 1 */
-	uint8_t		state;		/* 2 DELIVERED..RELAYED */
+	uint8_t		state;		/* 2 DELIVERED..SHOWN */
 	uint32_t	reach;		/* 3 optional, RELAYED only: head count */
 	int		has_reach;
 	uint8_t		flags;		/* 4 optional, enum proto_ack_flags */
@@ -317,6 +325,7 @@ struct proto_status_node {
 	uint32_t	relayed;	/* 8 */
 	uint32_t	reach;		/* 9 sum of relayed head counts */
 	uint8_t		depth;		/* 10 optional: levels below the first node */
+	uint32_t	shown;		/* 11 optional: of which at least shown */
 };
 
 /* One principal of a STATUS member list. */
@@ -423,6 +432,9 @@ struct proto_report_row {
 	uint32_t	drill_delivered; /* 16 optional */
 	uint32_t	drill_read;	/* 17 optional */
 	uint32_t	drill_relayed;	/* 18 optional */
+	uint32_t	shown;		/* 19 optional: at least shown */
+	uint32_t	shown_in_time;	/* 20 optional */
+	uint32_t	drill_shown;	/* 21 optional */
 };
 
 struct proto_report {			/* server -> client */
@@ -601,6 +613,14 @@ int		 proto_alert_status_parse(const char *);
 const char	*proto_lifecycle_name(int);	/* "live", "cancelled", ... */
 const char	*proto_ack_state_name(int);	/* "delivered", ... */
 int		 proto_ack_state_parse(const char *);
+/*
+ * Where a state stands in the order none < delivered < shown < read <
+ * relayed: 0..PROTO_ACK_RANK_MAX, or -1 for a value that is no state.
+ * Compare states by rank, never by value.
+ */
+int		 proto_ack_rank(int state);
+/* The state of a rank, the inverse of proto_ack_rank; -1 if none. */
+int		 proto_ack_at_rank(int rank);
 
 /* Body: field list only (no frame header). */
 void	proto_alert_encode(struct proto_buf *, const struct proto_alert *);

@@ -1,19 +1,25 @@
 -- SPDX-License-Identifier: ISC
 -- A batch of acks.  ARGV: P, now, then per ack: id, cn, state, reach,
 -- n, and n node ids (the agent's node up to the target).  States only
--- move forward; counters are cumulative (a read agent counts as
--- delivered too).  An agent's entry in ack:{id} is
--- "state:at:reach:t1:t2:t3": the state, when it last changed, the head
--- count ('' if none), and when each state was first reached (0 if not
--- yet; a state skipped over gets the time of the ack that passed it),
--- which the report's "in time" and time-to-read columns need.  Per ack returns the new state if stored, -current if
--- not (already there or beyond), or -1000 if the alert is unknown.
--- Counter increments are summed over the batch first, so a thousand acks
--- from one school cost one HINCRBY per (node, state), not per ack.
+-- move forward by rank, which is not the wire value: delivered (1) <
+-- shown (4) < read (2) < relayed (3).  Counters are cumulative, "reached
+-- at least": a read agent counts as delivered and shown too.  An agent's
+-- entry in ack:{id} is "state:at:reach:t1:t2:t3:t4": the state, when it
+-- last changed, the head count ('' if none), and when each state was
+-- first reached, by wire value (t4 is shown; 0 if not yet; a state
+-- skipped over gets the time of the ack that passed it), which the
+-- report's "in time" and time-to-read columns need.  An entry stored
+-- before shown has no t4 and reads as t4 = 0.  Per ack returns the new
+-- state if stored, -current if not (already there or beyond), or -1000
+-- if the alert is unknown.  Counter increments are summed over the batch
+-- first, so a thousand acks from one school cost one HINCRBY per (node,
+-- state), not per ack.
 --@arg prefix
 --@arg now
 local P, now = ARG.prefix, ARG.now
-local names = {'delivered', 'read', 'relayed'}
+local names = {'delivered', 'read', 'relayed', 'shown'}
+local rank = {[0] = 0, [1] = 1, [4] = 2, [2] = 3, [3] = 4}
+local byrank = {1, 4, 2, 3}
 local out, i, live, sums, keys = {}, ARGS + 1, {}, {}, {}
 local function add(rk, field, by)
   local t = sums[rk]
@@ -33,21 +39,22 @@ while i <= #ARGV do
     out[#out + 1] = -1000
   else
     local v = redis.call('HGET', ak, cn)
-    local t = {'0', '0', '0'}
+    local t = {'0', '0', '0', '0'}
     if v then
       cur = tonumber(string.match(v, '^(%d+)')) or 0
-      local a, b, c = string.match(v, '^%d+:%d+:%d*:(%d+):(%d+):(%d+)$')
-      if a then t = {a, b, c} end
+      local a, b, c, d = string.match(v, '^%d+:%d+:%d*:(%d+):(%d+):(%d+):?(%d*)$')
+      if a then t = {a, b, c, d ~= '' and d or '0'} end
     end
-    if st > cur then
-      for s = cur + 1, st do t[s] = now end
+    local from, to = (rank[cur] or 0) + 1, rank[st] or 0
+    if to >= from then
+      for k = from, to do t[byrank[k]] = now end
       local r = ''
       if st == 3 and reach > 0 then r = reach end
-      redis.call('HSET', ak, cn, st .. ':' .. now .. ':' .. r .. ':' .. t[1] .. ':' .. t[2] .. ':' .. t[3])
+      redis.call('HSET', ak, cn, st .. ':' .. now .. ':' .. r .. ':' .. table.concat(t, ':'))
       local rk = P .. 'rate:' .. id
       for j = 1, n do
         local node = ARGV[i + 4 + j]
-        for s = cur + 1, st do add(rk, node .. ':' .. names[s], 1) end
+        for k = from, to do add(rk, node .. ':' .. names[byrank[k]], 1) end
         if st == 3 and reach > 0 then add(rk, node .. ':reach', reach) end
       end
       out[#out + 1] = st

@@ -1,7 +1,9 @@
 -- SPDX-License-Identifier: ISC
 -- ARGV: P, id, field, value, cns...  Sets one field of the alert (a timer
 -- that fired) and returns each cn's stored state (0 = none), so a timer
--- is marked done in the same call that reads who still needs it.
+-- is marked done in the same call that reads who still needs it.  The
+-- states are wire values; remind.c compares them by rank (shown, 4, has
+-- not read).
 --@arg prefix
 --@arg id
 --@arg field

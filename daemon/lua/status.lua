@@ -2,7 +2,7 @@
 -- ARGV: P, id, C (the caller's tree generation), n, then n node ids, then
 -- cns.  Returns {} if the alert is unknown, else
 -- {{seq, target, issued, expires, status, cancelled_by, ended_at},
--- {targeted, delivered, read, relayed, reach per node asked},
+-- {targeted, delivered, read, relayed, reach, shown per node asked},
 -- {ack value or '' per cn}}.  targeted is -1 where the caller's tree
 -- counts (targeted.lua).  ended_at is when a cancel was accepted; a
 -- record from before it was kept takes the cancel's own acceptance time.
@@ -26,9 +26,9 @@ local rk, rows, n = P .. 'rate:' .. id, {}, tonumber(ARG.n)
 for i = ARGS + 1, ARGS + n do
   local node = ARGV[i]
   local h = redis.call('HMGET', rk, node .. ':targeted', node .. ':delivered',
-    node .. ':read', node .. ':relayed', node .. ':reach')
+    node .. ':read', node .. ':relayed', node .. ':reach', node .. ':shown')
   rows[#rows + 1] = tonumber(h[1] or '') or was(node)
-  for k = 2, 5 do rows[#rows + 1] = tonumber(h[k] or '0') or 0 end
+  for k = 2, 6 do rows[#rows + 1] = tonumber(h[k] or '0') or 0 end
 end
 local mem = {}
 for i = ARGS + n + 1, #ARGV do

@@ -200,16 +200,18 @@ lists(void)
 		nd.read = (uint32_t)(5 + i);
 		nd.relayed = 1;
 		nd.reach = 40;
+		nd.shown = (uint32_t)(7 + i);
 		proto_status_node_put(&l, &nd);
 	}
 	pbuf_list_end(&l, mark, 6);
 	nodes = pbuf_take(&l, &nn);
 	mark = pbuf_list_begin(&l, 7);
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < 3; i++) {
 		memset(&m, 0, sizeof(m));
 		snprintf(m.cn, sizeof(m.cn), "advisor-%d", i);
-		snprintf(m.node, sizeof(m.node), "class-%d", i + 1);
-		m.state = (uint8_t)(i + 1);
+		snprintf(m.node, sizeof(m.node), "class-%d", i % 2 + 1);
+		/* delivered, read, and shown (4, ranked between them) */
+		m.state = (uint8_t)(i < 2 ? i + 1 : PROTO_ACK_SHOWN);
 		m.at = i ? UINT64_C(1800000001000) : 0;
 		proto_status_member_put(&l, &m);
 	}

@@ -537,7 +537,11 @@ with open(sys.argv[1], "a", encoding="utf-8") as f:
 sys.exit(int(sys.argv[2]) if len(sys.argv) > 2 else 0)
 '''
 
-ACK_STATES = ("delivered", "read", "relayed")     # ack states 1, 2, 3
+# The counted states, by wire value, and their rank (delivered < shown <
+# read < relayed): a counter holds the agents at that rank or above.
+ACK_STATES = (("delivered", 1, 1), ("read", 2, 3), ("relayed", 3, 4),
+              ("shown", 4, 2))
+ACK_RANK = {0: 0, 1: 1, 4: 2, 2: 3, 3: 4}
 
 PUBLISHED_RX = re.compile(r"published (\S+) seq (\d+) targeted (\d+)")
 
@@ -590,6 +594,22 @@ class Agent:
 
     def log(self):
         return self.proc.log()
+
+    def inbox_url(self, timeout=10.0):
+        """The inbox page's address (with its secret), once written."""
+        path = os.path.join(self.env.dir, "agent-%s.url" % self.cn)
+
+        def probe():
+            try:
+                with open(path, encoding="utf-8") as f:
+                    url = f.read().strip()
+            except FileNotFoundError:
+                url = ""
+            if not url and not self.proc.alive():
+                raise AssertionError("agent %s exited; log:\n%s"
+                                     % (self.cn, self.proc.tail()))
+            return url or None
+        return wait_for(probe, timeout, "agent %s's inbox URL" % self.cn)
 
     def stop(self, sig=signal.SIGTERM):
         return self.proc.stop(sig)
@@ -1000,7 +1020,7 @@ class Env:
         return res
 
     def client_conf(self, cn, name=None, hook=None, state=None,
-                    reconnect=("100ms", "1s")):
+                    reconnect=("100ms", "1s"), extra=()):
         """agent.yaml / ctl.yaml for cn; returns its path."""
         path = os.path.join(self.dir, (name or "ctl-" + cn) + ".yaml")
         lines = [
@@ -1018,6 +1038,7 @@ class Env:
         if reconnect:
             lines += ["reconnect:", '  min: "%s"' % reconnect[0],
                       '  max: "%s"' % reconnect[1]]
+        lines += list(extra)
         with open(path, "w") as f:
             f.write("\n".join(lines) + "\n")
         return path
@@ -1047,15 +1068,29 @@ class Env:
         assert m.group(1) == alert_id, r
         return m.group(1), int(m.group(2)), int(m.group(3))
 
-    def start_agent(self, cn, conf=None, hook_exit=0):
-        """A wuzha-agent for cn; its hook appends to DIR/agent-CN.jsonl."""
+    def start_agent(self, cn, conf=None, hook_exit=0, inbox=False,
+                    hook=True):
+        """A wuzha-agent for cn; its hook appends to DIR/agent-CN.jsonl.
+        With inbox, it serves its page on loopback (Agent.inbox_url)."""
         shown = os.path.join(self.dir, "agent-%s.jsonl" % cn)
         state = os.path.join(self.dir, "agent-%s.state" % cn)
         if conf is None:
-            hook = "%s %s %s %d" % (PYTHON, os.path.join(self.dir, "hook.py"),
-                                    shown, hook_exit)
-            conf = self.client_conf(cn, name="agent-" + cn, hook=hook,
-                                    state=state)
+            cmd = None
+            if hook:
+                cmd = "%s %s %s %d" % (PYTHON,
+                                       os.path.join(self.dir, "hook.py"),
+                                       shown, hook_exit)
+            extra = []
+            if inbox:
+                extra = ["inbox:", '  listen: "127.0.0.1:0"',
+                         '  url_file: "%s"' % os.path.join(
+                             self.dir, "agent-%s.url" % cn)]
+            conf = self.client_conf(cn, name="agent-" + cn, hook=cmd,
+                                    state=state, extra=extra)
+        try:
+            os.unlink(os.path.join(self.dir, "agent-%s.url" % cn))
+        except FileNotFoundError:
+            pass
         n = sum(1 for p in self.procs if p.name.startswith("agent-" + cn))
         proc = self.spawn("agent-%s.%d" % (cn, n),
                           [binary("wuzha-agent"), "-d", "-c", conf])
@@ -1114,7 +1149,7 @@ class Env:
         """
         rate:{id} as ack:{id} says it must be: per node from each agent's
         node up to the target, how many agents are at or past delivered,
-        read and relayed.
+        shown, read and relayed (by rank).
         """
         tree = tree or self.tree
         node_of = {p["cn"]: p["node"] for p in tree.principals}
@@ -1123,8 +1158,8 @@ class Env:
             node = node_of[cn]
             while node is not None:
                 counters = want.setdefault(node, {})
-                for i, name in enumerate(ACK_STATES):
-                    if state >= i + 1:
+                for name, _, rank in ACK_STATES:
+                    if ACK_RANK[state] >= rank:
                         counters[name] = counters.get(name, 0) + 1
                 if node == target:
                     break
@@ -1138,7 +1173,7 @@ class Env:
         assert rate, "no rate:%s" % alert_id
         for node in set(rate) | set(want):
             assert node in rate, "rate:%s has no %s" % (alert_id, node)
-            for name in ACK_STATES:
+            for name, _, _ in ACK_STATES:
                 have = rate[node].get(name, 0)
                 should = want.get(node, {}).get(name, 0)
                 assert have == should, \

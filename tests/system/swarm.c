@@ -544,7 +544,8 @@ on_ack_ok(struct agent *a, const uint8_t *p, size_t len)
 			agent_fail(a, "ACK_OK for %s, never shown", ok.id);
 			return;
 		}
-		if (ok.state < PROTO_ACK_DELIVERED) {
+		if (proto_ack_rank(ok.state) <
+		    proto_ack_rank(PROTO_ACK_DELIVERED)) {
 			agent_fail(a, "ACK_OK for %s in state %u", ok.id,
 			    ok.state);
 			return;

@@ -98,7 +98,20 @@ E_BACKWARDS = 401
 ROLE_AGENT = 1
 ROLE_CONSOLE = 2
 
-ACK_NONE, ACK_DELIVERED, ACK_READ, ACK_RELAYED = 0, 1, 2, 3
+ACK_NONE, ACK_DELIVERED, ACK_READ, ACK_RELAYED, ACK_SHOWN = 0, 1, 2, 3, 4
+# States are ordered by rank, not by value: shown (4) lies between
+# delivered and read.
+ACK_RANK = {ACK_NONE: 0, ACK_DELIVERED: 1, ACK_SHOWN: 2, ACK_READ: 3,
+            ACK_RELAYED: 4}
+ACK_NAMES = {ACK_NONE: "none", ACK_DELIVERED: "delivered", ACK_SHOWN: "shown",
+             ACK_READ: "read", ACK_RELAYED: "relayed"}
+
+
+def ack_rank(state):
+    """Where state stands in none < delivered < shown < read < relayed."""
+    return ACK_RANK[state]
+
+
 ACK_QUIET = 0x01        # ACK flag: no ACK_OK wanted
 
 R_RECEIVE, R_ISSUE, R_OBSERVE = 0x01, 0x02, 0x04
@@ -243,9 +256,9 @@ T_STATUS_NODE = _table(
     F(3, "tier", "u8", lo=0, hi=3), F(4, "name", "text", hi=256),
     F(5, "targeted", "u32"), F(6, "delivered", "u32"), F(7, "read", "u32"),
     F(8, "relayed", "u32"), F(9, "reach", "u32"),
-    F(10, "depth", "u8", False, lo=1, hi=6))
+    F(10, "depth", "u8", False, lo=1, hi=6), F(11, "shown", "u32", False))
 T_STATUS_MEMBER = _table(
-    F(1, "cn", "name"), F(2, "node", "node"), F(3, "state", "u8", lo=0, hi=3),
+    F(1, "cn", "name"), F(2, "node", "node"), F(3, "state", "u8", lo=0, hi=4),
     F(4, "at", "u64", False), F(5, "online", "u8", False, lo=0, hi=1))
 T_AGENT_ITEM = _table(
     F(1, "cn", "name"), F(2, "node", "node"), F(3, "rights", "u8", lo=0, hi=7),
@@ -265,7 +278,8 @@ T_REPORT_ROW = _table(
     F(12, "relayed_in_time", "u32"), F(13, "median_read_ms", "u64", False),
     F(14, "drill_alerts", "u32", False), F(15, "drill_targeted", "u32", False),
     F(16, "drill_delivered", "u32", False), F(17, "drill_read", "u32", False),
-    F(18, "drill_relayed", "u32", False))
+    F(18, "drill_relayed", "u32", False), F(19, "shown", "u32", False),
+    F(20, "shown_in_time", "u32", False), F(21, "drill_shown", "u32", False))
 
 TABLES = {
     HELLO: _table(F(1, "version", "u16"), F(2, "role", "u8", lo=1, hi=2),
@@ -285,10 +299,10 @@ TABLES = {
                       F(4, "publish_at", "u64", False)),
     ALERT: _table(F(1, "seq", "u64"), F(2, "flags", "u8", lo=0, hi=3),
                   F(3, "envelope", "bytes", hi=65535)),
-    ACK: _table(F(1, "id", "name"), F(2, "state", "u8", lo=1, hi=3),
+    ACK: _table(F(1, "id", "name"), F(2, "state", "u8", lo=1, hi=4),
                 F(3, "reach", "u32", False, keep_zero=True),
                 F(4, "flags", "u8", False, lo=0, hi=1)),
-    ACK_OK: _table(F(1, "id", "name"), F(2, "state", "u8", lo=1, hi=3)),
+    ACK_OK: _table(F(1, "id", "name"), F(2, "state", "u8", lo=1, hi=4)),
     STATUS_REQ: _table(F(1, "id", "name"), F(2, "node", "node", False),
                        F(3, "flags", "u8", False, lo=0, hi=3),
                        F(4, "depth", "u8", False, lo=1, hi=255),

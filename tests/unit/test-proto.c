@@ -974,10 +974,20 @@ test_round_trip_requests(void **state)
 	assert_int_equal(ack2.has_reach, 1);
 	assert_int_equal(ack2.reach, 0);
 	assert_int_equal(ack2.state, PROTO_ACK_RELAYED);
+	ack.state = PROTO_ACK_SHOWN;
+	ack.has_reach = 0;
+	ROUND(proto_ack_encode, proto_ack_decode, &ack, &ack2, PROTO_T_ACK,
+	    &k);
+	assert_int_equal(ack2.state, PROTO_ACK_SHOWN);
+	assert_int_equal(ack2.has_reach, 0);
 
 	ROUND(proto_ack_ok_encode, proto_ack_ok_decode, &ok, &ok2,
 	    PROTO_T_ACK_OK, &k);
 	assert_int_equal(ok2.state, PROTO_ACK_READ);
+	ok.state = PROTO_ACK_SHOWN;
+	ROUND(proto_ack_ok_encode, proto_ack_ok_decode, &ok, &ok2,
+	    PROTO_T_ACK_OK, &k);
+	assert_int_equal(ok2.state, PROTO_ACK_SHOWN);
 
 	memset(&sr, 0, sizeof(sr));
 	strcpy(sr.id, AID);
@@ -1045,6 +1055,7 @@ test_round_trip_status(void **state)
 	strcpy(n.node, "school-b");
 	n.tier = PROTO_TIER_SCHOOL;
 	n.name = view("第二中学");
+	n.shown = 2;
 	proto_status_node_put(&l, &n);
 	pbuf_list_end(&l, mark, 6);
 	st.nodes.p = l.data + 3;
@@ -1055,6 +1066,8 @@ test_round_trip_status(void **state)
 	m.state = PROTO_ACK_READ;
 	m.at = 1800000000001ULL;
 	m.online = 1;
+	proto_status_member_put(&b, &m);
+	m.state = PROTO_ACK_SHOWN;
 	proto_status_member_put(&b, &m);
 	pbuf_list_end(&b, mark, 7);
 	st.status = PROTO_STATUS_TEST;
@@ -1071,9 +1084,11 @@ test_round_trip_status(void **state)
 	assert_string_equal(n2.node, "police-1");
 	assert_string_equal(n2.parent, "");
 	assert_int_equal(n2.targeted, UINT32_MAX);
+	assert_int_equal(n2.shown, 0);	/* absent: zero */
 	assert_int_equal(proto_status_node_next(&st2.nodes, &cur, &n2), 1);
 	assert_string_equal(n2.parent, "police-1");
 	assert_true(view_is(n2.name, "第二中学"));
+	assert_int_equal(n2.shown, 2);
 	assert_int_equal(proto_status_node_next(&st2.nodes, &cur, &n2), 0);
 	cur = 0;
 	assert_int_equal(proto_status_member_next(&st2.members, &cur, &m2), 1);
@@ -1084,6 +1099,8 @@ test_round_trip_status(void **state)
 	assert_int_equal(m2.state, PROTO_ACK_READ);
 	assert_true(m2.at == 1800000000001ULL);
 	assert_int_equal(m2.online, 1);
+	assert_int_equal(proto_status_member_next(&st2.members, &cur, &m2), 1);
+	assert_int_equal(m2.state, PROTO_ACK_SHOWN);
 	assert_int_equal(proto_status_member_next(&st2.members, &cur, &m2), 0);
 	assert_int_equal(st2.status, PROTO_STATUS_TEST);
 	assert_true(st2.server_time == 1800000000002ULL);
@@ -1316,6 +1333,9 @@ test_round_trip_report(void **state)
 	w.drill_delivered = 3;
 	w.drill_read = 4;
 	w.drill_relayed = 5;
+	w.shown = 9;
+	w.shown_in_time = 7;
+	w.drill_shown = 6;
 	proto_report_row_put(&l, &w);
 	pbuf_list_end(&l, mark, 6);
 	memset(&r, 0, sizeof(r));
@@ -1341,6 +1361,7 @@ test_round_trip_report(void **state)
 	assert_int_equal(w2.alerts, 0);
 	assert_true(w2.median_read_ms == 0);
 	assert_int_equal(w2.drill_alerts, 0);
+	assert_int_equal(w2.shown, 0);
 	assert_int_equal(proto_report_row_next(&r2.rows, &cur, &w2), 1);
 	assert_string_equal(w2.parent, "grade-3");
 	assert_true(view_is(w2.name, "三年级一班"));
@@ -1355,6 +1376,9 @@ test_round_trip_report(void **state)
 	assert_int_equal(w2.drill_delivered, 3);
 	assert_int_equal(w2.drill_read, 4);
 	assert_int_equal(w2.drill_relayed, 5);
+	assert_int_equal(w2.shown, 9);
+	assert_int_equal(w2.shown_in_time, 7);
+	assert_int_equal(w2.drill_shown, 6);
 	assert_int_equal(proto_report_row_next(&r2.rows, &cur, &w2), 0);
 	pbuf_free(&k);
 }
@@ -1479,7 +1503,8 @@ static const struct refusal refusals[] = {
 	    PROTO_E_FIELD },
 	{ "ack accepted", PROTO_T_ACK, ID "020001 02", 0 },
 	{ "ack state 0", PROTO_T_ACK, ID "020001 00", PROTO_E_VALUE },
-	{ "ack state 4", PROTO_T_ACK, ID "020001 04", PROTO_E_VALUE },
+	{ "ack state 4 (shown)", PROTO_T_ACK, ID "020001 04", 0 },
+	{ "ack state 5", PROTO_T_ACK, ID "020001 05", PROTO_E_VALUE },
 	{ "ack reach 3 bytes", PROTO_T_ACK, ID "020001 03 030003 000000",
 	    PROTO_E_FIELD },
 	{ "ack empty id", PROTO_T_ACK, "010000 020001 01", PROTO_E_VALUE },
@@ -1793,11 +1818,11 @@ test_console_lists_strict(void **state)
 		    "080004 00000000 090004 00000000 0a0004 00000000 "
 		    "0b0004 00000000 0c0004 00000000 120004 00000000",
 		    PROTO_E_FIELD },
-		{ "row unknown tag 19", 2,
+		{ "row unknown tag 22", 2,
 		    "004a 010001 61 030001 03 040000 "
 		    "050004 00000000 060004 00000000 070004 00000000 "
 		    "080004 00000000 090004 00000000 0a0004 00000000 "
-		    "0b0004 00000000 0c0004 00000000 130004 00000001",
+		    "0b0004 00000000 0c0004 00000000 160004 00000001",
 		    PROTO_E_TAG },
 		{ "row median in 4 bytes", 2,
 		    "004a 010001 61 030001 03 040000 "
@@ -2158,7 +2183,9 @@ test_names(void **state)
 	for (v = 1; v <= 5; v++)
 		assert_int_equal(proto_severity_parse(proto_severity_name(v)),
 		    v);
-	for (v = 0; v <= 3; v++)
+	assert_string_equal(proto_ack_state_name(PROTO_ACK_SHOWN), "shown");
+	assert_null(proto_ack_state_name(PROTO_ACK_MAX + 1));
+	for (v = 0; v <= PROTO_ACK_MAX; v++)
 		assert_int_equal(proto_ack_state_parse(
 		    proto_ack_state_name(v)), v);
 	for (v = 0; v <= 2; v++)
@@ -2169,6 +2196,32 @@ test_names(void **state)
 	assert_int_equal(proto_severity_parse(""), -1);
 	assert_int_equal(proto_msg_type_parse(NULL), -1);
 	assert_int_equal(proto_ack_state_parse("seen"), -1);
+}
+
+/* States compare by rank: shown (4) lies between delivered and read. */
+static void
+test_ack_rank(void **state)
+{
+	int	r, v;
+
+	(void)state;
+	assert_int_equal(proto_ack_rank(PROTO_ACK_NONE), 0);
+	assert_true(proto_ack_rank(PROTO_ACK_DELIVERED) <
+	    proto_ack_rank(PROTO_ACK_SHOWN));
+	assert_true(proto_ack_rank(PROTO_ACK_SHOWN) <
+	    proto_ack_rank(PROTO_ACK_READ));
+	assert_true(proto_ack_rank(PROTO_ACK_READ) <
+	    proto_ack_rank(PROTO_ACK_RELAYED));
+	assert_int_equal(proto_ack_rank(PROTO_ACK_RELAYED), PROTO_ACK_RANK_MAX);
+	assert_int_equal(proto_ack_rank(-1), -1);
+	assert_int_equal(proto_ack_rank(PROTO_ACK_MAX + 1), -1);
+	assert_int_equal(proto_ack_at_rank(-1), -1);
+	assert_int_equal(proto_ack_at_rank(PROTO_ACK_RANK_MAX + 1), -1);
+	/* Every state has one rank, and the ranks give the states back. */
+	for (v = 0; v <= PROTO_ACK_MAX; v++)
+		assert_int_equal(proto_ack_at_rank(proto_ack_rank(v)), v);
+	for (r = 0; r <= PROTO_ACK_RANK_MAX; r++)
+		assert_int_equal(proto_ack_rank(proto_ack_at_rank(r)), r);
 }
 
 /* --- signing and verification ------------------------------------------ */
@@ -2393,6 +2446,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_alert_rules),
 		cmocka_unit_test(test_alert_round_trip),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_ack_rank),
 		cmocka_unit_test(test_sign_verify),
 		cmocka_unit_test(test_sign_refusals),
 	};

@@ -163,6 +163,7 @@ serve_req_gone(struct evhttp_connection *evcon, void *arg)
 	struct serve_job	*j = arg;
 
 	(void)evcon;
+	http_req_gone(j->req);
 	j->req = NULL;
 	j->evcon = NULL;
 	if (j->pid > 0 && !j->reaped)

@@ -498,12 +498,25 @@ http_request_cb(struct evhttp_request *req, void *arg)
 
 /* --- Server-Sent Events ------------------------------------------------ */
 
+void
+http_req_gone(struct evhttp_request *req)
+{
+	/*
+	 * A browser that went while its answer was under way leaves the
+	 * request cut off from its connection, and libevent then leaves it
+	 * to us; one still on its connection goes with the connection.
+	 */
+	if (req != NULL && evhttp_request_get_connection(req) == NULL)
+		evhttp_request_free(req);
+}
+
 static void
 http_sse_closed(struct evhttp_connection *evcon, void *arg)
 {
 	struct http_sse	*s = arg;
 
 	(void)evcon;
+	http_req_gone(s->req);
 	TAILQ_REMOVE(&s->srv->sse, s, entry);
 	s->srv->nsse--;
 	log_debug("page stream closed (%zu open)", s->srv->nsse);

@@ -95,6 +95,11 @@ void		 http_reply_text(struct evhttp_request *, int code,
  */
 struct http_sse	*http_sse_open(struct http_srv *, struct evhttp_request *,
 		    void (*closed)(void *), void *arg);
+/*
+ * From a connection's close callback: the request whose answer was not
+ * finished is freed if libevent left it to us.
+ */
+void		 http_req_gone(struct evhttp_request *);
 /* End a stream from this side (the browser may reconnect). */
 void		 http_sse_close(struct http_sse *);
 size_t		 http_sse_count(const struct http_srv *);

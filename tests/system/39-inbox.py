@@ -43,17 +43,18 @@ def test_inbox_live_read_relay_cancel_drill(wz):
         browser.wait(d, "return document.getElementById('conn')"
                      ".classList.contains('up')", 10, "connected badge")
 
-        # Published while the page is open: on it within 1 s.
-        t0 = time.monotonic()
+        # Published while the page is open: on it within 1 s of the
+        # daemon's PUBLISHED (wuzhactl returning).
         aid, _, _ = wz.publish("officer-li", "school-a",
                                headline="冒充客服退款诈骗预警",
                                text="近期有人冒充电商客服以退款为由诈骗学生。",
                                extra=["--instruction", "请立即向全班转达",
                                       "--severity", "severe",
                                       "--relay-required"])
+        t0 = time.monotonic()
         browser.wait(d, "return %s" % _card(aid), 5, "the alert's card")
         appeared = time.monotonic() - t0
-        assert appeared < 1.0 + 0.5, "took %.2f s" % appeared
+        assert appeared < 1.0, "took %.2f s" % appeared
         text = d.execute_script("return %s.innerText" % _card(aid))
         for want in ("冒充客服退款诈骗预警", "请立即向全班转达", "严重",
                      "需要向全班转达", "officer-li"):

@@ -817,7 +817,13 @@ agent_setup(struct agent *ag, const char *path)
 	if ((ag->hook = agent_hook_new(ag->base, ag->conf->hook,
 	    ag->conf->hook_timeout_ms, ag->cn, agent_shown_cb, ag)) == NULL)
 		fatalx("cannot set up the hook");
+	agent_hook_set_retry(ag->hook, ag->conf->hook_retry_min_ms,
+	    ag->conf->hook_retry_max_ms);
 	agent_setup_page(ag);
+	/* A hook (a notification) can offer to open the inbox. */
+	if (ag->page != NULL)
+		agent_hook_setenv(ag->hook, "WUZHA_INBOX_URL",
+		    agent_page_url(ag->page));
 	agent_rehook(ag);
 	ag->ev_reconnect = evtimer_new(ag->base, agent_reconnect_cb, ag);
 	ag->ev_reack = evtimer_new(ag->base, agent_reack_cb, ag);

@@ -18,15 +18,17 @@ SCHOOL_A = ["desk-a", "liaison-a1", "liaison-a2", "adv-a11", "adv-a12",
 
 @pytest.fixture
 def delivered(wz):
-    """An alert to school-a delivered to every agent there but liaison-a2."""
+    """An alert to school-a delivered to every agent there but liaison-a2,
+    and shown by each one's hook (which worked)."""
     agents = {cn: wz.start_agent(cn) for cn in SCHOOL_A if cn != "liaison-a2"}
     aid, _, targeted = wz.publish("officer-li", "school-a",
                                   extra=["--relay-required"])
     assert targeted == 7
     for a in agents.values():
         a.wait_shown(aid)
-    harness.wait_for(lambda: len(wz.acks(aid)) == 6, 15,
-                     "6 delivered acks in ack:%s" % aid)
+    harness.wait_for(lambda: len(wz.acks(aid)) == 6 and all(
+        st == wp.ACK_SHOWN for st, _, _ in wz.acks(aid).values()), 15,
+        "6 shown acks in ack:%s" % aid)
     return wz, aid
 
 
@@ -34,16 +36,17 @@ def _counter(wz, aid, node, name):
     return wz.rate(aid).get(node, {}).get(name, 0)
 
 
-def test_agents_ack_delivered_after_the_hook(delivered):
+def test_agents_ack_delivered_then_shown_after_the_hook(delivered):
     wz, aid = delivered
     acks = wz.acks(aid)
     assert sorted(acks) == sorted(set(SCHOOL_A) - {"liaison-a2"})
     for cn, (state, ms, reach) in acks.items():
-        assert state == wp.ACK_DELIVERED, cn
+        assert state == wp.ACK_SHOWN, cn
         assert abs(ms - wp.now_ms()) < 120_000
         assert reach is None
     rate = wz.rate(aid)
     assert rate["school-a"]["delivered"] == 6
+    assert rate["school-a"]["shown"] == 6
     assert rate["school-a-d2"]["delivered"] == 2   # liaison-a2 offline
     assert rate["school-a-d1"]["delivered"] == 3
     assert rate["school-a-d1-c1"]["delivered"] == 1
@@ -142,7 +145,7 @@ def test_reach_with_a_state_other_than_relayed_is_refused_with_110(delivered):
         assert t == wp.ERROR and msg["code"] == wp.E["bad-value"], (t, msg)
     finally:
         fs.close()
-    assert wz.acks(aid)["adv-a11"][0] == wp.ACK_DELIVERED
+    assert wz.acks(aid)["adv-a11"][0] == wp.ACK_SHOWN
     assert wz.rate(aid) == before
 
 
@@ -267,7 +270,7 @@ def test_status_req_over_the_wire_lists_nodes_and_members(delivered):
     assert members["adv-a12"]["state"] == wp.ACK_RELAYED
     assert members["liaison-a2"]["state"] == wp.ACK_NONE
     assert "at" not in members["liaison-a2"]
-    assert members["desk-a"]["state"] == wp.ACK_DELIVERED
+    assert members["desk-a"]["state"] == wp.ACK_SHOWN
     assert members["adv-a21"]["node"] == "school-a-d2-c1"
 
 
@@ -328,8 +331,8 @@ def test_pending_by_state_says_who_is_online_and_where(delivered):
     r = wz.ctl("desk-a", "pending", aid, "--node", "school-a-d2")
     assert r.rc == 0, r
     lines = {l.split()[0]: l.split() for l in r.out.splitlines()[:-1]}
-    assert lines["adv-a21"][1:3] == ["delivered", "offline"], r.out
-    assert lines["adv-a22"][1:3] == ["delivered", "online"], r.out
+    assert lines["adv-a21"][1:3] == ["shown", "offline"], r.out
+    assert lines["adv-a22"][1:3] == ["shown", "online"], r.out
     assert lines["adv-a22"][3] == "school-a-d2/school-a-d2-c2", r.out
     assert r.out.splitlines()[-1] == \
         "3 of 3 have not read (1 of them online now)", r.out

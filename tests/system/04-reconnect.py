@@ -20,7 +20,7 @@ def test_agent_offline_at_publish_gets_the_alert_when_it_starts(wz):
     rec = a.wait_shown(aid)
     assert rec["WUZHA_SEQ"] == str(seq)
     harness.wait_for(lambda: wz.acks(aid).get("adv-a12", (0,))[0]
-                     == wp.ACK_DELIVERED, 10, "delivered ack")
+                     == wp.ACK_SHOWN, 10, "delivered, then shown ack")
 
 
 def test_pending_alerts_arrive_in_sequence_order(wz):
@@ -118,11 +118,12 @@ def test_agent_killed_and_restarted_gets_what_was_published_meanwhile(wz):
     a = wz.start_agent("liaison-b1")
     first, _, _ = wz.publish("officer-li", "school-b")
     a.wait_shown(first)
-    # The agent records an alert in its state file after the hook returns
-    # and before it acknowledges; killed in between it would rightly show
-    # the alert again (at least once).  Kill it once the ack is stored.
-    harness.wait_for(lambda: "liaison-b1" in wz.acks(first), 10,
-                     "the delivered ack")
+    # The agent records an alert as handed over after the hook returns
+    # and before it acknowledges it as shown; killed in between it would
+    # rightly show the alert again (at least once).  Kill it once the
+    # shown ack is stored.
+    harness.wait_for(lambda: wz.acks(first).get("liaison-b1", (0,))[0]
+                     == wp.ACK_SHOWN, 10, "the shown ack")
     a.stop(signal.SIGKILL)
     second, _, _ = wz.publish("desk-b", "school-b-d1")
     a = a.restart()

@@ -158,16 +158,17 @@ def test_class_escalation_reaches_the_school_desk_with_real_states(env):
     try:
         aid, _, targeted = env.publish("officer-li", "school-a-d1-c1")
         assert targeted == 2
-        # adv-a11's agent acknowledges delivery; nobody reads it.
+        # adv-a11's agent acknowledges delivery, its hook shows it; nobody
+        # reads it.
         adv.wait_shown(aid)
-        harness.wait_for(lambda: env.acks(aid).get("adv-a11", (0,))[0] == 1,
-                         5, "adv-a11 delivered")
+        harness.wait_for(lambda: env.acks(aid).get("adv-a11", (0,))[0]
+                         == wp.ACK_SHOWN, 5, "adv-a11 shown")
         msg = first_escalation(fs, 10)
         assert msg is not None
         # Neither the class nor its department has an observer.
         assert msg["id"] == aid and msg["node"] == "school-a", msg
         assert listed(msg) == [
-            ("adv-a11", "school-a-d1-c1", wp.ACK_DELIVERED),
+            ("adv-a11", "school-a-d1-c1", wp.ACK_SHOWN),
             ("adv-a11b", "school-a-d1-c1", wp.ACK_NONE)]
         env.daemon.wait_log(r"alert %s: escalated to 1 connected observers "
                             r"at school-a: 2 not read" % aid, timeout=5)

@@ -66,6 +66,8 @@ class Layout:
         self.examples = os.path.join(d("datadir"), "doc", "wuzha", "examples")
         self.templates = os.path.join(d("datadir"), "wuzha", "templates")
         self.unitdir = os.path.join(self.prefix, "lib", "systemd", "system")
+        self.userunitdir = os.path.join(self.prefix, "lib", "systemd",
+                                        "user")
         self.sysusersdir = os.path.join(self.prefix, "lib", "sysusers.d")
         self.hookdir = os.path.join(d("libexecdir"), "wuzha")
 
@@ -84,6 +86,7 @@ class Layout:
         f.update({
             os.path.join(self.unitdir, "wuzhad.service"): None,
             os.path.join(self.unitdir, "wuzha-agent@.service"): None,
+            os.path.join(self.userunitdir, "wuzha-agent.service"): None,
             os.path.join(self.sysusersdir, "wuzha.conf"):
                 "systemd/wuzha.sysusers",
         })
@@ -234,6 +237,16 @@ def test_units_name_the_installed_programs_and_files(destdir, layout):
     assert unit_lines(agent, "ExecStart") == [
         "%s -c %s" % (os.path.join(layout.bindir, "wuzha-agent"), conf)]
     assert unit_lines(agent, "Documentation") == ["man:wuzha-agent(8)"]
+
+    # The user unit, for an agent in a person's desktop session.
+    user = under(destdir, os.path.join(layout.userunitdir,
+                                       "wuzha-agent.service"))
+    with open(user, encoding="utf-8") as f:
+        assert not re.search(r"@[a-z]+dir@", f.read()), user
+    assert unit_lines(user, "ExecStart") == [
+        "%s -c %%E/wuzha/agent.yaml"
+        % os.path.join(layout.bindir, "wuzha-agent")]
+    assert unit_lines(user, "WantedBy") == ["default.target"]
 
 
 def verify_root(dest, layout, root):

@@ -387,7 +387,7 @@ ctl_publish(struct ctl *ctl, int argc, char **argv)
 	pbuf_init(&env);
 	pbuf_init(&req);
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+	while ((ch = ctl_getopt(ctl, argc, argv, "+", opts)) != -1) {
 		switch (ch) {
 		case 'T': o.target = optarg; break;
 		case 'H': o.headline = optarg; break;
@@ -535,7 +535,7 @@ ctl_ack(struct ctl *ctl, int argc, char **argv)
 
 	memset(&ack, 0, sizeof(ack));
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = ctl_getopt(ctl, argc, argv, "", opts)) != -1) {
 		switch (ch) {
 		case 'n':
 			reach = optarg;

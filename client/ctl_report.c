@@ -376,7 +376,7 @@ ctl_report(struct ctl *ctl, int argc, char **argv)
 	int			 ch, form = CTL_REPORT_TABLE, forms = 0;
 
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = ctl_getopt(ctl, argc, argv, "", opts)) != -1) {
 		switch (ch) {
 		case 'n':
 			node = optarg;

@@ -147,7 +147,7 @@ ctl_schedule_list(struct ctl *ctl, int argc, char **argv)
 
 	memset(&sc, 0, sizeof(sc));
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = ctl_getopt(ctl, argc, argv, "", opts)) != -1) {
 		switch (ch) {
 		case 'n':
 			node = optarg;
@@ -185,7 +185,7 @@ ctl_schedule_cancel(struct ctl *ctl, int argc, char **argv)
 
 	memset(&sc, 0, sizeof(sc));
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = ctl_getopt(ctl, argc, argv, "", opts)) != -1) {
 		switch (ch) {
 		case 'j':
 			json = 1;

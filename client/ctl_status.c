@@ -433,7 +433,7 @@ ctl_status_opts(struct ctl *ctl, const char *verb, int argc, char **argv,
 	int		ch;
 
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = ctl_getopt(ctl, argc, argv, "", opts)) != -1) {
 		switch (ch) {
 		case 'n':
 			if (ctl_node_arg(optarg, run->req.node) == -1)
@@ -754,7 +754,7 @@ ctl_pending(struct ctl *ctl, int argc, char **argv)
 	memset(&pd, 0, sizeof(pd));
 	pd.want = PROTO_ACK_READ;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = ctl_getopt(ctl, argc, argv, "", opts)) != -1) {
 		switch (ch) {
 		case 'n':
 			node = optarg;

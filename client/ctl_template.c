@@ -291,7 +291,7 @@ ctl_templates(struct ctl *ctl, int argc, char **argv)
 	int			 ch, json = 0, rc = CTL_OK;
 
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = ctl_getopt(ctl, argc, argv, "", opts)) != -1) {
 		switch (ch) {
 		case 'j':
 			json = 1;

@@ -375,7 +375,7 @@ ctl_tree_opts(struct ctl *ctl, int argc, char **argv, const char **redis,
 	*redis = NULL;
 	*prefix = CTL_PREFIX_DEFAULT;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = ctl_getopt(ctl, argc, argv, "", opts)) != -1) {
 		switch (ch) {
 		case 'r':
 			*redis = optarg;
@@ -1764,7 +1764,7 @@ ctl_tree_principals(struct ctl *ctl, int argc, char **argv)
 	int			 ch;
 
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = ctl_getopt(ctl, argc, argv, "", opts)) != -1) {
 		if (ch == '?' || ctl_tree_src_opt(ctl, ch, optarg) == -1) {
 			if (ch == '?')
 				fprintf(stderr, "wuzhactl: tree principals: bad "

@@ -7,6 +7,7 @@
  * Exit status: 0 done, 1 refused or failed, 2 bad command line.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,6 +185,58 @@ ctl_parse_u32(const char *s, uint32_t max, uint32_t *out)
 		return -1;
 	*out = (uint32_t)v;
 	return 0;
+}
+
+/* -c, -d or -t ch with its argument; -1 (said why) if the argument is bad. */
+static int
+ctl_global_opt(struct ctl *ctl, int ch, const char *arg)
+{
+	uint32_t	secs;
+
+	switch (ch) {
+	case 'c':
+		ctl->conf_path = arg;
+		return 0;
+	case 'd':
+		log_setlevel(LOG_L_DEBUG);
+		return 0;
+	case 't':
+		if (ctl_parse_u32(arg, 86400, &secs) == -1 || secs == 0) {
+			fprintf(stderr, "wuzhactl: -t %s: expected seconds, 1 "
+			    "to 86400\n", arg);
+			return -1;
+		}
+		ctl->timeout_ms = secs * 1000;
+		return 0;
+	}
+	return -1;
+}
+
+/*
+ * The verb's getopt_long, which takes wuzhactl's own -c, -d and -t
+ * among the verb's options as well (status -c desk.yaml ID).  A long
+ * option whose value is one of those letters still goes to the verb:
+ * getopt_long sets the index only for long options.
+ */
+int
+ctl_getopt(struct ctl *ctl, int argc, char **argv, const char *flags,
+    const struct option *opts)
+{
+	char	shortopts[8];
+	int	ch, idx;
+
+	snprintf(shortopts, sizeof(shortopts), "%sc:dt:",
+	    strcmp(flags, "+") == 0 ? "+" : "");
+	for (;;) {
+		idx = -1;
+		ch = getopt_long(argc, argv, shortopts, opts, &idx);
+		if (idx != -1 || (ch != 'c' && ch != 'd' && ch != 't'))
+			return ch;
+		if (ctl_global_opt(ctl, ch, optarg) == -1) {
+			ctl_usage(ctl);
+			exit(CTL_USAGE);
+		}
+	}
 }
 
 /* --node NODE into a request's node field (NULL: left empty). */
@@ -538,7 +591,6 @@ main(int argc, char *argv[])
 {
 	struct ctl	 ctl;
 	const char	*env;
-	uint32_t	 secs;
 	int		 ch, nwords, rc;
 
 	log_init("wuzhactl", LOG_L_WARNING, LOG_PRIO_JOURNAL);
@@ -556,19 +608,10 @@ main(int argc, char *argv[])
 	while ((ch = getopt(argc, argv, "+c:dt:h")) != -1) {
 		switch (ch) {
 		case 'c':
-			ctl.conf_path = optarg;
-			break;
 		case 'd':
-			log_setlevel(LOG_L_DEBUG);
-			break;
 		case 't':
-			if (ctl_parse_u32(optarg, 86400, &secs) == -1 ||
-			    secs == 0) {
-				fprintf(stderr, "wuzhactl: -t %s: expected "
-				    "seconds, 1 to 86400\n", optarg);
+			if (ctl_global_opt(&ctl, ch, optarg) == -1)
 				usage();
-			}
-			ctl.timeout_ms = secs * 1000;
 			break;
 		case 'h': {
 			char	*help[] = { (char *)"help", NULL };

@@ -295,7 +295,7 @@ ctl_published_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
 		if (m.publish_at != 0)
 			printf(",\"publish_at\":%llu,\"publish\":\"%s\"",
 			    (unsigned long long)m.publish_at,
-			    client_time_str(m.publish_at, t, sizeof(t)));
+			    client_time_iso(m.publish_at, t, sizeof(t)));
 		printf("}\n");
 	} else if (m.publish_at != 0)
 		printf("scheduled %s for %s targeted %u\n", m.id,

@@ -178,8 +178,9 @@ ctl_report_table(const struct proto_report *rep,
 	}
 	printf("report on %s from %s to %s: %u alert%s, %u drill%s\n",
 	    rep->node,
-	    clock_str(rep->from, "%Y-%m-%d %H:%M", CLOCK_LOCAL, t1, sizeof(t1)),
-	    clock_str(rep->to, "%Y-%m-%d %H:%M", CLOCK_LOCAL, t2, sizeof(t2)),
+	    clock_str(rep->from, "%Y-%m-%d %H:%M %Z", CLOCK_LOCAL, t1,
+	    sizeof(t1)),
+	    clock_str(rep->to, "%Y-%m-%d %H:%M %Z", CLOCK_LOCAL, t2, sizeof(t2)),
 	    rep->alerts, rep->alerts == 1 ? "" : "s",
 	    rep->drills, rep->drills == 1 ? "" : "s");
 	ctl_pad(stdout, "NAME", 4, w);

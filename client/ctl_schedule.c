@@ -82,7 +82,7 @@ ctl_schedule_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
 			    "\"status\":\"%s\",\"headline\":",
 			    proto_msg_type_name(it.msg_type),
 			    (unsigned long long)it.publish_at,
-			    client_time_str(it.publish_at, t1, sizeof(t1)),
+			    client_time_iso(it.publish_at, t1, sizeof(t1)),
 			    (unsigned long long)it.expires_at,
 			    ctl_sched_status(it.status));
 			ctl_json_str(stdout, (const char *)it.headline.p,

@@ -1,10 +1,16 @@
 # SPDX-License-Identifier: ISC
 """
 36-console: the console's rough edges.  wuzhactl's own options (-c FILE,
--t SECONDS, -d) work after the verb as before it.
+-t SECONDS, -d) work after the verb as before it.  Every time is printed
+in the zone TZ names, with that zone's name (TZ=Asia/Shanghai: CST), and
+--json gives ISO 8601 with the offset beside the milliseconds.
 """
 
+import datetime
+import json
 import os
+import re
+import zoneinfo
 
 import harness
 
@@ -44,3 +50,67 @@ def test_config_option_after_the_verb(wz, monkeypatch):
     # A verb's long option whose letter is c, d or t is still the verb's.
     r = wz.run([ctl, "status", "-c", conf, aid, "--depth", "x"], check=False)
     assert r.rc == 2 and "--depth x" in r.err, r
+
+
+def _at(wz, monkeypatch, tz, cn, *args):
+    monkeypatch.setenv("TZ", tz)
+    return wz.ctl(cn, *args)
+
+
+def _local(ms, tz):
+    return datetime.datetime.fromtimestamp(ms / 1000, zoneinfo.ZoneInfo(tz))
+
+
+def test_times_in_the_local_zone_with_its_name(wz, monkeypatch):
+    aid, _, _ = wz.publish("desk-a", "school-a-d1")
+    wz.start_agent("adv-a11").wait_shown(aid)
+    doc = json.loads(_at(wz, monkeypatch, "UTC", "desk-a", "status", aid,
+                         "--json").out)
+    issued, expires = doc["issued_at"], doc["expires_at"]
+    for tz, name, off in (("Asia/Shanghai", "CST", "+08:00"),
+                          ("UTC", "UTC", "+00:00")):
+        want = _local(issued, tz).strftime("%Y-%m-%d %H:%M:%S ") + name
+        r = _at(wz, monkeypatch, tz, "desk-a", "status", aid)
+        assert r.rc == 0, r
+        assert " issued %s expires %s" % (want, _local(expires, tz).strftime(
+            "%Y-%m-%d %H:%M:%S ") + name) in r.out.splitlines()[0], r
+        # --json: ms as before, and ISO 8601 with the offset.
+        doc = json.loads(_at(wz, monkeypatch, tz, "desk-a", "status", aid,
+                             "--json").out)
+        assert doc["issued_at"] == issued, doc
+        assert doc["issued"] == _local(issued, tz).strftime(
+            "%Y-%m-%dT%H:%M:%S") + off, doc
+        assert datetime.datetime.fromisoformat(doc["expires"]).timestamp() \
+            == expires // 1000, doc
+        # agents: since when, in the same zone.
+        r = _at(wz, monkeypatch, tz, "desk-a", "agents")
+        line = [l for l in r.out.splitlines() if l.startswith("adv-a11 ")][0]
+        assert re.search(r"since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d %s " % name,
+                         line), line
+        # report: its span, as typed, with the zone.
+        r = _at(wz, monkeypatch, tz, "desk-a", "report", "--node", "school-a",
+                "--from", "2026-12-01", "--to", "2026-12-02T08:30")
+        assert r.rc == 0, r
+        assert r.out.startswith("report on school-a from 2026-12-01 00:00 %s "
+                                "to 2026-12-02 08:30 %s:" % (name, name)), r
+    # schedule: a held alert typed in Beijing time, shown in either zone.
+    when = (datetime.datetime.now(zoneinfo.ZoneInfo("Asia/Shanghai")) +
+            datetime.timedelta(hours=2)).replace(second=0, microsecond=0)
+    hid = wz.new_id("held")
+    r = _at(wz, monkeypatch, "Asia/Shanghai", "desk-a", "publish", "--target",
+            "school-a", "--headline", "定时", "--id", hid, "--at",
+            when.strftime("%Y-%m-%dT%H:%M"))
+    assert r.rc == 0, r
+    assert "scheduled %s for %s CST" % (hid, when.strftime(
+        "%Y-%m-%d %H:%M:%S")) in r.out, r
+    for tz, name in (("Asia/Shanghai", "CST"), ("UTC", "UTC")):
+        r = _at(wz, monkeypatch, tz, "desk-a", "schedule", "list")
+        line = [l for l in r.out.splitlines() if l.startswith(hid)][0]
+        assert when.astimezone(zoneinfo.ZoneInfo(tz)).strftime(
+            "%Y-%m-%d %H:%M:%S ") + name in line, line
+        out = json.loads(_at(wz, monkeypatch, tz, "desk-a", "schedule",
+                             "list", "--json").out)
+        item = [a for a in out["alerts"] if a["id"] == hid][0]
+        assert datetime.datetime.fromisoformat(item["publish"]) == when, item
+        assert item["publish_at"] == int(when.timestamp()) * 1000, item
+    assert wz.ctl("desk-a", "schedule", "cancel", hid).rc == 0

@@ -10,6 +10,7 @@ import datetime
 import json
 import os
 import re
+import shutil
 import zoneinfo
 
 import harness
@@ -114,3 +115,26 @@ def test_times_in_the_local_zone_with_its_name(wz, monkeypatch):
         assert datetime.datetime.fromisoformat(item["publish"]) == when, item
         assert item["publish_at"] == int(when.timestamp()) * 1000, item
     assert wz.ctl("desk-a", "schedule", "cancel", hid).rc == 0
+
+
+def test_templates_json_is_one_document(env, monkeypatch):
+    ctl = harness.binary("wuzhactl")
+    monkeypatch.setenv("WUZHA_TEMPLATES", TEMPLATES)
+    r = env.run([ctl, "templates", "--json"])
+    doc = json.loads(r.out)
+    names = sorted(f[:-5] for f in os.listdir(TEMPLATES)
+                   if f.endswith(".yaml"))
+    assert [t["name"] for t in doc["templates"]] == names, doc
+    assert json.loads(env.run([ctl, "templates", names[0], "--json"]).out)[
+        "name"] == names[0]
+    # A broken template is said on stderr; stdout is still one document.
+    d = os.path.join(env.dir, "templates")
+    os.mkdir(d)
+    for name in names[:2]:
+        shutil.copy(os.path.join(TEMPLATES, name + ".yaml"), d)
+    with open(os.path.join(d, "zz-broken.yaml"), "w") as f:
+        f.write("name: [\n")
+    monkeypatch.setenv("WUZHA_TEMPLATES", d)
+    r = env.run([ctl, "templates", "--json"], check=False)
+    assert r.rc == 1 and "zz-broken.yaml" in r.err, r
+    assert [t["name"] for t in json.loads(r.out)["templates"]] == names[:2]

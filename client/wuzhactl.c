@@ -17,6 +17,7 @@
 #include <event2/event.h>
 
 #include "conf.h"
+#include "edit.h"
 #include "proto.h"
 #include "client.h"
 #include "ctl.h"
@@ -519,32 +520,6 @@ ctl_request(struct ctl *ctl, struct proto_buf *req, uint8_t want,
 
 /* --- main ---------------------------------------------------------------- */
 
-/* Edit distance of a and b, or more than max once it is sure to be. */
-static size_t
-ctl_distance(const char *a, const char *b, size_t max)
-{
-	size_t	la = strlen(a), lb = strlen(b), i, j, d[33], prev, cur;
-
-	if (la > 32 || lb > 32 || (la > lb ? la - lb : lb - la) > max)
-		return max + 1;
-	for (j = 0; j <= lb; j++)
-		d[j] = j;
-	for (i = 1; i <= la; i++) {
-		prev = d[0];
-		d[0] = i;
-		for (j = 1; j <= lb; j++) {
-			cur = d[j];
-			d[j] = prev + (a[i - 1] != b[j - 1]);
-			if (cur + 1 < d[j])
-				d[j] = cur + 1;
-			if (d[j - 1] + 1 < d[j])
-				d[j] = d[j - 1] + 1;
-			prev = cur;
-		}
-	}
-	return d[lb];
-}
-
 /*
  * The first word of a verb nearest to word (1 or 2 edits), or NULL: none
  * is near, or word is one already (then the second word is wrong).
@@ -556,7 +531,7 @@ ctl_suggest(const char *word)
 	size_t		 i, d, bd = 3;
 
 	for (i = 0; i < CTL_NCMDS; i++)
-		if ((d = ctl_distance(word, ctl_cmds[i].words[0], 2)) < bd &&
+		if ((d = edit_distance(word, ctl_cmds[i].words[0], 2)) < bd &&
 		    d > 0) {
 			bd = d;
 			best = ctl_cmds[i].words[0];

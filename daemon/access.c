@@ -42,6 +42,19 @@ access_rights(struct conn *c, unsigned rights, const char *ref)
 	return -1;
 }
 
+void
+access_no_node(struct conn *c, const char *node, const char *ref)
+{
+	struct tnode	*near;
+
+	near = tree_suggest(wz->tree, conn_principal(c)->node, node);
+	if (near != NULL)
+		conn_error(c, PROTO_E_NODE, ref, "no such node %s; did you mean "
+		    "%s?", node, near->id);
+	else
+		conn_error(c, PROTO_E_NODE, ref, "no such node %s", node);
+}
+
 /*
  * The node a request of c is about: node, or c's own when node is "", if
  * c holds one of rights and node is in its subtree.  Else an ERROR (201
@@ -59,7 +72,7 @@ access_node(struct conn *c, unsigned rights, const char *node,
 	if (node == NULL || node[0] == '\0')
 		return pr->node;
 	if ((n = tree_node(wz->tree, node)) == NULL) {
-		conn_error(c, PROTO_E_NODE, ref, "unknown node %s", node);
+		access_no_node(c, node, ref);
 		return NULL;
 	}
 	if (!tree_covers(pr->node, n)) {

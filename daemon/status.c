@@ -821,8 +821,7 @@ status_query(struct statusreq *sr, const char *target_id)
 	}
 	if (sr->ask.node[0] != '\0') {
 		if ((asked = tree_node(wz->tree, sr->ask.node)) == NULL) {
-			conn_error(sr->c, PROTO_E_NODE, sr->id, "unknown node %s",
-			    sr->ask.node);
+			access_no_node(sr->c, sr->ask.node, sr->id);
 			goto fail;
 		}
 	} else if (tree_covers(pr->node, target) || !tree_covers(target, pr->node))

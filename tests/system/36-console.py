@@ -138,3 +138,33 @@ def test_templates_json_is_one_document(env, monkeypatch):
     r = env.run([ctl, "templates", "--json"], check=False)
     assert r.rc == 1 and "zz-broken.yaml" in r.err, r
     assert [t["name"] for t in json.loads(r.out)["templates"]] == names[:2]
+
+
+def test_unknown_node_gets_the_nearest_one_suggested(wz):
+    # A typo of school-a, wherever a node is named.
+    r = wz.publish("officer-li", "schol-a", expect_ok=False)
+    assert r.rc == 1, r
+    assert r.error() == ("unknown-node", 304, "no such node schol-a; did "
+                         "you mean school-a?"), r
+    aid, _, _ = wz.publish("desk-a", "school-a-d1")
+    for argv in (["status", aid, "--node", "school-a-d1-c3"],
+                 ["pending", aid, "--node", "school-a-d1-c3"],
+                 ["watch", aid, "--node", "school-a-d1-c3"],
+                 ["agents", "--node", "school-a-d1-c3"],
+                 ["schedule", "list", "--node", "school-a-d1-c3"],
+                 ["report", "--node", "school-a-d1-c3", "--from", "-1d",
+                  "--to", "now"]):
+        r = wz.ctl("desk-a", *argv)
+        assert r.rc == 1, r
+        assert r.error() == ("unknown-node", 304, "no such node "
+                             "school-a-d1-c3; did you mean school-a-d1-c1?"),\
+            r
+    # Two edits off, under the department its id starts with.
+    r = wz.ctl("desk-a", "agents", "--node", "school-a-d2-cx9")
+    assert r.error()[2] == "no such node school-a-d2-cx9; did you mean " \
+        "school-a-d2-c1?", r
+    # Nothing near, or near only outside the asker's subtree: no hint.
+    for cn, node in (("desk-a", "kindergarten-z"), ("desk-b", "schol-a"),
+                     ("desk-b", "school-a-d1-c3")):
+        r = wz.ctl(cn, "agents", "--node", node)
+        assert r.error() == ("unknown-node", 304, "no such node " + node), r

@@ -343,9 +343,9 @@ ctl_report_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
 		printf("%u level%s down; --depth N or --node NODE to go "
 		    "further\n", rep.depth, rep.depth == 1 ? "" : "s");
 	if (rep.omitted > 0)
-		fprintf(stderr, "wuzhactl: %u more rows not listed (too many "
+		fprintf(stderr, "wuzhactl: %u more row%s not listed (too many "
 		    "for one answer): ask about a node below %s\n", rep.omitted,
-		    rep.node);
+		    rep.omitted == 1 ? "" : "s", rep.node);
 	if (fflush(stdout) == EOF || ferror(stdout)) {
 		fprintf(stderr, "wuzhactl: report: cannot write the output\n");
 		return CTL_FAIL;

@@ -4,6 +4,8 @@
 -t SECONDS, -d) work after the verb as before it.  Every time is printed
 in the zone TZ names, with that zone's name (TZ=Asia/Shanghai: CST), and
 --json gives ISO 8601 with the offset beside the milliseconds.
+templates --json is one document.  An unknown node is answered with the
+nearest one the asker may see.  A count of one is singular.
 """
 
 import datetime
@@ -11,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import time
 import zoneinfo
 
 import harness
@@ -168,3 +171,25 @@ def test_unknown_node_gets_the_nearest_one_suggested(wz):
                      ("desk-b", "school-a-d1-c3")):
         r = wz.ctl(cn, "agents", "--node", node)
         assert r.error() == ("unknown-node", 304, "no such node " + node), r
+
+
+def test_counts_of_one_are_singular(env, notify):
+    env.setup(environ={"NOTIFY_SOCKET": notify.path},
+              limits={"max_connections_per_address": 1})
+    notify.wait("READY=1", timeout=10)
+    aid, _, _ = env.publish("desk-a", "school-a-d1-c1")
+    since = time.monotonic()
+    agent = env.start_agent("adv-a11")
+    agent.wait_shown(aid)
+    env.daemon.wait_log(r"1 pending alert sent")
+    harness.wait_for(lambda: any(
+        l.startswith("STATUS=1 agent online, 1 connection, 1 live alert, ")
+        for l in notify.lines("STATUS=", since)), 10,
+        "STATUS= with one of each", interval=0.1)
+    # A second connection from the address is one over its limit of one.
+    r = env.ctl("desk-a", "agents")
+    assert r.rc == 1, r
+    env.daemon.wait_log(r"refusing 127\.0\.0\.1: 1 connection from this "
+                        r"address, the limit")
+    assert not re.search(r"\b1 (connections|agents|alerts)\b",
+                         env.daemon.log()), env.daemon.tail()

@@ -25,6 +25,8 @@ access_rights_name(unsigned rights)
 		return "receive";
 	case PROTO_R_ISSUE | PROTO_R_OBSERVE:
 		return "issue or observe";
+	case PROTO_R_OBSERVE | PROTO_R_RECEIVE:
+		return "observe or receive";
 	}
 	return "do that";
 }
@@ -37,8 +39,15 @@ access_rights(struct conn *c, unsigned rights, const char *ref)
 
 	if (pr->rights & rights)
 		return 0;
-	conn_error(c, PROTO_E_FORBIDDEN, ref, "%s may not %s", pr->cn,
-	    access_rights_name(rights));
+	/* Say what receive alone does show, where observe was wanted. */
+	if ((rights & PROTO_R_OBSERVE) && pr->rights == PROTO_R_RECEIVE)
+		conn_error(c, PROTO_E_FORBIDDEN, ref, "%s may not %s: it holds "
+		    "receive alone, which shows only its own alerts and its "
+		    "own acks (status ID, pending ID), not the tree's", pr->cn,
+		    access_rights_name(rights));
+	else
+		conn_error(c, PROTO_E_FORBIDDEN, ref, "%s may not %s", pr->cn,
+		    access_rights_name(rights));
 	return -1;
 }
 

@@ -5,7 +5,8 @@
 in the zone TZ names, with that zone's name (TZ=Asia/Shanghai: CST), and
 --json gives ISO 8601 with the offset beside the milliseconds.
 templates --json is one document.  An unknown node is answered with the
-nearest one the asker may see.  A count of one is singular.
+nearest one the asker may see.  A count of one is singular.  A class
+advisor (receive alone) sees its own share of the alerts sent to it.
 """
 
 import datetime
@@ -193,3 +194,49 @@ def test_counts_of_one_are_singular(env, notify):
                         r"address, the limit")
     assert not re.search(r"\b1 (connections|agents|alerts)\b",
                          env.daemon.log()), env.daemon.tail()
+
+
+def test_an_advisor_sees_its_own_share_of_its_own_alerts(wz):
+    aid, _, _ = wz.publish("desk-a", "school-a-d1")
+    wz.start_agent("adv-a11").wait_shown(aid)
+    assert wz.ctl("adv-a11", "ack", aid, "read").rc == 0
+    # status ID: its own class's row alone, with its read.
+    r = wz.ctl("adv-a11", "status", aid)
+    assert r.rc == 0, r
+    rows = [l.split()[0] for l in r.out.splitlines()[2:]]
+    assert rows == ["school-a-d1-c1"], r
+    doc = json.loads(wz.ctl("adv-a11", "status", aid, "--json").out)
+    assert [(n["node"], n["targeted"], n["read"]) for n in doc["nodes"]] \
+        == [("school-a-d1-c1", 1, 1)], doc
+    assert doc["rows_total"] == 0, doc
+    # Its own ack state, and no one else's.
+    r = wz.ctl("adv-a11", "pending", aid, "--state", "relayed")
+    assert r.rc == 0, r
+    assert [l.split()[:2] for l in r.out.splitlines()[:-1]] == \
+        [["adv-a11", "read"]], r
+    assert "1 of 1 have not relayed" in r.out, r
+    # Not the class beside it, nor the department above, nor an alert
+    # that did not reach it.
+    for node in ("school-a-d1-c2", "school-a-d1"):
+        r = wz.ctl("adv-a11", "status", aid, "--node", node)
+        assert r.error() == ("forbidden", 201, "adv-a11 may see only its own "
+                             "node school-a-d1-c1 (it holds receive without "
+                             "observe)"), r
+    other, _, _ = wz.publish("desk-a", "school-a-d1-c2")
+    for verb in ("status", "pending"):
+        r = wz.ctl("adv-a11", verb, other)
+        assert r.error() == ("forbidden", 201, "alert %s was not sent to "
+                             "adv-a11, which holds receive without observe: "
+                             "it sees only the alerts sent to it" % other), r
+    # The sibling's advisor sees its own class, not adv-a11's.
+    r = wz.ctl("adv-a12", "status", aid, "--json")
+    assert [n["node"] for n in json.loads(r.out)["nodes"]] == \
+        ["school-a-d1-c2"], r
+    # agents and report stay an observer's, and say why.
+    for argv in (["agents"], ["report", "--from", "-1d", "--to", "now"]):
+        r = wz.ctl("adv-a11", *argv)
+        assert r.rc == 1, r
+        assert r.error() == ("forbidden", 201, "adv-a11 may not observe: it "
+                             "holds receive alone, which shows only its own "
+                             "alerts and its own acks (status ID, pending "
+                             "ID), not the tree's"), r

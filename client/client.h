@@ -114,7 +114,7 @@ void		 client_random(void *, size_t);
  * name: "2026-11-28 10:10:00 CST" (TZ=Asia/Shanghai), "... UTC" (TZ=UTC).
  */
 const char	*client_time_str(uint64_t ms, char *buf, size_t len);
-/* The same for scripts, ISO 8601 with the offset: "2026-11-28T10:10:00+08:00". */
+/* For scripts: ISO 8601 with the offset, "2026-11-28T10:10:00+08:00". */
 const char	*client_time_iso(uint64_t ms, char *buf, size_t len);
 
 #endif

@@ -180,7 +180,8 @@ ctl_report_table(const struct proto_report *rep,
 	    rep->node,
 	    clock_str(rep->from, "%Y-%m-%d %H:%M %Z", CLOCK_LOCAL, t1,
 	    sizeof(t1)),
-	    clock_str(rep->to, "%Y-%m-%d %H:%M %Z", CLOCK_LOCAL, t2, sizeof(t2)),
+	    clock_str(rep->to, "%Y-%m-%d %H:%M %Z", CLOCK_LOCAL, t2,
+	    sizeof(t2)),
 	    rep->alerts, rep->alerts == 1 ? "" : "s",
 	    rep->drills, rep->drills == 1 ? "" : "s");
 	ctl_pad(stdout, "NAME", 4, w);

@@ -1560,9 +1560,9 @@ ctl_tree_import(struct ctl *ctl, int argc, char **argv)
 		(void)ctl_import_lock(&r, token, sizeof(token), 0);
 	}
 	if (rc == 0)
-		printf("imported %zu node%s, %zu principal%s (generation %lld): "
-		    "%zu node%s and %zu principal%s written, %zu and %zu "
-		    "removed%s\n", t->nnodes, t->nnodes == 1 ? "" : "s",
+		printf("imported %zu node%s, %zu principal%s (generation "
+		    "%lld): %zu node%s and %zu principal%s written, %zu and "
+		    "%zu removed%s\n", t->nnodes, t->nnodes == 1 ? "" : "s",
 		    t->nprincipals, t->nprincipals == 1 ? "" : "s", gen,
 		    st.nodes_set, st.nodes_set == 1 ? "" : "s",
 		    st.prs_set, st.prs_set == 1 ? "" : "s", st.nodes_del,

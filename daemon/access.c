@@ -58,8 +58,8 @@ access_no_node(struct conn *c, const char *node, const char *ref)
 
 	near = tree_suggest(wz->tree, conn_principal(c)->node, node);
 	if (near != NULL)
-		conn_error(c, PROTO_E_NODE, ref, "no such node %s; did you mean "
-		    "%s?", node, near->id);
+		conn_error(c, PROTO_E_NODE, ref, "no such node %s; did you "
+		    "mean %s?", node, near->id);
 	else
 		conn_error(c, PROTO_E_NODE, ref, "no such node %s", node);
 }

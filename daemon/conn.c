@@ -409,7 +409,8 @@ conn_accept(int fd, const struct sockaddr *sa, int socklen)
 	if (conn_host_count(host) >= wz->conf->limits.max_per_address) {
 		conn_refuse(fd, host, "%zu connection%s from this address, the "
 		    "limit (limits.max_connections_per_address)",
-		    conn_host_count(host), conn_host_count(host) == 1 ? "" : "s");
+		    conn_host_count(host),
+		    conn_host_count(host) == 1 ? "" : "s");
 		return;
 	}
 

@@ -61,8 +61,8 @@ static void
 notify_status(void)
 {
 	const char	*why = store_health();
-	size_t		 agents = conn_agents_online(), conns = conn_count();
-	size_t		 live = alerts_live();
+	size_t		 agents = conn_agents_online();
+	size_t		 conns = conn_count(), live = alerts_live();
 
 	sd_notifyf(0, "STATUS=%zu agent%s online, %zu connection%s, %zu live "
 	    "alert%s, %s", agents, agents == 1 ? "" : "s", conns,

@@ -163,9 +163,9 @@ remind_sent_cb(redisReply *r, void *arg)
 		}
 		metrics_count(M_REMINDERS, sent);
 		metrics_count(M_DELIVERED, sent);
-		log_info("alert %s: reminder %u of %u pushed to %zu agent%s not "
-		    "yet read", a->r.id, rr->round, a->r.tm.max_reminders, sent,
-		    sent == 1 ? "" : "s");
+		log_info("alert %s: reminder %u of %u pushed to %zu agent%s "
+		    "not yet read", a->r.id, rr->round, a->r.tm.max_reminders,
+		    sent, sent == 1 ? "" : "s");
 	}
 	remind_req_free(rr);
 }

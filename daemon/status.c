@@ -824,7 +824,8 @@ status_own(struct statusreq *sr, const struct tprincipal *pr,
 		    "only the alerts sent to it", sr->id, pr->cn);
 		return -1;
 	}
-	if (sr->ask.node[0] != '\0' && strcmp(sr->ask.node, pr->node->id) != 0) {
+	if (sr->ask.node[0] != '\0' &&
+	    strcmp(sr->ask.node, pr->node->id) != 0) {
 		conn_error(sr->c, PROTO_E_FORBIDDEN, sr->id, "%s may see only "
 		    "its own node %s (it holds receive without observe)",
 		    pr->cn, pr->node->id);
@@ -833,7 +834,7 @@ status_own(struct statusreq *sr, const struct tprincipal *pr,
 	strlcpy(sr->root, pr->node->id, sizeof(sr->root));
 	sr->top = pr->node;
 	status_row_add(sr, pr->node, 0);
-	sr->depth = 1;			/* and rows_total 0: nothing below */
+	sr->depth = 1;		/* and rows_total 0: nothing below */
 	if (!(sr->ask.flags & PROTO_SF_MEMBERS))
 		return 0;
 	sr->members_total = 1;

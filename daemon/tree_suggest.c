@@ -107,7 +107,8 @@ tree_suggest(const struct tree *t, const struct tnode *scope,
 {
 	struct tnode	*n, *best = NULL;
 	char		 buf[PROTO_ID_MAX + 1];
-	size_t		 len = strlen(id), i, bd = 3, budget = TREE_SUGGEST_SCAN;
+	size_t		 len = strlen(id), i, bd = 3;
+	size_t		 budget = TREE_SUGGEST_SCAN;
 
 	if (t == NULL || scope == NULL || len == 0 || len > PROTO_ID_MAX)
 		return NULL;

@@ -142,8 +142,8 @@ const char	*tree_path_str(const struct tnode *, char *buf, size_t len);
  * tree_suggest.c: the node at or below scope one probably meant by id,
  * which names none, or NULL; bounded whatever the tree's size.
  */
-struct tnode	*tree_suggest(const struct tree *, const struct tnode *scope,
-		    const char *id);
+struct tnode	*tree_suggest(const struct tree *,
+		    const struct tnode *scope, const char *id);
 const char	*tree_tier_name(int);
 int		 tree_tier_parse(const char *, size_t len);
 /*
@@ -273,7 +273,8 @@ struct tnode	*access_node(struct conn *, unsigned rights, const char *node,
  * ERROR 304 (ref) for node, which is not in the tree: "no such node X",
  * with "; did you mean Y?" when a node near it is in c's subtree.
  */
-void		 access_no_node(struct conn *, const char *node, const char *ref);
+void		 access_no_node(struct conn *, const char *node,
+		    const char *ref);
 
 /* --- listener.c -------------------------------------------------------- */
 

@@ -95,8 +95,8 @@ test_suggest_names_a_near_node_in_scope(void **state)
 {
 	struct tree	*t = demo_tree();
 	struct tnode	*police = tree_node(t, "police");
-	struct tnode	*a = tree_node(t, "school-a"), *b = tree_node(t, "school-b");
-	struct tnode	*n;
+	struct tnode	*a = tree_node(t, "school-a");
+	struct tnode	*b = tree_node(t, "school-b"), *n;
 
 	(void)state;
 	/* One edit: dropped, swapped, changed, added. */

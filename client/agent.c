@@ -321,8 +321,8 @@ agent_reack_later(struct agent *ag, const char *id)
 		if (strcmp(ag->reack[i], id) == 0)
 			return;
 	if (ag->nreack == AGENT_REACK_MAX) {
-		log_warnx("ack for %s not retried: %d already waiting (it comes "
-		    "again on reconnect)", id, AGENT_REACK_MAX);
+		log_warnx("ack for %s not retried: %d acks already waiting "
+		    "(it comes again on reconnect)", id, AGENT_REACK_MAX);
 		return;
 	}
 	snprintf(ag->reack[ag->nreack++], sizeof(ag->reack[0]), "%s", id);

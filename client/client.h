@@ -109,7 +109,12 @@ int		 client_cert_cn(X509 *, char *buf, size_t len);
 
 /* Uniformly random bytes from the OpenSSL generator; aborts if it fails. */
 void		 client_random(void *, size_t);
-/* Format ms since the epoch as "2026-11-28 02:10:00 UTC". */
+/*
+ * ms since the epoch for people, in the zone TZ names, with that zone's
+ * name: "2026-11-28 10:10:00 CST" (TZ=Asia/Shanghai), "... UTC" (TZ=UTC).
+ */
 const char	*client_time_str(uint64_t ms, char *buf, size_t len);
+/* For scripts: ISO 8601 with the offset, "2026-11-28T10:10:00+08:00". */
+const char	*client_time_iso(uint64_t ms, char *buf, size_t len);
 
 #endif

@@ -47,7 +47,22 @@ client_random(void *buf, size_t len)
 const char *
 client_time_str(uint64_t ms, char *buf, size_t len)
 {
-	return clock_str(ms, "%Y-%m-%d %H:%M:%S UTC", CLOCK_UTC, buf, len);
+	return clock_str(ms, "%Y-%m-%d %H:%M:%S %Z", CLOCK_LOCAL, buf, len);
+}
+
+/* strftime's %z is +0800; ISO 8601's extended form wants +08:00. */
+const char *
+client_time_iso(uint64_t ms, char *buf, size_t len)
+{
+	size_t	n;
+
+	clock_str(ms, "%Y-%m-%dT%H:%M:%S%z", CLOCK_LOCAL, buf, len);
+	n = strlen(buf);
+	if (n >= 5 && buf[0] != '@' && n + 2 <= len) {
+		memmove(buf + n - 1, buf + n - 2, 3);
+		buf[n - 2] = ':';
+	}
+	return buf;
 }
 
 /* Reason text of error e (0: the newest queued), clearing the queue. */

@@ -70,6 +70,14 @@ int		ctl_request(struct ctl *, struct proto_buf *req, uint8_t want,
  * comes to it with -t counted afresh.  -1 if it could not be sent.
  */
 int		ctl_request_next(struct ctl *, struct proto_buf *req);
+/*
+ * getopt_long(argc, argv, flags, opts, NULL) for a verb (flags "" or "+"),
+ * also taking wuzhactl's -c FILE, -d and -t SECONDS after the verb; a bad
+ * -t exits 2 after saying why.
+ */
+struct option;
+int		ctl_getopt(struct ctl *, int argc, char **argv,
+		    const char *flags, const struct option *opts);
 /* Print the verb's usage line to stderr; returns CTL_USAGE. */
 int		ctl_usage(struct ctl *);
 /* Check --node NODE and copy it into out (a proto_id); -1 after saying why. */

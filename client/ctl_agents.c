@@ -382,7 +382,7 @@ ctl_agents(struct ctl *ctl, int argc, char **argv)
 	memset(&ca, 0, sizeof(ca));
 	ca.unseen = CTL_UNSEEN_DEFAULT;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = ctl_getopt(ctl, argc, argv, "", opts)) != -1) {
 		switch (ch) {
 		case 'n':
 			node = optarg;

@@ -297,7 +297,7 @@ ctl_published_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
 		if (m.publish_at != 0)
 			printf(",\"publish_at\":%llu,\"publish\":\"%s\"",
 			    (unsigned long long)m.publish_at,
-			    client_time_str(m.publish_at, t, sizeof(t)));
+			    client_time_iso(m.publish_at, t, sizeof(t)));
 		printf("}\n");
 	} else if (m.publish_at != 0)
 		printf("scheduled %s for %s targeted %u\n", m.id,
@@ -390,7 +390,7 @@ ctl_publish(struct ctl *ctl, int argc, char **argv)
 	pbuf_init(&env);
 	pbuf_init(&req);
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+	while ((ch = ctl_getopt(ctl, argc, argv, "+", opts)) != -1) {
 		switch (ch) {
 		case 'T': o.target = optarg; break;
 		case 'H': o.headline = optarg; break;
@@ -596,7 +596,7 @@ ctl_ack(struct ctl *ctl, int argc, char **argv)
 
 	memset(&ack, 0, sizeof(ack));
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = ctl_getopt(ctl, argc, argv, "", opts)) != -1) {
 		switch (ch) {
 		case 'n':
 			reach = optarg;

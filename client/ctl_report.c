@@ -178,8 +178,10 @@ ctl_report_table(const struct proto_report *rep,
 	}
 	printf("report on %s from %s to %s: %u alert%s, %u drill%s\n",
 	    rep->node,
-	    clock_str(rep->from, "%Y-%m-%d %H:%M", CLOCK_LOCAL, t1, sizeof(t1)),
-	    clock_str(rep->to, "%Y-%m-%d %H:%M", CLOCK_LOCAL, t2, sizeof(t2)),
+	    clock_str(rep->from, "%Y-%m-%d %H:%M %Z", CLOCK_LOCAL, t1,
+	    sizeof(t1)),
+	    clock_str(rep->to, "%Y-%m-%d %H:%M %Z", CLOCK_LOCAL, t2,
+	    sizeof(t2)),
 	    rep->alerts, rep->alerts == 1 ? "" : "s",
 	    rep->drills, rep->drills == 1 ? "" : "s");
 	ctl_pad(stdout, "NAME", 4, w);
@@ -356,9 +358,9 @@ ctl_report_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
 		printf("%u level%s down; --depth N or --node NODE to go "
 		    "further\n", rep.depth, rep.depth == 1 ? "" : "s");
 	if (rep.omitted > 0)
-		fprintf(stderr, "wuzhactl: %u more rows not listed (too many "
+		fprintf(stderr, "wuzhactl: %u more row%s not listed (too many "
 		    "for one answer): ask about a node below %s\n", rep.omitted,
-		    rep.node);
+		    rep.omitted == 1 ? "" : "s", rep.node);
 	if (fflush(stdout) == EOF || ferror(stdout)) {
 		fprintf(stderr, "wuzhactl: report: cannot write the output\n");
 		return CTL_FAIL;
@@ -390,7 +392,7 @@ ctl_report(struct ctl *ctl, int argc, char **argv)
 	int			 ch, form = CTL_REPORT_TABLE, forms = 0;
 
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = ctl_getopt(ctl, argc, argv, "", opts)) != -1) {
 		switch (ch) {
 		case 'n':
 			node = optarg;

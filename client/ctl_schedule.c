@@ -82,7 +82,7 @@ ctl_schedule_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
 			    "\"status\":\"%s\",\"headline\":",
 			    proto_msg_type_name(it.msg_type),
 			    (unsigned long long)it.publish_at,
-			    client_time_str(it.publish_at, t1, sizeof(t1)),
+			    client_time_iso(it.publish_at, t1, sizeof(t1)),
 			    (unsigned long long)it.expires_at,
 			    ctl_sched_status(it.status));
 			ctl_json_str(stdout, (const char *)it.headline.p,
@@ -147,7 +147,7 @@ ctl_schedule_list(struct ctl *ctl, int argc, char **argv)
 
 	memset(&sc, 0, sizeof(sc));
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = ctl_getopt(ctl, argc, argv, "", opts)) != -1) {
 		switch (ch) {
 		case 'n':
 			node = optarg;
@@ -185,7 +185,7 @@ ctl_schedule_cancel(struct ctl *ctl, int argc, char **argv)
 
 	memset(&sc, 0, sizeof(sc));
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = ctl_getopt(ctl, argc, argv, "", opts)) != -1) {
 		switch (ch) {
 		case 'j':
 			json = 1;

@@ -239,10 +239,10 @@ ctl_status_json(const struct proto_status *s)
 	ctl_json_str(stdout, s->target, strlen(s->target));
 	printf(",\"issued_at\":%llu,\"issued\":\"%s\"",
 	    (unsigned long long)s->issued_at,
-	    client_time_str(s->issued_at, t, sizeof(t)));
+	    client_time_iso(s->issued_at, t, sizeof(t)));
 	printf(",\"expires_at\":%llu,\"expires\":\"%s\",\"status\":\"%s\"",
 	    (unsigned long long)s->expires_at,
-	    client_time_str(s->expires_at, t, sizeof(t)),
+	    client_time_iso(s->expires_at, t, sizeof(t)),
 	    proto_alert_status_name(s->status) ?
 	    proto_alert_status_name(s->status) : "?");
 	if (s->server_time != 0)
@@ -257,7 +257,7 @@ ctl_status_json(const struct proto_status *s)
 	if (s->ended_at != 0)
 		printf(",\"ended_at\":%llu,\"ended\":\"%s\"",
 		    (unsigned long long)s->ended_at,
-		    client_time_str(s->ended_at, t, sizeof(t)));
+		    client_time_iso(s->ended_at, t, sizeof(t)));
 	printf(",\"nodes\":[");
 	while (i < count && proto_status_node_next(&s->nodes, &cur, &n) == 1) {
 		printf("%s{\"node\":", i ? "," : "");
@@ -437,7 +437,7 @@ ctl_status_opts(struct ctl *ctl, const char *verb, int argc, char **argv,
 	int		ch;
 
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = ctl_getopt(ctl, argc, argv, "", opts)) != -1) {
 		switch (ch) {
 		case 'n':
 			if (ctl_node_arg(optarg, run->req.node) == -1)
@@ -759,7 +759,7 @@ ctl_pending(struct ctl *ctl, int argc, char **argv)
 	memset(&pd, 0, sizeof(pd));
 	pd.want = PROTO_ACK_READ;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = ctl_getopt(ctl, argc, argv, "", opts)) != -1) {
 		switch (ch) {
 		case 'n':
 			node = optarg;

@@ -211,7 +211,7 @@ ctl_template_indent(const char *s)
 	}
 }
 
-/* One template in full, or as a JSON object. */
+/* One template in full, or as a JSON object (no newline after it). */
 static void
 ctl_template_show(const struct conf_template *t, int json, int one)
 {
@@ -250,7 +250,7 @@ ctl_template_show(const struct conf_template *t, int json, int one)
 			else
 				printf("null");
 		}
-		printf("}\n");
+		printf("}");
 		return;
 	}
 	printf("%-12s %s\n%-12s %s\n%-12s %s\n%-12s %s\n%-12s %s\n",
@@ -291,7 +291,7 @@ ctl_templates(struct ctl *ctl, int argc, char **argv)
 	int			 ch, json = 0, rc = CTL_OK;
 
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = ctl_getopt(ctl, argc, argv, "", opts)) != -1) {
 		switch (ch) {
 		case 'j':
 			json = 1;
@@ -308,6 +308,8 @@ ctl_templates(struct ctl *ctl, int argc, char **argv)
 		if ((t = ctl_template_open(argv[optind], &rc)) == NULL)
 			return rc;
 		ctl_template_show(t, json, 1);
+		if (json)
+			putchar('\n');
 		conf_template_free(t);
 		return CTL_OK;
 	}
@@ -339,15 +341,19 @@ ctl_templates(struct ctl *ctl, int argc, char **argv)
 		if (ctl_width(all[i]->title, strlen(all[i]->title)) > tw)
 			tw = ctl_width(all[i]->title, strlen(all[i]->title));
 	}
-	if (!json) {
+	/* --json: one document, {"templates":[...]}, whatever fails. */
+	if (json)
+		printf("{\"templates\":[");
+	else {
 		printf("%-*s ", (int)w, "NAME");
 		ctl_pad(stdout, "TITLE", 5, tw);
 		printf(" %-13s %s\n", "CATEGORY", "PLACEHOLDERS");
 	}
-	for (i = 0; i < n; i++) {
+	for (i = 0, k = 0; i < n; i++) {
 		if ((t = all[i]) == NULL)
 			continue;
 		if (json) {
+			printf("%s\n", k++ ? "," : "");
 			ctl_template_show(t, 1, 0);
 			continue;
 		}
@@ -360,6 +366,8 @@ ctl_templates(struct ctl *ctl, int argc, char **argv)
 		ctl_pad(stdout, t->title, strlen(t->title), tw);
 		printf(" %-13s %s\n", t->category, phs[0] ? phs : "-");
 	}
+	if (json)
+		printf("\n]}\n");
 	for (i = 0; i < n; i++)
 		conf_template_free(all[i]);
 	free(all);

@@ -375,7 +375,7 @@ ctl_tree_opts(struct ctl *ctl, int argc, char **argv, const char **redis,
 	*redis = NULL;
 	*prefix = CTL_PREFIX_DEFAULT;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = ctl_getopt(ctl, argc, argv, "", opts)) != -1) {
 		switch (ch) {
 		case 'r':
 			*redis = optarg;
@@ -1560,10 +1560,13 @@ ctl_tree_import(struct ctl *ctl, int argc, char **argv)
 		(void)ctl_import_lock(&r, token, sizeof(token), 0);
 	}
 	if (rc == 0)
-		printf("imported %zu nodes, %zu principals (generation %lld): "
-		    "%zu nodes and %zu principals written, %zu and %zu "
-		    "removed%s\n", t->nnodes, t->nprincipals, gen, st.nodes_set,
-		    st.prs_set, st.nodes_del, st.prs_del, st.was > 0 ?
+		printf("imported %zu node%s, %zu principal%s (generation "
+		    "%lld): %zu node%s and %zu principal%s written, %zu and "
+		    "%zu removed%s\n", t->nnodes, t->nnodes == 1 ? "" : "s",
+		    t->nprincipals, t->nprincipals == 1 ? "" : "s", gen,
+		    st.nodes_set, st.nodes_set == 1 ? "" : "s",
+		    st.prs_set, st.prs_set == 1 ? "" : "s", st.nodes_del,
+		    st.prs_del, st.was > 0 ?
 		    "; earlier alerts keep the counts they targeted" : "");
 	if (rc == 0 && st.migrated)
 		printf("migrated from the old layout (nodes, node:*, ...): "
@@ -1764,7 +1767,7 @@ ctl_tree_principals(struct ctl *ctl, int argc, char **argv)
 	int			 ch;
 
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = ctl_getopt(ctl, argc, argv, "", opts)) != -1) {
 		if (ch == '?' || ctl_tree_src_opt(ctl, ch, optarg) == -1) {
 			if (ch == '?')
 				fprintf(stderr, "wuzhactl: tree principals: bad "

@@ -7,6 +7,7 @@
  * Exit status: 0 done, 1 refused or failed, 2 bad command line.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include <event2/event.h>
 
 #include "conf.h"
+#include "edit.h"
 #include "proto.h"
 #include "client.h"
 #include "ctl.h"
@@ -188,6 +190,58 @@ ctl_parse_u32(const char *s, uint32_t max, uint32_t *out)
 		return -1;
 	*out = (uint32_t)v;
 	return 0;
+}
+
+/* -c, -d or -t ch with its argument; -1 (said why) if the argument is bad. */
+static int
+ctl_global_opt(struct ctl *ctl, int ch, const char *arg)
+{
+	uint32_t	secs;
+
+	switch (ch) {
+	case 'c':
+		ctl->conf_path = arg;
+		return 0;
+	case 'd':
+		log_setlevel(LOG_L_DEBUG);
+		return 0;
+	case 't':
+		if (ctl_parse_u32(arg, 86400, &secs) == -1 || secs == 0) {
+			fprintf(stderr, "wuzhactl: -t %s: expected seconds, 1 "
+			    "to 86400\n", arg);
+			return -1;
+		}
+		ctl->timeout_ms = secs * 1000;
+		return 0;
+	}
+	return -1;
+}
+
+/*
+ * The verb's getopt_long, which takes wuzhactl's own -c, -d and -t
+ * among the verb's options as well (status -c desk.yaml ID).  A long
+ * option whose value is one of those letters still goes to the verb:
+ * getopt_long sets the index only for long options.
+ */
+int
+ctl_getopt(struct ctl *ctl, int argc, char **argv, const char *flags,
+    const struct option *opts)
+{
+	char	shortopts[8];
+	int	ch, idx;
+
+	snprintf(shortopts, sizeof(shortopts), "%sc:dt:",
+	    strcmp(flags, "+") == 0 ? "+" : "");
+	for (;;) {
+		idx = -1;
+		ch = getopt_long(argc, argv, shortopts, opts, &idx);
+		if (idx != -1 || (ch != 'c' && ch != 'd' && ch != 't'))
+			return ch;
+		if (ctl_global_opt(ctl, ch, optarg) == -1) {
+			ctl_usage(ctl);
+			exit(CTL_USAGE);
+		}
+	}
 }
 
 /* --node NODE into a request's node field (NULL: left empty). */
@@ -470,32 +524,6 @@ ctl_request(struct ctl *ctl, struct proto_buf *req, uint8_t want,
 
 /* --- main ---------------------------------------------------------------- */
 
-/* Edit distance of a and b, or more than max once it is sure to be. */
-static size_t
-ctl_distance(const char *a, const char *b, size_t max)
-{
-	size_t	la = strlen(a), lb = strlen(b), i, j, d[33], prev, cur;
-
-	if (la > 32 || lb > 32 || (la > lb ? la - lb : lb - la) > max)
-		return max + 1;
-	for (j = 0; j <= lb; j++)
-		d[j] = j;
-	for (i = 1; i <= la; i++) {
-		prev = d[0];
-		d[0] = i;
-		for (j = 1; j <= lb; j++) {
-			cur = d[j];
-			d[j] = prev + (a[i - 1] != b[j - 1]);
-			if (cur + 1 < d[j])
-				d[j] = cur + 1;
-			if (d[j - 1] + 1 < d[j])
-				d[j] = d[j - 1] + 1;
-			prev = cur;
-		}
-	}
-	return d[lb];
-}
-
 /*
  * The first word of a verb nearest to word (1 or 2 edits), or NULL: none
  * is near, or word is one already (then the second word is wrong).
@@ -507,7 +535,7 @@ ctl_suggest(const char *word)
 	size_t		 i, d, bd = 3;
 
 	for (i = 0; i < CTL_NCMDS; i++)
-		if ((d = ctl_distance(word, ctl_cmds[i].words[0], 2)) < bd &&
+		if ((d = edit_distance(word, ctl_cmds[i].words[0], 2)) < bd &&
 		    d > 0) {
 			bd = d;
 			best = ctl_cmds[i].words[0];
@@ -542,7 +570,6 @@ main(int argc, char *argv[])
 {
 	struct ctl	 ctl;
 	const char	*env;
-	uint32_t	 secs;
 	int		 ch, nwords, rc;
 
 	log_init("wuzhactl", LOG_L_WARNING, LOG_PRIO_JOURNAL);
@@ -560,19 +587,10 @@ main(int argc, char *argv[])
 	while ((ch = getopt(argc, argv, "+c:dt:h")) != -1) {
 		switch (ch) {
 		case 'c':
-			ctl.conf_path = optarg;
-			break;
 		case 'd':
-			log_setlevel(LOG_L_DEBUG);
-			break;
 		case 't':
-			if (ctl_parse_u32(optarg, 86400, &secs) == -1 ||
-			    secs == 0) {
-				fprintf(stderr, "wuzhactl: -t %s: expected "
-				    "seconds, 1 to 86400\n", optarg);
+			if (ctl_global_opt(&ctl, ch, optarg) == -1)
 				usage();
-			}
-			ctl.timeout_ms = secs * 1000;
 			break;
 		case 'h': {
 			char	*help[] = { (char *)"help", NULL };

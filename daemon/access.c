@@ -25,6 +25,8 @@ access_rights_name(unsigned rights)
 		return "receive";
 	case PROTO_R_ISSUE | PROTO_R_OBSERVE:
 		return "issue or observe";
+	case PROTO_R_OBSERVE | PROTO_R_RECEIVE:
+		return "observe or receive";
 	}
 	return "do that";
 }
@@ -37,9 +39,29 @@ access_rights(struct conn *c, unsigned rights, const char *ref)
 
 	if (pr->rights & rights)
 		return 0;
-	conn_error(c, PROTO_E_FORBIDDEN, ref, "%s may not %s", pr->cn,
-	    access_rights_name(rights));
+	/* Say what receive alone does show, where observe was wanted. */
+	if ((rights & PROTO_R_OBSERVE) && pr->rights == PROTO_R_RECEIVE)
+		conn_error(c, PROTO_E_FORBIDDEN, ref, "%s may not %s: it holds "
+		    "receive alone, which shows only its own alerts and its "
+		    "own acks (status ID, pending ID), not the tree's", pr->cn,
+		    access_rights_name(rights));
+	else
+		conn_error(c, PROTO_E_FORBIDDEN, ref, "%s may not %s", pr->cn,
+		    access_rights_name(rights));
 	return -1;
+}
+
+void
+access_no_node(struct conn *c, const char *node, const char *ref)
+{
+	struct tnode	*near;
+
+	near = tree_suggest(wz->tree, conn_principal(c)->node, node);
+	if (near != NULL)
+		conn_error(c, PROTO_E_NODE, ref, "no such node %s; did you "
+		    "mean %s?", node, near->id);
+	else
+		conn_error(c, PROTO_E_NODE, ref, "no such node %s", node);
 }
 
 /*
@@ -59,7 +81,7 @@ access_node(struct conn *c, unsigned rights, const char *node,
 	if (node == NULL || node[0] == '\0')
 		return pr->node;
 	if ((n = tree_node(wz->tree, node)) == NULL) {
-		conn_error(c, PROTO_E_NODE, ref, "unknown node %s", node);
+		access_no_node(c, node, ref);
 		return NULL;
 	}
 	if (!tree_covers(pr->node, n)) {

@@ -213,7 +213,8 @@ ack_flush_one(void)
 	else {
 		batches++;
 		acks_written += n;
-		log_debug("ack: batch %" PRIu64 " of %zu acks sent", batches, n);
+		log_debug("ack: batch %" PRIu64 " of %zu ack%s sent", batches,
+		    n, n == 1 ? "" : "s");
 	}
 	free(argv);
 	free(nums);

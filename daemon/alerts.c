@@ -476,10 +476,12 @@ alerts_loaded_cb(redisReply *r, void *arg)
 		    a->r.id, a->seq, pushed);
 	}
 	if (done != NULL) {
-		log_info("alerts: %zu live alerts loaded", n);
+		log_info("alerts: %zu live alert%s loaded", n,
+		    n == 1 ? "" : "s");
 		done(0);
 	} else if (n > 0)
-		log_info("alerts: caught up on %zu live alerts", n);
+		log_info("alerts: caught up on %zu live alert%s", n,
+		    n == 1 ? "" : "s");
 }
 
 static void

@@ -402,14 +402,15 @@ conn_accept(int fd, const struct sockaddr *sa, int socklen)
 	} else
 		strlcpy(host, "local", sizeof(host));
 	if (conn_n >= wz->conf->limits.max_connections) {
-		conn_refuse(fd, host, "%zu connections, the limit "
-		    "(limits.max_connections)", conn_n);
+		conn_refuse(fd, host, "%zu connection%s, the limit "
+		    "(limits.max_connections)", conn_n, conn_n == 1 ? "" : "s");
 		return;
 	}
 	if (conn_host_count(host) >= wz->conf->limits.max_per_address) {
-		conn_refuse(fd, host, "%zu connections from this address, the "
+		conn_refuse(fd, host, "%zu connection%s from this address, the "
 		    "limit (limits.max_connections_per_address)",
-		    conn_host_count(host));
+		    conn_host_count(host),
+		    conn_host_count(host) == 1 ? "" : "s");
 		return;
 	}
 

@@ -61,10 +61,13 @@ static void
 notify_status(void)
 {
 	const char	*why = store_health();
+	size_t		 agents = conn_agents_online();
+	size_t		 conns = conn_count(), live = alerts_live();
 
-	sd_notifyf(0, "STATUS=%zu agents online, %zu connections, %zu live "
-	    "alerts, %s", conn_agents_online(), conn_count(),
-	    alerts_live(), why != NULL ? why : "redis up");
+	sd_notifyf(0, "STATUS=%zu agent%s online, %zu connection%s, %zu live "
+	    "alert%s, %s", agents, agents == 1 ? "" : "s", conns,
+	    conns == 1 ? "" : "s", live, live == 1 ? "" : "s",
+	    why != NULL ? why : "redis up");
 }
 
 /*

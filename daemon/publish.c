@@ -235,8 +235,7 @@ publish_check(struct conn *c, const struct proto_alert *a,
 	uint64_t		 skew;
 
 	if (target == NULL) {
-		conn_error(c, PROTO_E_NODE, ref, "unknown target node %s",
-		    a->target);
+		access_no_node(c, a->target, ref);
 		return -1;
 	}
 	if (!tree_covers(pr->node, target)) {

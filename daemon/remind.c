@@ -172,8 +172,9 @@ remind_sent_cb(redisReply *r, void *arg)
 		}
 		metrics_count(M_REMINDERS, sent);
 		metrics_count(M_DELIVERED, sent);
-		log_info("alert %s: reminder %u of %u pushed to %zu agents not "
-		    "yet read", a->r.id, rr->round, a->r.tm.max_reminders, sent);
+		log_info("alert %s: reminder %u of %u pushed to %zu agent%s "
+		    "not yet read", a->r.id, rr->round, a->r.tm.max_reminders,
+		    sent, sent == 1 ? "" : "s");
 	}
 	remind_req_free(rr);
 }
@@ -500,12 +501,14 @@ remind_pending_cb(redisReply *r, void *arg)
 	pbuf_free(&b);
 	metrics_count(M_ESCALATIONS, sent);
 	if (bad > 0)
-		log_warnx("conn %llu %s: %zu stored escalations are not "
+		log_warnx("conn %llu %s: %zu stored escalation%s not "
 		    "ESCALATION frames within limits.max_frame; not sent",
-		    (unsigned long long)conn_id(c), conn_name(c), bad);
+		    (unsigned long long)conn_id(c), conn_name(c), bad,
+		    bad == 1 ? " is" : "s are");
 	if (sent > 0)
-		log_info("conn %llu %s: %zu stored escalations sent",
-		    (unsigned long long)conn_id(c), conn_name(c), sent);
+		log_info("conn %llu %s: %zu stored escalation%s sent",
+		    (unsigned long long)conn_id(c), conn_name(c), sent,
+		    sent == 1 ? "" : "s");
 	conn_unref(c);
 }
 

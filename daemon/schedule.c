@@ -382,7 +382,7 @@ schedule_loaded_cb(redisReply *r, void *arg)
 		held_free(htab_put(&helds, h->r.id, h));
 		n++;
 	}
-	log_info("schedule: %zu held alerts loaded", n);
+	log_info("schedule: %zu held alert%s loaded", n, n == 1 ? "" : "s");
 	done(0);
 }
 

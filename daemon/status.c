@@ -26,6 +26,11 @@
  *    the members listed, and the members are paged the same way from
  *    member_offset, in tree order (members_total, members_offset).
  *
+ * A principal with receive but not observe (a class advisor) is answered
+ * too, for an alert that reached it only, and with its own share alone:
+ * the row of its own node and, with MEMBERS, its own state; nothing of the
+ * nodes beside or below it (status_own).
+ *
  * A STATUS_REQ flagged WATCH also registers a watch: whenever a batch of
  * acks for the alert is stored, the watchers get a fresh STATUS, read
  * from Redis after the store, so what they see is what is durable.  A
@@ -807,6 +812,47 @@ status_target_cb(redisReply *r, void *arg)
 	status_query(sr, r->str);
 }
 
+/*
+ * The answer to a principal holding receive without observe: its own
+ * node's row and its own state, for an alert that reached it; -1 after an
+ * ERROR saying why not.
+ */
+static int
+status_own(struct statusreq *sr, const struct tprincipal *pr,
+    const struct tnode *target)
+{
+	if (!tree_covers(target, pr->node)) {
+		conn_error(sr->c, PROTO_E_FORBIDDEN, sr->id, "alert %s was not "
+		    "sent to %s, which holds receive without observe: it sees "
+		    "only the alerts sent to it", sr->id, pr->cn);
+		return -1;
+	}
+	if (sr->ask.node[0] != '\0' &&
+	    strcmp(sr->ask.node, pr->node->id) != 0) {
+		conn_error(sr->c, PROTO_E_FORBIDDEN, sr->id, "%s may see only "
+		    "its own node %s (it holds receive without observe)",
+		    pr->cn, pr->node->id);
+		return -1;
+	}
+	strlcpy(sr->root, pr->node->id, sizeof(sr->root));
+	sr->top = pr->node;
+	status_row_add(sr, pr->node, 0);
+	sr->depth = 1;		/* and rows_total 0: nothing below */
+	if (!(sr->ask.flags & PROTO_SF_MEMBERS))
+		return 0;
+	sr->members_total = 1;
+	if (sr->ask.member_offset > 0)
+		return 0;
+	sr->capcns = 1;
+	if ((sr->cns = calloc(1, sizeof(*sr->cns))) == NULL ||
+	    (sr->cnodes = calloc(1, sizeof(*sr->cnodes))) == NULL)
+		fatal("status");
+	strlcpy(sr->cns[0], pr->cn, sizeof(sr->cns[0]));
+	strlcpy(sr->cnodes[0], pr->node->id, sizeof(sr->cnodes[0]));
+	sr->ncns = 1;
+	return 0;
+}
+
 /* With the target known: check rights, pick the rows, ask Redis. */
 static void
 status_query(struct statusreq *sr, const char *target_id)
@@ -822,10 +868,14 @@ status_query(struct statusreq *sr, const char *target_id)
 		    "in the tree", target_id);
 		goto fail;
 	}
+	if (!(pr->rights & PROTO_R_OBSERVE)) {
+		if (status_own(sr, pr, target) == -1)
+			goto fail;
+		goto query;
+	}
 	if (sr->ask.node[0] != '\0') {
 		if ((asked = tree_node(wz->tree, sr->ask.node)) == NULL) {
-			conn_error(sr->c, PROTO_E_NODE, sr->id, "unknown node %s",
-			    sr->ask.node);
+			access_no_node(sr->c, sr->ask.node, sr->id);
 			goto fail;
 		}
 	} else if (tree_covers(pr->node, target) || !tree_covers(target, pr->node))
@@ -849,6 +899,7 @@ status_query(struct statusreq *sr, const char *target_id)
 	strlcpy(sr->root, root->id, sizeof(sr->root));
 	if (status_pick(sr, root) == -1)
 		goto fail;
+query:
 	argc = LUA_STATUS_ARGS + sr->nrows + sr->ncns;
 	if ((argv = calloc(argc, sizeof(*argv))) == NULL)
 		fatal("status_query");
@@ -1093,7 +1144,8 @@ status_handle(struct conn *c, const uint8_t *p, size_t len)
 		conn_error(c, -rv, NULL, "bad STATUS_REQ: %s", proto_err_name(-rv));
 		return;
 	}
-	if (access_rights(c, PROTO_R_OBSERVE, req.id) == -1)
+	/* Receive alone: its own share of its own alerts (status_own). */
+	if (access_rights(c, PROTO_R_OBSERVE | PROTO_R_RECEIVE, req.id) == -1)
 		return;
 	if ((req.flags & PROTO_SF_WATCH) &&
 	    watch_count(c) >= WATCH_MAX_PER_CONN) {

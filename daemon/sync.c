@@ -86,8 +86,9 @@ sync_continue(struct conn *c)
 	}
 	if (sr->next < sr->n)
 		return;
-	log_info("conn %llu %s: %zu pending alerts sent",
-	    (unsigned long long)conn_id(c), conn_name(c), sr->sent);
+	log_info("conn %llu %s: %zu pending alert%s sent",
+	    (unsigned long long)conn_id(c), conn_name(c), sr->sent,
+	    sr->sent == 1 ? "" : "s");
 	conn_set_sync(c, NULL);
 	sync_free(sr);
 	sync_finish(c);

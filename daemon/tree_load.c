@@ -493,12 +493,14 @@ tl_log_done(size_t ndiff)
 		snprintf(how, sizeof(how), "a diff of %zu", ndiff);
 	else
 		snprintf(how, sizeof(how), "a full load");
-	log_info("tree: generation %llu: %zu nodes, %zu principals (%s) in "
-	    "%llu ms: %u Redis calls, %u slices, the longest %llu.%llu ms",
+	log_info("tree: generation %llu: %zu node%s, %zu principal%s (%s) in "
+	    "%llu ms: %u Redis call%s, %u slice%s, the longest %llu.%llu ms",
 	    (unsigned long long)wz->tree->gen, wz->tree->nnodes,
-	    wz->tree->nprincipals, how,
+	    wz->tree->nnodes == 1 ? "" : "s", wz->tree->nprincipals,
+	    wz->tree->nprincipals == 1 ? "" : "s", how,
 	    (unsigned long long)((mono_us() - tl.started_us) / 1000),
-	    tl.calls, tl.slices,
+	    tl.calls, tl.calls == 1 ? "" : "s", tl.slices,
+	    tl.slices == 1 ? "" : "s",
 	    (unsigned long long)(tl.longest_us / 1000),
 	    (unsigned long long)(tl.longest_us % 1000 / 100));
 }

@@ -138,6 +138,12 @@ void		 tree_walk(struct tnode *root,
 int		 tree_depth(const struct tnode *);
 /* n's path from its police root, "a/b/c" (as wuzha:path: URIs say). */
 const char	*tree_path_str(const struct tnode *, char *buf, size_t len);
+/*
+ * tree_suggest.c: the node at or below scope one probably meant by id,
+ * which names none, or NULL; bounded whatever the tree's size.
+ */
+struct tnode	*tree_suggest(const struct tree *,
+		    const struct tnode *scope, const char *id);
 const char	*tree_tier_name(int);
 int		 tree_tier_parse(const char *, size_t len);
 /*
@@ -262,6 +268,12 @@ int		 access_rights(struct conn *, unsigned rights, const char *ref);
  * rights and the node is in its subtree; else ERROR 201 or 304, NULL.
  */
 struct tnode	*access_node(struct conn *, unsigned rights, const char *node,
+		    const char *ref);
+/*
+ * ERROR 304 (ref) for node, which is not in the tree: "no such node X",
+ * with "; did you mean Y?" when a node near it is in c's subtree.
+ */
+void		 access_no_node(struct conn *, const char *node,
 		    const char *ref);
 
 /* --- listener.c -------------------------------------------------------- */

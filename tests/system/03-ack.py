@@ -274,9 +274,18 @@ def test_status_req_over_the_wire_lists_nodes_and_members(delivered):
     assert members["adv-a21"]["node"] == "school-a-d2-c1"
 
 
-def test_status_by_principal_without_observe_is_refused_with_201(delivered):
+def test_status_without_observe_is_its_own_share_or_201(delivered):
     wz, aid = delivered
+    # Receive alone: its own node's row of an alert sent to it, no more.
     r = wz.ctl("adv-a11", "status", aid, "--json")
+    assert r.rc == 0, r
+    assert [n["node"] for n in json.loads(r.out)["nodes"]] == \
+        ["school-a-d1-c1"], r
+    r = wz.ctl("adv-a11", "status", aid, "--node", "school-a")
+    assert r.rc == 1, r
+    assert r.error()[:2] == ("forbidden", wp.E_FORBIDDEN), r
+    # Of an alert not sent to it: 201.
+    r = wz.ctl("adv-b11", "status", aid, "--json")
     assert r.rc == 1, r
     assert r.error()[:2] == ("forbidden", wp.E_FORBIDDEN), r
 

@@ -204,7 +204,7 @@ def test_class_escalation_reaches_the_school_desk_with_real_states(env):
         assert listed(got[0]) == listed(msg)
     finally:
         fs.close()
-    env.daemon.wait_log(r"desk-a2@[^:]+:\d+: 1 stored escalations sent",
+    env.daemon.wait_log(r"desk-a2@[^:]+:\d+: 1 stored escalation sent",
                         timeout=5)
     fs, _ = env.session("desk-a2")
     try:

@@ -64,7 +64,7 @@ def test_ready_only_once_redis_is_reachable_and_watchdog_keeps_coming(
         assert notify.count("WATCHDOG=1", since) >= 3, notify.got[-10:]
         lines = [line for t, line in notify.got
                  if t >= since and line.startswith("STATUS=")]
-        assert any(line.startswith("STATUS=1 agents online")
+        assert any(line.startswith("STATUS=1 agent online, 1 connection, ")
                    for line in lines), lines
     finally:
         fs.close()

@@ -129,7 +129,7 @@ def test_template_refusals(wz):
 def test_templates_lists_and_shows(wz):
     r = wz.ctl("desk-a", "templates", "--json")
     assert r.rc == 0, r
-    rows = [json.loads(l) for l in r.out.splitlines()]
+    rows = json.loads(r.out)["templates"]
     assert [t["name"] for t in rows] == SHIPPED
     by = {t["name"]: t for t in rows}
     assert by["holiday"]["category"] == "knowledge"

@@ -111,7 +111,7 @@ def test_agents_shows_who_is_reachable_before_sending(wz):
     assert line.split()[3:] == ["unreachable", "never"], line
     line = [l for l in lines if l.startswith("adv-a11 ")][0]
     assert line.split()[3:5] == ["online", "since"], line
-    assert re.search(r"since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC "
+    assert re.search(r"since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+ "
                      r"\(\d+s\)$", line), line
     assert len(lines) == 1 + 7 + 1, r.out
     _state_column(lines)
@@ -148,7 +148,7 @@ def test_agents_shows_who_is_reachable_before_sending(wz):
     assert r.out.splitlines()[-1] == \
         "3 online, 0 away, 4 unreachable (not seen for 1s)", r.out
     line = [l for l in r.out.splitlines() if l.startswith("adv-a21 ")][0]
-    assert re.search(r" unreachable +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC "
+    assert re.search(r" unreachable +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+ "
                      r"\(\d+s ago\)$", line), line
     # Away within the default day, with the time it left.
     r = wz.ctl("desk-a", "agents")

@@ -111,7 +111,7 @@ def test_held_alert_survives_a_restart_and_fires_on_time(sched):
     aid, publish_at = _hold(wz, "officer-li", "school-b", "+6s")
     assert wz.stop_daemon() == 0
     wz.start_daemon(**wz.daemon_opts)
-    wz.daemon.wait_log(r"schedule: 1 held alerts loaded", 10)
+    wz.daemon.wait_log(r"schedule: 1 held alert loaded", 10)
     agent = wz.start_agent("adv-b11")
     agent.proc.wait_log(r"connected to .* welcome principal", timeout=15)
     assert _alert(wz, aid)["state"] == "held"
@@ -157,7 +157,7 @@ def test_cancelled_schedule_never_fires(sched):
     # A restart in between changes nothing.
     assert wz.stop_daemon() == 0
     wz.start_daemon(**wz.daemon_opts)
-    wz.daemon.wait_log(r"schedule: 1 held alerts loaded", 10)
+    wz.daemon.wait_log(r"schedule: 1 held alert loaded", 10)
     agent.proc.wait_log(r"connected to .* welcome principal", timeout=30,
                         start=first.end())
     _wait_released(wz, keep, 10)

@@ -246,7 +246,8 @@ def test_watch_on_a_terminal_redraws_in_colour(wz):
 
 def test_watch_refused_without_observe_and_limited_per_connection(wz):
     aid, _, _ = wz.publish("desk-a", TARGET)
-    r = wz.ctl("adv-a11", "watch", aid, timeout=15)
+    # Without observe, only an alert sent to it (its own share).
+    r = wz.ctl("adv-b11", "watch", aid, timeout=15)
     assert r.rc == 1 and "forbidden (201)" in r.err, r
     fs, _ = wz.session("desk-a", role=wp.ROLE_CONSOLE)
     try:

@@ -21,7 +21,8 @@ import wuzha_proto as wp
 
 TARGET = "school-a-d1"
 RECEIVERS = ("liaison-a1", "adv-a11", "adv-a12")
-TIME_RX = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC"
+# Local time with the zone's name (UTC, CST ...), as TZ says.
+TIME_RX = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [A-Za-z0-9+-]+"
 
 
 def _raw_status(wz, aid, cn="desk-a", flags=0x01):

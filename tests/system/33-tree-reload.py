@@ -283,8 +283,8 @@ def test_a_big_tree_reloads_in_slices_and_pings_stay_fast(env):
     assert len(tree.nodes) == 50021
     env.setup(tree=tree, certs=["officer-li"], log_level="info")
     m = re.search(r"tree: generation \d+: 50021 nodes, 49801 principals "
-                  r"\(a full load\) in \d+ ms: (\d+) Redis calls, (\d+) "
-                  r"slices", env.daemon.log())
+                  r"\(a full load\) in \d+ ms: (\d+) Redis calls?, (\d+) "
+                  r"slices?", env.daemon.log())
     assert m and int(m.group(1)) > 50 and int(m.group(2)) > 50, \
         env.daemon.tail()
     fs, _ = env.session("officer-li", role=wp.ROLE_CONSOLE)
@@ -302,8 +302,8 @@ def test_a_big_tree_reloads_in_slices_and_pings_stay_fast(env):
         mark = len(env.daemon.log())
         env.daemon.proc.send_signal(signal.SIGHUP)
         m = env.daemon.wait_log(r"50022 nodes, 49802 principals \(a full "
-                                r"load\) in \d+ ms: \d+ Redis calls, (\d+) "
-                                r"slices, the longest ([\d.]+) ms",
+                                r"load\) in \d+ ms: \d+ Redis calls?, (\d+) "
+                                r"slices?, the longest ([\d.]+) ms",
                                 timeout=60, start=mark)
         time.sleep(0.5)
     finally:

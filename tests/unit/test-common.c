@@ -23,6 +23,7 @@
 
 #include "clock.h"
 #include "compat.h"
+#include "edit.h"
 #include "log.h"
 #include "utf8.h"
 
@@ -206,6 +207,28 @@ test_clock_str(void **state)
 	    sizeof(tiny)), "@42");
 }
 
+/* Edit distances, bounded: what a did-you-mean hint compares. */
+static void
+test_edit_distance(void **state)
+{
+	char	long1[EDIT_LEN_MAX + 2];
+
+	(void)state;
+	assert_int_equal(edit_distance("school-a", "school-a", 2), 0);
+	assert_int_equal(edit_distance("schol-a", "school-a", 2), 1);
+	assert_int_equal(edit_distance("shcool-a", "school-a", 2), 2);
+	assert_int_equal(edit_distance("", "ab", 2), 2);
+	assert_int_equal(edit_distance("pubish", "publish", 2), 1);
+	/* Past max: max + 1, by length alone or by the rows. */
+	assert_int_equal(edit_distance("a", "abcd", 2), 3);
+	assert_int_equal(edit_distance("abcd", "wxyz", 2), 3);
+	memset(long1, 'a', sizeof(long1) - 1);
+	long1[sizeof(long1) - 1] = '\0';
+	assert_int_equal(edit_distance(long1, long1, 2), 3);
+	long1[EDIT_LEN_MAX] = '\0';
+	assert_int_equal(edit_distance(long1, long1, 2), 0);
+}
+
 static void
 test_strlcpy(void **state)
 {
@@ -339,6 +362,7 @@ main(void)
 		cmocka_unit_test(test_utf8_cut),
 		cmocka_unit_test(test_clock_monotonic),
 		cmocka_unit_test(test_clock_str),
+		cmocka_unit_test(test_edit_distance),
 		cmocka_unit_test(test_strlcpy),
 		cmocka_unit_test(test_log_levels),
 		cmocka_unit_test(test_log_journal_prefix),

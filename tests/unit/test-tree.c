@@ -89,6 +89,70 @@ test_covers_is_self_or_ancestor(void **state)
 	tree_free(t);
 }
 
+/* A near node is named, only within the asker's subtree. */
+static void
+test_suggest_names_a_near_node_in_scope(void **state)
+{
+	struct tree	*t = demo_tree();
+	struct tnode	*police = tree_node(t, "police");
+	struct tnode	*a = tree_node(t, "school-a");
+	struct tnode	*b = tree_node(t, "school-b"), *n;
+
+	(void)state;
+	/* One edit: dropped, swapped, changed, added. */
+	assert_ptr_equal(tree_suggest(t, police, "schol-a"), a);
+	assert_ptr_equal(tree_suggest(t, police, "shcool-a"), a);
+	assert_ptr_equal(tree_suggest(t, police, "schoool-b"), b);
+	/* Two edits: among the children of a-dept, the id's own prefix. */
+	assert_null(tree_suggest(t, police, "a-dept-wxyz"));
+	n = tree_suggest(t, police, "a-dept-1xy");
+	assert_non_null(n);
+	assert_string_equal(n->id, "a-dept-1");
+	n = tree_suggest(t, police, "a-dept-x9");
+	assert_non_null(n);
+	assert_ptr_equal(n->parent, tree_node(t, "a-dept"));
+	/* Two edits among the asker's own children. */
+	assert_ptr_equal(tree_suggest(t, a, "a-dxpx"), tree_node(t, "a-dept"));
+	/* Not in the asker's subtree, or nothing near: none. */
+	assert_null(tree_suggest(t, b, "schol-a"));
+	assert_null(tree_suggest(t, police, "xyzzy"));
+	assert_null(tree_suggest(t, police, ""));
+	tree_free(t);
+}
+
+/* A department of 5,000 classes: pass 2 stops at its bound, pass 1 not. */
+static void
+test_suggest_is_bounded_among_many_siblings(void **state)
+{
+	struct tree	*t = tree_new();
+	struct tnode	*n;
+	char		 err[256], id[32];
+	int		 i;
+
+	(void)state;
+	assert_int_equal(tree_add_node(t, "p", "p", "police", "", err,
+	    sizeof(err)), 0);
+	assert_int_equal(tree_add_node(t, "s", "s", "school", "p", err,
+	    sizeof(err)), 0);
+	assert_int_equal(tree_add_node(t, "d", "d", "department", "s", err,
+	    sizeof(err)), 0);
+	for (i = 0; i < 5000; i++) {
+		snprintf(id, sizeof(id), "d-c%04d", i);
+		assert_int_equal(tree_add_node(t, id, "c", "class", "d", err,
+		    sizeof(err)), 0);
+	}
+	assert_int_equal(tree_finish(t, err, sizeof(err)), 0);
+	n = tree_suggest(t, tree_node(t, "p"), "d-c4999x");
+	assert_non_null(n);
+	assert_string_equal(n->id, "d-c4999");
+	/* Two edits from d-c4999 only: past the 2,048 compared, not found. */
+	assert_null(tree_suggest(t, tree_node(t, "p"), "d-c4999xy"));
+	n = tree_suggest(t, tree_node(t, "p"), "d-c0001xy");
+	assert_non_null(n);
+	assert_string_equal(n->id, "d-c0001");
+	tree_free(t);
+}
+
 static void
 walk_cb(struct tnode *n, int depth, void *arg)
 {
@@ -229,6 +293,8 @@ main(void)
 		cmocka_unit_test(test_walk_is_preorder_with_children_sorted),
 		cmocka_unit_test(test_bad_trees_are_refused_with_a_reason),
 		cmocka_unit_test(test_police_units_nest_three_deep),
+		cmocka_unit_test(test_suggest_names_a_near_node_in_scope),
+		cmocka_unit_test(test_suggest_is_bounded_among_many_siblings),
 		cmocka_unit_test(test_htab_grows_and_deletes),
 	};
 

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: ISC
 """
-41-console: `wuzhactl serve`, the desk's console, in a real headless
+41-console-page: `wuzhactl serve`, the desk's console, in a real headless
 Chromium against a real wuzhad, with an advisor's inbox in another.  The
 desk publishes from a template (preview first: the publish button is off
 until the preview, and off again when the form changes), watches the

@@ -41,10 +41,12 @@ def test_expired_alert_is_not_delivered_acked_or_live_but_has_status(wz):
                                   extra=("--expires", "2s"))
     assert targeted == 3
     early.wait_shown(aid)
+    # Delivered, then shown by the hook that worked.
     harness.wait_for(lambda: wz.acks(aid).get("adv-b11", (0,))[0]
-                     == wp.ACK_DELIVERED, 10, "the delivered ack")
+                     == wp.ACK_SHOWN, 10, "the shown ack")
     before = wz.rate(aid)
     assert before["school-b-d1"]["delivered"] == 1
+    assert before["school-b-d1"]["shown"] == 1
 
     _wait_expired(wz, aid)
     # An agent of the target that comes after the expiry gets nothing.

@@ -73,7 +73,10 @@ def test_restarted_agent_does_not_show_an_alert_twice(wz):
     a = wz.start_agent("adv-a11")
     aid, _, _ = wz.publish("officer-li", "school-a")
     a.wait_shown(aid)
-    harness.wait_for(lambda: "adv-a11" in wz.acks(aid), 10, "delivered ack")
+    # Shown, so the hook has returned (one still running at the stop is
+    # killed, and its alert rightly handed over again at the next start).
+    harness.wait_for(lambda: wz.acks(aid).get("adv-a11", (0,))[0]
+                     == wp.ACK_SHOWN, 10, "the shown ack")
     a.stop()
     # Lose the ack, as if the daemon had died before storing it: the
     # alert is pending again and will be sent on reconnect.

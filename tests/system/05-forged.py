@@ -269,8 +269,10 @@ def test_same_alert_served_twice_is_shown_once(rogue):
     r.alerts = [env_bytes, env_bytes]
     a = env.start_agent("adv-a11")
     a.wait_shown(aid, timeout=20)
-    harness.wait_for(lambda: any(m["id"] == aid for m in r.acks()), 10,
-                     "an ack")
+    # Shown: the hook has returned, so the stop below kills no hook.
+    harness.wait_for(lambda: any(m["id"] == aid and
+                                 m["state"] == wp.ACK_SHOWN
+                                 for m in r.acks()), 10, "the shown ack")
     time.sleep(1.0)
     assert a.shown_ids() == [aid]
     # A new session after a restart serves it again: still shown once.

@@ -119,7 +119,10 @@ def test_cancel_shown_first_withdraws_the_original(wz):
     assert rec["WUZHA_TYPE"] == "cancel"
     assert rec["WUZHA_REFERENCES"] == orig
     a.proc.wait_log(r"alert %s withdrawn" % orig, timeout=5)
-    _wait_acked(wz, can, cn)
+    # Shown: the hook has returned and the agent has noted it as handed
+    # over (a hook still running at the stop would rightly run again).
+    harness.wait_for(lambda: wz.acks(can).get(cn, (0,))[0] == wp.ACK_SHOWN,
+                     10, "%s to acknowledge %s as shown" % (cn, can))
     assert wz.acks(orig)[cn][0] == wp.ACK_DELIVERED
 
     # A new process: the withdrawal comes from the state file and the

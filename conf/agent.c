@@ -33,35 +33,37 @@ agent_tls(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
 	return 0;
 }
 
-/* reconnect: {min, max}, the bounds of the backoff between attempts. */
+/*
+ * A backoff's bounds, {min, max} under the key name (reconnect:, or
+ * hook_retry:): each from 10ms, min up to 1h, max up to 1d, min <= max.
+ * *minp and *maxp hold the defaults on entry.
+ */
 static int
-agent_reconnect(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
-    struct conf_agent *c)
+agent_backoff(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
+    const char *name, uint32_t *minp, uint32_t *maxp)
 {
 	const struct conf_yaml_node	*min, *max;
 	const struct conf_yaml_key	 keys[] = {
 		{ "min", 0, &min }, { "max", 0, &max },
 	};
 
-	c->reconnect_min_ms = 500;
-	c->reconnect_max_ms = 60000;
 	if (node == NULL)
 		return 0;
 	if (conf_yaml_map(doc, node, keys, sizeof(keys) / sizeof(keys[0])) ==
 	    -1)
 		return -1;
 	if (min != NULL && conf_yaml_duration(doc, min, 10, 3600000,
-	    &c->reconnect_min_ms) == -1)
+	    minp) == -1)
 		return -1;
 	if (max != NULL && conf_yaml_duration(doc, max, 10, 86400000,
-	    &c->reconnect_max_ms) == -1)
+	    maxp) == -1)
 		return -1;
-	if (c->reconnect_max_ms < c->reconnect_min_ms) {
+	if (*maxp < *minp) {
 		if (max != NULL)
 			return conf_yaml_error(doc, max,
-			    "must not be less than reconnect.min");
+			    "must not be less than %s.min", name);
 		return conf_yaml_error(doc, min,
-		    "must not be more than reconnect.max");
+		    "must not be more than %s.max", name);
 	}
 	return 0;
 }
@@ -123,39 +125,6 @@ agent_inbox(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
 	return 0;
 }
 
-/* hook_retry: {min, max}, the bounds of the backoff after a failed hook. */
-static int
-agent_hook_retry(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
-    struct conf_agent *c)
-{
-	const struct conf_yaml_node	*min, *max;
-	const struct conf_yaml_key	 keys[] = {
-		{ "min", 0, &min }, { "max", 0, &max },
-	};
-
-	c->hook_retry_min_ms = 5000;
-	c->hook_retry_max_ms = 300000;
-	if (node == NULL)
-		return 0;
-	if (conf_yaml_map(doc, node, keys, sizeof(keys) / sizeof(keys[0])) ==
-	    -1)
-		return -1;
-	if (min != NULL && conf_yaml_duration(doc, min, 10, 3600000,
-	    &c->hook_retry_min_ms) == -1)
-		return -1;
-	if (max != NULL && conf_yaml_duration(doc, max, 10, 86400000,
-	    &c->hook_retry_max_ms) == -1)
-		return -1;
-	if (c->hook_retry_max_ms < c->hook_retry_min_ms) {
-		if (max != NULL)
-			return conf_yaml_error(doc, max,
-			    "must not be less than hook_retry.min");
-		return conf_yaml_error(doc, min,
-		    "must not be more than hook_retry.max");
-	}
-	return 0;
-}
-
 /* Build the config from a parsed document; NULL on any error. */
 static struct conf_agent *
 agent_build(struct conf_yaml_doc *doc, const char *dir)
@@ -209,9 +178,17 @@ agent_build(struct conf_yaml_doc *doc, const char *dir)
 	if (hookto != NULL && conf_yaml_duration(doc, hookto, 100, 3600000,
 	    &c->hook_timeout_ms) == -1)
 		goto fail;
-	if (agent_hook_retry(doc, hookretry, c) == -1)
+	/* A failed hook runs again after 5s, doubling up to 5m. */
+	c->hook_retry_min_ms = 5000;
+	c->hook_retry_max_ms = 300000;
+	if (agent_backoff(doc, hookretry, "hook_retry", &c->hook_retry_min_ms,
+	    &c->hook_retry_max_ms) == -1)
 		goto fail;
-	if (agent_reconnect(doc, reconnect, c) == -1)
+	/* Connection attempts: from 500ms, doubling up to 60s. */
+	c->reconnect_min_ms = 500;
+	c->reconnect_max_ms = 60000;
+	if (agent_backoff(doc, reconnect, "reconnect", &c->reconnect_min_ms,
+	    &c->reconnect_max_ms) == -1)
 		goto fail;
 	if (agent_inbox(doc, inbox, dir, c) == -1)
 		goto fail;

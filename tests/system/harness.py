@@ -78,12 +78,16 @@ def wait_for(pred, timeout, what, interval=0.05):
         time.sleep(interval)
 
 
+_fixed_given = set()
+
+
 def fixed_port():
     """
     A free loopback port below the ephemeral range, for a daemon that must
     come back on the same port: while it is down, a client reconnecting to
     an ephemeral-range port can be given that very port as its own source
-    and connect to itself (TCP self-connect).
+    and connect to itself (TCP self-connect).  Never the same one twice in
+    a process (several daemons each want their own).
     """
     try:
         with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
@@ -93,9 +97,12 @@ def fixed_port():
     base = 10000 + (os.getpid() * 7919) % max(1, low - 11000)
     for i in range(1000):
         port = 10000 + (base - 10000 + i * 13) % max(1, low - 11000)
+        if port in _fixed_given:
+            continue
         s = socket.socket()
         try:
             s.bind(("127.0.0.1", port))
+            _fixed_given.add(port)
             return port
         except OSError:
             continue

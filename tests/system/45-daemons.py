@@ -9,6 +9,8 @@ agents spread over them (swarm, each agent listing all three servers).
 - A watch on one daemon moves with acks stored through the others.
 - A held alert due while one daemon is down and another restarting is
   released once.
+- An escalation is made by one daemon and reaches the observers
+  connected to the others, once each.
 """
 
 import json
@@ -44,6 +46,21 @@ def cluster_tree():
         t.principal("cl-%05d" % i, classes[i % len(classes)], "receive")
     t.node("small", "school", "jn-police")
     t.principal("desk-small", "small", "issue", "observe")
+    t.node("small-d0", "department", "small")
+    t.node("small-d0-c0", "class", "small-d0")
+    for cn in WATCHERS:
+        t.principal(cn, "small-d0-c0", "receive")
+    return t
+
+
+def escalation_tree():
+    """small's class, with two observers at small to hear of it."""
+    t = harness.Tree()
+    t.node("jn-police", "police")
+    t.node("small", "school", "jn-police")
+    t.principal("desk-small", "small", "issue", "observe")
+    t.principal("obs-a", "small", "observe")
+    t.principal("obs-b", "small", "observe")
     t.node("small-d0", "department", "small")
     t.node("small-d0-c0", "class", "small-d0")
     for cn in WATCHERS:
@@ -268,3 +285,51 @@ def test_held_alert_due_with_one_daemon_down_and_one_restarting_goes_once(
     assert len(live) == 1 and "released" in live[0], fields
     assert agent.shown_ids().count(aid) == 1, agent.shown()
     assert env.redis.zcard("schedule") == 0
+
+
+def _escalations(fs, timeout):
+    """Every ESCALATION on fs within timeout seconds."""
+    out = []
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return out
+        try:
+            t, msg = fs.recv(timeout=left)
+        except TimeoutError:
+            return out
+        if t == wp.ESCALATION:
+            out.append(msg)
+
+
+def test_an_escalation_is_made_once_and_reaches_observers_on_every_daemon(
+        private_env):
+    env = private_env
+    env.setup(tree=escalation_tree(), daemon=False,
+              certs=["desk-small", "obs-a", "obs-b"] + list(WATCHERS))
+    ports = start_daemons(env, delivery={"remind_after": "1h",
+                                         "max_reminders": 0,
+                                         "escalate_after": "1500ms"})
+    # The observers listen on wz1 and wz2; the alert goes in through wz0.
+    obs = {"obs-a": env.session("obs-a", port=ports[1])[0],
+           "obs-b": env.session("obs-b", port=ports[2])[0]}
+    try:
+        aid, _, targeted = env.publish("desk-small", "small-d0-c0",
+                                       port=ports[0])
+        assert targeted == len(WATCHERS)
+        got = {cn: _escalations(fs, 5) for cn, fs in obs.items()}
+        for cn, msgs in got.items():
+            assert len(msgs) == 1, (cn, msgs)
+            assert msgs[0]["id"] == aid and msgs[0]["node"] == "small"
+            assert sorted(m["cn"] for m in msgs[0]["members"]) == \
+                sorted(WATCHERS)
+        assert env.redis.cmd("HGET", env.redis.k("alert:" + aid),
+                             "escalated") == b"1"
+        # Made by one daemon; the others found it done.
+        made = [name for name, p in daemon_procs(env).items()
+                if "alert %s: escalated to" % aid in p.log()]
+        assert len(made) == 1, made
+    finally:
+        for fs in obs.values():
+            fs.close()

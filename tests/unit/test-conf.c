@@ -482,6 +482,58 @@ test_wuzhad_redis_socket_has_no_host(void **state)
 	conf_wuzhad_free(c);
 }
 
+/* server: one, or a list; wuzhad's name and feed interval. */
+static void
+test_servers_and_daemon_names(void **state)
+{
+	struct conf_agent	*a;
+	struct conf_wuzhad	*w;
+	char			 buf[2048];
+	size_t			 i;
+
+	(void)state;
+	a = agent_ok("server: [\"127.0.0.1:7441\", \"[::1]:7442\", "
+	    "\"127.0.0.1:7443\"]\nserver_name: wuzhad\n"
+	    "tls: {ca: a, cert: b, key: c}\n");
+	assert_int_equal(a->nservers, 3);
+	assert_string_equal(a->server, "127.0.0.1:7441");
+	assert_string_equal(a->servers[1], "[::1]:7442");
+	assert_string_equal(a->servers[2], "127.0.0.1:7443");
+	conf_agent_free(a);
+	a = agent_ok(A_BASE);
+	assert_int_equal(a->nservers, 1);
+	assert_string_equal(a->servers[0], "127.0.0.1:7443");
+	conf_agent_free(a);
+	A_REFUSED("server: []\nserver_name: wuzhad\n"
+	    "tls: {ca: a, cert: b, key: c}\n",
+	    "t.yaml:1: server: must list at least one server");
+	A_REFUSED("server: [\"127.0.0.1:1\", \"127.0.0.1:0\"]\n"
+	    "server_name: wuzhad\ntls: {ca: a, cert: b, key: c}\n",
+	    "t.yaml:1: server[1]: port must be between 1 and 65535");
+	snprintf(buf, sizeof(buf), "server: [");
+	for (i = 0; i < CONF_SERVERS_MAX + 1; i++)
+		snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf),
+		    "%s\"127.0.0.1:%zu\"", i ? ", " : "", 7000 + i);
+	snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf),
+	    "]\nserver_name: wuzhad\ntls: {ca: a, cert: b, key: c}\n");
+	A_REFUSED(buf, "t.yaml:1: server: at most 16 servers");
+
+	w = wuzhad_ok(W_BASE "name: wuzhad-2.b_1\ntimeouts: {feed: 100ms}\n");
+	assert_string_equal(w->name, "wuzhad-2.b_1");
+	assert_int_equal(w->timeouts.feed_ms, 100);
+	conf_wuzhad_free(w);
+	w = wuzhad_ok(W_BASE);
+	assert_null(w->name);
+	assert_int_equal(w->timeouts.feed_ms, 25);
+	conf_wuzhad_free(w);
+	W_REFUSED(W_BASE "name: \"wu zha\"\n", "t.yaml:6: name: want 1 to 64 "
+	    "letters, digits, '.', '_' or '-', not starting with '.' or '-'");
+	W_REFUSED(W_BASE "name: -a\n", "t.yaml:6: name: want 1 to 64 "
+	    "letters, digits, '.', '_' or '-', not starting with '.' or '-'");
+	W_REFUSED(W_BASE "timeouts: {feed: 1ms}\n",
+	    "t.yaml:6: timeouts.feed: must be between 5ms and 10s");
+}
+
 static void
 test_agent_defaults_filled_in(void **state)
 {
@@ -1539,6 +1591,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_wuzhad_every_key_read),
 		cmocka_unit_test(test_wuzhad_redis_socket_has_no_host),
 		cmocka_unit_test(test_agent_defaults_filled_in),
+		cmocka_unit_test(test_servers_and_daemon_names),
 		cmocka_unit_test(test_load_resolves_paths_from_file_dir),
 		cmocka_unit_test(test_load_from_cwd_keeps_relative_paths),
 		cmocka_unit_test(test_tree_any_order_comes_out_parents_first),

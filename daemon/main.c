@@ -308,6 +308,7 @@ static void
 reload_keep(struct conf_wuzhad *old, struct conf_wuzhad *new)
 {
 	char	*listen;
+	size_t	 i;
 	int	 redis_changed;
 
 	if (strcmp(old->listen, new->listen) != 0)
@@ -324,7 +325,12 @@ reload_keep(struct conf_wuzhad *old, struct conf_wuzhad *new)
 	    (old->redis.host != NULL && new->redis.host != NULL &&
 	    strcmp(old->redis.host, new->redis.host) != 0) ||
 	    old->redis.port != new->redis.port ||
-	    strcmp(old->redis.prefix, new->redis.prefix) != 0;
+	    strcmp(old->redis.prefix, new->redis.prefix) != 0 ||
+	    strcmp(old->redis.master_name, new->redis.master_name) != 0 ||
+	    old->redis.nsentinels != new->redis.nsentinels;
+	for (i = 0; !redis_changed && i < old->redis.nsentinels; i++)
+		redis_changed = strcmp(old->redis.sentinels[i],
+		    new->redis.sentinels[i]) != 0;
 	if (redis_changed)
 		log_warnx("reload: the redis section changed; that needs a "
 		    "restart, the running connection is kept");

@@ -592,18 +592,21 @@ store_sentinel_connected_cb(const redisAsyncContext *ac, int status)
 	if (status == REDIS_OK)
 		return;
 	/* hiredis frees the context after this callback. */
+	if (ac != st.sac)
+		return;
 	log_warnx("redis: Sentinel %s: connect failed: %s",
 	    wz->conf->redis.sentinels[st.sidx], ac->errstr);
-	if (ac == st.sac)
-		st.sac = NULL;
+	st.sac = NULL;
 	event_active(st.sstep, 0, 0);
 }
 
 static void
 store_sentinel_disconnected_cb(const redisAsyncContext *ac, int status)
 {
-	if (ac == st.sac)
-		st.sac = NULL;
+	/* Only the link of the Sentinel being asked steps on. */
+	if (ac != st.sac)
+		return;
+	st.sac = NULL;
 	event_active(st.sstep, 0, 0);
 }
 

@@ -30,6 +30,8 @@
 
 struct conf_wuzhad {
 	char		*listen;		/* "127.0.0.1:7443", "[::1]:7443" */
+	char		*name;			/* this daemon among those sharing the
+						 * Redis; NULL: host name and pid */
 	struct {
 		char	*ca;			/* CA certificate (PEM) */
 		char	*cert;			/* daemon certificate (PEM) */
@@ -75,6 +77,7 @@ struct conf_wuzhad {
 		uint32_t skew_s;		/* issued_at window, default 300 */
 		uint32_t tree_refresh_ms;	/* tree-gen poll, default 2000 */
 		uint32_t frame_ms;		/* a started frame must end within, default 30000 */
+		uint32_t feed_ms;		/* look for other daemons' work, default 25 */
 	} timeouts;
 	struct {
 		uint32_t remind_after_ms;	/* not read yet: push again, default 30m */

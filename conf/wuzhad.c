@@ -6,6 +6,7 @@
  * can move together.
  */
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +35,18 @@ wuzhad_prefix_ok(const char *s)
 }
 
 /* tls: {ca, cert, key, crl?, ticket_key?} */
+/* A daemon's name: it goes into Redis keys and logs. */
+static int
+wuzhad_name_ok(const char *s)
+{
+	size_t	n;
+
+	for (n = 0; s[n] != '\0'; n++)
+		if (!isalnum((unsigned char)s[n]) && strchr("._-", s[n]) == NULL)
+			return 0;
+	return n > 0 && n <= CONF_ID_MAX && s[0] != '.' && s[0] != '-';
+}
+
 static int
 wuzhad_tls(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
     const char *dir, struct conf_wuzhad *c)
@@ -312,9 +325,10 @@ wuzhad_timeouts(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
     struct conf_wuzhad *c)
 {
 	const struct conf_yaml_node	*hs, *hb, *idle, *skew, *tree, *frame;
+	const struct conf_yaml_node	*feed;
 	const struct conf_yaml_key	 keys[] = {
 		{ "handshake", 0, &hs }, { "heartbeat", 0, &hb },
-		{ "frame", 0, &frame },
+		{ "frame", 0, &frame }, { "feed", 0, &feed },
 		{ "idle", 0, &idle }, { "skew", 0, &skew },
 		{ "tree_refresh", 0, &tree },
 	};
@@ -325,6 +339,7 @@ wuzhad_timeouts(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
 	c->timeouts.skew_s = 300;
 	c->timeouts.tree_refresh_ms = 2000;
 	c->timeouts.frame_ms = 30000;
+	c->timeouts.feed_ms = 25;
 	if (node == NULL)
 		return 0;
 	if (conf_yaml_map(doc, node, keys, sizeof(keys) / sizeof(keys[0])) ==
@@ -347,6 +362,9 @@ wuzhad_timeouts(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
 		return -1;
 	if (frame != NULL && conf_yaml_duration(doc, frame, 100, 3600000,
 	    &c->timeouts.frame_ms) == -1)
+		return -1;
+	if (feed != NULL && conf_yaml_duration(doc, feed, 5, 10000,
+	    &c->timeouts.feed_ms) == -1)
 		return -1;
 	/* A peer must get at least one heartbeat before it counts as idle. */
 	if (c->timeouts.idle_s <= c->timeouts.heartbeat_s) {
@@ -433,8 +451,10 @@ wuzhad_build(struct conf_yaml_doc *doc, const char *dir)
 	const struct conf_yaml_node	*root = conf_yaml_root(doc);
 	const struct conf_yaml_node	*listen, *tls, *redis, *limits;
 	const struct conf_yaml_node	*timeouts, *delivery, *level, *metrics;
+	const struct conf_yaml_node	*name;
 	const struct conf_yaml_key	 keys[] = {
 		{ "listen", 1, &listen }, { "tls", 1, &tls },
+		{ "name", 0, &name },
 		{ "redis", 0, &redis }, { "limits", 0, &limits },
 		{ "timeouts", 0, &timeouts }, { "delivery", 0, &delivery },
 		{ "log_level", 0, &level }, { "metrics", 0, &metrics },
@@ -455,6 +475,16 @@ wuzhad_build(struct conf_yaml_doc *doc, const char *dir)
 	if (conf_util_hostport(c->listen, 1, &why) == -1) {
 		conf_yaml_error(doc, listen, "%s", why);
 		goto fail;
+	}
+	if (name != NULL) {
+		if (conf_yaml_string(doc, name, CONF_ID_MAX, &c->name) == -1)
+			goto fail;
+		if (!wuzhad_name_ok(c->name)) {
+			conf_yaml_error(doc, name, "want 1 to %d letters, digits, "
+			    "'.', '_' or '-', not starting with '.' or '-'",
+			    CONF_ID_MAX);
+			goto fail;
+		}
 	}
 	if (wuzhad_tls(doc, tls, dir, c) == -1 ||
 	    wuzhad_redis(doc, redis, dir, c) == -1 ||
@@ -516,6 +546,7 @@ conf_wuzhad_free(struct conf_wuzhad *c)
 	if (c == NULL)
 		return;
 	free(c->listen);
+	free(c->name);
 	free(c->tls.ca);
 	free(c->tls.cert);
 	free(c->tls.key);

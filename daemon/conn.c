@@ -258,6 +258,28 @@ conn_link(struct conn *c, int on)
 	if (on)
 		c->linked_at = now_ms();
 	conn_seen(c, on ? c->linked_at : now_ms());
+	presence_note(c->p);
+}
+
+uint64_t
+conn_walk_agents(uint64_t after, size_t max, void (*fn)(struct conn *, void *),
+    void *arg)
+{
+	struct conn	*c;
+	uint64_t	 last = 0;
+	size_t		 n = 0;
+
+	/* The list is in id order: connections are added at its tail. */
+	TAILQ_FOREACH(c, &conns, all) {
+		if (c->id <= after || !c->in_node)
+			continue;
+		if (n == max)
+			return last;
+		fn(c, arg);
+		last = c->id;
+		n++;
+	}
+	return 0;
 }
 
 /*
@@ -1293,6 +1315,8 @@ conn_rebind(struct tree *old, struct tree *new)
 				conn_seen(c, now_ms());
 		}
 	}
+	/* Principals may have moved: their counts up the tree with them. */
+	presence_rebuild();
 }
 
 void

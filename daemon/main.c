@@ -5,6 +5,7 @@
  * listener, signals and the once-a-second tick.  It listens only once
  * Redis is reachable and the tree and live alerts are loaded.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -130,6 +131,7 @@ tick_cb(evutil_socket_t fd, short ev, void *arg)
 		tree_refresh();
 	}
 	remind_tick();
+	presence_tick();
 	if (now - last_expire >= EXPIRE_EVERY_MS) {
 		last_expire = now;
 		alerts_expire();
@@ -259,6 +261,14 @@ reconcile_run(void)
 static void
 store_failover(void)
 {
+	/*
+	 * The feed goes on from the new primary's stream ends, asked before
+	 * the reload on the same connection: what came before is in the
+	 * reload, what comes after is in the feed.
+	 */
+	feed_start();
+	feed_reset();
+	presence_rebuild();
 	if (!wz->listening) {
 		/* Start-up loads everything from the new primary anyway. */
 		store_failover_done();
@@ -277,6 +287,8 @@ store_failover(void)
 static void
 store_ready(int first)
 {
+	feed_start();
+	presence_rebuild();
 	if (!wz->listening)
 		start_chain();
 	else if (reconcile_pending)
@@ -301,6 +313,33 @@ shutdown_cb(evutil_socket_t sig, short ev, void *arg)
 	shutdown_at = mono_ms() + SHUTDOWN_GRACE_MS;
 	listener_stop();
 	conn_close_all(PROTO_E_SHUTDOWN, "server stopping");
+	presence_stop();
+}
+
+/*
+ * The daemon's name among those sharing the Redis: as configured, else
+ * the host name (what fits, in the characters a name may have) and pid.
+ */
+static void
+daemon_name(void)
+{
+	char	host[256], *p;
+	size_t	len;
+
+	if (wz->conf->name != NULL) {
+		strlcpy(wz->name, wz->conf->name, sizeof(wz->name));
+		return;
+	}
+	if (gethostname(host, sizeof(host)) == -1)
+		strlcpy(host, "wuzhad", sizeof(host));
+	host[sizeof(host) - 1] = '\0';
+	for (p = host; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && strchr("._-", *p) == NULL)
+			*p = '-';
+	len = strlen(host);
+	if (len > CONF_ID_MAX - 12)
+		host[CONF_ID_MAX - 12] = '\0';
+	snprintf(wz->name, sizeof(wz->name), "%s-%ld", host, (long)getpid());
 }
 
 /* Settings a reload cannot change: they keep their running values. */
@@ -481,10 +520,12 @@ main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_IGN);
 	srandom((unsigned)(now_ms() ^ (uint64_t)getpid()));
 	wz->started_ms = now_ms();
+	daemon_name();
 	if ((wz->base = event_base_new()) == NULL)
 		fatalx("event_base_new");
-	log_info("starting (libevent %s, %s, backend %s)", event_get_version(),
-	    OpenSSL_version(OPENSSL_VERSION), event_base_get_method(wz->base));
+	log_info("starting as %s (libevent %s, %s, backend %s)", wz->name,
+	    event_get_version(), OpenSSL_version(OPENSSL_VERSION),
+	    event_base_get_method(wz->base));
 
 	wz->tree = tree_new();
 	conn_set_ops(&dispatch_ops);
@@ -520,6 +561,8 @@ main(int argc, char *argv[])
 	store_shutdown();	/* refreshes in flight end their watches */
 	watch_free_all();
 	ack_free();
+	feed_free();
+	presence_free();
 	schedule_free();
 	publish_free();
 	alerts_free();

@@ -897,13 +897,18 @@ class Env:
         added to those sections), sentinels (a list of "host:port"
         written instead of the socket), log_level, crl (a
         path), ticket_key (True: the PKI's ticket.key), environ (a dict
-        of variables added to wuzhad's environment).
+        of variables added to wuzhad's environment), name (the daemon's
+        name; default "wuzhad", then "wuzhad.N" for the N-th started in
+        this test), conf (its config file's name; default wuzhad.yaml).
         """
         self.daemon_rc = None
         port = opts.get("port", 0)
-        conf = os.path.join(self.dir, "wuzhad.yaml")
+        conf = os.path.join(self.dir, opts.get("conf", "wuzhad.yaml"))
+        n = sum(1 for p in self.procs if p.name.startswith("wuzhad"))
+        name = opts.get("name") or ("wuzhad" if n == 0 else "wuzhad.%d" % n)
         lines = [
             'listen: "127.0.0.1:%d"' % port,
+            'name: "%s"' % name,
             "tls:",
             '  ca: "%s"' % self.ca,
             '  cert: "%s"' % self.crt("wuzhad"),
@@ -942,11 +947,10 @@ class Env:
         lines.append("log_level: %s" % opts.get("log_level", "debug"))
         with open(conf, "w") as f:
             f.write("\n".join(lines) + "\n")
-        n = sum(1 for p in self.procs if p.name.startswith("wuzhad"))
         environ = None
         if opts.get("environ"):
             environ = dict(os.environ, **opts["environ"])
-        self.daemon = self.spawn("wuzhad" if n == 0 else "wuzhad.%d" % n,
+        self.daemon = self.spawn(name,
                                  [binary("wuzhad"), "-d", "-c", conf],
                                  env=environ)
         if wait:

@@ -2,8 +2,11 @@
 """
 43-failover: wuzhad behind Redis Sentinel, with redis.wait_replicas 1,
 through ROUNDS fail-overs.  A primary and a replica on loopback ports,
-three Sentinels (quorum 2), one wuzhad that knows only the Sentinels, a
-swarm of resilient agents acking every alert.  Each round publishes
+three Sentinels (quorum 2), wuzhad that knows only the Sentinels, a
+swarm of resilient agents acking every alert.  Two wuzhad share the
+store: the agents are connected to one, the issuer publishes through the
+other, so every alert reaches the agents through the feed (the `alerts`
+stream) and both daemons must follow each fail-over.  Each round publishes
 alerts, SIGKILLs the primary while the fan-out and the acks are flowing,
 waits for the Sentinels to promote the replica, and starts the killed
 one again as a replica of the new primary.  Checked:
@@ -14,8 +17,8 @@ one again as a replica of the new primary.  Checked:
     very same envelope sent again gets PUBLISHED;
   - in the end every PUBLISHED alert is live in Redis and shown by every
     agent, whose acks are all confirmed and stored;
-  - wuzhad never exits, needs no operator, saw every fail-over, and
-    /metrics names the primary it follows.
+  - neither wuzhad exits or needs an operator, each saw every fail-over,
+    and /metrics names the primary it follows.
 """
 
 import os
@@ -60,17 +63,20 @@ class Publisher(threading.Thread):
     got ("published", "501", "cut"); told: id -> seq.
     """
 
-    def __init__(self, env, n, key, cert, tag):
+    def __init__(self, env, port, n, key, cert, tag):
         super().__init__(daemon=True)
-        self.env, self.n, self.key, self.cert, self.tag = env, n, key, \
-            cert, tag
+        self.env, self.port, self.n, self.key, self.cert, self.tag = \
+            env, port, n, key, cert, tag
         self.outcomes, self.told, self.failures = {}, {}, []
         self.lock = threading.Lock()
 
     def one(self, envelope):
         """One try: ("published", seq) or ("501", text) or ("cut", why)."""
         try:
-            fs, _ = self.env.session("officer-li", role=wp.ROLE_CONSOLE)
+            fs, _ = wp.session("127.0.0.1", self.port, self.env.ca,
+                               self.env.crt("officer-li"),
+                               self.env.key("officer-li"),
+                               role=wp.ROLE_CONSOLE)
         except Exception as ex:     # refused, reset, handshake cut
             return "cut", repr(ex)
         try:
@@ -148,15 +154,22 @@ def test_sentinel_failovers_lose_nothing_confirmed(env):
     env.set_tree(failover_tree())
     env.make_pki()
     env.import_tree()
-    env.start_daemon(sentinels=c.sentinel_addrs, redis={
-        "wait_replicas": 1, "wait_timeout": "500ms",
-        "connect_timeout": "500ms", "command_timeout": "3s",
-        "reconnect_min": "100ms", "reconnect_max": "1s"})
-    daemon = env.daemon
-    m = daemon.wait_log(r"metrics on http://(127\.0\.0\.1:\d+)/metrics", 10)
-    metrics = "http://%s/metrics" % m.group(1)
-    assert 'wuzha_redis_primary{addr="%s"} 1' % c.nodes[0].addr in \
-        metrics_text(metrics)
+    redis = {"wait_replicas": 1, "wait_timeout": "500ms",
+             "connect_timeout": "500ms", "command_timeout": "3s",
+             "reconnect_min": "100ms", "reconnect_max": "1s"}
+    daemons, metrics = [], []
+    for name in ("wuzhad", "wuzhad-b"):
+        env.start_daemon(sentinels=c.sentinel_addrs, redis=redis,
+                         name=name, conf=name + ".yaml")
+        daemons.append((env.daemon, env.port))
+        m = env.daemon.wait_log(
+            r"metrics on http://(127\.0\.0\.1:\d+)/metrics", 10)
+        metrics.append("http://%s/metrics" % m.group(1))
+        assert 'wuzha_redis_primary{addr="%s"} 1' % c.nodes[0].addr in \
+            metrics_text(metrics[-1])
+    # Agents on the first, the issuer on the second.
+    env.daemon, env.port = daemons[0]
+    publish_port = daemons[1][1]
 
     swarm = env.start_swarm("fo-%03d", SWARM, timeout=600)
     swarm.wait_ready(60)
@@ -167,7 +180,8 @@ def test_sentinel_failovers_lose_nothing_confirmed(env):
     for rnd in range(ROUNDS):
         primary = c.primary()
         assert primary is not None
-        pub = Publisher(env, PER_ROUND, key, cert, "fo%d" % rnd)
+        pub = Publisher(env, publish_port, PER_ROUND, key, cert,
+                        "fo%d" % rnd)
         pub.start()
         harness.wait_for(lambda: len(pub.published()) >= KILL_AFTER or
                          not pub.is_alive(), 30,
@@ -188,7 +202,8 @@ def test_sentinel_failovers_lose_nothing_confirmed(env):
         assert not pub.failures, pub.failures
         told.update(pub.published())
         tries.update(pub.outcomes)
-        assert daemon.alive(), "wuzhad exited:\n" + daemon.tail()
+        for d, _ in daemons:
+            assert d.alive(), "%s exited:\n%s" % (d.name, d.tail())
         env.redis_sock = new.sock
         env.redis.close()
         env.redis = harness.Redis(new.sock, env.prefix)
@@ -226,18 +241,19 @@ def test_sentinel_failovers_lose_nothing_confirmed(env):
     assert len(met) >= ROUNDS // 2, "few rounds had a PUBLISH meet the " \
         "fail-over: %s" % met
 
-    # The daemon followed every fail-over by itself.
-    assert daemon.alive()
-    text = metrics_text(metrics)
-    fo = int(re.search(r"^wuzha_redis_failovers_total (\d+)$", text,
-                       re.M).group(1))
-    waits = int(re.search(r"^wuzha_redis_waits_total (\d+)$", text,
-                          re.M).group(1))
-    print("metrics: %d fail-overs, %d WAITs" % (fo, waits))
-    assert fo == ROUNDS, text
-    assert waits > 0
-    assert 'wuzha_redis_primary{addr="%s"} 1' % final.addr in text, text
-    assert "redis lost its data" not in daemon.log()
+    # Each daemon followed every fail-over by itself.
+    for (d, _), url in zip(daemons, metrics):
+        assert d.alive()
+        text = metrics_text(url)
+        fo = int(re.search(r"^wuzha_redis_failovers_total (\d+)$", text,
+                           re.M).group(1))
+        waits = int(re.search(r"^wuzha_redis_waits_total (\d+)$", text,
+                              re.M).group(1))
+        print("%s metrics: %d fail-overs, %d WAITs" % (d.name, fo, waits))
+        assert fo == ROUNDS, text
+        assert waits > 0
+        assert 'wuzha_redis_primary{addr="%s"} 1' % final.addr in text, text
+        assert "redis lost its data" not in d.log()
     rc, summary = swarm.quit()
     print("swarm:", summary)
 

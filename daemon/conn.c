@@ -195,6 +195,9 @@ conn_unref(struct conn *c)
 	free(c);
 }
 
+/* What sits above the transport: set once by main.c (conn_set_ops). */
+static const struct conn_ops	*conn_ops;
+
 static void
 conn_name_update(struct conn *c)
 {
@@ -258,7 +261,7 @@ conn_link(struct conn *c, int on)
 	if (on)
 		c->linked_at = now_ms();
 	conn_seen(c, on ? c->linked_at : now_ms());
-	presence_note(c->p);
+	conn_ops->presence(c->p);
 }
 
 uint64_t
@@ -322,8 +325,6 @@ conn_online_below(const struct tnode *root)
 	return n;
 }
 
-/* What sits above the transport: set once by main.c (conn_set_ops). */
-static const struct conn_ops	*conn_ops;
 
 /* Every change of state goes through here (logged at debug). */
 static void
@@ -1316,7 +1317,7 @@ conn_rebind(struct tree *old, struct tree *new)
 		}
 	}
 	/* Principals may have moved: their counts up the tree with them. */
-	presence_rebuild();
+	conn_ops->rebound();
 }
 
 void

@@ -202,6 +202,10 @@ struct conn_ops {
 	void	(*agent_ready)(struct conn *);
 	/* c is closing: drop every reference to it (watches, catch-up). */
 	void	(*closed)(struct conn *);
+	/* Agents of p here changed: one came or went. */
+	void	(*presence)(const struct tprincipal *p);
+	/* Connections were rebound to a new tree: presence may have moved. */
+	void	(*rebound)(void);
 };
 
 extern const struct conn_ops dispatch_ops;	/* dispatch.c */

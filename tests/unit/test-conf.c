@@ -479,6 +479,10 @@ test_wuzhad_redis_socket_has_no_host(void **state)
 	c = wuzhad_ok(W_BASE "redis:\n  port: 6390\n");
 	assert_string_equal(c->redis.host, "127.0.0.1");
 	assert_int_equal(c->redis.port, 6390);
+	assert_int_equal(c->redis.nsentinels, 0);
+	assert_string_equal(c->redis.master_name, "wuzha");
+	assert_int_equal(c->redis.wait_replicas, 0);
+	assert_int_equal(c->redis.wait_timeout_ms, 1000);
 	conf_wuzhad_free(c);
 }
 
@@ -532,6 +536,35 @@ test_servers_and_daemon_names(void **state)
 	    "letters, digits, '.', '_' or '-', not starting with '.' or '-'");
 	W_REFUSED(W_BASE "timeouts: {feed: 1ms}\n",
 	    "t.yaml:6: timeouts.feed: must be between 5ms and 10s");
+}
+
+static void
+test_wuzhad_redis_sentinels_read_and_checked(void **state)
+{
+	struct conf_wuzhad	*c;
+
+	(void)state;
+	c = wuzhad_ok(W_BASE "redis:\n"
+	    "  sentinels: [\"127.0.0.1:26379\", \"s2.example:26380\"]\n"
+	    "  master_name: alerts-1\n"
+	    "  wait_replicas: 1\n"
+	    "  wait_timeout: 250ms\n");
+	assert_int_equal(c->redis.nsentinels, 2);
+	assert_string_equal(c->redis.sentinels[0], "127.0.0.1:26379");
+	assert_string_equal(c->redis.sentinels[1], "s2.example:26380");
+	assert_string_equal(c->redis.master_name, "alerts-1");
+	assert_int_equal(c->redis.wait_replicas, 1);
+	assert_int_equal(c->redis.wait_timeout_ms, 250);
+	conf_wuzhad_free(c);
+	W_REFUSED(W_BASE "redis:\n  sentinels: [\"127.0.0.1\"]\n",
+	    "t.yaml:7: redis.sentinels[0]: must be host:port or [v6]:port");
+	W_REFUSED(W_BASE "redis:\n  sentinels: []\n",
+	    "t.yaml:7: redis.sentinels: must list 1 to 16 \"host:port\"");
+	W_REFUSED(W_BASE "redis:\n  port: 6390\n  sentinels: [\"h:1\"]\n",
+	    "t.yaml:7: redis.port: cannot be used with redis.sentinels "
+	    "(they name the primary)");
+	W_REFUSED(W_BASE "redis:\n  wait_replicas: 17\n",
+	    "t.yaml:7: redis.wait_replicas: must be between 0 and 16");
 }
 
 static void
@@ -1590,6 +1623,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_wuzhad_delivery_read_and_checked),
 		cmocka_unit_test(test_wuzhad_every_key_read),
 		cmocka_unit_test(test_wuzhad_redis_socket_has_no_host),
+		cmocka_unit_test(test_wuzhad_redis_sentinels_read_and_checked),
 		cmocka_unit_test(test_agent_defaults_filled_in),
 		cmocka_unit_test(test_servers_and_daemon_names),
 		cmocka_unit_test(test_load_resolves_paths_from_file_dir),

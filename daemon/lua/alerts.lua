@@ -12,11 +12,7 @@ for _, id in ipairs(redis.call('ZRANGE', P .. 'live', 0, -1)) do
   local h = rec_read(P, id)
   if h and tonumber(h[8] or '0') > now then
     rec_put(out, id, h)
-    local x = redis.call('HMGET', P .. 'alert:' .. id, 'seq', 'reminded',
-      'escalated', 'targeted')
-    for k = 1, 3 do out[#out + 1] = x[k] or '0' end
-    out[#out + 1] = x[4] or redis.call('HGET', P .. 'rate:' .. id,
-      (h[2] or '') .. ':targeted') or '0'
+    rec_put_live(out, P, id, h)
   else
     redis.call('ZREM', P .. 'live', id)
   end

@@ -36,11 +36,7 @@ for _, e in ipairs(redis.call('XRANGE', P .. 'alerts', '(' .. ca, '+',
       if h then
         local it = {'live'}
         rec_put(it, id, h)
-        local x = redis.call('HMGET', P .. 'alert:' .. id, 'seq', 'reminded',
-          'escalated', 'targeted')
-        for k = 1, 3 do it[#it + 1] = x[k] or '0' end
-        it[#it + 1] = x[4] or redis.call('HGET', P .. 'rate:' .. id,
-          (h[2] or '') .. ':targeted') or '0'
+        rec_put_live(it, P, id, h)
         items[#items + 1] = it
       end
     end

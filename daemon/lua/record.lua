@@ -16,3 +16,13 @@ local function rec_put(out, id, h)
   out[#out + 1] = id
   for k = 1, #REC_FIELDS do out[#out + 1] = h[k] or '' end
 end
+-- Append what a live alert has beyond its record: seq, reminded,
+-- escalated and targeted (an alert stored before that was kept has it
+-- in rate:{id}), as alerts.c reads a live alert's group.
+local function rec_put_live(out, P, id, h)
+  local x = redis.call('HMGET', P .. 'alert:' .. id, 'seq', 'reminded',
+    'escalated', 'targeted')
+  for k = 1, 3 do out[#out + 1] = x[k] or '0' end
+  out[#out + 1] = x[4] or redis.call('HGET', P .. 'rate:' .. id,
+    (h[2] or '') .. ':targeted') or '0'
+end

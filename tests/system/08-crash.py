@@ -24,18 +24,8 @@ KILL_MAX_MS = 300    # the kill lands 0..300 ms after the publish starts
 
 
 def crash_tree():
-    t = harness.Tree()
-    t.node("jn-police", "police")
-    t.principal("officer-li", "jn-police", "issue", "observe")
-    t.node("big", "school", "jn-police")
-    classes = []
-    for d in range(DEPARTMENTS):
-        dept = t.node("big-d%d" % d, "department", "big")
-        for c in range(CLASSES):
-            classes.append(t.node("%s-c%d" % (dept, c), "class", dept))
-    for i in range(AGENTS):
-        t.principal("cr-%05d" % i, classes[i % len(classes)], "receive")
-    return t
+    return harness.big_school_tree("cr-%05d", AGENTS, DEPARTMENTS,
+                                   CLASSES)[0]
 
 
 def test_daemon_killed_during_fanout_loses_nothing_and_shows_once(

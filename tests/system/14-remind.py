@@ -74,20 +74,7 @@ def test_issuer_timers_override_the_defaults(env):
     assert len(a.shown()) == 2
 
 
-def escalations(fs, timeout):
-    """Every ESCALATION that arrives on fs within timeout seconds."""
-    out = []
-    deadline = time.monotonic() + timeout
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return out
-        try:
-            t, msg = fs.recv(timeout=left)
-        except TimeoutError:
-            return out
-        if t == wp.ESCALATION:
-            out.append(msg)
+escalations = harness.escalations
 
 
 def first_escalation(fs, timeout):

@@ -21,7 +21,6 @@ one again as a replica of the new primary.  Checked:
     and /metrics names the primary it follows.
 """
 
-import os
 import re
 import threading
 import time

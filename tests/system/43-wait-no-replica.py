@@ -14,7 +14,6 @@ import urllib.request
 
 import pytest
 
-import harness
 import wuzha_proto as wp
 
 

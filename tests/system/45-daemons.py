@@ -14,7 +14,6 @@ agents spread over them (swarm, each agent listing all three servers).
 """
 
 import json
-import os
 import subprocess
 import threading
 import time
@@ -32,18 +31,8 @@ WATCHERS = ("wa-1", "wa-2", "wa-3")
 
 
 def cluster_tree():
-    t = harness.Tree()
-    t.node("jn-police", "police")
-    t.principal("officer-li", "jn-police", "issue", "observe")
-    t.node("big", "school", "jn-police")
-    t.principal("desk-big", "big", "issue", "observe")
-    classes = []
-    for d in range(DEPARTMENTS):
-        dept = t.node("big-d%d" % d, "department", "big")
-        for c in range(CLASSES):
-            classes.append(t.node("%s-c%d" % (dept, c), "class", dept))
-    for i in range(AGENTS):
-        t.principal("cl-%05d" % i, classes[i % len(classes)], "receive")
+    t, _ = harness.big_school_tree("cl-%05d", AGENTS, DEPARTMENTS, CLASSES,
+                                   desk=True)
     t.node("small", "school", "jn-police")
     t.principal("desk-small", "small", "issue", "observe")
     t.node("small-d0", "department", "small")
@@ -235,8 +224,11 @@ def test_watch_and_pending_on_one_daemon_see_acks_through_the_others(
         assert rc == 0, watch.proc.stderr.read()
         reads = watch.read()
         assert reads == sorted(reads) and reads[-1] == len(WATCHERS), reads
-        # Pushed once per change, not once per daemon that saw it.
-        assert len(reads) <= 1 + len(WATCHERS), reads
+        # Pushed once per change, not once per daemon that saw it (a
+        # delivered ack stored elsewhere may refresh it with read 0).
+        moved = [r for i, r in enumerate(reads) if i == 0 or r != reads[i - 1]]
+        assert moved == list(range(len(WATCHERS) + 1)), reads
+        assert reads.count(len(WATCHERS)) == 1, reads
         # An agent gone from wz0 is away in everyone's view.
         sess.pop("wa-1").close()
 
@@ -287,22 +279,6 @@ def test_held_alert_due_with_one_daemon_down_and_one_restarting_goes_once(
     assert env.redis.zcard("schedule") == 0
 
 
-def _escalations(fs, timeout):
-    """Every ESCALATION on fs within timeout seconds."""
-    out = []
-    deadline = time.monotonic() + timeout
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return out
-        try:
-            t, msg = fs.recv(timeout=left)
-        except TimeoutError:
-            return out
-        if t == wp.ESCALATION:
-            out.append(msg)
-
-
 def test_an_escalation_is_made_once_and_reaches_observers_on_every_daemon(
         private_env):
     env = private_env
@@ -318,7 +294,7 @@ def test_an_escalation_is_made_once_and_reaches_observers_on_every_daemon(
         aid, _, targeted = env.publish("desk-small", "small-d0-c0",
                                        port=ports[0])
         assert targeted == len(WATCHERS)
-        got = {cn: _escalations(fs, 5) for cn, fs in obs.items()}
+        got = {cn: harness.escalations(fs, 5) for cn, fs in obs.items()}
         for cn, msgs in got.items():
             assert len(msgs) == 1, (cn, msgs)
             assert msgs[0]["id"] == aid and msgs[0]["node"] == "small"

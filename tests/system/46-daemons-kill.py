@@ -27,18 +27,8 @@ KILL_MAX_MS = 300
 
 
 def kill_tree():
-    t = harness.Tree()
-    t.node("jn-police", "police")
-    t.principal("officer-li", "jn-police", "issue", "observe")
-    t.node("big", "school", "jn-police")
-    classes = []
-    for d in range(DEPARTMENTS):
-        dept = t.node("big-d%d" % d, "department", "big")
-        for c in range(CLASSES):
-            classes.append(t.node("%s-c%d" % (dept, c), "class", dept))
-    for i in range(AGENTS):
-        t.principal("dk-%05d" % i, classes[i % len(classes)], "receive")
-    return t
+    return harness.big_school_tree("dk-%05d", AGENTS, DEPARTMENTS,
+                                   CLASSES)[0]
 
 
 def test_a_daemon_killed_mid_fanout_loses_nothing_and_shows_once(
@@ -63,7 +53,7 @@ def test_a_daemon_killed_mid_fanout_loses_nothing_and_shows_once(
     swarm = env.start_swarm("dk-%05d", AGENTS, timeout=400, ports=ports)
     swarm.wait_ready(timeout=120)
 
-    published, refused = [], []
+    published = []
     for rnd in range(ROUNDS):
         swarm.wait_report(lambda r: r["connected"] == AGENTS, 60,
                           "all agents connected before round %d" % rnd)

@@ -495,6 +495,46 @@ class Tree:
         return path
 
 
+def escalations(fs, timeout):
+    """Every ESCALATION that arrives on session fs within timeout seconds."""
+    out = []
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return out
+        try:
+            t, msg = fs.recv(timeout=left)
+        except TimeoutError:
+            return out
+        if t == wp.ESCALATION:
+            out.append(msg)
+
+
+def big_school_tree(cn_format, agents, departments=4, classes=5,
+                    desk=False):
+    """
+    jn-police (officer-li issues and observes there) over school "big",
+    its departments big-dD and classes big-dD-cC, and agents receivers
+    cn_format % i spread over the classes in turn; with desk, desk-big
+    issues and observes at the school.  (tree, the class ids).
+    """
+    t = Tree()
+    t.node("jn-police", "police")
+    t.principal("officer-li", "jn-police", "issue", "observe")
+    t.node("big", "school", "jn-police")
+    if desk:
+        t.principal("desk-big", "big", "issue", "observe")
+    ids = []
+    for d in range(departments):
+        dept = t.node("big-d%d" % d, "department", "big")
+        for c in range(classes):
+            ids.append(t.node("%s-c%d" % (dept, c), "class", dept))
+    for i in range(agents):
+        t.principal(cn_format % i, ids[i % len(ids)], "receive")
+    return t, ids
+
+
 def demo_tree():
     """
     The demo's shape (conf/tree.yaml): police jn-police over school-a and

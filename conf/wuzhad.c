@@ -12,6 +12,7 @@
 #include "conf_impl.h"
 
 #define CONF_METRICS_DEFAULT	"127.0.0.1:9471"
+#define CONF_NAME_DEFAULT	"wuzhad"
 
 #define WUZHAD_PREFIX_MAX	64	/* redis key prefix, bytes */
 
@@ -363,6 +364,43 @@ wuzhad_metrics(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
 	return 0;
 }
 
+/* true or false. */
+static int
+wuzhad_bool(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
+    int *v)
+{
+	const char	*s;
+
+	if ((s = conf_yaml_scalar(doc, node)) == NULL)
+		return -1;
+	if (strcmp(s, "true") == 0)
+		*v = 1;
+	else if (strcmp(s, "false") == 0)
+		*v = 0;
+	else
+		return conf_yaml_error(doc, node, "must be true or false");
+	return 0;
+}
+
+/* name: the instance's name, as a CN is written. */
+static int
+wuzhad_name(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
+    struct conf_wuzhad *c)
+{
+	if (node == NULL) {
+		if ((c->name = strdup(CONF_NAME_DEFAULT)) == NULL)
+			return conf_yaml_error(doc, conf_yaml_root(doc),
+			    "out of memory");
+		return 0;
+	}
+	if (conf_yaml_string(doc, node, CONF_ID_MAX, &c->name) == -1)
+		return -1;
+	if (conf_util_cn(c->name) == -1)
+		return conf_yaml_error(doc, node,
+		    "must match [A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+	return 0;
+}
+
 /* Build the config from a parsed document; NULL on any error. */
 static struct conf_wuzhad *
 wuzhad_build(struct conf_yaml_doc *doc, const char *dir)
@@ -370,8 +408,10 @@ wuzhad_build(struct conf_yaml_doc *doc, const char *dir)
 	const struct conf_yaml_node	*root = conf_yaml_root(doc);
 	const struct conf_yaml_node	*listen, *tls, *redis, *limits;
 	const struct conf_yaml_node	*timeouts, *delivery, *level, *metrics;
+	const struct conf_yaml_node	*name, *reuse;
 	const struct conf_yaml_key	 keys[] = {
-		{ "listen", 1, &listen }, { "tls", 1, &tls },
+		{ "name", 0, &name }, { "listen", 1, &listen },
+		{ "listen_reuse_port", 0, &reuse }, { "tls", 1, &tls },
 		{ "redis", 0, &redis }, { "limits", 0, &limits },
 		{ "timeouts", 0, &timeouts }, { "delivery", 0, &delivery },
 		{ "log_level", 0, &level }, { "metrics", 0, &metrics },
@@ -393,6 +433,10 @@ wuzhad_build(struct conf_yaml_doc *doc, const char *dir)
 		conf_yaml_error(doc, listen, "%s", why);
 		goto fail;
 	}
+	if (wuzhad_name(doc, name, c) == -1 ||
+	    (reuse != NULL && wuzhad_bool(doc, reuse,
+	    &c->listen_reuse_port) == -1))
+		goto fail;
 	if (wuzhad_tls(doc, tls, dir, c) == -1 ||
 	    wuzhad_redis(doc, redis, dir, c) == -1 ||
 	    wuzhad_limits(doc, limits, c) == -1 ||
@@ -445,11 +489,51 @@ conf_wuzhad_parse(const char *name, const void *buf, size_t len, char *err,
 	return conf_util_parse(name, buf, len, wuzhad_build_any, err, errlen);
 }
 
+/* The command line's name and metrics address over the file's. */
+int
+conf_wuzhad_override(struct conf_wuzhad *c, const char *name,
+    const char *metrics_listen, char *err, size_t errlen)
+{
+	const char	*why;
+	char		*n = NULL, *m = NULL;
+
+	if (name != NULL && (strlen(name) > CONF_ID_MAX ||
+	    conf_util_cn(name) == -1)) {
+		snprintf(err, errlen, "--name %s: must match "
+		    "[A-Za-z0-9][A-Za-z0-9._-]{0,63}", name);
+		return -1;
+	}
+	if (metrics_listen != NULL && strcmp(metrics_listen, "off") != 0 &&
+	    (strlen(metrics_listen) > CONF_HOSTPORT_MAX ||
+	    conf_util_hostport(metrics_listen, 1, &why) == -1)) {
+		snprintf(err, errlen, "--metrics-listen %s: %s (or \"off\")",
+		    metrics_listen, strlen(metrics_listen) > CONF_HOSTPORT_MAX ?
+		    "too long" : why);
+		return -1;
+	}
+	if ((name != NULL && (n = strdup(name)) == NULL) ||
+	    (metrics_listen != NULL && (m = strdup(metrics_listen)) == NULL)) {
+		free(n);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (n != NULL) {
+		free(c->name);
+		c->name = n;
+	}
+	if (m != NULL) {
+		free(c->metrics.listen);
+		c->metrics.listen = m;
+	}
+	return 0;
+}
+
 void
 conf_wuzhad_free(struct conf_wuzhad *c)
 {
 	if (c == NULL)
 		return;
+	free(c->name);
 	free(c->listen);
 	free(c->tls.ca);
 	free(c->tls.cert);

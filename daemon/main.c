@@ -30,9 +30,13 @@ static struct event	*watchdog_ev;	/* only under a systemd watchdog */
 
 static void	start_chain(void);
 static uint64_t		 last_tree_poll, last_expire, shutdown_at;
+/* --name, --metrics-listen: over the file's, at start and every reload. */
+static const char	*opt_name, *opt_metrics;
+static char		 log_name[sizeof("wuzhad@") + CONF_ID_MAX];
 
 #define WUZHAD_USAGE \
-	"usage: wuzhad [-d] [-n | -t | --check-config] -c wuzhad.yaml\n"
+	"usage: wuzhad [-d] [-n | -t | --check-config] [-N name]\n" \
+	"              [-m metrics-listen] -c wuzhad.yaml\n"
 
 static void
 usage(void)
@@ -48,6 +52,11 @@ help(void)
 	printf(WUZHAD_USAGE "\n"
 	    "  -c, --config FILE    the configuration (see wuzhad.yaml(5))\n"
 	    "  -d, --debug          log at debug level, whatever the file says\n"
+	    "  -N, --name NAME      this instance's name, over the file's name:\n"
+	    "                       in logs, STATUS= and /metrics\n"
+	    "  -m, --metrics-listen HOST:PORT | off\n"
+	    "                       over the file's metrics.listen (one per\n"
+	    "                       instance when several share a port)\n"
 	    "  -n, -t, --check-config\n"
 	    "                       check the configuration and its TLS files, "
 	    "then exit\n"
@@ -57,6 +66,34 @@ help(void)
 	exit(0);
 }
 
+/*
+ * The configuration at path with the command line's overrides applied;
+ * NULL with the reason in err.
+ */
+static struct conf_wuzhad *
+conf_load(const char *path, char *err, size_t errlen)
+{
+	struct conf_wuzhad	*c;
+
+	if ((c = conf_wuzhad_load(path, err, errlen)) == NULL)
+		return NULL;
+	if (conf_wuzhad_override(c, opt_name, opt_metrics, err, errlen) == -1) {
+		conf_wuzhad_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Log lines of an instance not called "wuzhad" carry its name. */
+static void
+log_name_set(const char *name)
+{
+	if (strcmp(name, "wuzhad") == 0)
+		snprintf(log_name, sizeof(log_name), "wuzhad");
+	else
+		snprintf(log_name, sizeof(log_name), "wuzhad@%s", name);
+}
+
 static void
 notify_status(void)
 {
@@ -64,8 +101,10 @@ notify_status(void)
 	size_t		 agents = conn_agents_online();
 	size_t		 conns = conn_count(), live = alerts_live();
 
-	sd_notifyf(0, "STATUS=%zu agent%s online, %zu connection%s, %zu live "
-	    "alert%s, %s", agents, agents == 1 ? "" : "s", conns,
+	sd_notifyf(0, "STATUS=%s%s%zu agent%s online, %zu connection%s, %zu "
+	    "live alert%s, %s", strcmp(wz->conf->name, "wuzhad") != 0 ?
+	    wz->conf->name : "", strcmp(wz->conf->name, "wuzhad") != 0 ?
+	    ": " : "", agents, agents == 1 ? "" : "s", conns,
 	    conns == 1 ? "" : "s", live, live == 1 ? "" : "s",
 	    why != NULL ? why : "redis up");
 }
@@ -236,6 +275,14 @@ reload_keep(struct conf_wuzhad *old, struct conf_wuzhad *new)
 	if (strcmp(old->listen, new->listen) != 0)
 		log_warnx("reload: listen %s -> %s needs a restart; still on %s",
 		    old->listen, new->listen, old->listen);
+	if (strcmp(old->name, new->name) != 0)
+		log_warnx("reload: name %s -> %s needs a restart; still %s",
+		    old->name, new->name, old->name);
+	if (old->listen_reuse_port != new->listen_reuse_port)
+		log_warnx("reload: listen_reuse_port %s -> %s needs a restart",
+		    old->listen_reuse_port ? "true" : "false",
+		    new->listen_reuse_port ? "true" : "false");
+	new->listen_reuse_port = old->listen_reuse_port;
 	if (strcmp(old->metrics.listen, new->metrics.listen) != 0)
 		log_warnx("reload: metrics listen %s -> %s needs a restart; still "
 		    "on %s", old->metrics.listen, new->metrics.listen,
@@ -258,6 +305,9 @@ reload_keep(struct conf_wuzhad *old, struct conf_wuzhad *new)
 	listen = old->metrics.listen;
 	old->metrics.listen = new->metrics.listen;
 	new->metrics.listen = listen;
+	listen = old->name;
+	old->name = new->name;
+	new->name = listen;
 	if (redis_changed) {
 		struct conf_wuzhad	tmp;
 
@@ -283,7 +333,7 @@ reload(void)
 	int			 level;
 
 	log_notice("SIGHUP: reloading %s", wz->conf_path);
-	if ((conf = conf_wuzhad_load(wz->conf_path, err, sizeof(err))) == NULL) {
+	if ((conf = conf_load(wz->conf_path, err, sizeof(err))) == NULL) {
 		log_warnx("reload refused, keeping the running configuration: "
 		    "%s", err);
 		return;
@@ -338,19 +388,27 @@ main(int argc, char *argv[])
 	static const struct option longopts[] = {
 		{ "config",		required_argument,	NULL, 'c' },
 		{ "debug",		no_argument,		NULL, 'd' },
+		{ "name",		required_argument,	NULL, 'N' },
+		{ "metrics-listen",	required_argument,	NULL, 'm' },
 		{ "check-config",	no_argument,		NULL, 'n' },
 		{ "help",		no_argument,		NULL, 'h' },
 		{ "version",		no_argument,		NULL, 'V' },
 		{ NULL,			0,			NULL, 0 },
 	};
 
-	while ((ch = getopt_long(argc, argv, "c:dhnt", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:dhm:N:nt", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			wz->conf_path = optarg;
 			break;
 		case 'd':
 			debug = wz->debug = 1;
+			break;
+		case 'N':
+			opt_name = optarg;
+			break;
+		case 'm':
+			opt_metrics = optarg;
 			break;
 		case 'n':
 		case 't':
@@ -369,7 +427,7 @@ main(int argc, char *argv[])
 	if (wz->conf_path == NULL || optind != argc)
 		usage();
 	log_init("wuzhad", LOG_L_INFO, LOG_PRIO_ALWAYS);
-	if ((wz->conf = conf_wuzhad_load(wz->conf_path, err, sizeof(err))) == NULL) {
+	if ((wz->conf = conf_load(wz->conf_path, err, sizeof(err))) == NULL) {
 		if (check) {
 			fprintf(stderr, "%s\n%s: configuration refused\n", err,
 			    wz->conf_path);
@@ -380,6 +438,8 @@ main(int argc, char *argv[])
 	if ((level = log_level_parse(wz->conf->log_level)) == -1)
 		level = LOG_L_INFO;
 	log_setlevel(debug ? LOG_L_DEBUG : level);
+	log_name_set(wz->conf->name);
+	log_setprog(log_name);
 	if ((wz->ssl_ctx = tls_server_ctx(wz->conf)) == NULL) {
 		if (check) {
 			fprintf(stderr, "%s: configuration refused: its TLS "
@@ -402,6 +462,7 @@ main(int argc, char *argv[])
 		fatalx("event_base_new");
 	log_info("starting (libevent %s, %s, backend %s)", event_get_version(),
 	    OpenSSL_version(OPENSSL_VERSION), event_base_get_method(wz->base));
+	log_info("instance %s, pid %ld", wz->conf->name, (long)getpid());
 
 	wz->tree = tree_new();
 	conn_set_ops(&dispatch_ops);

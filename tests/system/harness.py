@@ -885,13 +885,17 @@ class Env:
         daemon picks one), limits, timeouts and redis (dicts: settings
         added to those sections), log_level, crl (a
         path), ticket_key (True: the PKI's ticket.key), environ (a dict
-        of variables added to wuzhad's environment).
+        of variables added to wuzhad's environment), top (a dict of
+        top-level settings, such as listen_reuse_port), conf_name (the
+        file written, default wuzhad.yaml: one per daemon when several
+        run), args (more wuzhad options).
         """
         self.daemon_rc = None
         port = opts.get("port", 0)
-        conf = os.path.join(self.dir, "wuzhad.yaml")
+        conf = os.path.join(self.dir, opts.get("conf_name", "wuzhad.yaml"))
         lines = [
             'listen: "127.0.0.1:%d"' % port,
+        ] + ["%s: %s" % kv for kv in (opts.get("top") or {}).items()] + [
             "tls:",
             '  ca: "%s"' % self.ca,
             '  cert: "%s"' % self.crt("wuzhad"),
@@ -932,7 +936,8 @@ class Env:
         if opts.get("environ"):
             environ = dict(os.environ, **opts["environ"])
         self.daemon = self.spawn("wuzhad" if n == 0 else "wuzhad.%d" % n,
-                                 [binary("wuzhad"), "-d", "-c", conf],
+                                 [binary("wuzhad"), "-d", "-c", conf] +
+                                 list(opts.get("args") or []),
                                  env=environ)
         if wait:
             m = self.daemon.wait_log(r"listening on 127\.0\.0\.1:(\d+)",

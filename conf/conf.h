@@ -29,10 +29,11 @@
 /* --- wuzhad.yaml ------------------------------------------------------- */
 
 struct conf_wuzhad {
-	char		*name;			/* this instance, in logs, STATUS=
-						 * and /metrics; written as a CN,
-						 * default "wuzhad" */
 	char		*listen;		/* "127.0.0.1:7443", "[::1]:7443" */
+	char		*name;			/* this daemon among those sharing the
+						 * Redis; NULL: host name and pid;
+						 * also in logs, STATUS= and
+						 * /metrics */
 	int		 listen_reuse_port;	/* SO_REUSEPORT: several wuzhad
 						 * share the port (one per core);
 						 * default 0 */
@@ -74,6 +75,7 @@ struct conf_wuzhad {
 		uint32_t skew_s;		/* issued_at window, default 300 */
 		uint32_t tree_refresh_ms;	/* tree-gen poll, default 2000 */
 		uint32_t frame_ms;		/* a started frame must end within, default 30000 */
+		uint32_t feed_ms;		/* look for other daemons' work, default 25 */
 	} timeouts;
 	struct {
 		uint32_t remind_after_ms;	/* not read yet: push again, default 30m */

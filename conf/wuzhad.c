@@ -6,13 +6,13 @@
  * can move together.
  */
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "conf_impl.h"
 
 #define CONF_METRICS_DEFAULT	"127.0.0.1:9471"
-#define CONF_NAME_DEFAULT	"wuzhad"
 
 #define WUZHAD_PREFIX_MAX	64	/* redis key prefix, bytes */
 
@@ -33,6 +33,18 @@ wuzhad_prefix_ok(const char *s)
 }
 
 /* tls: {ca, cert, key, crl?, ticket_key?} */
+/* A daemon's name: it goes into Redis keys and logs. */
+static int
+wuzhad_name_ok(const char *s)
+{
+	size_t	n;
+
+	for (n = 0; s[n] != '\0'; n++)
+		if (!isalnum((unsigned char)s[n]) && strchr("._-", s[n]) == NULL)
+			return 0;
+	return n > 0 && n <= CONF_ID_MAX;
+}
+
 static int
 wuzhad_tls(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
     const char *dir, struct conf_wuzhad *c)
@@ -250,9 +262,10 @@ wuzhad_timeouts(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
     struct conf_wuzhad *c)
 {
 	const struct conf_yaml_node	*hs, *hb, *idle, *skew, *tree, *frame;
+	const struct conf_yaml_node	*feed;
 	const struct conf_yaml_key	 keys[] = {
 		{ "handshake", 0, &hs }, { "heartbeat", 0, &hb },
-		{ "frame", 0, &frame },
+		{ "frame", 0, &frame }, { "feed", 0, &feed },
 		{ "idle", 0, &idle }, { "skew", 0, &skew },
 		{ "tree_refresh", 0, &tree },
 	};
@@ -263,6 +276,7 @@ wuzhad_timeouts(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
 	c->timeouts.skew_s = 300;
 	c->timeouts.tree_refresh_ms = 2000;
 	c->timeouts.frame_ms = 30000;
+	c->timeouts.feed_ms = 25;
 	if (node == NULL)
 		return 0;
 	if (conf_yaml_map(doc, node, keys, sizeof(keys) / sizeof(keys[0])) ==
@@ -285,6 +299,9 @@ wuzhad_timeouts(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
 		return -1;
 	if (frame != NULL && conf_yaml_duration(doc, frame, 100, 3600000,
 	    &c->timeouts.frame_ms) == -1)
+		return -1;
+	if (feed != NULL && conf_yaml_duration(doc, feed, 5, 10000,
+	    &c->timeouts.feed_ms) == -1)
 		return -1;
 	/* A peer must get at least one heartbeat before it counts as idle. */
 	if (c->timeouts.idle_s <= c->timeouts.heartbeat_s) {
@@ -382,25 +399,6 @@ wuzhad_bool(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
 	return 0;
 }
 
-/* name: the instance's name, as a CN is written. */
-static int
-wuzhad_name(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
-    struct conf_wuzhad *c)
-{
-	if (node == NULL) {
-		if ((c->name = strdup(CONF_NAME_DEFAULT)) == NULL)
-			return conf_yaml_error(doc, conf_yaml_root(doc),
-			    "out of memory");
-		return 0;
-	}
-	if (conf_yaml_string(doc, node, CONF_ID_MAX, &c->name) == -1)
-		return -1;
-	if (conf_util_cn(c->name) == -1)
-		return conf_yaml_error(doc, node,
-		    "must match [A-Za-z0-9][A-Za-z0-9._-]{0,63}");
-	return 0;
-}
-
 /* Build the config from a parsed document; NULL on any error. */
 static struct conf_wuzhad *
 wuzhad_build(struct conf_yaml_doc *doc, const char *dir)
@@ -410,8 +408,8 @@ wuzhad_build(struct conf_yaml_doc *doc, const char *dir)
 	const struct conf_yaml_node	*timeouts, *delivery, *level, *metrics;
 	const struct conf_yaml_node	*name, *reuse;
 	const struct conf_yaml_key	 keys[] = {
-		{ "name", 0, &name }, { "listen", 1, &listen },
-		{ "listen_reuse_port", 0, &reuse }, { "tls", 1, &tls },
+		{ "listen", 1, &listen }, { "tls", 1, &tls },
+		{ "name", 0, &name }, { "listen_reuse_port", 0, &reuse },
 		{ "redis", 0, &redis }, { "limits", 0, &limits },
 		{ "timeouts", 0, &timeouts }, { "delivery", 0, &delivery },
 		{ "log_level", 0, &level }, { "metrics", 0, &metrics },
@@ -433,10 +431,18 @@ wuzhad_build(struct conf_yaml_doc *doc, const char *dir)
 		conf_yaml_error(doc, listen, "%s", why);
 		goto fail;
 	}
-	if (wuzhad_name(doc, name, c) == -1 ||
-	    (reuse != NULL && wuzhad_bool(doc, reuse,
-	    &c->listen_reuse_port) == -1))
+	if (reuse != NULL && wuzhad_bool(doc, reuse, &c->listen_reuse_port) ==
+	    -1)
 		goto fail;
+	if (name != NULL) {
+		if (conf_yaml_string(doc, name, CONF_ID_MAX, &c->name) == -1)
+			goto fail;
+		if (!wuzhad_name_ok(c->name)) {
+			conf_yaml_error(doc, name, "want 1 to %d letters, digits, "
+			    "'.', '_' or '-'", CONF_ID_MAX);
+			goto fail;
+		}
+	}
 	if (wuzhad_tls(doc, tls, dir, c) == -1 ||
 	    wuzhad_redis(doc, redis, dir, c) == -1 ||
 	    wuzhad_limits(doc, limits, c) == -1 ||
@@ -497,10 +503,9 @@ conf_wuzhad_override(struct conf_wuzhad *c, const char *name,
 	const char	*why;
 	char		*n = NULL, *m = NULL;
 
-	if (name != NULL && (strlen(name) > CONF_ID_MAX ||
-	    conf_util_cn(name) == -1)) {
-		snprintf(err, errlen, "--name %s: must match "
-		    "[A-Za-z0-9][A-Za-z0-9._-]{0,63}", name);
+	if (name != NULL && !wuzhad_name_ok(name)) {
+		snprintf(err, errlen, "--name %s: want 1 to %d letters, digits, "
+		    "'.', '_' or '-'", name, CONF_ID_MAX);
 		return -1;
 	}
 	if (metrics_listen != NULL && strcmp(metrics_listen, "off") != 0 &&
@@ -533,8 +538,8 @@ conf_wuzhad_free(struct conf_wuzhad *c)
 {
 	if (c == NULL)
 		return;
-	free(c->name);
 	free(c->listen);
+	free(c->name);
 	free(c->tls.ca);
 	free(c->tls.cert);
 	free(c->tls.key);

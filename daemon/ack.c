@@ -192,6 +192,7 @@ ack_flush_one(void)
 	snprintf(now, sizeof(now), "%" PRIu64, now_ms());
 	argv[LUA_ACK_PREFIX] = store_key("%s", "");
 	argv[LUA_ACK_NOW] = now;
+	argv[LUA_ACK_BY] = wz->name;
 	argc = LUA_ACK_ARGS;
 	for (i = 0; i < n; i++) {
 		q = &ab->v[i];

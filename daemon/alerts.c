@@ -32,6 +32,7 @@ struct alist {
 static struct htab	 alerts;	/* id -> struct alert, live only */
 static struct htab	 by_node;	/* node id -> struct alist */
 static uint64_t		 max_seq;
+static uint64_t		 arrivals;	/* alerts cached so far (struct alert.arrived) */
 static void		(*gone_hook)(const char *);
 
 /* --- the record ---------------------------------------------------------- */
@@ -156,6 +157,12 @@ alerts_max_seq(void)
 	return max_seq;
 }
 
+uint64_t
+alerts_arrived(void)
+{
+	return arrivals;
+}
+
 size_t
 alerts_live(void)
 {
@@ -228,6 +235,21 @@ alerts_foreach(void (*fn)(struct alert *, void *), void *arg)
 	htab_foreach(&alerts, alerts_foreach_cb, &fc);
 }
 
+static void	alert_remove(struct alert *);
+
+/* A cancel went live: what it cancels was retired in Redis by its script. */
+static void
+alert_retire_cancelled(struct alert *a)
+{
+	struct alert	*orig;
+
+	if (a->r.type == PROTO_MSG_CANCEL && a->r.references[0] != '\0' &&
+	    (orig = alerts_get(a->r.references)) != NULL) {
+		log_info("alert %s: cancelled by %s", orig->r.id, a->r.id);
+		alert_remove(orig);
+	}
+}
+
 /* Add an accepted alert to the cache (a copy of rec and its envelope). */
 static struct alert *
 alert_add(const struct alert_rec *rec, uint64_t seq, uint32_t targeted)
@@ -244,6 +266,7 @@ alert_add(const struct alert_rec *rec, uint64_t seq, uint32_t targeted)
 	a->r.status = alert_status_of(a->r.env, a->r.envlen);
 	a->r.publish_at = 0;
 	a->seq = seq;
+	a->arrived = ++arrivals;
 	a->targeted = targeted;
 	a->frame = alert_frame(a, 0);
 	if ((nv = htab_put(&alerts, a->r.id, a)) != NULL)
@@ -300,6 +323,11 @@ alert_seq_cmp(const void *x, const void *y)
 	return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
+/*
+ * By arrival, not seq: with several daemons an alert published elsewhere
+ * arrives through the feed after ones with a higher seq published here,
+ * and an agent in its catch-up must still get it.
+ */
 struct alert **
 alerts_for(struct tnode *n, uint64_t after, size_t *count)
 {
@@ -313,7 +341,7 @@ alerts_for(struct tnode *n, uint64_t after, size_t *count)
 		if ((l = htab_get(&by_node, n->id)) == NULL)
 			continue;
 		for (i = 0; i < l->n; i++) {
-			if (l->v[i]->seq <= after || l->v[i]->r.expires <= now)
+			if (l->v[i]->arrived <= after || l->v[i]->r.expires <= now)
 				continue;
 			if (k == cap) {
 				cap = cap ? cap * 2 : 16;
@@ -334,17 +362,17 @@ struct alert *
 alerts_went_live(const struct alert_rec *rec, uint64_t seq,
     uint32_t targeted, const char *who)
 {
-	struct alert		*a, *orig;
+	struct alert		*a;
 	struct tnode		*target;
 	size_t			 pushed = 0;
 
-	a = alert_add(rec, seq, targeted);
-	if (a->r.type == PROTO_MSG_CANCEL && a->r.references[0] != '\0' &&
-	    (orig = alerts_get(a->r.references)) != NULL) {
-		/* Retired in Redis by the same script: nothing pending any more. */
-		log_info("alert %s: cancelled by %s", orig->r.id, a->r.id);
-		alert_remove(orig);
+	if ((a = alerts_get(rec->id)) != NULL) {
+		/* The feed brought it first (another daemon's, or ours). */
+		log_debug("alert %s: live already (from %s)", a->r.id, who);
+		return a;
 	}
+	a = alert_add(rec, seq, targeted);
+	alert_retire_cancelled(a);
 	/* The tree may have changed while Redis worked: look the node up again. */
 	if ((target = tree_node(wz->tree, a->r.target)) != NULL)
 		pushed = conn_fanout(target, a->frame);
@@ -420,15 +448,52 @@ struct alerts_load_req {
  * targeted}: see lua/alerts.lua.
  */
 #define ALERTS_GROUP	(ALERT_REC_FIELDS + 4)
+
+/*
+ * Cache the live alert in group e (ALERTS_GROUP replies) unless it is
+ * known; with push, retire what it cancels and push it to the agents
+ * connected here.  NULL if it was known or does not decode.
+ */
+static struct alert *
+alerts_take(redisReply *const *e, int push, size_t *pushed)
+{
+	struct alert_rec	  rec;
+	struct alert		 *a;
+	struct tnode		 *target;
+	redisReply *const	 *x = e + ALERT_REC_FIELDS;
+
+	*pushed = 0;
+	if (alert_rec_from_reply(&rec, e) == -1 ||
+	    x[0]->type != REDIS_REPLY_STRING ||
+	    x[1]->type != REDIS_REPLY_STRING ||
+	    x[2]->type != REDIS_REPLY_STRING ||
+	    x[3]->type != REDIS_REPLY_STRING) {
+		log_warnx("alerts: live alert %s in Redis does not decode; "
+		    "left alone", e[0]->type == REDIS_REPLY_STRING ?
+		    e[0]->str : "?");
+		return NULL;
+	}
+	if (htab_get(&alerts, rec.id) != NULL)
+		return NULL;
+	a = alert_add(&rec, strtoull(x[0]->str, NULL, 10),
+	    (uint32_t)strtoul(x[3]->str, NULL, 10));
+	a->reminded = (uint32_t)strtoul(x[1]->str, NULL, 10);
+	a->escalated = atoi(x[2]->str) != 0;
+	if (!push)
+		return a;
+	alert_retire_cancelled(a);
+	if ((target = tree_node(wz->tree, a->r.target)) != NULL)
+		*pushed = conn_fanout(target, a->frame);
+	return a;
+}
+
+/* Every live alert, or (catch-up, done NULL) those not known here. */
 static void
 alerts_loaded_cb(redisReply *r, void *arg)
 {
 	struct alerts_load_req	 *lr = arg;
 	void			(*done)(int) = lr->done;
-	struct alert_rec	  rec;
 	struct alert		 *a;
-	struct tnode		 *target;
-	redisReply		**e, **x;
 	size_t			  i, n = 0, pushed;
 
 	free(lr);
@@ -442,38 +507,21 @@ alerts_loaded_cb(redisReply *r, void *arg)
 		return;
 	}
 	for (i = 0; i < r->elements; i += ALERTS_GROUP) {
-		e = &r->element[i];
-		x = e + ALERT_REC_FIELDS;
-		if (alert_rec_from_reply(&rec, e) == -1 ||
-		    x[0]->type != REDIS_REPLY_STRING ||
-		    x[1]->type != REDIS_REPLY_STRING ||
-		    x[2]->type != REDIS_REPLY_STRING ||
-		    x[3]->type != REDIS_REPLY_STRING) {
-			log_warnx("alerts: live alert %s in Redis does not "
-			    "decode; left alone", e[0]->type ==
-			    REDIS_REPLY_STRING ? e[0]->str : "?");
+		if ((a = alerts_take(&r->element[i], done == NULL,
+		    &pushed)) == NULL)
 			continue;
-		}
-		if (htab_get(&alerts, rec.id) != NULL)
-			continue;
-		a = alert_add(&rec, strtoull(x[0]->str, NULL, 10),
-		    (uint32_t)strtoul(x[3]->str, NULL, 10));
-		a->reminded = (uint32_t)strtoul(x[1]->str, NULL, 10);
-		a->escalated = atoi(x[2]->str) != 0;
 		n++;
-		if (done != NULL)
-			continue;
 		/*
 		 * Live in Redis, unknown here: its store ran, but the reply
-		 * was lost with the link (the issuer was told 501).  The
+		 * was lost with the link (the issuer was told 501), or
+		 * another daemon published it while the link was down.  The
 		 * agents connected all along get it now.
 		 */
-		pushed = 0;
-		if ((target = tree_node(wz->tree, a->r.target)) != NULL)
-			pushed = conn_fanout(target, a->frame);
-		log_notice("alert %s seq %" PRIu64 ": live in Redis but not "
-		    "known here (its store's reply was lost): %zu pushed now",
-		    a->r.id, a->seq, pushed);
+		if (done == NULL)
+			log_notice("alert %s seq %" PRIu64 ": live in Redis "
+			    "but not known here (published through another "
+			    "server, or its store's reply was lost): %zu pushed "
+			    "now", a->r.id, a->seq, pushed);
 	}
 	if (done != NULL) {
 		log_info("alerts: %zu live alert%s loaded", n,
@@ -482,6 +530,27 @@ alerts_loaded_cb(redisReply *r, void *arg)
 	} else if (n > 0)
 		log_info("alerts: caught up on %zu live alert%s", n,
 		    n == 1 ? "" : "s");
+}
+
+/*
+ * The feed (feed.c) read that an alert went live through another daemon
+ * (or this one): e is its group as lua/feed.lua gives it, lua/alerts.lua's
+ * layout.  Cached and pushed unless known.
+ */
+void
+alerts_learn(redisReply *const *e, size_t n)
+{
+	struct alert	*a;
+	size_t		 pushed;
+
+	if (n != ALERTS_GROUP)
+		return;
+	if ((a = alerts_take(e, 1, &pushed)) == NULL)
+		return;
+	metrics_count(M_FED, 1);
+	log_info("alert %s seq %" PRIu64 ": live in Redis but not known here "
+	    "(published through another server, or its store's reply was "
+	    "lost): %zu pushed now", a->r.id, a->seq, pushed);
 }
 
 static void

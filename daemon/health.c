@@ -62,11 +62,12 @@ health_gauges(struct evbuffer *b)
 	    alerts_live(), conn_output_total(), listener_starved());
 	/* Names are written as CNs are: nothing to escape in a label. */
 	evbuffer_add_printf(b,
-	    "# HELP wuzha_instance_info this wuzhad: its name (--name, name:) "
+	    "# HELP wuzha_instance_info this wuzhad: its name (--name, name:, "
+	    "else host name and pid) "
 	    "and whether it shares its port (listen_reuse_port)\n"
 	    "# TYPE wuzha_instance_info gauge\n"
 	    "wuzha_instance_info{name=\"%s\",reuse_port=\"%s\"} 1\n",
-	    wz->conf->name, wz->conf->listen_reuse_port ? "true" : "false");
+	    wz->name, wz->conf->listen_reuse_port ? "true" : "false");
 }
 
 static void

@@ -5,6 +5,7 @@
  * listener, signals and the once-a-second tick.  It listens only once
  * Redis is reachable and the tree and live alerts are loaded.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -84,14 +85,25 @@ conf_load(const char *path, char *err, size_t errlen)
 	return c;
 }
 
-/* Log lines of an instance not called "wuzhad" carry its name. */
+/*
+ * Log lines of a daemon given a name (name:, --name) carry it; the
+ * default one (host name and pid) would only be noise.
+ */
 static void
 log_name_set(const char *name)
 {
-	if (strcmp(name, "wuzhad") == 0)
+	if (name == NULL)
 		snprintf(log_name, sizeof(log_name), "wuzhad");
 	else
 		snprintf(log_name, sizeof(log_name), "wuzhad@%s", name);
+}
+
+/* Two names that may be unset (NULL). */
+static int
+name_same(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) ||
+	    (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
 static void
@@ -101,10 +113,11 @@ notify_status(void)
 	size_t		 agents = conn_agents_online();
 	size_t		 conns = conn_count(), live = alerts_live();
 
+	/* A daemon given a name says which it is. */
 	sd_notifyf(0, "STATUS=%s%s%zu agent%s online, %zu connection%s, %zu "
-	    "live alert%s, %s", strcmp(wz->conf->name, "wuzhad") != 0 ?
-	    wz->conf->name : "", strcmp(wz->conf->name, "wuzhad") != 0 ?
-	    ": " : "", agents, agents == 1 ? "" : "s", conns,
+	    "live alert%s, %s", wz->conf->name != NULL ? wz->name : "",
+	    wz->conf->name != NULL ? ": " : "", agents,
+	    agents == 1 ? "" : "s", conns,
 	    conns == 1 ? "" : "s", live, live == 1 ? "" : "s",
 	    why != NULL ? why : "redis up");
 }
@@ -241,6 +254,7 @@ start_chain(void)
 static void
 store_ready(int first)
 {
+	feed_start();
 	if (!wz->listening)
 		start_chain();
 	else {
@@ -265,6 +279,32 @@ shutdown_cb(evutil_socket_t sig, short ev, void *arg)
 	conn_close_all(PROTO_E_SHUTDOWN, "server stopping");
 }
 
+/*
+ * The daemon's name among those sharing the Redis: as configured, else
+ * the host name (what fits, in the characters a name may have) and pid.
+ */
+static void
+daemon_name(void)
+{
+	char	host[256], *p;
+	size_t	len;
+
+	if (wz->conf->name != NULL) {
+		strlcpy(wz->name, wz->conf->name, sizeof(wz->name));
+		return;
+	}
+	if (gethostname(host, sizeof(host)) == -1)
+		strlcpy(host, "wuzhad", sizeof(host));
+	host[sizeof(host) - 1] = '\0';
+	for (p = host; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && strchr("._-", *p) == NULL)
+			*p = '-';
+	len = strlen(host);
+	if (len > CONF_ID_MAX - 12)
+		host[CONF_ID_MAX - 12] = '\0';
+	snprintf(wz->name, sizeof(wz->name), "%s-%ld", host, (long)getpid());
+}
+
 /* Settings a reload cannot change: they keep their running values. */
 static void
 reload_keep(struct conf_wuzhad *old, struct conf_wuzhad *new)
@@ -275,9 +315,10 @@ reload_keep(struct conf_wuzhad *old, struct conf_wuzhad *new)
 	if (strcmp(old->listen, new->listen) != 0)
 		log_warnx("reload: listen %s -> %s needs a restart; still on %s",
 		    old->listen, new->listen, old->listen);
-	if (strcmp(old->name, new->name) != 0)
+	if (!name_same(old->name, new->name))
 		log_warnx("reload: name %s -> %s needs a restart; still %s",
-		    old->name, new->name, old->name);
+		    old->name != NULL ? old->name : "(unset)",
+		    new->name != NULL ? new->name : "(unset)", wz->name);
 	if (old->listen_reuse_port != new->listen_reuse_port)
 		log_warnx("reload: listen_reuse_port %s -> %s needs a restart",
 		    old->listen_reuse_port ? "true" : "false",
@@ -458,11 +499,12 @@ main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_IGN);
 	srandom((unsigned)(now_ms() ^ (uint64_t)getpid()));
 	wz->started_ms = now_ms();
+	daemon_name();
 	if ((wz->base = event_base_new()) == NULL)
 		fatalx("event_base_new");
-	log_info("starting (libevent %s, %s, backend %s)", event_get_version(),
-	    OpenSSL_version(OPENSSL_VERSION), event_base_get_method(wz->base));
-	log_info("instance %s, pid %ld", wz->conf->name, (long)getpid());
+	log_info("starting as %s (libevent %s, %s, backend %s)", wz->name,
+	    event_get_version(), OpenSSL_version(OPENSSL_VERSION),
+	    event_base_get_method(wz->base));
 
 	wz->tree = tree_new();
 	conn_set_ops(&dispatch_ops);
@@ -497,6 +539,7 @@ main(int argc, char *argv[])
 	store_shutdown();	/* refreshes in flight end their watches */
 	watch_free_all();
 	ack_free();
+	feed_free();
 	schedule_free();
 	publish_free();
 	alerts_free();

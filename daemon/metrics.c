@@ -44,6 +44,7 @@ static const char *const metric_names[METRIC_COUNT] = {
 	[M_ESCALATIONS] = "wuzha_escalations_sent_total",
 	[M_SLOW_PEERS] = "wuzha_slow_peers_disconnected_total",
 	[M_ACCEPT_NOFD] = "wuzha_accept_out_of_descriptors_total",
+	[M_FED] = "wuzha_alerts_from_other_servers_total",
 };
 
 /* Families, each with its help text, in the order they are served. */
@@ -85,6 +86,9 @@ static const struct {
 	{ "wuzha_accept_out_of_descriptors_total", "counter",
 	    "accepts (and retries) that failed for lack of file descriptors",
 	    M_ACCEPT_NOFD, M_ACCEPT_NOFD },
+	{ "wuzha_alerts_from_other_servers_total", "counter",
+	    "alerts that went live through another wuzhad on the same Redis, "
+	    "then pushed by this one", M_FED, M_FED },
 };
 
 /* Redis round trips: upper bounds of the buckets, in microseconds. */

@@ -382,6 +382,12 @@ publish_store(struct conn *c, struct pubreq *req, struct tnode *target)
 	}
 }
 
+int
+publish_pending(const char *id)
+{
+	return htab_get(&publishing, id) != NULL;
+}
+
 void
 publish_handle(struct conn *c, const uint8_t *p, size_t len)
 {

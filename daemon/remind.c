@@ -242,6 +242,7 @@ remind_store(struct alert *a, struct tnode *obs, struct remind_told *rt)
 	argv[LUA_ESCALATE_ID] = a->r.id;
 	argv[LUA_ESCALATE_EXPIRES] = exp;
 	argv[LUA_ESCALATE_NOW] = now;
+	argv[LUA_ESCALATE_BY] = wz->name;
 	/* One observers' node: node, frame, n, the n told already. */
 	argv[LUA_ESCALATE_ARGS] = obs->id;
 	argv[LUA_ESCALATE_ARGS + 1] = (const char *)rt->bl->data;
@@ -330,6 +331,16 @@ remind_escalated_cb(redisReply *r, void *arg)
 
 	if (a != NULL)
 		a->timer_busy = 0;
+	if (r != NULL && r->type == REDIS_REPLY_NIL) {
+		/* Another daemon escalated it first; its observers hear of
+		 * it through remind_escalated_elsewhere. */
+		if (a != NULL)
+			a->escalated = 1;
+		log_info("alert %s: escalated already by another server",
+		    rr->id);
+		remind_req_free(rr);
+		return;
+	}
 	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != rr->n) {
 		log_warnx("alert %s: escalation not sent: %s", rr->id,
 		    r != NULL && r->type == REDIS_REPLY_ERROR ? r->str :
@@ -536,4 +547,25 @@ remind_observer_ready(struct conn *c)
 	    remind_pending_cb,
 	    c) == -1)
 		remind_pending_cb(NULL, c);
+}
+
+static void
+remind_elsewhere_cb(struct conn *c, void *arg)
+{
+	(void)arg;
+	remind_observer_ready(c);
+}
+
+/*
+ * Another daemon stored an escalation for the observers at node: those
+ * connected here get what they were not sent (the script marks it told,
+ * so nobody gets it twice, whichever daemon asks).
+ */
+void
+remind_escalated_elsewhere(const char *node)
+{
+	struct tnode	*n;
+
+	if ((n = tree_node(wz->tree, node)) != NULL)
+		conn_observers_at(n, remind_elsewhere_cb, NULL);
 }

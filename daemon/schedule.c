@@ -128,6 +128,35 @@ schedule_add(const struct alert_rec *rec, uint32_t targeted, const char *who)
 }
 
 void
+schedule_learn(redisReply *const *e, size_t n)
+{
+	struct alert_rec	rec;
+
+	if (n != ALERT_REC_FIELDS + 1 || alert_rec_from_reply(&rec, e) == -1 ||
+	    e[ALERT_REC_FIELDS]->type != REDIS_REPLY_STRING) {
+		log_warnx("schedule: a held alert from another server does not "
+		    "decode; left alone");
+		return;
+	}
+	if (htab_get(&helds, rec.id) != NULL)
+		return;
+	schedule_add(&rec, (uint32_t)strtoul(e[ALERT_REC_FIELDS]->str, NULL,
+	    10), "another server");
+}
+
+void
+schedule_gone(const char *id)
+{
+	struct held	*h;
+
+	if ((h = htab_get(&helds, id)) == NULL || h->releasing)
+		return;
+	log_info("alert %s: released by another server", id);
+	held_free(htab_del(&helds, id));
+	schedule_arm();
+}
+
+void
 schedule_cancelled(const char *id, const char *cancel_id, const char *who)
 {
 	struct held	*h;

@@ -134,7 +134,7 @@ sync_start(struct conn *c)
 	const char		**argv;
 	size_t			  i, n;
 
-	conn_set_sync_seq(c, alerts_max_seq());
+	conn_set_sync_seq(c, alerts_arrived());
 	v = alerts_for(p->node, 0, &n);
 	if (n == 0) {
 		free(v);

@@ -39,6 +39,7 @@ struct wuzhad {
 	int			 stopping;
 	int			 debug;		/* -d: debug logs whatever the config says */
 	uint64_t		 started_ms;
+	char			 name[CONF_ID_MAX + 1];	/* among daemons on one Redis */
 };
 
 extern struct wuzhad *wz;	/* wz.c; main.c fills it in */
@@ -307,6 +308,7 @@ enum store_script {
 	STORE_LUA_ESCALATE,
 	STORE_LUA_ESCALATIONS,
 	STORE_LUA_REPORT_RATE,
+	STORE_LUA_FEED,
 	STORE_LUA_COUNT
 };
 
@@ -391,6 +393,7 @@ int		 alert_rec_from_reply(struct alert_rec *, redisReply *const *e);
 struct alert {
 	struct alert_rec r;
 	uint64_t	 seq;
+	uint64_t	 arrived;	/* cached as the arrived-th (alerts_arrived) */
 	uint32_t	 targeted;	/* receivers at its target when accepted */
 	struct blob	*frame;		/* ALERT frame, flags 0 */
 	struct blob	*resent;	/* ALERT frame, flags RESENT (lazy) */
@@ -415,6 +418,10 @@ void		 alerts_init(void);
 void		 alerts_free(void);
 struct alert	*alerts_get(const char *id);
 uint64_t	 alerts_max_seq(void);
+/* How many alerts were cached so far: a mark for alerts_for's after. */
+uint64_t	 alerts_arrived(void);
+/* feed.c: a live alert (a group of lua/feed.lua's reply) from elsewhere. */
+void		 alerts_learn(redisReply *const *e, size_t n);
 size_t		 alerts_live(void);
 void		 alerts_load(void (*done)(int ok));
 /*
@@ -424,8 +431,9 @@ void		 alerts_load(void (*done)(int ok));
 void		 alerts_catch_up(void);
 void		 alerts_expire(void);
 /*
- * Live alerts for an agent at n (its node and its ancestors) with a seq
- * above after, by seq; *count of them.  Free the array (not the alerts).
+ * Live alerts for an agent at n (its node and its ancestors) cached after
+ * the mark after (alerts_arrived), by seq; *count of them.  Free the
+ * array (not the alerts).
  */
 struct alert	**alerts_for(struct tnode *n, uint64_t after, size_t *count);
 /* The ALERT frame of a with the given flags (cached per flag). */
@@ -438,6 +446,8 @@ void		 alerts_foreach(void (*fn)(struct alert *, void *), void *);
 void		 publish_init(void);
 void		 publish_free(void);
 void		 publish_handle(struct conn *, const uint8_t *, size_t);
+/* 1 if a PUBLISH of id is in Redis now (its reply will cache it). */
+int		 publish_pending(const char *id);
 
 /* --- sync.c: the catch-up of an agent that just said HELLO --------------- */
 
@@ -448,12 +458,26 @@ void		 sync_start(struct conn *);
 void		 sync_continue(struct conn *);
 void		 sync_free(struct syncreq *);
 
+/* --- feed.c: what other daemons on the same Redis did ------------------ */
+
+/*
+ * Redis is up (again): the first time, start reading the `alerts` and
+ * `changed` streams from their ends as they are now; later, go on from
+ * where reading stopped.
+ */
+void		 feed_start(void);
+/* Read on from the streams' ends as they are now (after a fail-over). */
+void		 feed_reset(void);
+void		 feed_free(void);
+
 /* --- remind.c: reminders and escalation ---------------------------------- */
 
 /* Called once a second: fire what is due. */
 void		 remind_tick(void);
 /* An observing agent is ready: send the escalations stored for it. */
 void		 remind_observer_ready(struct conn *);
+/* An escalation was stored for node elsewhere: tell observers here. */
+void		 remind_escalated_elsewhere(const char *node);
 
 /* --- ack.c ------------------------------------------------------------- */
 
@@ -487,6 +511,7 @@ enum metric {
 	M_ESCALATIONS,
 	M_SLOW_PEERS,
 	M_ACCEPT_NOFD,		/* accept failed: out of file descriptors */
+	M_FED,			/* alerts live through another daemon */
 	METRIC_COUNT
 };
 
@@ -522,6 +547,10 @@ void		 schedule_load(void (*done)(int ok));
 /* A held alert was stored: keep it and arm the timer. */
 void		 schedule_add(const struct alert_rec *, uint32_t targeted,
 		    const char *who);
+/* A held alert from the feed: kept unless known (lua/feed.lua's group). */
+void		 schedule_learn(redisReply *const *e, size_t n);
+/* The held alert id went live elsewhere: forget it here. */
+void		 schedule_gone(const char *id);
 /* The held alert id was cancelled by cancel_id (already in Redis). */
 void		 schedule_cancelled(const char *id, const char *cancel_id,
 		    const char *who);

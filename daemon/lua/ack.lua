@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: ISC
--- A batch of acks.  ARGV: P, now, then per ack: id, cn, state, reach,
+-- A batch of acks.  ARGV: P, now, by (the daemon's name), then per ack: id, cn, state, reach,
 -- n, and n node ids (the agent's node up to the target).  States only
 -- move forward by rank, which is not the wire value: delivered (1) <
 -- shown (4) < read (2) < relayed (3).  Counters are cumulative, "reached
@@ -13,14 +13,17 @@
 -- state if stored, -current if not (already there or beyond), or -1000
 -- if the alert is unknown.  Counter increments are summed over the batch
 -- first, so a thousand acks from one school cost one HINCRBY per (node,
--- state), not per ack.
+-- state), not per ack.  Each alert whose counters moved gets one entry
+-- in the `changed` stream, which wakes the watches of every daemon.
 --@arg prefix
 --@arg now
+--@arg by
 local P, now = ARG.prefix, ARG.now
 local names = {'delivered', 'read', 'relayed', 'shown'}
 local rank = {[0] = 0, [1] = 1, [4] = 2, [2] = 3, [3] = 4}
 local byrank = {1, 4, 2, 3}
 local out, i, live, sums, keys = {}, ARGS + 1, {}, {}, {}
+local moved, movedv = {}, {}
 local function add(rk, field, by)
   local t = sums[rk]
   if not t then t = {f = {}, v = {}}; sums[rk] = t; keys[#keys + 1] = rk end
@@ -58,6 +61,7 @@ while i <= #ARGV do
         if st == 3 and reach > 0 then add(rk, node .. ':reach', reach) end
       end
       out[#out + 1] = st
+      if not moved[id] then moved[id] = true; movedv[#movedv + 1] = id end
     else
       out[#out + 1] = -cur
     end
@@ -67,5 +71,9 @@ end
 for _, rk in ipairs(keys) do
   local t = sums[rk]
   for _, f in ipairs(t.f) do redis.call('HINCRBY', rk, f, t.v[f]) end
+end
+for _, id in ipairs(movedv) do
+  redis.call('XADD', P .. 'changed', 'MAXLEN', '~', 10000, '*', 'what', 'acked',
+    'id', id, 'by', ARG.by)
 end
 return out

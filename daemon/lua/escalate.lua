@@ -1,14 +1,17 @@
 -- SPDX-License-Identifier: ISC
--- Store an escalation.  ARGV: P, id, expires (ms), now, then per
+-- Store an escalation.  ARGV: P, id, expires (ms), now, by (the daemon's
+-- name), then per
 -- observers' node: node, the ESCALATION frame, n, and the n observers
 -- told already (connected when it was sent).  escalation:{id} holds
 -- node -> frame and told:{cn} -> when; node-escalations:{node} lists the
 -- ids escalated there, scored by their expiry.  Both expire with the
--- alerts: an escalation lives no longer than what it is about.
+-- alerts: an escalation lives no longer than what it is about.  The
+-- `changed` stream tells the other daemons, whose observers there get it.
 --@arg prefix
 --@arg id
 --@arg expires
 --@arg now
+--@arg by
 local P, id, exp, now = ARG.prefix, ARG.id, ARG.expires, ARG.now
 local k, i = P .. 'escalation:' .. id, ARGS + 1
 while i + 2 <= #ARGV do
@@ -20,6 +23,8 @@ while i + 2 <= #ARGV do
   redis.call('ZADD', nk, exp, id)
   local last = redis.call('ZRANGE', nk, -1, -1, 'WITHSCORES')
   redis.call('PEXPIREAT', nk, string.format('%.0f', tonumber(last[2])))
+  redis.call('XADD', P .. 'changed', 'MAXLEN', '~', 10000, '*', 'what',
+    'escalated', 'id', id, 'node', node, 'by', ARG.by)
   i = i + 3 + n
 end
 redis.call('PEXPIREAT', k, exp)

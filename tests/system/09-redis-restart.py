@@ -142,7 +142,7 @@ def outage(env):
     for aid in lost:
         assert env.stored_alert(aid), aid
         env.daemon.wait_log(r"alert %s seq \d+: live in Redis but not known "
-                            r"here \(its store's reply was lost\)" % aid,
+                            r"here \(.*its store's reply was lost\)" % aid,
                             timeout=20, start=lost_at)
     print("refused, though stored: %s" % lost)
     published += lost

@@ -32,8 +32,7 @@ struct conf_wuzhad {
 	char		*listen;		/* "127.0.0.1:7443", "[::1]:7443" */
 	char		*name;			/* this daemon among those sharing the
 						 * Redis; NULL: host name and pid;
-						 * also in logs, STATUS= and
-						 * /metrics */
+						 * also in logs and /metrics */
 	int		 listen_reuse_port;	/* SO_REUSEPORT: several wuzhad
 						 * share the port (one per core);
 						 * default 0 */

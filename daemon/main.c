@@ -54,7 +54,7 @@ help(void)
 	    "  -c, --config FILE    the configuration (see wuzhad.yaml(5))\n"
 	    "  -d, --debug          log at debug level, whatever the file says\n"
 	    "  -N, --name NAME      this instance's name, over the file's name:\n"
-	    "                       in logs, STATUS= and /metrics\n"
+	    "                       in logs and /metrics\n"
 	    "  -m, --metrics-listen HOST:PORT | off\n"
 	    "                       over the file's metrics.listen (one per\n"
 	    "                       instance when several share a port)\n"
@@ -86,13 +86,13 @@ conf_load(const char *path, char *err, size_t errlen)
 }
 
 /*
- * Log lines of a daemon given a name (name:, --name) carry it; the
- * default one (host name and pid) would only be noise.
+ * Log lines of a daemon given a name (name:, --name) other than "wuzhad"
+ * carry it; the default one (host name and pid) would only be noise.
  */
 static void
 log_name_set(const char *name)
 {
-	if (name == NULL)
+	if (name == NULL || strcmp(name, "wuzhad") == 0)
 		snprintf(log_name, sizeof(log_name), "wuzhad");
 	else
 		snprintf(log_name, sizeof(log_name), "wuzhad@%s", name);
@@ -113,11 +113,8 @@ notify_status(void)
 	size_t		 agents = conn_agents_online();
 	size_t		 conns = conn_count(), live = alerts_live();
 
-	/* A daemon given a name says which it is. */
-	sd_notifyf(0, "STATUS=%s%s%zu agent%s online, %zu connection%s, %zu "
-	    "live alert%s, %s", wz->conf->name != NULL ? wz->name : "",
-	    wz->conf->name != NULL ? ": " : "", agents,
-	    agents == 1 ? "" : "s", conns,
+	sd_notifyf(0, "STATUS=%zu agent%s online, %zu connection%s, %zu live "
+	    "alert%s, %s", agents, agents == 1 ? "" : "s", conns,
 	    conns == 1 ? "" : "s", live, live == 1 ? "" : "s",
 	    why != NULL ? why : "redis up");
 }

@@ -52,6 +52,7 @@ struct agent {
 	int			 conn_dead;	/* closed; freed by the timer */
 	uint64_t		 ready_at;	/* monotonic ms of WELCOME, or 0 */
 	unsigned		 attempt;	/* failed sessions in a row */
+	size_t			 server;	/* conf->servers[] tried now */
 	struct event		*ev_reconnect;
 	struct event		*ev_sigterm;
 	struct event		*ev_sigint;
@@ -134,9 +135,22 @@ static void
 agent_schedule(struct agent *ag)
 {
 	struct timeval	tv;
-	uint32_t	ms = agent_backoff_ms(ag);
+	uint32_t	ms, r, lo = ag->conf->reconnect_min_ms;
+	size_t		n = ag->conf->nservers;
 
-	log_info("reconnecting in %u.%03u s", ms / 1000, ms % 1000);
+	/*
+	 * With several servers, the next one in the list: the backoff grows
+	 * only once all of them were tried, so an agent whose daemon went
+	 * away is on another within about reconnect_min.
+	 */
+	ag->server = n > 0 ? (ag->server + 1) % n : 0;
+	if (n > 1 && ag->server != 0) {
+		client_random(&r, sizeof(r));
+		ms = lo + r % (lo + 1);
+	} else
+		ms = agent_backoff_ms(ag);
+	log_info("reconnecting%s%s in %u.%03u s", n > 1 ? " to " : "",
+	    n > 1 ? ag->conf->servers[ag->server] : "", ms / 1000, ms % 1000);
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
 	evtimer_add(ag->ev_reconnect, &tv);
@@ -152,10 +166,15 @@ agent_connect(struct agent *ag)
 	    PROTO_ROLE_AGENT, &agent_ops, ag)) == NULL)
 		fatalx("out of memory");
 	client_set_agent_name(ag->conn, "wuzha-agent/" WUZHA_VERSION);
+	if (ag->conf->nservers > 0 &&
+	    client_set_peer(ag->conn, ag->conf->servers[ag->server %
+	    ag->conf->nservers]) == -1)
+		fatalx("out of memory");
 	ag->conn_dead = 0;
 	ag->ready_at = 0;
 	if (client_connect(ag->conn, err, sizeof(err)) == -1) {
-		log_warnx("cannot connect to %s: %s", ag->conf->server, err);
+		log_warnx("cannot connect to %s: %s", client_peer(ag->conn),
+		    err);
 		ag->conn_dead = 1;
 		agent_schedule(ag);
 	}

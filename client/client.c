@@ -188,6 +188,18 @@ client_set_max_frame(struct client *c, uint32_t max)
 		c->max_frame = max;
 }
 
+int
+client_set_peer(struct client *c, const char *hostport)
+{
+	char	*p;
+
+	if (c->state != CLIENT_S_NEW || (p = strdup(hostport)) == NULL)
+		return -1;
+	free(c->peer);
+	c->peer = p;
+	return 0;
+}
+
 void
 client_set_agent_name(struct client *c, const char *name)
 {

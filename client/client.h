@@ -73,6 +73,9 @@ void		 client_set_handshake_ms(struct client *, uint32_t ms);
 void		 client_set_max_frame(struct client *, uint32_t);
 /* Software name sent in HELLO ("wuzha-agent/0.1.0"); copied. */
 void		 client_set_agent_name(struct client *, const char *);
+/* Connect to hostport instead of the config's first server (before
+ * client_connect). */
+int		 client_set_peer(struct client *, const char *hostport);
 /* Start connecting; -1 with err set if that fails at once (bad address). */
 int		 client_connect(struct client *, char *err, size_t errlen);
 /*

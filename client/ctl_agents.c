@@ -179,8 +179,13 @@ ctl_agents_json_item(const struct proto_agent_item *it, enum ctl_reach st,
 		if (it->rights & rights[i].bit)
 			printf("%s\"%s\"", k++ ? "," : "", rights[i].name);
 	printf("],\"state\":\"%s\",\"online\":%u,\"since\":%llu,"
-	    "\"last_seen\":%llu}", ctl_reach_names[st], it->online,
+	    "\"last_seen\":%llu,\"server\":", ctl_reach_names[st], it->online,
 	    (unsigned long long)it->since, (unsigned long long)it->last_seen);
+	if (it->server[0] != '\0')
+		ctl_json_str(stdout, it->server, strlen(it->server));
+	else
+		printf("null");
+	printf("}");
 }
 
 /* The JSON form: one object on one line, its list over every page. */
@@ -217,20 +222,19 @@ static const char *
 ctl_agents_detail(const struct proto_agent_item *it, enum ctl_reach st,
     uint64_t now, char *buf, size_t len)
 {
-	char	t[40], ago[32];
+	char	t[40], ago[32], on[PROTO_ID_MAX + 8], n[32];
 
 	switch (st) {
 	case CTL_R_ONLINE:
+		on[0] = n[0] = '\0';
+		if (it->server[0] != '\0')
+			snprintf(on, sizeof(on), " on %s", it->server);
 		if (it->online > 1)
-			snprintf(buf, len, "since %s (%s), %u agents",
-			    client_time_str(it->since, t, sizeof(t)),
-			    ctl_ago(now > it->since ? now - it->since : 0, ago,
-			    sizeof(ago)), it->online);
-		else
-			snprintf(buf, len, "since %s (%s)",
-			    client_time_str(it->since, t, sizeof(t)),
-			    ctl_ago(now > it->since ? now - it->since : 0, ago,
-			    sizeof(ago)));
+			snprintf(n, sizeof(n), ", %u agents", it->online);
+		snprintf(buf, len, "since %s (%s)%s%s",
+		    client_time_str(it->since, t, sizeof(t)),
+		    ctl_ago(now > it->since ? now - it->since : 0, ago,
+		    sizeof(ago)), n, on);
 		break;
 	case CTL_R_AWAY:
 	case CTL_R_UNREACHABLE:

@@ -315,6 +315,9 @@ struct ctl_req {
 	void			*arg;
 	int			 rc;
 	int			 done;		/* answered: closing is fine */
+	int			 welcomed;	/* the session came up */
+	int			 next;		/* failed before it: try the next server */
+	size_t			 server;	/* conf->servers[] being tried */
 };
 
 /* The request is over (answered or refused): say BYE, then stop. */
@@ -332,6 +335,7 @@ ctl_welcome_cb(struct client *c, const struct proto_welcome *w, void *arg)
 	struct ctl_req	*r = arg;
 
 	log_debug("welcome: principal %s node %s", w->principal, w->node);
+	r->welcomed = 1;
 	if (client_send(c, r->req) == -1) {
 		fprintf(stderr, "wuzhactl: request not sent: larger than the "
 		    "server accepts (%u bytes) or badly encoded\n",
@@ -407,9 +411,15 @@ ctl_signal_cb(evutil_socket_t sig, short ev, void *arg)
 static void
 ctl_closed_cb(struct client *c, const char *reason, void *arg)
 {
-	struct ctl_req	*r = arg;
+	struct ctl_req		*r = arg;
+	struct conf_agent	*conf = ctl_conf(r->ctl);
 
-	if (!r->done) {
+	if (!r->done && !r->welcomed && r->server + 1 < conf->nservers) {
+		/* Nothing was asked yet: the next daemon may answer. */
+		fprintf(stderr, "wuzhactl: %s: %s; trying %s\n", client_peer(c),
+		    reason, conf->servers[r->server + 1]);
+		r->next = 1;
+	} else if (!r->done) {
 		fprintf(stderr, "wuzhactl: %s: %s\n", client_peer(c), reason);
 		r->rc = CTL_FAIL;
 		r->done = 1;
@@ -485,18 +495,8 @@ ctl_request(struct ctl *ctl, struct proto_buf *req, uint8_t want,
 	    (r.ev_int = evsignal_new(r.base, SIGINT, ctl_signal_cb,
 	    &r)) == NULL ||
 	    (r.ev_term = evsignal_new(r.base, SIGTERM, ctl_signal_cb,
-	    &r)) == NULL ||
-	    (r.conn = client_new(r.base, tls, conf, PROTO_ROLE_CONSOLE,
-	    &ctl_ops, &r)) == NULL) {
+	    &r)) == NULL) {
 		fprintf(stderr, "wuzhactl: out of memory\n");
-		goto done;
-	}
-	client_set_agent_name(r.conn, "wuzhactl/" WUZHA_VERSION);
-	client_set_handshake_ms(r.conn, ctl->timeout_ms);
-	/* A STATUS of a large subtree may well pass the agents' limit. */
-	client_set_max_frame(r.conn, PROTO_FRAME_MAX_LIMIT);
-	if (client_connect(r.conn, err, sizeof(err)) == -1) {
-		fprintf(stderr, "wuzhactl: cannot connect: %s\n", err);
 		goto done;
 	}
 	tv.tv_sec = ctl->timeout_ms / 1000;
@@ -504,7 +504,34 @@ ctl_request(struct ctl *ctl, struct proto_buf *req, uint8_t want,
 	evtimer_add(r.ev_timeout, &tv);
 	evsignal_add(r.ev_int, NULL);
 	evsignal_add(r.ev_term, NULL);
-	event_base_dispatch(r.base);
+	/* The servers listed, in turn, until one gives a session (-t in all). */
+	for (r.server = 0; r.server < conf->nservers; r.server++) {
+		client_free(r.conn);
+		r.next = 0;
+		if ((r.conn = client_new(r.base, tls, conf, PROTO_ROLE_CONSOLE,
+		    &ctl_ops, &r)) == NULL ||
+		    client_set_peer(r.conn, conf->servers[r.server]) == -1) {
+			fprintf(stderr, "wuzhactl: out of memory\n");
+			goto done;
+		}
+		client_set_agent_name(r.conn, "wuzhactl/" WUZHA_VERSION);
+		client_set_handshake_ms(r.conn, ctl->timeout_ms);
+		/* A STATUS of a large subtree may well pass the agents' limit. */
+		client_set_max_frame(r.conn, PROTO_FRAME_MAX_LIMIT);
+		if (client_connect(r.conn, err, sizeof(err)) == -1) {
+			if (r.server + 1 < conf->nservers) {
+				fprintf(stderr, "wuzhactl: cannot connect to %s: "
+				    "%s; trying %s\n", conf->servers[r.server],
+				    err, conf->servers[r.server + 1]);
+				continue;
+			}
+			fprintf(stderr, "wuzhactl: cannot connect: %s\n", err);
+			goto done;
+		}
+		event_base_dispatch(r.base);
+		if (!r.next)
+			break;
+	}
  done:
 	client_free(r.conn);
 	if (r.ev_int != NULL)

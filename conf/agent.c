@@ -126,6 +126,40 @@ agent_inbox(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
 }
 
 /* Build the config from a parsed document; NULL on any error. */
+/*
+ * server: one "host:port", or a list of them (several daemons sharing one
+ * Redis): an agent tries them in turn and moves on when one goes away.
+ */
+static int
+agent_servers(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
+    struct conf_agent *c)
+{
+	const struct conf_yaml_node	*one;
+	const char			*why;
+	size_t				 i, n;
+
+	n = node->kind == CONF_YAML_SEQ ? node->n : 1;
+	if (n == 0)
+		return conf_yaml_error(doc, node, "must list at least one server");
+	if (n > CONF_SERVERS_MAX)
+		return conf_yaml_error(doc, node, "at most %d servers",
+		    CONF_SERVERS_MAX);
+	if ((c->servers = calloc(n, sizeof(*c->servers))) == NULL)
+		return conf_yaml_error(doc, node, "out of memory");
+	for (i = 0; i < n; i++) {
+		one = node->kind == CONF_YAML_SEQ ? node->items[i] : node;
+		if (conf_yaml_string(doc, one, CONF_HOSTPORT_MAX,
+		    &c->servers[i]) == -1)
+			return -1;
+		c->nservers++;
+		if (conf_util_hostport(c->servers[i], 0, &why) == -1)
+			return conf_yaml_error(doc, one, "%s", why);
+	}
+	if ((c->server = strdup(c->servers[0])) == NULL)
+		return conf_yaml_error(doc, node, "out of memory");
+	return 0;
+}
+
 static struct conf_agent *
 agent_build(struct conf_yaml_doc *doc, const char *dir)
 {
@@ -142,7 +176,6 @@ agent_build(struct conf_yaml_doc *doc, const char *dir)
 		{ "max_frame", 0, &frame }, { "inbox", 0, &inbox },
 	};
 	struct conf_agent		*c;
-	const char			*why;
 	uint64_t			 v;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
@@ -155,12 +188,8 @@ agent_build(struct conf_yaml_doc *doc, const char *dir)
 	if (conf_yaml_map(doc, root, keys, sizeof(keys) / sizeof(keys[0])) ==
 	    -1)
 		goto fail;
-	if (conf_yaml_string(doc, server, CONF_HOSTPORT_MAX, &c->server) == -1)
+	if (agent_servers(doc, server, c) == -1)
 		goto fail;
-	if (conf_util_hostport(c->server, 0, &why) == -1) {
-		conf_yaml_error(doc, server, "%s", why);
-		goto fail;
-	}
 	if (conf_yaml_string(doc, name, 253, &c->server_name) == -1)
 		goto fail;
 	if (conf_util_hostname(c->server_name) == -1) {
@@ -232,9 +261,14 @@ conf_agent_parse(const char *name, const void *buf, size_t len, char *err,
 void
 conf_agent_free(struct conf_agent *c)
 {
+	size_t	i;
+
 	if (c == NULL)
 		return;
 	free(c->server);
+	for (i = 0; i < c->nservers; i++)
+		free(c->servers[i]);
+	free(c->servers);
 	free(c->server_name);
 	free(c->tls.ca);
 	free(c->tls.crl);

@@ -103,8 +103,12 @@ int		    conf_wuzhad_override(struct conf_wuzhad *c, const char *name,
 
 /* --- agent.yaml (also read by wuzhactl) -------------------------------- */
 
+#define CONF_SERVERS_MAX	16	/* daemons an agent may list */
+
 struct conf_agent {
-	char		*server;		/* "127.0.0.1:7443", required */
+	char		*server;		/* "127.0.0.1:7443", required: servers[0] */
+	char		**servers;		/* server: one, or a list tried in turn */
+	size_t		 nservers;		/* at least 1, at most CONF_SERVERS_MAX */
 	char		*server_name;		/* name the daemon's cert must carry, required */
 	struct {
 		char	*ca;			/* required */

@@ -42,7 +42,7 @@ wuzhad_name_ok(const char *s)
 	for (n = 0; s[n] != '\0'; n++)
 		if (!isalnum((unsigned char)s[n]) && strchr("._-", s[n]) == NULL)
 			return 0;
-	return n > 0 && n <= CONF_ID_MAX;
+	return n > 0 && n <= CONF_ID_MAX && s[0] != '.' && s[0] != '-';
 }
 
 static int
@@ -439,7 +439,8 @@ wuzhad_build(struct conf_yaml_doc *doc, const char *dir)
 			goto fail;
 		if (!wuzhad_name_ok(c->name)) {
 			conf_yaml_error(doc, name, "want 1 to %d letters, digits, "
-			    "'.', '_' or '-'", CONF_ID_MAX);
+			    "'.', '_' or '-', not starting with '.' or '-'",
+			    CONF_ID_MAX);
 			goto fail;
 		}
 	}

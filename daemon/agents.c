@@ -5,14 +5,16 @@
  * connected, so that a class whose advisor's machine has been off for a
  * week is seen before a warning goes out, not after.
  *
- * Who is connected now comes from this server's own connections
- * (conn_presence); when each principal's agent last came or went comes
- * from the `seen` hash, which conn.c writes at every connect and
- * disconnect.  The list is paged (a city's root has 150,000 principals):
- * the answer gives how many there are below the node (a count the tree
- * keeps) and how many are online now (from the connections), and the
- * principals of one page, from `offset`, found by counts without walking
- * what comes before, whose `seen` times come in one HMGET of that page.
+ * Who is connected now, and to which daemon, comes from the presence
+ * records every daemon sharing the Redis keeps (presence.c); when each
+ * principal's agent last came or went comes from the `seen` hash, which
+ * conn.c writes at every connect and disconnect.  The list is paged (a
+ * city's root has 150,000 principals): the answer gives how many there
+ * are below the node (a count the tree keeps) and how many are online now
+ * (a count per node in the presence records), and the principals of one
+ * page, from `offset`, found by counts without walking what comes before,
+ * whose presence and `seen` times come in one script call
+ * (lua/agents.lua).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -21,6 +23,7 @@
 
 #include "log.h"
 #include "wuzhad.h"
+#include "lua_gen.h"
 
 #define AGENTS_MARGIN	256	/* bytes kept free under max_frame */
 #define AGENTS_PAGE	1000	/* principals read for one page at most */
@@ -35,7 +38,7 @@ struct agentsreq {
 	size_t			  n, cap;
 	uint32_t		  skip;		/* principals still to pass over */
 	uint32_t		  offset;	/* as asked */
-	uint32_t		  total, online;
+	uint32_t		  total;
 };
 
 /* Drop the request and its reference on the connection. */
@@ -122,24 +125,25 @@ agents_page(struct agentsreq *ar, const struct tnode *n)
 		agents_page(ar, n->children[i]);
 }
 
-/* The `seen` times are in: answer with the list. */
+#define AGENTS_PER_CN	4	/* seen, server, count, since */
+
+/* The presence and `seen` times are in: answer with the list. */
 static void
 agents_seen_cb(redisReply *r, void *arg)
 {
 	struct agentsreq	*ar = arg;
 	struct proto_agents	 ag;
 	struct proto_agent_item	 it;
-	struct tprincipal	*p;
 	struct proto_buf	 b, out;
+	redisReply *const	*e;
 	uint32_t		 max = wz->conf->limits.max_frame;
-	uint64_t		 since;
-	unsigned		 online;
 	size_t			 i, mark, before;
 
 	if (!conn_alive(ar->c))
 		goto done;
 	if (r == NULL || r->type != REDIS_REPLY_ARRAY ||
-	    r->elements != ar->n) {
+	    r->elements != 1 + AGENTS_PER_CN * ar->n ||
+	    r->element[0]->type != REDIS_REPLY_INTEGER) {
 		conn_error(ar->c, PROTO_E_STORE, NULL, "store unavailable, try "
 		    "again (%s)", r != NULL && r->type == REDIS_REPLY_ERROR ?
 		    r->str : "no reply");
@@ -149,7 +153,8 @@ agents_seen_cb(redisReply *r, void *arg)
 	strlcpy(ag.node, ar->root, sizeof(ag.node));
 	ag.server_time = now_ms();
 	ag.total = ar->total;
-	ag.online = ar->online;
+	ag.online = r->element[0]->integer < 0 ? 0 :
+	    (uint32_t)r->element[0]->integer;
 	ag.offset = ar->offset;
 	pbuf_init(&b);
 	mark = pbuf_list_begin(&b, 3);
@@ -158,14 +163,19 @@ agents_seen_cb(redisReply *r, void *arg)
 		strlcpy(it.cn, ar->cns[i], sizeof(it.cn));
 		strlcpy(it.node, ar->nodes[i], sizeof(it.node));
 		it.rights = ar->rights[i];
-		/* The tree may have been swapped meanwhile: look it up now. */
-		if ((p = tree_principal(wz->tree, it.cn)) != NULL &&
-		    (online = conn_presence(p, &since)) > 0) {
-			it.online = online;
-			it.since = since;
+		e = &r->element[1 + AGENTS_PER_CN * i];
+		if (e[0]->type == REDIS_REPLY_STRING)
+			it.last_seen = strtoull(e[0]->str, NULL, 10);
+		if (e[1]->type == REDIS_REPLY_STRING &&
+		    proto_name_valid(e[1]->str, e[1]->len) &&
+		    e[2]->type == REDIS_REPLY_INTEGER && e[2]->integer > 0 &&
+		    e[3]->type == REDIS_REPLY_INTEGER) {
+			strlcpy(it.server, e[1]->str, sizeof(it.server));
+			it.online = e[2]->integer > UINT32_MAX ? UINT32_MAX :
+			    (uint32_t)e[2]->integer;
+			it.since = e[3]->integer < 0 ? 0 :
+			    (uint64_t)e[3]->integer;
 		}
-		if (r->element[i]->type == REDIS_REPLY_STRING)
-			it.last_seen = strtoull(r->element[i]->str, NULL, 10);
 		before = b.len;
 		proto_agent_item_put(&b, &it);
 		if (b.len - mark - PROTO_FIELD_HDR > UINT16_MAX ||
@@ -208,7 +218,8 @@ agents_handle(struct conn *c, const uint8_t *p, size_t len)
 	struct agentsreq	 *ar;
 	struct tnode		 *root;
 	const char		**argv;
-	size_t			 *lens, i;
+	char			  now[24];
+	size_t			  i;
 	int			  rv;
 
 	if ((rv = proto_agents_req_decode(p, len, &rq)) != 0) {
@@ -225,29 +236,18 @@ agents_handle(struct conn *c, const uint8_t *p, size_t len)
 	strlcpy(ar->root, root->id, sizeof(ar->root));
 	ar->skip = ar->offset = rq.offset;
 	ar->total = root->principals;
-	ar->online = conn_online_below(root);
 	agents_page(ar, root);
-	if (ar->n == 0) {
-		/* Nobody there: nothing to ask Redis. */
-		redisReply none;
-
-		memset(&none, 0, sizeof(none));
-		none.type = REDIS_REPLY_ARRAY;
-		agents_seen_cb(&none, ar);
-		return;
-	}
-	if ((argv = calloc(ar->n + 2, sizeof(*argv))) == NULL ||
-	    (lens = calloc(ar->n + 2, sizeof(*lens))) == NULL)
+	if ((argv = calloc(ar->n + LUA_AGENTS_ARGS, sizeof(*argv))) == NULL)
 		fatal("agents_handle");
-	argv[0] = "HMGET";
-	argv[1] = store_key("seen");
+	snprintf(now, sizeof(now), "%" PRIu64, now_ms());
+	argv[LUA_AGENTS_PREFIX] = store_key("%s", "");
+	argv[LUA_AGENTS_NOW] = now;
+	argv[LUA_AGENTS_ROOT] = ar->root;
 	for (i = 0; i < ar->n; i++)
-		argv[i + 2] = ar->cns[i];
-	for (i = 0; i < ar->n + 2; i++)
-		lens[i] = strlen(argv[i]);
-	rv = store_cmd((int)ar->n + 2, argv, lens, agents_seen_cb, ar);
+		argv[LUA_AGENTS_ARGS + i] = ar->cns[i];
+	rv = store_eval(STORE_LUA_AGENTS, (int)(ar->n + LUA_AGENTS_ARGS), argv,
+	    NULL, agents_seen_cb, ar);
 	free(argv);
-	free(lens);
 	if (rv == -1) {
 		conn_error(c, PROTO_E_STORE, NULL, "store unavailable, try "
 		    "again");

@@ -195,6 +195,9 @@ conn_unref(struct conn *c)
 	free(c);
 }
 
+/* What sits above the transport: set once by main.c (conn_set_ops). */
+static const struct conn_ops	*conn_ops;
+
 static void
 conn_name_update(struct conn *c)
 {
@@ -258,6 +261,28 @@ conn_link(struct conn *c, int on)
 	if (on)
 		c->linked_at = now_ms();
 	conn_seen(c, on ? c->linked_at : now_ms());
+	conn_ops->presence(c->p);
+}
+
+uint64_t
+conn_walk_agents(uint64_t after, size_t max, void (*fn)(struct conn *, void *),
+    void *arg)
+{
+	struct conn	*c;
+	uint64_t	 last = 0;
+	size_t		 n = 0;
+
+	/* The list is in id order: connections are added at its tail. */
+	TAILQ_FOREACH(c, &conns, all) {
+		if (c->id <= after || !c->in_node)
+			continue;
+		if (n == max)
+			return last;
+		fn(c, arg);
+		last = c->id;
+		n++;
+	}
+	return 0;
 }
 
 /*
@@ -300,8 +325,6 @@ conn_online_below(const struct tnode *root)
 	return n;
 }
 
-/* What sits above the transport: set once by main.c (conn_set_ops). */
-static const struct conn_ops	*conn_ops;
 
 /* Every change of state goes through here (logged at debug). */
 static void
@@ -1293,6 +1316,8 @@ conn_rebind(struct tree *old, struct tree *new)
 				conn_seen(c, now_ms());
 		}
 	}
+	/* Principals may have moved: their counts up the tree with them. */
+	conn_ops->rebound();
 }
 
 void

@@ -97,4 +97,6 @@ const struct conn_ops dispatch_ops = {
 	.drained = dispatch_drained,
 	.agent_ready = dispatch_ready,
 	.closed = dispatch_closed,
+	.presence = presence_note,
+	.rebound = presence_rebuild,
 };

@@ -175,6 +175,7 @@ tick_cb(evutil_socket_t fd, short ev, void *arg)
 		tree_refresh();
 	}
 	remind_tick();
+	presence_tick();
 	if (now - last_expire >= EXPIRE_EVERY_MS) {
 		last_expire = now;
 		alerts_expire();
@@ -252,6 +253,7 @@ static void
 store_ready(int first)
 {
 	feed_start();
+	presence_rebuild();
 	if (!wz->listening)
 		start_chain();
 	else {
@@ -274,6 +276,7 @@ shutdown_cb(evutil_socket_t sig, short ev, void *arg)
 	shutdown_at = mono_ms() + SHUTDOWN_GRACE_MS;
 	listener_stop();
 	conn_close_all(PROTO_E_SHUTDOWN, "server stopping");
+	presence_stop();
 }
 
 /*
@@ -537,6 +540,7 @@ main(int argc, char *argv[])
 	watch_free_all();
 	ack_free();
 	feed_free();
+	presence_free();
 	schedule_free();
 	publish_free();
 	alerts_free();

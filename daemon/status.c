@@ -645,7 +645,7 @@ status_counts(struct statusreq *sr, const redisReply *cnt)
 /* The member list, after the node list in b; returns members sent. */
 static size_t
 status_members_put(struct statusreq *sr, struct proto_buf *b,
-    const redisReply *mem)
+    const redisReply *mem, const redisReply *on)
 {
 	struct proto_status_member m;
 	struct htab		 online;
@@ -653,6 +653,7 @@ status_members_put(struct statusreq *sr, struct proto_buf *b,
 	uint32_t		 max = wz->conf->limits.max_frame;
 	char			*colon;
 
+	/* Here from the connections; elsewhere from the presence records. */
 	htab_init(&online);
 	status_online(sr, &online);
 	mark = pbuf_list_begin(b, 7);
@@ -667,7 +668,9 @@ status_members_put(struct statusreq *sr, struct proto_buf *b,
 			if (*colon == ':')
 				m.at = strtoull(colon + 1, NULL, 10);
 		}
-		m.online = htab_get(&online, m.cn) != NULL;
+		m.online = htab_get(&online, m.cn) != NULL ||
+		    (on->element[i]->type == REDIS_REPLY_STRING &&
+		    on->element[i]->len > 0);
 		/* The page was sized to fit; this only guards the limits. */
 		if (b->len - start + STATUS_MEMBER_MAX > UINT16_MAX ||
 		    b->len + STATUS_MEMBER_MAX + STATUS_MARGIN > max)
@@ -703,9 +706,10 @@ status_done_cb(redisReply *r, void *arg)
 		conn_error(sr->c, PROTO_E_UNKNOWN_ALERT, sr->id, "no such alert");
 		goto out;
 	}
-	if (r->elements != 3 || !status_array(r->element[0], 7, 1) ||
+	if (r->elements != 4 || !status_array(r->element[0], 7, 1) ||
 	    !status_array(r->element[1], STATUS_COUNTS * sr->nrows, 0) ||
 	    !status_array(r->element[2], sr->ncns, 0) ||
+	    !status_array(r->element[3], sr->ncns, 0) ||
 	    status_counts(sr, r->element[1]) == -1) {
 		log_warnx("status of %s: unexpected reply from the store",
 		    sr->id);
@@ -750,7 +754,7 @@ status_done_cb(redisReply *r, void *arg)
 	pbuf_list_end(&b, mark, 6);
 	nodes_len = b.len;
 	if (sr->ask.flags & PROTO_SF_MEMBERS) {
-		msent = status_members_put(sr, &b, mem);
+		msent = status_members_put(sr, &b, mem, r->element[3]);
 		st.members.p = b.data + nodes_len + PROTO_FIELD_HDR;
 		st.members.len = b.len - nodes_len - PROTO_FIELD_HDR;
 		st.members_total = sr->members_total;
@@ -860,7 +864,7 @@ status_query(struct statusreq *sr, const char *target_id)
 	struct tprincipal	 *pr = conn_principal(sr->c);
 	struct tnode		 *target, *asked, *root;
 	const char		**argv;
-	char			  gen[24], nrows[24];
+	char			  gen[24], nrows[24], now[24];
 	size_t			  i, argc;
 
 	if ((target = tree_node(wz->tree, target_id)) == NULL) {
@@ -909,6 +913,8 @@ query:
 	argv[LUA_STATUS_ID] = sr->id;
 	argv[LUA_STATUS_GEN] = gen;
 	argv[LUA_STATUS_N] = nrows;
+	snprintf(now, sizeof(now), "%" PRIu64, now_ms());
+	argv[LUA_STATUS_NOW] = now;
 	for (i = 0; i < sr->nrows; i++)
 		argv[LUA_STATUS_ARGS + i] = sr->rows[i].id;
 	for (i = 0; i < sr->ncns; i++)

@@ -202,6 +202,10 @@ struct conn_ops {
 	void	(*agent_ready)(struct conn *);
 	/* c is closing: drop every reference to it (watches, catch-up). */
 	void	(*closed)(struct conn *);
+	/* Agents of p here changed: one came or went. */
+	void	(*presence)(const struct tprincipal *p);
+	/* Connections were rebound to a new tree: presence may have moved. */
+	void	(*rebound)(void);
 };
 
 extern const struct conn_ops dispatch_ops;	/* dispatch.c */
@@ -236,6 +240,13 @@ void		 conn_fail(struct conn *, int code, const char *fmt, ...)
 /* The agents connected at a node (an iteration that must not close any). */
 struct conn	*conn_first_at(struct tnode *);
 struct conn	*conn_next_at(struct conn *);
+/*
+ * fn on each agent on a node's list (linked) whose connection id is above
+ * after, at most max of them, in id order; returns the last id visited,
+ * or 0 if none was left after it.
+ */
+uint64_t	 conn_walk_agents(uint64_t after, size_t max,
+		    void (*fn)(struct conn *, void *), void *arg);
 /* Agents of p connected now, and the earliest connect time (ms). */
 unsigned	 conn_presence(const struct tprincipal *p, uint64_t *since);
 /*
@@ -309,6 +320,8 @@ enum store_script {
 	STORE_LUA_ESCALATIONS,
 	STORE_LUA_REPORT_RATE,
 	STORE_LUA_FEED,
+	STORE_LUA_PRESENCE,
+	STORE_LUA_AGENTS,
 	STORE_LUA_COUNT
 };
 
@@ -469,6 +482,16 @@ void		 feed_start(void);
 /* Read on from the streams' ends as they are now (after a fail-over). */
 void		 feed_reset(void);
 void		 feed_free(void);
+
+/* --- presence.c: who is connected, in Redis for every daemon ------------ */
+
+/* p's agents here changed (one came or went): tell Redis. */
+void		 presence_note(const struct tprincipal *p);
+/* Write this daemon's presence again (Redis back, tree changed). */
+void		 presence_rebuild(void);
+void		 presence_tick(void);		/* once a second */
+void		 presence_stop(void);		/* shutting down */
+void		 presence_free(void);
 
 /* --- remind.c: reminders and escalation ---------------------------------- */
 

@@ -123,6 +123,7 @@ static const struct field_spec agent_item_spec[] = {
 	F_U32(4, 0, struct proto_agent_item, online),
 	F_U64(5, 0, struct proto_agent_item, since),
 	F_U64(6, 0, struct proto_agent_item, last_seen),
+	F_NAME(7, 0, struct proto_agent_item, server),
 };
 
 static const struct field_spec schedule_req_spec[] = {

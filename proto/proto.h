@@ -371,6 +371,7 @@ struct proto_agent_item {
 	uint32_t	online;		/* 4 optional: agent connections now */
 	uint64_t	since;		/* 5 optional: connected since, ms */
 	uint64_t	last_seen;	/* 6 optional: last connected, ms */
+	proto_id	server;		/* 7 optional: the daemon its agents are on */
 };
 
 struct proto_agents {			/* server -> client */

@@ -104,13 +104,13 @@ def test_bench_short_two_daemons_is_correct(env, shared):
     top = {"listen_reuse_port": "true"} if shared else {}
     env.setup(tree=bench_tree(AGENTS), certs=[ISSUER],
               timeouts={"heartbeat": "60s", "idle": "180s"},
-              log_level="info", top=top, conf_name="wuzhad-1.yaml",
+              log_level="info", top=top, conf="wuzhad-1.yaml",
               args=["--name", "d1"])
     first, port1 = env.daemon, env.port
     second = env.start_daemon(port=port1 if shared else 0,
                               timeouts={"heartbeat": "60s", "idle": "180s"},
                               log_level="info", top=top,
-                              conf_name="wuzhad-2.yaml", args=["--name", "d2"])
+                              conf="wuzhad-2.yaml", args=["--name", "d2"])
     servers = "127.0.0.1:%d" % port1 if shared else \
         "127.0.0.1:%d,127.0.0.1:%d" % (port1, env.port)
     bench = env.spawn("bench", [

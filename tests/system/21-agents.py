@@ -111,8 +111,9 @@ def test_agents_shows_who_is_reachable_before_sending(wz):
     assert line.split()[3:] == ["unreachable", "never"], line
     line = [l for l in lines if l.startswith("adv-a11 ")][0]
     assert line.split()[3:5] == ["online", "since"], line
+    # and which daemon its agent is on (the harness names it "wuzhad")
     assert re.search(r"since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+ "
-                     r"\(\d+s\)$", line), line
+                     r"\(\d+s\) on wuzhad$", line), line
     assert len(lines) == 1 + 7 + 1, r.out
     _state_column(lines)
     assert "\x1b[" not in r.out, "plain when piped"

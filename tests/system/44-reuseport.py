@@ -28,7 +28,7 @@ AGENTS = ["adv-a11", "adv-a12", "adv-a21", "adv-b11", "adv-b12", "adv-b21"]
 def start(env, name, port, top=SHARED, wait=True):
     """wuzhad NAME on port, with its own file and metrics address."""
     return env.start_daemon(port=port, top=top, wait=wait,
-                            conf_name="wuzhad-%s.yaml" % name,
+                            conf="wuzhad-%s.yaml" % name,
                             args=["--name", name, "-m", "127.0.0.1:0"])
 
 
@@ -155,14 +155,14 @@ def test_reload_keeps_name_and_sharing(env):
     them says so and keeps them."""
     port = harness.fixed_port()
     env.setup(daemon=False)
-    d = env.start_daemon(port=port, top=dict(SHARED, name="alpha"),
-                         conf_name="wuzhad-alpha.yaml")
+    d = env.start_daemon(port=port, top=SHARED, name="alpha",
+                         conf="wuzhad-alpha.yaml")
     d.wait_log(r"wuzhad@alpha: listening on .*SO_REUSEPORT", timeout=10)
     path = d.argv[d.argv.index("-c") + 1]
     with open(path, encoding="utf-8") as f:
         text = f.read()
     with open(path, "w", encoding="utf-8") as f:
-        f.write(text.replace("name: alpha", "name: beta")
+        f.write(text.replace('name: "alpha"', 'name: "beta"')
                 .replace("listen_reuse_port: true",
                          "listen_reuse_port: false"))
     d.proc.send_signal(signal.SIGHUP)

@@ -78,12 +78,16 @@ def wait_for(pred, timeout, what, interval=0.05):
         time.sleep(interval)
 
 
+_fixed_given = set()
+
+
 def fixed_port():
     """
     A free loopback port below the ephemeral range, for a daemon that must
     come back on the same port: while it is down, a client reconnecting to
     an ephemeral-range port can be given that very port as its own source
-    and connect to itself (TCP self-connect).
+    and connect to itself (TCP self-connect).  Never the same one twice in
+    a process (several daemons each want their own).
     """
     try:
         with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
@@ -93,9 +97,12 @@ def fixed_port():
     base = 10000 + (os.getpid() * 7919) % max(1, low - 11000)
     for i in range(1000):
         port = 10000 + (base - 10000 + i * 13) % max(1, low - 11000)
+        if port in _fixed_given:
+            continue
         s = socket.socket()
         try:
             s.bind(("127.0.0.1", port))
+            _fixed_given.add(port)
             return port
         except OSError:
             continue
@@ -710,6 +717,8 @@ class Env:
         self.daemon = None
         self.daemon_rc = None
         self.port = None
+        # Several daemons on one Redis: client configs list these ports.
+        self.server_ports = None
         self.tree = None
         self.agents = {}
         shared = None if private_redis else os.environ.get("WUZHA_TEST_REDIS")
@@ -885,16 +894,20 @@ class Env:
         daemon picks one), limits, timeouts and redis (dicts: settings
         added to those sections), log_level, crl (a
         path), ticket_key (True: the PKI's ticket.key), environ (a dict
-        of variables added to wuzhad's environment), top (a dict of
-        top-level settings, such as listen_reuse_port), conf_name (the
-        file written, default wuzhad.yaml: one per daemon when several
-        run), args (more wuzhad options).
+        of variables added to wuzhad's environment), name (the daemon's
+        name; default "wuzhad", then "wuzhad.N" for the N-th started in
+        this test), conf (its config file's name; default wuzhad.yaml),
+        top (a dict of more top-level settings, such as
+        listen_reuse_port), args (more wuzhad options).
         """
         self.daemon_rc = None
         port = opts.get("port", 0)
-        conf = os.path.join(self.dir, opts.get("conf_name", "wuzhad.yaml"))
+        conf = os.path.join(self.dir, opts.get("conf", "wuzhad.yaml"))
+        n = sum(1 for p in self.procs if p.name.startswith("wuzhad"))
+        name = opts.get("name") or ("wuzhad" if n == 0 else "wuzhad.%d" % n)
         lines = [
             'listen: "127.0.0.1:%d"' % port,
+            'name: "%s"' % name,
         ] + ["%s: %s" % kv for kv in (opts.get("top") or {}).items()] + [
             "tls:",
             '  ca: "%s"' % self.ca,
@@ -931,11 +944,10 @@ class Env:
         lines.append("log_level: %s" % opts.get("log_level", "debug"))
         with open(conf, "w") as f:
             f.write("\n".join(lines) + "\n")
-        n = sum(1 for p in self.procs if p.name.startswith("wuzhad"))
         environ = None
         if opts.get("environ"):
             environ = dict(os.environ, **opts["environ"])
-        self.daemon = self.spawn("wuzhad" if n == 0 else "wuzhad.%d" % n,
+        self.daemon = self.spawn(name,
                                  [binary("wuzhad"), "-d", "-c", conf] +
                                  list(opts.get("args") or []),
                                  env=environ)
@@ -1025,11 +1037,20 @@ class Env:
         return res
 
     def client_conf(self, cn, name=None, hook=None, state=None,
-                    reconnect=("100ms", "1s"), extra=()):
-        """agent.yaml / ctl.yaml for cn; returns its path."""
+                    reconnect=("100ms", "1s"), extra=(), port=None):
+        """
+        agent.yaml / ctl.yaml for cn; returns its path.  The server is
+        port if given, else every one of server_ports if set, else port.
+        """
         path = os.path.join(self.dir, (name or "ctl-" + cn) + ".yaml")
-        lines = [
-            'server: "127.0.0.1:%d"' % self.port,
+        if port is not None:
+            server = ['server: "127.0.0.1:%d"' % port]
+        elif self.server_ports:
+            server = ["server:"] + ['  - "127.0.0.1:%d"' % p
+                                    for p in self.server_ports]
+        else:
+            server = ['server: "127.0.0.1:%d"' % self.port]
+        lines = server + [
             'server_name: "wuzhad"',
             "tls:",
             '  ca: "%s"' % self.ca,
@@ -1048,8 +1069,10 @@ class Env:
             f.write("\n".join(lines) + "\n")
         return path
 
-    def ctl(self, cn, *args, check=False, timeout=CMD_TIMEOUT):
-        conf = self.client_conf(cn)
+    def ctl(self, cn, *args, check=False, timeout=CMD_TIMEOUT, port=None):
+        """wuzhactl as cn; port: through that daemon only."""
+        conf = self.client_conf(cn, name=None if port is None else
+                                "ctl-%s-%d" % (cn, port), port=port)
         return self.run([binary("wuzhactl"), "-c", conf] + list(args),
                         check=check, timeout=timeout)
 
@@ -1057,14 +1080,14 @@ class Env:
         return "%s-%d-%d" % (tag, os.getpid(), next(self._ids))
 
     def publish(self, cn, target, headline="测试预警", text=None, alert_id=None,
-                extra=(), expect_ok=True):
+                extra=(), expect_ok=True, port=None):
         """wuzhactl publish; returns (id, seq, targeted) or the CtlResult."""
         alert_id = alert_id or self.new_id("pub")
         args = ["publish", "--target", target, "--headline", headline,
                 "--id", alert_id]
         if text is not None:
             args += ["--text", text]
-        r = self.ctl(cn, *args, *extra)
+        r = self.ctl(cn, *args, *extra, port=port)
         if not expect_ok:
             return r
         assert r.rc == 0, r
@@ -1104,12 +1127,16 @@ class Env:
         return a
 
     def start_swarm(self, cn_format, count, *extra, name="swarm",
-                    timeout=300, inflight=64):
+                    timeout=300, inflight=64, ports=None):
         """A swarm --resilient of count agents (see swarm.c), driven by
-        lines on its stdin."""
+        lines on its stdin; ports: several daemons, the agents spread
+        over them in turn."""
+        servers = []
+        for p in ports or [self.port]:
+            servers += ["--server", "127.0.0.1:%d" % p]
         proc = self.spawn(name, [
-            binary("swarm"), "--principals", self.principals_file(),
-            "--server", "127.0.0.1:%d" % self.port,
+            binary("swarm"), "--principals", self.principals_file()] +
+            servers + [
             "--server-name", "wuzhad", "--ca-cert", self.ca,
             "--ca-key", self.ca_key, "--cn-format", cn_format,
             "--count", str(count), "--inflight", str(inflight),
@@ -1117,10 +1144,10 @@ class Env:
             stdin=subprocess.PIPE)
         return Swarm(self, proc, count)
 
-    def session(self, cn, role=wp.ROLE_AGENT, **kw):
+    def session(self, cn, role=wp.ROLE_AGENT, port=None, **kw):
         """A Python protocol session as cn: (FrameSocket, WELCOME)."""
-        return wp.session("127.0.0.1", self.port, self.ca, self.crt(cn),
-                          self.key(cn), role=role, **kw)
+        return wp.session("127.0.0.1", port or self.port, self.ca,
+                          self.crt(cn), self.key(cn), role=role, **kw)
 
     def connect(self, cn=None, cert=None, key=None):
         """A TLS connection, no HELLO sent yet."""

@@ -77,6 +77,7 @@
 #define SWARM_BACKOFF_MAX_MS	2000
 #define SWARM_EXPECT_MAX	100000
 #define SWARM_STALL_RCVBUF	4096	/* --stall: receive buffer, bytes */
+#define SWARM_SERVERS_MAX	8	/* --server given this often at most */
 
 enum agent_state {
 	AGENT_S_IDLE,		/* not started */
@@ -105,6 +106,8 @@ struct agent {
 	uint32_t		 nacked;	/* ACK_OK frames received */
 	proto_id		*ids;		/* ids received, nalerts of them */
 
+	int			 srv;		/* sw->addrs[] connected to */
+
 	/* --resilient */
 	struct event		*retry_ev;
 	int			 attempts;	/* failed in a row */
@@ -119,7 +122,8 @@ struct swarm {
 	struct event_base	*base;
 	SSL_CTX			*ctx;
 	X509_STORE		*store;
-	struct sockaddr_in	 addr;
+	struct sockaddr_in	 addrs[SWARM_SERVERS_MAX];
+	int			 naddrs;
 	const char		*server_name;
 	uint32_t		 max_frame;
 
@@ -246,6 +250,8 @@ agent_lost(struct agent *a, const char *fmt, ...)
 	}
 	a->stalled = 0;
 	sw->reconnects++;
+	/* Several servers: the next one, as an agent listing them does. */
+	a->srv = (a->srv + 1) % sw->naddrs;
 	if (++a->attempts > sw->max_attempts) {
 		a->state = AGENT_S_IDLE;
 		agent_fail(a, "gave up after %d attempts: %s",
@@ -318,8 +324,8 @@ agent_connect(struct agent *a)
 	    a);
 	a->state = AGENT_S_CONNECTING;
 	sw->inflight++;
-	if (bufferevent_socket_connect(a->bev, (struct sockaddr *)&sw->addr,
-	    sizeof(sw->addr)) != 0)
+	if (bufferevent_socket_connect(a->bev,
+	    (struct sockaddr *)&sw->addrs[a->srv], sizeof(sw->addrs[0])) != 0)
 		agent_lost(a, "connect: %s", strerror(errno));
 }
 
@@ -782,7 +788,17 @@ swarm_report(struct swarm *sw)
 	json_str(stdout, unconfirmed);
 	printf(",\"first_error\":");
 	json_str(stdout, sw->first_err);
-	printf("}\n");
+	/* Agents with a session now, by the --server they are on. */
+	printf(",\"per_server\":[");
+	for (j = 0; j < sw->naddrs; j++) {
+		int	on = 0;
+
+		for (i = 0; i < sw->n; i++)
+			on += sw->agents[i].state == AGENT_S_READY &&
+			    sw->agents[i].srv == (int)j;
+		printf("%s%d", j ? "," : "", on);
+	}
+	printf("]}\n");
 	fflush(stdout);
 }
 
@@ -908,7 +924,7 @@ static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: swarm --server HOST:PORT --server-name NAME --ca-cert FILE\n"
+	    "usage: swarm --server HOST:PORT... --server-name NAME --ca-cert FILE\n"
 	    "             --ca-key FILE --count N [--alerts K] [--cn-format FMT]\n"
 	    "             [--first I] [--inflight M] [--timeout SECONDS]\n"
 	    "             [--principals FILE]\n"
@@ -959,7 +975,12 @@ main(int argc, char *argv[])
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
 		case 0x100: paths_load(&paths, optarg); break;
-		case 's': server = optarg; break;
+		case 's':
+			if (sw.naddrs == SWARM_SERVERS_MAX)
+				fatalx("at most %d --server", SWARM_SERVERS_MAX);
+			parse_server(optarg, &sw.addrs[sw.naddrs++]);
+			server = optarg;
+			break;
 		case 'S': sw.server_name = optarg; break;
 		case 'c': ca_path = optarg; break;
 		case 'k': cakey_path = optarg; break;
@@ -1002,7 +1023,6 @@ main(int argc, char *argv[])
 	if (expect_path != NULL && swarm_load_expect(&sw, expect_path) != 0)
 		exit(1);
 	cn_format_parse(fmt, &cf);
-	parse_server(server, &sw.addr);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile();
@@ -1023,6 +1043,7 @@ main(int argc, char *argv[])
 
 		a->sw = &sw;
 		a->idx = i;
+		a->srv = i % sw.naddrs;
 		cn_format_make(&cf, (int)first + i, a->cn, sizeof(a->cn));
 		cert_make(a->cn, paths_find(&paths, a->cn), ca, cakey, &a->key,
 		    &a->cert);

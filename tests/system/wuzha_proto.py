@@ -263,7 +263,7 @@ T_STATUS_MEMBER = _table(
 T_AGENT_ITEM = _table(
     F(1, "cn", "name"), F(2, "node", "node"), F(3, "rights", "u8", lo=0, hi=7),
     F(4, "online", "u32", False), F(5, "since", "u64", False),
-    F(6, "last_seen", "u64", False))
+    F(6, "last_seen", "u64", False), F(7, "server", "name", False))
 T_SCHEDULE_ITEM = _table(
     F(1, "id", "name"), F(2, "issuer", "name"), F(3, "target", "node"),
     F(4, "msg_type", "u8", lo=1, hi=3), F(5, "publish_at", "u64"),

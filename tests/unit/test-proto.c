@@ -1751,7 +1751,7 @@ test_console_lists_strict(void **state)
 	} cases[] = {
 		{ "agent", 0, "000c 010001 61 020001 61 030001 05", 0 },
 		{ "agent unknown tag", 0,
-		    "0010 010001 61 020001 61 030001 05 070001 01",
+		    "0010 010001 61 020001 61 030001 05 080001 01",
 		    PROTO_E_TAG },
 		{ "agent without rights", 0, "0008 010001 61 020001 61",
 		    PROTO_E_MISSING },

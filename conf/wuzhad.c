@@ -506,7 +506,8 @@ conf_wuzhad_override(struct conf_wuzhad *c, const char *name,
 
 	if (name != NULL && !wuzhad_name_ok(name)) {
 		snprintf(err, errlen, "--name %s: want 1 to %d letters, digits, "
-		    "'.', '_' or '-'", name, CONF_ID_MAX);
+		    "'.', '_' or '-', not starting with '.' or '-'", name,
+		    CONF_ID_MAX);
 		return -1;
 	}
 	if (metrics_listen != NULL && strcmp(metrics_listen, "off") != 0 &&

@@ -341,7 +341,7 @@ test_wuzhad_instance_read_and_checked(void **state)
 	assert_int_equal(conf_wuzhad_override(c, "a b", "127.0.0.1:1", err,
 	    sizeof(err)), -1);
 	assert_string_equal(err, "--name a b: want 1 to 64 letters, digits, "
-	    "'.', '_' or '-'");
+	    "'.', '_' or '-', not starting with '.' or '-'");
 	assert_int_equal(conf_wuzhad_override(c, "3", "localhost", err,
 	    sizeof(err)), -1);
 	assert_string_equal(err, "--metrics-listen localhost: must be "
@@ -355,7 +355,8 @@ test_wuzhad_instance_read_and_checked(void **state)
 	W_REFUSED(W_BASE "listen_reuse_port: yes\n",
 	    "t.yaml:6: listen_reuse_port: must be true or false");
 	W_REFUSED(W_BASE "name: \"a/b\"\n",
-	    "t.yaml:6: name: want 1 to 64 letters, digits, '.', '_' or '-'");
+	    "t.yaml:6: name: want 1 to 64 letters, digits, '.', '_' or '-', "
+	    "not starting with '.' or '-'");
 }
 
 static void

@@ -54,6 +54,13 @@ struct conf_wuzhad {
 		uint32_t command_timeout_ms;	/* default 5000 */
 		uint32_t reconnect_min_ms;	/* default 100 */
 		uint32_t reconnect_max_ms;	/* default 10000 */
+		char	**sentinels;		/* "host:port" each, or NULL: then
+						 * host/port or socket is the
+						 * primary itself */
+		size_t	 nsentinels;
+		char	*master_name;		/* asked of them, default "wuzha" */
+		uint32_t wait_replicas;		/* WAIT for so many, default 0: none */
+		uint32_t wait_timeout_ms;	/* WAIT's timeout, default 1000 */
 	} redis;
 	struct {
 		uint32_t max_frame;		/* bytes, default 65536 */

@@ -15,6 +15,8 @@
 #define CONF_METRICS_DEFAULT	"127.0.0.1:9471"
 
 #define WUZHAD_PREFIX_MAX	64	/* redis key prefix, bytes */
+#define WUZHAD_SENTINELS_MAX	16	/* redis.sentinels listed */
+#define WUZHAD_REPLICAS_MAX	16	/* redis.wait_replicas */
 
 /* A redis key prefix: [A-Za-z0-9:._-]{1,64}. */
 static int
@@ -70,18 +72,66 @@ wuzhad_tls(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
 	return 0;
 }
 
+/*
+ * redis.sentinels and redis.master_name: Sentinels ("host:port", at most
+ * WUZHAD_SENTINELS_MAX) asked where the primary is; with them the primary
+ * is never named directly (other is socket, host or port, if given).
+ */
+static int
+wuzhad_sentinels(struct conf_yaml_doc *doc, const struct conf_yaml_node *sen,
+    const struct conf_yaml_node *other, const struct conf_yaml_node *mname,
+    struct conf_wuzhad *c)
+{
+	const char	*why;
+	uint32_t	 i;
+
+	if (mname != NULL) {
+		if (conf_yaml_string(doc, mname, WUZHAD_PREFIX_MAX,
+		    &c->redis.master_name) == -1)
+			return -1;
+		if (wuzhad_prefix_ok(c->redis.master_name) == -1)
+			return conf_yaml_error(doc, mname,
+			    "must match [A-Za-z0-9:._-]{1,64}");
+	} else if ((c->redis.master_name = strdup("wuzha")) == NULL)
+		return conf_yaml_error(doc, sen, "out of memory");
+	if (sen == NULL)
+		return 0;
+	if (other != NULL)
+		return conf_yaml_error(doc, other, "cannot be used with "
+		    "redis.sentinels (they name the primary)");
+	if (conf_yaml_seq(doc, sen) == -1)
+		return -1;
+	if (sen->n == 0 || sen->n > WUZHAD_SENTINELS_MAX)
+		return conf_yaml_error(doc, sen, "must list 1 to %d "
+		    "\"host:port\"", WUZHAD_SENTINELS_MAX);
+	if ((c->redis.sentinels = calloc(sen->n, sizeof(char *))) == NULL)
+		return conf_yaml_error(doc, sen, "out of memory");
+	for (i = 0; i < sen->n; i++) {
+		if (conf_yaml_string(doc, sen->items[i], CONF_HOSTPORT_MAX,
+		    &c->redis.sentinels[i]) == -1)
+			return -1;
+		c->redis.nsentinels++;
+		if (conf_util_hostport(c->redis.sentinels[i], 0, &why) == -1)
+			return conf_yaml_error(doc, sen->items[i], "%s", why);
+	}
+	return 0;
+}
+
 /* redis: a unix socket or host and port, the key prefix, the timings. */
 static int
 wuzhad_redis(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
     const char *dir, struct conf_wuzhad *c)
 {
 	const struct conf_yaml_node	*sock, *host, *port, *prefix, *cto;
-	const struct conf_yaml_node	*kto, *rmin, *rmax;
+	const struct conf_yaml_node	*kto, *rmin, *rmax, *sen, *mname;
+	const struct conf_yaml_node	*wrep, *wto;
 	const struct conf_yaml_key	 keys[] = {
 		{ "socket", 0, &sock }, { "host", 0, &host },
 		{ "port", 0, &port }, { "prefix", 0, &prefix },
 		{ "connect_timeout", 0, &cto }, { "command_timeout", 0, &kto },
 		{ "reconnect_min", 0, &rmin }, { "reconnect_max", 0, &rmax },
+		{ "sentinels", 0, &sen }, { "master_name", 0, &mname },
+		{ "wait_replicas", 0, &wrep }, { "wait_timeout", 0, &wto },
 	};
 	uint64_t			 v;
 
@@ -89,7 +139,11 @@ wuzhad_redis(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
 	    sizeof(keys) / sizeof(keys[0])) == -1)
 		return -1;
 	if (node == NULL)
-		sock = host = port = prefix = cto = kto = rmin = rmax = NULL;
+		sock = host = port = prefix = cto = kto = rmin = rmax = sen =
+		    mname = wrep = wto = NULL;
+	if (wuzhad_sentinels(doc, sen, sock != NULL ? sock : host != NULL ?
+	    host : port, mname, c) == -1)
+		return -1;
 
 	if (sock != NULL) {
 		if (host != NULL)
@@ -151,6 +205,15 @@ wuzhad_redis(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
 		return conf_yaml_error(doc, rmin,
 		    "must not be more than redis.reconnect_max");
 	}
+	c->redis.wait_timeout_ms = 1000;
+	if (wrep != NULL) {
+		if (conf_yaml_uint(doc, wrep, 0, WUZHAD_REPLICAS_MAX, &v) == -1)
+			return -1;
+		c->redis.wait_replicas = (uint32_t)v;
+	}
+	if (wto != NULL && conf_yaml_duration(doc, wto, 10, 60000,
+	    &c->redis.wait_timeout_ms) == -1)
+		return -1;
 	return 0;
 }
 
@@ -538,6 +601,8 @@ conf_wuzhad_override(struct conf_wuzhad *c, const char *name,
 void
 conf_wuzhad_free(struct conf_wuzhad *c)
 {
+	size_t	i;
+
 	if (c == NULL)
 		return;
 	free(c->listen);
@@ -550,6 +615,10 @@ conf_wuzhad_free(struct conf_wuzhad *c)
 	free(c->redis.socket);
 	free(c->redis.host);
 	free(c->redis.prefix);
+	for (i = 0; i < c->redis.nsentinels; i++)
+		free(c->redis.sentinels[i]);
+	free(c->redis.sentinels);
+	free(c->redis.master_name);
 	free(c->log_level);
 	free(c->metrics.listen);
 	free(c);

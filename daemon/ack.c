@@ -15,6 +15,11 @@
  * acks that arrive while batches are in flight wait for one to finish and
  * then go together, so the number of script calls follows Redis's pace,
  * not the arrival rate.
+ *
+ * With redis.wait_replicas, a batch's ACK_OKs wait for a WAIT (shared by
+ * the batches answered meanwhile, see store_wait): an ack a fail-over
+ * could still lose is answered ERROR 501 instead, and the agent sends it
+ * again.  A batch of quiet acks only asks no WAIT.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -47,6 +52,8 @@ struct ackreq {
 struct ackbatch {
 	struct ackreq	*v;
 	size_t		 n;
+	long long	*res;		/* the script's answer per ack */
+	int		 stored;	/* the script answered */
 };
 
 static struct ackreq	*queue;
@@ -54,6 +61,7 @@ static size_t		 queued, queue_cap;
 static struct event	*flush_ev;
 static int		 flush_scheduled;
 static int		 inflight;
+static int		 waiting;	/* batches waiting for WAIT */
 static uint64_t		 batches, acks_written;
 
 static void	ack_flush_cb(evutil_socket_t, short, void *);
@@ -98,6 +106,65 @@ ack_send_ok(struct conn *c, const char *id, uint8_t state)
 	pbuf_free(&b);
 }
 
+/* Answer each ack of a batch; ok: the replicas have it (or no WAIT). */
+static void
+ack_answer(struct ackbatch *ab, int ok)
+{
+	struct ackreq	*q;
+	long long	 v;
+	size_t		 i;
+
+	for (i = 0; i < ab->n; i++) {
+		q = &ab->v[i];
+		if (!conn_alive(q->c)) {
+			conn_unref(q->c);
+			continue;
+		}
+		v = ab->stored ? ab->res[i] : 0;
+		if (!ab->stored) {
+			conn_error(q->c, PROTO_E_STORE, q->id, "ack not stored, "
+			    "store unavailable; send it again");
+		} else if (v == -1000) {
+			conn_error(q->c, PROTO_E_UNKNOWN_ALERT, q->id, "no such "
+			    "alert");
+		} else if (v > 0 || q->state == PROTO_ACK_DELIVERED ||
+		    q->state == PROTO_ACK_SHOWN || -v == q->state) {
+			/*
+			 * Stored, or already there (or beyond): idempotent,
+			 * not counted.  The automatic states, delivered and
+			 * shown, may come late (a page opened after reading)
+			 * and are no error.
+			 */
+			if (v > 0)
+				log_debug("ack %s %s %s stored", q->id, q->cn,
+				    proto_ack_state_name(q->state));
+			if (q->quiet)
+				;
+			else if (!ok)
+				conn_error(q->c, PROTO_E_STORE, q->id, "ack not "
+				    "confirmed by the replicas; send it again");
+			else
+				ack_send_ok(q->c, q->id, (uint8_t)(v > 0 ? v : -v));
+		} else {
+			conn_error(q->c, PROTO_E_BACKWARDS, q->id, "state is "
+			    "already %s, cannot go back to %s",
+			    proto_ack_state_name((int)-v),
+			    proto_ack_state_name(q->state));
+		}
+		conn_unref(q->c);
+	}
+	free(ab->res);
+	free(ab->v);
+	free(ab);
+}
+
+static void
+ack_waited_cb(int ok, void *arg)
+{
+	waiting--;
+	ack_answer(arg, ok);
+}
+
 static void
 ack_done_cb(redisReply *r, void *arg)
 {
@@ -105,16 +172,20 @@ ack_done_cb(redisReply *r, void *arg)
 	struct ackreq	*q;
 	long long	 v;
 	size_t		 i;
-	int		 ok;
+	int		 ok, confirm = 0;
 
 	ok = r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == ab->n;
 	if (!ok)
 		log_warnx("ack: batch of %zu not stored: %s", ab->n,
 		    r != NULL && r->type == REDIS_REPLY_ERROR ? r->str : "no reply");
-	for (i = 0; i < ab->n; i++) {
+	ab->stored = ok;
+	if (ok && (ab->res = calloc(ab->n, sizeof(*ab->res))) == NULL)
+		fatal("ack_done_cb");
+	for (i = 0; ok && i < ab->n; i++) {
 		q = &ab->v[i];
-		if (ok && (v = r->element[i]->integer) >= PROTO_ACK_DELIVERED &&
-		    v <= PROTO_ACK_MAX) {
+		v = ab->res[i] = r->element[i]->integer;
+		confirm |= !q->quiet;
+		if (v >= PROTO_ACK_DELIVERED && v <= PROTO_ACK_MAX) {
 			struct alert *a = alerts_get(q->id);
 
 			/* A drill's acks are counted apart from real ones. */
@@ -124,40 +195,12 @@ ack_done_cb(redisReply *r, void *arg)
 			if (i == 0 || strcmp(q->id, ab->v[i - 1].id) != 0)
 				watch_alert_changed(q->id);
 		}
-		if (!conn_alive(q->c)) {
-			conn_unref(q->c);
-			continue;
-		}
-		if (!ok) {
-			conn_error(q->c, PROTO_E_STORE, q->id, "ack not stored, "
-			    "store unavailable; send it again");
-		} else if ((v = r->element[i]->integer) == -1000) {
-			conn_error(q->c, PROTO_E_UNKNOWN_ALERT, q->id, "no such "
-			    "alert");
-		} else if (v > 0) {
-			log_debug("ack %s %s %s stored", q->id, q->cn,
-			    proto_ack_state_name(q->state));
-			if (!q->quiet)
-				ack_send_ok(q->c, q->id, (uint8_t)v);
-		} else if (q->state == PROTO_ACK_DELIVERED ||
-		    q->state == PROTO_ACK_SHOWN || -v == q->state) {
-			/*
-			 * Already there (or beyond): idempotent, not counted.
-			 * The automatic states, delivered and shown, may come
-			 * late (a page opened after reading) and are no error.
-			 */
-			if (!q->quiet)
-				ack_send_ok(q->c, q->id, (uint8_t)-v);
-		} else {
-			conn_error(q->c, PROTO_E_BACKWARDS, q->id, "state is "
-			    "already %s, cannot go back to %s",
-			    proto_ack_state_name((int)-v),
-			    proto_ack_state_name(q->state));
-		}
-		conn_unref(q->c);
 	}
-	free(ab->v);
-	free(ab);
+	if (ok && confirm && wz->conf->redis.wait_replicas > 0) {
+		waiting++;
+		store_wait(ack_waited_cb, ab);
+	} else
+		ack_answer(ab, 1);
 	/* Not flushed from here: a failed store_eval calls back at once. */
 	inflight--;
 	ack_schedule();
@@ -244,7 +287,7 @@ ack_schedule(void)
 size_t
 ack_outstanding(void)
 {
-	return queued + (size_t)inflight;
+	return queued + (size_t)inflight + (size_t)waiting;
 }
 
 /* ERROR 308 for an ack of id, saying why it is not live (if known). */

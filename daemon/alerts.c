@@ -439,15 +439,74 @@ alerts_expire(void)
 
 /* --- loading at start, and catching up after Redis came back ---------- */
 
-struct alerts_load_req {
-	void	(*done)(int);	/* NULL for a catch-up */
-};
-
 /*
  * Groups of the record (ALERT_REC_FIELDS) then {seq, reminded, escalated,
  * targeted}: see lua/alerts.lua.
  */
 #define ALERTS_GROUP	(ALERT_REC_FIELDS + 4)
+
+struct alerts_load_req {
+	void	(*done)(int);	/* NULL for a catch-up */
+	int	  replace;	/* a reload: drop what Redis no longer has */
+};
+
+/* What a reload keeps: the cached alerts that Redis lists as live. */
+struct alerts_stale {
+	struct htab	 *keep;
+	struct alert	**dead;
+	size_t		  n;
+};
+
+static void
+alerts_stale_cb(void *v, void *arg)
+{
+	struct alert		*a = v;
+	struct alerts_stale	*as = arg;
+
+	if (htab_get(as->keep, a->r.id) == NULL)
+		as->dead[as->n++] = a;
+}
+
+static void
+alerts_max_cb(void *v, void *arg)
+{
+	struct alert	*a = v;
+
+	if (a->seq > max_seq)
+		max_seq = a->seq;
+}
+
+/*
+ * A reload after a fail-over: cached alerts that are not live in Redis
+ * (their writes went with the old primary) leave the cache.
+ */
+static void
+alerts_drop_stale(redisReply *r)
+{
+	struct alerts_stale	 as;
+	struct htab		 keep;
+	size_t			 i;
+
+	htab_init(&keep);
+	for (i = 0; i < r->elements; i += ALERTS_GROUP)
+		if (r->element[i]->type == REDIS_REPLY_STRING)
+			htab_put(&keep, r->element[i]->str, r->element[i]);
+	as.keep = &keep;
+	as.n = 0;
+	if ((as.dead = calloc(alerts.count + 1, sizeof(*as.dead))) == NULL)
+		fatal("alerts_drop_stale");
+	htab_foreach(&alerts, alerts_stale_cb, &as);
+	for (i = 0; i < as.n; i++) {
+		log_notice("alert %s seq %" PRIu64 ": not live in Redis after "
+		    "the fail-over; dropped from the cache", as.dead[i]->r.id,
+		    as.dead[i]->seq);
+		alert_remove(as.dead[i]);
+	}
+	free(as.dead);
+	htab_clear(&keep, NULL);
+	max_seq = 0;
+	htab_foreach(&alerts, alerts_max_cb, NULL);
+}
 
 /*
  * Cache the live alert in group e (ALERTS_GROUP replies) unless it is
@@ -495,6 +554,7 @@ alerts_loaded_cb(redisReply *r, void *arg)
 	void			(*done)(int) = lr->done;
 	struct alert		 *a;
 	size_t			  i, n = 0, pushed;
+	int			  replace = lr->replace;
 
 	free(lr);
 	if (r == NULL || r->type != REDIS_REPLY_ARRAY ||
@@ -506,6 +566,8 @@ alerts_loaded_cb(redisReply *r, void *arg)
 			done(-1);
 		return;
 	}
+	if (replace)
+		alerts_drop_stale(r);
 	for (i = 0; i < r->elements; i += ALERTS_GROUP) {
 		if ((a = alerts_take(&r->element[i], done == NULL,
 		    &pushed)) == NULL)
@@ -554,7 +616,7 @@ alerts_learn(redisReply *const *e, size_t n)
 }
 
 static void
-alerts_read(void (*done)(int))
+alerts_read(void (*done)(int), int replace)
 {
 	struct alerts_load_req	*lr;
 	const char		*argv[LUA_ALERTS_ARGS];
@@ -563,6 +625,7 @@ alerts_read(void (*done)(int))
 	if ((lr = calloc(1, sizeof(*lr))) == NULL)
 		fatal("alerts_load");
 	lr->done = done;
+	lr->replace = replace;
 	snprintf(now, sizeof(now), "%" PRIu64, now_ms());
 	argv[LUA_ALERTS_PREFIX] = store_key("%s", "");
 	argv[LUA_ALERTS_NOW] = now;
@@ -574,12 +637,19 @@ alerts_read(void (*done)(int))
 void
 alerts_load(void (*done)(int))
 {
-	alerts_read(done);
+	alerts_read(done, 0);
+}
+
+/* After a fail-over: the cache becomes what Redis has live; done(0|-1). */
+void
+alerts_reload(void (*done)(int))
+{
+	alerts_read(done, 1);
 }
 
 void
 alerts_catch_up(void)
 {
-	alerts_read(NULL);
+	alerts_read(NULL, 0);
 }
 

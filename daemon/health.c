@@ -38,6 +38,50 @@ static const struct timeval	 retry_tv = { 0, HEALTH_RETRY_MS * 1000 };
 static uint64_t			 failed;	/* failures not yet logged */
 static uint64_t			 logged_ms;	/* last failure line */
 
+/* A label value as Prometheus's text format wants it escaped. */
+static void
+health_label(struct evbuffer *b, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s == '\\' || *s == '"')
+			evbuffer_add_printf(b, "\\%c", *s);
+		else if (*s == '\n')
+			evbuffer_add(b, "\\n", 2);
+		else
+			evbuffer_add(b, s, 1);
+	}
+}
+
+/* Which primary is followed, fail-overs seen, and what WAIT did. */
+static void
+health_store_gauges(struct evbuffer *b)
+{
+	struct store_stats	ss;
+
+	store_stats(&ss);
+	evbuffer_add_printf(b,
+	    "# HELP wuzha_redis_primary the Redis primary followed now\n"
+	    "# TYPE wuzha_redis_primary gauge\n");
+	if (ss.primary != NULL) {
+		evbuffer_add_printf(b, "wuzha_redis_primary{addr=\"");
+		health_label(b, ss.primary);
+		evbuffer_add_printf(b, "\"} 1\n");
+	}
+	evbuffer_add_printf(b,
+	    "# HELP wuzha_redis_failovers_total promotions of a replica seen\n"
+	    "# TYPE wuzha_redis_failovers_total counter\n"
+	    "wuzha_redis_failovers_total %llu\n"
+	    "# HELP wuzha_redis_waits_total WAITs sent to the primary\n"
+	    "# TYPE wuzha_redis_waits_total counter\n"
+	    "wuzha_redis_waits_total %llu\n"
+	    "# HELP wuzha_redis_wait_short_total WAITs answered with too few "
+	    "replicas\n"
+	    "# TYPE wuzha_redis_wait_short_total counter\n"
+	    "wuzha_redis_wait_short_total %llu\n",
+	    (unsigned long long)ss.failovers, (unsigned long long)ss.waits,
+	    (unsigned long long)ss.wait_short);
+}
+
 /* The gauges, after the counters. */
 static void
 health_gauges(struct evbuffer *b)
@@ -68,6 +112,7 @@ health_gauges(struct evbuffer *b)
 	    "# TYPE wuzha_instance_info gauge\n"
 	    "wuzha_instance_info{name=\"%s\",reuse_port=\"%s\"} 1\n",
 	    wz->name, wz->conf->listen_reuse_port ? "true" : "false");
+	health_store_gauges(b);
 }
 
 static void

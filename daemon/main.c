@@ -30,6 +30,8 @@ static struct event	*tick_ev, *sigterm_ev, *sigint_ev, *sighup_ev;
 static struct event	*watchdog_ev;	/* only under a systemd watchdog */
 
 static void	start_chain(void);
+static void	reconcile_run(void);
+static int	reconcile_pending;	/* a fail-over to reconcile */
 static uint64_t		 last_tree_poll, last_expire, shutdown_at;
 /* --name, --metrics-listen: over the file's, at start and every reload. */
 static const char	*opt_name, *opt_metrics;
@@ -170,6 +172,8 @@ tick_cb(evutil_socket_t fd, short ev, void *arg)
 		start_chain();
 		return;
 	}
+	if (reconcile_pending)
+		reconcile_run();
 	if (now - last_tree_poll >= wz->conf->timeouts.tree_refresh_ms) {
 		last_tree_poll = now;
 		tree_refresh();
@@ -248,6 +252,85 @@ start_chain(void)
 	tree_load(started_tree_cb);
 }
 
+/*
+ * After a fail-over, the daemon is made what the new primary says: every
+ * connection is closed with BYE 501 (agents come back, get what is
+ * pending from Redis and send their unconfirmed acks again), the live
+ * and the held alerts are read again, replacing the caches.  No new
+ * connection is taken meanwhile and PUBLISH is refused (501).  A step
+ * that fails is tried again when Redis is next up.
+ */
+static int		 reconcile_busy;
+
+static void
+reconcile_failed(const char *what)
+{
+	log_warnx("fail-over: %s; trying again", what);
+	reconcile_busy = 0;
+}
+
+static void
+reconcile_held_cb(int ok)
+{
+	if (ok != 0) {
+		reconcile_failed("cannot load the held alerts");
+		return;
+	}
+	reconcile_busy = reconcile_pending = 0;
+	schedule_start();
+	listener_pause(0);
+	store_failover_done();
+	tree_refresh();
+	log_notice("fail-over: %zu live alert%s, %zu held, taking "
+	    "connections again", alerts_live(), alerts_live() == 1 ? "" : "s",
+	    schedule_count());
+}
+
+static void
+reconcile_alerts_cb(int ok)
+{
+	if (ok != 0) {
+		reconcile_failed("cannot load the live alerts");
+		return;
+	}
+	schedule_load(reconcile_held_cb);
+}
+
+static void
+reconcile_run(void)
+{
+	if (reconcile_busy || !store_up())
+		return;
+	reconcile_busy = 1;
+	alerts_reload(reconcile_alerts_cb);
+}
+
+/* store.c saw a promoted replica (the hook, instead of store_ready). */
+static void
+store_failover(void)
+{
+	/*
+	 * The feed goes on from the new primary's stream ends, asked before
+	 * the reload on the same connection: what came before is in the
+	 * reload, what comes after is in the feed.
+	 */
+	feed_start();
+	feed_reset();
+	presence_rebuild();
+	if (!wz->listening) {
+		/* Start-up loads everything from the new primary anyway. */
+		store_failover_done();
+		start_chain();
+		return;
+	}
+	log_notice("fail-over: closing every connection, then reloading the "
+	    "alerts from the new primary");
+	reconcile_pending = 1;
+	listener_pause(1);
+	conn_close_all(PROTO_E_STORE, "redis fail-over: connect again");
+	reconcile_run();
+}
+
 /* Redis (re)connected and its scripts are loaded. */
 static void
 store_ready(int first)
@@ -256,6 +339,8 @@ store_ready(int first)
 	presence_rebuild();
 	if (!wz->listening)
 		start_chain();
+	else if (reconcile_pending)
+		reconcile_run();
 	else {
 		tree_refresh();
 		alerts_catch_up();
@@ -310,6 +395,7 @@ static void
 reload_keep(struct conf_wuzhad *old, struct conf_wuzhad *new)
 {
 	char	*listen;
+	size_t	 i;
 	int	 redis_changed;
 
 	if (strcmp(old->listen, new->listen) != 0)
@@ -335,7 +421,12 @@ reload_keep(struct conf_wuzhad *old, struct conf_wuzhad *new)
 	    (old->redis.host != NULL && new->redis.host != NULL &&
 	    strcmp(old->redis.host, new->redis.host) != 0) ||
 	    old->redis.port != new->redis.port ||
-	    strcmp(old->redis.prefix, new->redis.prefix) != 0;
+	    strcmp(old->redis.prefix, new->redis.prefix) != 0 ||
+	    strcmp(old->redis.master_name, new->redis.master_name) != 0 ||
+	    old->redis.nsentinels != new->redis.nsentinels;
+	for (i = 0; !redis_changed && i < old->redis.nsentinels; i++)
+		redis_changed = strcmp(old->redis.sentinels[i],
+		    new->redis.sentinels[i]) != 0;
 	if (redis_changed)
 		log_warnx("reload: the redis section changed; that needs a "
 		    "restart, the running connection is kept");
@@ -512,6 +603,7 @@ main(int argc, char *argv[])
 	alerts_init();
 	alerts_set_gone_hook(watch_alert_gone);
 	store_set_seq_hook(alerts_max_seq);
+	store_set_failover_hook(store_failover);
 	publish_init();
 	schedule_init();
 	ack_init();

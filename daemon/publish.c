@@ -12,6 +12,11 @@
  * with the first PUBLISHED and nothing goes out twice.  The script tells
  * such a retry apart, so that it is recognised even when the first
  * store's reply never came back and only Redis knows.
+ *
+ * With redis.wait_replicas, what the script did is acted on (PUBLISHED,
+ * the fan-out, the schedule) only once WAIT says the replicas have it:
+ * else a fail-over could lose an alert its issuer was told of.  Too few
+ * replicas: ERROR 501, and the retry finds the alert stored.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -35,12 +40,24 @@ struct bucket {
 	uint64_t	at;		/* mono_ms of the last refill */
 };
 
+/* What the publish script answered, kept until WAIT is done. */
+struct pubdone {
+	long long	 code;		/* 0 dup, 1 stored, 2 unscheduled, 3 retry */
+	uint64_t	 seq;
+	uint64_t	 publish_at;	/* retry: as stored */
+	uint64_t	 accepted;	/* retry */
+	long long	 targeted;	/* retry: -1 if not told */
+	int		 live;		/* retry */
+	char		 state[16];	/* retry: "held", "unscheduled", ... */
+};
+
 /* A PUBLISH waiting for Redis; owns its record and envelope. */
 struct pubreq {
 	struct conn	*c;		/* referenced */
 	struct alert_rec r;
 	uint32_t	 targeted;
 	int		 retry;		/* known here already, same bytes */
+	struct pubdone	 d;
 };
 
 void
@@ -136,19 +153,16 @@ reply_u64(const redisReply *r, size_t i)
  * Redis that this daemon never heard of (its reply was lost).
  */
 static void
-publish_retried(struct pubreq *pr, const redisReply *r, const char *who)
+publish_retried(struct pubreq *pr, const char *who)
 {
-	const redisReply	*st = r->elements > 3 ? r->element[3] : NULL;
-	const char		*state = st != NULL &&
-				    st->type == REDIS_REPLY_STRING ? st->str : "";
-	uint64_t		 seq = reply_u64(r, 1);
-	uint64_t		 publish_at = reply_u64(r, 2);
-	int			 live = reply_u64(r, 6) != 0;
+	const char		*state = pr->d.state;
+	uint64_t		 seq = pr->d.seq;
+	uint64_t		 publish_at = pr->d.publish_at;
+	int			 live = pr->d.live;
 	uint32_t		 targeted = pr->targeted;
 
-	if (r->elements > 5 && r->element[5]->type == REDIS_REPLY_INTEGER &&
-	    r->element[5]->integer >= 0)
-		targeted = (uint32_t)r->element[5]->integer;
+	if (pr->d.targeted >= 0)
+		targeted = (uint32_t)pr->d.targeted;
 	log_info("alert %s: PUBLISH again from %s, the same envelope: answered "
 	    "as the first time (%s, seq %" PRIu64 ")", pr->r.id, who,
 	    state[0] ? state : "?", seq);
@@ -166,7 +180,7 @@ publish_retried(struct pubreq *pr, const redisReply *r, const char *who)
 	} else {
 		if (live && seq != 0 && alerts_get(pr->r.id) == NULL) {
 			/* Live in Redis, never pushed: push it now. */
-			pr->r.accepted = reply_u64(r, 4);
+			pr->r.accepted = pr->d.accepted;
 			pr->r.publish_at = 0;
 			alerts_went_live(&pr->r, seq, targeted, who);
 		}
@@ -174,24 +188,25 @@ publish_retried(struct pubreq *pr, const redisReply *r, const char *who)
 	}
 }
 
+/* The replicas have what the script did (or WAIT is off): act on it. */
 static void
-publish_done_cb(redisReply *r, void *arg)
+publish_waited_cb(int ok, void *arg)
 {
 	struct pubreq		*pr = arg;
 	const char		*who;
 
-	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
-	    r->element[0]->type != REDIS_REPLY_INTEGER) {
+	if (!ok) {
 		if (conn_alive(pr->c))
 			conn_error(pr->c, PROTO_E_STORE, pr->r.id, "store "
-			    "unavailable, try again (%s)", r != NULL &&
-			    r->type == REDIS_REPLY_ERROR ? r->str : "no reply");
+			    "unavailable, try again (not confirmed by %u "
+			    "replica%s)", wz->conf->redis.wait_replicas,
+			    wz->conf->redis.wait_replicas == 1 ? "" : "s");
 		pubreq_free(pr);
 		return;
 	}
 	/* The issuer with its address while its connection is up. */
 	who = conn_alive(pr->c) ? conn_name(pr->c) : pr->r.issuer;
-	switch (r->element[0]->integer) {
+	switch (pr->d.code) {
 	case 0:
 		if (conn_alive(pr->c))
 			conn_error(pr->c, PROTO_E_DUPLICATE, pr->r.id,
@@ -203,20 +218,54 @@ publish_done_cb(redisReply *r, void *arg)
 		publish_answer(pr, 0, 0, 0);
 		break;
 	case 3:
-		publish_retried(pr, r, who);
+		publish_retried(pr, who);
 		break;
 	default:
 		if (pr->r.publish_at != 0) {
 			schedule_add(&pr->r, pr->targeted, who);
 			publish_answer(pr, 0, pr->targeted, pr->r.publish_at);
 		} else {
-			alerts_went_live(&pr->r, reply_u64(r, 1), pr->targeted,
-			    who);
-			publish_answer(pr, reply_u64(r, 1), pr->targeted, 0);
+			alerts_went_live(&pr->r, pr->d.seq, pr->targeted, who);
+			publish_answer(pr, pr->d.seq, pr->targeted, 0);
 		}
 		break;
 	}
 	pubreq_free(pr);
+}
+
+/* The script's reply: kept (hiredis frees r), then WAIT if it wrote. */
+static void
+publish_done_cb(redisReply *r, void *arg)
+{
+	struct pubreq		*pr = arg;
+	const redisReply	*e;
+
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
+	    r->element[0]->type != REDIS_REPLY_INTEGER) {
+		if (conn_alive(pr->c))
+			conn_error(pr->c, PROTO_E_STORE, pr->r.id, "store "
+			    "unavailable, try again (%s)", r != NULL &&
+			    r->type == REDIS_REPLY_ERROR ? r->str : "no reply");
+		pubreq_free(pr);
+		return;
+	}
+	pr->d.code = r->element[0]->integer;
+	pr->d.seq = reply_u64(r, 1);
+	pr->d.publish_at = reply_u64(r, 2);
+	pr->d.accepted = reply_u64(r, 4);
+	pr->d.live = reply_u64(r, 6) != 0;
+	pr->d.targeted = -1;
+	if (r->elements > 3 && (e = r->element[3])->type == REDIS_REPLY_STRING)
+		snprintf(pr->d.state, sizeof(pr->d.state), "%s", e->str);
+	if (r->elements > 5 && r->element[5]->type == REDIS_REPLY_INTEGER &&
+	    r->element[5]->integer >= 0)
+		pr->d.targeted = r->element[5]->integer;
+	if (pr->d.code == 0) {
+		/* Nothing written: nothing to wait for. */
+		publish_waited_cb(1, pr);
+		return;
+	}
+	store_wait(publish_waited_cb, pr);
 }
 
 /*
@@ -369,6 +418,11 @@ publish_store(struct conn *c, struct pubreq *req, struct tnode *target)
 	if (store_lost() != NULL) {
 		/* Numbers would restart: refuse until an operator acts. */
 		conn_error(c, PROTO_E_STORE, r->id, "%s", store_lost());
+		pubreq_free(req);
+		return;
+	}
+	if (store_reconciling() != NULL) {
+		conn_error(c, PROTO_E_STORE, r->id, "%s", store_reconciling());
 		pubreq_free(req);
 		return;
 	}

@@ -351,6 +351,27 @@ int		 store_eval(enum store_script, int argc, const char **argv,
 		    const size_t *lens, store_cb *cb, void *arg);
 int		 store_cmd(int argc, const char **argv, const size_t *lens,
 		    store_cb *cb, void *arg);
+/*
+ * WAIT (redis.wait_replicas): cb(1, arg) once the writes answered so far
+ * on the connection are on enough replicas, cb(0, arg) if not (too few in
+ * wait_timeout, or the link dropped).  cb(1) at once when no WAIT is
+ * configured, cb(0) at once when Redis is down.  One WAIT at a time:
+ * callers that come while it is out share the next one.
+ */
+typedef void	 store_wait_cb(int ok, void *arg);
+void		 store_wait(store_wait_cb *, void *);
+/* A fail-over seen (Sentinel): fn reconciles, then calls store_failover_done. */
+void		 store_set_failover_hook(void (*fn)(void));
+void		 store_failover_done(void);
+/* Why PUBLISH is refused while a fail-over is reconciled; NULL otherwise. */
+const char	*store_reconciling(void);
+struct store_stats {
+	const char	*primary;	/* "host:port" followed, NULL if down */
+	uint64_t	 failovers;	/* promotions seen */
+	uint64_t	 waits;		/* WAITs sent */
+	uint64_t	 wait_short;	/* WAITs with too few replicas */
+};
+void		 store_stats(struct store_stats *);
 /* Key with the configured prefix, in a static rotating buffer. */
 const char	*store_key(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void		 store_sweep(void);
@@ -442,6 +463,11 @@ void		 alerts_load(void (*done)(int ok));
  * (a store whose reply was lost) are cached and pushed.
  */
 void		 alerts_catch_up(void);
+/*
+ * After a fail-over: the cache is made what Redis has live (alerts it no
+ * longer has are dropped, those it has added), pushing nothing; done(0|-1).
+ */
+void		 alerts_reload(void (*done)(int ok));
 void		 alerts_expire(void);
 /*
  * Live alerts for an agent at n (its node and its ancestors) cached after

@@ -53,12 +53,15 @@ class World:
         Redis unchanged since `before`, the bystander still served.  The
         `seen` hash is left out: it notes when agents came and went, and
         the sessions that carry the bad input come and go; so is `probe`,
-        the key wuzhad's health check writes every 500 ms.
+        the key wuzhad's health check writes every 500 ms, and so is the
+        presence (the `daemons` heartbeat every 2 s, and who is on).
         """
         after = self.env.redis.dump()
         for d in (before, after):
-            d.pop("seen", None)
-            d.pop("probe", None)
+            for k in list(d):
+                if k in ("seen", "probe", "daemons") or \
+                        k.startswith("on:") or k.startswith("oncount:"):
+                    d.pop(k)
         assert after == before, "the store changed: %s" % sorted(
             k for k in set(after) | set(before)
             if after.get(k) != before.get(k))

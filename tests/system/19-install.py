@@ -38,7 +38,8 @@ MAN_PAGES = ["man8/wuzhad.8", "man8/wuzha-agent.8", "man1/wuzhactl.1",
              "man5/wuzhad.yaml.5"]
 # Installed for users as they are in conf/ (Debian's place for a
 # package's examples: /usr/share/doc/PACKAGE/examples).
-EXAMPLES = ["wuzhad.yaml", "agent.yaml", "tree.yaml", "redis.conf"]
+EXAMPLES = ["wuzhad.yaml", "agent.yaml", "tree.yaml", "redis.conf",
+            "sentinel.conf"]
 # The shipped hooks of wuzha-agent, in libexec/wuzha.
 HOOKS = ["wuzha-notify", "wuzha-speak"]
 # The alert templates, in share/wuzha/templates.

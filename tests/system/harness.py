@@ -683,6 +683,17 @@ class Swarm:
                  "swarm to read the expected ids")
         assert "expecting %d\n" % len(ids) in self.proc.out()
 
+    def confirmed(self):
+        """The (cn, alert id) pairs whose ack got ACK_OK so far (a set)."""
+        path = os.path.join(self.env.dir, "confirmed-%d.txt" % self.proc.pid)
+        n = self.proc.out().count("confirmed ")
+        self.say("confirmed " + path)
+        wait_for(lambda: self.proc.out().count("confirmed ") > n, 10,
+                 "swarm to write its confirmed acks")
+        assert "confirmed error" not in self.proc.out()
+        with open(path) as f:
+            return {tuple(ln.split()) for ln in f if ln.strip()}
+
     def quit(self, timeout=30):
         """Ask it to end; (exit status, summary dict)."""
         try:
@@ -892,7 +903,8 @@ class Env:
         """
         Write wuzhad.yaml and start wuzhad.  opts: port (default 0: the
         daemon picks one), limits, timeouts and redis (dicts: settings
-        added to those sections), log_level, crl (a
+        added to those sections), sentinels (a list of "host:port"
+        written instead of the socket), log_level, crl (a
         path), ticket_key (True: the PKI's ticket.key), environ (a dict
         of variables added to wuzhad's environment), name (the daemon's
         name; default "wuzhad", then "wuzhad.N" for the N-th started in
@@ -919,11 +931,14 @@ class Env:
         if opts.get("ticket_key"):
             lines.append('  ticket_key: "%s"' % os.path.join(
                 os.path.dirname(self.crt("wuzhad")), "ticket.key"))
-        lines += [
-            "redis:",
-            '  socket: "%s"' % self.redis_sock,
-            '  prefix: "%s"' % self.prefix,
-        ]
+        lines.append("redis:")
+        if opts.get("sentinels"):
+            # Sentinel names the primary: no socket of our own then.
+            lines.append("  sentinels: [%s]" % ", ".join(
+                '"%s"' % s for s in opts["sentinels"]))
+        else:
+            lines.append('  socket: "%s"' % self.redis_sock)
+        lines.append('  prefix: "%s"' % self.prefix)
         for k, v in (opts.get("redis") or {}).items():
             lines.append('  %s: "%s"' % (k, v))
         # Tests publish far faster, and connect far more from one address,

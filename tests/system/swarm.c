@@ -31,8 +31,12 @@
  *	expect FILE	the alert ids every agent must show, one a line
  *			(also --expect-ids FILE)
  *	report		print "report {...}": one JSON line of totals
+ *	confirmed FILE	write "cn id" to FILE for every ACK_OK taken so
+ *			far, one a line, then print "confirmed N"
  *	unstall		the --stall agents start reading again
  *	quit		print the summary and exit
+ *
+ * A BYE from the server is, with --resilient, a lost connection too.
  *
  * --stall N: the first N agents stop reading their socket right after
  * WELCOME (a slow consumer, with a small receive buffer), until
@@ -616,6 +620,15 @@ on_frame(struct agent *a, uint8_t type, const uint8_t *p, size_t len)
 			    proto_err_name(err.code), (int)err.text.len,
 			    (const char *)err.text.p);
 		break;
+	case PROTO_T_BYE:
+		/* --resilient: the server ends the session (a Redis
+		 * fail-over, a restart): connect again, as the agent does. */
+		if (sw->resilient)
+			agent_lost(a, "server said BYE");
+		else
+			agent_fail(a, "unexpected %s frame",
+			    proto_type_name(type));
+		break;
 	default:
 		agent_fail(a, "unexpected %s frame", proto_type_name(type));
 		break;
@@ -802,6 +815,37 @@ swarm_report(struct swarm *sw)
 	fflush(stdout);
 }
 
+/*
+ * "confirmed FILE": every (agent, alert) whose ack got ACK_OK, so that a
+ * test can check each one is stored.  -1 if FILE cannot be written.
+ */
+static int
+swarm_dump_confirmed(struct swarm *sw, const char *path)
+{
+	struct agent *a;
+	FILE *f;
+	uint32_t k;
+	int i, n = 0;
+
+	if ((f = fopen(path, "w")) == NULL) {
+		fprintf(stderr, "swarm: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < sw->n; i++) {
+		a = &sw->agents[i];
+		for (k = 0; k < a->nshown; k++)
+			if (a->shown[k].confirmed) {
+				fprintf(f, "%s %s\n", a->cn, a->shown[k].id);
+				n++;
+			}
+	}
+	if (fclose(f) != 0) {
+		fprintf(stderr, "swarm: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	return n;
+}
+
 /* "unstall": the stalled agents read again (and find what is waiting). */
 static void
 swarm_unstall(struct swarm *sw)
@@ -855,6 +899,14 @@ stdin_cb(evutil_socket_t fd, short what, void *arg)
 				printf("expecting %d\n", sw->nexpect);
 			else
 				printf("expecting error\n");
+			fflush(stdout);
+		} else if (strncmp(sw->line, "confirmed ", 10) == 0) {
+			int n = swarm_dump_confirmed(sw, sw->line + 10);
+
+			if (n >= 0)
+				printf("confirmed %d\n", n);
+			else
+				printf("confirmed error\n");
 			fflush(stdout);
 		} else if (strcmp(sw->line, "unstall") == 0)
 			swarm_unstall(sw);

@@ -530,7 +530,92 @@ test_wuzhad_redis_socket_has_no_host(void **state)
 	c = wuzhad_ok(W_BASE "redis:\n  port: 6390\n");
 	assert_string_equal(c->redis.host, "127.0.0.1");
 	assert_int_equal(c->redis.port, 6390);
+	assert_int_equal(c->redis.nsentinels, 0);
+	assert_string_equal(c->redis.master_name, "wuzha");
+	assert_int_equal(c->redis.wait_replicas, 0);
+	assert_int_equal(c->redis.wait_timeout_ms, 1000);
 	conf_wuzhad_free(c);
+}
+
+/* server: one, or a list; wuzhad's name and feed interval. */
+static void
+test_servers_and_daemon_names(void **state)
+{
+	struct conf_agent	*a;
+	struct conf_wuzhad	*w;
+	char			 buf[2048];
+	size_t			 i;
+
+	(void)state;
+	a = agent_ok("server: [\"127.0.0.1:7441\", \"[::1]:7442\", "
+	    "\"127.0.0.1:7443\"]\nserver_name: wuzhad\n"
+	    "tls: {ca: a, cert: b, key: c}\n");
+	assert_int_equal(a->nservers, 3);
+	assert_string_equal(a->server, "127.0.0.1:7441");
+	assert_string_equal(a->servers[1], "[::1]:7442");
+	assert_string_equal(a->servers[2], "127.0.0.1:7443");
+	conf_agent_free(a);
+	a = agent_ok(A_BASE);
+	assert_int_equal(a->nservers, 1);
+	assert_string_equal(a->servers[0], "127.0.0.1:7443");
+	conf_agent_free(a);
+	A_REFUSED("server: []\nserver_name: wuzhad\n"
+	    "tls: {ca: a, cert: b, key: c}\n",
+	    "t.yaml:1: server: must list at least one server");
+	A_REFUSED("server: [\"127.0.0.1:1\", \"127.0.0.1:0\"]\n"
+	    "server_name: wuzhad\ntls: {ca: a, cert: b, key: c}\n",
+	    "t.yaml:1: server[1]: port must be between 1 and 65535");
+	snprintf(buf, sizeof(buf), "server: [");
+	for (i = 0; i < CONF_SERVERS_MAX + 1; i++)
+		snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf),
+		    "%s\"127.0.0.1:%zu\"", i ? ", " : "", 7000 + i);
+	snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf),
+	    "]\nserver_name: wuzhad\ntls: {ca: a, cert: b, key: c}\n");
+	A_REFUSED(buf, "t.yaml:1: server: at most 16 servers");
+
+	w = wuzhad_ok(W_BASE "name: wuzhad-2.b_1\ntimeouts: {feed: 100ms}\n");
+	assert_string_equal(w->name, "wuzhad-2.b_1");
+	assert_int_equal(w->timeouts.feed_ms, 100);
+	conf_wuzhad_free(w);
+	w = wuzhad_ok(W_BASE);
+	assert_null(w->name);
+	assert_int_equal(w->timeouts.feed_ms, 25);
+	conf_wuzhad_free(w);
+	W_REFUSED(W_BASE "name: \"wu zha\"\n", "t.yaml:6: name: want 1 to 64 "
+	    "letters, digits, '.', '_' or '-', not starting with '.' or '-'");
+	W_REFUSED(W_BASE "name: -a\n", "t.yaml:6: name: want 1 to 64 "
+	    "letters, digits, '.', '_' or '-', not starting with '.' or '-'");
+	W_REFUSED(W_BASE "timeouts: {feed: 1ms}\n",
+	    "t.yaml:6: timeouts.feed: must be between 5ms and 10s");
+}
+
+static void
+test_wuzhad_redis_sentinels_read_and_checked(void **state)
+{
+	struct conf_wuzhad	*c;
+
+	(void)state;
+	c = wuzhad_ok(W_BASE "redis:\n"
+	    "  sentinels: [\"127.0.0.1:26379\", \"s2.example:26380\"]\n"
+	    "  master_name: alerts-1\n"
+	    "  wait_replicas: 1\n"
+	    "  wait_timeout: 250ms\n");
+	assert_int_equal(c->redis.nsentinels, 2);
+	assert_string_equal(c->redis.sentinels[0], "127.0.0.1:26379");
+	assert_string_equal(c->redis.sentinels[1], "s2.example:26380");
+	assert_string_equal(c->redis.master_name, "alerts-1");
+	assert_int_equal(c->redis.wait_replicas, 1);
+	assert_int_equal(c->redis.wait_timeout_ms, 250);
+	conf_wuzhad_free(c);
+	W_REFUSED(W_BASE "redis:\n  sentinels: [\"127.0.0.1\"]\n",
+	    "t.yaml:7: redis.sentinels[0]: must be host:port or [v6]:port");
+	W_REFUSED(W_BASE "redis:\n  sentinels: []\n",
+	    "t.yaml:7: redis.sentinels: must list 1 to 16 \"host:port\"");
+	W_REFUSED(W_BASE "redis:\n  port: 6390\n  sentinels: [\"h:1\"]\n",
+	    "t.yaml:7: redis.port: cannot be used with redis.sentinels "
+	    "(they name the primary)");
+	W_REFUSED(W_BASE "redis:\n  wait_replicas: 17\n",
+	    "t.yaml:7: redis.wait_replicas: must be between 0 and 16");
 }
 
 static void
@@ -1590,7 +1675,9 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_wuzhad_delivery_read_and_checked),
 		cmocka_unit_test(test_wuzhad_every_key_read),
 		cmocka_unit_test(test_wuzhad_redis_socket_has_no_host),
+		cmocka_unit_test(test_wuzhad_redis_sentinels_read_and_checked),
 		cmocka_unit_test(test_agent_defaults_filled_in),
+		cmocka_unit_test(test_servers_and_daemon_names),
 		cmocka_unit_test(test_load_resolves_paths_from_file_dir),
 		cmocka_unit_test(test_load_from_cwd_keeps_relative_paths),
 		cmocka_unit_test(test_tree_any_order_comes_out_parents_first),

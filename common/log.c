@@ -59,6 +59,12 @@ log_setlevel(int level)
 	log_level = level;
 }
 
+void
+log_setprog(const char *progname)
+{
+	log_prog = progname;
+}
+
 int
 log_getlevel(void)
 {

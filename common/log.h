@@ -33,6 +33,8 @@ enum log_prio {
 
 void	log_init(const char *progname, int level, enum log_prio);
 void	log_setlevel(int level);
+/* The name lines start with from now on; the string must outlive the log. */
+void	log_setprog(const char *progname);
 int	log_getlevel(void);
 /* "debug", "info", "notice", "warning" (NULL: info) -> level; -1 if unknown. */
 int	log_level_parse(const char *);

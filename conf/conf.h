@@ -31,7 +31,11 @@
 struct conf_wuzhad {
 	char		*listen;		/* "127.0.0.1:7443", "[::1]:7443" */
 	char		*name;			/* this daemon among those sharing the
-						 * Redis; NULL: host name and pid */
+						 * Redis; NULL: host name and pid;
+						 * also in logs and /metrics */
+	int		 listen_reuse_port;	/* SO_REUSEPORT: several wuzhad
+						 * share the port (one per core);
+						 * default 0 */
 	struct {
 		char	*ca;			/* CA certificate (PEM) */
 		char	*cert;			/* daemon certificate (PEM) */
@@ -96,6 +100,13 @@ struct conf_wuzhad *conf_wuzhad_load(const char *path, char *err, size_t errlen)
 struct conf_wuzhad *conf_wuzhad_parse(const char *name, const void *buf,
 		    size_t len, char *err, size_t errlen);
 void		    conf_wuzhad_free(struct conf_wuzhad *);
+/*
+ * What the command line sets over the file (wuzhad --name, --metrics-listen;
+ * NULL: the file's value stays), checked as the file's values are.  0, or
+ * -1 with the reason in err and c unchanged.
+ */
+int		    conf_wuzhad_override(struct conf_wuzhad *c, const char *name,
+		    const char *metrics_listen, char *err, size_t errlen);
 
 /* --- agent.yaml (also read by wuzhactl) -------------------------------- */
 

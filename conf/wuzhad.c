@@ -444,6 +444,24 @@ wuzhad_metrics(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
 	return 0;
 }
 
+/* true or false. */
+static int
+wuzhad_bool(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
+    int *v)
+{
+	const char	*s;
+
+	if ((s = conf_yaml_scalar(doc, node)) == NULL)
+		return -1;
+	if (strcmp(s, "true") == 0)
+		*v = 1;
+	else if (strcmp(s, "false") == 0)
+		*v = 0;
+	else
+		return conf_yaml_error(doc, node, "must be true or false");
+	return 0;
+}
+
 /* Build the config from a parsed document; NULL on any error. */
 static struct conf_wuzhad *
 wuzhad_build(struct conf_yaml_doc *doc, const char *dir)
@@ -451,10 +469,10 @@ wuzhad_build(struct conf_yaml_doc *doc, const char *dir)
 	const struct conf_yaml_node	*root = conf_yaml_root(doc);
 	const struct conf_yaml_node	*listen, *tls, *redis, *limits;
 	const struct conf_yaml_node	*timeouts, *delivery, *level, *metrics;
-	const struct conf_yaml_node	*name;
+	const struct conf_yaml_node	*name, *reuse;
 	const struct conf_yaml_key	 keys[] = {
 		{ "listen", 1, &listen }, { "tls", 1, &tls },
-		{ "name", 0, &name },
+		{ "name", 0, &name }, { "listen_reuse_port", 0, &reuse },
 		{ "redis", 0, &redis }, { "limits", 0, &limits },
 		{ "timeouts", 0, &timeouts }, { "delivery", 0, &delivery },
 		{ "log_level", 0, &level }, { "metrics", 0, &metrics },
@@ -476,6 +494,9 @@ wuzhad_build(struct conf_yaml_doc *doc, const char *dir)
 		conf_yaml_error(doc, listen, "%s", why);
 		goto fail;
 	}
+	if (reuse != NULL && wuzhad_bool(doc, reuse, &c->listen_reuse_port) ==
+	    -1)
+		goto fail;
 	if (name != NULL) {
 		if (conf_yaml_string(doc, name, CONF_ID_MAX, &c->name) == -1)
 			goto fail;
@@ -536,6 +557,45 @@ conf_wuzhad_parse(const char *name, const void *buf, size_t len, char *err,
     size_t errlen)
 {
 	return conf_util_parse(name, buf, len, wuzhad_build_any, err, errlen);
+}
+
+/* The command line's name and metrics address over the file's. */
+int
+conf_wuzhad_override(struct conf_wuzhad *c, const char *name,
+    const char *metrics_listen, char *err, size_t errlen)
+{
+	const char	*why;
+	char		*n = NULL, *m = NULL;
+
+	if (name != NULL && !wuzhad_name_ok(name)) {
+		snprintf(err, errlen, "--name %s: want 1 to %d letters, digits, "
+		    "'.', '_' or '-', not starting with '.' or '-'", name,
+		    CONF_ID_MAX);
+		return -1;
+	}
+	if (metrics_listen != NULL && strcmp(metrics_listen, "off") != 0 &&
+	    (strlen(metrics_listen) > CONF_HOSTPORT_MAX ||
+	    conf_util_hostport(metrics_listen, 1, &why) == -1)) {
+		snprintf(err, errlen, "--metrics-listen %s: %s (or \"off\")",
+		    metrics_listen, strlen(metrics_listen) > CONF_HOSTPORT_MAX ?
+		    "too long" : why);
+		return -1;
+	}
+	if ((name != NULL && (n = strdup(name)) == NULL) ||
+	    (metrics_listen != NULL && (m = strdup(metrics_listen)) == NULL)) {
+		free(n);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (n != NULL) {
+		free(c->name);
+		c->name = n;
+	}
+	if (m != NULL) {
+		free(c->metrics.listen);
+		c->metrics.listen = m;
+	}
+	return 0;
 }
 
 void

@@ -104,6 +104,14 @@ health_gauges(struct evbuffer *b)
 	    "# TYPE wuzha_listener_paused gauge\nwuzha_listener_paused %d\n",
 	    store_up() ? 1 : 0, conn_count(), conn_agents_online(),
 	    alerts_live(), conn_output_total(), listener_starved());
+	/* Names are written as CNs are: nothing to escape in a label. */
+	evbuffer_add_printf(b,
+	    "# HELP wuzha_instance_info this wuzhad: its name (--name, name:, "
+	    "else host name and pid) "
+	    "and whether it shares its port (listen_reuse_port)\n"
+	    "# TYPE wuzha_instance_info gauge\n"
+	    "wuzha_instance_info{name=\"%s\",reuse_port=\"%s\"} 1\n",
+	    wz->name, wz->conf->listen_reuse_port ? "true" : "false");
 	health_store_gauges(b);
 }
 

@@ -227,16 +227,25 @@ listener_start(void)
 	struct sockaddr_storage	 ss;
 	int			 len;
 	char			 bound[INET6_ADDRSTRLEN + 8];
+	unsigned		 flags;
 
 	if (addr_parse(wz->conf->listen, &ss, &len) == -1) {
 		log_warnx("listener: bad address %s", wz->conf->listen);
 		return -1;
 	}
+	flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC;
+	if (wz->conf->listen_reuse_port)
+		flags |= LEV_OPT_REUSEABLE_PORT;
 	listener = evconnlistener_new_bind(wz->base, listener_accept_cb, NULL,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
-	    1024, (struct sockaddr *)&ss, len);
+	    flags, 1024, (struct sockaddr *)&ss, len);
 	if (listener == NULL) {
-		log_warn("listener: cannot listen on %s", wz->conf->listen);
+		if (errno == EADDRINUSE)
+			log_warn("listener: cannot listen on %s (to share a port, "
+			    "every daemon on it needs listen_reuse_port: true "
+			    "and the same user)", wz->conf->listen);
+		else
+			log_warn("listener: cannot listen on %s",
+			    wz->conf->listen);
 		return -1;
 	}
 	evconnlistener_set_error_cb(listener, listener_error_cb);
@@ -248,7 +257,8 @@ listener_start(void)
 	failed = failed_total = 0;
 	listener_apply();
 	addr_bound(evconnlistener_get_fd(listener), bound, sizeof(bound));
-	log_notice("listening on %s", bound);
+	log_notice("listening on %s%s", bound, wz->conf->listen_reuse_port ?
+	    " (port shared: SO_REUSEPORT)" : "");
 	wz->listening = 1;
 	return 0;
 }

@@ -33,9 +33,13 @@ static void	start_chain(void);
 static void	reconcile_run(void);
 static int	reconcile_pending;	/* a fail-over to reconcile */
 static uint64_t		 last_tree_poll, last_expire, shutdown_at;
+/* --name, --metrics-listen: over the file's, at start and every reload. */
+static const char	*opt_name, *opt_metrics;
+static char		 log_name[sizeof("wuzhad@") + CONF_ID_MAX];
 
 #define WUZHAD_USAGE \
-	"usage: wuzhad [-d] [-n | -t | --check-config] -c wuzhad.yaml\n"
+	"usage: wuzhad [-d] [-n | -t | --check-config] [-N name]\n" \
+	"              [-m metrics-listen] -c wuzhad.yaml\n"
 
 static void
 usage(void)
@@ -51,6 +55,11 @@ help(void)
 	printf(WUZHAD_USAGE "\n"
 	    "  -c, --config FILE    the configuration (see wuzhad.yaml(5))\n"
 	    "  -d, --debug          log at debug level, whatever the file says\n"
+	    "  -N, --name NAME      this instance's name, over the file's name:\n"
+	    "                       in logs and /metrics\n"
+	    "  -m, --metrics-listen HOST:PORT | off\n"
+	    "                       over the file's metrics.listen (one per\n"
+	    "                       instance when several share a port)\n"
 	    "  -n, -t, --check-config\n"
 	    "                       check the configuration and its TLS files, "
 	    "then exit\n"
@@ -58,6 +67,45 @@ help(void)
 	    "  --version            the version\n\n"
 	    "Signals: SIGHUP reloads, SIGTERM and SIGINT stop.  See wuzhad(8).\n");
 	exit(0);
+}
+
+/*
+ * The configuration at path with the command line's overrides applied;
+ * NULL with the reason in err.
+ */
+static struct conf_wuzhad *
+conf_load(const char *path, char *err, size_t errlen)
+{
+	struct conf_wuzhad	*c;
+
+	if ((c = conf_wuzhad_load(path, err, errlen)) == NULL)
+		return NULL;
+	if (conf_wuzhad_override(c, opt_name, opt_metrics, err, errlen) == -1) {
+		conf_wuzhad_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/*
+ * Log lines of a daemon given a name (name:, --name) other than "wuzhad"
+ * carry it; the default one (host name and pid) would only be noise.
+ */
+static void
+log_name_set(const char *name)
+{
+	if (name == NULL || strcmp(name, "wuzhad") == 0)
+		snprintf(log_name, sizeof(log_name), "wuzhad");
+	else
+		snprintf(log_name, sizeof(log_name), "wuzhad@%s", name);
+}
+
+/* Two names that may be unset (NULL). */
+static int
+name_same(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) ||
+	    (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
 static void
@@ -353,6 +401,15 @@ reload_keep(struct conf_wuzhad *old, struct conf_wuzhad *new)
 	if (strcmp(old->listen, new->listen) != 0)
 		log_warnx("reload: listen %s -> %s needs a restart; still on %s",
 		    old->listen, new->listen, old->listen);
+	if (!name_same(old->name, new->name))
+		log_warnx("reload: name %s -> %s needs a restart; still %s",
+		    old->name != NULL ? old->name : "(unset)",
+		    new->name != NULL ? new->name : "(unset)", wz->name);
+	if (old->listen_reuse_port != new->listen_reuse_port)
+		log_warnx("reload: listen_reuse_port %s -> %s needs a restart",
+		    old->listen_reuse_port ? "true" : "false",
+		    new->listen_reuse_port ? "true" : "false");
+	new->listen_reuse_port = old->listen_reuse_port;
 	if (strcmp(old->metrics.listen, new->metrics.listen) != 0)
 		log_warnx("reload: metrics listen %s -> %s needs a restart; still "
 		    "on %s", old->metrics.listen, new->metrics.listen,
@@ -380,6 +437,9 @@ reload_keep(struct conf_wuzhad *old, struct conf_wuzhad *new)
 	listen = old->metrics.listen;
 	old->metrics.listen = new->metrics.listen;
 	new->metrics.listen = listen;
+	listen = old->name;
+	old->name = new->name;
+	new->name = listen;
 	if (redis_changed) {
 		struct conf_wuzhad	tmp;
 
@@ -405,7 +465,7 @@ reload(void)
 	int			 level;
 
 	log_notice("SIGHUP: reloading %s", wz->conf_path);
-	if ((conf = conf_wuzhad_load(wz->conf_path, err, sizeof(err))) == NULL) {
+	if ((conf = conf_load(wz->conf_path, err, sizeof(err))) == NULL) {
 		log_warnx("reload refused, keeping the running configuration: "
 		    "%s", err);
 		return;
@@ -460,19 +520,27 @@ main(int argc, char *argv[])
 	static const struct option longopts[] = {
 		{ "config",		required_argument,	NULL, 'c' },
 		{ "debug",		no_argument,		NULL, 'd' },
+		{ "name",		required_argument,	NULL, 'N' },
+		{ "metrics-listen",	required_argument,	NULL, 'm' },
 		{ "check-config",	no_argument,		NULL, 'n' },
 		{ "help",		no_argument,		NULL, 'h' },
 		{ "version",		no_argument,		NULL, 'V' },
 		{ NULL,			0,			NULL, 0 },
 	};
 
-	while ((ch = getopt_long(argc, argv, "c:dhnt", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:dhm:N:nt", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			wz->conf_path = optarg;
 			break;
 		case 'd':
 			debug = wz->debug = 1;
+			break;
+		case 'N':
+			opt_name = optarg;
+			break;
+		case 'm':
+			opt_metrics = optarg;
 			break;
 		case 'n':
 		case 't':
@@ -491,7 +559,7 @@ main(int argc, char *argv[])
 	if (wz->conf_path == NULL || optind != argc)
 		usage();
 	log_init("wuzhad", LOG_L_INFO, LOG_PRIO_ALWAYS);
-	if ((wz->conf = conf_wuzhad_load(wz->conf_path, err, sizeof(err))) == NULL) {
+	if ((wz->conf = conf_load(wz->conf_path, err, sizeof(err))) == NULL) {
 		if (check) {
 			fprintf(stderr, "%s\n%s: configuration refused\n", err,
 			    wz->conf_path);
@@ -502,6 +570,8 @@ main(int argc, char *argv[])
 	if ((level = log_level_parse(wz->conf->log_level)) == -1)
 		level = LOG_L_INFO;
 	log_setlevel(debug ? LOG_L_DEBUG : level);
+	log_name_set(wz->conf->name);
+	log_setprog(log_name);
 	if ((wz->ssl_ctx = tls_server_ctx(wz->conf)) == NULL) {
 		if (check) {
 			fprintf(stderr, "%s: configuration refused: its TLS "

@@ -29,6 +29,14 @@
  * ours under OpenSSL that reads with recvmsg.  Acks stored: CLOCK_REALTIME
  * when HLEN ack:{id} was first seen at N (polled every --poll-us).
  *
+ * Several daemons (one per core, on one Redis): --server given more than
+ * once, or as a comma-separated list, spreads the agents over them round
+ * robin (agent i on server i mod K); the issuer publishes through the
+ * first.  One server address shared by several daemons (SO_REUSEPORT)
+ * leaves the spreading to the kernel.  --daemon-pid, once per daemon: RSS
+ * and CPU figures are then sums over them, and the settle phase waits for
+ * each one to let go.
+ *
  * Progress goes to stderr; one JSON line to stdout at the end, also on
  * failure ("ok": false and "error").  Exit 0 only if every phase went
  * through.  Loopback use only: it is a load generator.
@@ -80,6 +88,8 @@
 #define BENCH_ERR_MAX		384
 #define BENCH_CONSOLE_BUF	(PROTO_FRAME_MAX_DEFAULT + PROTO_FRAME_HDR)
 #define NS			1000000000ULL
+#define BENCH_SERVERS_MAX	64	/* --server addresses */
+#define BENCH_DAEMONS_MAX	64	/* --daemon-pid values */
 
 enum phase {
 	PH_FULL,		/* connecting, full handshakes */
@@ -131,6 +141,8 @@ struct alert_stats {
 	double			 cpu;		/* wuzhad's CPU time meanwhile */
 	double			 redis_cpu;	/* redis-server's, if known */
 	double			 own_cpu;	/* this generator's */
+	double			 p50_srv[BENCH_SERVERS_MAX];	/* by --server */
+	double			 max_srv[BENCH_SERVERS_MAX];
 };
 
 struct console {
@@ -145,7 +157,8 @@ struct bench {
 	struct event_base	*base;
 	SSL_CTX			*ctx;
 	X509_STORE		*store;
-	struct sockaddr_in	 addr;
+	struct sockaddr_in	 addr[BENCH_SERVERS_MAX];	/* [0]: the issuer's */
+	int			 naddr;
 	const char		*server_name;
 	BIO_METHOD		*biometh;
 
@@ -194,10 +207,11 @@ struct bench {
 	const char		*prefix;
 	long			 poll_us;
 
-	/* wuzhad, by pid */
-	long			 dpid;
+	/* the wuzhad, by pid; figures are sums over them */
+	long			 dpid[BENCH_DAEMONS_MAX];
+	int			 ndpid;
 	long			 rss_idle, rss_full, rss_resumed, rss_end;
-	long			 fds_idle;
+	long			 fds_idle[BENCH_DAEMONS_MAX];
 	double			 cpu_mark;	/* wuzhad's CPU ms at a start */
 	long			 rpid;		/* redis-server, for its CPU */
 	double			 rcpu_mark;
@@ -283,17 +297,15 @@ bench_finish(struct bench *b)
 
 /* --- wuzhad seen from /proc ----------------------------------------------- */
 
-/* VmRSS of wuzhad in kB, -1 if unknown. */
+/* VmRSS of one process in kB, -1 if unknown. */
 static long
-daemon_rss(const struct bench *b)
+proc_rss(long pid)
 {
 	char path[64], line[256];
 	FILE *f;
 	long kb = -1;
 
-	if (b->dpid <= 0)
-		return -1;
-	snprintf(path, sizeof(path), "/proc/%ld/status", b->dpid);
+	snprintf(path, sizeof(path), "/proc/%ld/status", pid);
 	if ((f = fopen(path, "r")) == NULL)
 		return -1;
 	while (fgets(line, sizeof(line), f) != NULL)
@@ -301,6 +313,23 @@ daemon_rss(const struct bench *b)
 			break;
 	fclose(f);
 	return kb;
+}
+
+/* VmRSS of the wuzhad, summed, in kB; -1 if any is unknown. */
+static long
+daemon_rss(const struct bench *b)
+{
+	long kb, sum = 0;
+	int i;
+
+	if (b->ndpid == 0)
+		return -1;
+	for (i = 0; i < b->ndpid; i++) {
+		if ((kb = proc_rss(b->dpid[i])) < 0)
+			return -1;
+		sum += kb;
+	}
+	return sum;
 }
 
 static double	proc_cpu_ms(long);
@@ -312,7 +341,14 @@ static double	proc_cpu_ms(long);
 static double
 daemon_cpu_ms(const struct bench *b)
 {
-	return proc_cpu_ms(b->dpid);
+	double sum = 0;
+	int i;
+
+	if (b->ndpid == 0)
+		return NAN;
+	for (i = 0; i < b->ndpid; i++)
+		sum += proc_cpu_ms(b->dpid[i]);
+	return sum;
 }
 
 /* CPU time this process has used, in ms. */
@@ -368,16 +404,32 @@ count_fds(const char *path)
 	return n;
 }
 
-/* Open files of wuzhad, -1 if unknown: tells when it has let go. */
+/* Open files of one wuzhad, -1 if unknown: tells when it has let go. */
 static long
-daemon_fds(const struct bench *b)
+daemon_fds(long pid)
 {
 	char path[64];
 
-	if (b->dpid <= 0)
-		return -1;
-	snprintf(path, sizeof(path), "/proc/%ld/fd", b->dpid);
+	snprintf(path, sizeof(path), "/proc/%ld/fd", pid);
 	return count_fds(path);
+}
+
+/* Files the wuzhad hold beyond what they held idle; -1 if unknown. */
+static long
+daemon_fds_over(const struct bench *b)
+{
+	long n, over = 0;
+	int i;
+
+	if (b->ndpid == 0)
+		return -1;
+	for (i = 0; i < b->ndpid; i++) {
+		if ((n = daemon_fds(b->dpid[i])) < 0 || b->fds_idle[i] < 0)
+			return -1;
+		if (n > b->fds_idle[i])
+			over += n - b->fds_idle[i];
+	}
+	return over;
 }
 
 /* --- a socket BIO that keeps the kernel's receive timestamps -------------- */
@@ -565,8 +617,8 @@ agent_connect(struct agent *a, int resume)
 	if (setsockopt(a->fd, SOL_SOCKET, SO_TIMESTAMPNS, &one,
 	    sizeof(one)) != 0)
 		fatalx("SO_TIMESTAMPNS: %s", strerror(errno));
-	if (connect(a->fd, (struct sockaddr *)&b->addr, sizeof(b->addr)) != 0 &&
-	    errno != EINPROGRESS) {
+	if (connect(a->fd, (struct sockaddr *)&b->addr[(a - b->agents) %
+	    b->naddr], sizeof(b->addr[0])) != 0 && errno != EINPROGRESS) {
 		bench_fail(b, "%s: connect: %s", a->cn, strerror(errno));
 		close(a->fd);
 		return;
@@ -1090,8 +1142,8 @@ console_connect(struct bench *b)
 	if ((c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0)) == -1)
 		fatalx("socket: %s", strerror(errno));
-	if (connect(c->fd, (struct sockaddr *)&b->addr, sizeof(b->addr)) != 0 &&
-	    errno != EINPROGRESS) {
+	if (connect(c->fd, (struct sockaddr *)&b->addr[0],
+	    sizeof(b->addr[0])) != 0 && errno != EINPROGRESS) {
 		bench_fail(b, "console: connect: %s", strerror(errno));
 		return;
 	}
@@ -1182,7 +1234,7 @@ alert_done(struct bench *b)
 {
 	struct alert_stats *st = &b->st[b->cur];
 	int64_t *lat;
-	int i;
+	int i, j, k;
 
 	if ((lat = calloc((size_t)b->n, sizeof(*lat))) == NULL)
 		fatalx("out of memory");
@@ -1194,6 +1246,18 @@ alert_done(struct bench *b)
 	st->p90 = percentile_ms(lat, b->n, 90);
 	st->p99 = percentile_ms(lat, b->n, 99);
 	st->max = (double)lat[b->n - 1] / 1e6;
+	/* The same by server: agent i is on server i mod naddr. */
+	for (k = 0; k < b->naddr && b->naddr > 1; k++) {
+		for (i = k, j = 0; i < b->n; i += b->naddr)
+			lat[j++] = (int64_t)(b->agents[i].rx[b->cur] - b->t_pub);
+		if (j == 0) {
+			st->p50_srv[k] = st->max_srv[k] = NAN;
+			continue;
+		}
+		qsort(lat, (size_t)j, sizeof(*lat), cmp_i64);
+		st->p50_srv[k] = percentile_ms(lat, j, 50);
+		st->max_srv[k] = (double)lat[j - 1] / 1e6;
+	}
 	free(lat);
 	st->targeted = b->targeted;
 	st->delivered = b->received;
@@ -1298,15 +1362,15 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 	if (b->done)
 		return;
 	if (b->phase == PH_SETTLE) {
-		fds = daemon_fds(b);
-		if ((fds >= 0 && fds <= b->fds_idle) ||
+		fds = daemon_fds_over(b);
+		if (fds == 0 ||
 		    (fds < 0 && mono_ms() - b->t_settle >= 1000)) {
 			bench_connect_phase(b, PH_RESUME);
 			return;
 		}
 		if (mono_ms() - b->t_settle >= BENCH_SETTLE_MS) {
-			say("wuzhad still has %ld open files, %ld when idle: "
-			    "going on", fds, b->fds_idle);
+			say("wuzhad still hold %ld open files more than when "
+			    "idle: going on", fds);
 			bench_connect_phase(b, PH_RESUME);
 			return;
 		}
@@ -1368,6 +1432,24 @@ median(const struct bench *b, size_t off)
 		return NAN;
 	qsort(v, (size_t)k, sizeof(v[0]), cmp_double);
 	return k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2;
+}
+
+/* The median over the alerts of one server's figure (p50_srv, max_srv). */
+static double
+median_srv(const struct bench *b, int max, int k)
+{
+	double v[BENCH_ALERTS_MAX];
+	int i, n = 0;
+
+	for (i = 0; i < b->cur && i < BENCH_ALERTS_MAX; i++) {
+		v[n] = max ? b->st[i].max_srv[k] : b->st[i].p50_srv[k];
+		if (!isnan(v[n]))
+			n++;
+	}
+	if (n == 0)
+		return NAN;
+	qsort(v, (size_t)n, sizeof(v[0]), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 /* A number, or null when unknown. */
@@ -1443,6 +1525,7 @@ report(const struct bench *b)
 	printf(",\"n\":%d,\"alerts\":%d,\"alerts_done\":%d,"
 	    "\"payload\":%zu,\"inflight\":%d,\"gap_ms\":%ld",
 	    b->n, b->m, b->cur, b->payload, b->max_inflight, b->gap_ms);
+	printf(",\"servers\":%d,\"daemons\":%d", b->naddr, b->ndpid);
 	printf(",\"clocks\":{\"connect\":\"CLOCK_MONOTONIC\","
 	    "\"publish\":\"CLOCK_REALTIME before the PUBLISH write\","
 	    "\"recv\":\"%s\",\"acks_stored\":\"CLOCK_REALTIME when "
@@ -1469,6 +1552,15 @@ report(const struct bench *b)
 	jnum("p99", MEDIAN(b, p99));
 	jnum("max", MEDIAN(b, max));
 	printf("}");
+	/* Round robin over servers: [0] is the issuer's, the rest are fed. */
+	printf(",\"delivery_by_server_ms\":[");
+	for (i = 0; i < b->naddr && b->naddr > 1; i++) {
+		printf("%s{\"p50\":", i > 0 ? "," : "");
+		jval(median_srv(b, 0, i));
+		jnum("max", median_srv(b, 1, i));
+		printf("}");
+	}
+	printf("]");
 	jnum("published_ms", MEDIAN(b, published));
 	jnum("acks_stored_ms", MEDIAN(b, stored));
 	jnum("acks_ok_ms", MEDIAN(b, acks_ok));
@@ -1503,16 +1595,41 @@ static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: wuzha-bench --server HOST:PORT --server-name NAME\n"
+	    "usage: wuzha-bench --server HOST:PORT[,HOST:PORT...]... "
+	    "--server-name NAME\n"
 	    "           --ca-cert FILE --ca-key FILE --count N\n"
 	    "           --issuer-cert FILE --issuer-key FILE --target NODE\n"
 	    "           [--cn-format FMT] [--first I] [--inflight K]\n"
 	    "           [--principals FILE]\n"
 	    "           [--alerts M] [--gap MS] [--payload BYTES]\n"
 	    "           [--redis SOCKET [--prefix P] [--poll-us US]]\n"
-	    "           [--daemon-pid PID] [--redis-pid PID]\n"
+	    "           [--daemon-pid PID]... [--redis-pid PID]\n"
 	    "           [--timeout SECONDS] [--ack-ok]\n");
 	exit(2);
+}
+
+/* --server: one HOST:PORT or a comma-separated list, added in order. */
+static void
+servers_add(struct bench *b, const char *arg)
+{
+	char one[128];
+	const char *p = arg, *comma;
+	size_t len;
+
+	for (;;) {
+		comma = strchr(p, ',');
+		len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+		if (len == 0 || len >= sizeof(one))
+			fatalx("--server %s: bad list", arg);
+		if (b->naddr == BENCH_SERVERS_MAX)
+			fatalx("--server: at most %d", BENCH_SERVERS_MAX);
+		memcpy(one, p, len);
+		one[len] = '\0';
+		parse_server(one, &b->addr[b->naddr++]);
+		if (comma == NULL)
+			break;
+		p = comma + 1;
+	}
 }
 
 /* The CN of the issuer's certificate: the alert's issuer field. */
@@ -1624,7 +1741,7 @@ main(int argc, char *argv[])
 	struct cn_paths paths;
 	struct bench b;
 	struct cn_format cf;
-	const char *server = NULL, *ca_path = NULL, *cakey_path = NULL;
+	const char *ca_path = NULL, *cakey_path = NULL;
 	const char *icert_path = NULL, *ikey_path = NULL, *fmt = "bn-%05d";
 	X509 *ca;
 	EVP_PKEY *cakey;
@@ -1652,7 +1769,7 @@ main(int argc, char *argv[])
 		case 0x102: b.ack_ok = 1; break;
 		case 0x101: b.rpid = num_arg(optarg, "redis-pid", 1,
 		    INT32_MAX); break;
-		case 's': server = optarg; break;
+		case 's': servers_add(&b, optarg); break;
 		case 'S': b.server_name = optarg; break;
 		case 'c': ca_path = optarg; break;
 		case 'k': cakey_path = optarg; break;
@@ -1680,7 +1797,12 @@ main(int argc, char *argv[])
 		case 'u': b.poll_us = num_arg(optarg, "poll-us", 100,
 			    1000000);
 			break;
-		case 'd': b.dpid = num_arg(optarg, "daemon-pid", 1, INT32_MAX);
+		case 'd':
+			if (b.ndpid == BENCH_DAEMONS_MAX)
+				fatalx("--daemon-pid: at most %d",
+				    BENCH_DAEMONS_MAX);
+			b.dpid[b.ndpid++] = num_arg(optarg, "daemon-pid", 1,
+			    INT32_MAX);
 			break;
 		case 't': timeout = num_arg(optarg, "timeout", 1, 86400);
 			break;
@@ -1688,7 +1810,7 @@ main(int argc, char *argv[])
 			usage();
 		}
 	}
-	if (optind != argc || server == NULL || b.server_name == NULL ||
+	if (optind != argc || b.naddr == 0 || b.server_name == NULL ||
 	    ca_path == NULL || cakey_path == NULL || b.n < 0 ||
 	    (b.m > 0 && (icert_path == NULL || ikey_path == NULL ||
 	    b.target == NULL)))
@@ -1697,7 +1819,6 @@ main(int argc, char *argv[])
 	    strlen(b.target)))
 		fatalx("--target %s is not a node id", b.target);
 	cn_format_parse(fmt, &cf);
-	parse_server(server, &b.addr);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile();
@@ -1749,7 +1870,12 @@ main(int argc, char *argv[])
 	timer_arm_us(b.timeout_ev, timeout * 1000000);
 
 	b.rss_idle = daemon_rss(&b);
-	b.fds_idle = daemon_fds(&b);
+	for (i = 0; i < b.ndpid; i++)
+		b.fds_idle[i] = daemon_fds(b.dpid[i]);
+	if (b.naddr > 1 || b.ndpid > 1)
+		say("%d agents over %d server address%s (issuer on the first), "
+		    "%d wuzhad watched", b.n, b.naddr, b.naddr == 1 ? "" : "es",
+		    b.ndpid);
 	bench_connect_phase(&b, PH_FULL);
 	if (!b.done)
 		event_base_dispatch(b.base);

@@ -162,6 +162,43 @@ def test_unit_exposure_is_at_most_two():
     assert float(m.group(1)) <= 2.0, r.stdout
 
 
+def test_instance_unit_is_as_hardened_as_the_single_one(tmp_path):
+    """wuzhad@.service, as wuzhad@1 (one of several daemons sharing a
+    port), has every sandboxing line of wuzhad.service, reads
+    wuzhad-1.yaml under the name 1, and rates the same exposure (at most
+    2.0)."""
+    src = os.path.join(harness.BUILD, "systemd", "wuzhad@.service")
+    single = os.path.join(harness.BUILD, "systemd", "wuzhad.service")
+    assert os.path.isfile(src), src
+    with open(src, encoding="utf-8") as f:
+        text = f.read()
+    with open(single, encoding="utf-8") as f:
+        single_text = f.read()
+
+    def settings(t):
+        """The [Service] lines that are no command or environment."""
+        body = t.split("\n[Service]\n", 1)[1].split("\n[", 1)[0]
+        return {line for line in body.splitlines()
+                if line and not line.startswith(("#", "Exec", "Environment",
+                                                 "RuntimeDirectoryPreserve"))}
+    assert settings(single_text) == settings(text), \
+        settings(single_text) ^ settings(text)
+    assert re.search(r"^Environment=WUZHAD_CONF=\S+/wuzha/wuzhad-%i\.yaml$",
+                     text, re.M), text
+    assert re.search(r"^ExecStart=\S+/wuzhad -N %i -c \$\{WUZHAD_CONF\} "
+                     r"\$WUZHAD_OPTS$", text, re.M), text
+    unit = tmp_path / "wuzhad@1.service"
+    unit.write_text(text, encoding="utf-8")
+    r = subprocess.run(["systemd-analyze", "security", "--offline=true",
+                        "--no-pager", str(unit)], capture_output=True,
+                       text=True, timeout=60)
+    m = re.search(r"Overall exposure level for wuzhad@1\.service: "
+                  r"([0-9]+\.[0-9]+)", r.stdout)
+    assert m, r.stdout[-2000:] + r.stderr[-2000:]
+    print("instance exposure", m.group(1))
+    assert float(m.group(1)) <= 2.0, r.stdout
+
+
 def test_agent_unit_is_sandboxed(tmp_path):
     """The agent's unit, an instance of it as systemctl would load it, is
     sandboxed too, as far as a site's hook allows: exposure at most 3.0

@@ -6,8 +6,9 @@ shipped hooks (libexec/wuzha), the systemd units, the sysusers snippet,
 the example files and the four man pages, each in the directory this
 build was configured with; the installed programs run and accept the
 example files; the units name the installed programs and configuration;
-`systemd-analyze verify` passes on wuzhad.service and on
-wuzha-agent@demo.service in the installed tree (and does fail on a broken
+`systemd-analyze verify` passes on wuzhad.service, on wuzhad@1.service
+(one of several daemons on one host) and on wuzha-agent@demo.service in
+the installed tree (and does fail on a broken
 unit); systemd-sysusers makes the wuzha user from the snippet; and each man
 page renders with `man -l` at 80 columns, and passes `mandoc -T lint`,
 without a warning.
@@ -86,6 +87,7 @@ class Layout:
         f = dict.fromkeys(self.programs())
         f.update({
             os.path.join(self.unitdir, "wuzhad.service"): None,
+            os.path.join(self.unitdir, "wuzhad@.service"): None,
             os.path.join(self.unitdir, "wuzha-agent@.service"): None,
             os.path.join(self.userunitdir, "wuzha-agent.service"): None,
             os.path.join(self.sysusersdir, "wuzha.conf"):
@@ -234,6 +236,19 @@ def test_units_name_the_installed_programs_and_files(destdir, layout):
     assert unit_lines(wuzhad, "ExecStart") == ["%s -c %s" % (daemon, conf)]
     assert unit_lines(wuzhad, "Documentation") == ["man:wuzhad(8)"]
 
+    # One of several daemons: its own file and name, options a drop-in
+    # may add.
+    inst = under(destdir, os.path.join(layout.unitdir, "wuzhad@.service"))
+    with open(inst, encoding="utf-8") as f:
+        assert not re.search(r"@[a-z]+dir@", f.read()), inst
+    assert unit_lines(inst, "Environment") == [
+        "WUZHAD_CONF=%s" % os.path.join(layout.sysconfdir, "wuzha",
+                                        "wuzhad-%i.yaml"), "WUZHAD_OPTS="]
+    assert unit_lines(inst, "ExecStartPre") == [
+        "%s -n -N %%i -c ${WUZHAD_CONF} $WUZHAD_OPTS" % daemon]
+    assert unit_lines(inst, "ExecStart") == [
+        "%s -N %%i -c ${WUZHAD_CONF} $WUZHAD_OPTS" % daemon]
+
     conf = os.path.join(layout.sysconfdir, "wuzha", "agent-%i.yaml")
     assert unit_lines(agent, "ExecStart") == [
         "%s -c %s" % (os.path.join(layout.bindir, "wuzha-agent"), conf)]
@@ -263,7 +278,8 @@ def verify_root(dest, layout, root):
     with open(os.path.join(stubs, "sysinit.target"), "w",
               encoding="utf-8") as f:
         f.write("[Unit]\nDescription=stub for systemd-analyze verify\n")
-    for unit in ("wuzhad.service", "wuzha-agent@.service"):
+    for unit in ("wuzhad.service", "wuzhad@.service",
+                 "wuzha-agent@.service"):
         path = under(root, os.path.join(layout.unitdir, unit))
         for key in ("ExecStartPre", "ExecStart", "ExecReload", "ExecStop"):
             for value in unit_lines(path, key):
@@ -295,10 +311,10 @@ def verify(root, layout, units):
     return r.returncode, (r.stdout + r.stderr).replace(root, "ROOT")
 
 
-UNITS = ["wuzhad.service", "wuzha-agent@demo.service"]
+UNITS = ["wuzhad.service", "wuzhad@1.service", "wuzha-agent@demo.service"]
 
 
-def test_systemd_analyze_verify_passes_on_both_units(destdir, layout,
+def test_systemd_analyze_verify_passes_on_every_unit(destdir, layout,
                                                      tmp_path):
     root = str(tmp_path / "root")
     verify_root(destdir, layout, root)
@@ -322,6 +338,10 @@ BREAKAGE = [
      r"wuzha-agnet is not executable"),
     ("no-man-page", "wuzhad.service", ("man:wuzhad(8)", "man:wuzhad(1)"),
      r"man wuzhad\(1\)"),
+    ("bad-value-instance", "wuzhad@.service",
+     ("Type=notify", "Type=notfy"), r"Failed to parse service type"),
+    ("no-program-instance", "wuzhad@.service",
+     ("/wuzhad -N %i", "/wuzhda -N %i"), r"wuzhda is not executable"),
 ]
 
 

@@ -948,7 +948,9 @@ class Env:
         path), ticket_key (True: the PKI's ticket.key), environ (a dict
         of variables added to wuzhad's environment), name (the daemon's
         name; default "wuzhad", then "wuzhad.N" for the N-th started in
-        this test), conf (its config file's name; default wuzhad.yaml).
+        this test), conf (its config file's name; default wuzhad.yaml),
+        top (a dict of more top-level settings, such as
+        listen_reuse_port), args (more wuzhad options).
         """
         self.daemon_rc = None
         port = opts.get("port", 0)
@@ -958,6 +960,7 @@ class Env:
         lines = [
             'listen: "127.0.0.1:%d"' % port,
             'name: "%s"' % name,
+        ] + ["%s: %s" % kv for kv in (opts.get("top") or {}).items()] + [
             "tls:",
             '  ca: "%s"' % self.ca,
             '  cert: "%s"' % self.crt("wuzhad"),
@@ -1000,7 +1003,8 @@ class Env:
         if opts.get("environ"):
             environ = dict(os.environ, **opts["environ"])
         self.daemon = self.spawn(name,
-                                 [binary("wuzhad"), "-d", "-c", conf],
+                                 [binary("wuzhad"), "-d", "-c", conf] +
+                                 list(opts.get("args") or []),
                                  env=environ)
         if wait:
             m = self.daemon.wait_log(r"listening on 127\.0\.0\.1:(\d+)",

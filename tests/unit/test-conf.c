@@ -228,6 +228,8 @@ test_example_wuzhad_loads(void **state)
 	if (c == NULL)
 		fail_msg("%s", err);
 	assert_string_equal(c->listen, "127.0.0.1:7443");
+	assert_int_equal(c->listen_reuse_port, 0);
+	assert_null(c->name);
 	assert_string_equal(c->tls.ca, join(want, sizeof(want), confdir,
 	    "pki/ca.crt"));
 	assert_string_equal(c->tls.cert, join(want, sizeof(want), confdir,
@@ -306,6 +308,55 @@ test_wuzhad_metrics_read_and_checked(void **state)
 	    "(or \"off\")");
 	W_REFUSED(W_BASE "metrics:\n  port: 9471\n",
 	    "t.yaml:7: metrics.port: unknown key");
+}
+
+/* name and listen_reuse_port, and what the command line sets over them. */
+static void
+test_wuzhad_instance_read_and_checked(void **state)
+{
+	struct conf_wuzhad	*c;
+	char			 err[CONF_ERR_MAX] = "";
+
+	(void)state;
+	c = wuzhad_ok(W_BASE);
+	assert_null(c->name);
+	assert_int_equal(c->listen_reuse_port, 0);
+	conf_wuzhad_free(c);
+	c = wuzhad_ok(W_BASE "name: core-1\nlisten_reuse_port: true\n");
+	assert_string_equal(c->name, "core-1");
+	assert_int_equal(c->listen_reuse_port, 1);
+	/* The command line: each override alone, then both. */
+	assert_int_equal(conf_wuzhad_override(c, NULL, NULL, err,
+	    sizeof(err)), 0);
+	assert_string_equal(c->name, "core-1");
+	assert_string_equal(c->metrics.listen, "127.0.0.1:9471");
+	assert_int_equal(conf_wuzhad_override(c, "2", "127.0.0.1:9472", err,
+	    sizeof(err)), 0);
+	assert_string_equal(c->name, "2");
+	assert_string_equal(c->metrics.listen, "127.0.0.1:9472");
+	assert_int_equal(conf_wuzhad_override(c, NULL, "off", err,
+	    sizeof(err)), 0);
+	assert_string_equal(c->metrics.listen, "off");
+	/* A bad one changes nothing. */
+	assert_int_equal(conf_wuzhad_override(c, "a b", "127.0.0.1:1", err,
+	    sizeof(err)), -1);
+	assert_string_equal(err, "--name a b: want 1 to 64 letters, digits, "
+	    "'.', '_' or '-', not starting with '.' or '-'");
+	assert_int_equal(conf_wuzhad_override(c, "3", "localhost", err,
+	    sizeof(err)), -1);
+	assert_string_equal(err, "--metrics-listen localhost: must be "
+	    "host:port or [v6]:port (or \"off\")");
+	assert_string_equal(c->name, "2");
+	assert_string_equal(c->metrics.listen, "off");
+	conf_wuzhad_free(c);
+	c = wuzhad_ok(W_BASE "listen_reuse_port: false\n");
+	assert_int_equal(c->listen_reuse_port, 0);
+	conf_wuzhad_free(c);
+	W_REFUSED(W_BASE "listen_reuse_port: yes\n",
+	    "t.yaml:6: listen_reuse_port: must be true or false");
+	W_REFUSED(W_BASE "name: \"a/b\"\n",
+	    "t.yaml:6: name: want 1 to 64 letters, digits, '.', '_' or '-', "
+	    "not starting with '.' or '-'");
 }
 
 static void
@@ -1620,6 +1671,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_example_tree_loads),
 		cmocka_unit_test(test_wuzhad_defaults_filled_in),
 		cmocka_unit_test(test_wuzhad_metrics_read_and_checked),
+		cmocka_unit_test(test_wuzhad_instance_read_and_checked),
 		cmocka_unit_test(test_wuzhad_delivery_read_and_checked),
 		cmocka_unit_test(test_wuzhad_every_key_read),
 		cmocka_unit_test(test_wuzhad_redis_socket_has_no_host),

@@ -306,23 +306,17 @@ conn_presence(const struct tprincipal *p, uint64_t *since)
 	return n;
 }
 
-uint32_t
-conn_online_below(const struct tnode *root)
+int
+conn_first_of_principal(const struct conn *c)
 {
-	struct conn	*c, *o;
-	uint32_t	 n = 0;
+	const struct conn	*o;
 
-	TAILQ_FOREACH(c, &conns, all) {
-		if (!c->in_node || !tree_covers(root, c->p->node))
-			continue;
-		/* A principal with several agents counts once, at its first. */
-		TAILQ_FOREACH(o, &c->p->node->agents, at_node)
-			if (o == c || strcmp(o->cn, c->cn) == 0)
-				break;
-		if (o == c)
-			n++;
-	}
-	return n;
+	if (!c->in_node)
+		return 0;
+	TAILQ_FOREACH(o, &c->p->node->agents, at_node)
+		if (o == c || strcmp(o->cn, c->cn) == 0)
+			break;
+	return o == c;
 }
 
 

@@ -34,7 +34,6 @@
 static struct {
 	struct event	*rebuild;	/* the next slice */
 	uint64_t	 after;		/* connections up to this id done */
-	int		 rebuilding;
 	uint64_t	 beat_at;	/* mono_ms of the last heartbeat */
 } pr_st;
 
@@ -156,49 +155,36 @@ presence_note(const struct tprincipal *p)
 	pr_args_send(&a);
 }
 
-struct rebuild_ctx {
-	struct pr_args	*a;
-};
-
 static void
 presence_rebuild_one(struct conn *c, void *arg)
 {
-	struct rebuild_ctx	*rc = arg;
+	struct pr_args		*a = arg;
 	struct tprincipal	*p = conn_principal(c);
-	struct conn		*o;
 	uint64_t		 since;
 	unsigned		 count;
 
-	/* A principal with several agents here: once, at its first. */
-	for (o = conn_first_at(p->node); o != NULL; o = conn_next_at(o))
-		if (o == c || strcmp(conn_principal(o)->cn, p->cn) == 0)
-			break;
-	if (o != c)
-		return;
+	if (!conn_first_of_principal(c))
+		return;		/* once per principal, at its first agent */
 	count = conn_presence(p, &since);
-	pr_args_principal(rc->a, p, count, since);
+	pr_args_principal(a, p, count, since);
 }
 
 static void
 presence_rebuild_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	struct pr_args		a;
-	struct rebuild_ctx	rc = { &a };
 	uint64_t		last;
 
-	if (!store_up()) {
-		pr_st.rebuilding = 0;	/* done again when it is back */
-		return;
-	}
+	if (!store_up())
+		return;		/* done again when it is back */
 	pr_args_start(&a);
 	last = conn_walk_agents(pr_st.after, PRESENCE_SLICE,
-	    presence_rebuild_one, &rc);
+	    presence_rebuild_one, &a);
 	if (a.np > 0)
 		pr_args_send(&a);
 	else
 		pr_args_free(&a);
 	if (last == 0) {
-		pr_st.rebuilding = 0;
 		log_debug("presence: written again from the connections");
 		return;
 	}
@@ -226,7 +212,6 @@ presence_rebuild(void)
 	if (store_cmd(3, argv, NULL, presence_cb, NULL) == -1)
 		return;
 	pr_st.after = 0;
-	pr_st.rebuilding = 1;
 	wz_next_turn(pr_st.rebuild);
 }
 

@@ -250,10 +250,10 @@ uint64_t	 conn_walk_agents(uint64_t after, size_t max,
 /* Agents of p connected now, and the earliest connect time (ms). */
 unsigned	 conn_presence(const struct tprincipal *p, uint64_t *since);
 /*
- * Principals at or below root with an agent connected now, from the
- * connections (a walk of them, not of the tree).
+ * 1 if c is the first agent of its principal on its node's list (one
+ * principal with several agents here is counted once, at that one).
  */
-uint32_t	 conn_online_below(const struct tnode *root);
+int		 conn_first_of_principal(const struct conn *c);
 /* Push blob to every ready agent with receive at or below root. */
 size_t		 conn_fanout(struct tnode *root, struct blob *);
 /* fn on every ready agent whose principal observes at n; how many. */

@@ -147,6 +147,17 @@ int	ctl_agents(struct ctl *, int, char **);
 int	ctl_schedule_list(struct ctl *, int, char **);
 int	ctl_schedule_cancel(struct ctl *, int, char **);
 
+/* ctl_cap.c: CAP 1.2 (cap) */
+struct cap_doc;
+int	ctl_cap_export(struct ctl *, int, char **);
+/*
+ * Read the CAP document at path ("-": stdin) into *d: CTL_OK, or
+ * CTL_USAGE after printing "FILE: NAME (CODE): why".
+ */
+int	ctl_cap_load(const char *path, int verbose, struct cap_doc *d);
+/* CTL_OK if d's sender is our own CN; else CTL_USAGE (or FAIL) after why. */
+int	ctl_cap_own(struct ctl *, const char *path, const struct cap_doc *d);
+
 /* ctl_report.c */
 int	ctl_report(struct ctl *, int, char **);
 

@@ -21,11 +21,14 @@
 #include "conf.h"
 #include "proto.h"
 #include "client.h"
+#include "cap.h"
 #include "ctl.h"
 
 #define CTL_EXPIRES_DEFAULT	"24h"
 
 static int	ctl_pub_preview(const struct proto_alert *, int);
+static int	ctl_pub_cap(struct ctl *, const char *, int, int, int, int,
+		    struct cap_doc *);
 
 
 /* Read FILE (or stdin for "-") whole, at most PROTO_TEXT_MAX bytes. */
@@ -371,11 +374,18 @@ ctl_publish(struct ctl *ctl, int argc, char **argv)
 		{ "status",		required_argument, NULL, 'S' },
 		{ "drill",		no_argument,	   NULL, 'D' },
 		{ "template",		required_argument, NULL, 't' },
-		{ "set",		required_argument, NULL, 'v' },
+		{ "set",		required_argument, NULL, 'K' },
 		{ "json",		no_argument,	   NULL, 'j' },
 		{ "dry-run",		no_argument,	   NULL, 'n' },
+		/* CAP 1.2 (cap) */
+		{ "cap",		required_argument, NULL, 'X' },
+		{ "print",		no_argument,	   NULL, 'P' },
+		{ "verbose",		no_argument,	   NULL, 'v' },
 		{ NULL,			0,		   NULL, 0 },
 	};
+	const char		*capfile = NULL;
+	struct cap_doc		 capdoc;
+	int			 capprint = 0, capverbose = 0, body_opts = 0;
 	const char		*remind = NULL, *escalate = NULL, *maxrem = NULL;
 	struct ctl_pub		 o;
 	struct proto_alert	 a;
@@ -387,11 +397,18 @@ ctl_publish(struct ctl *ctl, int argc, char **argv)
 	int			 ch, rc = CTL_FAIL, json = 0, dry = 0;
 
 	memset(&o, 0, sizeof(o));
+	memset(&capdoc, 0, sizeof(capdoc));
 	pbuf_init(&env);
 	pbuf_init(&req);
 	opterr = 0;
-	while ((ch = ctl_getopt(ctl, argc, argv, "+", opts)) != -1) {
+	while ((ch = ctl_getopt(ctl, argc, argv, "+v", opts)) != -1) {
+		/* What --cap takes from the document instead. */
+		if (ch > 0 && strchr("THxfiCseIyRaSDtKr", ch) != NULL)
+			body_opts = 1;
 		switch (ch) {
+		case 'X': capfile = optarg; continue;
+		case 'P': capprint = 1; continue;
+		case 'v': capverbose = 1; continue;
 		case 'T': o.target = optarg; break;
 		case 'H': o.headline = optarg; break;
 		case 'x': o.text = optarg; break;
@@ -411,7 +428,7 @@ ctl_publish(struct ctl *ctl, int argc, char **argv)
 		case 'S': o.status = optarg; break;
 		case 'D': o.status = "exercise"; break;
 		case 't': o.template = optarg; break;
-		case 'v':
+		case 'K':
 			if (o.nsets == CTL_SETS_MAX) {
 				fprintf(stderr, "wuzhactl: publish: more than "
 				    "%d --set\n", CTL_SETS_MAX);
@@ -426,6 +443,15 @@ ctl_publish(struct ctl *ctl, int argc, char **argv)
 			    argv[optind - 1]);
 			return ctl_usage(ctl);
 		}
+	}
+	if (capfile != NULL || capprint || capverbose) {
+		rc = ctl_pub_cap(ctl, capfile, capprint, capverbose, body_opts,
+		    optind != argc, &capdoc);
+		if (rc != CTL_OK || capprint)
+			goto done;
+		a = capdoc.a;
+		rc = CTL_FAIL;
+		goto sign;
 	}
 	if (o.nsets > 0 && o.template == NULL) {
 		fprintf(stderr, "wuzhactl: publish: --set needs --template\n");
@@ -467,6 +493,7 @@ ctl_publish(struct ctl *ctl, int argc, char **argv)
 		rc = CTL_USAGE;
 		goto done;
 	}
+ sign:
 	if (ctl_pub_sign(ctl, &a, &env) == -1)
 		goto done;
 	if (dry) {
@@ -491,8 +518,60 @@ ctl_publish(struct ctl *ctl, int argc, char **argv)
 	pbuf_free(&req);
 	pbuf_free(&env);
 	free(filetext);
+	cap_doc_free(&capdoc);
 	ctl_pub_release(&o);
 	return rc;
+}
+
+/*
+ * publish --cap FILE: the body from a CAP 1.2 document (cap.c).  --print
+ * shows it as decoded (JSON, the document's own times) and stops.  Else
+ * it is made ready to be signed like any alert: the sender must be our
+ * own CN, issued_at becomes now (the daemon's skew window wants a fresh
+ * one; <sent> is the original's), an <effective> already past means at
+ * once, and <expires> must lie ahead.
+ */
+static int
+ctl_pub_cap(struct ctl *ctl, const char *path, int print, int verbose,
+    int body_opts, int extra_args, struct cap_doc *d)
+{
+	char		t[64];
+	uint64_t	now;
+	int		rc;
+
+	if (path == NULL) {
+		fprintf(stderr, "wuzhactl: publish: --print and -v go with "
+		    "--cap FILE\n");
+		return ctl_usage(ctl);
+	}
+	if (body_opts || extra_args) {
+		fprintf(stderr, "wuzhactl: publish: --cap takes the whole alert "
+		    "from the document: no --target, --headline, --text, "
+		    "--type, --id, --at, --status, --template or other field "
+		    "of the body with it\n");
+		return ctl_usage(ctl);
+	}
+	if ((rc = ctl_cap_load(path, verbose, d)) != CTL_OK)
+		return rc;
+	if (print)
+		return ctl_pub_preview(&d->a, 1);
+	if ((rc = ctl_cap_own(ctl, path, d)) != CTL_OK)
+		return rc;
+	now = now_ms();
+	d->a.issued_at = now;
+	if (d->a.publish_at != 0 && d->a.publish_at <= now) {
+		fprintf(stderr, "wuzhactl: %s: <effective> %s is past: published "
+		    "at once\n", path, client_time_str(d->a.publish_at, t,
+		    sizeof(t)));
+		d->a.publish_at = 0;
+	}
+	if (d->a.expires_at <= (d->a.publish_at ? d->a.publish_at : now)) {
+		fprintf(stderr, "wuzhactl: %s: %s (%d): <expires> %s is past\n",
+		    path, proto_err_name(PROTO_E_CAP_VALUE), PROTO_E_CAP_VALUE,
+		    client_time_str(d->a.expires_at, t, sizeof(t)));
+		return CTL_USAGE;
+	}
+	return CTL_OK;
 }
 
 /*

@@ -39,9 +39,10 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "[--remind-after DURATION] [--max-reminders N] "
 	    "[--escalate-after DURATION] [--at TIME|+DURATION] "
 	    "[--status actual|exercise|test | --drill] "
-	    "[--template NAME [--set KEY=VALUE ...]] [--dry-run] [--json]",
+	    "[--template NAME [--set KEY=VALUE ...]] [--dry-run] [--json] | "
+	    "--cap FILE [--print] [-v]",
 	    "sign an alert with our own key and publish it (or hold it "
-	    "until --at)" },
+	    "until --at); --cap: one read from a CAP 1.2 document" },
 	{ { "ack", NULL }, ctl_ack,
 	    "ID shown|read|relayed [--reach N]",
 	    "confirm that an alert was shown on screen, read, or relayed to N "
@@ -93,6 +94,9 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ { "tree", "principals" }, ctl_tree_principals,
 	    "FILE [--csv CLASSES.csv]... [--police UNIT]",
 	    "print CN NODE RIGHTS for each principal of a tree file" },
+	{ { "cap", "export" }, ctl_cap_export,
+	    "ID [-o FILE]",
+	    "write an alert, verified, as an OASIS CAP 1.2 document" },
 	{ { "help", NULL }, ctl_help,
 	    "[VERB]",
 	    "this list, or what one verb takes (also: VERB --help)" },
@@ -227,11 +231,12 @@ int
 ctl_getopt(struct ctl *ctl, int argc, char **argv, const char *flags,
     const struct option *opts)
 {
-	char	shortopts[8];
+	char	shortopts[32];
 	int	ch, idx;
 
-	snprintf(shortopts, sizeof(shortopts), "%sc:dt:",
-	    strcmp(flags, "+") == 0 ? "+" : "");
+	/* flags: "" or "+", then the verb's own short options, if any. */
+	snprintf(shortopts, sizeof(shortopts), "%sc:dt:%s",
+	    flags[0] == '+' ? "+" : "", flags + (flags[0] == '+'));
 	for (;;) {
 		idx = -1;
 		ch = getopt_long(argc, argv, shortopts, opts, &idx);

@@ -617,6 +617,10 @@ void		 watch_alert_gone(const char *id);
 void		 watch_conn_closed(struct conn *);
 void		 watch_free_all(void);
 
+/* --- envelope.c: one stored envelope, for CAP export (cap) --------------- */
+
+void		 envelope_handle(struct conn *, const uint8_t *, size_t);
+
 /* --- report.c: supervision reports over a time range --------------------- */
 
 void		 report_handle(struct conn *, const uint8_t *, size_t);

@@ -330,6 +330,19 @@ proto_err_name(int code)
 		return "bad-reference";
 	case PROTO_E_NOT_ISSUER:
 		return "not-an-issuer";
+	/* CAP 1.2 documents (cap) */
+	case PROTO_E_CAP_XML:
+		return "cap-bad-xml";
+	case PROTO_E_CAP_DOCTYPE:
+		return "cap-doctype";
+	case PROTO_E_CAP_ELEMENT:
+		return "cap-bad-element";
+	case PROTO_E_CAP_VALUE:
+		return "cap-bad-value";
+	case PROTO_E_CAP_TIME:
+		return "cap-bad-time";
+	case PROTO_E_CAP_SENDER:
+		return "cap-not-sender";
 	case PROTO_E_NOT_ADDRESSED:
 		return "not-addressed";
 	case PROTO_E_BACKWARDS:

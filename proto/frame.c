@@ -68,6 +68,11 @@ proto_type_name(int type)
 		return "REPORT_REQ";
 	case PROTO_T_REPORT:
 		return "REPORT";
+	/* CAP export (cap) */
+	case PROTO_T_ENVELOPE_REQ:
+		return "ENVELOPE_REQ";
+	case PROTO_T_ENVELOPE:
+		return "ENVELOPE";
 	case PROTO_T_PING:
 		return "PING";
 	case PROTO_T_PONG:

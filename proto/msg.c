@@ -315,6 +315,23 @@ static const struct field_spec bye_spec[] = {
 static const struct field_schema bye_schema =
     MSG_SCHEMA("BYE", bye_spec, struct proto_bye);
 
+/* CAP export (cap). */
+static const struct field_spec envelope_req_spec[] = {
+	F_NAME(1, FIELD_REQ, struct proto_envelope_req, id),
+};
+
+static const struct field_spec envelope_msg_spec[] = {
+	F_NAME(1, FIELD_REQ, struct proto_envelope_msg, id),
+	F_BYTES(2, FIELD_REQ, UINT16_MAX, struct proto_envelope_msg, envelope),
+	F_NAME(3, 0, struct proto_envelope_msg, ref_issuer),
+	F_U64(4, 0, struct proto_envelope_msg, ref_issued_at),
+};
+
+static const struct field_schema envelope_req_schema =
+    MSG_SCHEMA("ENVELOPE_REQ", envelope_req_spec, struct proto_envelope_req);
+static const struct field_schema envelope_msg_schema =
+    MSG_SCHEMA("ENVELOPE", envelope_msg_spec, struct proto_envelope_msg);
+
 /* --- helpers ----------------------------------------------------------- */
 
 /* One whole frame: header, the struct's fields, length patched. */
@@ -720,4 +737,34 @@ void
 proto_report_row_put(struct proto_buf *b, const struct proto_report_row *m)
 {
 	msg_item_put(b, &report_row_schema, m);
+}
+
+/* --- CAP export (cap) ---------------------------------------------------- */
+
+int
+proto_envelope_req_decode(const uint8_t *p, size_t len,
+    struct proto_envelope_req *m)
+{
+	return field_decode(&envelope_req_schema, p, len, m);
+}
+
+int
+proto_envelope_msg_decode(const uint8_t *p, size_t len,
+    struct proto_envelope_msg *m)
+{
+	return field_decode(&envelope_msg_schema, p, len, m);
+}
+
+void
+proto_envelope_req_encode(struct proto_buf *b,
+    const struct proto_envelope_req *m)
+{
+	msg_encode(b, PROTO_T_ENVELOPE_REQ, &envelope_req_schema, m);
+}
+
+void
+proto_envelope_msg_encode(struct proto_buf *b,
+    const struct proto_envelope_msg *m)
+{
+	msg_encode(b, PROTO_T_ENVELOPE, &envelope_msg_schema, m);
 }

@@ -55,6 +55,9 @@ enum proto_type {
 	PROTO_T_SCHEDULE	= 0x35,
 	PROTO_T_REPORT_REQ	= 0x36,
 	PROTO_T_REPORT		= 0x37,
+	/* CAP export: one stored envelope (cap) */
+	PROTO_T_ENVELOPE_REQ	= 0x3c,
+	PROTO_T_ENVELOPE	= 0x3d,
 	PROTO_T_PING		= 0x40,
 	PROTO_T_PONG		= 0x41,
 	PROTO_T_ERROR		= 0x7e,
@@ -95,6 +98,13 @@ enum proto_err {
 	PROTO_E_UNKNOWN_ALERT	= 308,	/* no such (live) alert */
 	PROTO_E_REFERENCE	= 309,	/* update/cancel reference invalid */
 	PROTO_E_NOT_ISSUER	= 310,	/* signer's certificate grants no issuing */
+	/* CAP 1.2 documents (client side: wuzhactl publish --cap) */
+	PROTO_E_CAP_XML		= 340,	/* not well-formed XML, or over the size limit */
+	PROTO_E_CAP_DOCTYPE	= 341,	/* a DOCTYPE or entity reference: refused */
+	PROTO_E_CAP_ELEMENT	= 342,	/* element unknown, missing, repeated or out of order */
+	PROTO_E_CAP_VALUE	= 343,	/* a value CAP or wuzha does not allow */
+	PROTO_E_CAP_TIME	= 344,	/* not a CAP dateTime */
+	PROTO_E_CAP_SENDER	= 345,	/* sender is not the console's own CN */
 	PROTO_E_NOT_ADDRESSED	= 400,	/* ack for an alert not sent to you */
 	PROTO_E_BACKWARDS	= 401,	/* ack state would go backwards */
 	PROTO_E_INTERNAL	= 500,	/* server bug; see its log */
@@ -465,6 +475,23 @@ struct proto_bye {			/* both ways, before closing */
 };
 
 /*
+ * CAP export (cap): ENVELOPE_REQ asks for the signed envelope of one
+ * alert as the daemon stores it; ENVELOPE carries it unchanged and, for
+ * an update or cancel, the issuer and issued_at of the alert it refers to
+ * as the daemon recorded them (CAP's references need them).
+ */
+struct proto_envelope_req {		/* client -> server */
+	proto_id	id;		/* 1 */
+};
+
+struct proto_envelope_msg {		/* server -> client */
+	proto_id	id;		/* 1 */
+	struct proto_view envelope;	/* 2 as stored, unchanged */
+	proto_id	ref_issuer;	/* 3 optional: the referenced alert's */
+	uint64_t	ref_issued_at;	/* 4 optional: its issued_at, ms */
+};
+
+/*
  * Decoders: parse a payload (no frame header) into the struct.  Views
  * point into the payload.  Return 0, or -PROTO_E_* on any deviation from
  * the canonical encoding (unknown tag, tags not ascending, wrong width,
@@ -490,6 +517,10 @@ int	proto_report_req_decode(const uint8_t *, size_t, struct proto_report_req *);
 int	proto_report_decode(const uint8_t *, size_t, struct proto_report *);
 int	proto_error_decode(const uint8_t *, size_t, struct proto_error *);
 int	proto_bye_decode(const uint8_t *, size_t, struct proto_bye *);
+int	proto_envelope_req_decode(const uint8_t *, size_t,
+	    struct proto_envelope_req *);
+int	proto_envelope_msg_decode(const uint8_t *, size_t,
+	    struct proto_envelope_msg *);
 
 /*
  * Iterate a STATUS list.  *cursor starts at 0; each call decodes the next
@@ -540,6 +571,10 @@ void	proto_report_row_put(struct proto_buf *, const struct proto_report_row *);
 void	proto_error_encode(struct proto_buf *, uint16_t code, const char *text,
 	    const char *ref);
 void	proto_bye_encode(struct proto_buf *, uint16_t code, const char *text);
+void	proto_envelope_req_encode(struct proto_buf *,
+	    const struct proto_envelope_req *);
+void	proto_envelope_msg_encode(struct proto_buf *,
+	    const struct proto_envelope_msg *);
 
 /* --- the alert --------------------------------------------------------- */
 

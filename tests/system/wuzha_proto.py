@@ -46,6 +46,9 @@ SCHEDULE_REQ = 0x34
 SCHEDULE = 0x35
 REPORT_REQ = 0x36
 REPORT = 0x37
+# CAP export (cap)
+ENVELOPE_REQ = 0x3C
+ENVELOPE = 0x3D
 PING = 0x40
 PONG = 0x41
 ERROR = 0x7E
@@ -59,6 +62,7 @@ TYPE_NAMES = {
     AGENTS_REQ: "AGENTS_REQ", AGENTS: "AGENTS",
     SCHEDULE_REQ: "SCHEDULE_REQ", SCHEDULE: "SCHEDULE",
     REPORT_REQ: "REPORT_REQ", REPORT: "REPORT",
+    ENVELOPE_REQ: "ENVELOPE_REQ", ENVELOPE: "ENVELOPE",
 }
 
 # Error codes by their stable names (PROTOCOL.md, "Error codes").
@@ -75,6 +79,9 @@ E = {
     "bad-reference": 309, "not-an-issuer": 310, "not-addressed": 400,
     "ack-backwards": 401,
     "internal": 500, "store-unavailable": 501, "shutting-down": 502,
+    # CAP 1.2 documents (cap; wuzhactl's own, never on the wire)
+    "cap-bad-xml": 340, "cap-doctype": 341, "cap-bad-element": 342,
+    "cap-bad-value": 343, "cap-bad-time": 344, "cap-not-sender": 345,
 }
 ERR_NAMES = {v: k for k, v in E.items()}
 E_FRAME_SIZE = 101
@@ -351,6 +358,11 @@ TABLES = {
                        F(3, "node", "node"),
                        F(4, "members", "list", items=T_STATUS_MEMBER),
                        F(5, "omitted", "u32", False)),
+    # CAP export (cap)
+    ENVELOPE_REQ: _table(F(1, "id", "name")),
+    ENVELOPE: _table(F(1, "id", "name"), F(2, "envelope", "bytes"),
+                     F(3, "ref_issuer", "name", False),
+                     F(4, "ref_issued_at", "u64", False)),
     PING: _table(F(1, "nonce", "u64")),
     PONG: _table(F(1, "nonce", "u64")),
     ERROR: _table(F(1, "code", "u16"), F(2, "text", "text", hi=1024),
@@ -529,6 +541,10 @@ def report_req(from_ms, to_ms, node=None):
 
 
 # --- the alert ------------------------------------------------------------
+
+def envelope_req(alert_id):
+    return encode(ENVELOPE_REQ, id=alert_id)
+
 
 def now_ms():
     return int(time.time() * 1000)

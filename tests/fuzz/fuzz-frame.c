@@ -338,6 +338,23 @@ check_frame(uint8_t type, const uint8_t *p, size_t n)
 		proto_agents_encode(&b, &m);
 		break;
 	}
+	case PROTO_T_ENVELOPE_REQ: {	/* cap */
+		struct proto_envelope_req m;
+
+		if ((rc = proto_envelope_req_decode(p, n, &m)) != 0)
+			return rc;
+		proto_envelope_req_encode(&b, &m);
+		break;
+	}
+	case PROTO_T_ENVELOPE: {
+		struct proto_envelope_msg m;
+
+		if ((rc = proto_envelope_msg_decode(p, n, &m)) != 0)
+			return rc;
+		CHECK(view_inside(&m.envelope, p, n));
+		proto_envelope_msg_encode(&b, &m);
+		break;
+	}
 	case PROTO_T_SCHEDULE_REQ: {
 		struct proto_schedule_req m;
 

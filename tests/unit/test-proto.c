@@ -132,6 +132,7 @@ type_of(const char *s)
 		PROTO_T_ERROR, PROTO_T_BYE, PROTO_T_ESCALATION,
 		PROTO_T_AGENTS_REQ, PROTO_T_AGENTS, PROTO_T_SCHEDULE_REQ,
 		PROTO_T_SCHEDULE, PROTO_T_REPORT_REQ, PROTO_T_REPORT,
+		PROTO_T_ENVELOPE_REQ, PROTO_T_ENVELOPE,	/* cap */
 	};
 	size_t	i;
 
@@ -393,6 +394,8 @@ recode(int type, const uint8_t *p, size_t len, struct proto_buf *out)
 		struct proto_agents	 agents;
 		struct proto_schedule	 schedule;
 		struct proto_report	 report;
+		struct proto_envelope_req envelope_req;	/* cap */
+		struct proto_envelope_msg envelope_msg;
 	} u;
 	char	 text[PROTO_REASON_MAX + 1];
 	int	 rc;
@@ -458,6 +461,10 @@ recode(int type, const uint8_t *p, size_t len, struct proto_buf *out)
 		RELIST(schedule, schedule, alerts, 2, proto_schedule_item);
 	case PROTO_T_REPORT:
 		RELIST(report, report, rows, 6, proto_report_row);
+	case PROTO_T_ENVELOPE_REQ:	/* cap */
+		RECODE(envelope_req, envelope_req);
+	case PROTO_T_ENVELOPE:
+		RECODE(envelope_msg, envelope_msg);
 	case T_BODY:
 		RECODE(alert, alert);
 	case T_ENVELOPE:
@@ -574,6 +581,7 @@ test_vectors_cover_every_type(void **state)
 		PROTO_T_ERROR, PROTO_T_BYE, T_BODY, T_ENVELOPE,
 		PROTO_T_AGENTS_REQ, PROTO_T_AGENTS, PROTO_T_SCHEDULE_REQ,
 		PROTO_T_SCHEDULE, PROTO_T_REPORT_REQ, PROTO_T_REPORT,
+		PROTO_T_ENVELOPE_REQ, PROTO_T_ENVELOPE,	/* cap */
 	};
 	size_t	i, j, nbad = 0;
 	int	found;
@@ -2132,6 +2140,7 @@ test_names(void **state)
 		100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111,
 		200, 201, 202, 300, 301, 302, 303, 304, 305, 306, 307, 308,
 		309, 400, 401, 500, 501, 502,
+		340, 341, 342, 343, 344, 345,	/* cap */
 	};
 	size_t	i, j;
 	int	v;
@@ -2157,6 +2166,10 @@ test_names(void **state)
 	assert_string_equal(proto_type_name(PROTO_T_SCHEDULE), "SCHEDULE");
 	assert_string_equal(proto_type_name(PROTO_T_REPORT_REQ), "REPORT_REQ");
 	assert_string_equal(proto_type_name(PROTO_T_REPORT), "REPORT");
+	assert_string_equal(proto_type_name(PROTO_T_ENVELOPE_REQ),
+	    "ENVELOPE_REQ");	/* cap */
+	assert_string_equal(proto_type_name(PROTO_T_ENVELOPE), "ENVELOPE");
+	assert_string_equal(proto_err_name(PROTO_E_CAP_DOCTYPE), "cap-doctype");
 	assert_string_equal(proto_alert_status_name(PROTO_STATUS_ACTUAL),
 	    "actual");
 	assert_string_equal(proto_alert_status_name(PROTO_STATUS_EXERCISE),

@@ -315,5 +315,46 @@ def test_export_is_refused_where_it_must_be(wz):
     assert not os.path.exists(out)
 
 
+def test_envelope_on_the_wire(wz):
+    """ENVELOPE_REQ as PROTOCOL.md 4.9g/4.9h has it: the stored bytes, and
+    for an update the referenced alert's issuer and issued_at."""
+    orig, _, _ = wz.publish("officer-li", "school-a", headline="原始")
+    upd, _, _ = wz.publish("desk-a", "school-a", headline="更新",
+                           extra=("--type", "update", "--references", orig))
+    fs, _ = wz.session("desk-a", role=wp.ROLE_CONSOLE)
+    try:
+        fs.send_raw(wp.envelope_req(upd))
+        m = fs.expect(wp.ENVELOPE)
+        assert m["id"] == upd
+        assert m["envelope"] == wz.redis.hget_raw("alert:" + upd, "env")
+        assert m["ref_issuer"] == "officer-li"
+        assert m["ref_issued_at"] == _body(wz, orig)["issued_at"]
+        fs.send_raw(wp.envelope_req(orig))
+        m = fs.expect(wp.ENVELOPE)
+        assert "ref_issuer" not in m and "ref_issued_at" not in m
+        assert wp.decode_alert(wp.decode_envelope(m["envelope"])["body"])[
+            "id"] == orig
+        fs.send_raw(wp.envelope_req("never-published"))
+        m = fs.expect(wp.ERROR)
+        assert m["code"] == wp.E_UNKNOWN_ALERT and m["ref"] == \
+            "never-published", m
+        # Without its id: refused, and the session goes on.
+        fs.send(wp.ENVELOPE_REQ)
+        m = fs.expect(wp.ERROR)
+        assert m["code"] == wp.E["missing-field"], m
+        fs.send_raw(wp.envelope_req(orig))
+        assert fs.expect(wp.ENVELOPE)["id"] == orig
+    finally:
+        fs.close()
+    fs, _ = wz.session("adv-b11", role=wp.ROLE_CONSOLE)
+    try:
+        fs.send_raw(wp.envelope_req(orig))
+        m = fs.expect(wp.ERROR)
+        assert m["code"] == wp.E_FORBIDDEN and m["ref"] == orig, m
+    finally:
+        fs.close()
+    wz.daemon.wait_log(r"adv-b11.*ENVELOPE %s refused" % orig, timeout=5)
+
+
 if __name__ == "__main__":
     raise SystemExit(pytest.main([__file__, "-v"]))

@@ -544,7 +544,12 @@ ctl_pub_cap(struct ctl *ctl, const char *path, int print, int verbose,
 		    "--cap FILE\n");
 		return ctl_usage(ctl);
 	}
-	if (body_opts || extra_args) {
+	if (extra_args) {
+		fprintf(stderr, "wuzhactl: publish: --cap FILE takes no "
+		    "further argument\n");
+		return ctl_usage(ctl);
+	}
+	if (body_opts) {
 		fprintf(stderr, "wuzhactl: publish: --cap takes the whole alert "
 		    "from the document: no --target, --headline, --text, "
 		    "--type, --id, --at, --status, --template or other field "

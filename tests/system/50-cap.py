@@ -176,6 +176,16 @@ def test_edited_document_reaches_an_agent_once(wz):
     assert "cap-not-sender (345)" in r.err and "desk-a" in r.err, r
     assert not wz.redis.exists("alert:" + new_id)
 
+    # --dry-run: signed now, shown, not sent; a body option is refused.
+    r = wz.ctl("desk-a", "publish", "--cap", path, "--dry-run", "--json")
+    assert r.rc == 0, r
+    dry = json.loads(r.out)
+    assert dry["id"] == new_id and dry["sent"] is False
+    assert abs(dry["issued_at"] - wp.now_ms()) < 60000
+    assert not wz.redis.exists("alert:" + new_id)
+    r = wz.ctl("desk-a", "publish", "--cap", path, "--target", "school-b")
+    assert r.rc == 2 and "--cap takes the whole alert" in r.err, r
+
     r = wz.ctl("desk-a", "publish", "--cap", path)
     assert r.rc == 0, r
     assert "published %s seq" % new_id in r.out, r

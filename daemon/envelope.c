@@ -126,9 +126,6 @@ envelope_cb(redisReply *r, void *arg)
 	envelope_str(r->element[2], issuer, sizeof(issuer));
 	envelope_str(r->element[3], ref, sizeof(ref));
 	if (!envelope_allowed(er->c, target, issuer)) {
-		log_info("%s: ENVELOPE %s refused: not its issuer, and it "
-		    "neither observes nor received %s", conn_name(er->c), er->id,
-		    target);
 		conn_error(er->c, PROTO_E_FORBIDDEN, er->id, "%s may not see "
 		    "alert %s (for %s): not its issuer, no observe over it and "
 		    "not sent to it", conn_principal(er->c)->cn, er->id, target);

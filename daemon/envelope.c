@@ -85,7 +85,9 @@ envelope_answer(struct envreq *er, const char *ref_issuer, uint64_t ref_at)
 	}
 	pbuf_init(&b);
 	proto_envelope_msg_encode(&b, &m);
-	if (b.err != 0 || b.len > wz->conf->limits.max_frame) {
+	/* The frame's length word counts the type byte and the payload. */
+	if (b.err != 0 || b.len - PROTO_FRAME_HDR + 1 >
+	    wz->conf->limits.max_frame) {
 		log_warnx("%s: ENVELOPE %s: does not fit in a frame (%zu bytes)",
 		    conn_name(er->c), er->id, b.len);
 		conn_error(er->c, PROTO_E_LIMIT, er->id, "the envelope does not "

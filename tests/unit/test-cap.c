@@ -287,16 +287,19 @@ test_foreign_document_maps(void **state)
 	cap_doc_free(&d);
 }
 
-static char	secret_path[64];
+static char	secret_path[600];
 
 static void
 test_xxe_is_refused(void **state)
 {
-	char	doc[1024];
+	char	doc[1536], cwd[512];
 	FILE	*f;
 
 	(void)state;
-	snprintf(secret_path, sizeof(secret_path), "/tmp/test-cap-%d",
+
+	/* A file of our own, in the directory the test runs in. */
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	snprintf(secret_path, sizeof(secret_path), "%s/test-cap-%d", cwd,
 	    (int)getpid());
 	assert_non_null(f = fopen(secret_path, "w"));
 	fputs("SECRET-CAP", f);

@@ -330,6 +330,12 @@ proto_err_name(int code)
 		return "bad-reference";
 	case PROTO_E_NOT_ISSUER:
 		return "not-an-issuer";
+	case PROTO_E_AUDIT_RANGE:
+		return "audit-range";
+	case PROTO_E_AUDIT_ENTRY:
+		return "audit-entry-too-large";
+	case PROTO_E_AUDIT_OFF:
+		return "audit-unavailable";
 	case PROTO_E_NOT_ADDRESSED:
 		return "not-addressed";
 	case PROTO_E_BACKWARDS:

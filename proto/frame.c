@@ -68,6 +68,10 @@ proto_type_name(int type)
 		return "REPORT_REQ";
 	case PROTO_T_REPORT:
 		return "REPORT";
+	case PROTO_T_AUDIT_REQ:
+		return "AUDIT_REQ";
+	case PROTO_T_AUDIT:
+		return "AUDIT";
 	case PROTO_T_PING:
 		return "PING";
 	case PROTO_T_PONG:

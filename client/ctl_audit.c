@@ -660,11 +660,9 @@ ctl_audit_verify(const struct ctl_audit_log *l,
 		}
 		(void)ctl_audit_verify(o, NULL, ca, r2);
 		for (k = 0; k < r2->nproblems && k < CTL_AUDIT_PROBLEMS; k++)
-			if (strcmp(r2->problem[k].what, "entry") != 0 ||
-			    r2->problem[k].index != fork)
-				problem(res, r2->problem[k].index,
-				    r2->problem[k].kind, r2->problem[k].what,
-				    "%s: %s", o->source, r2->problem[k].why);
+			problem(res, r2->problem[k].index, r2->problem[k].kind,
+			    r2->problem[k].what, "%s: %s", o->source,
+			    r2->problem[k].why);
 		free(r2);
 	}
 	return res->nproblems == 0 ? 0 : 1;

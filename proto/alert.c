@@ -334,8 +334,6 @@ proto_err_name(int code)
 		return "audit-range";
 	case PROTO_E_AUDIT_ENTRY:
 		return "audit-entry-too-large";
-	case PROTO_E_AUDIT_OFF:
-		return "audit-unavailable";
 	case PROTO_E_NOT_ADDRESSED:
 		return "not-addressed";
 	case PROTO_E_BACKWARDS:

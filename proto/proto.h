@@ -99,7 +99,6 @@ enum proto_err {
 	PROTO_E_NOT_ISSUER	= 310,	/* signer's certificate grants no issuing */
 	PROTO_E_AUDIT_RANGE	= 330,	/* AUDIT_REQ from past the log's end */
 	PROTO_E_AUDIT_ENTRY	= 331,	/* an entry too large for one frame */
-	PROTO_E_AUDIT_OFF	= 332,	/* no audit log read yet (Redis down) */
 	PROTO_E_NOT_ADDRESSED	= 400,	/* ack for an alert not sent to you */
 	PROTO_E_BACKWARDS	= 401,	/* ack state would go backwards */
 	PROTO_E_INTERNAL	= 500,	/* server bug; see its log */

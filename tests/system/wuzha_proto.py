@@ -79,7 +79,6 @@ E = {
     "bad-reference": 309, "not-an-issuer": 310, "not-addressed": 400,
     "ack-backwards": 401,
     "audit-range": 330, "audit-entry-too-large": 331,
-    "audit-unavailable": 332,
     "internal": 500, "store-unavailable": 501, "shutting-down": 502,
 }
 ERR_NAMES = {v: k for k, v in E.items()}
@@ -353,6 +352,13 @@ TABLES = {
                    F(6, "rows", "list", items=T_REPORT_ROW),
                    F(7, "omitted", "u32", False),
                    F(8, "depth", "u8", False, lo=1, hi=255)),
+    AUDIT_REQ: _table(F(1, "what", "u8", lo=1, hi=2),
+                      F(2, "from", "u64", False),
+                      F(3, "count", "u32", False)),
+    AUDIT: _table(F(1, "what", "u8", lo=1, hi=2), F(2, "from", "u64"),
+                  F(3, "total", "u64"),
+                  F(4, "items", "list", items=_table(
+                      F(1, "data", "bytes", hi=65535)))),
     ESCALATION: _table(F(1, "id", "name"), F(2, "seq", "u64"),
                        F(3, "node", "node"),
                        F(4, "members", "list", items=T_STATUS_MEMBER),
@@ -376,6 +382,10 @@ T_ALERT_BODY = _table(
     F(14, "publish_at", "u64", False),
     F(15, "status", "u8", False, lo=0, hi=2))
 
+# An audit log entry (PROTOCOL.md, "Audit log").
+T_AUDIT_ENTRY = _table(F(1, "kind", "u8", lo=1, hi=7), F(2, "at", "u64"),
+                       F(3, "daemon", "name"),
+                       F(4, "data", "bytes", hi=65535))
 T_ENVELOPE = _table(F(1, "body", "bytes"), F(2, "cert", "bytes", hi=8192),
                     F(3, "sig", "bytes"))
 

@@ -34,12 +34,11 @@ PRIVATE_REDIS = True
 EVERY = 4                       # audit.checkpoint_every in these tests
 
 
-def audit_opts(env, path, every=EVERY, interval="1s", **more):
-    flow = '{file: "%s", checkpoint_every: %d, checkpoint_interval: "%s"}' % (
-        path, every, interval)
-    if path is None:
-        flow = '{checkpoint_every: %d, checkpoint_interval: "%s"}' % (
-            every, interval)
+def audit_opts(env, path, every=EVERY, interval="1s", page_max=1000,
+               **more):
+    flow = '{%scheckpoint_every: %d, checkpoint_interval: "%s", ' \
+        'page_max: %d}' % ('file: "%s", ' % path if path else "", every,
+                           interval, page_max)
     top = {"audit": flow}
     top.update(more.pop("top", {}))
     return dict(top=top, **more)
@@ -250,10 +249,11 @@ def test_fork_names_first_parting_index(aud):
 
 def test_two_daemons_one_checkpoint_per_size(env):
     env.mirror = None
+    # page_max 5: verify reads the log in pages.
     env.setup(**audit_opts(env, None, every=1, interval="100ms",
-                           name="d-one"))
+                           page_max=5, name="d-one"))
     env.start_daemon(**audit_opts(env, None, every=1, interval="100ms",
-                                  name="d-two"))
+                                  page_max=5, name="d-two"))
     for i in range(20):
         env.publish("desk-a", "school-a", headline="竞争 %d" % i)
     n = len(log(env))
@@ -268,6 +268,41 @@ def test_two_daemons_one_checkpoint_per_size(env):
     # The frontier in Redis is the last checkpoint's.
     f = env.redis.get("audit:frontier")
     assert int(f.split()[0]) == sizes[-1], f
+
+
+def _cp_script():
+    """daemon/lua/audit_cp.lua with its ARG names made ARGV, as embed.py
+    does for wuzhad."""
+    path = os.path.join(harness.SRC, "daemon", "lua", "audit_cp.lua")
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    args = re.findall(r"^--@arg ([a-z_]+)$", text, re.M)
+    return re.sub(r"\bARG\.([a-z_]+)",
+                  lambda m: "ARGV[%d]" % (args.index(m.group(1)) + 1), text)
+
+
+def test_compare_and_append_refuses_a_stale_size(aud):
+    env = aud
+    for i in range(EVERY):
+        env.publish("desk-a", "school-a", headline="陈旧 %d" % i)
+    wait_checkpoint(env, EVERY + 1)
+    before = cps(env)
+    frontier = env.redis.get("audit:frontier")
+    last = bytes(env.redis.cmd("LINDEX", env.prefix + "audit:cp", -1))
+    # A daemon that started from size 0 (stale: the log has a checkpoint
+    # since) offers one: nothing is written, the frontier stays.
+    got = env.redis.cmd("EVAL", _cp_script(), 0, env.prefix, "0",
+                        str(before[-1]["size"]), b"stale", "0",
+                        "d-stale")
+    assert got == 0
+    assert cps(env) == before and env.redis.get("audit:frontier") == frontier
+    # From the right size it would go in: the script is the one that
+    # decides, not the daemons' lock.
+    got = env.redis.cmd("EVAL", _cp_script(), 0, env.prefix,
+                        str(before[-1]["size"]), str(before[-1]["size"]),
+                        last, frontier, "d-other")
+    assert got == 1
+    assert len(cps(env)) == len(before) + 1
 
 
 def test_mirror_resumes_after_restart(aud):
@@ -298,3 +333,36 @@ def test_audit_req_refused_below_the_top(aud):
     r = env.ctl("desk-a", "audit", "verify")
     assert r.rc == 2, r
     assert "forbidden (201)" in r.err and "top of the tree" in r.err, r.err
+
+
+def test_audit_req_pages_and_range(env):
+    env.setup(**audit_opts(env, None, page_max=3))
+    for i in range(4):
+        env.publish("desk-a", "school-a", headline="分页 %d" % i)
+    entries = log(env)
+    assert len(entries) == 5
+    s, _ = env.session("officer-li", role=wp.ROLE_CONSOLE)
+    try:
+        s.send(wp.AUDIT_REQ, wp.fields([(1, wp.u8(wp.AUDIT_W_ENTRIES))]))
+        m = s.expect(wp.AUDIT)
+        assert m["from"] == 0 and m["total"] == 5, m
+        assert [it["data"] for it in m["items"]] == entries[:3]
+        s.send(wp.AUDIT_REQ, wp.fields([(1, wp.u8(wp.AUDIT_W_ENTRIES)),
+                                        (2, wp.u64(3)), (3, wp.u32(10))]))
+        m = s.expect(wp.AUDIT)
+        assert m["from"] == 3 and [it["data"] for it in m["items"]] == \
+            entries[3:], m
+        # From the very end: an empty page; past it: 330.
+        s.send(wp.AUDIT_REQ, wp.fields([(1, wp.u8(wp.AUDIT_W_ENTRIES)),
+                                        (2, wp.u64(5))]))
+        m = s.expect(wp.AUDIT)
+        assert m["items"] == [] and m["total"] == 5, m
+        s.send(wp.AUDIT_REQ, wp.fields([(1, wp.u8(wp.AUDIT_W_ENTRIES)),
+                                        (2, wp.u64(6))]))
+        m = s.expect(wp.ERROR)
+        assert m["code"] == 330 and "past its end" in m["text"], m
+        s.send(wp.AUDIT_REQ, wp.fields([(1, wp.u8(3))]))
+        m = s.expect(wp.ERROR)
+        assert m["code"] == wp.E_VALUE, m
+    finally:
+        s.close()

@@ -623,6 +623,17 @@ head_cb(redisReply *r, void *arg)
 		cp.busy = 0;
 		return;
 	}
+	if (mir.fd != -1 && mir.checked && !mir.failed &&
+	    (mir.head_entries < mir.entries || mir.head_cps < mir.cps)) {
+		/* Redis lost writes the file has (a fail-over): never let the
+		 * two part silently. */
+		log_warnx("audit.file %s holds %" PRIu64 " entries and %" PRIu64
+		    " checkpoints, Redis now %" PRIu64 " and %" PRIu64 ": Redis "
+		    "lost part of the log; mirroring stops (check with "
+		    "wuzhactl audit verify --from-file)", wz->conf->audit.file,
+		    mir.entries, mir.cps, mir.head_entries, mir.head_cps);
+		mir.failed = 1;
+	}
 	if (cp.range.size != cp.seen_size) {
 		cp.seen_size = cp.range.size;
 		cp.last_change = now;

@@ -91,10 +91,10 @@ audit_prefix(void)
 
 /* --- the file ------------------------------------------------------------ */
 
+/* A copy of len bytes of p in *dst (an empty slot: nothing is freed). */
 static void
 mirror_keep(uint8_t **dst, size_t *dlen, const uint8_t *p, size_t len)
 {
-	free(*dst);
 	if ((*dst = malloc(len)) == NULL)
 		fatal("auditlog");
 	memcpy(*dst, p, len);
@@ -335,8 +335,10 @@ mirror_pend_clear(void)
 {
 	size_t	i;
 
-	for (i = 0; i < mir.npend; i++)
+	for (i = 0; i < mir.npend; i++) {
 		free(mir.pend_b[i]);
+		mir.pend_b[i] = NULL;
+	}
 	mir.npend = 0;
 }
 

@@ -436,6 +436,7 @@ mirror_cps_cb(redisReply *r, void *arg)
 	argv[LUA_AUDIT_READ_WHICH] = "log";
 	argv[LUA_AUDIT_READ_FROM] = from;
 	argv[LUA_AUDIT_READ_COUNT] = count;
+	argv[LUA_AUDIT_READ_BUDGET] = "0";
 	if (store_eval(STORE_LUA_AUDIT_READ, LUA_AUDIT_READ_ARGS, argv, NULL,
 	    mirror_entries_cb, NULL) == -1) {
 		mirror_pend_clear();
@@ -459,6 +460,7 @@ mirror_step(void)
 	argv[LUA_AUDIT_READ_WHICH] = "cp";
 	argv[LUA_AUDIT_READ_FROM] = from;
 	argv[LUA_AUDIT_READ_COUNT] = count;
+	argv[LUA_AUDIT_READ_BUDGET] = "0";
 	if (store_eval(STORE_LUA_AUDIT_READ, LUA_AUDIT_READ_ARGS, argv, NULL,
 	    mirror_cps_cb, NULL) == -1)
 		mir.busy = 0;
@@ -582,6 +584,7 @@ cp_read(void)
 	argv[LUA_AUDIT_READ_WHICH] = "log";
 	argv[LUA_AUDIT_READ_FROM] = from;
 	argv[LUA_AUDIT_READ_COUNT] = count;
+	argv[LUA_AUDIT_READ_BUDGET] = "0";
 	if (store_eval(STORE_LUA_AUDIT_READ, LUA_AUDIT_READ_ARGS, argv, NULL,
 	    cp_slice_cb, NULL) == -1)
 		cp_stop("Redis went away");
@@ -780,7 +783,7 @@ audit_handle(struct conn *c, const uint8_t *p, size_t len)
 	struct proto_audit_req	 rq;
 	struct auditreq		*ar;
 	const char		*argv[LUA_AUDIT_READ_ARGS];
-	char			 from[24], count[24];
+	char			 from[24], count[24], budget[24];
 	uint32_t		 n;
 	int			 rv;
 
@@ -808,10 +811,13 @@ audit_handle(struct conn *c, const uint8_t *p, size_t len)
 	ar->from = rq.from;
 	snprintf(from, sizeof(from), "%" PRIu64, rq.from);
 	snprintf(count, sizeof(count), "%u", n);
+	/* What one frame holds: Redis stops reading soon after it. */
+	snprintf(budget, sizeof(budget), "%u", wz->conf->limits.max_frame);
 	argv[LUA_AUDIT_READ_PREFIX] = audit_prefix();
 	argv[LUA_AUDIT_READ_WHICH] = rq.what == AUDIT_W_ENTRIES ? "log" : "cp";
 	argv[LUA_AUDIT_READ_FROM] = from;
 	argv[LUA_AUDIT_READ_COUNT] = count;
+	argv[LUA_AUDIT_READ_BUDGET] = budget;
 	conn_ref(c);
 	if (store_eval(STORE_LUA_AUDIT_READ, LUA_AUDIT_READ_ARGS, argv, NULL,
 	    audit_reply_cb, ar) == -1) {

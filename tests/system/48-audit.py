@@ -366,3 +366,30 @@ def test_audit_req_pages_and_range(env):
         assert m["code"] == wp.E_VALUE, m
     finally:
         s.close()
+
+
+def test_audit_pages_stop_at_the_frame(env):
+    env.setup(**audit_opts(env, None, limits={"max_frame": 8192,
+                                              "max_text": 4096}))
+    for i in range(10):
+        env.publish("desk-a", "school-a", headline="整帧 %d" % i,
+                    text="防范电信网络诈骗" * 20)
+    entries = log(env)
+    assert sum(len(e) for e in entries) > 8192
+    s, _ = env.session("officer-li", role=wp.ROLE_CONSOLE)
+    try:
+        got, calls = [], 0
+        while len(got) < len(entries):
+            req = [(1, wp.u8(wp.AUDIT_W_ENTRIES))]
+            if got:         # from 0 is sent as no from at all
+                req.append((2, wp.u64(len(got))))
+            s.send(wp.AUDIT_REQ, wp.fields(req))
+            m = s.expect(wp.AUDIT)
+            assert m["items"], m
+            got += [it["data"] for it in m["items"]]
+            calls += 1
+        assert got == entries and calls >= 2, calls
+    finally:
+        s.close()
+    r, out = verify(env)
+    assert r.rc == 0 and out["ok"] and out["entries"] == len(entries), r

@@ -519,6 +519,7 @@ ctl_audit_verify(const struct ctl_audit_log *l,
 	struct audit_range	 range;
 	struct audit_cp		*cps;
 	struct certs		 cs;
+	struct proto_scope	 sc;
 	uint8_t			 h[AUDIT_HASH_LEN], root[AUDIT_HASH_LEN];
 	uint64_t		 fork = UINT64_MAX, prev = 0, *bad_at;
 	size_t			 i, j, k, nbad = 0, m;
@@ -573,6 +574,17 @@ ctl_audit_verify(const struct ctl_audit_log *l,
 			problem(res, audit_cp_decode(l->c[j].p, l->c[j].len,
 			    &cps[j]) == 0 ? cps[j].size : 0, 0, "checkpoint",
 			    "checkpoint %zu: %s", j, why);
+			continue;
+		}
+		if (proto_cert_scope_der(cps[j].cert.p, cps[j].cert.len, &sc,
+		    why, sizeof(why)) != 0 ||
+		    !(sc.usage & PROTO_USAGE_SERVER) ||
+		    (sc.usage & PROTO_USAGE_CLIENT)) {
+			/* A principal's key must not pass for a daemon's. */
+			problem(res, cps[j].size, 0, "checkpoint", "checkpoint "
+			    "%zu (by %s): signed by a certificate that is not a "
+			    "server's (no serverAuth, or also clientAuth)", j,
+			    cps[j].daemon);
 			continue;
 		}
 		cp_ok[j] = 1;

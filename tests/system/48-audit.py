@@ -393,3 +393,22 @@ def test_audit_pages_stop_at_the_frame(env):
         s.close()
     r, out = verify(env)
     assert r.rc == 0 and out["ok"] and out["entries"] == len(entries), r
+
+
+def test_checkpoint_signed_by_a_principal_is_refused(aud):
+    """Redis write access and an officer's key do not make a checkpoint."""
+    env = aud
+    env.publish("desk-a", "school-a", headline="伪造检查点")
+    entries = log(env)
+    body = wp.fields([(1, wp.u8(1)), (2, wp.u64(len(entries))),
+                      (3, wp.audit_root(entries)),
+                      (4, wp.u64(int(time.time() * 1000))),
+                      (5, wp.text("wuzhad"))])
+    key = wp.load_key(env.key("officer-li"))
+    cert = wp.der(wp.load_cert(env.crt("officer-li")))
+    forged = wp.fields([(1, body), (2, cert),
+                        (3, key.sign(wp.AUDIT_CP_CONTEXT + body))])
+    env.redis.cmd("RPUSH", env.prefix + "audit:cp", forged)
+    r, out = verify(env)
+    assert r.rc == 1, r
+    assert any("not a server's" in p["why"] for p in out["problems"]), out

@@ -541,6 +541,8 @@ ctl_audit_verify(const struct ctl_audit_log *l,
 	/* Two copies: the first index where they part. */
 	if (o != NULL) {
 		res->compared = 1;
+		res->other_entries = o->n;
+		res->other_checkpoints = o->ncp;
 		m = l->n < o->n ? l->n : o->n;
 		for (i = 0; i < m && rec_same(&l->e[i], &o->e[i]); i++)
 			;
@@ -730,6 +732,10 @@ print_result(const struct ctl_audit_log *l, const struct ctl_audit_result *r,
 			ctl_json_str(stdout, pb->why, strlen(pb->why));
 			printf("}");
 		}
+		if (r->compared)
+			printf(",\"other_entries\":%llu,\"other_checkpoints\":"
+			    "%llu", (unsigned long long)r->other_entries,
+			    (unsigned long long)r->other_checkpoints);
 		printf(",\"problems\":[");
 		for (i = 0; i < n; i++) {
 			pb = &r->problem[i];
@@ -749,6 +755,10 @@ print_result(const struct ctl_audit_log *l, const struct ctl_audit_result *r,
 		printf(", last at size %llu by %s",
 		    (unsigned long long)cp.size, cp.daemon);
 	printf("\n");
+	if (r->compared)
+		printf("compared with the daemon's copy: %llu entries, %llu "
+		    "checkpoints\n", (unsigned long long)r->other_entries,
+		    (unsigned long long)r->other_checkpoints);
 	if (r->nproblems == 0) {
 		printf("ok: %llu entries covered by verified checkpoints, "
 		    "every signature good%s\n",

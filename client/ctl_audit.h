@@ -49,6 +49,8 @@ struct ctl_audit_result {
 	struct ctl_audit_problem problem[CTL_AUDIT_PROBLEMS];
 	int			 first;		/* index into problem[] of the first bad, -1 */
 	int			 compared;	/* a second copy was compared */
+	uint64_t		 other_entries;	/* and what it held */
+	uint64_t		 other_checkpoints;
 };
 
 void	ctl_audit_log_free(struct ctl_audit_log *);

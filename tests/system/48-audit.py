@@ -151,6 +151,7 @@ def test_real_run_verifies(aud):
     assert r.rc == 0, r
     assert out["ok"] and out["compared"] and out["entries"] == len(entries), \
         out
+    assert out["other_entries"] == len(entries), out
     r, out = verify(env, "--from-file", env.mirror, "--only-file")
     assert r.rc == 0 and out["ok"] and not out["compared"], r
 

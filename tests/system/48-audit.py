@@ -413,3 +413,32 @@ def test_checkpoint_signed_by_a_principal_is_refused(aud):
     r, out = verify(env)
     assert r.rc == 1, r
     assert any("not a server's" in p["why"] for p in out["problems"]), out
+
+
+def test_start_refused_on_a_torn_or_forked_mirror(aud):
+    env = aud
+    for i in range(2):
+        env.publish("desk-a", "school-a", headline="镜像 %d" % i)
+    n = len(log(env))
+    wait_mirror(env, n, 0)
+    env.stop_daemon()
+    with open(env.mirror, "rb") as f:
+        good = f.read()
+    # Torn: the last record cut short.
+    with open(env.mirror, "wb") as f:
+        f.write(good[:-3])
+    env.start_daemon(wait=False, **audit_opts(env, env.mirror))
+    env.daemon.wait_log(r"audit\.file .*: ends inside the record at byte "
+                        r"\d+ \(entry \d+\): cut or torn", timeout=15)
+    assert harness.wait_for(lambda: not env.daemon.alive(), 10, "exit")
+    # Forked: the file's last entry is not Redis's.
+    last = bytearray(log(env)[-1])
+    last[-1] ^= 1
+    env.redis.cmd("LSET", env.prefix + "audit:log", n - 1, bytes(last))
+    with open(env.mirror, "wb") as f:
+        f.write(good)
+    env.start_daemon(wait=False, **audit_opts(env, env.mirror))
+    env.daemon.wait_log(r"disagrees with the log in Redis: entry %d differs"
+                        % (n - 1), timeout=15)
+    assert harness.wait_for(lambda: not env.daemon.alive(), 10, "exit")
+    env.daemon_rc = 0       # both were meant to stop

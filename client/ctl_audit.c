@@ -426,7 +426,8 @@ ctl_audit_check_entry(const struct ctl_audit_rec *r, X509_STORE *ca,
 	case AUDIT_K_SCHEDULE_CANCEL:
 		if ((rc = proto_envelope_verify(e.data.p, e.data.len, ca,
 		    (int64_t)(e.at / 1000), NULL, w, sizeof(w))) != 0) {
-			snprintf(why, whylen, "envelope: %s", w);
+			snprintf(why, whylen, "%s%s", strncmp(w, "envelope",
+			    8) == 0 ? "" : "envelope: ", w);
 			return -1;
 		}
 		return 0;

@@ -58,6 +58,9 @@ static struct {
 	uint64_t		 seen_size;	/* frontier size last seen */
 	uint64_t		 from;		/* size the run started from */
 	uint64_t		 target;	/* size it is folding up to */
+	uint64_t		 started;	/* mono us, for the log line */
+	uint64_t		 longest;	/* us, the longest slice folded */
+	unsigned		 slices;
 	struct audit_range	 range;
 } cp;
 
@@ -372,7 +375,8 @@ static void	mirror_step(void);
 static void
 mirror_entries_cb(redisReply *r, void *arg)
 {
-	size_t	i;
+	uint64_t	t0 = mono_us();
+	size_t		i;
 
 	(void)arg;
 	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements < 1) {
@@ -395,6 +399,9 @@ mirror_entries_cb(redisReply *r, void *arg)
 		log_warn("audit.file %s: fsync", wz->conf->audit.file);
 		mir.failed = 1;
 	}
+	log_debug("audit: mirror at %" PRIu64 " entries, %" PRIu64
+	    " checkpoints; this batch written and synced in %.1f ms",
+	    mir.entries, mir.cps, (double)(mono_us() - t0) / 1000.0);
 	mirror_pend_clear();
 	mir.busy = 0;
 	/* More behind it: go on next turn (each slice is its own reply). */
@@ -487,8 +494,11 @@ cp_stored_cb(redisReply *r, void *arg)
 		return;
 	}
 	if (r->integer == 1) {
-		log_info("audit: checkpoint at %" PRIu64 " entries signed",
-		    cp.target);
+		log_info("audit: checkpoint at %" PRIu64 " entries signed: %"
+		    PRIu64 " folded in %u slices, %.1f ms in all, the longest "
+		    "slice %.1f ms", cp.target, cp.target - cp.from, cp.slices,
+		    (double)(mono_us() - cp.started) / 1000.0,
+		    (double)cp.longest / 1000.0);
 		cp.seen_size = cp.target;
 		cp.last_change = mono_ms();
 	} else
@@ -542,6 +552,7 @@ static void
 cp_slice_cb(redisReply *r, void *arg)
 {
 	uint8_t		h[AUDIT_HASH_LEN];
+	uint64_t	t0 = mono_us();
 	size_t		i;
 
 	(void)arg;
@@ -549,6 +560,7 @@ cp_slice_cb(redisReply *r, void *arg)
 		cp_stop("reading the log failed");
 		return;
 	}
+	cp.slices++;
 	for (i = 1; i < r->elements && cp.range.size < cp.target; i++) {
 		if (r->element[i]->type != REDIS_REPLY_STRING) {
 			cp_stop("the log holds a non-string");
@@ -562,6 +574,8 @@ cp_slice_cb(redisReply *r, void *arg)
 		cp_stop("the log got shorter while it was read");
 		return;
 	}
+	if (mono_us() - t0 > cp.longest)
+		cp.longest = mono_us() - t0;
 	if (cp.range.size < cp.target)
 		cp_read();
 	else
@@ -652,6 +666,9 @@ head_cb(redisReply *r, void *arg)
 	}
 	cp.from = cp.range.size;
 	cp.target = n;
+	cp.started = mono_us();
+	cp.longest = 0;
+	cp.slices = 0;
 	argv[0] = "SET";
 	argv[1] = store_key("audit:lock");
 	argv[2] = wz->name;

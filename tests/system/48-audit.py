@@ -175,6 +175,18 @@ def test_changed_byte_names_the_entry(aud):
     assert "signature" in fb["why"], out
     r = env.ctl("officer-li", "audit", "verify")
     assert r.rc == 1 and "first bad entry 2 (alert)" in r.out, r.out
+    # The same byte changed in a copy of the file instead.
+    copy = os.path.join(env.dir, "copy.log")
+    with open(env.mirror, "rb") as f:
+        data = bytearray(f.read())
+    j = data.find(entries[2])
+    assert j > 0
+    data[j + i + 1] ^= 0x01
+    with open(copy, "wb") as f:
+        f.write(data)
+    r, out = verify(env, "--from-file", copy, "--only-file")
+    assert r.rc == 1 and out["first_bad"]["index"] == 2, out
+    assert "signature" in out["first_bad"]["why"], out
 
     # A byte of an unsigned entry (the tree change at 0): the checkpoint
     # pins the interval; the mirror, compared, pins the entry.

@@ -161,6 +161,9 @@ int	ctl_cap_own(struct ctl *, const char *path, const struct cap_doc *d);
 /* ctl_report.c */
 int	ctl_report(struct ctl *, int, char **);
 
+/* ctl_audit.c (its reusable API: ctl_audit.h) */
+int	ctl_audit_verify_cmd(struct ctl *, int, char **);
+
 /*
  * ctl_tty.c: terminal output.  Widths are display columns, right for
  * CJK (two columns) and combining marks (none).

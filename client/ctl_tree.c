@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include <hiredis/hiredis.h>
+#include <openssl/sha.h>
 
 #include "compat.h"
 #include "conf.h"
@@ -1442,6 +1443,137 @@ ctl_export_free(struct ctl_export *x)
 	free(x->prs);
 }
 
+/* --- the tree change's audit leaf ---------------------------------------- */
+
+static int
+ctl_str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * The change list of an import, "FIELD\tVALUE\n" sorted by field (the
+ * diff's, or when it ran over CTL_DIFF_MAX the whole new tree's); the
+ * caller frees.  Its SHA-256 is the tree record's digest.
+ */
+static char *
+ctl_import_list(const struct conf_tree *t, const struct ctl_diff *d,
+    size_t *len, uint32_t *n)
+{
+	char	**lines, *out, buf[CONF_ID_MAX + 40], *v;
+	size_t	  i, k = 0, total = 0, cnt;
+
+	cnt = d->over ? t->nnodes + t->nprincipals : d->n;
+	if ((lines = calloc(cnt + 1, sizeof(*lines))) == NULL)
+		goto oom;
+	for (i = 0; i < cnt; i++) {
+		if (!d->over) {
+			if (asprintf(&lines[k], "%s\t%s\n", d->f[i],
+			    d->v[i]) == -1)
+				goto oom;
+		} else if (i < t->nnodes) {
+			v = ctl_node_value(&t->nodes[i]);
+			if (asprintf(&lines[k], "n:%s\t%s\n", t->nodes[i].id,
+			    v) == -1)
+				goto oom;
+			free(v);
+		} else if (asprintf(&lines[k], "p:%s\t%s\n",
+		    t->principals[i - t->nnodes].cn, ctl_principal_value(
+		    &t->principals[i - t->nnodes], buf, sizeof(buf))) == -1)
+			goto oom;
+		total += strlen(lines[k++]);
+	}
+	qsort(lines, k, sizeof(*lines), ctl_str_cmp);
+	if ((out = malloc(total + 1)) == NULL)
+		goto oom;
+	for (i = 0, *len = 0; i < k; i++) {
+		memcpy(out + *len, lines[i], strlen(lines[i]));
+		*len += strlen(lines[i]);
+		free(lines[i]);
+	}
+	free(lines);
+	*n = (uint32_t)k;
+	return out;
+ oom:
+	fprintf(stderr, "wuzhactl: out of memory\n");
+	exit(CTL_FAIL);
+}
+
+/*
+ * Bump tree-gen from was to was + 1 and append the change's audit leaf
+ * (kind tree, see proto/audit.c) in one script, so no tree generation
+ * lacks its leaf; the reply (the new generation, or an error) or NULL.
+ */
+static redisReply *
+ctl_import_commit(struct ctl_redis *r, const struct conf_tree *t,
+    const struct ctl_diff *d, long long was)
+{
+	static const char script[] =
+	    "if tonumber(redis.call('GET', KEYS[1]) or '0') ~= "
+	    "tonumber(ARGV[2]) then "
+	    "return redis.error_reply('tree-gen moved during the import') end "
+	    "local g = redis.call('INCR', KEYS[1]) "
+	    "redis.call('RPUSH', KEYS[2], ARGV[1]) "
+	    "return g";
+	struct proto_buf	 rec, ent;
+	struct audit_tree	 at;
+	struct timespec		 ts;
+	redisReply		*rep = NULL;
+	const char		*argv[7];
+	size_t			 lens[7], llen, i;
+	uint8_t			 digest[AUDIT_HASH_LEN];
+	char			*list, *kgen, *klog, num[24];
+	uint32_t		 n;
+
+	list = ctl_import_list(t, d, &llen, &n);
+	SHA256((const uint8_t *)list, llen, digest);
+	memset(&at, 0, sizeof(at));
+	at.version = 1;
+	at.gen = (uint64_t)was + 1;
+	at.changes = n;
+	at.digest.p = digest;
+	at.digest.len = sizeof(digest);
+	strlcpy(at.by, "wuzhactl", sizeof(at.by));
+	if (llen <= AUDIT_TREE_LIST_MAX) {
+		at.list.p = (const uint8_t *)list;
+		at.list.len = llen;
+	}
+	pbuf_init(&rec);
+	pbuf_init(&ent);
+	audit_tree_encode(&rec, &at);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (rec.err != 0 || audit_entry_encode(&ent, AUDIT_K_TREE,
+	    (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000,
+	    "wuzhactl", rec.data, rec.len) == -1) {
+		fprintf(stderr, "wuzhactl: cannot encode the tree change's "
+		    "audit entry\n");
+		goto done;
+	}
+	kgen = ctl_key(r, "tree-gen", NULL);
+	klog = ctl_key(r, "audit:log", NULL);
+	snprintf(num, sizeof(num), "%lld", was);
+	/* ARGV: the entry, and the generation the import started from. */
+	argv[0] = "EVAL";
+	argv[1] = script;
+	argv[2] = "2";
+	argv[3] = kgen;
+	argv[4] = klog;
+	argv[5] = (const char *)ent.data;
+	argv[6] = num;
+	for (i = 0; i < 7; i++)
+		lens[i] = i == 5 ? ent.len : strlen(argv[i]);
+	if (ctl_redis_drain(r) == 0 &&
+	    (rep = redisCommandArgv(r->c, 7, argv, lens)) == NULL)
+		fprintf(stderr, "wuzhactl: redis: %s\n", r->c->errstr);
+	free(kgen);
+	free(klog);
+ done:
+	pbuf_free(&rec);
+	pbuf_free(&ent);
+	free(list);
+	return rep;
+}
+
 /*
  * Write the difference and bump the generation; -1 after printing why.
  * First what changed, as tree-diff:{g+1} and tree-was:{g}; then the tree
@@ -1503,10 +1635,7 @@ ctl_import_diff(struct ctl_redis *r, const struct conf_tree *t,
 		    r->errstr);
 		goto done;
 	}
-	kgen = ctl_key(r, "tree-gen", NULL);
-	rep = ctl_redis_now(r, "INCR", kgen, NULL);
-	free(kgen);
-	if (rep == NULL)
+	if ((rep = ctl_import_commit(r, t, &d, was)) == NULL)
 		goto done;
 	if (rep->type != REDIS_REPLY_INTEGER)
 		fprintf(stderr, "wuzhactl: redis: tree-gen: %s\n",

@@ -69,6 +69,10 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ { "schedule", "cancel" }, ctl_schedule_cancel,
 	    "ID [--json]",
 	    "cancel a held alert: it will never go out" },
+	{ { "audit", "verify" }, ctl_audit_verify_cmd,
+	    "[--from-file FILE [--only-file]] [--json]",
+	    "check the audit log: every signature, every checkpoint, and name "
+	    "the first bad entry" },
 	{ { "report", NULL }, ctl_report,
 	    "[--node NODE] [--depth N|all] --from DATE --to DATE "
 	    "[--csv | --json]",

@@ -93,6 +93,13 @@ struct conf_wuzhad {
 						 * "host:port" (port 0: any), or
 						 * "off"; default "127.0.0.1:9471" */
 	} metrics;
+	struct {
+		char	*file;			/* mirror of the log, or NULL: none */
+		uint32_t checkpoint_every;	/* entries, default 1000 */
+		uint32_t checkpoint_interval_ms; /* default 60 s */
+		uint32_t slice;			/* entries read per loop turn, default 2000 */
+		uint32_t page_max;		/* entries one AUDIT_REQ may return, default 1000 */
+	} audit;
 	char		*log_level;		/* "debug" | "info" | "warning"; default "info" */
 };
 

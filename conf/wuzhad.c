@@ -444,6 +444,52 @@ wuzhad_metrics(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
 	return 0;
 }
 
+/* audit: the Merkle log's mirror file and checkpoint cadence. */
+static int
+wuzhad_audit(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
+    const char *dir, struct conf_wuzhad *c)
+{
+	const struct conf_yaml_node	*file, *every, *interval, *slice, *page;
+	const struct conf_yaml_key	 keys[] = {
+		{ "file", 0, &file }, { "checkpoint_every", 0, &every },
+		{ "checkpoint_interval", 0, &interval }, { "slice", 0, &slice },
+		{ "page_max", 0, &page },
+	};
+	uint64_t			 v;
+
+	c->audit.checkpoint_every = 1000;
+	c->audit.checkpoint_interval_ms = 60 * 1000;
+	c->audit.slice = 2000;
+	c->audit.page_max = 1000;
+	if (node == NULL)
+		return 0;
+	if (conf_yaml_map(doc, node, keys, sizeof(keys) / sizeof(keys[0])) ==
+	    -1)
+		return -1;
+	if (file != NULL && conf_yaml_path(doc, file, dir, &c->audit.file) ==
+	    -1)
+		return -1;
+	if (every != NULL) {
+		if (conf_yaml_uint(doc, every, 1, 1000000, &v) == -1)
+			return -1;
+		c->audit.checkpoint_every = (uint32_t)v;
+	}
+	if (interval != NULL && conf_yaml_duration(doc, interval, 100,
+	    86400000u, &c->audit.checkpoint_interval_ms) == -1)
+		return -1;
+	if (slice != NULL) {
+		if (conf_yaml_uint(doc, slice, 1, 2000, &v) == -1)
+			return -1;
+		c->audit.slice = (uint32_t)v;
+	}
+	if (page != NULL) {
+		if (conf_yaml_uint(doc, page, 1, 10000, &v) == -1)
+			return -1;
+		c->audit.page_max = (uint32_t)v;
+	}
+	return 0;
+}
+
 /* true or false. */
 static int
 wuzhad_bool(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
@@ -469,13 +515,14 @@ wuzhad_build(struct conf_yaml_doc *doc, const char *dir)
 	const struct conf_yaml_node	*root = conf_yaml_root(doc);
 	const struct conf_yaml_node	*listen, *tls, *redis, *limits;
 	const struct conf_yaml_node	*timeouts, *delivery, *level, *metrics;
-	const struct conf_yaml_node	*name, *reuse;
+	const struct conf_yaml_node	*name, *reuse, *audit;
 	const struct conf_yaml_key	 keys[] = {
 		{ "listen", 1, &listen }, { "tls", 1, &tls },
 		{ "name", 0, &name }, { "listen_reuse_port", 0, &reuse },
 		{ "redis", 0, &redis }, { "limits", 0, &limits },
 		{ "timeouts", 0, &timeouts }, { "delivery", 0, &delivery },
 		{ "log_level", 0, &level }, { "metrics", 0, &metrics },
+		{ "audit", 0, &audit },
 	};
 	struct conf_wuzhad		*c;
 	const char			*why, *s;
@@ -512,7 +559,8 @@ wuzhad_build(struct conf_yaml_doc *doc, const char *dir)
 	    wuzhad_limits(doc, limits, c) == -1 ||
 	    wuzhad_timeouts(doc, timeouts, c) == -1 ||
 	    wuzhad_delivery(doc, delivery, c) == -1 ||
-	    wuzhad_metrics(doc, metrics, c) == -1)
+	    wuzhad_metrics(doc, metrics, c) == -1 ||
+	    wuzhad_audit(doc, audit, dir, c) == -1)
 		goto fail;
 	s = "info";
 	if (level != NULL) {
@@ -593,6 +641,7 @@ conf_wuzhad_override(struct conf_wuzhad *c, const char *name,
 	}
 	if (m != NULL) {
 		free(c->metrics.listen);
+	free(c->audit.file);
 		c->metrics.listen = m;
 	}
 	return 0;
@@ -621,5 +670,6 @@ conf_wuzhad_free(struct conf_wuzhad *c)
 	free(c->redis.master_name);
 	free(c->log_level);
 	free(c->metrics.listen);
+	free(c->audit.file);
 	free(c);
 }

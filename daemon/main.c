@@ -180,6 +180,7 @@ tick_cb(evutil_socket_t fd, short ev, void *arg)
 	}
 	remind_tick();
 	presence_tick();
+	auditlog_tick();
 	if (now - last_expire >= EXPIRE_EVERY_MS) {
 		last_expire = now;
 		alerts_expire();
@@ -205,10 +206,10 @@ start_failed(const char *what)
 }
 
 static void
-started_schedule_cb(int ok)
+started_audit_cb(int ok)
 {
 	if (ok != 0) {
-		start_failed("cannot load the held alerts from Redis");
+		start_failed("cannot compare audit.file with Redis");
 		return;
 	}
 	starting = 0;
@@ -217,6 +218,16 @@ started_schedule_cb(int ok)
 	sd_notify(0, "READY=1");
 	notify_status();
 	schedule_start();
+}
+
+static void
+started_schedule_cb(int ok)
+{
+	if (ok != 0) {
+		start_failed("cannot load the held alerts from Redis");
+		return;
+	}
+	auditlog_check(started_audit_cb);
 }
 
 static void
@@ -430,6 +441,14 @@ reload_keep(struct conf_wuzhad *old, struct conf_wuzhad *new)
 	if (redis_changed)
 		log_warnx("reload: the redis section changed; that needs a "
 		    "restart, the running connection is kept");
+	if (!name_same(old->audit.file, new->audit.file))
+		log_warnx("reload: audit.file %s -> %s needs a restart; still "
+		    "%s", old->audit.file != NULL ? old->audit.file : "(unset)",
+		    new->audit.file != NULL ? new->audit.file : "(unset)",
+		    old->audit.file != NULL ? old->audit.file : "(unset)");
+	listen = old->audit.file;
+	old->audit.file = new->audit.file;
+	new->audit.file = listen;
 	/* Swap, so that the running values stay and the old conf frees new's. */
 	listen = old->listen;
 	old->listen = new->listen;
@@ -607,6 +626,7 @@ main(int argc, char *argv[])
 	publish_init();
 	schedule_init();
 	ack_init();
+	auditlog_open();
 	tick_ev = event_new(wz->base, -1, EV_PERSIST, tick_cb, NULL);
 	sigterm_ev = evsignal_new(wz->base, SIGTERM, shutdown_cb, NULL);
 	sigint_ev = evsignal_new(wz->base, SIGINT, shutdown_cb, NULL);
@@ -634,6 +654,7 @@ main(int argc, char *argv[])
 	feed_free();
 	presence_free();
 	schedule_free();
+	auditlog_close();
 	publish_free();
 	alerts_free();
 	tree_load_free();

@@ -377,6 +377,7 @@ static void
 publish_store(struct conn *c, struct pubreq *req, struct tnode *target)
 {
 	struct alert_rec	*r = &req->r;
+	struct proto_buf	 ent, wd;
 	const char		*fixed[LUA_PUBLISH_ARGS];
 	size_t			 flens[LUA_PUBLISH_ARGS];
 	char			 num[11][24];
@@ -411,22 +412,42 @@ publish_store(struct conn *c, struct pubreq *req, struct tnode *target)
 	fixed[LUA_PUBLISH_PUBLISH_AT] = num[8];
 	fixed[LUA_PUBLISH_GEN] = num[9];
 	fixed[LUA_PUBLISH_TARGETED] = num[10];
+	/* The audit leaves: the envelope as accepted, and, for a cancel, as
+	 * the withdrawal of a held alert (publish.lua logs one of them). */
+	pbuf_init(&ent);
+	pbuf_init(&wd);
+	(void)audit_entry_encode(&ent, AUDIT_K_ALERT, r->accepted, wz->name,
+	    r->env, r->envlen);
+	if (r->type == PROTO_MSG_CANCEL)
+		(void)audit_entry_encode(&wd, AUDIT_K_SCHEDULE_CANCEL,
+		    r->accepted, wz->name, r->env, r->envlen);
+	fixed[LUA_PUBLISH_AUDIT] = ent.err == 0 && ent.data != NULL ?
+	    (const char *)ent.data : "";
+	fixed[LUA_PUBLISH_AUDIT_WITHDRAW] = wd.err == 0 && wd.data != NULL ?
+	    (const char *)wd.data : "";
 	for (i = 0; i < LUA_PUBLISH_ARGS; i++)
-		flens[i] = strlen(fixed[i]);
+		if (i != LUA_PUBLISH_AUDIT && i != LUA_PUBLISH_AUDIT_WITHDRAW)
+			flens[i] = strlen(fixed[i]);
 	flens[LUA_PUBLISH_PREFIX] = strlen(wz->conf->redis.prefix);
 	flens[LUA_PUBLISH_ENV] = r->envlen;
+	flens[LUA_PUBLISH_AUDIT] = ent.err == 0 ? ent.len : 0;
+	flens[LUA_PUBLISH_AUDIT_WITHDRAW] = wd.err == 0 ? wd.len : 0;
+	if (ent.err != 0 || ent.len == 0) {
+		conn_error(c, PROTO_E_INTERNAL, r->id, "cannot encode the "
+		    "audit entry");
+		goto done;
+	}
 	if (store_lost() != NULL) {
 		/* Numbers would restart: refuse until an operator acts. */
 		conn_error(c, PROTO_E_STORE, r->id, "%s", store_lost());
-		pubreq_free(req);
-		return;
+		goto done;
 	}
 	if (store_reconciling() != NULL) {
 		conn_error(c, PROTO_E_STORE, r->id, "%s", store_reconciling());
-		pubreq_free(req);
-		return;
+		goto done;
 	}
 	htab_put(&publishing, r->id, req);
+	/* store_eval copies the arguments; the entries are ours to free. */
 	rv = store_eval(STORE_LUA_PUBLISH, LUA_PUBLISH_ARGS, fixed, flens,
 	    publish_done_cb, req);
 	if (rv == -1) {
@@ -434,6 +455,12 @@ publish_store(struct conn *c, struct pubreq *req, struct tnode *target)
 		    "again");
 		pubreq_free(req);
 	}
+	req = NULL;
+ done:
+	if (req != NULL)
+		pubreq_free(req);
+	pbuf_free(&ent);
+	pbuf_free(&wd);
 }
 
 int

@@ -322,6 +322,9 @@ enum store_script {
 	STORE_LUA_FEED,
 	STORE_LUA_PRESENCE,
 	STORE_LUA_AGENTS,
+	STORE_LUA_AUDIT_HEAD,
+	STORE_LUA_AUDIT_READ,
+	STORE_LUA_AUDIT_CP,
 	STORE_LUA_COUNT
 };
 
@@ -624,5 +627,20 @@ void		 envelope_handle(struct conn *, const uint8_t *, size_t);
 /* --- report.c: supervision reports over a time range --------------------- */
 
 void		 report_handle(struct conn *, const uint8_t *, size_t);
+
+/* --- auditlog.c: the audit log's checkpoints, file mirror and AUDIT_REQ -- */
+
+/*
+ * Read audit.file (if set) before the loop runs: fatal if it does not
+ * parse.  Then, in the start-up chain, auditlog_check compares it with
+ * Redis (fatal if they disagree) and calls done(0), or done(-1) if Redis
+ * could not be asked.
+ */
+void		 auditlog_open(void);
+void		 auditlog_check(void (*done)(int ok));
+/* Once a second: checkpoint when due, mirror what is new. */
+void		 auditlog_tick(void);
+void		 auditlog_close(void);
+void		 audit_handle(struct conn *, const uint8_t *, size_t);
 
 #endif

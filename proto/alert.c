@@ -330,6 +330,10 @@ proto_err_name(int code)
 		return "bad-reference";
 	case PROTO_E_NOT_ISSUER:
 		return "not-an-issuer";
+	case PROTO_E_AUDIT_RANGE:
+		return "audit-range";
+	case PROTO_E_AUDIT_ENTRY:
+		return "audit-entry-too-large";
 	/* CAP 1.2 documents (cap) */
 	case PROTO_E_CAP_XML:
 		return "cap-bad-xml";

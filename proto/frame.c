@@ -68,6 +68,10 @@ proto_type_name(int type)
 		return "REPORT_REQ";
 	case PROTO_T_REPORT:
 		return "REPORT";
+	case PROTO_T_AUDIT_REQ:
+		return "AUDIT_REQ";
+	case PROTO_T_AUDIT:
+		return "AUDIT";
 	/* CAP export (cap) */
 	case PROTO_T_ENVELOPE_REQ:
 		return "ENVELOPE_REQ";

@@ -55,6 +55,8 @@ enum proto_type {
 	PROTO_T_SCHEDULE	= 0x35,
 	PROTO_T_REPORT_REQ	= 0x36,
 	PROTO_T_REPORT		= 0x37,
+	PROTO_T_AUDIT_REQ	= 0x3a,	/* audit log: entries or checkpoints */
+	PROTO_T_AUDIT		= 0x3b,
 	/* CAP export: one stored envelope (cap) */
 	PROTO_T_ENVELOPE_REQ	= 0x3c,
 	PROTO_T_ENVELOPE	= 0x3d,
@@ -98,6 +100,8 @@ enum proto_err {
 	PROTO_E_UNKNOWN_ALERT	= 308,	/* no such (live) alert */
 	PROTO_E_REFERENCE	= 309,	/* update/cancel reference invalid */
 	PROTO_E_NOT_ISSUER	= 310,	/* signer's certificate grants no issuing */
+	PROTO_E_AUDIT_RANGE	= 330,	/* AUDIT_REQ from past the log's end */
+	PROTO_E_AUDIT_ENTRY	= 331,	/* an entry too large for one frame */
 	/* CAP 1.2 documents (client side: wuzhactl publish --cap) */
 	PROTO_E_CAP_XML		= 340,	/* not well-formed XML, or over the size limit */
 	PROTO_E_CAP_DOCTYPE	= 341,	/* a DOCTYPE or entity reference: refused */
@@ -737,5 +741,156 @@ int	proto_scope_issuer(const struct proto_scope *sc, char *why,
 int	proto_scope_allows(const struct proto_scope *agent,
 	    const struct proto_scope *signer, const char *target, char *why,
 	    size_t whylen);
+
+/* --- the audit log (audit.c) ------------------------------------------- */
+
+/*
+ * A Merkle log of everything accepted, hashed as RFC 6962 says: a leaf is
+ * SHA-256(0x00 || entry), an inner node SHA-256(0x01 || left || right),
+ * the empty tree SHA-256 of nothing.  Entries are canonical field lists
+ * (see PROTOCOL.md, "Audit log"); checkpoints are signed by a daemon.
+ */
+#define AUDIT_HASH_LEN		32
+#define AUDIT_RANGE_MAX		64	/* perfect subtrees of a 2^64 log */
+#define AUDIT_CP_CONTEXT	"wuzha-checkpoint-v1"	/* 19 bytes, no NUL */
+#define AUDIT_ENTRY_VERSION	1
+#define AUDIT_CP_VERSION	1
+
+enum audit_kind {
+	AUDIT_K_ALERT		= 1,	/* data: signed envelope (alert, update, cancel) */
+	AUDIT_K_RECEIPT		= 2,	/* data: stored receipt */
+	AUDIT_K_CERT		= 3,	/* data: certificate DER, first seen */
+	AUDIT_K_CLUE		= 4,	/* data: stored signed clue */
+	AUDIT_K_CLUE_MARK	= 5,	/* data: stored signed clue mark */
+	AUDIT_K_TREE		= 6,	/* data: tree change record */
+	AUDIT_K_SCHEDULE_CANCEL	= 7,	/* data: the cancel that withdrew a held alert */
+};
+#define AUDIT_K_MAX		AUDIT_K_SCHEDULE_CANCEL
+
+/* One leaf: fields 1 kind, 2 at (ms), 3 daemon (name), 4 data. */
+struct audit_entry {
+	uint8_t		kind;		/* 1 enum audit_kind */
+	uint64_t	at;		/* 2 ms, the writer's clock */
+	proto_id	daemon;		/* 3 the writer's name */
+	struct proto_view data;		/* 4 bytes */
+};
+
+/* "alert", "receipt", ... or "?" */
+const char	*audit_kind_name(int kind);
+/*
+ * The entry's bytes (field list, no frame header) appended to b: what a
+ * change's Lua script pushes onto audit:log with audit_push.  Returns 0,
+ * or -1 (b->err) if a value is out of range.
+ */
+int	audit_entry_encode(struct proto_buf *b, uint8_t kind, uint64_t at,
+	    const char *daemon, const void *data, size_t len);
+int	audit_entry_decode(const uint8_t *, size_t, struct audit_entry *);
+
+void	audit_leaf_hash(const void *entry, size_t len,
+	    uint8_t out[AUDIT_HASH_LEN]);
+void	audit_node_hash(const uint8_t l[AUDIT_HASH_LEN],
+	    const uint8_t r[AUDIT_HASH_LEN], uint8_t out[AUDIT_HASH_LEN]);
+
+/*
+ * The compact range of a log prefix (its frontier): the roots of the
+ * perfect subtrees that make up its first size leaves, largest first.
+ * Enough to append more leaves and to compute the root at any size.
+ */
+struct audit_range {
+	uint64_t	size;
+	int		n;
+	uint8_t		h[AUDIT_RANGE_MAX][AUDIT_HASH_LEN];
+};
+
+void	audit_range_init(struct audit_range *);
+/* Append one leaf hash. */
+void	audit_range_push(struct audit_range *, const uint8_t leaf[AUDIT_HASH_LEN]);
+/* The RFC 6962 tree head of the size leaves so far. */
+void	audit_range_root(const struct audit_range *, uint8_t out[AUDIT_HASH_LEN]);
+/*
+ * As text, for Redis's audit:frontier: "SIZE HEX HEX ..." (decimal size,
+ * then the n hashes in lower-case hex).  parse: 0, or -1 if malformed
+ * (wrong number of hashes for the size, bad hex).
+ */
+char	*audit_range_format(const struct audit_range *);	/* caller frees */
+int	audit_range_parse(struct audit_range *, const char *, size_t);
+
+/* Checkpoint body: 1 version, 2 size, 3 root, 4 at (ms), 5 daemon. */
+struct audit_cp {
+	uint8_t		version;	/* 1 AUDIT_CP_VERSION */
+	uint64_t	size;		/* 2 entries covered */
+	struct proto_view root;		/* 3 32 bytes */
+	uint64_t	at;		/* 4 ms */
+	proto_id	daemon;		/* 5 the signer's name: */
+	struct proto_view cert;		/* signed form: 2 the signer's DER */
+	struct proto_view sig;		/* signed form: 3 Ed25519 */
+};
+
+/*
+ * A signed checkpoint (fields 1 body, 2 cert DER, 3 sig over
+ * AUDIT_CP_CONTEXT || body) appended to b.  0 or -1.
+ */
+int	audit_cp_sign(struct proto_buf *b, uint64_t size,
+	    const uint8_t root[AUDIT_HASH_LEN], uint64_t at, const char *daemon,
+	    EVP_PKEY *key, X509 *cert);
+/* Decode a signed checkpoint without checking it (views into buf). */
+int	audit_cp_decode(const uint8_t *, size_t, struct audit_cp *);
+/*
+ * Decode and check a signed checkpoint: its certificate chains to store
+ * (at the checkpoint's own time), is Ed25519 and signs the body.  0, or
+ * -PROTO_E_* and why.
+ */
+int	audit_cp_verify(const uint8_t *, size_t, X509_STORE *store,
+	    struct audit_cp *, char *why, size_t whylen);
+
+/*
+ * Tree change record (kind 6): 1 version u8, 2 gen u64 (the tree-gen it
+ * made), 3 changes u32 (nodes and principals changed), 4 digest (32:
+ * SHA-256 of the change list), 5 by (name: who wrote it), 6 changes
+ * (bytes, optional: the list itself when it fits, see PROTOCOL.md).
+ */
+struct audit_tree {
+	uint8_t		version;
+	uint64_t	gen;
+	uint32_t	changes;
+	struct proto_view digest;
+	proto_id	by;
+	struct proto_view list;
+};
+#define AUDIT_TREE_LIST_MAX	16384	/* change list kept inline up to this */
+void	audit_tree_encode(struct proto_buf *, const struct audit_tree *);
+int	audit_tree_decode(const uint8_t *, size_t, struct audit_tree *);
+
+/* AUDIT_REQ: entries (or checkpoints) from index from, at most count. */
+enum audit_what {
+	AUDIT_W_ENTRIES		= 1,
+	AUDIT_W_CHECKPOINTS	= 2,
+};
+
+struct proto_audit_req {		/* client -> server */
+	uint8_t		what;		/* 1 enum audit_what */
+	uint64_t	from;		/* 2 optional: first index */
+	uint32_t	count;		/* 3 optional: at most, 0 = what fits */
+};
+
+struct proto_audit {			/* server -> client */
+	uint8_t		what;		/* 1 */
+	uint64_t	from;		/* 2 index of the first item */
+	uint64_t	total;		/* 3 entries (checkpoints) in the log now */
+	struct proto_view items;	/* 4 list of proto_audit_item */
+};
+
+struct proto_audit_item {
+	struct proto_view data;		/* 1 an entry, or a signed checkpoint */
+};
+
+int	proto_audit_req_decode(const uint8_t *, size_t, struct proto_audit_req *);
+int	proto_audit_decode(const uint8_t *, size_t, struct proto_audit *);
+int	proto_audit_item_next(const struct proto_view *, size_t *cursor,
+	    struct proto_audit_item *);
+void	proto_audit_req_encode(struct proto_buf *, const struct proto_audit_req *);
+/* AUDIT: items built with pbuf_list_* and proto_audit_item_put. */
+void	proto_audit_encode(struct proto_buf *, const struct proto_audit *);
+void	proto_audit_item_put(struct proto_buf *, const struct proto_audit_item *);
 
 #endif

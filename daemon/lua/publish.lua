@@ -2,7 +2,10 @@
 -- Accept an alert.  ARGV: P, id, envelope, target, issuer, type, issued,
 -- expires, accepted, references, remind_ms, escalate_ms, max_reminders,
 -- status, publish_at (0: now), gen (the tree generation the daemon
--- counted with), targeted (receivers at the target).
+-- counted with), targeted (receivers at the target), audit (the audit
+-- entry of the envelope, kind alert) and audit_withdraw (for a cancel:
+-- the entry of kind schedule_cancel, logged instead if it withdraws a
+-- held alert; '' otherwise).  A retry logs nothing again.
 --
 -- An alert with a publish_at is held: stored, listed in `schedule` by
 -- its time, but given no seq, index or counters until lua_release.  A
@@ -14,6 +17,7 @@
 -- envelope) or, for the same envelope again, {3, seq, publish_at, state,
 -- accepted, targeted (-1: not counted), in the live set (1|0)}.
 --#include go_live.lua
+--#include audit.lua
 --@arg prefix
 --@arg id
 --@arg env
@@ -31,6 +35,8 @@
 --@arg publish_at
 --@arg gen
 --@arg targeted
+--@arg audit
+--@arg audit_withdraw
 local P, id = ARG.prefix, ARG.id
 local akey = P .. 'alert:' .. id
 if redis.call('EXISTS', akey) == 1 then
@@ -54,6 +60,7 @@ if ARG.type == '3' and ARG.references ~= '' and
   redis.call('HSET', P .. 'alert:' .. ARG.references, 'cancelled_by', id, 'state', 'cancelled',
     'ended_at', ARG.accepted)
   redis.call('HSET', akey, 'state', 'unscheduled', 'seq', 0)
+  audit_push(P, ARG.audit_withdraw)
   redis.call('XADD', P .. 'alerts', '*', 'id', id, 'seq', 0, 'target', ARG.target,
     'issuer', ARG.issuer, 'type', ARG.type, 'unscheduled', ARG.references)
   return {2, 0}
@@ -61,9 +68,11 @@ end
 if ARG.publish_at ~= '0' then
   redis.call('HSET', akey, 'state', 'held', 'seq', 0, 'targeted', ARG.targeted)
   redis.call('ZADD', P .. 'schedule', ARG.publish_at, id)
+  audit_push(P, ARG.audit)
   redis.call('XADD', P .. 'alerts', '*', 'id', id, 'seq', 0, 'target', ARG.target,
     'issuer', ARG.issuer, 'type', ARG.type, 'held_until', ARG.publish_at)
   return {1, 0}
 end
+audit_push(P, ARG.audit)
 return go_live(P, id, ARG.target, ARG.issuer, ARG.type, ARG.references, ARG.accepted,
   ARG.gen, ARG.targeted, false)

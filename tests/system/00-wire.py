@@ -60,6 +60,9 @@ def test_valid_vector_round_trips(name, attrs, data):
     if kind == "body":
         b = wp.decode_alert(data)
         assert wp.encode_table(wp.T_ALERT_BODY, b) == data
+    elif kind == "audit-entry":
+        e = wp.decode_table(wp.T_AUDIT_ENTRY, data)
+        assert wp.encode_table(wp.T_AUDIT_ENTRY, e) == data
     elif kind == "envelope":
         e = wp.decode_envelope(data)
         assert wp.envelope(e["body"], e["cert"], e["sig"]) == data
@@ -83,6 +86,8 @@ def test_bad_vector_is_refused_with_its_code(name, attrs, data):
     with pytest.raises(wp.ProtoError) as ex:
         if kind == "body":
             wp.decode_alert(data)
+        elif kind == "audit-entry":
+            wp.decode_table(wp.T_AUDIT_ENTRY, data)
         elif kind == "envelope":
             ca = wp.load_cert(os.path.join(DATA, "ca.crt"))
             wp.verify_envelope(data, ca, at=int(attrs["at"]))

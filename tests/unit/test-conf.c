@@ -289,6 +289,40 @@ test_wuzhad_delivery_read_and_checked(void **state)
 }
 
 static void
+test_wuzhad_audit_read_and_checked(void **state)
+{
+	struct conf_wuzhad	*c;
+
+	(void)state;
+	c = wuzhad_ok(W_BASE);
+	assert_null(c->audit.file);
+	assert_int_equal(c->audit.checkpoint_every, 1000);
+	assert_int_equal(c->audit.checkpoint_interval_ms, 60000);
+	assert_int_equal(c->audit.slice, 2000);
+	assert_int_equal(c->audit.page_max, 1000);
+	conf_wuzhad_free(c);
+	c = wuzhad_ok(W_BASE "audit: {file: /var/lib/wuzha/audit.log, "
+	    "checkpoint_every: 5, checkpoint_interval: 2s, slice: 10, "
+	    "page_max: 3}\n");
+	assert_string_equal(c->audit.file, "/var/lib/wuzha/audit.log");
+	assert_int_equal(c->audit.checkpoint_every, 5);
+	assert_int_equal(c->audit.checkpoint_interval_ms, 2000);
+	assert_int_equal(c->audit.slice, 10);
+	assert_int_equal(c->audit.page_max, 3);
+	conf_wuzhad_free(c);
+	W_REFUSED(W_BASE "audit:\n  checkpoint_every: 0\n",
+	    "t.yaml:7: audit.checkpoint_every: must be between 1 and 1000000");
+	W_REFUSED(W_BASE "audit:\n  checkpoint_interval: 50ms\n",
+	    "t.yaml:7: audit.checkpoint_interval: must be between 100ms and 24h");
+	W_REFUSED(W_BASE "audit:\n  slice: 2001\n",
+	    "t.yaml:7: audit.slice: must be between 1 and 2000");
+	W_REFUSED(W_BASE "audit:\n  page_max: 10001\n",
+	    "t.yaml:7: audit.page_max: must be between 1 and 10000");
+	W_REFUSED(W_BASE "audit:\n  every: 5\n",
+	    "t.yaml:7: audit.every: unknown key");
+}
+
+static void
 test_wuzhad_metrics_read_and_checked(void **state)
 {
 	struct conf_wuzhad	*c;
@@ -1673,6 +1707,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_wuzhad_metrics_read_and_checked),
 		cmocka_unit_test(test_wuzhad_instance_read_and_checked),
 		cmocka_unit_test(test_wuzhad_delivery_read_and_checked),
+		cmocka_unit_test(test_wuzhad_audit_read_and_checked),
 		cmocka_unit_test(test_wuzhad_every_key_read),
 		cmocka_unit_test(test_wuzhad_redis_socket_has_no_host),
 		cmocka_unit_test(test_wuzhad_redis_sentinels_read_and_checked),

@@ -30,6 +30,7 @@
 /* Pseudo types of the vectors that are not frames. */
 #define T_BODY		0x100
 #define T_ENVELOPE	0x101
+#define T_AUDIT_ENTRY	0x102	/* an audit log entry (field list) */
 #define VEC_MAX		256
 #define VEC_AT		INT64_C(1800000000)	/* 2027-01-15, certs valid */
 #define AID		"20270115-4f1c9e2ab37d5a60"
@@ -132,10 +133,13 @@ type_of(const char *s)
 		PROTO_T_ERROR, PROTO_T_BYE, PROTO_T_ESCALATION,
 		PROTO_T_AGENTS_REQ, PROTO_T_AGENTS, PROTO_T_SCHEDULE_REQ,
 		PROTO_T_SCHEDULE, PROTO_T_REPORT_REQ, PROTO_T_REPORT,
+		PROTO_T_AUDIT_REQ, PROTO_T_AUDIT,
 		PROTO_T_ENVELOPE_REQ, PROTO_T_ENVELOPE,	/* cap */
 	};
 	size_t	i;
 
+	if (strcmp(s, "audit-entry") == 0)
+		return T_AUDIT_ENTRY;
 	if (strcmp(s, "body") == 0)
 		return T_BODY;
 	if (strcmp(s, "envelope") == 0)
@@ -394,6 +398,9 @@ recode(int type, const uint8_t *p, size_t len, struct proto_buf *out)
 		struct proto_agents	 agents;
 		struct proto_schedule	 schedule;
 		struct proto_report	 report;
+		struct proto_audit_req	 audit_req;
+		struct proto_audit	 audit;
+		struct audit_entry	 entry;
 		struct proto_envelope_req envelope_req;	/* cap */
 		struct proto_envelope_msg envelope_msg;
 	} u;
@@ -461,6 +468,16 @@ recode(int type, const uint8_t *p, size_t len, struct proto_buf *out)
 		RELIST(schedule, schedule, alerts, 2, proto_schedule_item);
 	case PROTO_T_REPORT:
 		RELIST(report, report, rows, 6, proto_report_row);
+	case PROTO_T_AUDIT_REQ:
+		RECODE(audit_req, audit_req);
+	case PROTO_T_AUDIT:
+		RELIST(audit, audit, items, 4, proto_audit_item);
+	case T_AUDIT_ENTRY:
+		if ((rc = audit_entry_decode(p, len, &u.entry)) == 0 &&
+		    out != NULL)
+			(void)audit_entry_encode(out, u.entry.kind, u.entry.at,
+			    u.entry.daemon, u.entry.data.p, u.entry.data.len);
+		return rc;
 	case PROTO_T_ENVELOPE_REQ:	/* cap */
 		RECODE(envelope_req, envelope_req);
 	case PROTO_T_ENVELOPE:
@@ -581,6 +598,7 @@ test_vectors_cover_every_type(void **state)
 		PROTO_T_ERROR, PROTO_T_BYE, T_BODY, T_ENVELOPE,
 		PROTO_T_AGENTS_REQ, PROTO_T_AGENTS, PROTO_T_SCHEDULE_REQ,
 		PROTO_T_SCHEDULE, PROTO_T_REPORT_REQ, PROTO_T_REPORT,
+		PROTO_T_AUDIT_REQ, PROTO_T_AUDIT, T_AUDIT_ENTRY,
 		PROTO_T_ENVELOPE_REQ, PROTO_T_ENVELOPE,	/* cap */
 	};
 	size_t	i, j, nbad = 0;
@@ -660,7 +678,7 @@ test_vectors_recode(void **state)
 		if (v->type == T_ENVELOPE) {
 			vector_envelope(v);
 			rc = recode(v->type, v->b, v->len, &b);
-		} else if (v->type == T_BODY) {
+		} else if (v->type == T_BODY || v->type == T_AUDIT_ENTRY) {
 			rc = recode(v->type, v->b, v->len, &b);
 		} else {
 			if ((rc = frame_decode(v->b, v->len, &type)) != 0)
@@ -711,8 +729,8 @@ test_vectors_bad_refused(void **state)
 		if (!v->bad)
 			continue;
 		type = -1;
-		if (v->type == T_BODY)
-			rc = recode(T_BODY, v->b, v->len, NULL);
+		if (v->type == T_BODY || v->type == T_AUDIT_ENTRY)
+			rc = recode(v->type, v->b, v->len, NULL);
 		else if (v->type == T_ENVELOPE)
 			rc = verify(v->b, v->len, store, v->at, why,
 			    sizeof(why));

@@ -28,6 +28,9 @@ static const struct dispatch dispatch_table[] = {
 	{ PROTO_T_AGENTS_REQ,	ST_SESSION,	agents_handle },
 	{ PROTO_T_SCHEDULE_REQ,	ST_SESSION,	schedule_handle },
 	{ PROTO_T_REPORT_REQ,	ST_SESSION,	report_handle },
+	{ PROTO_T_CLUE,		ST_SESSION,	clue_handle },
+	{ PROTO_T_CLUE_MARK,	ST_SESSION,	clue_mark_handle },
+	{ PROTO_T_CLUES_REQ,	ST_SESSION,	clues_handle },
 };
 
 /*
@@ -74,8 +77,10 @@ dispatch_ready(struct conn *c)
 {
 	struct tprincipal	*p = conn_principal(c);
 
-	if (p != NULL && (p->rights & PROTO_R_OBSERVE))
+	if (p != NULL && (p->rights & PROTO_R_OBSERVE)) {
 		remind_observer_ready(c);
+		clue_observer_ready(c);
+	}
 }
 
 /* A connection goes away: nothing may keep pointing at it. */

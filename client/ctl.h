@@ -147,6 +147,11 @@ int	ctl_agents(struct ctl *, int, char **);
 int	ctl_schedule_list(struct ctl *, int, char **);
 int	ctl_schedule_cancel(struct ctl *, int, char **);
 
+/* ctl_clue.c: clues reported upward */
+int	ctl_clue(struct ctl *, int, char **);
+int	ctl_clues(struct ctl *, int, char **);
+int	ctl_clue_mark(struct ctl *, int, char **);
+
 /* ctl_report.c */
 int	ctl_report(struct ctl *, int, char **);
 

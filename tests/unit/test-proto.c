@@ -132,6 +132,8 @@ type_of(const char *s)
 		PROTO_T_ERROR, PROTO_T_BYE, PROTO_T_ESCALATION,
 		PROTO_T_AGENTS_REQ, PROTO_T_AGENTS, PROTO_T_SCHEDULE_REQ,
 		PROTO_T_SCHEDULE, PROTO_T_REPORT_REQ, PROTO_T_REPORT,
+		PROTO_T_CLUE, PROTO_T_CLUE_OK, PROTO_T_CLUE_PUSH,
+		PROTO_T_CLUE_MARK, PROTO_T_CLUES_REQ, PROTO_T_CLUES,
 	};
 	size_t	i;
 
@@ -393,6 +395,11 @@ recode(int type, const uint8_t *p, size_t len, struct proto_buf *out)
 		struct proto_agents	 agents;
 		struct proto_schedule	 schedule;
 		struct proto_report	 report;
+		struct proto_clue_msg	 clue_msg;	/* clues */
+		struct proto_clue_ok	 clue_ok;
+		struct proto_clue_push	 clue_push;
+		struct proto_clues_req	 clues_req;
+		struct proto_clues	 clues;
 	} u;
 	char	 text[PROTO_REASON_MAX + 1];
 	int	 rc;
@@ -458,6 +465,20 @@ recode(int type, const uint8_t *p, size_t len, struct proto_buf *out)
 		RELIST(schedule, schedule, alerts, 2, proto_schedule_item);
 	case PROTO_T_REPORT:
 		RELIST(report, report, rows, 6, proto_report_row);
+	case PROTO_T_CLUE:
+	case PROTO_T_CLUE_MARK:
+		if ((rc = proto_clue_msg_decode(p, len, &u.clue_msg)) == 0 &&
+		    out != NULL)
+			proto_clue_msg_encode(out, (uint8_t)type, &u.clue_msg);
+		return rc;
+	case PROTO_T_CLUE_OK:
+		RECODE(clue_ok, clue_ok);
+	case PROTO_T_CLUE_PUSH:
+		RECODE(clue_push, clue_push);
+	case PROTO_T_CLUES_REQ:
+		RECODE(clues_req, clues_req);
+	case PROTO_T_CLUES:
+		RELIST(clues, clues, clues, 3, proto_clue_item);
 	case T_BODY:
 		RECODE(alert, alert);
 	case T_ENVELOPE:
@@ -574,6 +595,8 @@ test_vectors_cover_every_type(void **state)
 		PROTO_T_ERROR, PROTO_T_BYE, T_BODY, T_ENVELOPE,
 		PROTO_T_AGENTS_REQ, PROTO_T_AGENTS, PROTO_T_SCHEDULE_REQ,
 		PROTO_T_SCHEDULE, PROTO_T_REPORT_REQ, PROTO_T_REPORT,
+		PROTO_T_CLUE, PROTO_T_CLUE_OK, PROTO_T_CLUE_PUSH,
+		PROTO_T_CLUE_MARK, PROTO_T_CLUES_REQ, PROTO_T_CLUES,
 	};
 	size_t	i, j, nbad = 0;
 	int	found;
@@ -2162,7 +2185,7 @@ test_names(void **state)
 	assert_string_equal(proto_alert_status_name(PROTO_STATUS_EXERCISE),
 	    "exercise");
 	assert_null(proto_alert_status_name(3));
-	assert_string_equal(proto_type_name(0x55), "?");
+	assert_string_equal(proto_type_name(0x66), "?");
 	assert_string_equal(proto_category_name(PROTO_CAT_CASE_FOLLOWUP),
 	    "case-followup");
 	assert_null(proto_category_name(0));

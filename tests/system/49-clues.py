@@ -294,3 +294,39 @@ def test_clues_config_checked(env):
                     check=False)
         assert r.rc != 0, r
         assert words in r.err, r
+
+
+def test_clue_reaches_observers_on_another_daemon_once(env):
+    """Two daemons on one Redis: the clue goes in through one, the desk
+    listens on the other (the `changed` stream tells it), the officer on
+    the first; each gets it once."""
+    env.setup(daemon=False)
+    ports = []
+    for k in range(2):
+        env.start_daemon(name="wz%d" % k, conf="wuzhad-%d.yaml" % k)
+        ports.append(env.port)
+    first = [p for p in env.procs if p.name == "wz0"][0]
+    desk, _ = env.session("desk-a", port=ports[1])
+    officer, _ = env.session("officer-li", port=ports[0])
+    try:
+        clue_id = env.new_id("clue")
+        r = env.ctl(REPORTER, "clue", "--text", "跨服务器的线索", "--id",
+                    clue_id, port=ports[0])
+        assert r.rc == 0, r
+        for fs in (desk, officer):
+            got = _pushes(fs, 3)
+            assert [wp.decode_stored_clue(p["clue"])[1]["id"]
+                    for p in got] == [clue_id], got
+            assert not got[0].get("flags")
+        # Marked on the other daemon, seen through the first.
+        r = env.ctl("desk-a", "clue-mark", clue_id, "received",
+                    port=ports[1])
+        assert r.rc == 0, r
+        r = env.ctl("officer-li", "clues", "--all", "--json", port=ports[0])
+        assert r.rc == 0, r
+        c = {c["id"]: c for c in json.loads(r.out)["clues"]}[clue_id]
+        assert c["state"] == "received" and c["by"] == "desk-a"
+    finally:
+        desk.close()
+        officer.close()
+        assert first.stop() == 0

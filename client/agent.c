@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
 #include <event2/event.h>
 #include <openssl/x509.h>
 
@@ -69,6 +70,10 @@ struct agent {
 	/* Send delivered as QUIET (no ACK_OK); off for a daemon that
 	 * does not know the flag. */
 	int			 quiet_acks;
+	/* Clues reported from the page (agent_clue.c), and our node as
+	 * the daemon named it in WELCOME ("" before the first session). */
+	struct agent_clues	*clues;
+	char			 node[PROTO_ID_MAX + 1];
 };
 
 #define AGENT_REACK_MAX		4096	/* ids kept for a second try */
@@ -80,6 +85,7 @@ static void	agent_frame_cb(struct client *, uint8_t, const uint8_t *,
 		    size_t, void *);
 static void	agent_closed_cb(struct client *, const char *, void *);
 static void	agent_resend_acks(struct agent *);
+static void	agent_clues_refresh(struct agent *);
 
 static const struct client_ops agent_ops = {
 	agent_welcome_cb, agent_frame_cb, agent_closed_cb,
@@ -214,6 +220,8 @@ agent_welcome_cb(struct client *c, const struct proto_welcome *w, void *arg)
 		    "come", w->principal);
 	agent_page_status(ag->page, 1, client_peer(c));
 	agent_resend_acks(ag);
+	snprintf(ag->node, sizeof(ag->node), "%s", w->node);
+	agent_clues_refresh(ag);
 }
 
 /* Session gone: log why, then stop or schedule the next attempt. */
@@ -310,7 +318,73 @@ agent_item_ack(void *arg, struct agent_inbox_item *it, int state,
 	agent_send_ack(ag, it->a.id, it->state, it->reach);
 }
 
-static const struct agent_page_ops agent_page_ops = { agent_item_ack };
+/* Is the session up, so that a frame can go now? */
+static int
+agent_online(const struct agent *ag)
+{
+	return ag->conn != NULL && !ag->conn_dead && client_ready(ag->conn);
+}
+
+/* The page reports a clue: sign it and send it now, or say why not. */
+static int
+agent_page_clue(void *arg, const char *text, const char *contact, char *id,
+    size_t idlen, char *why, size_t whylen)
+{
+	struct agent		*ag = arg;
+	struct proto_buf	 b;
+
+	if (!agent_online(ag) || ag->node[0] == '\0' || ag->clues == NULL) {
+		snprintf(why, whylen, "not connected to the server: try again "
+		    "when the page says connected");
+		return -1;
+	}
+	if (agent_clues_report(ag->clues, ag->node, text, contact, &b, id,
+	    idlen) == -1) {
+		snprintf(why, whylen, "cannot sign the clue");
+		return -1;
+	}
+	if (client_send(ag->conn, &b) == -1) {
+		snprintf(why, whylen, "cannot send the clue now");
+		return -1;
+	}
+	agent_page_clues_changed(ag->page);
+	return 0;
+}
+
+static void
+agent_page_clues_json(void *arg, struct evbuffer *b)
+{
+	struct agent	*ag = arg;
+
+	if (ag->clues != NULL)
+		agent_clues_json(ag->clues, b);
+	else
+		evbuffer_add(b, "[]", 2);
+}
+
+/* Ask the daemon for our clues and their states (if the page is open). */
+static void
+agent_clues_refresh(struct agent *ag)
+{
+	struct proto_buf	 b;
+
+	if (ag->page == NULL || ag->clues == NULL || !agent_online(ag))
+		return;
+	agent_clues_request(&b);
+	if (client_send(ag->conn, &b) == -1)
+		log_warnx("clues: cannot ask for ours now");
+}
+
+static void
+agent_page_clues_refresh(void *arg)
+{
+	agent_clues_refresh(arg);
+}
+
+static const struct agent_page_ops agent_page_ops = {
+	agent_item_ack, agent_page_clue, agent_page_clues_json,
+	agent_page_clues_refresh,
+};
 
 /*
  * A new session: send again what the person did that the daemon has not
@@ -613,11 +687,27 @@ agent_frame_cb(struct client *c, uint8_t type, const uint8_t *p, size_t len,
 		log_info("ACK_OK %s %s", ok.id, agent_ack_name(ok.state));
 		agent_ack_ok(ag, &ok);
 		return;
+	case PROTO_T_CLUE_OK:
+		if (ag->clues != NULL && agent_clues_on_ok(ag->clues, p, len)) {
+			agent_page_clues_changed(ag->page);
+			agent_clues_refresh(ag);
+		}
+		return;
+	case PROTO_T_CLUES:
+		if (ag->clues != NULL && agent_clues_on_list(ag->clues, p, len))
+			agent_page_clues_changed(ag->page);
+		return;
+	case PROTO_T_CLUE_PUSH:
+		/* For the person at a console (wuzhactl clues), not here. */
+		log_info("a clue was reported to us: see wuzhactl clues");
+		return;
 	case PROTO_T_ERROR:
 		if ((rc = proto_error_decode(p, len, &e)) != 0) {
 			log_warnx("bad ERROR: %s", proto_err_name(-rc));
 			return;
 		}
+		if (ag->clues != NULL && agent_clues_on_error(ag->clues, &e))
+			agent_page_clues_changed(ag->page);
 		if (e.code == PROTO_E_STORE && e.ref[0] != '\0')
 			agent_reack_later(ag, e.ref);
 		log_warnx("server error: %s (%u): %.*s%s%s",
@@ -831,6 +921,16 @@ agent_setup(struct agent *ag, const char *path)
 		    "issue it again with wuzha-ca tree", ag->conf->tls.cert,
 		    ag->cn);
 	X509_free(cert);
+	/* Clues from the page are signed with our own key. */
+	if (ag->conf->inbox_listen != NULL) {
+		EVP_PKEY	*key;
+
+		if ((key = client_key_load(ag->conf->tls.key, err,
+		    sizeof(err))) == NULL)
+			fatalx("%s", err);
+		if ((ag->clues = agent_clues_new(key, ag->cn)) == NULL)
+			fatalx("out of memory");
+	}
 	if ((ag->base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	if ((ag->hook = agent_hook_new(ag->base, ag->conf->hook,
@@ -867,6 +967,7 @@ agent_teardown(struct agent *ag)
 	client_free(ag->conn);
 	agent_hook_free(ag->hook);
 	agent_page_free(ag->page);
+	agent_clues_free(ag->clues);
 	if (ag->ev_reconnect != NULL)
 		event_free(ag->ev_reconnect);
 	if (ag->ev_reack != NULL)

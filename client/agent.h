@@ -113,11 +113,22 @@ void		 agent_inbox_free(struct agent_inbox *);
 
 /* --- agent_page.c: the inbox and display pages ------------------------ */
 
+struct evbuffer;
+
 /* What the page asks of the agent. */
 struct agent_page_ops {
 	/* The person moved it to state (reach for relayed): record, ack. */
 	void	(*ack)(void *arg, struct agent_inbox_item *, int state,
 		    uint32_t reach);
+	/*
+	 * clues: the person reports one (text, contact or NULL, checked):
+	 * 0 and its id once sent, or -1 and why (not connected).
+	 */
+	int	(*clue)(void *arg, const char *text, const char *contact,
+		    char *id, size_t idlen, char *why, size_t whylen);
+	/* Our clues as a JSON array; refresh asks the daemon again. */
+	void	(*clues_json)(void *arg, struct evbuffer *);
+	void	(*clues_refresh)(void *arg);
 };
 
 struct agent_page;
@@ -134,6 +145,8 @@ void		 agent_page_changed(struct agent_page *,
 void		 agent_page_status(struct agent_page *, int connected,
 		    const char *server);
 void		 agent_page_free(struct agent_page *);
+/* Our clues changed: tell open pages (event "clues"). */
+void		 agent_page_clues_changed(struct agent_page *);
 /* "delivered", "shown", "read", "relayed" or "none". */
 const char	*agent_ack_name(int state);
 
@@ -198,5 +211,30 @@ int		 agent_hook_has(const struct agent_hook *, const char *id);
 /* Kill a running hook, cancel a pending retry, forget the queue (shutdown). */
 void		 agent_hook_stop(struct agent_hook *);
 void		 agent_hook_free(struct agent_hook *);
+
+/* --- agent_clue.c: clues the person reports from the page ------------- */
+
+struct agent_clues;
+struct evp_pkey_st;
+
+/* Takes ownership of key (the agent's own, Ed25519); NULL if no memory. */
+struct agent_clues *agent_clues_new(struct evp_pkey_st *key, const char *cn);
+void		 agent_clues_free(struct agent_clues *);
+/*
+ * Sign a clue from cn at node and put its CLUE frame into out (a fresh
+ * buffer); listed as sending.  0, or -1 (nothing listed, out empty).
+ */
+int		 agent_clues_report(struct agent_clues *, const char *node,
+		    const char *text, const char *contact, struct proto_buf *out,
+		    char *id, size_t idlen);
+/* CLUES_REQ for our own clues into out (a fresh buffer). */
+void		 agent_clues_request(struct proto_buf *out);
+/* The daemon's answers; 1 if the list changed. */
+int		 agent_clues_on_ok(struct agent_clues *, const uint8_t *, size_t);
+int		 agent_clues_on_list(struct agent_clues *, const uint8_t *, size_t);
+int		 agent_clues_on_error(struct agent_clues *,
+		    const struct proto_error *);
+/* The list, newest first, as a JSON array. */
+void		 agent_clues_json(const struct agent_clues *, struct evbuffer *);
 
 #endif

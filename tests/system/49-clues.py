@@ -15,11 +15,15 @@ refused (324).
 """
 
 import hashlib
+import http.client
 import json
+import re
+import urllib.parse
 
 import pytest
 from cryptography import x509
 
+import browser
 import harness
 import wuzha_proto as wp
 
@@ -330,3 +334,79 @@ def test_clue_reaches_observers_on_another_daemon_once(env):
         desk.close()
         officer.close()
         assert first.stop() == 0
+
+
+def _page_post(url, path, form, token=True):
+    """A raw POST to the inbox page (with its token unless token=False)."""
+    u = urllib.parse.urlsplit(url)
+    host = "%s:%d" % (u.hostname, u.port)
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    try:
+        c.request("GET", u.path, headers={"Host": host})
+        page = c.getresponse().read()
+        tok = re.search(rb'name="wuzha-token" content="([0-9a-f]{32})"',
+                        page).group(1).decode()
+        h = {"Host": host,
+             "Content-Type": "application/x-www-form-urlencoded"}
+        if token:
+            h["X-Wuzha-Token"] = tok
+        c.request("POST", u.path + path, body=urllib.parse.urlencode(form),
+                  headers=h)
+        r = c.getresponse()
+        return r.status, r.read()
+    finally:
+        c.close()
+
+
+def test_inbox_form_reports_a_clue_and_shows_its_states(wz):
+    desk, _ = wz.session("desk-a")
+    a = wz.start_agent(REPORTER, inbox=True)
+    url = a.inbox_url()
+    text = "有人在班级群发<img src=x onerror=alert(1)>刷单兼职链接"
+    with browser.chromium(wz, browser.DESKTOP, name="clue") as d:
+        d.get(url)
+        browser.wait(d, "return document.getElementById('conn')"
+                     ".classList.contains('up')", 10, "connected badge")
+        d.find_element("id", "clue-text").send_keys(text)
+        d.find_element("id", "clue-contact").send_keys("13900000000")
+        d.find_element("id", "clue-send").click()
+        browser.wait(d, "const li = document.querySelector('#clues li.clue');"
+                     "return li && li.dataset.state === 'none'", 5,
+                     "the clue stored")
+        clue_id = d.execute_script(
+            "return document.querySelector('#clues li.clue').dataset.id")
+        shown = d.execute_script(
+            "return document.querySelector('#clues li.clue').innerText")
+        assert text in shown and "13900000000" in shown, shown
+        assert d.execute_script(
+            "return document.querySelectorAll('#clues img').length") == 0
+        assert d.execute_script(
+            "return document.getElementById('clue-text').value") == ""
+        # Signed by the agent with the advisor's key; the desk has it.
+        got = _pushes(desk, 5)
+        assert len(got) == 1, got
+        _check_push(wz, got[0], clue_id, text)
+        # The desk and the officer act; the page shows it on its next look.
+        wz.ctl("desk-a", "clue-mark", clue_id, "received", check=True)
+        wz.ctl("desk-a", "clue-mark", clue_id, "handled", "--note",
+               "已约谈群主并报警", check=True)
+        d.refresh()
+        browser.wait(d, "const li = document.querySelector('#clues li.clue');"
+                     "return li && li.dataset.state === 'handled'", 5,
+                     "the clue handled")
+        shown = d.execute_script(
+            "return document.querySelector('#clues li.clue').innerText")
+        assert "已约谈群主并报警" in shown and "desk-a" in shown, shown
+        for size in (browser.DESKTOP, browser.PHONE):
+            browser.screenshot(d, "inbox-clue", size)
+        assert browser.console_errors(d) == []
+    # The page's own checks: empty, too long, no token.
+    assert _page_post(url, "api/clue", {"text": ""})[0] == 400
+    status, body = _page_post(url, "api/clue", {"text": "x" * 4097})
+    assert status == 400 and b"4096" in body
+    assert _page_post(url, "api/clue", {"text": "x", "contact": "1" * 257})[0] \
+        == 400
+    assert _page_post(url, "api/clue", {"text": "x"}, token=False)[0] == 403
+    mine = _clues(wz, REPORTER, "--mine")
+    assert list(mine) == [clue_id], mine
+    desk.close()

@@ -15,6 +15,7 @@ refused (324).
 """
 
 import hashlib
+import os
 import http.client
 import json
 import re
@@ -410,3 +411,66 @@ def test_inbox_form_reports_a_clue_and_shows_its_states(wz):
     mine = _clues(wz, REPORTER, "--mine")
     assert list(mine) == [clue_id], mine
     desk.close()
+
+
+def _console(wz, cn):
+    """wuzhactl serve as cn: (process, the console's URL)."""
+    url_file = os.path.join(wz.dir, "console-%s.url" % cn)
+    p = wz.spawn("console-" + cn, [harness.binary("wuzhactl"), "-c",
+                                   wz.client_conf(cn), "serve", "--url-file",
+                                   url_file])
+
+    def url():
+        try:
+            with open(url_file, encoding="utf-8") as f:
+                return f.read().strip() or None
+        except FileNotFoundError:
+            assert p.alive(), "serve exited: " + p.log()
+            return None
+    return p, harness.wait_for(url, 10, "the console's URL")
+
+
+def _row(clue_id):
+    return ("document.querySelector('#clues tbody tr[data-id=%s]')"
+            % json.dumps(clue_id))
+
+
+def test_console_panel_marks_received_then_handled(wz):
+    clue_id, _ = _clue_ok(wz, REPORTER, "有人冒充辅导员收取培训费<b>x</b>")
+    serve, url = _console(wz, "officer-li")
+    with browser.chromium(wz, browser.DESKTOP, name="console-clues") as d:
+        d.get(url)
+        d.execute_script("document.querySelector('#tabs "
+                         "button[data-tab=clues]').click()")
+        browser.wait(d, "return %s" % _row(clue_id), 10, "the clue's row")
+        text = d.execute_script("return %s.innerText" % _row(clue_id))
+        assert REPORTER in text and "school-a" in text and "<b>x</b>" in text
+        assert d.execute_script("return %s.querySelectorAll('b').length"
+                                % _row(clue_id)) == 0
+        # Handled is off until someone received it.
+        assert d.execute_script("return %s.querySelector('.clue-handled')"
+                                ".disabled" % _row(clue_id))
+        d.execute_script("%s.querySelector('.clue-received').click()"
+                         % _row(clue_id))
+        # Received: no longer pending for the officer.
+        browser.wait(d, "return !%s" % _row(clue_id), 10,
+                     "the clue off the pending list")
+        d.execute_script("const s = document.getElementById('clues-which');"
+                         "s.value = 'all';"
+                         "document.getElementById('clues-go').click()")
+        browser.wait(d, "const r = %s; return r && r.dataset.state === "
+                     "'received'" % _row(clue_id), 10, "received")
+        d.execute_script("const r = %s; r.querySelector('.clue-note').value"
+                         " = '已联系学校核实'; r.querySelector('.clue-handled')"
+                         ".click()" % _row(clue_id))
+        browser.wait(d, "const r = %s; return r && r.dataset.state === "
+                     "'handled'" % _row(clue_id), 10, "handled")
+        assert "已联系学校核实" in d.execute_script(
+            "return %s.innerText" % _row(clue_id))
+        for size in (browser.DESKTOP, browser.PHONE):
+            browser.screenshot(d, "console-clues", size)
+        assert browser.console_errors(d) == []
+    c = _clues(wz, REPORTER, "--mine")[clue_id]
+    assert c["state"] == "handled" and c["by"] == "officer-li"
+    assert c["note"] == "已联系学校核实"
+    serve.stop()

@@ -91,8 +91,8 @@ struct conf_wuzhad {
 	struct {
 		uint32_t rate;			/* clues per principal per hour,
 						 * default 20, 1..10000 */
-		uint32_t keep_days;		/* kept after the last one, default
-						 * 365, 1..36500 */
+		uint32_t keep_days;		/* kept after the last one, 1..36500;
+						 * default 0: for ever (evidence) */
 	} clues;
 	struct {
 		char	*listen;		/* /metrics and /healthz over HTTP:

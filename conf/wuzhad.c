@@ -424,7 +424,7 @@ wuzhad_clues(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
 	uint64_t			 v;
 
 	c->clues.rate = 20;
-	c->clues.keep_days = 365;
+	c->clues.keep_days = 0;		/* evidence: kept for ever */
 	if (node == NULL)
 		return 0;
 	if (conf_yaml_map(doc, node, keys, sizeof(keys) / sizeof(keys[0])) ==
@@ -436,7 +436,7 @@ wuzhad_clues(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
 		c->clues.rate = (uint32_t)v;
 	}
 	if (keep != NULL) {
-		if (conf_yaml_uint(doc, keep, 1, 36500, &v) == -1)
+		if (conf_yaml_uint(doc, keep, 0, 36500, &v) == -1)
 			return -1;
 		c->clues.keep_days = (uint32_t)v;
 	}

@@ -5,8 +5,8 @@
 -- 1 received, 2 handled) and, as marks come (clue_mark.lua), rx:{cn},
 -- mark:{n}, received_by, handled_by, note, changed.  clues:{node} (the
 -- school's, the police unit's) and cluemine:{reporter} list the ids by
--- seq.  Everything is kept keep ms from the last clue (evidence: no
--- eviction before).  clue-rate:{cn} counts a principal's clues of the
+-- seq.  Clues are evidence: kept for ever when keep is 0, else keep ms
+-- from the last clue.  clue-rate:{cn} counts a principal's clues of the
 -- last hour.  One `changed` entry per node tells the other daemons.
 -- Returns {1, seq} stored, {2, seq} the same clue again (a retry),
 -- {0, 0} the id is taken by another clue, {-1, ms} over the rate.
@@ -40,7 +40,7 @@ local seq = redis.call('INCR', P .. 'clue-seq')
 redis.call('HSET', k, 'clue', ARG.stored, 'reporter', ARG.reporter,
   'node', ARG.node, 'school', ARG.school, 'police', ARG.police,
   'fp', ARG.fp, 'seq', seq, 'at', ARG.now, 'state', 0, 'daemon', ARG.by)
-redis.call('PEXPIRE', k, keep)
+if keep ~= '0' then redis.call('PEXPIRE', k, keep) end
 -- audit: clue leaf here
 -- (and a cert leaf when HSETNX below adds a certificate not seen before)
 redis.call('HSETNX', P .. 'certs', ARG.fp, ARG.cert)
@@ -54,6 +54,6 @@ for _, n in ipairs({ARG.school, ARG.police}) do
 end
 for _, l in ipairs(lists) do
   redis.call('ZADD', l, seq, id)
-  redis.call('PEXPIRE', l, keep)
+  if keep ~= '0' then redis.call('PEXPIRE', l, keep) end
 end
 return {1, seq}

@@ -149,6 +149,9 @@ def test_clue_goes_to_school_and_police_only(wz):
     assert _zscore(wz, "cluemine:" + REPORTER, clue_id) == seq
     for k in wz.redis.keys("clues:*"):
         assert k in ("clues:school-a", "clues:jn-police"), k
+    # Evidence: by default nothing of it expires.
+    for k in ("clue:" + clue_id, "clues:school-a", "cluemine:" + REPORTER):
+        assert wz.redis.cmd("PTTL", wz.redis.k(k)) == -1, k
 
     # The reporter sees its own; a retry of the same bytes is the same.
     mine = _clues(wz, REPORTER, "--mine")
@@ -281,6 +284,22 @@ def test_limits(env):
                                       wp.load_key(env.key("desk-a"))), 324,
            "note too long")
     assert _hget(env, "clue:" + ids[0], "state") == "1"
+    # Pages: two at a time, in seq order, the cursor from `next`.
+    fs, _ = env.session("desk-a", role=wp.ROLE_CONSOLE)
+    try:
+        seen, after = [], None
+        for _ in range(4):
+            fs.send_raw(wp.clues_req(wp.CLUES_ALL, after=after, limit=2))
+            m = fs.expect(wp.CLUES)
+            assert len(m["clues"]) <= 2
+            seen += [c["seq"] for c in m["clues"]]
+            if not m.get("next"):
+                break
+            after = m["next"]
+        assert seen == sorted(seen) and len(seen) == 4, seen
+        assert not m.get("next")
+    finally:
+        fs.close()
 
 
 def test_clues_config_checked(env):

@@ -443,7 +443,9 @@ clue_mark_handle(struct conn *c, const uint8_t *p, size_t len)
 		conn_error(c, PROTO_E_INTERNAL, mk.clue, "cannot keep the mark");
 		return;
 	}
-	if ((note = strndup((const char *)mk.note.p, mk.note.len)) == NULL ||
+	/* An absent note is an empty view with no bytes behind it. */
+	if ((note = strndup(mk.note.len > 0 ? (const char *)mk.note.p : "",
+	    mk.note.len)) == NULL ||
 	    (cr = calloc(1, sizeof(*cr))) == NULL)
 		fatal("clue_mark_handle");
 	cr->c = c;

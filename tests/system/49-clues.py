@@ -134,6 +134,15 @@ def test_clue_goes_to_school_and_police_only(wz):
     assert c["police"] == "jn-police" and c["state"] == "none"
     assert c["text"] == text and c["contact"] == "13800000000"
 
+    # The human table: a header, then one line per clue.
+    r = wz.ctl("desk-a", "clues", "--all")
+    assert r.rc == 0, r
+    lines = r.out.splitlines()
+    assert lines[0].split() == ["ID", "TIME", "REPORTER", "SCHOOL", "STATE",
+                                "TEXT"], r
+    row = [l for l in lines if l.startswith(clue_id)]
+    assert len(row) == 1 and REPORTER in row[0] and "school-a" in row[0]
+    assert " none " in row[0] and text in row[0] and "13800000000" in row[0]
     # Not theirs to see or mark.
     assert clue_id not in _clues(wz, "desk-b", "--all")
     _refused(wz.ctl("desk-b", "clues", "--id", clue_id), 323)

@@ -502,3 +502,23 @@ def test_console_panel_marks_received_then_handled(wz):
     assert c["state"] == "handled" and c["by"] == "officer-li"
     assert c["note"] == "已联系学校核实"
     serve.stop()
+
+
+def test_a_desk_or_an_officer_reports_to_the_levels_at_and_above_it(wz):
+    """A school desk's clue goes to its own school and its police unit;
+    an officer's to its own police unit only."""
+    from_desk, _ = _clue_ok(wz, "desk-b", "校外人员推销校园贷")
+    from_officer, _ = _clue_ok(wz, "officer-li", "辖区出现新型诈骗话术")
+    assert _zscore(wz, "clues:school-b", from_desk) is not None
+    assert _zscore(wz, "clues:jn-police", from_desk) is not None
+    assert _zscore(wz, "clues:school-a", from_desk) is None
+    assert _zscore(wz, "clues:jn-police", from_officer) is not None
+    for school in ("school-a", "school-b"):
+        assert _zscore(wz, "clues:" + school, from_officer) is None
+    assert from_desk in _clues(wz, "desk-b", "--pending")
+    assert from_desk not in _clues(wz, "desk-a", "--all")
+    assert from_officer not in _clues(wz, "desk-b", "--all")
+    c = _clues(wz, "officer-li", "--all")
+    assert c[from_desk]["school"] == "school-b"
+    assert c[from_officer]["school"] == "" and \
+        c[from_officer]["police"] == "jn-police"

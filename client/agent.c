@@ -74,6 +74,7 @@ struct agent {
 	 * the daemon named it in WELCOME ("" before the first session). */
 	struct agent_clues	*clues;
 	char			 node[PROTO_ID_MAX + 1];
+	struct event		*ev_clue_retry;	/* after a 501: send again */
 };
 
 #define AGENT_REACK_MAX		4096	/* ids kept for a second try */
@@ -86,6 +87,8 @@ static void	agent_frame_cb(struct client *, uint8_t, const uint8_t *,
 static void	agent_closed_cb(struct client *, const char *, void *);
 static void	agent_resend_acks(struct agent *);
 static void	agent_clues_refresh(struct agent *);
+static void	agent_clues_resend(struct agent *);
+static void	agent_clues_retry_later(struct agent *);
 
 static const struct client_ops agent_ops = {
 	agent_welcome_cb, agent_frame_cb, agent_closed_cb,
@@ -221,6 +224,7 @@ agent_welcome_cb(struct client *c, const struct proto_welcome *w, void *arg)
 	agent_page_status(ag->page, 1, client_peer(c));
 	agent_resend_acks(ag);
 	snprintf(ag->node, sizeof(ag->node), "%s", w->node);
+	agent_clues_resend(ag);
 	agent_clues_refresh(ag);
 }
 
@@ -373,6 +377,47 @@ agent_clues_refresh(struct agent *ag)
 	agent_clues_request(&b);
 	if (client_send(ag->conn, &b) == -1)
 		log_warnx("clues: cannot ask for ours now");
+}
+
+static void
+agent_clue_retry_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	agent_clues_resend(arg);
+}
+
+/* The daemon could not store a clue (501): try it again in a moment. */
+static void
+agent_clues_retry_later(struct agent *ag)
+{
+	struct timeval	tv = { AGENT_REACK_MS / 1000, (AGENT_REACK_MS % 1000) * 1000 };
+
+	if (ag->ev_clue_retry == NULL &&
+	    (ag->ev_clue_retry = evtimer_new(ag->base, agent_clue_retry_cb,
+	    ag)) == NULL)
+		fatalx("cannot set up the clue retry");
+	if (!evtimer_pending(ag->ev_clue_retry, NULL))
+		evtimer_add(ag->ev_clue_retry, &tv);
+}
+
+/*
+ * A new session (or a retry after 501): the clues sent and never
+ * answered, or not stored, go again.
+ */
+static void
+agent_clues_resend(struct agent *ag)
+{
+	struct proto_buf	 b;
+	size_t			 cur = 0;
+
+	if (ag->clues == NULL || !agent_online(ag))
+		return;
+	while (agent_clues_unanswered(ag->clues, &cur, &b) == 1) {
+		log_info("clue sent again: not answered on the last session");
+		if (client_send(ag->conn, &b) == -1)
+			log_warnx("clues: cannot send again now");
+	}
 }
 
 static void
@@ -706,8 +751,17 @@ agent_frame_cb(struct client *c, uint8_t type, const uint8_t *p, size_t len,
 			log_warnx("bad ERROR: %s", proto_err_name(-rc));
 			return;
 		}
-		if (ag->clues != NULL && agent_clues_on_error(ag->clues, &e))
+		if (ag->clues != NULL &&
+		    (rc = agent_clues_on_error(ag->clues, &e)) != 0) {
+			/* Ours, and not stored yet: the same again soon. */
+			if (rc == 2)
+				agent_clues_retry_later(ag);
 			agent_page_clues_changed(ag->page);
+			log_warnx("clue %s: %s (%u): %.*s", e.ref,
+			    proto_err_name(e.code), e.code, (int)e.text.len,
+			    (const char *)e.text.p);
+			return;
+		}
 		if (e.code == PROTO_E_STORE && e.ref[0] != '\0')
 			agent_reack_later(ag, e.ref);
 		log_warnx("server error: %s (%u): %.*s%s%s",
@@ -968,6 +1022,8 @@ agent_teardown(struct agent *ag)
 	agent_hook_free(ag->hook);
 	agent_page_free(ag->page);
 	agent_clues_free(ag->clues);
+	if (ag->ev_clue_retry != NULL)
+		event_free(ag->ev_clue_retry);
 	if (ag->ev_reconnect != NULL)
 		event_free(ag->ev_reconnect);
 	if (ag->ev_reack != NULL)

@@ -227,9 +227,18 @@ void		 agent_clues_free(struct agent_clues *);
 int		 agent_clues_report(struct agent_clues *, const char *node,
 		    const char *text, const char *contact, struct proto_buf *out,
 		    char *id, size_t idlen);
+/*
+ * The next CLUE sent but not answered, from *cursor (0 at first), into
+ * out (a fresh buffer): 1, or 0 when there is none left.
+ */
+int		 agent_clues_unanswered(const struct agent_clues *,
+		    size_t *cursor, struct proto_buf *out);
 /* CLUES_REQ for our own clues into out (a fresh buffer). */
 void		 agent_clues_request(struct proto_buf *out);
-/* The daemon's answers; 1 if the list changed. */
+/*
+ * The daemon's answers; 1 if the list changed.  An ERROR about one of
+ * ours: 1, or 2 when it could not be stored (501) and should go again.
+ */
 int		 agent_clues_on_ok(struct agent_clues *, const uint8_t *, size_t);
 int		 agent_clues_on_list(struct agent_clues *, const uint8_t *, size_t);
 int		 agent_clues_on_error(struct agent_clues *,

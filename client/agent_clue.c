@@ -6,8 +6,11 @@
  * what became of it: sending, stored (CLUE_OK), refused (ERROR with the
  * clue's id), then the states the observers gave it, which the daemon
  * tells in CLUES (which = mine), asked for on each session and whenever
- * the page looks.  Nothing here is kept across restarts: the daemon has
- * the clues, and the list comes back from it.
+ * the page looks.  A clue sent but not answered (the session ended
+ * first) is sent again, the same signed bytes, on the next session: the
+ * daemon answers a repeat as the first time.  Nothing here is kept
+ * across restarts: the daemon has the clues, and the list comes back
+ * from it.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -39,6 +42,8 @@ struct agent_clue {
 	proto_id	 by;
 	char		 error[PROTO_REASON_MAX + 1];	/* refused: why */
 	int		 sending;	/* sent, no answer yet */
+	uint8_t		*frame;		/* while sending: the CLUE frame */
+	size_t		 framelen;
 };
 
 struct agent_clues {
@@ -54,6 +59,18 @@ clue_free_fields(struct agent_clue *c)
 	free(c->text);
 	free(c->contact);
 	free(c->note);
+	free(c->frame);
+	c->frame = NULL;
+}
+
+/* Answered: the frame need not go again. */
+static void
+clue_answered(struct agent_clue *c)
+{
+	c->sending = 0;
+	free(c->frame);
+	c->frame = NULL;
+	c->framelen = 0;
 }
 
 struct agent_clues *
@@ -179,8 +196,30 @@ agent_clues_report(struct agent_clues *ac, const char *node, const char *text,
 	    strdup(contact) : NULL;
 	c->at = cl.at;
 	c->sending = 1;
+	if ((c->frame = malloc(out->len)) != NULL) {
+		memcpy(c->frame, out->data, out->len);
+		c->framelen = out->len;
+	}
 	strlcpy(id, cl.id, idlen);
 	log_info("page: clue %s reported (%zu bytes)", cl.id, cl.text.len);
+	return 0;
+}
+
+int
+agent_clues_unanswered(const struct agent_clues *ac, size_t *cursor,
+    struct proto_buf *out)
+{
+	const struct agent_clue	*c;
+
+	for (; *cursor < ac->n; (*cursor)++) {
+		c = &ac->v[*cursor];
+		if (!c->sending || c->frame == NULL)
+			continue;
+		pbuf_init(out);
+		pbuf_raw(out, c->frame, c->framelen);
+		(*cursor)++;
+		return 1;
+	}
 	return 0;
 }
 
@@ -210,7 +249,7 @@ agent_clues_on_ok(struct agent_clues *ac, const uint8_t *p, size_t len)
 	if ((c = clue_find(ac, ok.id)) == NULL)
 		return 0;
 	log_info("clue %s stored, seq %" PRIu64, ok.id, ok.seq);
-	c->sending = 0;
+	clue_answered(c);
 	c->seq = ok.seq;
 	c->error[0] = '\0';
 	return 1;
@@ -224,7 +263,9 @@ agent_clues_on_error(struct agent_clues *ac, const struct proto_error *e)
 	if (e->ref[0] == '\0' || (c = clue_find(ac, e->ref)) == NULL ||
 	    c->seq != 0)
 		return 0;
-	c->sending = 0;
+	if (e->code == PROTO_E_STORE && c->frame != NULL)
+		return 2;	/* still sending: the caller tries again */
+	clue_answered(c);
 	snprintf(c->error, sizeof(c->error), "%s (%u): %.*s",
 	    proto_err_name(e->code), e->code, (int)e->text.len,
 	    (const char *)e->text.p);
@@ -259,7 +300,7 @@ agent_clues_on_list(struct agent_clues *ac, const uint8_t *p, size_t len)
 			c->contact = clue_dup(cl.contact.p, cl.contact.len);
 			c->at = cl.at;
 		}
-		c->sending = 0;
+		clue_answered(c);
 		c->error[0] = '\0';
 		c->seq = it.seq;
 		c->state = it.state;

@@ -282,6 +282,12 @@ clue_handle(struct conn *c, const uint8_t *p, size_t len)
 		conn_error(c, -rv, cl.id, "clue %s: %s", cl.id, why);
 		return;
 	}
+	if (store_lost() != NULL || store_reconciling() != NULL) {
+		/* As for PUBLISH: clue-seq would restart; the agent retries. */
+		conn_error(c, PROTO_E_STORE, cl.id, "%s", store_lost() != NULL ?
+		    store_lost() : store_reconciling());
+		return;
+	}
 	if (clue_cert(c, &der, &derlen, fp, fphex) == -1 ||
 	    clue_stored(&m, fp, &stored) == -1) {
 		OPENSSL_free(der);

@@ -522,3 +522,37 @@ def test_a_desk_or_an_officer_reports_to_the_levels_at_and_above_it(wz):
     assert c[from_desk]["school"] == "school-b"
     assert c[from_officer]["school"] == "" and \
         c[from_officer]["police"] == "jn-police"
+
+
+def test_inbox_clue_not_stored_is_sent_again_until_it_is(private_env):
+    """Redis down when the advisor reports: the daemon cannot store it
+    (501), the page shows it as sending, and the agent sends the same
+    signed clue again until Redis is back and it is stored."""
+    env = private_env
+    env.redis_persist = True        # a restart keeps the data (AOF)
+    env.setup()
+    a = env.start_agent(REPORTER, inbox=True)
+    url = a.inbox_url()
+    with browser.chromium(env, browser.DESKTOP, name="clue-retry") as d:
+        d.get(url)
+        browser.wait(d, "return document.getElementById('conn')"
+                     ".classList.contains('up')", 10, "connected badge")
+        env.redis_proc.stop()
+        d.find_element("id", "clue-text").send_keys("Redis 停了也不能丢")
+        d.find_element("id", "clue-send").click()
+        harness.wait_for(lambda: "store-unavailable (501)" in a.proc.log(),
+                         10, "the daemon's 501")
+        assert d.execute_script(
+            "return document.querySelector('#clues li.clue')"
+            ".dataset.state") == "sending"
+        env.start_redis()           # the same socket, the same AOF
+        browser.wait(d, "const li = document.querySelector('#clues li.clue');"
+                     "return li && li.dataset.state === 'none'", 20,
+                     "the clue stored once Redis is back")
+        clue_id = d.execute_script(
+            "return document.querySelector('#clues li.clue').dataset.id")
+    assert "clue sent again" in a.proc.log()
+    mine = _clues(env, REPORTER, "--mine")
+    assert list(mine) == [clue_id] and mine[clue_id]["text"] == \
+        "Redis 停了也不能丢"
+    assert clue_id in _clues(env, "desk-a", "--pending")

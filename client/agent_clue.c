@@ -28,7 +28,9 @@
 #include "http.h"
 #include "log.h"
 
-#define CLUES_KEPT	200	/* clues listed on the page at most */
+#define CLUES_KEPT	100	/* clues listed on the page at most: 100 of
+				 * 4 KiB stay well inside an event stream's
+				 * queue (HTTP_SSE_QUEUE_MAX) */
 
 /* One clue of ours as the page shows it. */
 struct agent_clue {

@@ -23,7 +23,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
 #include <event2/event.h>
 #include <openssl/x509.h>
 
@@ -74,7 +73,6 @@ struct agent {
 	 * the daemon named it in WELCOME ("" before the first session). */
 	struct agent_clues	*clues;
 	char			 node[PROTO_ID_MAX + 1];
-	struct event		*ev_clue_retry;	/* after a 501: send again */
 };
 
 #define AGENT_REACK_MAX		4096	/* ids kept for a second try */
@@ -86,9 +84,6 @@ static void	agent_frame_cb(struct client *, uint8_t, const uint8_t *,
 		    size_t, void *);
 static void	agent_closed_cb(struct client *, const char *, void *);
 static void	agent_resend_acks(struct agent *);
-static void	agent_clues_refresh(struct agent *);
-static void	agent_clues_resend(struct agent *);
-static void	agent_clues_retry_later(struct agent *);
 
 static const struct client_ops agent_ops = {
 	agent_welcome_cb, agent_frame_cb, agent_closed_cb,
@@ -224,8 +219,8 @@ agent_welcome_cb(struct client *c, const struct proto_welcome *w, void *arg)
 	agent_page_status(ag->page, 1, client_peer(c));
 	agent_resend_acks(ag);
 	snprintf(ag->node, sizeof(ag->node), "%s", w->node);
-	agent_clues_resend(ag);
-	agent_clues_refresh(ag);
+	if (ag->clues != NULL)
+		agent_clues_session(ag->clues);
 }
 
 /* Session gone: log why, then stop or schedule the next attempt. */
@@ -322,11 +317,17 @@ agent_item_ack(void *arg, struct agent_inbox_item *it, int state,
 	agent_send_ack(ag, it->a.id, it->state, it->reach);
 }
 
-/* Is the session up, so that a frame can go now? */
+/* Clues: frames go on the session if it is up. */
 static int
-agent_online(const struct agent *ag)
+agent_clue_send(void *arg, struct proto_buf *b)
 {
-	return ag->conn != NULL && !ag->conn_dead && client_ready(ag->conn);
+	struct agent	*ag = arg;
+
+	if (ag->conn == NULL || ag->conn_dead || !client_ready(ag->conn)) {
+		pbuf_free(b);
+		return -1;
+	}
+	return client_send(ag->conn, b);
 }
 
 /* The page reports a clue: sign it and send it now, or say why not. */
@@ -334,96 +335,22 @@ static int
 agent_page_clue(void *arg, const char *text, const char *contact, char *id,
     size_t idlen, char *why, size_t whylen)
 {
-	struct agent		*ag = arg;
-	struct proto_buf	 b;
+	struct agent	*ag = arg;
 
-	if (!agent_online(ag) || ag->node[0] == '\0' || ag->clues == NULL) {
-		snprintf(why, whylen, "not connected to the server: try again "
-		    "when the page says connected");
-		return -1;
-	}
-	if (agent_clues_report(ag->clues, ag->node, text, contact, &b, id,
-	    idlen) == -1) {
-		snprintf(why, whylen, "cannot sign the clue");
-		return -1;
-	}
-	if (client_send(ag->conn, &b) == -1) {
-		snprintf(why, whylen, "cannot send the clue now");
-		return -1;
-	}
-	agent_page_clues_changed(ag->page);
-	return 0;
+	return agent_clues_page_report(ag->clues, ag->node, text, contact, id,
+	    idlen, why, whylen);
 }
 
 static void
 agent_page_clues_json(void *arg, struct evbuffer *b)
 {
-	struct agent	*ag = arg;
-
-	if (ag->clues != NULL)
-		agent_clues_json(ag->clues, b);
-	else
-		evbuffer_add(b, "[]", 2);
-}
-
-/* Ask the daemon for our clues and their states (if the page is open). */
-static void
-agent_clues_refresh(struct agent *ag)
-{
-	struct proto_buf	 b;
-
-	if (ag->page == NULL || ag->clues == NULL || !agent_online(ag))
-		return;
-	agent_clues_request(&b);
-	if (client_send(ag->conn, &b) == -1)
-		log_warnx("clues: cannot ask for ours now");
-}
-
-static void
-agent_clue_retry_cb(evutil_socket_t fd, short ev, void *arg)
-{
-	(void)fd;
-	(void)ev;
-	agent_clues_resend(arg);
-}
-
-/* The daemon could not store a clue (501): try it again in a moment. */
-static void
-agent_clues_retry_later(struct agent *ag)
-{
-	struct timeval	tv = { AGENT_REACK_MS / 1000, (AGENT_REACK_MS % 1000) * 1000 };
-
-	if (ag->ev_clue_retry == NULL &&
-	    (ag->ev_clue_retry = evtimer_new(ag->base, agent_clue_retry_cb,
-	    ag)) == NULL)
-		fatalx("cannot set up the clue retry");
-	if (!evtimer_pending(ag->ev_clue_retry, NULL))
-		evtimer_add(ag->ev_clue_retry, &tv);
-}
-
-/*
- * A new session (or a retry after 501): the clues sent and never
- * answered, or not stored, go again.
- */
-static void
-agent_clues_resend(struct agent *ag)
-{
-	struct proto_buf	 b;
-	size_t			 cur = 0;
-
-	if (ag->clues == NULL || !agent_online(ag))
-		return;
-	while (agent_clues_unanswered(ag->clues, &cur, &b) == 1) {
-		log_info("clue sent again: not answered on the last session");
-		if (client_send(ag->conn, &b) == -1)
-			log_warnx("clues: cannot send again now");
-	}
+	agent_clues_json(((struct agent *)arg)->clues, b);
 }
 
 static void
 agent_page_clues_refresh(void *arg)
 {
-	agent_clues_refresh(arg);
+	agent_clues_ask(((struct agent *)arg)->clues);
 }
 
 static const struct agent_page_ops agent_page_ops = {
@@ -733,35 +660,18 @@ agent_frame_cb(struct client *c, uint8_t type, const uint8_t *p, size_t len,
 		agent_ack_ok(ag, &ok);
 		return;
 	case PROTO_T_CLUE_OK:
-		if (ag->clues != NULL && agent_clues_on_ok(ag->clues, p, len)) {
-			agent_page_clues_changed(ag->page);
-			agent_clues_refresh(ag);
-		}
-		return;
 	case PROTO_T_CLUES:
-		if (ag->clues != NULL && agent_clues_on_list(ag->clues, p, len))
-			agent_page_clues_changed(ag->page);
-		return;
 	case PROTO_T_CLUE_PUSH:
-		/* For the person at a console (wuzhactl clues), not here. */
-		log_info("a clue was reported to us: see wuzhactl clues");
+		if (ag->clues != NULL)
+			(void)agent_clues_frame(ag->clues, type, p, len);
 		return;
 	case PROTO_T_ERROR:
 		if ((rc = proto_error_decode(p, len, &e)) != 0) {
 			log_warnx("bad ERROR: %s", proto_err_name(-rc));
 			return;
 		}
-		if (ag->clues != NULL &&
-		    (rc = agent_clues_on_error(ag->clues, &e)) != 0) {
-			/* Ours, and not stored yet: the same again soon. */
-			if (rc == 2)
-				agent_clues_retry_later(ag);
-			agent_page_clues_changed(ag->page);
-			log_warnx("clue %s: %s (%u): %.*s", e.ref,
-			    proto_err_name(e.code), e.code, (int)e.text.len,
-			    (const char *)e.text.p);
-			return;
-		}
+		if (ag->clues != NULL && agent_clues_on_error(ag->clues, &e))
+			return;		/* about a clue of ours */
 		if (e.code == PROTO_E_STORE && e.ref[0] != '\0')
 			agent_reack_later(ag, e.ref);
 		log_warnx("server error: %s (%u): %.*s%s%s",
@@ -903,6 +813,23 @@ agent_setup_page(struct agent *ag)
 		log_info("inbox page at %s", agent_page_url(ag->page));
 }
 
+/* Clues from the page are signed with our own key (only with a page). */
+static void
+agent_setup_clues(struct agent *ag)
+{
+	EVP_PKEY	*key;
+	char		 err[CONF_ERR_MAX + 64];
+
+	if (ag->conf->inbox_listen == NULL)
+		return;
+	if ((key = client_key_load(ag->conf->tls.key, err,
+	    sizeof(err))) == NULL)
+		fatalx("%s", err);
+	if ((ag->clues = agent_clues_new(ag->base, key, ag->cn,
+	    agent_clue_send, ag)) == NULL)
+		fatalx("cannot set up the clues");
+}
+
 /*
  * Alerts kept but never handed over (the agent stopped first, or the
  * hook kept failing): to the hook again, oldest first, if still live.
@@ -975,24 +902,17 @@ agent_setup(struct agent *ag, const char *path)
 		    "issue it again with wuzha-ca tree", ag->conf->tls.cert,
 		    ag->cn);
 	X509_free(cert);
-	/* Clues from the page are signed with our own key. */
-	if (ag->conf->inbox_listen != NULL) {
-		EVP_PKEY	*key;
-
-		if ((key = client_key_load(ag->conf->tls.key, err,
-		    sizeof(err))) == NULL)
-			fatalx("%s", err);
-		if ((ag->clues = agent_clues_new(key, ag->cn)) == NULL)
-			fatalx("out of memory");
-	}
 	if ((ag->base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
+	agent_setup_clues(ag);
 	if ((ag->hook = agent_hook_new(ag->base, ag->conf->hook,
 	    ag->conf->hook_timeout_ms, ag->cn, agent_shown_cb, ag)) == NULL)
 		fatalx("cannot set up the hook");
 	agent_hook_set_retry(ag->hook, ag->conf->hook_retry_min_ms,
 	    ag->conf->hook_retry_max_ms);
 	agent_setup_page(ag);
+	if (ag->clues != NULL)
+		agent_clues_set_page(ag->clues, ag->page);
 	/* A hook (a notification) can offer to open the inbox. */
 	if (ag->page != NULL)
 		agent_hook_setenv(ag->hook, "WUZHA_INBOX_URL",
@@ -1022,8 +942,6 @@ agent_teardown(struct agent *ag)
 	agent_hook_free(ag->hook);
 	agent_page_free(ag->page);
 	agent_clues_free(ag->clues);
-	if (ag->ev_clue_retry != NULL)
-		event_free(ag->ev_clue_retry);
 	if (ag->ev_reconnect != NULL)
 		event_free(ag->ev_reconnect);
 	if (ag->ev_reack != NULL)

@@ -217,30 +217,31 @@ void		 agent_hook_free(struct agent_hook *);
 struct agent_clues;
 struct evp_pkey_st;
 
+/* Put the frames in b (consumed) on the session: 0, or -1 if it is down. */
+typedef int	 agent_clues_send_fn(void *arg, struct proto_buf *b);
+
 /* Takes ownership of key (the agent's own, Ed25519); NULL if no memory. */
-struct agent_clues *agent_clues_new(struct evp_pkey_st *key, const char *cn);
+struct agent_clues *agent_clues_new(struct event_base *,
+		    struct evp_pkey_st *key, const char *cn,
+		    agent_clues_send_fn *, void *arg);
 void		 agent_clues_free(struct agent_clues *);
+/* The page to tell of changes (NULL: none, and nothing is asked). */
+void		 agent_clues_set_page(struct agent_clues *, struct agent_page *);
 /*
- * Sign a clue from cn at node and put its CLUE frame into out (a fresh
- * buffer); listed as sending.  0, or -1 (nothing listed, out empty).
+ * The page reports a clue from us at node ("" before the first session):
+ * signed, listed as sending and sent; 0 and its id, or -1 and why.
  */
-int		 agent_clues_report(struct agent_clues *, const char *node,
-		    const char *text, const char *contact, struct proto_buf *out,
-		    char *id, size_t idlen);
-/*
- * The next CLUE sent but not answered, from *cursor (0 at first), into
- * out (a fresh buffer): 1, or 0 when there is none left.
- */
-int		 agent_clues_unanswered(const struct agent_clues *,
-		    size_t *cursor, struct proto_buf *out);
-/* CLUES_REQ for our own clues into out (a fresh buffer). */
-void		 agent_clues_request(struct proto_buf *out);
-/*
- * The daemon's answers; 1 if the list changed.  An ERROR about one of
- * ours: 1, or 2 when it could not be stored (501) and should go again.
- */
-int		 agent_clues_on_ok(struct agent_clues *, const uint8_t *, size_t);
-int		 agent_clues_on_list(struct agent_clues *, const uint8_t *, size_t);
+int		 agent_clues_page_report(struct agent_clues *, const char *node,
+		    const char *text, const char *contact, char *id,
+		    size_t idlen, char *why, size_t whylen);
+/* Ask the daemon for ours (CLUES mine), if a page shows them. */
+void		 agent_clues_ask(struct agent_clues *);
+/* A new session: what was never answered goes again, then ask. */
+void		 agent_clues_session(struct agent_clues *);
+/* CLUE_OK, CLUES, CLUE_PUSH: 1 if it was one (handled), else 0. */
+int		 agent_clues_frame(struct agent_clues *, uint8_t type,
+		    const uint8_t *, size_t);
+/* An ERROR about one of our clues: 1 (handled; 501 is retried), else 0. */
 int		 agent_clues_on_error(struct agent_clues *,
 		    const struct proto_error *);
 /* The list, newest first, as a JSON array. */

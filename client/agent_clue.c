@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 
 #include "clock.h"
 #include "compat.h"
@@ -28,6 +29,7 @@
 #include "http.h"
 #include "log.h"
 
+#define CLUES_RETRY_MS	2000	/* after a 501: the same clue again */
 #define CLUES_KEPT	100	/* clues listed on the page at most: 100 of
 				 * 4 KiB stay well inside an event stream's
 				 * queue (HTTP_SSE_QUEUE_MAX) */
@@ -53,6 +55,10 @@ struct agent_clues {
 	char			 cn[PROTO_ID_MAX + 1];
 	struct agent_clue	*v;		/* newest last */
 	size_t			 n;
+	agent_clues_send_fn	*send;		/* onto the session, if up */
+	void			*arg;
+	struct agent_page	*page;		/* told of changes, or NULL */
+	struct event		*ev_retry;
 };
 
 static void
@@ -75,16 +81,32 @@ clue_answered(struct agent_clue *c)
 	c->framelen = 0;
 }
 
+static void	clues_retry_cb(evutil_socket_t, short, void *);
+static int	clues_on_list(struct agent_clues *, const uint8_t *, size_t);
+
 struct agent_clues *
-agent_clues_new(EVP_PKEY *key, const char *cn)
+agent_clues_new(struct event_base *base, EVP_PKEY *key, const char *cn,
+    agent_clues_send_fn *send, void *arg)
 {
 	struct agent_clues	*ac;
 
 	if ((ac = calloc(1, sizeof(*ac))) == NULL)
 		return NULL;
+	if ((ac->ev_retry = evtimer_new(base, clues_retry_cb, ac)) == NULL) {
+		free(ac);
+		return NULL;
+	}
 	ac->key = key;
+	ac->send = send;
+	ac->arg = arg;
 	strlcpy(ac->cn, cn, sizeof(ac->cn));
 	return ac;
+}
+
+void
+agent_clues_set_page(struct agent_clues *ac, struct agent_page *page)
+{
+	ac->page = page;
 }
 
 void
@@ -98,6 +120,7 @@ agent_clues_free(struct agent_clues *ac)
 		clue_free_fields(&ac->v[i]);
 	free(ac->v);
 	EVP_PKEY_free(ac->key);
+	event_free(ac->ev_retry);
 	free(ac);
 }
 
@@ -154,8 +177,12 @@ clue_new_id(char *buf, size_t len)
 		snprintf(buf + off, len - off, "%02x", r[i]);
 }
 
-int
-agent_clues_report(struct agent_clues *ac, const char *node, const char *text,
+/*
+ * Sign a clue from us at node and put its CLUE frame into out (a fresh
+ * buffer); listed as sending.  0, or -1 (nothing listed, out empty).
+ */
+static int
+clue_report(struct agent_clues *ac, const char *node, const char *text,
     const char *contact, struct proto_buf *out, char *id, size_t idlen)
 {
 	struct proto_clue	 cl;
@@ -207,8 +234,9 @@ agent_clues_report(struct agent_clues *ac, const char *node, const char *text,
 	return 0;
 }
 
-int
-agent_clues_unanswered(const struct agent_clues *ac, size_t *cursor,
+/* The next CLUE sent but not answered, from *cursor (0 at first). */
+static int
+clue_unanswered(const struct agent_clues *ac, size_t *cursor,
     struct proto_buf *out)
 {
 	const struct agent_clue	*c;
@@ -225,20 +253,82 @@ agent_clues_unanswered(const struct agent_clues *ac, size_t *cursor,
 	return 0;
 }
 
+int
+agent_clues_page_report(struct agent_clues *ac, const char *node,
+    const char *text, const char *contact, char *id, size_t idlen,
+    char *why, size_t whylen)
+{
+	struct proto_buf	 b;
+
+	if (node[0] == '\0') {
+		snprintf(why, whylen, "not connected to the server: try again "
+		    "when the page says connected");
+		return -1;
+	}
+	if (clue_report(ac, node, text, contact, &b, id, idlen) == -1) {
+		snprintf(why, whylen, "cannot sign the clue");
+		return -1;
+	}
+	if (ac->send(ac->arg, &b) == -1) {
+		/* Not on the page: it would wait there for nothing. */
+		clue_free_fields(&ac->v[ac->n - 1]);
+		ac->n--;
+		snprintf(why, whylen, "not connected to the server: try again "
+		    "when the page says connected");
+		return -1;
+	}
+	agent_page_clues_changed(ac->page);
+	return 0;
+}
+
 void
-agent_clues_request(struct proto_buf *out)
+agent_clues_ask(struct agent_clues *ac)
 {
 	struct proto_clues_req	q;
+	struct proto_buf	b;
 
+	if (ac->page == NULL)
+		return;		/* nobody to show them to */
 	memset(&q, 0, sizeof(q));
 	q.which = PROTO_CLUES_MINE;
 	q.limit = CLUES_KEPT;
-	pbuf_init(out);
-	proto_clues_req_encode(out, &q);
+	pbuf_init(&b);
+	proto_clues_req_encode(&b, &q);
+	(void)ac->send(ac->arg, &b);
 }
 
-int
-agent_clues_on_ok(struct agent_clues *ac, const uint8_t *p, size_t len)
+/* What was sent and not answered, or not stored, goes again. */
+static void
+clues_send_again(struct agent_clues *ac)
+{
+	struct proto_buf	 b;
+	size_t			 cur = 0;
+
+	while (clue_unanswered(ac, &cur, &b) == 1) {
+		log_info("clue %s sent again: not answered or not stored",
+		    ac->v[cur - 1].id);
+		if (ac->send(ac->arg, &b) == -1)
+			return;		/* the next session */
+	}
+}
+
+static void
+clues_retry_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	clues_send_again(arg);
+}
+
+void
+agent_clues_session(struct agent_clues *ac)
+{
+	clues_send_again(ac);
+	agent_clues_ask(ac);
+}
+
+static int
+clues_on_ok(struct agent_clues *ac, const uint8_t *p, size_t len)
 {
 	struct proto_clue_ok	 ok;
 	struct agent_clue	*c;
@@ -260,23 +350,55 @@ agent_clues_on_ok(struct agent_clues *ac, const uint8_t *p, size_t len)
 int
 agent_clues_on_error(struct agent_clues *ac, const struct proto_error *e)
 {
+	struct timeval		 tv = { CLUES_RETRY_MS / 1000,
+				    (CLUES_RETRY_MS % 1000) * 1000 };
 	struct agent_clue	*c;
 
 	if (e->ref[0] == '\0' || (c = clue_find(ac, e->ref)) == NULL ||
 	    c->seq != 0)
 		return 0;
-	if (e->code == PROTO_E_STORE && c->frame != NULL)
-		return 2;	/* still sending: the caller tries again */
+	log_warnx("clue %s: %s (%u): %.*s", e->ref, proto_err_name(e->code),
+	    e->code, (int)e->text.len, (const char *)e->text.p);
+	if (e->code == PROTO_E_STORE && c->frame != NULL) {
+		/* Not stored: still sending, the same again in a moment. */
+		if (!evtimer_pending(ac->ev_retry, NULL))
+			evtimer_add(ac->ev_retry, &tv);
+		return 1;
+	}
 	clue_answered(c);
 	snprintf(c->error, sizeof(c->error), "%s (%u): %.*s",
 	    proto_err_name(e->code), e->code, (int)e->text.len,
 	    (const char *)e->text.p);
+	agent_page_clues_changed(ac->page);
 	return 1;
 }
 
-/* CLUES (mine): the daemon's word on each, merged into the list. */
 int
-agent_clues_on_list(struct agent_clues *ac, const uint8_t *p, size_t len)
+agent_clues_frame(struct agent_clues *ac, uint8_t type, const uint8_t *p,
+    size_t len)
+{
+	switch (type) {
+	case PROTO_T_CLUE_OK:
+		if (clues_on_ok(ac, p, len)) {
+			agent_page_clues_changed(ac->page);
+			agent_clues_ask(ac);
+		}
+		return 1;
+	case PROTO_T_CLUES:
+		if (clues_on_list(ac, p, len))
+			agent_page_clues_changed(ac->page);
+		return 1;
+	case PROTO_T_CLUE_PUSH:
+		/* For the person at a console (wuzhactl clues), not here. */
+		log_info("a clue was reported to us: see wuzhactl clues");
+		return 1;
+	}
+	return 0;
+}
+
+/* CLUES (mine): the daemon's word on each, merged into the list. */
+static int
+clues_on_list(struct agent_clues *ac, const uint8_t *p, size_t len)
 {
 	struct proto_clues		 m;
 	struct proto_clue_item		 it;

@@ -551,7 +551,7 @@ def test_inbox_clue_not_stored_is_sent_again_until_it_is(private_env):
                      "the clue stored once Redis is back")
         clue_id = d.execute_script(
             "return document.querySelector('#clues li.clue').dataset.id")
-    assert "clue sent again" in a.proc.log()
+    assert re.search(r"clue %s sent again" % re.escape(clue_id), a.proc.log())
     mine = _clues(env, REPORTER, "--mine")
     assert list(mine) == [clue_id] and mine[clue_id]["text"] == \
         "Redis 停了也不能丢"

@@ -69,6 +69,10 @@ struct agent {
 	/* Send delivered as QUIET (no ACK_OK); off for a daemon that
 	 * does not know the flag. */
 	int			 quiet_acks;
+	/* Clues reported from the page (agent_clue.c), and our node as
+	 * the daemon named it in WELCOME ("" before the first session). */
+	struct agent_clues	*clues;
+	char			 node[PROTO_ID_MAX + 1];
 };
 
 #define AGENT_REACK_MAX		4096	/* ids kept for a second try */
@@ -214,6 +218,9 @@ agent_welcome_cb(struct client *c, const struct proto_welcome *w, void *arg)
 		    "come", w->principal);
 	agent_page_status(ag->page, 1, client_peer(c));
 	agent_resend_acks(ag);
+	snprintf(ag->node, sizeof(ag->node), "%s", w->node);
+	if (ag->clues != NULL)
+		agent_clues_session(ag->clues);
 }
 
 /* Session gone: log why, then stop or schedule the next attempt. */
@@ -310,7 +317,46 @@ agent_item_ack(void *arg, struct agent_inbox_item *it, int state,
 	agent_send_ack(ag, it->a.id, it->state, it->reach);
 }
 
-static const struct agent_page_ops agent_page_ops = { agent_item_ack };
+/* Clues: frames go on the session if it is up. */
+static int
+agent_clue_send(void *arg, struct proto_buf *b)
+{
+	struct agent	*ag = arg;
+
+	if (ag->conn == NULL || ag->conn_dead || !client_ready(ag->conn)) {
+		pbuf_free(b);
+		return -1;
+	}
+	return client_send(ag->conn, b);
+}
+
+/* The page reports a clue: sign it and send it now, or say why not. */
+static int
+agent_page_clue(void *arg, const char *text, const char *contact, char *id,
+    size_t idlen, char *why, size_t whylen)
+{
+	struct agent	*ag = arg;
+
+	return agent_clues_page_report(ag->clues, ag->node, text, contact, id,
+	    idlen, why, whylen);
+}
+
+static void
+agent_page_clues_json(void *arg, struct evbuffer *b)
+{
+	agent_clues_json(((struct agent *)arg)->clues, b);
+}
+
+static void
+agent_page_clues_refresh(void *arg)
+{
+	agent_clues_ask(((struct agent *)arg)->clues);
+}
+
+static const struct agent_page_ops agent_page_ops = {
+	agent_item_ack, agent_page_clue, agent_page_clues_json,
+	agent_page_clues_refresh,
+};
 
 /*
  * A new session: send again what the person did that the daemon has not
@@ -613,11 +659,19 @@ agent_frame_cb(struct client *c, uint8_t type, const uint8_t *p, size_t len,
 		log_info("ACK_OK %s %s", ok.id, agent_ack_name(ok.state));
 		agent_ack_ok(ag, &ok);
 		return;
+	case PROTO_T_CLUE_OK:
+	case PROTO_T_CLUES:
+	case PROTO_T_CLUE_PUSH:
+		if (ag->clues != NULL)
+			(void)agent_clues_frame(ag->clues, type, p, len);
+		return;
 	case PROTO_T_ERROR:
 		if ((rc = proto_error_decode(p, len, &e)) != 0) {
 			log_warnx("bad ERROR: %s", proto_err_name(-rc));
 			return;
 		}
+		if (ag->clues != NULL && agent_clues_on_error(ag->clues, &e))
+			return;		/* about a clue of ours */
 		if (e.code == PROTO_E_STORE && e.ref[0] != '\0')
 			agent_reack_later(ag, e.ref);
 		log_warnx("server error: %s (%u): %.*s%s%s",
@@ -759,6 +813,23 @@ agent_setup_page(struct agent *ag)
 		log_info("inbox page at %s", agent_page_url(ag->page));
 }
 
+/* Clues from the page are signed with our own key (only with a page). */
+static void
+agent_setup_clues(struct agent *ag)
+{
+	EVP_PKEY	*key;
+	char		 err[CONF_ERR_MAX + 64];
+
+	if (ag->conf->inbox_listen == NULL)
+		return;
+	if ((key = client_key_load(ag->conf->tls.key, err,
+	    sizeof(err))) == NULL)
+		fatalx("%s", err);
+	if ((ag->clues = agent_clues_new(ag->base, key, ag->cn,
+	    agent_clue_send, ag)) == NULL)
+		fatalx("cannot set up the clues");
+}
+
 /*
  * Alerts kept but never handed over (the agent stopped first, or the
  * hook kept failing): to the hook again, oldest first, if still live.
@@ -833,12 +904,15 @@ agent_setup(struct agent *ag, const char *path)
 	X509_free(cert);
 	if ((ag->base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
+	agent_setup_clues(ag);
 	if ((ag->hook = agent_hook_new(ag->base, ag->conf->hook,
 	    ag->conf->hook_timeout_ms, ag->cn, agent_shown_cb, ag)) == NULL)
 		fatalx("cannot set up the hook");
 	agent_hook_set_retry(ag->hook, ag->conf->hook_retry_min_ms,
 	    ag->conf->hook_retry_max_ms);
 	agent_setup_page(ag);
+	if (ag->clues != NULL)
+		agent_clues_set_page(ag->clues, ag->page);
 	/* A hook (a notification) can offer to open the inbox. */
 	if (ag->page != NULL)
 		agent_hook_setenv(ag->hook, "WUZHA_INBOX_URL",
@@ -867,6 +941,7 @@ agent_teardown(struct agent *ag)
 	client_free(ag->conn);
 	agent_hook_free(ag->hook);
 	agent_page_free(ag->page);
+	agent_clues_free(ag->clues);
 	if (ag->ev_reconnect != NULL)
 		event_free(ag->ev_reconnect);
 	if (ag->ev_reack != NULL)

@@ -113,11 +113,22 @@ void		 agent_inbox_free(struct agent_inbox *);
 
 /* --- agent_page.c: the inbox and display pages ------------------------ */
 
+struct evbuffer;
+
 /* What the page asks of the agent. */
 struct agent_page_ops {
 	/* The person moved it to state (reach for relayed): record, ack. */
 	void	(*ack)(void *arg, struct agent_inbox_item *, int state,
 		    uint32_t reach);
+	/*
+	 * clues: the person reports one (text, contact or NULL, checked):
+	 * 0 and its id once sent, or -1 and why (not connected).
+	 */
+	int	(*clue)(void *arg, const char *text, const char *contact,
+		    char *id, size_t idlen, char *why, size_t whylen);
+	/* Our clues as a JSON array; refresh asks the daemon again. */
+	void	(*clues_json)(void *arg, struct evbuffer *);
+	void	(*clues_refresh)(void *arg);
 };
 
 struct agent_page;
@@ -134,6 +145,8 @@ void		 agent_page_changed(struct agent_page *,
 void		 agent_page_status(struct agent_page *, int connected,
 		    const char *server);
 void		 agent_page_free(struct agent_page *);
+/* Our clues changed: tell open pages (event "clues"). */
+void		 agent_page_clues_changed(struct agent_page *);
 /* "delivered", "shown", "read", "relayed" or "none". */
 const char	*agent_ack_name(int state);
 
@@ -198,5 +211,40 @@ int		 agent_hook_has(const struct agent_hook *, const char *id);
 /* Kill a running hook, cancel a pending retry, forget the queue (shutdown). */
 void		 agent_hook_stop(struct agent_hook *);
 void		 agent_hook_free(struct agent_hook *);
+
+/* --- agent_clue.c: clues the person reports from the page ------------- */
+
+struct agent_clues;
+struct evp_pkey_st;
+
+/* Put the frames in b (consumed) on the session: 0, or -1 if it is down. */
+typedef int	 agent_clues_send_fn(void *arg, struct proto_buf *b);
+
+/* Takes ownership of key (the agent's own, Ed25519); NULL if no memory. */
+struct agent_clues *agent_clues_new(struct event_base *,
+		    struct evp_pkey_st *key, const char *cn,
+		    agent_clues_send_fn *, void *arg);
+void		 agent_clues_free(struct agent_clues *);
+/* The page to tell of changes (NULL: none, and nothing is asked). */
+void		 agent_clues_set_page(struct agent_clues *, struct agent_page *);
+/*
+ * The page reports a clue from us at node ("" before the first session):
+ * signed, listed as sending and sent; 0 and its id, or -1 and why.
+ */
+int		 agent_clues_page_report(struct agent_clues *, const char *node,
+		    const char *text, const char *contact, char *id,
+		    size_t idlen, char *why, size_t whylen);
+/* Ask the daemon for ours (CLUES mine), if a page shows them. */
+void		 agent_clues_ask(struct agent_clues *);
+/* A new session: what was never answered goes again, then ask. */
+void		 agent_clues_session(struct agent_clues *);
+/* CLUE_OK, CLUES, CLUE_PUSH: 1 if it was one (handled), else 0. */
+int		 agent_clues_frame(struct agent_clues *, uint8_t type,
+		    const uint8_t *, size_t);
+/* An ERROR about one of our clues: 1 (handled; 501 is retried), else 0. */
+int		 agent_clues_on_error(struct agent_clues *,
+		    const struct proto_error *);
+/* The list, newest first, as a JSON array. */
+void		 agent_clues_json(const struct agent_clues *, struct evbuffer *);
 
 #endif

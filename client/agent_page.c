@@ -14,6 +14,8 @@
  *	GET  /S/api/events		event stream: "alert" {item}, "status" {...}
  *	POST /S/api/shown  id=ID...	on screen now
  *	POST /S/api/ack	   id=ID&state=read|relayed[&reach=N]
+ *	GET  /S/api/clues	{clues: [...]}: our clues, newest first
+ *	POST /S/api/clue   text=TEXT[&contact=TEXT]	report a clue upward
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -263,6 +265,68 @@ page_ack(struct agent_page *pg, struct evhttp_request *req,
 	evbuffer_free(b);
 }
 
+/* GET api/clues: what we know of our clues; ask the daemon again. */
+static void
+page_clues(struct agent_page *pg, struct evhttp_request *req)
+{
+	struct evbuffer	*b = evbuffer_new();
+
+	if (b == NULL) {
+		http_reply_error(req, 500, "Out of memory");
+		return;
+	}
+	evbuffer_add(b, "{\"clues\":", 9);
+	pg->ops->clues_json(pg->arg, b);
+	evbuffer_add(b, "}", 1);
+	http_reply_json(req, 200, b);
+	evbuffer_free(b);
+	pg->ops->clues_refresh(pg->arg);
+}
+
+/* POST api/clue: text (1..4096 bytes), contact (optional, ..256). */
+static void
+page_clue(struct agent_page *pg, struct evhttp_request *req,
+    const struct evkeyvalq *form)
+{
+	struct evbuffer	*b;
+	const char	*text, *contact;
+	char		 id[PROTO_ID_MAX + 1], why[256];
+	size_t		 tl, cl;
+
+	text = evhttp_find_header(form, "text");
+	contact = evhttp_find_header(form, "contact");
+	tl = text != NULL ? strlen(text) : 0;
+	cl = contact != NULL ? strlen(contact) : 0;
+	if (tl == 0) {
+		page_json_error(req, 400, "the clue's text is required");
+		return;
+	}
+	if (tl > PROTO_CLUE_TEXT_MAX || cl > PROTO_CLUE_CONTACT_MAX) {
+		page_json_error(req, 400, "text at most 4096 bytes, contact at "
+		    "most 256");
+		return;
+	}
+	if (!proto_utf8_valid((const uint8_t *)text, tl) ||
+	    !proto_utf8_valid((const uint8_t *)(contact ? contact : ""), cl)) {
+		page_json_error(req, 400, "text is not valid UTF-8");
+		return;
+	}
+	if (pg->ops->clue(pg->arg, text, cl > 0 ? contact : NULL, id,
+	    sizeof(id), why, sizeof(why)) == -1) {
+		page_json_error(req, 503, why);
+		return;
+	}
+	if ((b = evbuffer_new()) == NULL) {
+		http_reply_error(req, 500, "Out of memory");
+		return;
+	}
+	evbuffer_add(b, "{", 1);
+	page_kv_str(b, "id", id, strlen(id));
+	evbuffer_add(b, "\"state\":\"sending\"}", 18);
+	http_reply_json(req, 200, b);
+	evbuffer_free(b);
+}
+
 static void
 page_handler(struct http_srv *srv, struct evhttp_request *req,
     const char *method, const char *path, const struct evkeyvalq *form,
@@ -275,6 +339,10 @@ page_handler(struct http_srv *srv, struct evhttp_request *req,
 	if (strcmp(method, "GET") == 0) {
 		if (strcmp(path, "api/alerts") == 0) {
 			page_alerts(pg, req);
+			return;
+		}
+		if (strcmp(path, "api/clues") == 0) {
+			page_clues(pg, req);
 			return;
 		}
 		if (strcmp(path, "api/events") == 0) {
@@ -295,6 +363,10 @@ page_handler(struct http_srv *srv, struct evhttp_request *req,
 		}
 		if (strcmp(path, "api/shown") == 0) {
 			page_shown(pg, req, form);
+			return;
+		}
+		if (strcmp(path, "api/clue") == 0) {
+			page_clue(pg, req, form);
 			return;
 		}
 	}
@@ -357,6 +429,20 @@ agent_page_status(struct agent_page *pg, int connected, const char *server)
 		return;
 	page_status_json(pg, b);
 	http_sse_broadcast(pg->srv, "status",
+	    (const char *)evbuffer_pullup(b, -1), evbuffer_get_length(b));
+	evbuffer_free(b);
+}
+
+void
+agent_page_clues_changed(struct agent_page *pg)
+{
+	struct evbuffer	*b;
+
+	if (pg == NULL || http_sse_count(pg->srv) == 0 ||
+	    (b = evbuffer_new()) == NULL)
+		return;
+	pg->ops->clues_json(pg->arg, b);
+	http_sse_broadcast(pg->srv, "clues",
 	    (const char *)evbuffer_pullup(b, -1), evbuffer_get_length(b));
 	evbuffer_free(b);
 }

@@ -157,6 +157,10 @@ int	ctl_cap_export(struct ctl *, int, char **);
 int	ctl_cap_load(const char *path, int verbose, struct cap_doc *d);
 /* CTL_OK if d's sender is our own CN; else CTL_USAGE (or FAIL) after why. */
 int	ctl_cap_own(struct ctl *, const char *path, const struct cap_doc *d);
+/* ctl_clue.c: clues reported upward */
+int	ctl_clue(struct ctl *, int, char **);
+int	ctl_clues(struct ctl *, int, char **);
+int	ctl_clue_mark(struct ctl *, int, char **);
 
 /* ctl_report.c */
 int	ctl_report(struct ctl *, int, char **);

@@ -24,6 +24,8 @@
  *	POST /S/api/preview		publish --dry-run: the alert as signed
  *	POST /S/api/publish		publish
  *	POST /S/api/schedule-cancel	id=ID
+ *	GET  /S/api/clues?which=pending|all	clues reported to us
+ *	POST /S/api/clue-mark	id=ID&state=received|handled[&note=TEXT]
  *
  * Answers are {"ok":true,"out":"<what the verb printed>"} or
  * {"ok":false,"exit":N,"error":"<what it said on stderr>"}.
@@ -741,6 +743,28 @@ serve_handler(struct http_srv *srv, struct evhttp_request *req,
 		serve_arg(&a, "schedule");
 		serve_arg(&a, "cancel");
 		serve_arg(&a, v);
+		serve_arg(&a, "--json");
+	} else if (!post && strcmp(path, "api/clues") == 0) {
+		v = serve_q(q, "which");
+		serve_arg(&a, "clues");
+		serve_arg(&a, v != NULL && strcmp(v, "all") == 0 ? "--all" :
+		    "--pending");
+		serve_arg(&a, "--json");
+	} else if (post && strcmp(path, "api/clue-mark") == 0) {
+		if ((v = serve_q(q, "id")) == NULL || v[0] == '\0') {
+			serve_fail(req, 400, "id: which clue");
+			goto done;
+		}
+		qs = serve_q(q, "state");
+		if (qs == NULL || (strcmp(qs, "received") != 0 &&
+		    strcmp(qs, "handled") != 0)) {
+			serve_fail(req, 400, "state: received or handled");
+			goto done;
+		}
+		serve_arg(&a, "clue-mark");
+		serve_arg(&a, v);
+		serve_arg(&a, qs);
+		serve_opt(&a, "note", serve_q(q, "note"));
 		serve_arg(&a, "--json");
 	} else {
 		http_reply_error(req, 404, "Not Found");

@@ -33,7 +33,8 @@ struct evkeyvalq;
 
 #define HTTP_SECRET_LEN		32	/* hex digits in the URL's secret */
 #define HTTP_TOKEN_LEN		32	/* hex digits in the POST token */
-#define HTTP_BODY_MAX		4096	/* largest POST body */
+#define HTTP_BODY_MAX		16384	/* largest POST body: a clue's 4096
+					 * bytes of text, percent-encoded */
 #define HTTP_HEADERS_MAX	8192	/* largest request head */
 #define HTTP_TIMEOUT_S		30	/* idle request connection */
 #define HTTP_SSE_MAX		32	/* event streams at once */

@@ -78,6 +78,17 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "[--csv | --json]",
 	    "per node: alerts received, shares delivered, read and relayed "
 	    "in time, median time to read" },
+	{ { "clue", NULL }, ctl_clue,
+	    "--text TEXT [--contact TEXT] [--id ID] [--node NODE] [--json]",
+	    "report a suspected fraud to our school's and police unit's "
+	    "observers, signed with our own key" },
+	{ { "clues", NULL }, ctl_clues,
+	    "[--pending | --all | --mine] [--id ID] [--json]",
+	    "clues at our node not yet received by us (default), all of "
+	    "them, or those we reported, with their states" },
+	{ { "clue-mark", NULL }, ctl_clue_mark,
+	    "ID received|handled [--note TEXT] [--json]",
+	    "confirm a clue's receipt, or that it was handled (signed)" },
 	{ { "serve", NULL }, ctl_serve,
 	    "[--listen HOST:PORT] [--url-file FILE]",
 	    "the console in a browser, on loopback, until Ctrl-C" },

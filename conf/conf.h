@@ -89,6 +89,12 @@ struct conf_wuzhad {
 		uint32_t max_reminders;		/* per alert, default 3 (0 = none) */
 	} delivery;				/* defaults; an issuer may set its own */
 	struct {
+		uint32_t rate;			/* clues per principal per hour,
+						 * default 20, 1..10000 */
+		uint32_t keep_days;		/* kept after the last one, 1..36500;
+						 * default 0: for ever (evidence) */
+	} clues;
+	struct {
 		char	*listen;		/* /metrics and /healthz over HTTP:
 						 * "host:port" (port 0: any), or
 						 * "off"; default "127.0.0.1:9471" */

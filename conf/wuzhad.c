@@ -412,6 +412,37 @@ wuzhad_delivery(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
 	return 0;
 }
 
+/* clues: how many a principal may report an hour, how long they are kept. */
+static int
+wuzhad_clues(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
+    struct conf_wuzhad *c)
+{
+	const struct conf_yaml_node	*rate, *keep;
+	const struct conf_yaml_key	 keys[] = {
+		{ "rate", 0, &rate }, { "keep_days", 0, &keep },
+	};
+	uint64_t			 v;
+
+	c->clues.rate = 20;
+	c->clues.keep_days = 0;		/* evidence: kept for ever */
+	if (node == NULL)
+		return 0;
+	if (conf_yaml_map(doc, node, keys, sizeof(keys) / sizeof(keys[0])) ==
+	    -1)
+		return -1;
+	if (rate != NULL) {
+		if (conf_yaml_uint(doc, rate, 1, 10000, &v) == -1)
+			return -1;
+		c->clues.rate = (uint32_t)v;
+	}
+	if (keep != NULL) {
+		if (conf_yaml_uint(doc, keep, 0, 36500, &v) == -1)
+			return -1;
+		c->clues.keep_days = (uint32_t)v;
+	}
+	return 0;
+}
+
 /* metrics: listen ("host:port" or "off"). */
 static int
 wuzhad_metrics(struct conf_yaml_doc *doc, const struct conf_yaml_node *node,
@@ -515,8 +546,9 @@ wuzhad_build(struct conf_yaml_doc *doc, const char *dir)
 	const struct conf_yaml_node	*root = conf_yaml_root(doc);
 	const struct conf_yaml_node	*listen, *tls, *redis, *limits;
 	const struct conf_yaml_node	*timeouts, *delivery, *level, *metrics;
-	const struct conf_yaml_node	*name, *reuse, *audit;
+	const struct conf_yaml_node	*name, *reuse, *audit, *clues;
 	const struct conf_yaml_key	 keys[] = {
+		{ "clues", 0, &clues },
 		{ "listen", 1, &listen }, { "tls", 1, &tls },
 		{ "name", 0, &name }, { "listen_reuse_port", 0, &reuse },
 		{ "redis", 0, &redis }, { "limits", 0, &limits },
@@ -560,7 +592,8 @@ wuzhad_build(struct conf_yaml_doc *doc, const char *dir)
 	    wuzhad_timeouts(doc, timeouts, c) == -1 ||
 	    wuzhad_delivery(doc, delivery, c) == -1 ||
 	    wuzhad_metrics(doc, metrics, c) == -1 ||
-	    wuzhad_audit(doc, audit, dir, c) == -1)
+	    wuzhad_audit(doc, audit, dir, c) == -1 ||
+	    wuzhad_clues(doc, clues, c) == -1)
 		goto fail;
 	s = "info";
 	if (level != NULL) {

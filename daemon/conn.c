@@ -154,6 +154,9 @@ void conn_set_sync_seq(struct conn *c, uint64_t s) { c->sync_seq = s; }
 size_t conn_count(void) { return conn_n; }
 struct syncreq *conn_sync(const struct conn *c) { return c->sync; }
 void conn_set_sync(struct conn *c, struct syncreq *sr) { c->sync = sr; }
+/* clues: the peer's certificate signs what it reports (clue.c). */
+X509 *conn_peer_cert(const struct conn *c) {
+	return c->ssl != NULL ? SSL_get0_peer_certificate(c->ssl) : NULL; }
 
 size_t
 conn_output(const struct conn *c)

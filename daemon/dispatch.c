@@ -31,6 +31,9 @@ static const struct dispatch dispatch_table[] = {
 	{ PROTO_T_AUDIT_REQ,	ST_SESSION,	audit_handle },
 	/* CAP export (cap) */
 	{ PROTO_T_ENVELOPE_REQ,	ST_SESSION,	envelope_handle },
+	{ PROTO_T_CLUE,		ST_SESSION,	clue_handle },
+	{ PROTO_T_CLUE_MARK,	ST_SESSION,	clue_mark_handle },
+	{ PROTO_T_CLUES_REQ,	ST_SESSION,	clues_handle },
 };
 
 /*
@@ -77,8 +80,10 @@ dispatch_ready(struct conn *c)
 {
 	struct tprincipal	*p = conn_principal(c);
 
-	if (p != NULL && (p->rights & PROTO_R_OBSERVE))
+	if (p != NULL && (p->rights & PROTO_R_OBSERVE)) {
 		remind_observer_ready(c);
+		clue_observer_ready(c);
+	}
 }
 
 /* A connection goes away: nothing may keep pointing at it. */

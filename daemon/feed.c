@@ -7,7 +7,8 @@
  *	alerts	an alert went live (published, released), was held, or a
  *		held one was cancelled: publish.lua, go_live.lua;
  *	changed	the counters of an alert moved (ack.lua), or an escalation
- *		was stored for the observers at a node (escalate.lua).
+ *		was stored for the observers at a node (escalate.lua), or
+ *		a clue for them (clue.lua).
  *
  * Each daemon reads both from the last entry it read, every
  * timeouts.feed, in one read-only script call (lua/feed.lua) on its one
@@ -114,6 +115,8 @@ feed_change(const redisReply *ch)
 			watch_alert_changed(id);
 	} else if (strcmp(what, "escalated") == 0)
 		remind_escalated_elsewhere(node);
+	else if (strcmp(what, "clue") == 0)
+		clue_arrived(id, node);
 }
 
 static void

@@ -220,6 +220,8 @@ int		 conn_alive(const struct conn *);
 uint64_t	 conn_id(const struct conn *);
 const char	*conn_name(const struct conn *);	/* "cn@addr" for logs */
 struct tprincipal *conn_principal(const struct conn *);
+/* The peer's certificate (the session's; not a reference), or NULL. */
+X509		*conn_peer_cert(const struct conn *);
 enum conn_state	 conn_state(const struct conn *);
 uint64_t	 conn_sync_seq(const struct conn *);
 void		 conn_set_sync_seq(struct conn *, uint64_t);
@@ -325,6 +327,9 @@ enum store_script {
 	STORE_LUA_AUDIT_HEAD,
 	STORE_LUA_AUDIT_READ,
 	STORE_LUA_AUDIT_CP,
+	STORE_LUA_CLUE,		/* clues (clue.c) */
+	STORE_LUA_CLUE_MARK,
+	STORE_LUA_CLUES,
 	STORE_LUA_COUNT
 };
 
@@ -642,5 +647,14 @@ void		 auditlog_check(void (*done)(int ok));
 void		 auditlog_tick(void);
 void		 auditlog_close(void);
 void		 audit_handle(struct conn *, const uint8_t *, size_t);
+/* --- clue.c: clues reported upward to the school and the police -------- */
+
+void		 clue_handle(struct conn *, const uint8_t *, size_t);	/* CLUE */
+void		 clue_mark_handle(struct conn *, const uint8_t *, size_t);
+void		 clues_handle(struct conn *, const uint8_t *, size_t);	/* CLUES_REQ */
+/* An observing agent is ready: push the clues it has not received. */
+void		 clue_observer_ready(struct conn *);
+/* Clue id was stored for the observers at node: push it to those here. */
+void		 clue_arrived(const char *id, const char *node);
 
 #endif

@@ -347,6 +347,18 @@ proto_err_name(int code)
 		return "cap-bad-time";
 	case PROTO_E_CAP_SENDER:
 		return "cap-not-sender";
+	case PROTO_E_CLUE_BAD:
+		return "bad-clue";
+	case PROTO_E_CLUE_UNKNOWN:
+		return "unknown-clue";
+	case PROTO_E_CLUE_BACKWARDS:
+		return "clue-backwards";
+	case PROTO_E_CLUE_NOT_YOURS:
+		return "clue-not-yours";
+	case PROTO_E_CLUE_LIMIT:
+		return "clue-limit";
+	case PROTO_E_CLUE_DUPLICATE:
+		return "duplicate-clue";
 	case PROTO_E_NOT_ADDRESSED:
 		return "not-addressed";
 	case PROTO_E_BACKWARDS:

@@ -77,6 +77,18 @@ proto_type_name(int type)
 		return "ENVELOPE_REQ";
 	case PROTO_T_ENVELOPE:
 		return "ENVELOPE";
+	case PROTO_T_CLUE:
+		return "CLUE";
+	case PROTO_T_CLUE_OK:
+		return "CLUE_OK";
+	case PROTO_T_CLUE_PUSH:
+		return "CLUE_PUSH";
+	case PROTO_T_CLUE_MARK:
+		return "CLUE_MARK";
+	case PROTO_T_CLUES_REQ:
+		return "CLUES_REQ";
+	case PROTO_T_CLUES:
+		return "CLUES";
 	case PROTO_T_PING:
 		return "PING";
 	case PROTO_T_PONG:

@@ -60,6 +60,13 @@ enum proto_type {
 	/* CAP export: one stored envelope (cap) */
 	PROTO_T_ENVELOPE_REQ	= 0x3c,
 	PROTO_T_ENVELOPE	= 0x3d,
+	/* clues reported upward (clue.c) */
+	PROTO_T_CLUE		= 0x50,
+	PROTO_T_CLUE_OK		= 0x51,
+	PROTO_T_CLUE_PUSH	= 0x52,
+	PROTO_T_CLUE_MARK	= 0x53,
+	PROTO_T_CLUES_REQ	= 0x54,
+	PROTO_T_CLUES		= 0x55,
 	PROTO_T_PING		= 0x40,
 	PROTO_T_PONG		= 0x41,
 	PROTO_T_ERROR		= 0x7e,
@@ -109,6 +116,13 @@ enum proto_err {
 	PROTO_E_CAP_VALUE	= 343,	/* a value CAP or wuzha does not allow */
 	PROTO_E_CAP_TIME	= 344,	/* not a CAP dateTime */
 	PROTO_E_CAP_SENDER	= 345,	/* sender is not the console's own CN */
+	/* clues (clue.c) */
+	PROTO_E_CLUE_BAD	= 320,	/* signature, reporter or node wrong */
+	PROTO_E_CLUE_UNKNOWN	= 321,	/* no such clue */
+	PROTO_E_CLUE_BACKWARDS	= 322,	/* mark would skip or undo a state */
+	PROTO_E_CLUE_NOT_YOURS	= 323,	/* not yours to see or mark */
+	PROTO_E_CLUE_LIMIT	= 324,	/* too long, or too many clues an hour */
+	PROTO_E_CLUE_DUPLICATE	= 325,	/* clue id used by another clue */
 	PROTO_E_NOT_ADDRESSED	= 400,	/* ack for an alert not sent to you */
 	PROTO_E_BACKWARDS	= 401,	/* ack state would go backwards */
 	PROTO_E_INTERNAL	= 500,	/* server bug; see its log */
@@ -892,5 +906,155 @@ void	proto_audit_req_encode(struct proto_buf *, const struct proto_audit_req *);
 /* AUDIT: items built with pbuf_list_* and proto_audit_item_put. */
 void	proto_audit_encode(struct proto_buf *, const struct proto_audit *);
 void	proto_audit_item_put(struct proto_buf *, const struct proto_audit_item *);
+/* --- clues: reported upward to the school and the police (clue.c) ------ */
+
+#define PROTO_CLUE_CONTEXT	"wuzha-clue-v1"		/* 13 bytes, no NUL */
+#define PROTO_CLUE_MARK_CONTEXT	"wuzha-clue-mark-v1"	/* 18 bytes */
+#define PROTO_CLUE_TEXT_MAX	4096	/* clue text, bytes */
+#define PROTO_CLUE_CONTACT_MAX	256	/* optional contact, bytes */
+#define PROTO_CLUE_NOTE_MAX	1024	/* optional note of a mark, bytes */
+#define PROTO_CLUE_FP_LEN	32	/* SHA-256 of the signer's cert DER */
+
+/* Where a clue stands; it only moves forward: none < received < handled. */
+enum proto_clue_state {
+	PROTO_CLUE_NONE		= 0,	/* nobody has confirmed it yet */
+	PROTO_CLUE_RECEIVED	= 1,	/* an observer confirmed receipt */
+	PROTO_CLUE_HANDLED	= 2,	/* an observer dealt with it */
+};
+
+/* CLUES_REQ: which clues. */
+enum proto_clue_which {
+	PROTO_CLUES_PENDING	= 1,	/* at my node, not received by me */
+	PROTO_CLUES_ALL		= 2,	/* every clue at my node */
+	PROTO_CLUES_MINE	= 3,	/* the clues I reported */
+};
+
+#define PROTO_CF_RESENT		0x02	/* CLUE_PUSH: pending since before */
+
+/* The signed clue body (after PROTO_CLUE_CONTEXT).  Tags in comments. */
+struct proto_clue {
+	proto_id	id;		/* 1 chosen by the reporter */
+	proto_id	reporter;	/* 2 the reporter's CN */
+	proto_id	node;		/* 3 the reporter's node */
+	struct proto_view text;		/* 4 text, 1..PROTO_CLUE_TEXT_MAX */
+	struct proto_view contact;	/* 5 optional text, ..CONTACT_MAX */
+	uint64_t	at;		/* 6 ms, the reporter's clock */
+};
+
+/* The signed mark body (after PROTO_CLUE_MARK_CONTEXT). */
+struct proto_clue_mark {
+	proto_id	clue;		/* 1 the clue's id */
+	proto_id	by;		/* 2 the marker's CN */
+	uint8_t		state;		/* 3 RECEIVED or HANDLED */
+	struct proto_view note;		/* 4 optional text, ..NOTE_MAX */
+	uint64_t	at;		/* 5 ms, the marker's clock */
+};
+
+/* A clue or a mark as kept: body, signer's certificate hash, signature. */
+struct proto_clue_stored {
+	struct proto_view body;		/* 1 */
+	struct proto_view cert_fp;	/* 2 exactly PROTO_CLUE_FP_LEN */
+	struct proto_view sig;		/* 3 exactly PROTO_SIG_LEN */
+};
+
+/* CLUE and CLUE_MARK (client -> server): the signer is the TLS peer. */
+struct proto_clue_msg {
+	struct proto_view body;		/* 1 clue or mark body */
+	struct proto_view sig;		/* 2 PROTO_SIG_LEN bytes */
+};
+
+struct proto_clue_ok {			/* server -> client */
+	proto_id	id;		/* 1 the clue */
+	uint64_t	seq;		/* 2 its sequence number */
+	uint8_t		state;		/* 3 optional: its state now */
+};
+
+struct proto_clue_push {		/* server -> observer agent */
+	uint64_t	seq;		/* 1 */
+	struct proto_view clue;		/* 2 stored clue */
+	struct proto_view cert;		/* 3 the reporter's certificate, DER */
+	uint8_t		state;		/* 4 optional: enum proto_clue_state */
+	proto_id	school;		/* 5 optional: school it went to */
+	proto_id	police;		/* 6 optional: police unit it went to */
+	uint8_t		flags;		/* 7 optional: PROTO_CF_* */
+};
+
+struct proto_clues_req {		/* client -> server */
+	uint8_t		which;		/* 1 enum proto_clue_which */
+	uint64_t	after;		/* 2 optional: seqs above this only */
+	uint32_t	limit;		/* 3 optional: at most, 0 = server's */
+	proto_id	id;		/* 4 optional: this clue only */
+};
+
+/* One clue of a CLUES list. */
+struct proto_clue_item {
+	uint64_t	seq;		/* 1 */
+	struct proto_view clue;		/* 2 stored clue */
+	uint8_t		state;		/* 3 optional: enum proto_clue_state */
+	proto_id	school;		/* 4 optional */
+	proto_id	police;		/* 5 optional */
+	uint8_t		received;	/* 6 optional: 1 if the asker marked it */
+	proto_id	by;		/* 7 optional: who marked it last */
+	struct proto_view note;		/* 8 optional: the handled note */
+	uint64_t	changed;	/* 9 optional: last mark, ms */
+};
+
+struct proto_clues {			/* server -> client */
+	uint64_t	server_time;	/* 1 ms */
+	uint8_t		which;		/* 2 as asked */
+	struct proto_view clues;	/* 3 list of proto_clue_item */
+	uint64_t	next;		/* 4 optional: after= for the next page */
+};
+
+const char	*proto_clue_state_name(int);	/* "none", "received", ... */
+int		 proto_clue_state_parse(const char *);	/* -1 if none */
+
+/* Bodies: field lists only (no frame header). */
+void	proto_clue_encode(struct proto_buf *, const struct proto_clue *);
+int	proto_clue_decode(const uint8_t *, size_t, struct proto_clue *);
+void	proto_clue_mark_encode(struct proto_buf *,
+	    const struct proto_clue_mark *);
+int	proto_clue_mark_decode(const uint8_t *, size_t,
+	    struct proto_clue_mark *);
+void	proto_clue_stored_encode(struct proto_buf *,
+	    const struct proto_clue_stored *);
+int	proto_clue_stored_decode(const uint8_t *, size_t,
+	    struct proto_clue_stored *);
+
+/*
+ * Sign a clue (mark 0) or mark (mark 1) body with key (Ed25519): sig gets
+ * PROTO_SIG_LEN bytes.  0 or -1.
+ */
+int	proto_clue_sign(const uint8_t *body, size_t len, int mark,
+	    EVP_PKEY *key, uint8_t sig[PROTO_SIG_LEN]);
+/*
+ * Check sig over the context and body with cert's key (Ed25519 only);
+ * 0 or -PROTO_E_CLUE_BAD with why.
+ */
+int	proto_clue_verify_sig(const uint8_t *body, size_t len, int mark,
+	    const uint8_t *sig, size_t siglen, X509 *cert, char *why,
+	    size_t whylen);
+/* SHA-256 of cert's DER into fp; 0 or -1. */
+int	proto_clue_cert_fp(X509 *cert, uint8_t fp[PROTO_CLUE_FP_LEN]);
+
+/* Messages: decoders as for the others, encoders append a whole frame. */
+int	proto_clue_msg_decode(const uint8_t *, size_t, struct proto_clue_msg *);
+void	proto_clue_msg_encode(struct proto_buf *, uint8_t type,
+	    const struct proto_clue_msg *);	/* CLUE or CLUE_MARK */
+int	proto_clue_ok_decode(const uint8_t *, size_t, struct proto_clue_ok *);
+void	proto_clue_ok_encode(struct proto_buf *, const struct proto_clue_ok *);
+int	proto_clue_push_decode(const uint8_t *, size_t,
+	    struct proto_clue_push *);
+void	proto_clue_push_encode(struct proto_buf *,
+	    const struct proto_clue_push *);
+int	proto_clues_req_decode(const uint8_t *, size_t,
+	    struct proto_clues_req *);
+void	proto_clues_req_encode(struct proto_buf *,
+	    const struct proto_clues_req *);
+int	proto_clues_decode(const uint8_t *, size_t, struct proto_clues *);
+void	proto_clues_encode(struct proto_buf *, const struct proto_clues *);
+void	proto_clue_item_put(struct proto_buf *, const struct proto_clue_item *);
+int	proto_clue_item_next(const struct proto_view *, size_t *cursor,
+	    struct proto_clue_item *);
 
 #endif

@@ -22,6 +22,10 @@
     changed: "内容已改动，请重新预览", live: "进行中", allRead: "全部已阅读",
     ofRead: "已阅读", notRead: "未阅读", listed: "列出", more: "另有",
     working: "请稍候…",
+    clues: "线索", cluesPending: "待确认", cluesAll: "全部", reporter: "报告人",
+    school: "学校", clueText: "线索内容", contact: "联系方式", note: "处理说明",
+    markReceived: "确认收到", markHandled: "已处理", clue_none: "待确认",
+    clue_received: "已收到", clue_handled: "已处理", when: "时间",
   });
   Object.assign(wz.words.en, {
     ctitle: "Alert console", watch: "Acknowledgements", publish: "Publish",
@@ -38,6 +42,10 @@
     alertsN: "alerts", inTime: "read in time", median: "median time to read",
     none: "none", published: "Published", held: "Held",
     previewFirst: "Preview it first", changed: "Changed: preview it again",
+    clues: "Clues", cluesPending: "To confirm", cluesAll: "All", reporter: "reporter",
+    school: "school", clueText: "clue", contact: "contact", note: "note",
+    markReceived: "Received", markHandled: "Handled", clue_none: "not confirmed",
+    clue_received: "received", clue_handled: "handled", when: "time",
     live: "live", allRead: "all have read", ofRead: "have read",
     notRead: "not read", listed: "listed", more: "more", working: "Working…",
   });
@@ -360,6 +368,56 @@
     });
   }
 
+  // --- clues reported to us: confirm receipt, then handled with a note ---
+  function markClue(id, state, note) {
+    const ps = [["id", id], ["state", state]];
+    if (note) ps.push(["note", note]);
+    return wz.post("api/clue-mark", ps).then(function (j) {
+      if (answer(j, $("clues-msg"))) showClues();
+    });
+  }
+
+  function showClues() {
+    get("api/clues", [["which", $("clues-which").value]]).then(function (j) {
+      const docs = answer(j, $("clues-msg"));
+      if (!docs) return;
+      const rows = [];
+      for (const d of docs) for (const c of d.clues || []) rows.push(c);
+      if (rows.length === 0) $("clues-msg").textContent = wz.t("none");
+      table($("clues"), [wz.t("when"), wz.t("reporter"), wz.t("school"), wz.t("state"),
+        wz.t("clueText"), wz.t("contact"), ""],
+        rows.map(function (c) {
+          const act = wz.el("span", "clue-actions");
+          if (!c.received && c.state !== "handled") {
+            const r = wz.el("button", "clue-received", wz.t("markReceived"));
+            r.type = "button";
+            r.addEventListener("click", function () { r.disabled = true; markClue(c.id, "received"); });
+            act.appendChild(r);
+          }
+          if (c.state !== "handled") {
+            const n = wz.el("input", "clue-note");
+            n.maxLength = 1024;
+            n.placeholder = wz.t("note");
+            n.setAttribute("aria-label", wz.t("note"));
+            const h = wz.el("button", "clue-handled", wz.t("markHandled"));
+            h.type = "button";
+            h.disabled = c.state === "none";
+            h.addEventListener("click", function () { h.disabled = true; markClue(c.id, "handled", n.value.trim()); });
+            act.appendChild(n);
+            act.appendChild(h);
+          }
+          let st = wz.t("clue_" + c.state);
+          if (c.state === "handled") st += " · " + c.by + (c.note ? "：" + c.note : "");
+          const text = wz.el("span", "text", c.text);
+          text.dir = "auto";
+          return {
+            cells: [wz.time(c.at), c.reporter, c.school || c.police, st, text, c.contact, act],
+            data: { id: c.id, state: c.state },
+          };
+        }));
+    });
+  }
+
   // --- the frame --------------------------------------------------------
   function tab(name) {
     for (const b of document.querySelectorAll("#tabs button"))
@@ -367,6 +425,7 @@
     for (const s of document.querySelectorAll("main > section"))
       s.hidden = s.id !== "tab-" + name;
     if (name === "schedule") showSchedule();
+    if (name === "clues") showClues();
     if (name === "publish" && $("pub-template").options.length === 0) loadTemplates();
   }
 
@@ -397,6 +456,9 @@
     $("pub-preview").textContent = wz.t("preview");
     $("pub-send").textContent = wz.t("send");
     $("report-csv").textContent = wz.t("csv");
+    $("clues-go").textContent = wz.t("go");
+    $("clues-which").options[0].textContent = wz.t("cluesPending");
+    $("clues-which").options[1].textContent = wz.t("cluesAll");
     if (lastTree) drawTree(lastTree);
   }
 
@@ -411,6 +473,7 @@
   $("pending-go").addEventListener("click", showPending);
   $("agents-form").addEventListener("submit", function (ev) { ev.preventDefault(); showAgents(); });
   $("report-form").addEventListener("submit", function (ev) { ev.preventDefault(); showReport(); });
+  $("clues-form").addEventListener("submit", function (ev) { ev.preventDefault(); showClues(); });
   $("lang").addEventListener("click", function () { wz.setLang(wz.lang === "en" ? "zh" : "en"); words(); });
   words();
   loadSession();

@@ -200,6 +200,62 @@ rows_again(const struct proto_view *v, uint8_t tag)
 	list_same(&b, mark, tag, v, cur, rc);
 }
 
+/* Clues: the items of a CLUES list, rebuilt under tag. */
+static void
+clues_again(const struct proto_view *v, uint8_t tag)
+{
+	struct proto_clue_item	 it;
+	struct proto_buf	 b;
+	size_t			 cur = 0, mark;
+	int			 rc;
+
+	pbuf_init(&b);
+	mark = pbuf_list_begin(&b, tag);
+	while ((rc = proto_clue_item_next(v, &cur, &it)) == 1) {
+		CHECK(proto_clue_state_name(it.state) != NULL);
+		proto_clue_item_put(&b, &it);
+	}
+	list_same(&b, mark, tag, v, cur, rc);
+}
+
+/*
+ * A clue or mark body (mark: which), and a stored form holding one: if
+ * accepted, encoded back to the same bytes.
+ */
+static void
+clue_body_again(const uint8_t *p, size_t n, int mark)
+{
+	struct proto_clue	 c;
+	struct proto_clue_mark	 m;
+	struct proto_buf	 b;
+
+	pbuf_init(&b);
+	if (mark) {
+		if (proto_clue_mark_decode(p, n, &m) != 0)
+			return;
+		proto_clue_mark_encode(&b, &m);
+	} else {
+		if (proto_clue_decode(p, n, &c) != 0)
+			return;
+		proto_clue_encode(&b, &c);
+	}
+	same_bytes(&b, p, n);
+}
+
+static void
+clue_stored_again(const struct proto_view *v)
+{
+	struct proto_clue_stored	 st;
+	struct proto_buf		 b;
+
+	if (proto_clue_stored_decode(v->p, v->len, &st) != 0)
+		return;
+	pbuf_init(&b);
+	proto_clue_stored_encode(&b, &st);
+	same_bytes(&b, v->p, v->len);
+	clue_body_again(st.body.p, st.body.len, 0);
+}
+
 /* A NUL-terminated copy of a text view (text never holds a NUL). */
 static char *
 view_str(const struct proto_view *v)
@@ -389,6 +445,53 @@ check_frame(uint8_t type, const uint8_t *p, size_t n)
 		CHECK(view_inside(&m.rows, p, n));
 		rows_again(&m.rows, 6);
 		proto_report_encode(&b, &m);
+		break;
+	}
+	case PROTO_T_CLUE:
+	case PROTO_T_CLUE_MARK: {
+		struct proto_clue_msg m;
+
+		if ((rc = proto_clue_msg_decode(p, n, &m)) != 0)
+			return rc;
+		CHECK(view_inside(&m.body, p, n) && m.sig.len == PROTO_SIG_LEN);
+		clue_body_again(m.body.p, m.body.len, type == PROTO_T_CLUE_MARK);
+		proto_clue_msg_encode(&b, type, &m);
+		break;
+	}
+	case PROTO_T_CLUE_OK: {
+		struct proto_clue_ok m;
+
+		if ((rc = proto_clue_ok_decode(p, n, &m)) != 0)
+			return rc;
+		proto_clue_ok_encode(&b, &m);
+		break;
+	}
+	case PROTO_T_CLUE_PUSH: {
+		struct proto_clue_push m;
+
+		if ((rc = proto_clue_push_decode(p, n, &m)) != 0)
+			return rc;
+		CHECK(view_inside(&m.clue, p, n));
+		clue_stored_again(&m.clue);
+		proto_clue_push_encode(&b, &m);
+		break;
+	}
+	case PROTO_T_CLUES_REQ: {
+		struct proto_clues_req m;
+
+		if ((rc = proto_clues_req_decode(p, n, &m)) != 0)
+			return rc;
+		proto_clues_req_encode(&b, &m);
+		break;
+	}
+	case PROTO_T_CLUES: {
+		struct proto_clues m;
+
+		if ((rc = proto_clues_decode(p, n, &m)) != 0)
+			return rc;
+		CHECK(view_inside(&m.clues, p, n));
+		clues_again(&m.clues, 3);
+		proto_clues_encode(&b, &m);
 		break;
 	}
 	case PROTO_T_PING:

@@ -297,7 +297,7 @@ FRAME_CASES = [
     ("length-over-max", True, struct.pack(">I", 65537) + b"\x20",
      "frame-too-large", True),
     ("length-4GiB", True, b"\xff\xff\xff\xff\x20", "frame-too-large", True),
-    ("unknown-type", True, wp.frame(0x55, b""), "unknown-type", True),
+    ("unknown-type", True, wp.frame(0x66, b""), "unknown-type", True),
     ("server-only-type", True, wp.frame(wp.WELCOME, b""), "out-of-order",
      True),
     ("server-only-escalation", True, wp.frame(wp.ESCALATION, b""),

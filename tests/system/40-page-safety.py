@@ -126,7 +126,7 @@ def test_requests_that_a_page_of_ours_did_not_make_are_refused(wz):
                         "id=%s&state=read" % aid)
     assert status == 415
     # Too large a body.
-    status, _, _ = _post(url, "api/ack", {"id": aid, "pad": "x" * 5000},
+    status, _, _ = _post(url, "api/ack", {"id": aid, "pad": "x" * 17000},
                          token)
     assert status == 413
     log = a.log()

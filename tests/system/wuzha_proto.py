@@ -52,6 +52,13 @@ AUDIT = 0x3B
 # CAP export (cap)
 ENVELOPE_REQ = 0x3C
 ENVELOPE = 0x3D
+# clues reported upward (PROTOCOL.md, "Clues")
+CLUE = 0x50
+CLUE_OK = 0x51
+CLUE_PUSH = 0x52
+CLUE_MARK = 0x53
+CLUES_REQ = 0x54
+CLUES = 0x55
 PING = 0x40
 PONG = 0x41
 ERROR = 0x7E
@@ -67,6 +74,8 @@ TYPE_NAMES = {
     REPORT_REQ: "REPORT_REQ", REPORT: "REPORT",
     AUDIT_REQ: "AUDIT_REQ", AUDIT: "AUDIT",
     ENVELOPE_REQ: "ENVELOPE_REQ", ENVELOPE: "ENVELOPE",
+    CLUE: "CLUE", CLUE_OK: "CLUE_OK", CLUE_PUSH: "CLUE_PUSH",
+    CLUE_MARK: "CLUE_MARK", CLUES_REQ: "CLUES_REQ", CLUES: "CLUES",
 }
 
 # Error codes by their stable names (PROTOCOL.md, "Error codes").
@@ -83,6 +92,8 @@ E = {
     "bad-reference": 309, "not-an-issuer": 310, "not-addressed": 400,
     "ack-backwards": 401,
     "audit-range": 330, "audit-entry-too-large": 331,
+    "bad-clue": 320, "unknown-clue": 321, "clue-backwards": 322,
+    "clue-not-yours": 323, "clue-limit": 324, "duplicate-clue": 325,
     "internal": 500, "store-unavailable": 501, "shutting-down": 502,
     # CAP 1.2 documents (cap; wuzhactl's own, never on the wire)
     "cap-bad-xml": 340, "cap-doctype": 341, "cap-bad-element": 342,
@@ -383,6 +394,50 @@ TABLES = {
                                              hi=1024)),
 }
 
+# --- clues (PROTOCOL.md, "Clues") ---
+CLUE_CONTEXT = b"wuzha-clue-v1"
+CLUE_MARK_CONTEXT = b"wuzha-clue-mark-v1"
+CLUE_NONE, CLUE_RECEIVED, CLUE_HANDLED = 0, 1, 2
+CLUES_PENDING, CLUES_ALL, CLUES_MINE = 1, 2, 3
+CF_RESENT = 0x02
+T_CLUE_ITEM = _table(
+    F(1, "seq", "u64"), F(2, "clue", "bytes", hi=65535),
+    F(3, "state", "u8", False, lo=0, hi=2), F(4, "school", "node", False),
+    F(5, "police", "node", False), F(6, "received", "u8", False, lo=0, hi=1),
+    F(7, "by", "name", False), F(8, "note", "text", False, hi=1024),
+    F(9, "changed", "u64", False))
+TABLES.update({
+    CLUE: _table(F(1, "body", "bytes", hi=65535), F(2, "sig", "bytes", hi=64)),
+    CLUE_MARK: _table(F(1, "body", "bytes", hi=65535),
+                      F(2, "sig", "bytes", hi=64)),
+    CLUE_OK: _table(F(1, "id", "name"), F(2, "seq", "u64"),
+                    F(3, "state", "u8", False, lo=0, hi=2)),
+    CLUE_PUSH: _table(F(1, "seq", "u64"), F(2, "clue", "bytes", hi=65535),
+                      F(3, "cert", "bytes", hi=8192),
+                      F(4, "state", "u8", False, lo=0, hi=2),
+                      F(5, "school", "node", False),
+                      F(6, "police", "node", False),
+                      F(7, "flags", "u8", False, lo=0, hi=2)),
+    CLUES_REQ: _table(F(1, "which", "u8", lo=1, hi=3),
+                      F(2, "after", "u64", False),
+                      F(3, "limit", "u32", False),
+                      F(4, "id", "name", False)),
+    CLUES: _table(F(1, "server_time", "u64"), F(2, "which", "u8", lo=1, hi=3),
+                  F(3, "clues", "list", items=T_CLUE_ITEM),
+                  F(4, "next", "u64", False)),
+})
+T_CLUE_BODY = _table(
+    F(1, "id", "name"), F(2, "reporter", "name"), F(3, "node", "node"),
+    F(4, "text", "text", lo=1, hi=4096), F(5, "contact", "text", False, hi=256),
+    F(6, "at", "u64"))
+T_CLUE_MARK_BODY = _table(
+    F(1, "clue", "name"), F(2, "by", "name"),
+    F(3, "state", "u8", lo=1, hi=2), F(4, "note", "text", False, hi=1024),
+    F(5, "at", "u64"))
+T_CLUE_STORED = _table(F(1, "body", "bytes", hi=65535),
+                       F(2, "cert_fp", "bytes", hi=32),
+                       F(3, "sig", "bytes", hi=64))
+
 T_ALERT_BODY = _table(
     F(1, "id", "name"), F(2, "issuer", "name"), F(3, "target", "node"),
     F(4, "msg_type", "u8", lo=1, hi=3), F(5, "references", "name", False),
@@ -560,6 +615,45 @@ def report_req(from_ms, to_ms, node=None):
 
 def envelope_req(alert_id):
     return encode(ENVELOPE_REQ, id=alert_id)
+def clue_body(clue_id, reporter, node, text_, contact=None, at=None,
+              check=True):
+    """The canonical clue body; check=False skips the limits (to send
+    what the daemon must refuse)."""
+    vals = {"id": clue_id, "reporter": reporter, "node": node,
+            "text": text_, "contact": contact or None,
+            "at": now_ms() if at is None else at}
+    if check:
+        return encode_table(T_CLUE_BODY, vals)
+    pairs = [(1, clue_id.encode()), (2, reporter.encode()), (3, node.encode()),
+             (4, text_.encode())]
+    if contact:
+        pairs.append((5, contact.encode()))
+    pairs.append((6, struct.pack(">Q", vals["at"])))
+    return fields(pairs, check=False)
+
+
+def clue_mark_body(clue_id, by, state, note=None, at=None):
+    return encode_table(T_CLUE_MARK_BODY, {
+        "clue": clue_id, "by": by, "state": state, "note": note or None,
+        "at": now_ms() if at is None else at})
+
+
+def clue_msg(mtype, body, key):
+    """CLUE or CLUE_MARK: the body and key's signature over context || body."""
+    ctx = CLUE_CONTEXT if mtype == CLUE else CLUE_MARK_CONTEXT
+    return encode(mtype, body=body, sig=key.sign(ctx + body))
+
+
+def clues_req(which, after=None, limit=None, clue_id=None):
+    return encode(CLUES_REQ, which=which, after=after or None,
+                  limit=limit or None, id=clue_id)
+
+
+def decode_stored_clue(stored, mark=False):
+    """(stored form dict, body dict) of a stored clue or mark."""
+    st = decode_table(T_CLUE_STORED, stored)
+    table = T_CLUE_MARK_BODY if mark else T_CLUE_BODY
+    return st, decode_table(table, st["body"])
 
 
 def now_ms():

@@ -135,6 +135,8 @@ type_of(const char *s)
 		PROTO_T_SCHEDULE, PROTO_T_REPORT_REQ, PROTO_T_REPORT,
 		PROTO_T_AUDIT_REQ, PROTO_T_AUDIT,
 		PROTO_T_ENVELOPE_REQ, PROTO_T_ENVELOPE,	/* cap */
+		PROTO_T_CLUE, PROTO_T_CLUE_OK, PROTO_T_CLUE_PUSH,
+		PROTO_T_CLUE_MARK, PROTO_T_CLUES_REQ, PROTO_T_CLUES,
 	};
 	size_t	i;
 
@@ -403,6 +405,11 @@ recode(int type, const uint8_t *p, size_t len, struct proto_buf *out)
 		struct audit_entry	 entry;
 		struct proto_envelope_req envelope_req;	/* cap */
 		struct proto_envelope_msg envelope_msg;
+		struct proto_clue_msg	 clue_msg;	/* clues */
+		struct proto_clue_ok	 clue_ok;
+		struct proto_clue_push	 clue_push;
+		struct proto_clues_req	 clues_req;
+		struct proto_clues	 clues;
 	} u;
 	char	 text[PROTO_REASON_MAX + 1];
 	int	 rc;
@@ -482,6 +489,20 @@ recode(int type, const uint8_t *p, size_t len, struct proto_buf *out)
 		RECODE(envelope_req, envelope_req);
 	case PROTO_T_ENVELOPE:
 		RECODE(envelope_msg, envelope_msg);
+	case PROTO_T_CLUE:
+	case PROTO_T_CLUE_MARK:
+		if ((rc = proto_clue_msg_decode(p, len, &u.clue_msg)) == 0 &&
+		    out != NULL)
+			proto_clue_msg_encode(out, (uint8_t)type, &u.clue_msg);
+		return rc;
+	case PROTO_T_CLUE_OK:
+		RECODE(clue_ok, clue_ok);
+	case PROTO_T_CLUE_PUSH:
+		RECODE(clue_push, clue_push);
+	case PROTO_T_CLUES_REQ:
+		RECODE(clues_req, clues_req);
+	case PROTO_T_CLUES:
+		RELIST(clues, clues, clues, 3, proto_clue_item);
 	case T_BODY:
 		RECODE(alert, alert);
 	case T_ENVELOPE:
@@ -600,6 +621,8 @@ test_vectors_cover_every_type(void **state)
 		PROTO_T_SCHEDULE, PROTO_T_REPORT_REQ, PROTO_T_REPORT,
 		PROTO_T_AUDIT_REQ, PROTO_T_AUDIT, T_AUDIT_ENTRY,
 		PROTO_T_ENVELOPE_REQ, PROTO_T_ENVELOPE,	/* cap */
+		PROTO_T_CLUE, PROTO_T_CLUE_OK, PROTO_T_CLUE_PUSH,
+		PROTO_T_CLUE_MARK, PROTO_T_CLUES_REQ, PROTO_T_CLUES,
 	};
 	size_t	i, j, nbad = 0;
 	int	found;
@@ -2193,7 +2216,7 @@ test_names(void **state)
 	assert_string_equal(proto_alert_status_name(PROTO_STATUS_EXERCISE),
 	    "exercise");
 	assert_null(proto_alert_status_name(3));
-	assert_string_equal(proto_type_name(0x55), "?");
+	assert_string_equal(proto_type_name(0x66), "?");
 	assert_string_equal(proto_category_name(PROTO_CAT_CASE_FOLLOWUP),
 	    "case-followup");
 	assert_null(proto_category_name(0));

@@ -146,6 +146,29 @@ clue_stored(const struct proto_clue_msg *m, const uint8_t *fp,
 	return out->err == 0 ? 0 : -1;
 }
 
+/*
+ * The audit leaves of a clue or a mark (kind) as stored, and of the
+ * signer's certificate (logged by the script only if it is new there).
+ */
+static int
+clue_audit(uint8_t kind, const struct proto_buf *stored, const uint8_t *der,
+    int derlen, struct proto_buf *ent, struct proto_buf *cent)
+{
+	uint64_t	now = now_ms();
+
+	pbuf_init(ent);
+	pbuf_init(cent);
+	if (audit_entry_encode(ent, kind, now, wz->name, stored->data,
+	    stored->len) == -1 || ent->err != 0 ||
+	    audit_entry_encode(cent, AUDIT_K_CERT, now, wz->name, der,
+	    (size_t)derlen) == -1 || cent->err != 0) {
+		pbuf_free(ent);
+		pbuf_free(cent);
+		return -1;
+	}
+	return 0;
+}
+
 /* --- CLUE -------------------------------------------------------------- */
 
 static void
@@ -238,7 +261,7 @@ clue_handle(struct conn *c, const uint8_t *p, size_t len)
 	struct proto_clue_msg	 m;
 	struct proto_clue	 cl;
 	struct proto_scope	 sc;
-	struct proto_buf	 stored;
+	struct proto_buf	 stored, ent, cent;
 	struct cluereq		*cr;
 	const char		*argv[LUA_CLUE_ARGS];
 	size_t			 lens[LUA_CLUE_ARGS];
@@ -288,9 +311,12 @@ clue_handle(struct conn *c, const uint8_t *p, size_t len)
 		    store_lost() : store_reconciling());
 		return;
 	}
+	pbuf_init(&stored);
 	if (clue_cert(c, &der, &derlen, fp, fphex) == -1 ||
-	    clue_stored(&m, fp, &stored) == -1) {
+	    clue_stored(&m, fp, &stored) == -1 ||
+	    clue_audit(AUDIT_K_CLUE, &stored, der, derlen, &ent, &cent) == -1) {
 		OPENSSL_free(der);
+		pbuf_free(&stored);
 		conn_error(c, PROTO_E_INTERNAL, cl.id, "cannot keep the clue");
 		return;
 	}
@@ -317,15 +343,24 @@ clue_handle(struct conn *c, const uint8_t *p, size_t len)
 	argv[LUA_CLUE_KEEP] = keep;
 	argv[LUA_CLUE_RATE] = rate;
 	argv[LUA_CLUE_BY] = wz->name;
-	for (i = 0; i < LUA_CLUE_ARGS; i++)
-		lens[i] = strlen(argv[i]);
+	argv[LUA_CLUE_AUDIT] = (const char *)ent.data;
+	argv[LUA_CLUE_AUDIT_CERT] = (const char *)cent.data;
+	/* The binary arguments have their lengths; strlen for the text. */
 	lens[LUA_CLUE_STORED] = stored.len;
 	lens[LUA_CLUE_CERT] = (size_t)derlen;
+	lens[LUA_CLUE_AUDIT] = ent.len;
+	lens[LUA_CLUE_AUDIT_CERT] = cent.len;
+	for (i = 0; i < LUA_CLUE_ARGS; i++)
+		if (i != LUA_CLUE_STORED && i != LUA_CLUE_CERT &&
+		    i != LUA_CLUE_AUDIT && i != LUA_CLUE_AUDIT_CERT)
+			lens[i] = strlen(argv[i]);
 	if (store_eval(STORE_LUA_CLUE, LUA_CLUE_ARGS, argv, lens,
 	    clue_stored_cb, cr) == -1)
 		clue_stored_cb(NULL, cr);
 	OPENSSL_free(der);
 	pbuf_free(&stored);
+	pbuf_free(&ent);
+	pbuf_free(&cent);
 }
 
 /* --- CLUE_MARK --------------------------------------------------------- */
@@ -404,7 +439,7 @@ clue_mark_handle(struct conn *c, const uint8_t *p, size_t len)
 	struct tprincipal	*pr = conn_principal(c);
 	struct proto_clue_msg	 m;
 	struct proto_clue_mark	 mk;
-	struct proto_buf	 stored;
+	struct proto_buf	 stored, ent, cent;
 	struct cluereq		*cr;
 	const char		*argv[LUA_CLUE_MARK_ARGS];
 	size_t			 lens[LUA_CLUE_MARK_ARGS];
@@ -443,9 +478,13 @@ clue_mark_handle(struct conn *c, const uint8_t *p, size_t len)
 		    why);
 		return;
 	}
+	pbuf_init(&stored);
 	if (clue_cert(c, &der, &derlen, fp, fphex) == -1 ||
-	    clue_stored(&m, fp, &stored) == -1) {
+	    clue_stored(&m, fp, &stored) == -1 ||
+	    clue_audit(AUDIT_K_CLUE_MARK, &stored, der, derlen, &ent,
+	    &cent) == -1) {
 		OPENSSL_free(der);
+		pbuf_free(&stored);
 		conn_error(c, PROTO_E_INTERNAL, mk.clue, "cannot keep the mark");
 		return;
 	}
@@ -470,14 +509,23 @@ clue_mark_handle(struct conn *c, const uint8_t *p, size_t len)
 	argv[LUA_CLUE_MARK_NOW] = now;
 	argv[LUA_CLUE_MARK_FP] = fphex;
 	argv[LUA_CLUE_MARK_CERT] = (const char *)der;
-	for (i = 0; i < LUA_CLUE_MARK_ARGS; i++)
-		lens[i] = strlen(argv[i]);
+	argv[LUA_CLUE_MARK_AUDIT] = (const char *)ent.data;
+	argv[LUA_CLUE_MARK_AUDIT_CERT] = (const char *)cent.data;
+	/* The binary arguments have their lengths; strlen for the text. */
 	lens[LUA_CLUE_MARK_STORED] = stored.len;
-	lens[LUA_CLUE_MARK_NOTE] = mk.note.len;
 	lens[LUA_CLUE_MARK_CERT] = (size_t)derlen;
+	lens[LUA_CLUE_MARK_AUDIT] = ent.len;
+	lens[LUA_CLUE_MARK_AUDIT_CERT] = cent.len;
+	for (i = 0; i < LUA_CLUE_MARK_ARGS; i++)
+		if (i != LUA_CLUE_MARK_STORED && i != LUA_CLUE_MARK_CERT &&
+		    i != LUA_CLUE_MARK_AUDIT && i != LUA_CLUE_MARK_AUDIT_CERT)
+			lens[i] = strlen(argv[i]);
+	lens[LUA_CLUE_MARK_NOTE] = mk.note.len;
 	if (store_eval(STORE_LUA_CLUE_MARK, LUA_CLUE_MARK_ARGS, argv, lens,
 	    clue_marked_cb, cr) == -1)
 		clue_marked_cb(NULL, cr);
+	pbuf_free(&ent);
+	pbuf_free(&cent);
 	free(note);
 	OPENSSL_free(der);
 	pbuf_free(&stored);

@@ -23,6 +23,9 @@
 --@arg keep
 --@arg rate
 --@arg by
+--@arg audit
+--@arg audit_cert
+--#include audit.lua
 local P, id, keep = ARG.prefix, ARG.id, ARG.keep
 local k = P .. 'clue:' .. id
 if redis.call('EXISTS', k) == 1 then
@@ -41,9 +44,12 @@ redis.call('HSET', k, 'clue', ARG.stored, 'reporter', ARG.reporter,
   'node', ARG.node, 'school', ARG.school, 'police', ARG.police,
   'fp', ARG.fp, 'seq', seq, 'at', ARG.now, 'state', 0, 'daemon', ARG.by)
 if keep ~= '0' then redis.call('PEXPIRE', k, keep) end
--- audit: clue leaf here
--- (and a cert leaf when HSETNX below adds a certificate not seen before)
-redis.call('HSETNX', P .. 'certs', ARG.fp, ARG.cert)
+-- The audit log: the reporter's certificate the first time it is kept
+-- (so that a verifier meets it before what it signed), then the clue.
+if redis.call('HSETNX', P .. 'certs', ARG.fp, ARG.cert) == 1 then
+  audit_push(P, ARG.audit_cert)
+end
+audit_push(P, ARG.audit)
 local lists = {P .. 'cluemine:' .. ARG.reporter}
 for _, n in ipairs({ARG.school, ARG.police}) do
   if n ~= '' then

@@ -17,6 +17,9 @@
 --@arg now
 --@arg fp
 --@arg cert
+--@arg audit
+--@arg audit_cert
+--#include audit.lua
 local P, cn, now = ARG.prefix, ARG.cn, ARG.now
 local k = P .. 'clue:' .. ARG.id
 local h = redis.call('HMGET', k, 'seq', 'state', 'school', 'police')
@@ -32,9 +35,12 @@ elseif cur < 1 then
 end
 local n = redis.call('HINCRBY', k, 'marks', 1)
 redis.call('HSET', k, 'mark:' .. n, ARG.stored, 'changed', now)
--- audit: clue mark leaf here
--- (and a cert leaf when HSETNX below adds a certificate not seen before)
-redis.call('HSETNX', P .. 'certs', ARG.fp, ARG.cert)
+-- The audit log: the marker's certificate the first time it is kept,
+-- then the mark.
+if redis.call('HSETNX', P .. 'certs', ARG.fp, ARG.cert) == 1 then
+  audit_push(P, ARG.audit_cert)
+end
+audit_push(P, ARG.audit)
 redis.call('HSETNX', k, 'rx:' .. cn, now)
 if want == 1 then
   redis.call('HSETNX', k, 'received_by', cn)

@@ -556,3 +556,47 @@ def test_inbox_clue_not_stored_is_sent_again_until_it_is(private_env):
     assert list(mine) == [clue_id] and mine[clue_id]["text"] == \
         "Redis 停了也不能丢"
     assert clue_id in _clues(env, "desk-a", "--pending")
+
+
+def test_clues_and_marks_are_in_the_audit_log(env):
+    """Each clue and accepted mark is a leaf of the audit log, after its
+    signer's certificate the first time that is seen; audit verify checks
+    their signatures, and names the clue after one changed byte."""
+    env.setup(top={"audit": '{checkpoint_every: 3, checkpoint_interval: '
+                            '"1s"}'})
+    key = env.prefix + "audit:log"
+    start = int(env.redis.cmd("LLEN", key))
+    clue_id, _ = _clue_ok(env, REPORTER, "有人冒充客服要求转账")
+    assert wz_ok(env.ctl("desk-a", "clue-mark", clue_id, "received"))
+    assert wz_ok(env.ctl("desk-a", "clue-mark", clue_id, "handled",
+                         "--note", "已转派出所"))
+    # A repeat writes nothing, to the clue or to the log.
+    assert wz_ok(env.ctl("desk-a", "clue-mark", clue_id, "received"))
+    new = [wp.audit_entry_parse(bytes(x))
+           for x in env.redis.cmd("LRANGE", key, start, -1)]
+    assert [e["kind"] for e in new] == [3, 4, 3, 5, 5], new
+    assert wp.cn_of(x509.load_der_x509_certificate(new[0]["data"])) == REPORTER
+    assert wp.cn_of(x509.load_der_x509_certificate(new[2]["data"])) == "desk-a"
+    assert new[1]["data"] == env.redis.hget_raw("clue:" + clue_id, "clue")
+    assert new[4]["data"] == env.redis.hget_raw("clue:" + clue_id, "mark:2")
+    r = env.ctl("officer-li", "audit", "verify", "--json")
+    assert r.rc == 0, r
+    out = json.loads(r.out)
+    assert out["ok"] and out["entries"] == start + 5, out
+    # One byte of the clue's text changed in the store: named by its index.
+    idx = start + 1
+    raw = bytearray(env.redis.cmd("LINDEX", key, idx))
+    text = "有人冒充客服要求转账".encode()
+    at = bytes(raw).index(text)
+    raw[at + len(text) - 1] ^= 0x01
+    env.redis.cmd("LSET", key, idx, bytes(raw))
+    r = env.ctl("officer-li", "audit", "verify", "--json")
+    assert r.rc == 1, r
+    out = json.loads(r.out)
+    assert out["first_bad"]["index"] == idx, out
+    assert out["first_bad"]["kind"] == "clue", out
+
+
+def wz_ok(r):
+    assert r.rc == 0, r
+    return True

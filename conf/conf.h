@@ -94,6 +94,8 @@ struct conf_wuzhad {
 						 * "off"; default "127.0.0.1:9471" */
 	} metrics;
 	char		*log_level;		/* "debug" | "info" | "warning"; default "info" */
+	int		 receipts_required;	/* receipts: required (1, default) |
+						 * optional (0: unsigned acks taken) */
 };
 
 struct conf_wuzhad *conf_wuzhad_load(const char *path, char *err, size_t errlen);

@@ -16,6 +16,14 @@
  * then go together, so the number of script calls follows Redis's pace,
  * not the arrival rate.
  *
+ * Receipts: an ACK may carry its receipt, a body signed by the agent's
+ * own key (proto/receipt.c).  It is checked here against the session
+ * (principal, the peer certificate's key, kept per connection), the ACK
+ * itself, the alert (the SHA-256 of its envelope, kept per alert) and
+ * the clock (timeouts.skew), and stored as sent by the same script call
+ * that stores the ack.  With receipts: required (the default) an ACK
+ * without one is refused (313); with optional it is stored without.
+ *
  * With redis.wait_replicas, a batch's ACK_OKs wait for a WAIT (shared by
  * the batches answered meanwhile, see store_wait): an ack a fail-over
  * could still lose is answered ERROR 501 instead, and the agent sends it
@@ -46,6 +54,12 @@ struct ackreq {
 	int		 quiet;			/* no ACK_OK wanted */
 	int		 nchain;
 	proto_id	 chain[ACK_CHAIN_MAX];
+	uint8_t		*rcpt;			/* stored receipt, or NULL */
+	size_t		 rcptlen;
+	char		 fp[2 * PROTO_HASH_LEN + 1];	/* its cert, hex */
+	const uint8_t	*der;			/* the cert, if not yet sent
+						 * (c's, alive while c is) */
+	size_t		 derlen;
 };
 
 /* A batch in flight. */
@@ -81,8 +95,10 @@ ack_free(void)
 {
 	size_t	i;
 
-	for (i = 0; i < queued; i++)
+	for (i = 0; i < queued; i++) {
+		free(queue[i].rcpt);
 		conn_unref(queue[i].c);
+	}
 	free(queue);
 	queue = NULL;
 	queued = queue_cap = 0;
@@ -116,6 +132,8 @@ ack_answer(struct ackbatch *ab, int ok)
 
 	for (i = 0; i < ab->n; i++) {
 		q = &ab->v[i];
+		free(q->rcpt);
+		q->rcpt = NULL;
 		if (!conn_alive(q->c)) {
 			conn_unref(q->c);
 			continue;
@@ -185,6 +203,9 @@ ack_done_cb(redisReply *r, void *arg)
 		q = &ab->v[i];
 		v = ab->res[i] = r->element[i]->integer;
 		confirm |= !q->quiet;
+		/* certs has it now (HSETNX): not sent again on c. */
+		if (q->der != NULL && conn_alive(q->c))
+			conn_peer_cert_stored(q->c);
 		if (v >= PROTO_ACK_DELIVERED && v <= PROTO_ACK_MAX) {
 			struct alert *a = alerts_get(q->id);
 
@@ -213,6 +234,7 @@ ack_flush_one(void)
 	struct ackbatch	 *ab;
 	struct ackreq	 *q;
 	const char	**argv;
+	size_t		 *lens;
 	char		(*nums)[3][24];
 	char		  now[24];
 	size_t		  n, i, argc = 0, maxargs;
@@ -228,8 +250,9 @@ ack_flush_one(void)
 	memmove(queue, queue + n, (queued - n) * sizeof(*queue));
 	queued -= n;
 
-	maxargs = LUA_ACK_ARGS + n * (5 + ACK_CHAIN_MAX);
+	maxargs = LUA_ACK_ARGS + n * (8 + ACK_CHAIN_MAX);
 	if ((argv = calloc(maxargs, sizeof(*argv))) == NULL ||
+	    (lens = calloc(maxargs, sizeof(*lens))) == NULL ||
 	    (nums = calloc(n, sizeof(*nums))) == NULL)
 		fatal("ack_flush");
 	snprintf(now, sizeof(now), "%" PRIu64, now_ms());
@@ -246,12 +269,21 @@ ack_flush_one(void)
 		argv[argc++] = q->cn;
 		argv[argc++] = nums[i][0];
 		argv[argc++] = nums[i][1];
+		/* The receipt, its cert's fingerprint and (once) the cert. */
+		lens[argc] = q->rcptlen;
+		argv[argc++] = q->rcpt != NULL ? (const char *)q->rcpt : "";
+		argv[argc++] = q->fp;
+		lens[argc] = q->derlen;
+		argv[argc++] = q->der != NULL ? (const char *)q->der : "";
 		argv[argc++] = nums[i][2];
 		for (j = 0; j < q->nchain; j++)
 			argv[argc++] = q->chain[j];
 	}
+	for (i = 0; i < argc; i++)
+		if (lens[i] == 0)
+			lens[i] = strlen(argv[i]);
 	inflight++;
-	if (store_eval(STORE_LUA_ACK, (int)argc, argv, NULL, ack_done_cb,
+	if (store_eval(STORE_LUA_ACK, (int)argc, argv, lens, ack_done_cb,
 	    ab) == -1)
 		ack_done_cb(NULL, ab);
 	else {
@@ -261,6 +293,7 @@ ack_flush_one(void)
 		    n, n == 1 ? "" : "s");
 	}
 	free(argv);
+	free(lens);
 	free(nums);
 }
 
@@ -363,6 +396,108 @@ ack_why_not_live(struct conn *c, const char *id)
 	}
 }
 
+/* The SHA-256 of a's envelope, as the ALERT frame carries it (cached). */
+static const uint8_t *
+ack_env_hash(struct alert *a)
+{
+	if (!a->env_hashed) {
+		if (proto_sha256(a->r.env, a->r.envlen, a->env_hash) != 0)
+			fatalx("ack: SHA-256 failed");
+		a->env_hashed = 1;
+	}
+	return a->env_hash;
+}
+
+/*
+ * Check the receipt of ack (if any) and put its stored form in q.  0 if
+ * the ack may go on; else ERROR 311, 312 or 313 sent, and -1.
+ */
+static int
+ack_receipt(struct conn *c, const struct tprincipal *pr, struct alert *a,
+    const struct proto_ack *ack, struct ackreq *q)
+{
+	const struct conn_peer		*pe;
+	struct proto_receipt		 r;
+	struct proto_stored_receipt	 st;
+	struct proto_buf		 b;
+	uint64_t			 now, skew;
+	size_t				 i;
+	int				 rv;
+
+	if (ack->receipt.len == 0) {
+		if (!wz->conf->receipts_required)
+			return 0;
+		conn_error(c, PROTO_E_UNSIGNED, ack->id, "unsigned ack from %s: "
+		    "receipts are required", pr->cn);
+		return -1;
+	}
+	if ((rv = proto_receipt_decode(ack->receipt.p, ack->receipt.len,
+	    &r)) != 0) {
+		conn_error(c, PROTO_E_RECEIPT, ack->id, "receipt of %s does not "
+		    "decode: %s", pr->cn, proto_err_name(-rv));
+		return -1;
+	}
+	if (strcmp(r.principal, pr->cn) != 0) {
+		conn_error(c, PROTO_E_RECEIPT, ack->id, "receipt names %s, the "
+		    "session is %s's", r.principal, pr->cn);
+		return -1;
+	}
+	if (strcmp(r.id, ack->id) != 0 || r.state != ack->state ||
+	    r.has_reach != ack->has_reach || r.reach != ack->reach) {
+		conn_error(c, PROTO_E_RECEIPT, ack->id, "receipt of %s says %s "
+		    "%s, the ack %s %s", pr->cn, r.id,
+		    proto_ack_state_name(r.state), ack->id,
+		    proto_ack_state_name(ack->state));
+		return -1;
+	}
+	if (memcmp(r.env_hash.p, ack_env_hash(a), PROTO_HASH_LEN) != 0) {
+		conn_error(c, PROTO_E_RECEIPT, ack->id, "receipt of %s is for "
+		    "another envelope than alert %s's", pr->cn, a->r.id);
+		return -1;
+	}
+	if ((pe = conn_peer(c)) == NULL) {
+		conn_error(c, PROTO_E_INTERNAL, ack->id, "no peer certificate to "
+		    "check the receipt with");
+		return -1;
+	}
+	if ((rv = proto_receipt_check_sig(ack->receipt.p, ack->receipt.len,
+	    ack->sig.p, ack->sig.len, pe->pub)) != 0) {
+		conn_error(c, -rv, ack->id, "receipt of %s: signature does not "
+		    "match its certificate's key", pr->cn);
+		return -1;
+	}
+	now = now_ms();
+	skew = (uint64_t)wz->conf->timeouts.skew_s * 1000;
+	if (r.at + skew < now || r.at > now + skew) {
+		conn_error(c, PROTO_E_RECEIPT_STALE, ack->id, "receipt of %s made "
+		    "at %" PRIu64 ", %" PRIu64 " s from the server's clock "
+		    "(window %u s)", pr->cn, r.at, (r.at < now ? now - r.at :
+		    r.at - now) / 1000, wz->conf->timeouts.skew_s);
+		return -1;
+	}
+	memset(&st, 0, sizeof(st));
+	st.body = ack->receipt;
+	st.cert_fp.p = pe->fp;
+	st.cert_fp.len = PROTO_HASH_LEN;
+	st.sig = ack->sig;
+	pbuf_init(&b);
+	proto_stored_receipt_encode(&b, &st);
+	if (b.err != 0) {
+		pbuf_free(&b);
+		conn_error(c, PROTO_E_INTERNAL, ack->id, "cannot encode the "
+		    "receipt");
+		return -1;
+	}
+	q->rcpt = pbuf_take(&b, &q->rcptlen);
+	for (i = 0; i < PROTO_HASH_LEN; i++)
+		snprintf(q->fp + 2 * i, 3, "%02x", pe->fp[i]);
+	if (!pe->cert_stored) {
+		q->der = pe->der;
+		q->derlen = pe->derlen;
+	}
+	return 0;
+}
+
 void
 ack_handle(struct conn *c, const uint8_t *p, size_t len)
 {
@@ -370,7 +505,7 @@ ack_handle(struct conn *c, const uint8_t *p, size_t len)
 	struct proto_ack	 ack;
 	struct alert		*a;
 	struct tnode		*target, *n;
-	struct ackreq		*q;
+	struct ackreq		*q, rq;
 	void			*nv;
 	int			 rv;
 
@@ -403,6 +538,9 @@ ack_handle(struct conn *c, const uint8_t *p, size_t len)
 		    "sent to %s", a->r.id, pr->cn);
 		return;
 	}
+	memset(&rq, 0, sizeof(rq));
+	if (ack_receipt(c, pr, a, &ack, &rq) == -1)
+		return;
 	if (queued == queue_cap) {
 		queue_cap = queue_cap ? queue_cap * 2 : 256;
 		if ((nv = reallocarray(queue, queue_cap, sizeof(*queue))) == NULL)
@@ -410,7 +548,7 @@ ack_handle(struct conn *c, const uint8_t *p, size_t len)
 		queue = nv;
 	}
 	q = &queue[queued++];
-	memset(q, 0, sizeof(*q));
+	*q = rq;
 	conn_ref(c);
 	q->c = c;
 	strlcpy(q->id, a->r.id, sizeof(q->id));

@@ -519,7 +519,20 @@ def decode(mtype, payload):
     """A payload decoded strictly; unknown types are refused with 102."""
     if mtype not in TABLES:
         raise ProtoError(102, "type 0x%02x" % mtype)
-    return decode_table(TABLES[mtype], payload)
+    m = decode_table(TABLES[mtype], payload)
+    if mtype == ACK and ("receipt" in m) != ("sig" in m):
+        raise ProtoError(104, "a receipt without its signature, or back")
+    return m
+
+
+def decode_receipt(body):
+    """A receipt body decoded strictly, with the rules of 6.5 (108, 110)."""
+    r = decode_table(T_RECEIPT_BODY, body)
+    if r["version"] != RECEIPT_VERSION:
+        raise ProtoError(108, "receipt version %d" % r["version"])
+    if "reach" in r and r["state"] != ACK_RELAYED:
+        raise ProtoError(110, "a head count with another state than relayed")
+    return r
 
 
 def hello(role=ROLE_AGENT, version=VERSION, heartbeat=None, last_seq=None,

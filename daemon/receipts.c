@@ -173,8 +173,8 @@ receipts_done_cb(redisReply *r, void *arg)
 		goto done;
 	}
 	if (target->len == 0) {
-		conn_error(rr->c, PROTO_E_UNKNOWN_ALERT, rr->id, "no such alert "
-		    "%s", rr->id);
+		conn_error(rr->c, PROTO_E_UNKNOWN_ALERT, rr->id, "no such live "
+		    "alert %s, nor an ended one", rr->id);
 		goto done;
 	}
 	if (receipts_scope(rr, target->str, &scope, &own) == -1)

@@ -243,19 +243,43 @@ agent_closed_cb(struct client *c, const char *reason, void *arg)
 }
 
 /*
- * Send ACK state for id, if the session is up.  Delivered goes QUIET: the
+ * The SHA-256 of id's envelope, which its receipt signs: given (h), from
+ * the state file, or from the copy the inbox keeps; NULL if none.
+ */
+static const uint8_t *
+agent_env_hash(struct agent *ag, const char *id, const uint8_t *h,
+    uint8_t *buf)
+{
+	struct agent_inbox_item	*it;
+
+	if (h != NULL)
+		return h;
+	if ((h = agent_state_env_hash(ag->state, id)) != NULL)
+		return h;
+	if ((it = agent_inbox_find(ag->inbox, id)) != NULL &&
+	    proto_sha256(it->env, it->envlen, buf) == 0)
+		return buf;
+	return NULL;
+}
+
+/*
+ * Send ACK state for id, if the session is up, signed as a receipt with
+ * the agent's own key (h: its envelope's hash, or NULL to look it up).
+ * Delivered goes QUIET: the
  * daemon answers only if it refuses or cannot store it, and one lost on
  * the way comes back as RESENT on the next session.  What a person did
  * (shown, read, relayed) asks for ACK_OK, which the page then shows as
  * confirmed; one not confirmed is sent again on the next session.
  */
 static void
-agent_send_ack(struct agent *ag, const char *id, int state, uint32_t reach)
+agent_send_ack(struct agent *ag, const char *id, int state, uint32_t reach,
+    const uint8_t *h)
 {
 	struct agent_inbox_item	*it;
 	struct proto_buf	 b;
 	struct proto_ack	 ack;
 	const char		*name = agent_ack_name(state);
+	uint8_t			 hbuf[PROTO_HASH_LEN];
 
 	if (ag->conn == NULL || ag->conn_dead || !client_ready(ag->conn)) {
 		log_info("ack for %s %s not sent: not connected (it goes on "
@@ -272,7 +296,17 @@ agent_send_ack(struct agent *ag, const char *id, int state, uint32_t reach)
 	if (ag->quiet_acks && state == PROTO_ACK_DELIVERED)
 		ack.flags = PROTO_ACKF_QUIET;
 	pbuf_init(&b);
-	proto_ack_encode(&b, &ack);
+	if ((h = agent_env_hash(ag, id, h, hbuf)) == NULL ||
+	    client_ack_encode(&b, &ack, h, client_tls_key(ag->tls), ag->cn,
+	    now_ms()) == -1) {
+		/* A daemon with receipts: optional still takes it. */
+		log_warnx("ack for %s %s: %s; sent without a receipt", id, name,
+		    h == NULL ? "its envelope is no longer kept" :
+		    "cannot sign it");
+		pbuf_free(&b);
+		pbuf_init(&b);
+		proto_ack_encode(&b, &ack);
+	}
 	if (client_send(ag->conn, &b) == -1) {
 		log_warnx("ack for %s %s not sent: cannot queue it", id, name);
 		return;
@@ -287,16 +321,19 @@ agent_send_ack(struct agent *ag, const char *id, int state, uint32_t reach)
 	}
 }
 
-/* Acknowledge id with what is known of it: the person's state, if any. */
+/*
+ * Acknowledge id with what is known of it: the person's state, if any
+ * (h: its envelope's hash, NULL to look it up).
+ */
 static void
-agent_ack(struct agent *ag, const char *id)
+agent_ack(struct agent *ag, const char *id, const uint8_t *h)
 {
 	struct agent_inbox_item	*it = agent_inbox_find(ag->inbox, id);
 
 	if (it == NULL)
-		agent_send_ack(ag, id, PROTO_ACK_DELIVERED, 0);
+		agent_send_ack(ag, id, PROTO_ACK_DELIVERED, 0, h);
 	else
-		agent_send_ack(ag, id, it->state, it->reach);
+		agent_send_ack(ag, id, it->state, it->reach, h);
 }
 
 /* The page (or the hook) moved an item forward: record, show, send. */
@@ -314,7 +351,7 @@ agent_item_ack(void *arg, struct agent_inbox_item *it, int state,
 		agent_inbox_save(ag->inbox, it);
 		agent_page_changed(ag->page, it);
 	}
-	agent_send_ack(ag, it->a.id, it->state, it->reach);
+	agent_send_ack(ag, it->a.id, it->state, it->reach, NULL);
 }
 
 /* Clues: frames go on the session if it is up. */
@@ -372,7 +409,7 @@ agent_resend_acks(struct agent *ag)
 	    entry)
 		if (agent_ack_rank(it->state) > agent_ack_rank(it->sent) &&
 		    it->state != PROTO_ACK_DELIVERED && it->a.expires_at > now)
-			agent_send_ack(ag, it->a.id, it->state, it->reach);
+			agent_send_ack(ag, it->a.id, it->state, it->reach, NULL);
 }
 
 /* The daemon could not store our ack: try it again in a while. */
@@ -407,7 +444,7 @@ agent_reack_cb(evutil_socket_t fd, short ev, void *arg)
 	ag->nreack = 0;
 	for (i = 0; i < n; i++) {
 		log_info("ack for %s: trying again", ag->reack[i]);
-		agent_ack(ag, ag->reack[i]);
+		agent_ack(ag, ag->reack[i], NULL);
 	}
 }
 
@@ -523,10 +560,11 @@ agent_keep(struct agent *ag, const struct agent_alert *al, uint64_t now)
 	}
 	if (!agent_state_seen(ag->state, al->a.id) &&
 	    (agent_state_add(ag->state, al->a.id, al->a.expires_at) == -1 ||
+	    agent_state_set_hash(ag->state, al->a.id, al->env_hash) == -1 ||
 	    agent_state_save(ag->state, now_ms()) == -1))
 		log_warnx("alert %s: could not record it in the state file; "
 		    "it may be shown again after a restart", al->a.id);
-	agent_ack(ag, al->a.id);
+	agent_ack(ag, al->a.id, al->env_hash);
 	if (it != NULL)
 		agent_page_changed(ag->page, it);
 }
@@ -569,6 +607,8 @@ agent_on_alert(struct agent *ag, const uint8_t *p, size_t len)
 		agent_alert_free(al);
 		return;
 	}
+	if (proto_sha256(al->env, al->envlen, al->env_hash) != 0)
+		fatalx("SHA-256 failed");
 	now = now_ms();
 	if (al->a.expires_at <= now) {
 		log_info("dropped alert %s seq %llu: expired at %s", al->a.id,
@@ -588,7 +628,8 @@ agent_on_alert(struct agent *ag, const uint8_t *p, size_t len)
 		    "acknowledging", al->a.id, (unsigned long long)al->seq);
 		/* Keep the mark for as long as this copy could come again. */
 		agent_withdraw(ag, al->a.id, al->a.expires_at);
-		agent_ack(ag, al->a.id);
+		agent_state_set_hash(ag->state, al->a.id, al->env_hash);
+		agent_ack(ag, al->a.id, al->env_hash);
 		agent_alert_free(al);
 		return;
 	}
@@ -596,7 +637,9 @@ agent_on_alert(struct agent *ag, const uint8_t *p, size_t len)
 	    !(al->flags & PROTO_AF_REMINDER)) {
 		log_info("alert %s seq %llu already shown, acknowledging again",
 		    al->a.id, (unsigned long long)al->seq);
-		agent_ack(ag, al->a.id);
+		if (agent_state_env_hash(ag->state, al->a.id) == NULL)
+			agent_state_set_hash(ag->state, al->a.id, al->env_hash);
+		agent_ack(ag, al->a.id, al->env_hash);
 		agent_alert_free(al);
 		return;
 	}

@@ -25,6 +25,7 @@ struct agent_alert {
 	uint8_t			*env;		/* own copy of the envelope */
 	size_t			 envlen;
 	struct proto_alert	 a;		/* views into env */
+	uint8_t			 env_hash[PROTO_HASH_LEN]; /* SHA-256 of env */
 };
 TAILQ_HEAD(agent_alertq, agent_alert);
 
@@ -34,7 +35,7 @@ void	agent_alert_free(struct agent_alert *);
 
 /* Ids remembered at most; when full, the one that expires first goes. */
 #define AGENT_STATE_MAX		100000
-#define AGENT_STATE_LINE_MAX	128	/* longest line of the state file */
+#define AGENT_STATE_LINE_MAX	200	/* longest line of the state file */
 
 struct agent_state;
 
@@ -59,6 +60,13 @@ int		 agent_state_add(struct agent_state *, const char *id,
 		    uint64_t expires_at);
 int		 agent_state_withdraw(struct agent_state *, const char *id,
 		    uint64_t expires_at);
+/*
+ * The SHA-256 of id's envelope, which later receipts sign: set on an
+ * id already added or withdrawn (-1 if unknown), NULL if not known.
+ */
+int		 agent_state_set_hash(struct agent_state *, const char *id,
+		    const uint8_t *h);
+const uint8_t	*agent_state_env_hash(const struct agent_state *, const char *id);
 /* Drop expired ids and write the file atomically (tmp, fsync, rename). */
 int		 agent_state_save(struct agent_state *, uint64_t now_ms);
 size_t		 agent_state_count(const struct agent_state *);

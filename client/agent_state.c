@@ -15,7 +15,10 @@
  *
  * Version 1 is the same without "withdrawn" lines; it is still read, and
  * still written while nothing is withdrawn, so an older agent can read
- * the file of a newer one that has seen no cancel.  The file is written
+ * the file of a newer one that has seen no cancel.  Version 3 adds, last
+ * on a line, the SHA-256 of the alert's envelope in hex, which the
+ * receipts of later acks (read, relayed) sign; it is written once any
+ * entry has one.  The file is written
  * whole on every change: FILE.tmp, fsync, rename, fsync of the
  * directory, so a crash leaves either the old file or the new one.
  */
@@ -38,6 +41,7 @@
 
 #define AGENT_STATE_MAGIC1	"wuzha-agent-state 1"
 #define AGENT_STATE_MAGIC2	"wuzha-agent-state 2"
+#define AGENT_STATE_MAGIC3	"wuzha-agent-state 3"
 #define AGENT_STATE_WITHDRAWN	"withdrawn"
 
 /*
@@ -52,7 +56,9 @@ enum agent_state_flag {
 struct agent_state_ent {
 	char		id[PROTO_ID_MAX + 1];
 	uint8_t		flags;		/* enum agent_state_flag */
+	uint8_t		hashed;		/* env_hash is set */
 	uint64_t	expires_at;
+	uint8_t		env_hash[PROTO_HASH_LEN];	/* SHA-256 of the envelope */
 };
 
 struct agent_state {
@@ -220,6 +226,7 @@ agent_state_mark(struct agent_state *st, const char *id, uint8_t flags,
 	}
 	if (strlen(id) > PROTO_ID_MAX || agent_state_grow(st, st->n + 1) == -1)
 		return -1;
+	memset(&st->ents[st->n], 0, sizeof(st->ents[0]));
 	memcpy(st->ents[st->n].id, id, strlen(id) + 1);
 	st->ents[st->n].flags = flags;
 	st->ents[st->n].expires_at = expires_at;
@@ -241,17 +248,61 @@ agent_state_withdraw(struct agent_state *st, const char *id,
 	return agent_state_mark(st, id, AGENT_STATE_F_WITHDRAWN, expires_at);
 }
 
+int
+agent_state_set_hash(struct agent_state *st, const char *id,
+    const uint8_t *h)
+{
+	ssize_t	i;
+
+	if ((i = agent_state_find(st, id)) == -1)
+		return -1;
+	memcpy(st->ents[i].env_hash, h, PROTO_HASH_LEN);
+	st->ents[i].hashed = 1;
+	return 0;
+}
+
+const uint8_t *
+agent_state_env_hash(const struct agent_state *st, const char *id)
+{
+	ssize_t	i;
+
+	if ((i = agent_state_find(st, id)) == -1 || !st->ents[i].hashed)
+		return NULL;
+	return st->ents[i].env_hash;
+}
+
+/* 64 hex digits into h (PROTO_HASH_LEN bytes); -1 if s is not that. */
+static int
+agent_state_unhex(const char *s, uint8_t *h)
+{
+	unsigned int	v;
+	size_t		i;
+
+	if (strlen(s) != 2 * PROTO_HASH_LEN ||
+	    strspn(s, "0123456789abcdef") != 2 * PROTO_HASH_LEN)
+		return -1;
+	for (i = 0; i < PROTO_HASH_LEN; i++) {
+		if (sscanf(s + 2 * i, "%2x", &v) != 1)
+			return -1;
+		h[i] = (uint8_t)v;
+	}
+	return 0;
+}
+
 /*
- * Parse one "ID EXPIRES" line (version 2: also "ID EXPIRES withdrawn"),
- * without its newline, into the state.
+ * Parse one "ID EXPIRES" line (version 2: also "ID EXPIRES withdrawn";
+ * version 3: either, then the envelope's hash), without its newline,
+ * into the state.
  */
 static int
 agent_state_line(struct agent_state *st, char *line, int version, char *why,
     size_t whylen)
 {
-	char		*sp, *end, *word;
+	char		*sp, *end, *word, *hex = NULL;
 	uint64_t	 exp;
 	uint8_t		 flags = AGENT_STATE_F_SHOWN;
+	uint8_t		 h[PROTO_HASH_LEN];
+	int		 hashed = 0;
 
 	if ((sp = strchr(line, ' ')) == NULL) {
 		snprintf(why, whylen, "expected \"ID EXPIRES_AT\"");
@@ -268,12 +319,26 @@ agent_state_line(struct agent_state *st, char *line, int version, char *why,
 	}
 	if ((word = strchr(sp, ' ')) != NULL) {
 		*word++ = '\0';
-		if (version < 2 || strcmp(word, AGENT_STATE_WITHDRAWN) != 0) {
+		if ((hex = strchr(word, ' ')) != NULL)
+			*hex++ = '\0';
+		if (version >= 3 && hex == NULL &&
+		    agent_state_unhex(word, h) == 0) {
+			hashed = 1;
+		} else if (version < 2 ||
+		    strcmp(word, AGENT_STATE_WITHDRAWN) != 0) {
 			snprintf(why, whylen, "unexpected \"%.32s\" after the "
 			    "expiry", word);
 			return -1;
+		} else
+			flags = AGENT_STATE_F_WITHDRAWN;
+		if (hex != NULL) {
+			if (version < 3 || agent_state_unhex(hex, h) == -1) {
+				snprintf(why, whylen, "unexpected \"%.32s\" "
+				    "after \"%s\"", hex, word);
+				return -1;
+			}
+			hashed = 1;
 		}
-		flags = AGENT_STATE_F_WITHDRAWN;
 	}
 	errno = 0;
 	exp = strtoull(sp, &end, 10);
@@ -293,6 +358,8 @@ agent_state_line(struct agent_state *st, char *line, int version, char *why,
 		snprintf(why, whylen, "out of memory");
 		return -1;
 	}
+	if (hashed)
+		agent_state_set_hash(st, line, h);
 	return 0;
 }
 
@@ -327,10 +394,12 @@ agent_state_read(struct agent_state *st, const char *path, char *err,
 				version = 1;
 			else if (strcmp(buf, AGENT_STATE_MAGIC2) == 0)
 				version = 2;
+			else if (strcmp(buf, AGENT_STATE_MAGIC3) == 0)
+				version = 3;
 			else {
 				snprintf(err, errlen, "%s:1: not a wuzha-agent "
 				    "state file of a known version (expected "
-				    "\"%s\")", path, AGENT_STATE_MAGIC2);
+				    "\"%s\")", path, AGENT_STATE_MAGIC3);
 				goto done;
 			}
 			continue;
@@ -347,7 +416,7 @@ agent_state_read(struct agent_state *st, const char *path, char *err,
 	}
 	if (lineno == 0) {
 		snprintf(err, errlen, "%s: empty file (no \"%s\" line)", path,
-		    AGENT_STATE_MAGIC2);
+		    AGENT_STATE_MAGIC3);
 		goto done;
 	}
 	rc = 0;
@@ -430,17 +499,21 @@ int
 agent_state_save(struct agent_state *st, uint64_t now_ms)
 {
 	char	*tmp = NULL, *buf = NULL;
-	size_t	 i, len = 0, cap;
-	int	 fd = -1, n, withdrawn = 0;
+	char	 hex[2 * PROTO_HASH_LEN + 2];
+	size_t	 i, j, len = 0, cap;
+	int	 fd = -1, n, withdrawn = 0, hashed = 0;
 
 	agent_state_purge(st, now_ms);
 	if (st->path == NULL)
 		return 0;
-	for (i = 0; i < st->n; i++)
+	for (i = 0; i < st->n; i++) {
 		if (st->ents[i].flags & AGENT_STATE_F_WITHDRAWN)
 			withdrawn = 1;
-	cap = sizeof(AGENT_STATE_MAGIC2) + 1 + st->n * (PROTO_ID_MAX + 23 +
-	    sizeof(AGENT_STATE_WITHDRAWN));
+		if (st->ents[i].hashed)
+			hashed = 1;
+	}
+	cap = sizeof(AGENT_STATE_MAGIC3) + 1 + st->n * (PROTO_ID_MAX + 23 +
+	    sizeof(AGENT_STATE_WITHDRAWN) + sizeof(hex));
 	if ((buf = malloc(cap)) == NULL ||
 	    asprintf(&tmp, "%s.tmp", st->path) == -1) {
 		tmp = NULL;
@@ -448,13 +521,20 @@ agent_state_save(struct agent_state *st, uint64_t now_ms)
 		goto fail;
 	}
 	/* Version 1 while it suffices, so that an older agent can read it. */
-	len = (size_t)snprintf(buf, cap, "%s\n", withdrawn ?
-	    AGENT_STATE_MAGIC2 : AGENT_STATE_MAGIC1);
+	len = (size_t)snprintf(buf, cap, "%s\n", hashed ? AGENT_STATE_MAGIC3 :
+	    withdrawn ? AGENT_STATE_MAGIC2 : AGENT_STATE_MAGIC1);
 	for (i = 0; i < st->n; i++) {
-		n = snprintf(buf + len, cap - len, "%s %" PRIu64 "%s\n",
+		hex[0] = '\0';
+		if (st->ents[i].hashed) {
+			hex[0] = ' ';
+			for (j = 0; j < PROTO_HASH_LEN; j++)
+				snprintf(hex + 1 + 2 * j, 3, "%02x",
+				    st->ents[i].env_hash[j]);
+		}
+		n = snprintf(buf + len, cap - len, "%s %" PRIu64 "%s%s\n",
 		    st->ents[i].id, st->ents[i].expires_at,
 		    (st->ents[i].flags & AGENT_STATE_F_WITHDRAWN) ?
-		    " " AGENT_STATE_WITHDRAWN : "");
+		    " " AGENT_STATE_WITHDRAWN : "", hex);
 		len += (size_t)n;
 	}
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

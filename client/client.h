@@ -107,6 +107,20 @@ X509_STORE	*client_store_load(const char *path, const char *crl, char *err,
 		    size_t errlen);
 /* Subject CN of cert into buf; -1 if none or too long. */
 int		 client_cert_cn(X509 *, char *buf, size_t len);
+/* The TLS private key of t (borrowed: t owns it), which receipts sign with. */
+EVP_PKEY	*client_tls_key(const struct client_tls *);
+
+/* --- receipts (client_receipt.c) --------------------------------------- */
+
+/*
+ * Append ack as a frame, signed as a receipt by key for cn over the
+ * envelope whose SHA-256 is env_hash, made at at (ms).  0 if signed, or
+ * -1 if it could not be (no hash or key, OpenSSL failure): then nothing
+ * is appended.
+ */
+int		 client_ack_encode(struct proto_buf *, const struct proto_ack *,
+		    const uint8_t *env_hash, EVP_PKEY *key, const char *cn,
+		    uint64_t at);
 
 /* --- small helpers ----------------------------------------------------- */
 

@@ -252,6 +252,12 @@ client_tls_ssl(struct client_tls *t)
 
 /* --- keys and certificates ---------------------------------------------- */
 
+EVP_PKEY *
+client_tls_key(const struct client_tls *t)
+{
+	return SSL_CTX_get0_privatekey(t->ctx);
+}
+
 /* The PEM private key at path (the signing key). */
 EVP_PKEY *
 client_key_load(const char *path, char *err, size_t errlen)

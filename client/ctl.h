@@ -70,6 +70,8 @@ int		ctl_request(struct ctl *, struct proto_buf *req, uint8_t want,
  * comes to it with -t counted afresh.  -1 if it could not be sent.
  */
 int		ctl_request_next(struct ctl *, struct proto_buf *req);
+/* From a reply fn: the answers after this one are of type want. */
+void		ctl_request_want(struct ctl *, uint8_t want);
 /*
  * getopt_long(argc, argv, flags, opts, NULL) for a verb (flags "" or "+"),
  * also taking wuzhactl's -c FILE, -d and -t SECONDS after the verb; a bad
@@ -134,6 +136,14 @@ void	ctl_pub_release(struct ctl_pub *);
 int	ctl_template_apply(struct ctl *, struct ctl_pub *o);
 int	ctl_templates(struct ctl *, int, char **);
 int	ctl_serve(struct ctl *, int, char **);
+
+/* ctl_receipts.c */
+int	ctl_receipts(struct ctl *, int, char **);
+/*
+ * Send ack signed as a receipt (the envelope fetched first, checked
+ * against the CA and hashed); ACK_OK goes to ok_fn.  Returns the exit code.
+ */
+int	ctl_ack_signed(struct ctl *, const struct proto_ack *, ctl_reply_fn *ok_fn);
 
 /* ctl_status.c */
 int	ctl_status(struct ctl *, int, char **);

@@ -674,7 +674,6 @@ ctl_ack(struct ctl *ctl, int argc, char **argv)
 		{ NULL,		0,		   NULL, 0 },
 	};
 	struct proto_ack	 ack;
-	struct proto_buf	 req;
 	const char		*reach = NULL;
 	int			 ch, st;
 
@@ -721,7 +720,6 @@ ctl_ack(struct ctl *ctl, int argc, char **argv)
 		}
 		ack.has_reach = 1;
 	}
-	pbuf_init(&req);
-	proto_ack_encode(&req, &ack);
-	return ctl_request(ctl, &req, PROTO_T_ACK_OK, ctl_ack_ok_cb, NULL);
+	/* Signed, as every ack is: see ctl_receipts.c. */
+	return ctl_ack_signed(ctl, &ack, ctl_ack_ok_cb);
 }

@@ -47,6 +47,10 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "ID shown|read|relayed [--reach N]",
 	    "confirm that an alert was shown on screen, read, or relayed to N "
 	    "people" },
+	{ { "receipts", NULL }, ctl_receipts,
+	    "ID [--node NODE] [--verify] [--json]",
+	    "the signed receipts of an alert; --verify checks each against "
+	    "the CA" },
 	{ { "status", NULL }, ctl_status,
 	    "ID [--node NODE] [--depth N|all] [--sort read|id] [--offset N] "
 	    "[--limit N] [--json]",
@@ -483,6 +487,13 @@ ctl_request_next(struct ctl *ctl, struct proto_buf *req)
 		fprintf(stderr, "wuzhactl: the next request could not be "
 		    "sent\n");
 	return rc;
+}
+
+void
+ctl_request_want(struct ctl *ctl, uint8_t want)
+{
+	if (ctl->req != NULL)
+		ctl->req->want = want;
 }
 
 /* One connection, one request, one answer; see ctl.h. */

@@ -107,6 +107,8 @@ struct conf_wuzhad {
 		uint32_t page_max;		/* entries one AUDIT_REQ may return, default 1000 */
 	} audit;
 	char		*log_level;		/* "debug" | "info" | "warning"; default "info" */
+	int		 receipts_required;	/* receipts: required (1, default) |
+						 * optional (0: unsigned acks taken) */
 };
 
 struct conf_wuzhad *conf_wuzhad_load(const char *path, char *err, size_t errlen);

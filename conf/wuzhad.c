@@ -546,7 +546,7 @@ wuzhad_build(struct conf_yaml_doc *doc, const char *dir)
 	const struct conf_yaml_node	*root = conf_yaml_root(doc);
 	const struct conf_yaml_node	*listen, *tls, *redis, *limits;
 	const struct conf_yaml_node	*timeouts, *delivery, *level, *metrics;
-	const struct conf_yaml_node	*name, *reuse, *audit, *clues;
+	const struct conf_yaml_node	*name, *reuse, *audit, *clues, *receipts;
 	const struct conf_yaml_key	 keys[] = {
 		{ "clues", 0, &clues },
 		{ "listen", 1, &listen }, { "tls", 1, &tls },
@@ -555,6 +555,7 @@ wuzhad_build(struct conf_yaml_doc *doc, const char *dir)
 		{ "timeouts", 0, &timeouts }, { "delivery", 0, &delivery },
 		{ "log_level", 0, &level }, { "metrics", 0, &metrics },
 		{ "audit", 0, &audit },
+		{ "receipts", 0, &receipts },
 	};
 	struct conf_wuzhad		*c;
 	const char			*why, *s;
@@ -611,6 +612,20 @@ wuzhad_build(struct conf_yaml_doc *doc, const char *dir)
 	if ((c->log_level = strdup(s)) == NULL) {
 		conf_yaml_error(doc, root, "out of memory");
 		goto fail;
+	}
+	/* Signed acks: required unless old agents must still be heard. */
+	c->receipts_required = 1;
+	if (receipts != NULL) {
+		if ((s = conf_yaml_scalar(doc, receipts)) == NULL)
+			goto fail;
+		if (strcmp(s, "optional") == 0)
+			c->receipts_required = 0;
+		else if (strcmp(s, "required") != 0) {
+			conf_util_quote(q, sizeof(q), s, strlen(s));
+			conf_yaml_error(doc, receipts, "unknown value %s (want "
+			    "required or optional)", q);
+			goto fail;
+		}
 	}
 	return c;
 fail:

@@ -16,6 +16,18 @@
  * then go together, so the number of script calls follows Redis's pace,
  * not the arrival rate.
  *
+ * Receipts: an ACK may carry its receipt, a body signed by the agent's
+ * own key (proto/receipt.c).  It is checked here against the session
+ * (principal, the peer certificate's key, kept per connection), the ACK
+ * itself, the alert (the SHA-256 of its envelope, kept per alert) and
+ * the clock (timeouts.skew), and stored as sent by the same script call
+ * that stores the ack.  With receipts: required (the default) an ACK
+ * without one is refused (313); with optional it is stored without.
+ * The signature checks (some 70 us each) do not run where the ACK is
+ * read: acks wait in a queue of their own, checked in order a slice of
+ * at most ACK_VERIFY_SLICE_US a loop turn, so that ten thousand agents
+ * acknowledging at once never hold the loop for long.
+ *
  * With redis.wait_replicas, a batch's ACK_OKs wait for a WAIT (shared by
  * the batches answered meanwhile, see store_wait): an ack a fail-over
  * could still lose is answered ERROR 501 instead, and the agent sends it
@@ -35,6 +47,7 @@
 
 #define ACK_CHAIN_MAX	PROTO_PATH_MAX	/* nodes from agent to target */
 #define ACK_INFLIGHT	2	/* batches waiting for Redis at once */
+#define ACK_VERIFY_SLICE_US 5000	/* signature checks a loop turn, at most */
 
 /* One ack waiting to be written. */
 struct ackreq {
@@ -46,6 +59,14 @@ struct ackreq {
 	int		 quiet;			/* no ACK_OK wanted */
 	int		 nchain;
 	proto_id	 chain[ACK_CHAIN_MAX];
+	uint8_t		*rcpt;			/* stored receipt, or NULL */
+	size_t		 rcptlen;
+	char		 fp[2 * PROTO_HASH_LEN + 1];	/* its cert, hex */
+	const uint8_t	*der;			/* the cert, if not yet sent
+						 * (c's, kept while c is referenced) */
+	size_t		 derlen;
+	EVP_PKEY	*pub;			/* to check the receipt with, or
+						 * NULL (checked, or none); c's */
 };
 
 /* A batch in flight. */
@@ -58,6 +79,10 @@ struct ackbatch {
 
 static struct ackreq	*queue;
 static size_t		 queued, queue_cap;
+/* Acks whose receipt's signature is still to be checked, in order. */
+static struct ackreq	*vq;
+static size_t		 vq_head, vq_n, vq_cap;
+static struct event	*verify_ev;
 static struct event	*flush_ev;
 static int		 flush_scheduled;
 static int		 inflight;
@@ -65,6 +90,7 @@ static int		 waiting;	/* batches waiting for WAIT */
 static uint64_t		 batches, acks_written;
 
 static void	ack_flush_cb(evutil_socket_t, short, void *);
+static void	ack_verify_cb(evutil_socket_t, short, void *);
 static void	ack_schedule(void);
 
 void
@@ -72,7 +98,9 @@ ack_init(void)
 {
 	/* Made active by the first ack of a turn, it runs after the reads
 	 * already waiting in this turn, so their acks share one call. */
-	if ((flush_ev = event_new(wz->base, -1, 0, ack_flush_cb, NULL)) == NULL)
+	if ((flush_ev = event_new(wz->base, -1, 0, ack_flush_cb, NULL)) == NULL ||
+	    (verify_ev = event_new(wz->base, -1, 0, ack_verify_cb,
+	    NULL)) == NULL)
 		fatalx("ack_init: event_new");
 }
 
@@ -81,14 +109,26 @@ ack_free(void)
 {
 	size_t	i;
 
-	for (i = 0; i < queued; i++)
+	for (i = 0; i < queued; i++) {
+		free(queue[i].rcpt);
 		conn_unref(queue[i].c);
+	}
 	free(queue);
 	queue = NULL;
 	queued = queue_cap = 0;
+	for (i = vq_head; i < vq_n; i++) {
+		free(vq[i].rcpt);
+		conn_unref(vq[i].c);
+	}
+	free(vq);
+	vq = NULL;
+	vq_head = vq_n = vq_cap = 0;
 	if (flush_ev != NULL)
 		event_free(flush_ev);
 	flush_ev = NULL;
+	if (verify_ev != NULL)
+		event_free(verify_ev);
+	verify_ev = NULL;
 }
 
 static void
@@ -116,6 +156,8 @@ ack_answer(struct ackbatch *ab, int ok)
 
 	for (i = 0; i < ab->n; i++) {
 		q = &ab->v[i];
+		free(q->rcpt);
+		q->rcpt = NULL;
 		if (!conn_alive(q->c)) {
 			conn_unref(q->c);
 			continue;
@@ -185,6 +227,9 @@ ack_done_cb(redisReply *r, void *arg)
 		q = &ab->v[i];
 		v = ab->res[i] = r->element[i]->integer;
 		confirm |= !q->quiet;
+		/* certs has it now (HSETNX): not sent again on c. */
+		if (q->der != NULL && conn_alive(q->c))
+			conn_peer_cert_stored(q->c);
 		if (v >= PROTO_ACK_DELIVERED && v <= PROTO_ACK_MAX) {
 			struct alert *a = alerts_get(q->id);
 
@@ -213,6 +258,7 @@ ack_flush_one(void)
 	struct ackbatch	 *ab;
 	struct ackreq	 *q;
 	const char	**argv;
+	size_t		 *lens;
 	char		(*nums)[3][24];
 	char		  now[24];
 	size_t		  n, i, argc = 0, maxargs;
@@ -228,8 +274,9 @@ ack_flush_one(void)
 	memmove(queue, queue + n, (queued - n) * sizeof(*queue));
 	queued -= n;
 
-	maxargs = LUA_ACK_ARGS + n * (5 + ACK_CHAIN_MAX);
+	maxargs = LUA_ACK_ARGS + n * (8 + ACK_CHAIN_MAX);
 	if ((argv = calloc(maxargs, sizeof(*argv))) == NULL ||
+	    (lens = calloc(maxargs, sizeof(*lens))) == NULL ||
 	    (nums = calloc(n, sizeof(*nums))) == NULL)
 		fatal("ack_flush");
 	snprintf(now, sizeof(now), "%" PRIu64, now_ms());
@@ -246,12 +293,21 @@ ack_flush_one(void)
 		argv[argc++] = q->cn;
 		argv[argc++] = nums[i][0];
 		argv[argc++] = nums[i][1];
+		/* The receipt, its cert's fingerprint and (once) the cert. */
+		lens[argc] = q->rcptlen;
+		argv[argc++] = q->rcpt != NULL ? (const char *)q->rcpt : "";
+		argv[argc++] = q->fp;
+		lens[argc] = q->derlen;
+		argv[argc++] = q->der != NULL ? (const char *)q->der : "";
 		argv[argc++] = nums[i][2];
 		for (j = 0; j < q->nchain; j++)
 			argv[argc++] = q->chain[j];
 	}
+	for (i = 0; i < argc; i++)
+		if (lens[i] == 0)
+			lens[i] = strlen(argv[i]);
 	inflight++;
-	if (store_eval(STORE_LUA_ACK, (int)argc, argv, NULL, ack_done_cb,
+	if (store_eval(STORE_LUA_ACK, (int)argc, argv, lens, ack_done_cb,
 	    ab) == -1)
 		ack_done_cb(NULL, ab);
 	else {
@@ -261,6 +317,7 @@ ack_flush_one(void)
 		    n, n == 1 ? "" : "s");
 	}
 	free(argv);
+	free(lens);
 	free(nums);
 }
 
@@ -287,7 +344,95 @@ ack_schedule(void)
 size_t
 ack_outstanding(void)
 {
-	return queued + (size_t)inflight + (size_t)waiting;
+	return queued + (vq_n - vq_head) + (size_t)inflight + (size_t)waiting;
+}
+
+/* Append q to the queue of acks to write (its reference goes with it). */
+static void
+ack_enqueue(const struct ackreq *q)
+{
+	void	*nv;
+
+	if (queued == queue_cap) {
+		queue_cap = queue_cap ? queue_cap * 2 : 256;
+		if ((nv = reallocarray(queue, queue_cap, sizeof(*queue))) == NULL)
+			fatal("ack_enqueue");
+		queue = nv;
+	}
+	queue[queued++] = *q;
+}
+
+/* 0 if q's receipt is signed by its session's key; else ERROR 311, -1. */
+static int
+ack_check_sig(struct ackreq *q)
+{
+	struct proto_stored_receipt	st;
+	int				rv;
+
+	if (proto_stored_receipt_decode(q->rcpt, q->rcptlen, &st) != 0)
+		rv = -PROTO_E_INTERNAL;
+	else
+		rv = proto_receipt_check_sig(st.body.p, st.body.len, st.sig.p,
+		    st.sig.len, q->pub);
+	q->pub = NULL;
+	if (rv == 0)
+		return 0;
+	if (conn_alive(q->c))
+		conn_error(q->c, -rv, q->id, "receipt of %s: signature does not "
+		    "match its certificate's key", q->cn);
+	return -1;
+}
+
+/*
+ * Check the signatures of the acks waiting, in order, for at most
+ * ACK_VERIFY_SLICE_US; those that hold go on to be written, the rest
+ * wait for the next loop turn.
+ */
+static void
+ack_verify_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct ackreq	*q;
+	uint64_t	 start = mono_us();
+	unsigned	 n = 0;
+
+	while (vq_head < vq_n) {
+		q = &vq[vq_head++];
+		if (q->pub != NULL && ack_check_sig(q) == -1) {
+			free(q->rcpt);
+			conn_unref(q->c);
+		} else
+			ack_enqueue(q);
+		if ((++n & 15) == 0 && mono_us() - start >= ACK_VERIFY_SLICE_US)
+			break;
+	}
+	if (vq_head == vq_n)
+		vq_head = vq_n = 0;
+	else
+		wz_next_turn(verify_ev);
+	ack_schedule();
+}
+
+/* q waits for its signature check (all acks do, to keep their order). */
+static void
+ack_verify_later(const struct ackreq *q)
+{
+	void	*nv;
+
+	if (vq_head > 0 && vq_n == vq_cap) {
+		memmove(vq, vq + vq_head, (vq_n - vq_head) * sizeof(*vq));
+		vq_n -= vq_head;
+		vq_head = 0;
+	}
+	if (vq_n == vq_cap) {
+		vq_cap = vq_cap ? vq_cap * 2 : 256;
+		if ((nv = reallocarray(vq, vq_cap, sizeof(*vq))) == NULL)
+			fatal("ack_verify_later");
+		vq = nv;
+	}
+	vq[vq_n++] = *q;
+	if (vq_n - vq_head == 1 && !event_pending(verify_ev, EV_TIMEOUT,
+	    NULL))
+		event_active(verify_ev, 0, 0);
 }
 
 /* ERROR 308 for an ack of id, saying why it is not live (if known). */
@@ -363,6 +508,104 @@ ack_why_not_live(struct conn *c, const char *id)
 	}
 }
 
+/* The SHA-256 of a's envelope, as the ALERT frame carries it (cached). */
+static const uint8_t *
+ack_env_hash(struct alert *a)
+{
+	if (!a->env_hashed) {
+		if (proto_sha256(a->r.env, a->r.envlen, a->env_hash) != 0)
+			fatalx("ack: SHA-256 failed");
+		a->env_hashed = 1;
+	}
+	return a->env_hash;
+}
+
+/*
+ * Check the receipt of ack (if any) and put its stored form in q.  0 if
+ * the ack may go on; else ERROR 311, 312 or 313 sent, and -1.
+ */
+static int
+ack_receipt(struct conn *c, const struct tprincipal *pr, struct alert *a,
+    const struct proto_ack *ack, struct ackreq *q)
+{
+	const struct conn_peer		*pe;
+	struct proto_receipt		 r;
+	struct proto_stored_receipt	 st;
+	struct proto_buf		 b;
+	uint64_t			 now, skew;
+	size_t				 i;
+	int				 rv;
+
+	if (ack->receipt.len == 0) {
+		if (!wz->conf->receipts_required)
+			return 0;
+		conn_error(c, PROTO_E_UNSIGNED, ack->id, "unsigned ack from %s: "
+		    "receipts are required", pr->cn);
+		return -1;
+	}
+	if ((rv = proto_receipt_decode(ack->receipt.p, ack->receipt.len,
+	    &r)) != 0) {
+		conn_error(c, PROTO_E_RECEIPT, ack->id, "receipt of %s does not "
+		    "decode: %s", pr->cn, proto_err_name(-rv));
+		return -1;
+	}
+	if (strcmp(r.principal, pr->cn) != 0) {
+		conn_error(c, PROTO_E_RECEIPT, ack->id, "receipt names %s, the "
+		    "session is %s's", r.principal, pr->cn);
+		return -1;
+	}
+	if (strcmp(r.id, ack->id) != 0 || r.state != ack->state ||
+	    r.has_reach != ack->has_reach || r.reach != ack->reach) {
+		conn_error(c, PROTO_E_RECEIPT, ack->id, "receipt of %s says %s "
+		    "%s, the ack %s %s", pr->cn, r.id,
+		    proto_ack_state_name(r.state), ack->id,
+		    proto_ack_state_name(ack->state));
+		return -1;
+	}
+	if (memcmp(r.env_hash.p, ack_env_hash(a), PROTO_HASH_LEN) != 0) {
+		conn_error(c, PROTO_E_RECEIPT, ack->id, "receipt of %s is for "
+		    "another envelope than alert %s's", pr->cn, a->r.id);
+		return -1;
+	}
+	if ((pe = conn_peer(c)) == NULL) {
+		conn_error(c, PROTO_E_INTERNAL, ack->id, "no peer certificate to "
+		    "check the receipt with");
+		return -1;
+	}
+	/* The signature is checked later, sliced (ack_verify_cb). */
+	q->pub = pe->pub;
+	now = now_ms();
+	skew = (uint64_t)wz->conf->timeouts.skew_s * 1000;
+	if (r.at + skew < now || r.at > now + skew) {
+		conn_error(c, PROTO_E_RECEIPT_STALE, ack->id, "receipt of %s made "
+		    "at %" PRIu64 ", %" PRIu64 " s from the server's clock "
+		    "(window %u s)", pr->cn, r.at, (r.at < now ? now - r.at :
+		    r.at - now) / 1000, wz->conf->timeouts.skew_s);
+		return -1;
+	}
+	memset(&st, 0, sizeof(st));
+	st.body = ack->receipt;
+	st.cert_fp.p = pe->fp;
+	st.cert_fp.len = PROTO_HASH_LEN;
+	st.sig = ack->sig;
+	pbuf_init(&b);
+	proto_stored_receipt_encode(&b, &st);
+	if (b.err != 0) {
+		pbuf_free(&b);
+		conn_error(c, PROTO_E_INTERNAL, ack->id, "cannot encode the "
+		    "receipt");
+		return -1;
+	}
+	q->rcpt = pbuf_take(&b, &q->rcptlen);
+	for (i = 0; i < PROTO_HASH_LEN; i++)
+		snprintf(q->fp + 2 * i, 3, "%02x", pe->fp[i]);
+	if (!pe->cert_stored) {
+		q->der = pe->der;
+		q->derlen = pe->derlen;
+	}
+	return 0;
+}
+
 void
 ack_handle(struct conn *c, const uint8_t *p, size_t len)
 {
@@ -370,8 +613,7 @@ ack_handle(struct conn *c, const uint8_t *p, size_t len)
 	struct proto_ack	 ack;
 	struct alert		*a;
 	struct tnode		*target, *n;
-	struct ackreq		*q;
-	void			*nv;
+	struct ackreq		*q, rq;
 	int			 rv;
 
 	if ((rv = proto_ack_decode(p, len, &ack)) != 0) {
@@ -403,14 +645,10 @@ ack_handle(struct conn *c, const uint8_t *p, size_t len)
 		    "sent to %s", a->r.id, pr->cn);
 		return;
 	}
-	if (queued == queue_cap) {
-		queue_cap = queue_cap ? queue_cap * 2 : 256;
-		if ((nv = reallocarray(queue, queue_cap, sizeof(*queue))) == NULL)
-			fatal("ack_handle");
-		queue = nv;
-	}
-	q = &queue[queued++];
-	memset(q, 0, sizeof(*q));
+	memset(&rq, 0, sizeof(rq));
+	if (ack_receipt(c, pr, a, &ack, &rq) == -1)
+		return;
+	q = &rq;
 	conn_ref(c);
 	q->c = c;
 	strlcpy(q->id, a->r.id, sizeof(q->id));
@@ -423,5 +661,5 @@ ack_handle(struct conn *c, const uint8_t *p, size_t len)
 		if (n == target)
 			break;
 	}
-	ack_schedule();
+	ack_verify_later(q);
 }

@@ -65,6 +65,7 @@ struct conn {
 	uint64_t		 sync_seq;	/* highest seq covered by the sync */
 	uint64_t		 ping_nonce;
 	struct syncreq		*sync;		/* catch-up in progress, owned */
+	struct conn_peer	*peer;		/* receipts: the peer's key, lazy */
 	TAILQ_ENTRY(conn)	 all;
 	TAILQ_ENTRY(conn)	 at_node;
 	TAILQ_ENTRY(conn)	 reap;
@@ -195,7 +196,56 @@ conn_unref(struct conn *c)
 {
 	if (--c->refs > 0)
 		return;
+	if (c->peer != NULL) {
+		EVP_PKEY_free(c->peer->pub);
+		free(c->peer->der);
+		free(c->peer);
+	}
 	free(c);
+}
+
+/*
+ * The peer certificate's key, DER and fingerprint, for checking its
+ * receipts (ack.c): taken from the TLS session the first time it is
+ * asked for and kept with the connection.  NULL if there is none.
+ */
+const struct conn_peer *
+conn_peer(struct conn *c)
+{
+	struct conn_peer	*pe;
+	X509			*x;
+	uint8_t			*der = NULL;
+	int			 n;
+
+	if (c->peer != NULL)
+		return c->peer;
+	if (c->ssl == NULL || (x = SSL_get0_peer_certificate(c->ssl)) == NULL)
+		return NULL;
+	if ((pe = calloc(1, sizeof(*pe))) == NULL)
+		fatal("conn_peer");
+	if ((n = i2d_X509(x, &der)) <= 0 || (pe->der = malloc(n)) == NULL ||
+	    (pe->pub = X509_get_pubkey(x)) == NULL ||
+	    proto_sha256(der, (size_t)n, pe->fp) != 0) {
+		log_warnx("conn %llu %s: cannot read the peer certificate",
+		    (unsigned long long)c->id, c->name);
+		OPENSSL_free(der);
+		EVP_PKEY_free(pe->pub);
+		free(pe->der);
+		free(pe);
+		return NULL;
+	}
+	memcpy(pe->der, der, (size_t)n);
+	pe->derlen = (size_t)n;
+	OPENSSL_free(der);
+	c->peer = pe;
+	return pe;
+}
+
+void
+conn_peer_cert_stored(struct conn *c)
+{
+	if (c->peer != NULL)
+		c->peer->cert_stored = 1;
 }
 
 /* What sits above the transport: set once by main.c (conn_set_ops). */

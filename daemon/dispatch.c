@@ -28,6 +28,7 @@ static const struct dispatch dispatch_table[] = {
 	{ PROTO_T_AGENTS_REQ,	ST_SESSION,	agents_handle },
 	{ PROTO_T_SCHEDULE_REQ,	ST_SESSION,	schedule_handle },
 	{ PROTO_T_REPORT_REQ,	ST_SESSION,	report_handle },
+	{ PROTO_T_RECEIPTS_REQ,	ST_SESSION,	receipts_handle },
 	{ PROTO_T_AUDIT_REQ,	ST_SESSION,	audit_handle },
 	/* CAP export (cap) */
 	{ PROTO_T_ENVELOPE_REQ,	ST_SESSION,	envelope_handle },

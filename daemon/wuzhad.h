@@ -233,6 +233,16 @@ size_t		 conn_output(const struct conn *);
 /* Queue the frames in buf (copied); the buffer is reset. */
 void		 conn_send(struct conn *, struct proto_buf *);
 void		 conn_send_blob(struct conn *, struct blob *);
+/* The peer's certificate as receipts need it (conn_peer, lazy). */
+struct conn_peer {
+	EVP_PKEY	*pub;		/* its key (own reference) */
+	uint8_t		 fp[PROTO_HASH_LEN];	/* SHA-256 of der */
+	uint8_t		*der;
+	size_t		 derlen;
+	int		 cert_stored;	/* sent to Redis certs once already */
+};
+const struct conn_peer *conn_peer(struct conn *);
+void		 conn_peer_cert_stored(struct conn *);
 /* ERROR frame, connection stays open. */
 void		 conn_error(struct conn *, int code, const char *ref,
 		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -330,6 +340,7 @@ enum store_script {
 	STORE_LUA_CLUE,		/* clues (clue.c) */
 	STORE_LUA_CLUE_MARK,
 	STORE_LUA_CLUES,
+	STORE_LUA_RECEIPTS,
 	STORE_LUA_COUNT
 };
 
@@ -443,6 +454,8 @@ struct alert {
 	uint32_t	 reminded;	/* reminder rounds done (stored in Redis) */
 	int		 escalated;	/* escalation done (stored in Redis) */
 	int		 timer_busy;	/* a reminder/escalation is in flight */
+	uint8_t		 env_hash[PROTO_HASH_LEN]; /* SHA-256 of r.env (receipts) */
+	int		 env_hashed;	/* env_hash is set */
 };
 
 /*
@@ -628,6 +641,9 @@ void		 watch_free_all(void);
 /* --- envelope.c: one stored envelope, for CAP export (cap) --------------- */
 
 void		 envelope_handle(struct conn *, const uint8_t *, size_t);
+/* --- receipts.c: RECEIPTS_REQ, the signed acks of an alert --------------- */
+
+void		 receipts_handle(struct conn *, const uint8_t *, size_t);
 
 /* --- report.c: supervision reports over a time range --------------------- */
 

@@ -330,6 +330,12 @@ proto_err_name(int code)
 		return "bad-reference";
 	case PROTO_E_NOT_ISSUER:
 		return "not-an-issuer";
+	case PROTO_E_RECEIPT:
+		return "bad-receipt";
+	case PROTO_E_RECEIPT_STALE:
+		return "stale-receipt";
+	case PROTO_E_UNSIGNED:
+		return "unsigned-ack";
 	case PROTO_E_AUDIT_RANGE:
 		return "audit-range";
 	case PROTO_E_AUDIT_ENTRY:

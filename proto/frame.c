@@ -68,6 +68,10 @@ proto_type_name(int type)
 		return "REPORT_REQ";
 	case PROTO_T_REPORT:
 		return "REPORT";
+	case PROTO_T_RECEIPTS_REQ:
+		return "RECEIPTS_REQ";
+	case PROTO_T_RECEIPTS:
+		return "RECEIPTS";
 	case PROTO_T_AUDIT_REQ:
 		return "AUDIT_REQ";
 	case PROTO_T_AUDIT:

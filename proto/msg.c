@@ -64,6 +64,9 @@ static const struct field_spec ack_spec[] = {
 	    struct proto_ack, state),
 	F_U32_HAS(3, struct proto_ack, reach, has_reach),
 	F_U8(4, 0, 0, PROTO_ACKF_QUIET, struct proto_ack, flags),
+	F_BYTES(5, 0, PROTO_RECEIPT_MAX, struct proto_ack, receipt),
+	F_ANY(6, FIELD_BYTES, 0, PROTO_SIG_LEN, PROTO_SIG_LEN, struct proto_ack,
+	    sig),
 };
 
 static const struct field_spec ack_ok_spec[] = {
@@ -412,10 +415,17 @@ proto_alert_msg_decode(const uint8_t *p, size_t len,
 	return field_decode(&alert_msg_schema, p, len, m);
 }
 
+/* A receipt (5) and its signature (6) come together or not at all. */
 int
 proto_ack_decode(const uint8_t *p, size_t len, struct proto_ack *m)
 {
-	return field_decode(&ack_schema, p, len, m);
+	int	rc;
+
+	if ((rc = field_decode(&ack_schema, p, len, m)) != 0)
+		return rc;
+	if ((m->receipt.len == 0) != (m->sig.len == 0))
+		return -PROTO_E_MISSING;
+	return 0;
 }
 
 int

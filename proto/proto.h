@@ -55,6 +55,8 @@ enum proto_type {
 	PROTO_T_SCHEDULE	= 0x35,
 	PROTO_T_REPORT_REQ	= 0x36,
 	PROTO_T_REPORT		= 0x37,
+	PROTO_T_RECEIPTS_REQ	= 0x38,	/* receipt.c */
+	PROTO_T_RECEIPTS	= 0x39,
 	PROTO_T_AUDIT_REQ	= 0x3a,	/* audit log: entries or checkpoints */
 	PROTO_T_AUDIT		= 0x3b,
 	/* CAP export: one stored envelope (cap) */
@@ -107,6 +109,9 @@ enum proto_err {
 	PROTO_E_UNKNOWN_ALERT	= 308,	/* no such (live) alert */
 	PROTO_E_REFERENCE	= 309,	/* update/cancel reference invalid */
 	PROTO_E_NOT_ISSUER	= 310,	/* signer's certificate grants no issuing */
+	PROTO_E_RECEIPT		= 311,	/* bad receipt: signature, hash, mismatch */
+	PROTO_E_RECEIPT_STALE	= 312,	/* receipt's at outside the skew window */
+	PROTO_E_UNSIGNED	= 313,	/* ack without receipt, receipts required */
 	PROTO_E_AUDIT_RANGE	= 330,	/* AUDIT_REQ from past the log's end */
 	PROTO_E_AUDIT_ENTRY	= 331,	/* an entry too large for one frame */
 	/* CAP 1.2 documents (client side: wuzhactl publish --cap) */
@@ -306,6 +311,8 @@ struct proto_ack {			/* client -> server */
 	uint32_t	reach;		/* 3 optional, RELAYED only: head count */
 	int		has_reach;
 	uint8_t		flags;		/* 4 optional, enum proto_ack_flags */
+	struct proto_view receipt;	/* 5 optional: receipt body (receipt.c) */
+	struct proto_view sig;		/* 6 with 5: Ed25519 over it, 64 bytes */
 };
 
 enum proto_ack_flags {
@@ -1056,5 +1063,104 @@ void	proto_clues_encode(struct proto_buf *, const struct proto_clues *);
 void	proto_clue_item_put(struct proto_buf *, const struct proto_clue_item *);
 int	proto_clue_item_next(const struct proto_view *, size_t *cursor,
 	    struct proto_clue_item *);
+/* --- receipts: signed acks (receipt.c) ---------------------------------- */
+
+/* Signed bytes of a receipt: this prefix followed by the body. */
+#define PROTO_RECEIPT_CONTEXT	"wuzha-receipt-v1"	/* 16 bytes, no NUL */
+#define PROTO_RECEIPT_VERSION	1
+#define PROTO_HASH_LEN		32	/* SHA-256: env_hash, cert fingerprints */
+#define PROTO_RECEIPT_MAX	512	/* body bytes (a real one is < 200) */
+#define PROTO_STORED_RECEIPT_MAX (PROTO_RECEIPT_MAX + 3 * PROTO_FIELD_HDR + \
+				 PROTO_HASH_LEN + PROTO_SIG_LEN)
+
+/* The receipt body: canonical like the alert body.  Tags in comments. */
+struct proto_receipt {
+	uint8_t		version;	/* 1 PROTO_RECEIPT_VERSION */
+	proto_id	id;		/* 2 the alert */
+	struct proto_view env_hash;	/* 3 SHA-256 of its envelope, 32 bytes */
+	uint8_t		state;		/* 4 enum proto_ack_state, not NONE */
+	uint32_t	reach;		/* 5 optional, relayed only */
+	int		has_reach;
+	uint64_t	at;		/* 6 ms, the agent's clock */
+	proto_id	principal;	/* 7 the signer's certificate CN */
+};
+
+/* A receipt as stored (Redis rcpt:{id}, the audit log). */
+struct proto_stored_receipt {
+	struct proto_view body;		/* 1 canonical proto_receipt */
+	struct proto_view cert_fp;	/* 2 SHA-256 of the signer's cert DER */
+	struct proto_view sig;		/* 3 Ed25519 over context || body */
+};
+
+struct proto_receipts_req {		/* console -> server */
+	proto_id	id;		/* 1 the alert */
+	proto_id	node;		/* 2 optional: principals at or below */
+	uint64_t	cursor;		/* 3 optional: where the last page ended */
+	uint32_t	limit;		/* 4 optional: at most so many, 0 = what fits */
+};
+
+/* One receipt of a RECEIPTS list. */
+struct proto_receipt_item {
+	proto_id	cn;		/* 1 */
+	uint8_t		state;		/* 2 */
+	struct proto_view receipt;	/* 3 proto_stored_receipt */
+	struct proto_view cert;		/* 4 optional: the signer's DER, given
+					 * once per page per fingerprint */
+};
+
+struct proto_receipts {			/* server -> console */
+	proto_id	id;		/* 1 */
+	struct proto_view envelope;	/* 2 the alert's envelope, as stored */
+	struct proto_view items;	/* 3 list of proto_receipt_item */
+	uint64_t	cursor;		/* 4 optional: more from here; absent: done */
+};
+
+/* Body: field list only.  Decode refuses a version other than 1 and a
+ * reach on any state but relayed (PROTO_E_VALUE). */
+void	proto_receipt_encode(struct proto_buf *, const struct proto_receipt *);
+int	proto_receipt_decode(const uint8_t *, size_t, struct proto_receipt *);
+void	proto_stored_receipt_encode(struct proto_buf *,
+	    const struct proto_stored_receipt *);
+int	proto_stored_receipt_decode(const uint8_t *, size_t,
+	    struct proto_stored_receipt *);
+int	proto_receipts_req_decode(const uint8_t *, size_t,
+	    struct proto_receipts_req *);
+void	proto_receipts_req_encode(struct proto_buf *,
+	    const struct proto_receipts_req *);
+int	proto_receipts_decode(const uint8_t *, size_t, struct proto_receipts *);
+void	proto_receipts_encode(struct proto_buf *, const struct proto_receipts *);
+void	proto_receipt_item_put(struct proto_buf *,
+	    const struct proto_receipt_item *);
+int	proto_receipt_item_next(const struct proto_view *, size_t *cursor,
+	    struct proto_receipt_item *);
+
+/* SHA-256 of len bytes into out (PROTO_HASH_LEN); 0 or -1. */
+int	proto_sha256(const uint8_t *, size_t, uint8_t *out);
+/*
+ * Sign context || body with key (Ed25519) into sig (PROTO_SIG_LEN bytes).
+ * 0, or -1 if the key is not Ed25519 or OpenSSL fails.
+ */
+int	proto_receipt_sign(const uint8_t *body, size_t len, EVP_PKEY *key,
+	    uint8_t *sig);
+/* Encode r and sign it: b gets the body, sig its signature; 0 or -1. */
+int	proto_receipt_make(struct proto_buf *b, const struct proto_receipt *r,
+	    EVP_PKEY *key, uint8_t *sig);
+/* 0 if sig (siglen bytes) is pub's over context || body; else -PROTO_E_RECEIPT. */
+int	proto_receipt_check_sig(const uint8_t *body, size_t len,
+	    const uint8_t *sig, size_t siglen, EVP_PKEY *pub);
+/*
+ * Full check of a stored receipt, as a console or an auditor makes it:
+ * decode it and its body, check that cert (DER) has the stored
+ * fingerprint, chains to store at time now (seconds, 0: current), that
+ * its CN is the body's principal and its key Ed25519, the signature, and
+ * (env_hash not NULL) that the body's env_hash equals it.  0 with *r
+ * filled (views into stored), or -PROTO_E_* (RECEIPT, CERT, ...) and why.
+ */
+int	proto_receipt_verify(const uint8_t *stored, size_t len,
+	    const uint8_t *cert, size_t certlen, X509_STORE *store, int64_t now,
+	    const uint8_t *env_hash, struct proto_receipt *r, char *why,
+	    size_t whylen);
+/* The CN of cert into cn (PROTO_ID_MAX + 1), checked as a name; 0 or -1. */
+int	proto_cert_cn(X509 *cert, char *cn, size_t cnlen);
 
 #endif

@@ -1,6 +1,9 @@
 -- SPDX-License-Identifier: ISC
 -- A batch of acks.  ARGV: P, now, by (the daemon's name), then per ack: id, cn, state, reach,
--- n, and n node ids (the agent's node up to the target).  States only
+-- rcpt (the stored receipt, '' if unsigned), fp (its certificate's SHA-256, hex), der (the
+-- certificate, '' if the daemon sent it before), n, and n node ids (the agent's node up
+-- to the target).  An accepted ack's receipt goes into rcpt:{id} under "cn|state" (a
+-- state stored once keeps its first receipt); its certificate into certs, once.  States only
 -- move forward by rank, which is not the wire value: delivered (1) <
 -- shown (4) < read (2) < relayed (3).  Counters are cumulative, "reached
 -- at least": a read agent counts as delivered and shown too.  An agent's
@@ -33,7 +36,8 @@ local function add(rk, field, by)
 end
 while i <= #ARGV do
   local id, cn = ARGV[i], ARGV[i + 1]
-  local st, reach, n = tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4])
+  local st, reach = tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
+  local rcpt, fp, der, n = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], tonumber(ARGV[i + 7])
   local ak, cur = P .. 'ack:' .. id, 0
   if live[id] == nil then
     live[id] = redis.call('EXISTS', P .. 'alert:' .. id) == 1
@@ -54,9 +58,17 @@ while i <= #ARGV do
       local r = ''
       if st == 3 and reach > 0 then r = reach end
       redis.call('HSET', ak, cn, st .. ':' .. now .. ':' .. r .. ':' .. table.concat(t, ':'))
+      if rcpt ~= '' then
+        if der ~= '' and redis.call('HSETNX', P .. 'certs', fp, der) == 1 then
+          -- audit: receipt leaf here (kind 3, cert: the first time it is stored)
+        end
+        if redis.call('HSETNX', P .. 'rcpt:' .. id, cn .. '|' .. names[st], rcpt) == 1 then
+          -- audit: receipt leaf here (the accepted receipt, as stored)
+        end
+      end
       local rk = P .. 'rate:' .. id
       for j = 1, n do
-        local node = ARGV[i + 4 + j]
+        local node = ARGV[i + 7 + j]
         for k = from, to do add(rk, node .. ':' .. names[byrank[k]], 1) end
         if st == 3 and reach > 0 then add(rk, node .. ':reach', reach) end
       end
@@ -66,7 +78,7 @@ while i <= #ARGV do
       out[#out + 1] = -cur
     end
   end
-  i = i + 5 + n
+  i = i + 8 + n
 end
 for _, rk in ipairs(keys) do
   local t = sums[rk]

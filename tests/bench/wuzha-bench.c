@@ -154,6 +154,7 @@ struct console {
 };
 
 struct bench {
+	struct env_hashes	 eh;		/* what the receipts sign */
 	struct event_base	*base;
 	SSL_CTX			*ctx;
 	X509_STORE		*store;
@@ -797,13 +798,15 @@ on_welcome(struct agent *a, const uint8_t *p, size_t len)
 		bench_start_more(b);
 }
 
+/* Delivered, signed with the agent's own key as wuzha-agent does. */
 static void
-agent_ack(struct agent *a, const char *id)
+agent_ack(struct agent *a, const char *id, const uint8_t *env_hash)
 {
 	struct proto_buf pb;
 
 	pbuf_init(&pb);
-	ack_delivered_encode(&pb, id, a->b->ack_ok ? 0 : PROTO_ACKF_QUIET);
+	ack_delivered_encode(&pb, id, a->b->ack_ok ? 0 : PROTO_ACKF_QUIET,
+	    env_hash, a->key, a->cn);
 	agent_send(a, &pb);
 	pbuf_free(&pb);
 }
@@ -842,7 +845,7 @@ on_alert(struct agent *a, const uint8_t *p, size_t len, uint64_t rx)
 	/* As the real agent: a verified alert is acknowledged, copy or not. */
 	if (b->t_first_ack == 0 && b->phase == PH_ALERTS)
 		b->t_first_ack = realtime_ns();
-	agent_ack(a, id);
+	agent_ack(a, id, env_hash_note(&b->eh, id, msg.envelope));
 }
 
 static void
@@ -1703,6 +1706,7 @@ bench_free(struct bench *b)
 	X509_STORE_free(b->store);
 	BIO_meth_free(b->biometh);
 	EVP_PKEY_free(b->ikey);
+	env_hashes_free(&b->eh);
 	X509_free(b->icert);
 	if (b->redis != NULL)
 		redisFree(b->redis);

@@ -63,6 +63,12 @@ def test_valid_vector_round_trips(name, attrs, data):
     elif kind == "audit-entry":
         e = wp.decode_table(wp.T_AUDIT_ENTRY, data)
         assert wp.encode_table(wp.T_AUDIT_ENTRY, e) == data
+    elif kind == "receipt":
+        r = wp.decode_receipt(data)
+        assert wp.encode_table(wp.T_RECEIPT_BODY, r) == data
+    elif kind == "stored-receipt":
+        s = wp.decode_table(wp.T_STORED_RECEIPT, data)
+        assert wp.stored_receipt(s["body"], s["cert_fp"], s["sig"]) == data
     elif kind == "envelope":
         e = wp.decode_envelope(data)
         assert wp.envelope(e["body"], e["cert"], e["sig"]) == data
@@ -88,6 +94,10 @@ def test_bad_vector_is_refused_with_its_code(name, attrs, data):
             wp.decode_alert(data)
         elif kind == "audit-entry":
             wp.decode_table(wp.T_AUDIT_ENTRY, data)
+        elif kind == "receipt":
+            wp.decode_receipt(data)
+        elif kind == "stored-receipt":
+            wp.decode_table(wp.T_STORED_RECEIPT, data)
         elif kind == "envelope":
             ca = wp.load_cert(os.path.join(DATA, "ca.crt"))
             wp.verify_envelope(data, ca, at=int(attrs["at"]))
@@ -117,3 +127,22 @@ def test_error_names_match_protocol_md():
 
 if __name__ == "__main__":
     raise SystemExit(pytest.main([__file__, "-v"]))
+
+
+def test_signed_ack_vector_is_officer_1s_receipt_over_envelope_signed():
+    """ack-signed: its receipt verifies, is over envelope-signed, and is
+    signed again to the same bytes (Ed25519 is deterministic)."""
+    by = {a["name"]: b for _, a, b in VECTORS}
+    ack = wp.decode(wp.ACK, by["ack-signed"][wp.FRAME_HDR:])
+    r = wp.decode_receipt(ack["receipt"])
+    assert r["env_hash"] == wp.sha256(by["envelope-signed"])
+    assert (r["id"], r["state"], r.get("reach")) == \
+        (ack["id"], ack["state"], ack.get("reach"))
+    cert = wp.load_cert(os.path.join(DATA, "officer.crt"))
+    assert wp.cn_of(cert) == r["principal"]
+    cert.public_key().verify(ack["sig"], wp.RECEIPT_CONTEXT + ack["receipt"])
+    key = wp.load_key(os.path.join(DATA, "officer.key"))
+    assert wp.sign_receipt(key, ack["receipt"]) == ack["sig"]
+    s = wp.decode_table(wp.T_STORED_RECEIPT, by["receipt-stored"])
+    assert s["body"] == ack["receipt"] and s["sig"] == ack["sig"]
+    assert s["cert_fp"] == wp.sha256(wp.der(cert))

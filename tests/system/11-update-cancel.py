@@ -65,10 +65,12 @@ def test_update_and_cancel_reach_every_agent_the_original_reached(wz):
         for aid in (orig, upd, can):
             _wait_acked(wz, aid, a.cn)
         a.proc.wait_log(r"alert %s withdrawn" % orig, timeout=5)
-        # The withdrawal is in the state file (format version 2).
+        # The withdrawal is in the state file (format version 3: with
+        # the envelope's hash, which receipts sign, last on the line).
         lines = _state_lines(a)
-        assert lines[0] == "wuzha-agent-state 2"
-        assert any(ln.startswith(orig + " ") and ln.endswith(" withdrawn")
+        assert lines[0] == "wuzha-agent-state 3"
+        assert any(ln.startswith(orig + " ") and
+                   ln.split(" ")[2:3] == ["withdrawn"]
                    for ln in lines), lines
 
     # Not below school-a: none of the three.

@@ -1201,14 +1201,22 @@ class Env:
 
     def session(self, cn, role=wp.ROLE_AGENT, port=None, **kw):
         """A Python protocol session as cn: (FrameSocket, WELCOME)."""
-        return wp.session("127.0.0.1", port or self.port, self.ca,
-                          self.crt(cn), self.key(cn), role=role, **kw)
+        fs, w = wp.session("127.0.0.1", port or self.port, self.ca,
+                           self.crt(cn), self.key(cn), role=role, **kw)
+        fs.env_lookup = self.stored_envelope
+        return fs, w
 
     def connect(self, cn=None, cert=None, key=None):
         """A TLS connection, no HELLO sent yet."""
         if cn:
             cert, key = self.crt(cn), self.key(cn)
-        return wp.connect("127.0.0.1", self.port, self.ca, cert, key)
+        fs = wp.connect("127.0.0.1", self.port, self.ca, cert, key)
+        fs.env_lookup = self.stored_envelope
+        return fs
+
+    def stored_envelope(self, alert_id):
+        """The envelope of alert:{id} as stored (bytes), or None."""
+        return self.redis.hget_raw("alert:" + alert_id, "env")
 
     # -- Redis views --
 

@@ -409,16 +409,92 @@ hello_encode(struct proto_buf *b, uint8_t role, const char *agent)
 }
 
 void
-ack_delivered_encode(struct proto_buf *b, const char *id,
-    uint8_t flags)
+ack_signed_encode(struct proto_buf *b, const char *id, uint8_t state,
+    int has_reach, uint32_t reach, uint8_t flags, const uint8_t *env_hash,
+    EVP_PKEY *key, const char *cn)
 {
+	struct proto_receipt r;
+	struct proto_buf body;
 	struct proto_ack ack;
+	struct timespec ts;
+	uint8_t sig[PROTO_SIG_LEN];
 
+	if (env_hash == NULL)
+		fatalx("receipt of %s for %s: no envelope hash", cn, id);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	memset(&r, 0, sizeof(r));
+	r.version = PROTO_RECEIPT_VERSION;
+	snprintf(r.id, sizeof(r.id), "%s", id);
+	r.env_hash.p = env_hash;
+	r.env_hash.len = PROTO_HASH_LEN;
+	r.state = state;
+	r.has_reach = has_reach;
+	r.reach = reach;
+	r.at = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	snprintf(r.principal, sizeof(r.principal), "%s", cn);
+	pbuf_init(&body);
+	if (proto_receipt_make(&body, &r, key, sig) != 0)
+		fatalx("receipt of %s for %s: cannot sign it", cn, id);
 	memset(&ack, 0, sizeof(ack));
-	memcpy(ack.id, id, sizeof(proto_id));
-	ack.state = PROTO_ACK_DELIVERED;
+	snprintf(ack.id, sizeof(ack.id), "%s", id);
+	ack.state = state;
+	ack.has_reach = has_reach;
+	ack.reach = reach;
 	ack.flags = flags;
+	ack.receipt.p = body.data;
+	ack.receipt.len = body.len;
+	ack.sig.p = sig;
+	ack.sig.len = sizeof(sig);
 	proto_ack_encode(b, &ack);
+	pbuf_free(&body);
+}
+
+void
+ack_delivered_encode(struct proto_buf *b, const char *id, uint8_t flags,
+    const uint8_t *env_hash, EVP_PKEY *key, const char *cn)
+{
+	ack_signed_encode(b, id, PROTO_ACK_DELIVERED, 0, 0, flags, env_hash,
+	    key, cn);
+}
+
+const uint8_t *
+env_hash_get(const struct env_hashes *eh, const char *id)
+{
+	size_t i;
+
+	for (i = eh->n; i > 0; i--)
+		if (strcmp(eh->v[i - 1].id, id) == 0)
+			return eh->v[i - 1].h;
+	return NULL;
+}
+
+const uint8_t *
+env_hash_note(struct env_hashes *eh, const char *id, struct proto_view env)
+{
+	const uint8_t *h;
+	void *nv;
+
+	if ((h = env_hash_get(eh, id)) != NULL)
+		return h;
+	if (eh->n == eh->cap) {
+		eh->cap = eh->cap ? 2 * eh->cap : 16;
+		if ((nv = reallocarray(eh->v, eh->cap, sizeof(*eh->v))) == NULL)
+			fatalx("out of memory");
+		eh->v = nv;
+	}
+	memset(&eh->v[eh->n], 0, sizeof(eh->v[0]));
+	snprintf(eh->v[eh->n].id, sizeof(eh->v[0].id), "%s", id);
+	if (proto_sha256(env.p, env.len, eh->v[eh->n].h) != 0)
+		fatalx("SHA-256 failed");
+	return eh->v[eh->n++].h;
+}
+
+void
+env_hashes_free(struct env_hashes *eh)
+{
+	free(eh->v);
+	eh->v = NULL;
+	eh->n = eh->cap = 0;
 }
 
 int

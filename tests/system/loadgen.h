@@ -106,7 +106,36 @@ struct bufferevent *tls_bev_new(struct event_base *, int fd, SSL *ssl,
  */
 void	hello_encode(struct proto_buf *, uint8_t role, const char *agent);
 void	ack_delivered_encode(struct proto_buf *, const char *id,
-	    uint8_t flags);
+	    uint8_t flags, const uint8_t *env_hash, EVP_PKEY *key,
+	    const char *cn);
+/*
+ * An ACK of state (reach with relayed if has_reach) signed as a receipt
+ * by key for cn, over the envelope whose SHA-256 is env_hash, made at
+ * the wall clock's now: what wuzhad requires (receipts: required).
+ */
+void	ack_signed_encode(struct proto_buf *, const char *id, uint8_t state,
+	    int has_reach, uint32_t reach, uint8_t flags,
+	    const uint8_t *env_hash, EVP_PKEY *key, const char *cn);
+
+/*
+ * The SHA-256 of each alert's envelope, by id: what the receipts of one
+ * process's many agents sign, hashed once per alert.  Found from the
+ * newest, as acks are mostly of recent alerts.
+ */
+struct env_hash_ent {
+	proto_id	id;
+	uint8_t		h[PROTO_HASH_LEN];
+};
+struct env_hashes {
+	struct env_hash_ent	*v;
+	size_t			 n, cap;
+};
+/* The hash of id's envelope env, computed the first time id is seen. */
+const uint8_t	*env_hash_note(struct env_hashes *, const char *id,
+		    struct proto_view env);
+/* The hash noted for id, or NULL. */
+const uint8_t	*env_hash_get(const struct env_hashes *, const char *id);
+void		 env_hashes_free(struct env_hashes *);
 int	pong_encode(struct proto_buf *, const uint8_t *, size_t);
 
 /*

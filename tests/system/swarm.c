@@ -132,6 +132,7 @@ struct swarm {
 	uint32_t		 max_frame;
 
 	struct agent		*agents;
+	struct env_hashes	 eh;		/* what the receipts sign */
 	int			 n;
 	uint32_t		 k;		/* alerts each agent expects */
 	int			 next;		/* next agent to start */
@@ -444,7 +445,9 @@ retry_cb(evutil_socket_t fd, short ev, void *arg)
 				continue;
 			a->shown[j].retry = 0;
 			pbuf_init(&b);
-			ack_delivered_encode(&b, a->shown[j].id, 0);
+			ack_delivered_encode(&b, a->shown[j].id, 0,
+			    env_hash_get(&sw->eh, a->shown[j].id), a->key,
+			    a->cn);
 			agent_send(a, &b);
 			pbuf_free(&b);
 			sw->acks_sent++;
@@ -483,7 +486,8 @@ agent_take(struct agent *a, const char *id)
 		memcpy(a->shown[a->nshown++].id, id, sizeof(proto_id));
 	}
 	pbuf_init(&b);
-	ack_delivered_encode(&b, id, 0);
+	ack_delivered_encode(&b, id, 0, env_hash_get(&sw->eh, id), a->key,
+	    a->cn);
 	agent_send(a, &b);
 	pbuf_free(&b);
 	sw->acks_sent++;
@@ -513,6 +517,7 @@ on_alert(struct agent *a, const uint8_t *p, size_t len)
 		    m.seq, proto_err_name(-r), why);
 		return;
 	}
+	env_hash_note(&sw->eh, id, m.envelope);
 	if (sw->resilient) {
 		agent_take(a, id);
 		return;
@@ -690,7 +695,8 @@ swarm_send_acks(struct swarm *sw)
 		if (a->state != AGENT_S_READY)
 			continue;
 		for (j = 0; j < a->nalerts; j++)
-			ack_delivered_encode(&b, a->ids[j], 0);
+			ack_delivered_encode(&b, a->ids[j], 0,
+			    env_hash_get(&sw->eh, a->ids[j]), a->key, a->cn);
 		agent_send(a, &b);
 	}
 	pbuf_free(&b);
@@ -1158,6 +1164,7 @@ main(int argc, char *argv[])
 	free(sw.agents);
 	free(sw.expect);
 	verify_cache_free(&sw.vc);
+	env_hashes_free(&sw.eh);
 	event_free(sw.stdin_ev);
 	event_free(sw.timeout_ev);
 	if (sw.retry_ev != NULL)

@@ -29,6 +29,9 @@ FRAME_HDR = 5
 FRAME_MAX_DEFAULT = 64 * 1024
 SIG_CONTEXT = b"wuzha-alert-v1"
 SIG_LEN = 64
+RECEIPT_CONTEXT = b"wuzha-receipt-v1"   # receipts: signed acks
+RECEIPT_VERSION = 1
+HASH_LEN = 32
 
 # Message types.
 HELLO = 0x01
@@ -38,6 +41,8 @@ PUBLISHED = 0x11
 ALERT = 0x12
 ACK = 0x20
 ACK_OK = 0x21
+RECEIPTS_REQ = 0x38
+RECEIPTS = 0x39
 ESCALATION = 0x13
 STATUS_REQ = 0x30
 STATUS = 0x31
@@ -72,6 +77,7 @@ TYPE_NAMES = {
     AGENTS_REQ: "AGENTS_REQ", AGENTS: "AGENTS",
     SCHEDULE_REQ: "SCHEDULE_REQ", SCHEDULE: "SCHEDULE",
     REPORT_REQ: "REPORT_REQ", REPORT: "REPORT",
+    RECEIPTS_REQ: "RECEIPTS_REQ", RECEIPTS: "RECEIPTS",
     AUDIT_REQ: "AUDIT_REQ", AUDIT: "AUDIT",
     ENVELOPE_REQ: "ENVELOPE_REQ", ENVELOPE: "ENVELOPE",
     CLUE: "CLUE", CLUE_OK: "CLUE_OK", CLUE_PUSH: "CLUE_PUSH",
@@ -90,6 +96,9 @@ E = {
     "target-not-allowed": 303, "unknown-node": 304, "clock-skew": 305,
     "bad-expiry": 306, "duplicate-id": 307, "unknown-alert": 308,
     "bad-reference": 309, "not-an-issuer": 310, "not-addressed": 400,
+    "bad-receipt": 311,
+    "stale-receipt": 312,
+    "unsigned-ack": 313,
     "ack-backwards": 401,
     "audit-range": 330, "audit-entry-too-large": 331,
     "bad-clue": 320, "unknown-clue": 321, "clue-backwards": 322,
@@ -280,6 +289,20 @@ T_STATUS_NODE = _table(
     F(5, "targeted", "u32"), F(6, "delivered", "u32"), F(7, "read", "u32"),
     F(8, "relayed", "u32"), F(9, "reach", "u32"),
     F(10, "depth", "u8", False, lo=1, hi=6), F(11, "shown", "u32", False))
+# Receipts (PROTOCOL.md, "Receipts"): the signed body, its stored form,
+# and one item of a RECEIPTS list.
+T_RECEIPT_BODY = _table(
+    F(1, "version", "u8", lo=1, hi=255), F(2, "id", "name"),
+    F(3, "env_hash", "bytes", lo=32, hi=32), F(4, "state", "u8", lo=1, hi=4),
+    F(5, "reach", "u32", False, keep_zero=True), F(6, "at", "u64"),
+    F(7, "principal", "name"))
+T_STORED_RECEIPT = _table(
+    F(1, "body", "bytes", hi=512), F(2, "cert_fp", "bytes", lo=32, hi=32),
+    F(3, "sig", "bytes", lo=64, hi=64))
+T_RECEIPT_ITEM = _table(
+    F(1, "cn", "name"), F(2, "state", "u8", lo=1, hi=4),
+    F(3, "receipt", "bytes", hi=512 + 9 + 96),
+    F(4, "cert", "bytes", False, hi=8192))
 T_STATUS_MEMBER = _table(
     F(1, "cn", "name"), F(2, "node", "node"), F(3, "state", "u8", lo=0, hi=4),
     F(4, "at", "u64", False), F(5, "online", "u8", False, lo=0, hi=1))
@@ -324,7 +347,15 @@ TABLES = {
                   F(3, "envelope", "bytes", hi=65535)),
     ACK: _table(F(1, "id", "name"), F(2, "state", "u8", lo=1, hi=4),
                 F(3, "reach", "u32", False, keep_zero=True),
-                F(4, "flags", "u8", False, lo=0, hi=1)),
+                F(4, "flags", "u8", False, lo=0, hi=1),
+                F(5, "receipt", "bytes", False, hi=512),
+                F(6, "sig", "bytes", False, lo=64, hi=64)),
+    RECEIPTS_REQ: _table(F(1, "id", "name"), F(2, "node", "node", False),
+                         F(3, "cursor", "u64", False),
+                         F(4, "limit", "u32", False)),
+    RECEIPTS: _table(F(1, "id", "name"), F(2, "envelope", "bytes", hi=65535),
+                     F(3, "items", "list", items=T_RECEIPT_ITEM),
+                     F(4, "cursor", "u64", False)),
     ACK_OK: _table(F(1, "id", "name"), F(2, "state", "u8", lo=1, hi=4)),
     STATUS_REQ: _table(F(1, "id", "name"), F(2, "node", "node", False),
                        F(3, "flags", "u8", False, lo=0, hi=3),
@@ -497,6 +528,8 @@ def _check_value(f, raw):
     if f.kind == "bytes":
         if f.hi is not None and len(raw) > f.hi:
             raise ProtoError(106, "%s: %d bytes" % (f.name, len(raw)))
+        if f.lo is not None and len(raw) < f.lo:
+            raise ProtoError(110, "%s: shorter than %d" % (f.name, f.lo))
         return bytes(raw)
     if f.kind == "list":
         return [decode_table(f.items, it) for it in parse_list(raw)]
@@ -569,7 +602,20 @@ def decode(mtype, payload):
     """A payload decoded strictly; unknown types are refused with 102."""
     if mtype not in TABLES:
         raise ProtoError(102, "type 0x%02x" % mtype)
-    return decode_table(TABLES[mtype], payload)
+    m = decode_table(TABLES[mtype], payload)
+    if mtype == ACK and ("receipt" in m) != ("sig" in m):
+        raise ProtoError(104, "a receipt without its signature, or back")
+    return m
+
+
+def decode_receipt(body):
+    """A receipt body decoded strictly, with the rules of 6.5 (108, 110)."""
+    r = decode_table(T_RECEIPT_BODY, body)
+    if r["version"] != RECEIPT_VERSION:
+        raise ProtoError(108, "receipt version %d" % r["version"])
+    if "reach" in r and r["state"] != ACK_RELAYED:
+        raise ProtoError(110, "a head count with another state than relayed")
+    return r
 
 
 def hello(role=ROLE_AGENT, version=VERSION, heartbeat=None, last_seq=None,
@@ -578,8 +624,77 @@ def hello(role=ROLE_AGENT, version=VERSION, heartbeat=None, last_seq=None,
                   last_seq=last_seq, agent=agent)
 
 
-def ack(alert_id, state, reach=None, flags=None):
-    return encode(ACK, id=alert_id, state=state, reach=reach, flags=flags)
+def ack(alert_id, state, reach=None, flags=None, receipt=None, sig=None):
+    """
+    An ACK frame.  Without receipt, a FrameSocket with a signing key signs
+    it as it goes out (FrameSocket.send_raw); ack_unsigned() stays so.
+    """
+    return encode(ACK, id=alert_id, state=state, reach=reach, flags=flags,
+                  receipt=receipt, sig=sig)
+
+
+class Unsigned(bytes):
+    """Frames that FrameSocket.send_raw must send as they are."""
+
+
+def ack_unsigned(alert_id, state, reach=None, flags=None):
+    return Unsigned(ack(alert_id, state, reach, flags))
+
+
+def receipt_body(alert_id, env_hash, state, principal, reach=None, at=None,
+                 version=RECEIPT_VERSION):
+    """The canonical receipt body; at defaults to now (ms)."""
+    return encode_table(T_RECEIPT_BODY, {
+        "version": version, "id": alert_id, "env_hash": env_hash,
+        "state": state, "reach": reach,
+        "at": now_ms() if at is None else at, "principal": principal})
+
+
+def sign_receipt(key, body):
+    """Ed25519 over the receipt context followed by the body."""
+    return key.sign(RECEIPT_CONTEXT + body)
+
+
+def signed_ack(key, principal, alert_id, state, env_hash, reach=None,
+               flags=None, at=None):
+    """An ACK carrying its receipt, signed by key for principal."""
+    body = receipt_body(alert_id, env_hash, state, principal, reach, at)
+    return Unsigned(ack(alert_id, state, reach, flags, receipt=body,
+                        sig=sign_receipt(key, body)))
+
+
+def stored_receipt(body, cert_fp, sig):
+    return encode_table(T_STORED_RECEIPT,
+                        {"body": body, "cert_fp": cert_fp, "sig": sig})
+
+
+def receipts_req(alert_id, node=None, cursor=None, limit=None):
+    return encode(RECEIPTS_REQ, id=alert_id, node=node, cursor=cursor or None,
+                  limit=limit or None)
+
+
+def sha256(data):
+    from cryptography.hazmat.primitives import hashes
+    h = hashes.Hash(hashes.SHA256())
+    h.update(bytes(data))
+    return h.finalize()
+
+
+# The SHA-256 of every envelope this process has seen, by alert id (ALERT
+# frames received, envelopes signed here): what auto-signed acks sign.
+ENV_HASHES = {}
+
+
+def note_envelope(env):
+    """Remember env's hash under its alert id (if it decodes)."""
+    try:
+        e = decode_table(T_ENVELOPE, env)
+        aid = decode_table(T_ALERT_BODY, e["body"])["id"]
+    except (ProtoError, KeyError):
+        return None
+    h = sha256(env)
+    ENV_HASHES[aid] = h
+    return h
 
 
 def ping(nonce):
@@ -718,7 +833,9 @@ def signed_envelope(body, key, cert):
     """Body signed by key, carrying cert (a cryptography x509 cert or DER)."""
     der_ = cert if isinstance(cert, (bytes, bytearray)) else \
         cert.public_bytes(serialization.Encoding.DER)
-    return envelope(body, bytes(der_), sign(key, body))
+    env = envelope(body, bytes(der_), sign(key, body))
+    note_envelope(env)
+    return env
 
 
 def decode_envelope(env):
@@ -885,8 +1002,47 @@ class FrameSocket:
         self.sock = sock
         self.buf = b""
         self.eof = False
+        # Receipts: the session's own key and CN sign its ACKs on the
+        # way out, as wuzha-agent does; auto_sign False sends them bare.
+        self.key = None
+        self.cn = None
+        self.auto_sign = True
+        self.env_lookup = None      # alert id -> envelope, for ids not seen
+
+    def _sign_acks(self, data):
+        """data with each whole ACK frame lacking a receipt signed."""
+        out, i = [], 0
+        while i + FRAME_HDR <= len(data):
+            n, t = struct.unpack_from(">IB", data, i)
+            end = i + 4 + n
+            if n == 0 or end > len(data):
+                return data
+            fr = data[i:end]
+            if t == ACK:
+                try:
+                    m = decode(ACK, data[i + FRAME_HDR:end])
+                except ProtoError:
+                    m = None
+                h = m and self._env_hash(m["id"])
+                if m and h and "receipt" not in m:
+                    fr = signed_ack(self.key, self.cn, m["id"], m["state"],
+                                    h, m.get("reach"), m.get("flags"))
+            out.append(fr)
+            i = end
+        return data if i != len(data) else b"".join(out)
+
+    def _env_hash(self, alert_id):
+        """What the daemon stored (when it can be asked), else what was seen."""
+        if self.env_lookup is not None:
+            env = self.env_lookup(alert_id)
+            if env:
+                return sha256(env)
+        return ENV_HASHES.get(alert_id)
 
     def send_raw(self, data):
+        if self.auto_sign and self.key is not None and \
+                not isinstance(data, Unsigned):
+            data = self._sign_acks(data)
         self.sock.sendall(data)
 
     def send(self, mtype, payload=b""):
@@ -923,6 +1079,11 @@ class FrameSocket:
                 if len(self.buf) >= FRAME_HDR + n:
                     payload = self.buf[FRAME_HDR:FRAME_HDR + n]
                     self.buf = self.buf[FRAME_HDR + n:]
+                    if t == ALERT:
+                        try:
+                            note_envelope(decode(ALERT, payload)["envelope"])
+                        except ProtoError:
+                            pass
                     return t, payload
             self._fill(deadline)
 
@@ -987,7 +1148,15 @@ def connect(host, port, ca, cert, key, server_name="wuzhad", timeout=10.0):
         raw.close()
         raise
     s.settimeout(timeout)
-    return FrameSocket(s)
+    fs = FrameSocket(s)
+    if cert and key:
+        try:
+            k = load_key(key)
+            if isinstance(k, ed25519.Ed25519PrivateKey):
+                fs.key, fs.cn = k, cn_of(load_cert(cert))
+        except (OSError, ValueError):
+            pass
+    return fs
 
 
 def session(host, port, ca, cert, key, role=ROLE_AGENT, server_name="wuzhad",

@@ -162,6 +162,50 @@ test_expired_ids_are_dropped_on_save(void **state)
 	    "wuzha-agent-state 1\nnew 1800000000001\n");
 }
 
+/* The envelope hash of version 3 lines: 64 hex digits. */
+#define H64 "000102030405060708090a0b0c0d0e0f" \
+	    "101112131415161718191a1b1c1d1e1f"
+
+/* The envelope's hash, which receipts sign, survives a restart (version 3). */
+static void
+test_env_hashes_survive_a_restart(void **state)
+{
+	struct agent_state	*st;
+	const uint8_t		*h;
+	uint8_t			 want[PROTO_HASH_LEN];
+	char			 err[256];
+	int			 i;
+
+	(void)state;
+	for (i = 0; i < PROTO_HASH_LEN; i++)
+		want[i] = (uint8_t)i;
+	st = agent_state_load(path, err, sizeof(err));
+	assert_non_null(st);
+	assert_int_equal(agent_state_set_hash(st, "none", want), -1);
+	assert_int_equal(agent_state_add(st, "a1", NOW + 5), 0);
+	assert_null(agent_state_env_hash(st, "a1"));
+	assert_int_equal(agent_state_set_hash(st, "a1", want), 0);
+	assert_int_equal(agent_state_withdraw(st, "w1", NOW + 5), 0);
+	assert_int_equal(agent_state_set_hash(st, "w1", want), 0);
+	assert_int_equal(agent_state_add(st, "plain", NOW + 5), 0);
+	assert_int_equal(agent_state_save(st, NOW), 0);
+	agent_state_free(st);
+	assert_string_equal(read_file(), "wuzha-agent-state 3\n"
+	    "a1 1800000000005 " H64 "\n"
+	    "w1 1800000000005 withdrawn " H64 "\n"
+	    "plain 1800000000005\n");
+	st = agent_state_load(path, err, sizeof(err));
+	assert_non_null(st);
+	assert_non_null(h = agent_state_env_hash(st, "a1"));
+	assert_memory_equal(h, want, PROTO_HASH_LEN);
+	assert_non_null(h = agent_state_env_hash(st, "w1"));
+	assert_memory_equal(h, want, PROTO_HASH_LEN);
+	assert_true(agent_state_withdrawn(st, "w1"));
+	assert_null(agent_state_env_hash(st, "plain"));
+	assert_true(agent_state_seen(st, "plain"));
+	agent_state_free(st);
+}
+
 static void
 refused(const char *text, const char *why)
 {
@@ -185,7 +229,13 @@ test_bad_files_are_refused_with_a_reason(void **state)
 	    ":2: unexpected \"withdrawn\" after the expiry");
 	refused("wuzha-agent-state 2\na1 5 gone\n",
 	    ":2: unexpected \"gone\"");
-	refused("wuzha-agent-state 3\n", ":1: not a wuzha-agent state file");
+	refused("wuzha-agent-state 4\n", ":1: not a wuzha-agent state file");
+	refused("wuzha-agent-state 2\na1 5 " H64 "\n",
+	    ":2: unexpected");
+	refused("wuzha-agent-state 3\na1 5 withdrawn abc\n",
+	    ":2: unexpected \"abc\" after \"withdrawn\"");
+	refused("wuzha-agent-state 3\na1 5 " H64 " withdrawn\n",
+	    ":2: unexpected");
 	refused("wuzha-agent-state 2\na1 5\na1 6 withdrawn\n",
 	    ":3: id a1 listed twice");
 	refused("wuzha-agent-state 2\na1 x withdrawn\n", ":2: bad expiry");
@@ -206,6 +256,8 @@ main(void)
 		    test_expired_ids_are_dropped_on_save, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_bad_files_are_refused_with_a_reason, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_env_hashes_survive_a_restart, setup, teardown),
 	};
 
 	log_init("test-agent-state", LOG_L_WARNING, LOG_PRIO_JOURNAL);

@@ -498,7 +498,26 @@ test_wuzhad_defaults_filled_in(void **state)
 	assert_int_equal(c->timeouts.skew_s, 300);
 	assert_int_equal(c->timeouts.tree_refresh_ms, 2000);
 	assert_string_equal(c->log_level, "info");
+	assert_int_equal(c->receipts_required, 1);
 	conf_wuzhad_free(c);
+}
+
+/* receipts: required by default; optional takes unsigned acks. */
+static void
+test_wuzhad_receipts(void **state)
+{
+	struct conf_wuzhad	*c;
+
+	(void)state;
+	c = wuzhad_ok(W_BASE "receipts: optional\n");
+	assert_int_equal(c->receipts_required, 0);
+	conf_wuzhad_free(c);
+	c = wuzhad_ok(W_BASE "receipts: required\n");
+	assert_int_equal(c->receipts_required, 1);
+	conf_wuzhad_free(c);
+	W_REFUSED(W_BASE "receipts: maybe\n",
+	    "t.yaml:6: receipts: unknown value \"maybe\" "
+	    "(want required or optional)");
 }
 
 static void
@@ -1746,6 +1765,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_wuzhad_refuses_bad_size),
 		cmocka_unit_test(test_wuzhad_refuses_out_of_range),
 		cmocka_unit_test(test_wuzhad_refuses_inconsistent_values),
+		cmocka_unit_test(test_wuzhad_receipts),
 		cmocka_unit_test(test_wuzhad_refuses_bad_strings),
 		cmocka_unit_test(test_wuzhad_refuses_bad_listen),
 		cmocka_unit_test(test_agent_refuses_bad_values),

@@ -30,7 +30,9 @@
 /* Pseudo types of the vectors that are not frames. */
 #define T_BODY		0x100
 #define T_ENVELOPE	0x101
-#define T_AUDIT_ENTRY	0x102	/* an audit log entry (field list) */
+#define T_RECEIPT	0x102	/* a receipt body */
+#define T_STORED_RCPT	0x103	/* a stored receipt */
+#define T_AUDIT_ENTRY	0x104	/* an audit log entry (field list) */
 #define VEC_MAX		256
 #define VEC_AT		INT64_C(1800000000)	/* 2027-01-15, certs valid */
 #define AID		"20270115-4f1c9e2ab37d5a60"
@@ -133,6 +135,7 @@ type_of(const char *s)
 		PROTO_T_ERROR, PROTO_T_BYE, PROTO_T_ESCALATION,
 		PROTO_T_AGENTS_REQ, PROTO_T_AGENTS, PROTO_T_SCHEDULE_REQ,
 		PROTO_T_SCHEDULE, PROTO_T_REPORT_REQ, PROTO_T_REPORT,
+		PROTO_T_RECEIPTS_REQ, PROTO_T_RECEIPTS,
 		PROTO_T_AUDIT_REQ, PROTO_T_AUDIT,
 		PROTO_T_ENVELOPE_REQ, PROTO_T_ENVELOPE,	/* cap */
 		PROTO_T_CLUE, PROTO_T_CLUE_OK, PROTO_T_CLUE_PUSH,
@@ -142,6 +145,10 @@ type_of(const char *s)
 
 	if (strcmp(s, "audit-entry") == 0)
 		return T_AUDIT_ENTRY;
+	if (strcmp(s, "receipt") == 0)
+		return T_RECEIPT;
+	if (strcmp(s, "stored-receipt") == 0)
+		return T_STORED_RCPT;
 	if (strcmp(s, "body") == 0)
 		return T_BODY;
 	if (strcmp(s, "envelope") == 0)
@@ -400,6 +407,10 @@ recode(int type, const uint8_t *p, size_t len, struct proto_buf *out)
 		struct proto_agents	 agents;
 		struct proto_schedule	 schedule;
 		struct proto_report	 report;
+		struct proto_receipt	 receipt;
+		struct proto_stored_receipt stored_receipt;
+		struct proto_receipts_req receipts_req;
+		struct proto_receipts	 receipts;
 		struct proto_audit_req	 audit_req;
 		struct proto_audit	 audit;
 		struct audit_entry	 entry;
@@ -475,6 +486,14 @@ recode(int type, const uint8_t *p, size_t len, struct proto_buf *out)
 		RELIST(schedule, schedule, alerts, 2, proto_schedule_item);
 	case PROTO_T_REPORT:
 		RELIST(report, report, rows, 6, proto_report_row);
+	case PROTO_T_RECEIPTS_REQ:
+		RECODE(receipts_req, receipts_req);
+	case PROTO_T_RECEIPTS:
+		RELIST(receipts, receipts, items, 3, proto_receipt_item);
+	case T_RECEIPT:
+		RECODE(receipt, receipt);
+	case T_STORED_RCPT:
+		RECODE(stored_receipt, stored_receipt);
 	case PROTO_T_AUDIT_REQ:
 		RECODE(audit_req, audit_req);
 	case PROTO_T_AUDIT:
@@ -619,6 +638,7 @@ test_vectors_cover_every_type(void **state)
 		PROTO_T_ERROR, PROTO_T_BYE, T_BODY, T_ENVELOPE,
 		PROTO_T_AGENTS_REQ, PROTO_T_AGENTS, PROTO_T_SCHEDULE_REQ,
 		PROTO_T_SCHEDULE, PROTO_T_REPORT_REQ, PROTO_T_REPORT,
+		PROTO_T_RECEIPTS_REQ, PROTO_T_RECEIPTS, T_RECEIPT, T_STORED_RCPT,
 		PROTO_T_AUDIT_REQ, PROTO_T_AUDIT, T_AUDIT_ENTRY,
 		PROTO_T_ENVELOPE_REQ, PROTO_T_ENVELOPE,	/* cap */
 		PROTO_T_CLUE, PROTO_T_CLUE_OK, PROTO_T_CLUE_PUSH,
@@ -701,7 +721,8 @@ test_vectors_recode(void **state)
 		if (v->type == T_ENVELOPE) {
 			vector_envelope(v);
 			rc = recode(v->type, v->b, v->len, &b);
-		} else if (v->type == T_BODY || v->type == T_AUDIT_ENTRY) {
+		} else if (v->type == T_BODY || v->type == T_AUDIT_ENTRY ||
+		    v->type == T_RECEIPT || v->type == T_STORED_RCPT) {
 			rc = recode(v->type, v->b, v->len, &b);
 		} else {
 			if ((rc = frame_decode(v->b, v->len, &type)) != 0)
@@ -752,7 +773,8 @@ test_vectors_bad_refused(void **state)
 		if (!v->bad)
 			continue;
 		type = -1;
-		if (v->type == T_BODY || v->type == T_AUDIT_ENTRY)
+		if (v->type == T_BODY || v->type == T_AUDIT_ENTRY ||
+		    v->type == T_RECEIPT || v->type == T_STORED_RCPT)
 			rc = recode(v->type, v->b, v->len, NULL);
 		else if (v->type == T_ENVELOPE)
 			rc = verify(v->b, v->len, store, v->at, why,
@@ -769,6 +791,163 @@ test_vectors_bad_refused(void **state)
 			    proto_err_name(-rc), v->error,
 			    proto_err_name(v->error));
 	}
+}
+
+/* --- receipts ----------------------------------------------------------- */
+
+static const struct vec *
+vec_named(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < nvecs; i++)
+		if (strcmp(vecs[i].name, name) == 0)
+			return &vecs[i];
+	fail_msg("no vector %s", name);
+	return NULL;
+}
+
+/* The DER of x in a fresh buffer (the caller frees it with OPENSSL_free). */
+static uint8_t *
+der_of(X509 *x, size_t *len)
+{
+	uint8_t	*der = NULL;
+	int	 n;
+
+	assert_true((n = i2d_X509(x, &der)) > 0);
+	*len = (size_t)n;
+	return der;
+}
+
+/*
+ * The signed ack of PROTOCOL.md: its receipt is for envelope-signed, its
+ * signature is officer-1's and made again to the same bytes, and stored
+ * it is receipt-stored.
+ */
+static void
+test_receipt_vector_signs_and_stores(void **state)
+{
+	const struct vec		*va, *ve, *vs;
+	struct proto_ack		 ack;
+	struct proto_receipt		 r, mine;
+	struct proto_stored_receipt	 st;
+	struct proto_buf		 b;
+	uint8_t				 h[PROTO_HASH_LEN], fp[PROTO_HASH_LEN];
+	uint8_t				 sig[PROTO_SIG_LEN], *der;
+	size_t				 derlen;
+
+	(void)state;
+	va = vec_named("ack-signed");
+	ve = vec_named("envelope-signed");
+	vs = vec_named("receipt-stored");
+	assert_int_equal(proto_ack_decode(va->b + PROTO_FRAME_HDR,
+	    va->len - PROTO_FRAME_HDR, &ack), 0);
+	assert_int_equal(proto_receipt_decode(ack.receipt.p, ack.receipt.len,
+	    &r), 0);
+	assert_int_equal(proto_sha256(ve->b, ve->len, h), 0);
+	assert_memory_equal(r.env_hash.p, h, PROTO_HASH_LEN);
+	assert_string_equal(r.id, ack.id);
+	assert_string_equal(r.principal, "officer-1");
+	assert_int_equal(r.state, PROTO_ACK_RELAYED);
+	assert_true(r.has_reach && r.reach == 42 && r.at == 1800000060000ULL);
+	/* Made again from the fields: the same body and signature. */
+	memset(&mine, 0, sizeof(mine));
+	mine = r;
+	pbuf_init(&b);
+	assert_int_equal(proto_receipt_make(&b, &mine, officer_key, sig), 0);
+	same_bytes("receipt made again", b.data, b.len, ack.receipt.p,
+	    ack.receipt.len);
+	assert_memory_equal(sig, ack.sig.p, PROTO_SIG_LEN);
+	pbuf_free(&b);
+	assert_int_equal(proto_receipt_check_sig(ack.receipt.p,
+	    ack.receipt.len, ack.sig.p, ack.sig.len,
+	    X509_get0_pubkey(officer_crt)), 0);
+	assert_int_equal(proto_receipt_check_sig(ack.receipt.p,
+	    ack.receipt.len, ack.sig.p, ack.sig.len,
+	    X509_get0_pubkey(officer2_crt)), -PROTO_E_RECEIPT);
+	/* Not Ed25519: no receipt is signed or checked with it. */
+	assert_int_equal(proto_receipt_sign(ack.receipt.p, ack.receipt.len,
+	    ec_key, sig), -1);
+	der = der_of(officer_crt, &derlen);
+	assert_int_equal(proto_sha256(der, derlen, fp), 0);
+	memset(&st, 0, sizeof(st));
+	st.body = ack.receipt;
+	st.cert_fp.p = fp;
+	st.cert_fp.len = sizeof(fp);
+	st.sig = ack.sig;
+	pbuf_init(&b);
+	proto_stored_receipt_encode(&b, &st);
+	assert_int_equal(b.err, 0);
+	same_bytes("receipt stored", b.data, b.len, vs->b, vs->len);
+	pbuf_free(&b);
+	OPENSSL_free(der);
+}
+
+/* proto_receipt_verify takes the stored vector, and refuses each change. */
+static void
+test_receipt_verify_refuses_what_was_changed(void **state)
+{
+	const struct vec	*vs, *ve;
+	struct proto_receipt	 r, forged;
+	struct proto_stored_receipt st;
+	struct proto_buf	 b, body;
+	uint8_t			 h[PROTO_HASH_LEN], bad[PROTO_HASH_LEN];
+	uint8_t			 fp[PROTO_HASH_LEN], sig[PROTO_SIG_LEN];
+	uint8_t			 copy[1024], *der, *oder;
+	size_t			 derlen, oderlen, i;
+	char			 why[256];
+
+	(void)state;
+	vs = vec_named("receipt-stored");
+	ve = vec_named("envelope-signed");
+	assert_int_equal(proto_sha256(ve->b, ve->len, h), 0);
+	der = der_of(officer_crt, &derlen);
+	oder = der_of(officer2_crt, &oderlen);
+	assert_int_equal(proto_receipt_verify(vs->b, vs->len, der, derlen,
+	    store, VEC_AT, h, &r, why, sizeof(why)), 0);
+	assert_string_equal(r.principal, "officer-1");
+	/* Every byte of the body and the signature counts. */
+	assert_true(vs->len <= sizeof(copy));
+	for (i = 0; i < vs->len; i++) {
+		memcpy(copy, vs->b, vs->len);
+		copy[i] ^= 0x01;
+		if (proto_receipt_verify(copy, vs->len, der, derlen, store,
+		    VEC_AT, h, NULL, why, sizeof(why)) == 0)
+			fail_msg("byte %zu changed and still verifies", i);
+	}
+	/* Another envelope's hash. */
+	memcpy(bad, h, sizeof(bad));
+	bad[0] ^= 0xff;
+	assert_int_equal(proto_receipt_verify(vs->b, vs->len, der, derlen,
+	    store, VEC_AT, bad, NULL, why, sizeof(why)), -PROTO_E_RECEIPT);
+	assert_non_null(strstr(why, "another envelope"));
+	/* Another certificate than the fingerprint names. */
+	assert_int_equal(proto_receipt_verify(vs->b, vs->len, oder, oderlen,
+	    store, VEC_AT, h, NULL, why, sizeof(why)), -PROTO_E_CERT);
+	/* With the CRL checked too: officer-1 is not revoked. */
+	assert_int_equal(proto_receipt_verify(vs->b, vs->len, der, derlen,
+	    crl_store, VEC_AT, h, NULL, why, sizeof(why)), 0);
+	/* Signed by officer-1 in officer-2's name: the CN gives it away. */
+	assert_int_equal(proto_stored_receipt_decode(vs->b, vs->len, &st), 0);
+	assert_int_equal(proto_receipt_decode(st.body.p, st.body.len, &forged),
+	    0);
+	snprintf(forged.principal, sizeof(forged.principal), "officer-2");
+	pbuf_init(&body);
+	assert_int_equal(proto_receipt_make(&body, &forged, officer_key, sig),
+	    0);
+	assert_int_equal(proto_sha256(der, derlen, fp), 0);
+	st.body.p = body.data;
+	st.body.len = body.len;
+	st.sig.p = sig;
+	pbuf_init(&b);
+	proto_stored_receipt_encode(&b, &st);
+	assert_int_equal(proto_receipt_verify(b.data, b.len, der, derlen,
+	    store, VEC_AT, h, NULL, why, sizeof(why)), -PROTO_E_RECEIPT);
+	assert_non_null(strstr(why, "officer-2"));
+	pbuf_free(&b);
+	pbuf_free(&body);
+	OPENSSL_free(der);
+	OPENSSL_free(oder);
 }
 
 /* --- frames and buffers ------------------------------------------------ */
@@ -2482,6 +2661,8 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_vectors_cover_every_type),
 		cmocka_unit_test(test_vectors_recode),
 		cmocka_unit_test(test_vectors_bad_refused),
+		cmocka_unit_test(test_receipt_vector_signs_and_stores),
+		cmocka_unit_test(test_receipt_verify_refuses_what_was_changed),
 		cmocka_unit_test(test_frame_header_limits),
 		cmocka_unit_test(test_buf_writers),
 		cmocka_unit_test(test_round_trip_session),

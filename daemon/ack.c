@@ -260,7 +260,9 @@ ack_flush_one(void)
 	const char	**argv;
 	size_t		 *lens;
 	char		(*nums)[3][24];
+	struct proto_buf  hr, hc;
 	char		  now[24];
+	uint64_t	  t;
 	size_t		  n, i, argc = 0, maxargs;
 	int		  j;
 
@@ -279,10 +281,21 @@ ack_flush_one(void)
 	    (lens = calloc(maxargs, sizeof(*lens))) == NULL ||
 	    (nums = calloc(n, sizeof(*nums))) == NULL)
 		fatal("ack_flush");
-	snprintf(now, sizeof(now), "%" PRIu64, now_ms());
+	t = now_ms();
+	snprintf(now, sizeof(now), "%" PRIu64, t);
 	argv[LUA_ACK_PREFIX] = store_key("%s", "");
 	argv[LUA_ACK_NOW] = now;
 	argv[LUA_ACK_BY] = wz->name;
+	/* The heads of this batch's audit entries (see lua/ack.lua). */
+	pbuf_init(&hr);
+	pbuf_init(&hc);
+	if (audit_entry_head(&hr, AUDIT_K_RECEIPT, t, wz->name) == -1 ||
+	    audit_entry_head(&hc, AUDIT_K_CERT, t, wz->name) == -1)
+		fatal("ack_flush: audit entry head");
+	argv[LUA_ACK_AUDIT_RECEIPT] = (const char *)hr.data;
+	lens[LUA_ACK_AUDIT_RECEIPT] = hr.len;
+	argv[LUA_ACK_AUDIT_CERT] = (const char *)hc.data;
+	lens[LUA_ACK_AUDIT_CERT] = hc.len;
 	argc = LUA_ACK_ARGS;
 	for (i = 0; i < n; i++) {
 		q = &ab->v[i];
@@ -319,6 +332,8 @@ ack_flush_one(void)
 	free(argv);
 	free(lens);
 	free(nums);
+	pbuf_free(&hr);
+	pbuf_free(&hc);
 }
 
 static void

@@ -161,6 +161,26 @@ audit_entry_encode(struct proto_buf *b, uint8_t kind, uint64_t at,
 	return b->err == 0 ? 0 : -1;
 }
 
+/*
+ * Fields 1 to 3 of an entry, without its data: a script that logs many
+ * entries of one kind and time (a batch of receipts) is given this once
+ * and appends field 4 itself (tag 4, u16 length, the bytes).
+ */
+int
+audit_entry_head(struct proto_buf *b, uint8_t kind, uint64_t at,
+    const char *daemon)
+{
+	if (kind < 1 || kind > AUDIT_K_MAX || daemon == NULL ||
+	    strlen(daemon) > PROTO_ID_MAX) {
+		pbuf_fail(b, PROTO_E_VALUE);
+		return -1;
+	}
+	pbuf_u8(b, 1, kind);
+	pbuf_u64(b, 2, at);
+	pbuf_str(b, 3, daemon);
+	return b->err == 0 ? 0 : -1;
+}
+
 int
 audit_entry_decode(const uint8_t *p, size_t len, struct audit_entry *e)
 {

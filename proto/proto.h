@@ -806,6 +806,9 @@ const char	*audit_kind_name(int kind);
 int	audit_entry_encode(struct proto_buf *b, uint8_t kind, uint64_t at,
 	    const char *daemon, const void *data, size_t len);
 int	audit_entry_decode(const uint8_t *, size_t, struct audit_entry *);
+/* Fields 1-3 only, for a script that appends field 4 to each entry. */
+int	audit_entry_head(struct proto_buf *b, uint8_t kind, uint64_t at,
+	    const char *daemon);
 
 void	audit_leaf_hash(const void *entry, size_t len,
 	    uint8_t out[AUDIT_HASH_LEN]);

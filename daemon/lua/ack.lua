@@ -18,15 +18,24 @@
 -- first, so a thousand acks from one school cost one HINCRBY per (node,
 -- state), not per ack.  Each alert whose counters moved gets one entry
 -- in the `changed` stream, which wakes the watches of every daemon.
+-- audit_receipt and audit_cert are the heads (kind, time, daemon) of the
+-- audit entries of this batch's receipts and first-seen certificates:
+-- each entry is its head and a field 4 of the stored bytes.
 --@arg prefix
 --@arg now
 --@arg by
+--@arg audit_receipt
+--@arg audit_cert
+--#include audit.lua
 local P, now = ARG.prefix, ARG.now
 local names = {'delivered', 'read', 'relayed', 'shown'}
 local rank = {[0] = 0, [1] = 1, [4] = 2, [2] = 3, [3] = 4}
 local byrank = {1, 4, 2, 3}
 local out, i, live, sums, keys = {}, ARGS + 1, {}, {}, {}
 local moved, movedv = {}, {}
+local function leaf(head, data)
+  audit_push(P, head .. struct.pack('>BH', 4, #data) .. data)
+end
 local function add(rk, field, by)
   local t = sums[rk]
   if not t then t = {f = {}, v = {}}; sums[rk] = t; keys[#keys + 1] = rk end
@@ -59,11 +68,12 @@ while i <= #ARGV do
       if st == 3 and reach > 0 then r = reach end
       redis.call('HSET', ak, cn, st .. ':' .. now .. ':' .. r .. ':' .. table.concat(t, ':'))
       if rcpt ~= '' then
+        -- The audit log meets a certificate before what it signed.
         if der ~= '' and redis.call('HSETNX', P .. 'certs', fp, der) == 1 then
-          -- audit: receipt leaf here (kind 3, cert: the first time it is stored)
+          leaf(ARG.audit_cert, der)
         end
         if redis.call('HSETNX', P .. 'rcpt:' .. id, cn .. '|' .. names[st], rcpt) == 1 then
-          -- audit: receipt leaf here (the accepted receipt, as stored)
+          leaf(ARG.audit_receipt, rcpt)
         end
       end
       local rk = P .. 'rate:' .. id

@@ -8,7 +8,8 @@
 -- first-seen certificates):
 --   C:   audit_entry_encode(&buf, AUDIT_K_..., now_ms(), wz->name, data,
 --        len)  (proto/audit.c), passed as one more --@arg, binary-safe;
---   Lua: audit_push(P, ARG.audit)   where the change is committed.
+--   Lua: audit_push(P, entry) where the change is committed, entry one
+--        of the script's arguments.
 -- An empty entry pushes nothing (a caller with nothing to log).  The
 -- checkpointer (daemon/auditlog.c) reads the list; nothing else writes it.
 local function audit_push(P, entry)

@@ -20,6 +20,7 @@
   the top police unit.
 """
 
+import hashlib
 import json
 import os
 import re
@@ -108,6 +109,17 @@ def busy_run(env):
     tree.principal("desk-c", "school-c", "receive", "issue", "observe")
     env.set_tree(tree)
     env.import_tree()
+    # The agent's own acks (delivered, shown) are receipts of the log too
+    # and may still be on their way: wait until the log stops growing.
+    last, since = -1, time.monotonic()
+    deadline = since + 15
+    while time.monotonic() < deadline:
+        n = int(env.redis.cmd("LLEN", env.prefix + "audit:log"))
+        if n != last:
+            last, since = n, time.monotonic()
+        elif time.monotonic() - since >= 1.5:
+            break
+        time.sleep(0.1)
     return a1, a2, up, held
 
 
@@ -117,13 +129,28 @@ def test_real_run_verifies(aud):
     entries = log(env)
     kinds = [wp.audit_entry_parse(e)["kind"] for e in entries]
     # Tree import, 2 alerts, an update, the held alert, its cancel (as a
-    # withdrawal), the second tree import.
-    assert kinds == [6, 1, 1, 1, 1, 7, 6], kinds
+    # withdrawal), the second tree import; among them the receipts of the
+    # acks (kind 2), each signer's certificate (3) before its first one.
+    assert [k for k in kinds if k not in (2, 3)] == [6, 1, 1, 1, 1, 7, 6], \
+        kinds
     parsed = [wp.audit_entry_parse(e) for e in entries]
-    assert {p["daemon"] for p in parsed[1:6]} == {"wuzhad"}, parsed
+    assert {p["daemon"] for p in parsed[1:-1]} == {"wuzhad"}, parsed
     env_a1 = env.redis.hget_raw("alert:" + a1, "env")
     assert parsed[1]["data"] == env_a1
-    tree_rec = wp.raw_fields(parsed[6]["data"])
+    certs = set()
+    for p in parsed:
+        if p["kind"] == 3:
+            certs.add(hashlib.sha256(p["data"]).digest())
+        elif p["kind"] == 2:
+            assert wp.raw_fields(p["data"])[2] in certs, p
+    receipts = [p for p in parsed if p["kind"] == 2]
+    # adv-a11's delivered, shown (the agent) and read (wuzhactl) of a1,
+    # at least its delivered of a2 and of the update.
+    assert len(receipts) >= 5, kinds
+    stored = {bytes(v) for v in env.redis.cmd(
+        "HVALS", env.prefix + "rcpt:" + a1)}
+    assert stored and stored <= {p["data"] for p in receipts}, stored
+    tree_rec = wp.raw_fields(parsed[-1]["data"])
     assert b"n:school-c\t" in tree_rec[6] and b"p:desk-c\t" in tree_rec[6]
 
     cp = wait_checkpoint(env, len(entries))[-1]
@@ -162,35 +189,37 @@ def test_changed_byte_names_the_entry(aud):
     entries = log(env)
     wait_checkpoint(env, len(entries))
     wait_mirror(env, len(entries), 1)     # the file has the log untouched
-    # Entry 2 is the second alert: change one byte of its headline.
-    e = bytearray(entries[2])
+    # The second alert: change one byte of its headline.
+    kinds = [wp.audit_entry_parse(e)["kind"] for e in entries]
+    n2 = [i for i, k in enumerate(kinds) if k == 1][1]
+    e = bytearray(entries[n2])
     i = e.find("冒充".encode())
     assert i > 0
     e[i + 1] ^= 0x01
-    env.redis.cmd("LSET", env.prefix + "audit:log", 2, bytes(e))
+    env.redis.cmd("LSET", env.prefix + "audit:log", n2, bytes(e))
     r, out = verify(env)
     assert r.rc == 1, r
     fb = out["first_bad"]
-    assert fb["index"] == 2 and fb["kind"] == "alert", out
+    assert fb["index"] == n2 and fb["kind"] == "alert", out
     assert "signature" in fb["why"], out
     r = env.ctl("officer-li", "audit", "verify")
-    assert r.rc == 1 and "first bad entry 2 (alert)" in r.out, r.out
+    assert r.rc == 1 and "first bad entry %d (alert)" % n2 in r.out, r.out
     # The same byte changed in a copy of the file instead.
     copy = os.path.join(env.dir, "copy.log")
     with open(env.mirror, "rb") as f:
         data = bytearray(f.read())
-    j = data.find(entries[2])
+    j = data.find(entries[n2])
     assert j > 0
     data[j + i + 1] ^= 0x01
     with open(copy, "wb") as f:
         f.write(data)
     r, out = verify(env, "--from-file", copy, "--only-file")
-    assert r.rc == 1 and out["first_bad"]["index"] == 2, out
+    assert r.rc == 1 and out["first_bad"]["index"] == n2, out
     assert "signature" in out["first_bad"]["why"], out
 
     # A byte of an unsigned entry (the tree change at 0): the checkpoint
     # pins the interval; the mirror, compared, pins the entry.
-    env.redis.cmd("LSET", env.prefix + "audit:log", 2, entries[2])
+    env.redis.cmd("LSET", env.prefix + "audit:log", n2, entries[n2])
     t = bytearray(entries[0])
     t[-1] ^= 0x01
     env.redis.cmd("LSET", env.prefix + "audit:log", 0, bytes(t))

@@ -75,4 +75,28 @@ int	ctl_audit_foreach(const struct ctl_audit_log *, uint64_t upto,
 	    int (*fn)(uint64_t index, const struct audit_entry *, void *),
 	    void *arg);
 
+/*
+ * report --verified (ctl_report_audit.c): the acknowledgement columns of
+ * report rows counted again from a verified log.  Receipts logged after
+ * upto (ms) are left out.  0, or -1 when out of memory.
+ */
+struct proto_report_row;
+struct ctl_audit_row {
+	uint32_t	delivered, shown, read, relayed;
+	uint32_t	drill_delivered, drill_shown, drill_read, drill_relayed;
+	int		ok;		/* all eight equal the report's */
+};
+struct ctl_audit_tally {
+	uint64_t	alerts;		/* alerts and updates in the range */
+	uint64_t	receipts;	/* of them, counted */
+	uint64_t	principals;	/* (alert, principal) pairs counted */
+	uint64_t	late;		/* logged after upto, left out */
+	uint64_t	orphans;	/* of no logged alert or certificate */
+	uint64_t	mismatched;	/* rows that disagree */
+};
+int	ctl_audit_report(const struct ctl_audit_log *, uint64_t upto,
+	    uint64_t from, uint64_t to,
+	    const struct proto_report_row *const *rows, size_t nrows,
+	    struct ctl_audit_row *out, struct ctl_audit_tally *t);
+
 #endif

@@ -23,6 +23,7 @@
 #include "proto.h"
 #include "client.h"
 #include "ctl.h"
+#include "ctl_audit.h"
 
 enum ctl_report_form {
 	CTL_REPORT_TABLE,
@@ -31,6 +32,13 @@ enum ctl_report_form {
 };
 
 #define CTL_REPORT_NAME_W	12	/* least width of the NAME column */
+
+/* What report --verified found, per row and in all (NULL: not asked). */
+struct ctl_report_ver {
+	struct ctl_audit_row	*row;		/* one per line */
+	struct ctl_audit_tally	 t;
+	uint64_t		 entries, checkpoints;
+};
 
 /* A decoded row and its depth below the first row. */
 struct ctl_report_line {
@@ -165,7 +173,8 @@ ctl_report_lines(const struct proto_view *list, size_t *np)
 /* The table: names indented by depth, shares and the median. */
 static void
 ctl_report_table(const struct proto_report *rep,
-    const struct ctl_report_line *l, size_t n)
+    const struct ctl_report_line *l, size_t n,
+    const struct ctl_report_ver *ver)
 {
 	char	 t1[32], t2[32], p[6][16], m[24];
 	size_t	 i, w = CTL_REPORT_NAME_W, iw;
@@ -185,9 +194,10 @@ ctl_report_table(const struct proto_report *rep,
 	    rep->alerts, rep->alerts == 1 ? "" : "s",
 	    rep->drills, rep->drills == 1 ? "" : "s");
 	ctl_pad(stdout, "NAME", 4, w);
-	printf(" %6s %9s %7s %7s %7s %12s %14s %6s %10s  %s\n", "ALERTS",
+	printf(" %6s %9s %7s %7s %7s %12s %14s %6s %10s  %s%s\n", "ALERTS",
 	    "DELIVERED", "SHOWN", "READ", "RELAYED", "READ IN TIME",
-	    "MEDIAN TO READ", "DRILLS", "DRILL READ", "NODE");
+	    "MEDIAN TO READ", "DRILLS", "DRILL READ", "NODE",
+	    ver != NULL ? "  LOG" : "");
 	for (i = 0; i < n; i++) {
 		const struct proto_report_row *r = &l[i].r;
 
@@ -198,7 +208,7 @@ ctl_report_table(const struct proto_report *rep,
 			ctl_report_span(r->median_read_ms, m, sizeof(m));
 		else
 			snprintf(m, sizeof(m), "-");
-		printf(" %6u %9s %7s %7s %7s %12s %14s %6u %10s  %s\n",
+		printf(" %6u %9s %7s %7s %7s %12s %14s %6u %10s  %s",
 		    r->alerts,
 		    ctl_report_pct(r->delivered, r->targeted, "%", p[0], 16),
 		    ctl_report_pct(r->shown, r->targeted, "%", p[5], 16),
@@ -208,7 +218,35 @@ ctl_report_table(const struct proto_report *rep,
 		    m, r->drill_alerts,
 		    ctl_report_pct(r->drill_read, r->drill_targeted, "%", p[4],
 		    16), r->node);
+		if (ver != NULL)
+			printf("  %s", ver->row[i].ok ? "ok" : "DIFFERS");
+		putchar('\n');
 	}
+	if (ver == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		const struct proto_report_row	*r = &l[i].r;
+		const struct ctl_audit_row	*v = &ver->row[i];
+
+		if (v->ok)
+			continue;
+		printf("%s: the report says delivered %u, shown %u, read %u, "
+		    "relayed %u (drills %u, %u, %u, %u); the audit log %u, "
+		    "%u, %u, %u (drills %u, %u, %u, %u)\n", r->node,
+		    r->delivered, r->shown, r->read, r->relayed,
+		    r->drill_delivered, r->drill_shown, r->drill_read,
+		    r->drill_relayed, v->delivered, v->shown, v->read,
+		    v->relayed, v->drill_delivered, v->drill_shown,
+		    v->drill_read, v->drill_relayed);
+	}
+	printf("checked against the audit log (%llu entries, %llu "
+	    "checkpoints, every signature good): %llu alert%s, %llu "
+	    "receipt%s; %s\n", (unsigned long long)ver->entries,
+	    (unsigned long long)ver->checkpoints,
+	    (unsigned long long)ver->t.alerts, ver->t.alerts == 1 ? "" : "s",
+	    (unsigned long long)ver->t.receipts,
+	    ver->t.receipts == 1 ? "" : "s", ver->t.mismatched == 0 ?
+	    "every row agrees" : "some rows DIFFER");
 }
 
 /* A CSV field quoted after RFC 4180: quotes doubled. */
@@ -232,7 +270,8 @@ ctl_report_csv_str(const char *s, size_t len)
  * columns by position keeps working.
  */
 static void
-ctl_report_csv(const struct ctl_report_line *l, size_t n)
+ctl_report_csv(const struct ctl_report_line *l, size_t n,
+    const struct ctl_report_ver *ver)
 {
 	char	p[9][16];
 	size_t	i;
@@ -243,7 +282,8 @@ ctl_report_csv(const struct ctl_report_line *l, size_t n)
 	    "read_in_time_pct,relayed_in_time_pct,median_read_ms,"
 	    "drill_alerts,drill_targeted,drill_delivered,drill_read,"
 	    "drill_relayed,drill_read_pct,shown,shown_in_time,shown_pct,"
-	    "shown_in_time_pct,drill_shown\r\n");
+	    "shown_in_time_pct,drill_shown%s\r\n", ver != NULL ?
+	    ",log_ok,log_delivered,log_shown,log_read,log_relayed" : "");
 	for (i = 0; i < n; i++) {
 		const struct proto_report_row *r = &l[i].r;
 
@@ -268,17 +308,23 @@ ctl_report_csv(const struct ctl_report_line *l, size_t n)
 		    r->drill_targeted, r->drill_delivered, r->drill_read,
 		    r->drill_relayed, ctl_report_pct(r->drill_read,
 		    r->drill_targeted, "", p[6], 16));
-		printf("%u,%u,%s,%s,%u\r\n", r->shown, r->shown_in_time,
+		printf("%u,%u,%s,%s,%u", r->shown, r->shown_in_time,
 		    ctl_report_pct(r->shown, r->targeted, "", p[7], 16),
 		    ctl_report_pct(r->shown_in_time, r->targeted, "", p[8],
 		    16), r->drill_shown);
+		if (ver != NULL)
+			printf(",%d,%u,%u,%u,%u", ver->row[i].ok,
+			    ver->row[i].delivered, ver->row[i].shown,
+			    ver->row[i].read, ver->row[i].relayed);
+		printf("\r\n");
 	}
 }
 
 /* JSON: one object on one line, raw counts only. */
 static void
 ctl_report_json(const struct proto_report *rep,
-    const struct ctl_report_line *l, size_t n)
+    const struct ctl_report_line *l, size_t n,
+    const struct ctl_report_ver *ver)
 {
 	size_t	i;
 
@@ -311,11 +357,36 @@ ctl_report_json(const struct proto_report *rep,
 			printf("null");
 		printf(",\"drill_alerts\":%u,\"drill_targeted\":%u,"
 		    "\"drill_delivered\":%u,\"drill_shown\":%u,"
-		    "\"drill_read\":%u,\"drill_relayed\":%u}",
+		    "\"drill_read\":%u,\"drill_relayed\":%u",
 		    r->drill_alerts, r->drill_targeted, r->drill_delivered,
 		    r->drill_shown, r->drill_read, r->drill_relayed);
+		if (ver != NULL) {
+			const struct ctl_audit_row *v = &ver->row[i];
+
+			printf(",\"log\":{\"ok\":%s,\"delivered\":%u,"
+			    "\"shown\":%u,\"read\":%u,\"relayed\":%u,"
+			    "\"drill_delivered\":%u,\"drill_shown\":%u,"
+			    "\"drill_read\":%u,\"drill_relayed\":%u}",
+			    v->ok ? "true" : "false", v->delivered, v->shown,
+			    v->read, v->relayed, v->drill_delivered,
+			    v->drill_shown, v->drill_read, v->drill_relayed);
+		}
+		printf("}");
 	}
 	printf("]");
+	if (ver != NULL)
+		printf(",\"audit\":{\"ok\":%s,\"entries\":%llu,"
+		    "\"checkpoints\":%llu,\"alerts\":%llu,\"receipts\":%llu,"
+		    "\"principals\":%llu,\"late\":%llu,\"orphans\":%llu,"
+		    "\"mismatched\":%llu}", ver->t.mismatched == 0 ? "true" :
+		    "false", (unsigned long long)ver->entries,
+		    (unsigned long long)ver->checkpoints,
+		    (unsigned long long)ver->t.alerts,
+		    (unsigned long long)ver->t.receipts,
+		    (unsigned long long)ver->t.principals,
+		    (unsigned long long)ver->t.late,
+		    (unsigned long long)ver->t.orphans,
+		    (unsigned long long)ver->t.mismatched);
 	if (rep->omitted > 0)
 		printf(",\"omitted\":%u", rep->omitted);
 	if (rep->depth == PROTO_DEPTH_ALL)
@@ -325,15 +396,28 @@ ctl_report_json(const struct proto_report *rep,
 	printf("}\n");
 }
 
+/* What the REPORT callback is to do: print it, or keep it for later. */
+struct ctl_report_arg {
+	int		 form;
+	int		 keep;		/* --verified: copy it, print later */
+	uint8_t		*copy;
+	size_t		 len;
+	uint64_t	 at;		/* when it came (ms) */
+};
+
+/* Print a decoded REPORT in its form, checked (ver) or not (NULL). */
 static int
-ctl_report_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
+ctl_report_show(const uint8_t *p, size_t len, int form,
+    const struct ctl_audit_log *log, const struct ctl_report_arg *a,
+    int *differs)
 {
 	struct proto_report	 rep;
 	struct ctl_report_line	*lines;
-	size_t			 n;
-	int			 rc, form = *(int *)arg;
+	struct ctl_report_ver	 ver, *vp = NULL;
+	const struct proto_report_row **rows = NULL;
+	size_t			 n, i;
+	int			 rc;
 
-	(void)ctl;
 	if ((rc = proto_report_decode(p, len, &rep)) != 0) {
 		fprintf(stderr, "wuzhactl: malformed REPORT: %s\n",
 		    proto_err_name(-rc));
@@ -341,17 +425,44 @@ ctl_report_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
 	}
 	if ((lines = ctl_report_lines(&rep.rows, &n)) == NULL)
 		return CTL_FAIL;
+	memset(&ver, 0, sizeof(ver));
+	if (log != NULL) {
+		if ((rows = calloc(n + 1, sizeof(*rows))) == NULL ||
+		    (ver.row = calloc(n + 1, sizeof(*ver.row))) == NULL) {
+			fprintf(stderr, "wuzhactl: out of memory\n");
+			free(rows);
+			free(lines);
+			return CTL_FAIL;
+		}
+		for (i = 0; i < n; i++)
+			rows[i] = &lines[i].r;
+		if (ctl_audit_report(log, a->at, rep.from, rep.to, rows, n,
+		    ver.row, &ver.t) == -1) {
+			fprintf(stderr, "wuzhactl: report: out of memory "
+			    "counting the audit log\n");
+			free(rows);
+			free(ver.row);
+			free(lines);
+			return CTL_FAIL;
+		}
+		ver.entries = log->n;
+		ver.checkpoints = log->ncp;
+		*differs = ver.t.mismatched > 0;
+		vp = &ver;
+	}
 	switch (form) {
 	case CTL_REPORT_TABLE:
-		ctl_report_table(&rep, lines, n);
+		ctl_report_table(&rep, lines, n, vp);
 		break;
 	case CTL_REPORT_CSV:
-		ctl_report_csv(lines, n);
+		ctl_report_csv(lines, n, vp);
 		break;
 	case CTL_REPORT_JSON:
-		ctl_report_json(&rep, lines, n);
+		ctl_report_json(&rep, lines, n, vp);
 		break;
 	}
+	free(rows);
+	free(ver.row);
 	free(lines);
 	if (form == CTL_REPORT_TABLE && rep.depth != 0 &&
 	    rep.depth != PROTO_DEPTH_ALL)
@@ -368,6 +479,84 @@ ctl_report_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
 	return CTL_OK;
 }
 
+static int
+ctl_report_cb(struct ctl *ctl, const uint8_t *p, size_t len, void *arg)
+{
+	struct ctl_report_arg	*a = arg;
+	int			 differs = 0;
+
+	(void)ctl;
+	if (!a->keep)
+		return ctl_report_show(p, len, a->form, NULL, a, &differs);
+	a->at = now_ms();
+	if ((a->copy = malloc(len > 0 ? len : 1)) == NULL) {
+		fprintf(stderr, "wuzhactl: out of memory\n");
+		return CTL_FAIL;
+	}
+	memcpy(a->copy, p, len);
+	a->len = len;
+	return CTL_OK;
+}
+
+/*
+ * report --verified: the report as asked, then the audit log (the
+ * daemon's copy, or a mirror file), verified; the report's ack columns
+ * are counted again from the log's receipts and each row says whether
+ * they agree.  CTL_OK only if the log is good and every row agrees.
+ */
+static int
+ctl_report_verified(struct ctl *ctl, struct ctl_report_arg *a,
+    const char *file)
+{
+	struct ctl_audit_log	 log;
+	struct ctl_audit_result	 res;
+	X509_STORE		*ca;
+	char			 why[512];
+	int			 rc, differs = 0;
+
+	if ((ca = client_store_load(ctl_conf(ctl)->tls.ca, NULL, why,
+	    sizeof(why))) == NULL) {
+		fprintf(stderr, "wuzhactl: %s\n", why);
+		return CTL_USAGE;
+	}
+	memset(&log, 0, sizeof(log));
+	if (file != NULL) {
+		if (ctl_audit_read_file(file, &log, why, sizeof(why)) == -1) {
+			fprintf(stderr, "wuzhactl: %s\n", why);
+			X509_STORE_free(ca);
+			return CTL_USAGE;
+		}
+	} else if ((rc = ctl_audit_fetch(ctl, &log)) != CTL_OK) {
+		fprintf(stderr, "wuzhactl: report --verified: the audit log "
+		    "could not be read (only observers at the top police unit "
+		    "may; --audit-file FILE takes a copy)\n");
+		ctl_audit_log_free(&log);
+		X509_STORE_free(ca);
+		return rc;
+	}
+	rc = ctl_audit_verify(&log, NULL, ca, &res);
+	X509_STORE_free(ca);
+	if (rc != 0) {
+		const struct ctl_audit_problem *pb = &res.problem[res.first];
+
+		fprintf(stderr, "wuzhactl: report --verified: the audit log "
+		    "is not sound, so the report cannot be backed by it: first "
+		    "bad entry %llu%s%s%s: %s\n", (unsigned long long)pb->index,
+		    pb->kind ? " (" : "", pb->kind ? audit_kind_name(pb->kind) :
+		    "", pb->kind ? ")" : "", pb->why);
+		ctl_audit_log_free(&log);
+		return CTL_FAIL;
+	}
+	rc = ctl_report_show(a->copy, a->len, a->form, &log, a, &differs);
+	ctl_audit_log_free(&log);
+	if (rc == CTL_OK && differs) {
+		fprintf(stderr, "wuzhactl: report --verified: some rows differ "
+		    "from the audit log\n");
+		rc = CTL_FAIL;
+	}
+	return rc;
+}
+
 /*
  * report [--node NODE] [--depth N|all] --from DATE --to DATE [--csv |
  * --json]: a REPORT_REQ for the range [from, to).
@@ -382,14 +571,19 @@ ctl_report(struct ctl *ctl, int argc, char **argv)
 		{ "depth",	required_argument, NULL, 'd' },
 		{ "csv",	no_argument,	   NULL, 'c' },
 		{ "json",	no_argument,	   NULL, 'j' },
+		{ "verified",	no_argument,	   NULL, 'V' },
+		{ "audit-file",	required_argument, NULL, 'A' },
 		{ NULL,		0,		   NULL, 0 },
 	};
+	struct ctl_report_arg	 a;
 	struct proto_report_req	 r;
 	struct proto_buf	 req;
 	const char		*node = NULL, *from = NULL, *to = NULL;
+	const char		*afile = NULL;
 	uint64_t		 now = now_ms();
 	uint32_t		 depth = 0;
-	int			 ch, form = CTL_REPORT_TABLE, forms = 0;
+	int			 ch, form = CTL_REPORT_TABLE, forms = 0, rc;
+	int			 verified = 0;
 
 	opterr = 0;
 	while ((ch = ctl_getopt(ctl, argc, argv, "", opts)) != -1) {
@@ -422,16 +616,26 @@ ctl_report(struct ctl *ctl, int argc, char **argv)
 			form = CTL_REPORT_JSON;
 			forms++;
 			break;
+		case 'V':
+			verified = 1;
+			break;
+		case 'A':
+			afile = optarg;
+			break;
 		default:
 			fprintf(stderr, "wuzhactl: report: bad option %s\n",
 			    argv[optind - 1]);
 			return ctl_usage(ctl);
 		}
 	}
-	if (argc != optind || from == NULL || to == NULL || forms > 1) {
+	if (argc != optind || from == NULL || to == NULL || forms > 1 ||
+	    (afile != NULL && !verified)) {
 		if (forms > 1)
 			fprintf(stderr, "wuzhactl: report: --csv or --json, "
 			    "not both\n");
+		if (afile != NULL && !verified)
+			fprintf(stderr, "wuzhactl: report: --audit-file goes "
+			    "with --verified\n");
 		ctl_usage(ctl);
 		fprintf(stderr, "DATE: 2026-11-01, 2026-11-01T08:00[:SS] with "
 		    "an optional Z or +08:00, +DURATION or -DURATION from now; "
@@ -453,7 +657,14 @@ ctl_report(struct ctl *ctl, int argc, char **argv)
 		fprintf(stderr, "wuzhactl: --to %s: not a date or time\n", to);
 		return CTL_USAGE;
 	}
+	memset(&a, 0, sizeof(a));
+	a.form = form;
+	a.keep = verified;
 	pbuf_init(&req);
 	proto_report_req_encode(&req, &r);
-	return ctl_request(ctl, &req, PROTO_T_REPORT, ctl_report_cb, &form);
+	rc = ctl_request(ctl, &req, PROTO_T_REPORT, ctl_report_cb, &a);
+	if (rc == CTL_OK && verified)
+		rc = ctl_report_verified(ctl, &a, afile);
+	free(a.copy);
+	return rc;
 }

@@ -79,9 +79,10 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "the first bad entry" },
 	{ { "report", NULL }, ctl_report,
 	    "[--node NODE] [--depth N|all] --from DATE --to DATE "
-	    "[--csv | --json]",
+	    "[--csv | --json] [--verified [--audit-file FILE]]",
 	    "per node: alerts received, shares delivered, read and relayed "
-	    "in time, median time to read" },
+	    "in time, median time to read; --verified: counted again from "
+	    "the audit log's signed receipts" },
 	{ { "clue", NULL }, ctl_clue,
 	    "--text TEXT [--contact TEXT] [--id ID] [--node NODE] [--json]",
 	    "report a suspected fraud to our school's and police unit's "

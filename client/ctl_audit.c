@@ -318,12 +318,9 @@ ctl_audit_check_signed(const char *ctx, uint8_t signer_tag,
     size_t whylen)
 {
 	const uint8_t	*body, *fp, *sig, *who;
-	size_t		 blen, fplen, slen, wlen, clen = strlen(ctx);
-	EVP_MD_CTX	*m = NULL;
-	uint8_t		*msg = NULL;
+	size_t		 blen, fplen, slen, wlen;
 	X509		*cert;
 	char		 cn[PROTO_ID_MAX + 1];
-	int		 rc = -1;
 
 	if ((body = tlv_find(p, len, 1, &blen)) == NULL ||
 	    (fp = tlv_find(p, len, 2, &fplen)) == NULL || fplen != 32 ||
@@ -345,25 +342,17 @@ ctl_audit_check_signed(const char *ctx, uint8_t signer_tag,
 		    "certificate's CN");
 		return -1;
 	}
-	if ((msg = malloc(clen + blen)) == NULL)
-		goto done;
-	memcpy(msg, ctx, clen);
-	memcpy(msg + clen, body, blen);
-	if ((m = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestVerifyInit(m, NULL, NULL, NULL,
-	    X509_get0_pubkey(cert)) != 1) {
+	switch (proto_ctx_verify(ctx, body, blen, sig, slen,
+	    X509_get0_pubkey(cert))) {
+	case 0:
+		return 0;
+	case -PROTO_E_INTERNAL:
 		snprintf(why, whylen, "cannot set up the signature check");
-		goto done;
-	}
-	if (EVP_DigestVerify(m, sig, slen, msg, clen + blen) != 1) {
+		return -1;
+	default:
 		snprintf(why, whylen, "signature does not match");
-		goto done;
+		return -1;
 	}
-	rc = 0;
-done:
-	EVP_MD_CTX_free(m);
-	free(msg);
-	return rc;
 }
 
 /* A receipt: signed by the principal (body field 7) it names. */

@@ -21,7 +21,6 @@
 #include "proto.h"
 #include "field.h"
 
-#define CP_CTX_LEN	(sizeof(AUDIT_CP_CONTEXT) - 1)
 
 /* --- tables ------------------------------------------------------------ */
 
@@ -336,19 +335,6 @@ audit_range_parse(struct audit_range *r, const char *s, size_t len)
 
 /* --- checkpoints ------------------------------------------------------- */
 
-static uint8_t *
-cp_message(const uint8_t *body, size_t len, size_t *outlen)
-{
-	uint8_t		*m;
-
-	if ((m = malloc(CP_CTX_LEN + len)) == NULL)
-		return NULL;
-	memcpy(m, AUDIT_CP_CONTEXT, CP_CTX_LEN);
-	memcpy(m + CP_CTX_LEN, body, len);
-	*outlen = CP_CTX_LEN + len;
-	return m;
-}
-
 int
 audit_cp_sign(struct proto_buf *b, uint64_t size,
     const uint8_t root[AUDIT_HASH_LEN], uint64_t at, const char *daemon,
@@ -357,10 +343,8 @@ audit_cp_sign(struct proto_buf *b, uint64_t size,
 	struct proto_buf	 body;
 	struct audit_cp		 cp;
 	struct cp_signed	 sd;
-	EVP_MD_CTX		*mctx = NULL;
-	uint8_t			*msg = NULL, *der = NULL;
+	uint8_t			*der = NULL;
 	uint8_t			 sig[PROTO_SIG_LEN];
-	size_t			 mlen, siglen = sizeof(sig);
 	int			 derlen, rc = -1;
 
 	pbuf_init(&body);
@@ -376,13 +360,8 @@ audit_cp_sign(struct proto_buf *b, uint64_t size,
 	cp.at = at;
 	memcpy(cp.daemon, daemon, strlen(daemon) + 1);
 	field_encode(&body, &cp_body_schema, &cp);
-	if (body.err != 0 ||
-	    (msg = cp_message(body.data, body.len, &mlen)) == NULL)
-		goto done;
-	if ((mctx = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestSignInit(mctx, NULL, NULL, NULL, key) != 1 ||
-	    EVP_DigestSign(mctx, sig, &siglen, msg, mlen) != 1 ||
-	    siglen != PROTO_SIG_LEN)
+	if (body.err != 0 || proto_ctx_sign(AUDIT_CP_CONTEXT, body.data,
+	    body.len, key, sig) == -1)
 		goto done;
 	if ((derlen = i2d_X509(cert, &der)) <= 0 || derlen > PROTO_CERT_MAX)
 		goto done;
@@ -391,13 +370,11 @@ audit_cp_sign(struct proto_buf *b, uint64_t size,
 	sd.cert.p = der;
 	sd.cert.len = (size_t)derlen;
 	sd.sig.p = sig;
-	sd.sig.len = siglen;
+	sd.sig.len = sizeof(sig);
 	field_encode(b, &cp_signed_schema, &sd);
 	rc = b->err == 0 ? 0 : -1;
 done:
-	EVP_MD_CTX_free(mctx);
 	OPENSSL_free(der);
-	free(msg);
 	pbuf_free(&body);
 	return rc;
 }
@@ -426,11 +403,8 @@ audit_cp_verify(const uint8_t *p, size_t len, X509_STORE *store,
 	struct audit_cp		 cp;
 	X509			*cert = NULL;
 	X509_STORE_CTX		*xctx = NULL;
-	EVP_MD_CTX		*mctx = NULL;
 	EVP_PKEY		*pub;
 	const unsigned char	*d;
-	uint8_t			*msg = NULL;
-	size_t			 mlen;
 	int			 rc;
 
 	if (why != NULL && whylen > 0)
@@ -471,25 +445,17 @@ audit_cp_verify(const uint8_t *p, size_t len, X509_STORE *store,
 		rc = -PROTO_E_CERT;
 		goto done;
 	}
-	if ((msg = cp_message(sd.body.p, sd.body.len, &mlen)) == NULL ||
-	    (mctx = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestVerifyInit(mctx, NULL, NULL, NULL, pub) != 1) {
-		proto_why(why, whylen, "cannot set up signature check");
-		rc = -PROTO_E_INTERNAL;
-		goto done;
-	}
-	if (EVP_DigestVerify(mctx, sd.sig.p, sd.sig.len, msg, mlen) != 1) {
-		proto_why(why, whylen, "signature does not match the "
+	if ((rc = proto_ctx_verify(AUDIT_CP_CONTEXT, sd.body.p, sd.body.len,
+	    sd.sig.p, sd.sig.len, pub)) != 0) {
+		proto_why(why, whylen, rc == -PROTO_E_INTERNAL ? "cannot "
+		    "check the signature" : "signature does not match the "
 		    "checkpoint");
-		rc = -PROTO_E_SIGNATURE;
 		goto done;
 	}
 	if (out != NULL)
 		*out = cp;
 	rc = 0;
 done:
-	EVP_MD_CTX_free(mctx);
-	free(msg);
 	X509_STORE_CTX_free(xctx);
 	X509_free(cert);
 	return rc;

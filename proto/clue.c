@@ -205,79 +205,43 @@ proto_clue_stored_decode(const uint8_t *p, size_t len,
 
 /* --- signatures -------------------------------------------------------- */
 
-/* context || body in a fresh buffer (the caller frees), NULL if no memory. */
-static uint8_t *
-clue_message(const uint8_t *body, size_t len, int mark, size_t *outlen)
-{
-	const char	*ctx = mark ? PROTO_CLUE_MARK_CONTEXT : PROTO_CLUE_CONTEXT;
-	size_t		 cl = strlen(ctx);
-	uint8_t		*m;
-
-	if ((m = malloc(cl + len + 1)) == NULL)
-		return NULL;
-	memcpy(m, ctx, cl);
-	if (len > 0)
-		memcpy(m + cl, body, len);
-	*outlen = cl + len;
-	return m;
-}
-
 int
 proto_clue_sign(const uint8_t *body, size_t len, int mark, EVP_PKEY *key,
     uint8_t sig[PROTO_SIG_LEN])
 {
-	EVP_MD_CTX	*mctx = NULL;
-	uint8_t		*msg = NULL;
-	size_t		 mlen, siglen = PROTO_SIG_LEN;
-	int		 rc = -1;
-
-	if (key == NULL || EVP_PKEY_get_base_id(key) != EVP_PKEY_ED25519)
-		return -1;
-	if ((msg = clue_message(body, len, mark, &mlen)) == NULL)
-		return -1;
-	if ((mctx = EVP_MD_CTX_new()) != NULL &&
-	    EVP_DigestSignInit(mctx, NULL, NULL, NULL, key) == 1 &&
-	    EVP_DigestSign(mctx, sig, &siglen, msg, mlen) == 1 &&
-	    siglen == PROTO_SIG_LEN)
-		rc = 0;
-	EVP_MD_CTX_free(mctx);
-	free(msg);
-	return rc;
+	return proto_ctx_sign(mark ? PROTO_CLUE_MARK_CONTEXT :
+	    PROTO_CLUE_CONTEXT, body, len, key, sig);
 }
 
 int
 proto_clue_verify_sig(const uint8_t *body, size_t len, int mark,
     const uint8_t *sig, size_t siglen, X509 *cert, char *why, size_t whylen)
 {
-	EVP_MD_CTX	*mctx = NULL;
 	EVP_PKEY	*pub;
-	uint8_t		*msg = NULL;
-	size_t		 mlen;
-	int		 rc = -PROTO_E_CLUE_BAD;
+	int		 rc;
 
 	if (cert == NULL || (pub = X509_get0_pubkey(cert)) == NULL ||
 	    EVP_PKEY_get_base_id(pub) != EVP_PKEY_ED25519) {
 		proto_why(why, whylen, "the signer's key is not Ed25519");
-		return rc;
+		return -PROTO_E_CLUE_BAD;
 	}
 	if (siglen != PROTO_SIG_LEN) {
 		proto_why(why, whylen, "signature of %zu bytes, want %d",
 		    siglen, PROTO_SIG_LEN);
+		return -PROTO_E_CLUE_BAD;
+	}
+	rc = proto_ctx_verify(mark ? PROTO_CLUE_MARK_CONTEXT :
+	    PROTO_CLUE_CONTEXT, body, len, sig, siglen, pub);
+	if (rc == -PROTO_E_INTERNAL) {
+		proto_why(why, whylen, "cannot set up the signature check");
 		return rc;
 	}
-	if ((msg = clue_message(body, len, mark, &mlen)) == NULL ||
-	    (mctx = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestVerifyInit(mctx, NULL, NULL, NULL, pub) != 1) {
-		proto_why(why, whylen, "cannot set up the signature check");
-		rc = -PROTO_E_INTERNAL;
-	} else if (EVP_DigestVerify(mctx, sig, siglen, msg, mlen) != 1)
+	if (rc != 0) {
 		proto_why(why, whylen, "signature does not match the %s and "
 		    "the certificate", mark ? "mark" : "clue");
-	else
-		rc = 0;
-	EVP_MD_CTX_free(mctx);
-	free(msg);
-	return rc;
+		return -PROTO_E_CLUE_BAD;
+	}
+	return 0;
 }
 
 int

@@ -695,6 +695,17 @@ int	proto_envelope_decode(const uint8_t *, size_t, struct proto_envelope *);
  * append the envelope (field list, no frame header) with cert's DER.
  * Returns 0 or -1 (key not Ed25519, OpenSSL failure, encoding error).
  */
+/*
+ * Ed25519 over ctx (a NUL-terminated context string, not signed with its
+ * NUL) followed by len bytes of body.  sign: 0, or -1 if key is not
+ * Ed25519 or OpenSSL fails.  verify: 0 if sig is pub's, -PROTO_E_SIGNATURE
+ * if not (or pub is no Ed25519 key, or sig not PROTO_SIG_LEN bytes),
+ * -PROTO_E_INTERNAL if it could not be checked.
+ */
+int	proto_ctx_sign(const char *ctx, const uint8_t *body, size_t len,
+	    EVP_PKEY *key, uint8_t sig[PROTO_SIG_LEN]);
+int	proto_ctx_verify(const char *ctx, const uint8_t *body, size_t len,
+	    const uint8_t *sig, size_t siglen, EVP_PKEY *pub);
 int	proto_envelope_sign(struct proto_buf *, const struct proto_alert *,
 	    EVP_PKEY *key, X509 *cert);
 

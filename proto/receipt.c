@@ -23,7 +23,6 @@
 #include "proto.h"
 #include "field.h"
 
-#define RECEIPT_CTX_LEN	(sizeof(PROTO_RECEIPT_CONTEXT) - 1)
 
 static const struct field_spec receipt_spec[] = {
 	F_U8(1, FIELD_REQ, 1, 255, struct proto_receipt, version),
@@ -213,42 +212,11 @@ proto_sha256(const uint8_t *p, size_t len, uint8_t *out)
 	return 0;
 }
 
-/* context || body in a fresh buffer (the caller frees), NULL if no memory. */
-static uint8_t *
-receipt_message(const uint8_t *body, size_t len, size_t *outlen)
-{
-	uint8_t	*m;
-
-	if ((m = malloc(RECEIPT_CTX_LEN + len)) == NULL)
-		return NULL;
-	memcpy(m, PROTO_RECEIPT_CONTEXT, RECEIPT_CTX_LEN);
-	if (len > 0)
-		memcpy(m + RECEIPT_CTX_LEN, body, len);
-	*outlen = RECEIPT_CTX_LEN + len;
-	return m;
-}
-
 int
 proto_receipt_sign(const uint8_t *body, size_t len, EVP_PKEY *key,
     uint8_t *sig)
 {
-	EVP_MD_CTX	*mctx = NULL;
-	uint8_t		*msg = NULL;
-	size_t		 mlen, siglen = PROTO_SIG_LEN;
-	int		 rc = -1;
-
-	if (key == NULL || EVP_PKEY_get_base_id(key) != EVP_PKEY_ED25519)
-		return -1;
-	if ((msg = receipt_message(body, len, &mlen)) == NULL)
-		return -1;
-	if ((mctx = EVP_MD_CTX_new()) != NULL &&
-	    EVP_DigestSignInit(mctx, NULL, NULL, NULL, key) == 1 &&
-	    EVP_DigestSign(mctx, sig, &siglen, msg, mlen) == 1 &&
-	    siglen == PROTO_SIG_LEN)
-		rc = 0;
-	EVP_MD_CTX_free(mctx);
-	free(msg);
-	return rc;
+	return proto_ctx_sign(PROTO_RECEIPT_CONTEXT, body, len, key, sig);
 }
 
 int
@@ -265,24 +233,11 @@ int
 proto_receipt_check_sig(const uint8_t *body, size_t len, const uint8_t *sig,
     size_t siglen, EVP_PKEY *pub)
 {
-	EVP_MD_CTX	*mctx = NULL;
-	uint8_t		*msg = NULL;
-	size_t		 mlen;
-	int		 rc = -PROTO_E_RECEIPT;
+	int	rc;
 
-	if (pub == NULL || siglen != PROTO_SIG_LEN ||
-	    EVP_PKEY_get_base_id(pub) != EVP_PKEY_ED25519)
-		return -PROTO_E_RECEIPT;
-	if ((msg = receipt_message(body, len, &mlen)) == NULL)
-		return -PROTO_E_INTERNAL;
-	if ((mctx = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestVerifyInit(mctx, NULL, NULL, NULL, pub) != 1)
-		rc = -PROTO_E_INTERNAL;
-	else if (EVP_DigestVerify(mctx, sig, siglen, msg, mlen) == 1)
-		rc = 0;
-	EVP_MD_CTX_free(mctx);
-	free(msg);
-	return rc;
+	rc = proto_ctx_verify(PROTO_RECEIPT_CONTEXT, body, len, sig, siglen,
+	    pub);
+	return rc == -PROTO_E_SIGNATURE ? -PROTO_E_RECEIPT : rc;
 }
 
 int

@@ -20,21 +20,72 @@
 #include "proto.h"
 #include "field.h"
 
-#define SIGN_CTX_LEN	(sizeof(PROTO_SIG_CONTEXT) - 1)
-
-/* context || body in a fresh buffer (the caller frees), NULL if no memory. */
+/*
+ * Every signature in wuzha is pure Ed25519 over a context string followed
+ * by the signed bytes: "wuzha-alert-v1" for an alert body, and one of its
+ * own for a receipt, a clue, a mark and a checkpoint, so that a signature
+ * of one kind of thing is never valid for another made with the same key.
+ */
 static uint8_t *
-sign_message(const uint8_t *body, size_t len, size_t *outlen)
+sign_message(const char *ctx, const uint8_t *body, size_t len,
+    size_t *outlen)
 {
+	size_t		 cl = strlen(ctx);
 	uint8_t		*m;
 
-	if ((m = malloc(SIGN_CTX_LEN + len)) == NULL)
+	if ((m = malloc(cl + len + 1)) == NULL)
 		return NULL;
-	memcpy(m, PROTO_SIG_CONTEXT, SIGN_CTX_LEN);
+	memcpy(m, ctx, cl);
 	if (len > 0)
-		memcpy(m + SIGN_CTX_LEN, body, len);
-	*outlen = SIGN_CTX_LEN + len;
+		memcpy(m + cl, body, len);
+	*outlen = cl + len;
 	return m;
+}
+
+int
+proto_ctx_sign(const char *ctx, const uint8_t *body, size_t len,
+    EVP_PKEY *key, uint8_t sig[PROTO_SIG_LEN])
+{
+	EVP_MD_CTX	*mctx = NULL;
+	uint8_t		*msg;
+	size_t		 mlen, siglen = PROTO_SIG_LEN;
+	int		 rc = -1;
+
+	if (key == NULL || EVP_PKEY_get_base_id(key) != EVP_PKEY_ED25519 ||
+	    (msg = sign_message(ctx, body, len, &mlen)) == NULL)
+		return -1;
+	if ((mctx = EVP_MD_CTX_new()) != NULL &&
+	    EVP_DigestSignInit(mctx, NULL, NULL, NULL, key) == 1 &&
+	    EVP_DigestSign(mctx, sig, &siglen, msg, mlen) == 1 &&
+	    siglen == PROTO_SIG_LEN)
+		rc = 0;
+	EVP_MD_CTX_free(mctx);
+	free(msg);
+	return rc;
+}
+
+int
+proto_ctx_verify(const char *ctx, const uint8_t *body, size_t len,
+    const uint8_t *sig, size_t siglen, EVP_PKEY *pub)
+{
+	EVP_MD_CTX	*mctx = NULL;
+	uint8_t		*msg;
+	size_t		 mlen;
+	int		 rc = -PROTO_E_SIGNATURE;
+
+	if (pub == NULL || EVP_PKEY_get_base_id(pub) != EVP_PKEY_ED25519 ||
+	    siglen != PROTO_SIG_LEN)
+		return -PROTO_E_SIGNATURE;
+	if ((msg = sign_message(ctx, body, len, &mlen)) == NULL)
+		return -PROTO_E_INTERNAL;
+	if ((mctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestVerifyInit(mctx, NULL, NULL, NULL, pub) != 1)
+		rc = -PROTO_E_INTERNAL;
+	else if (EVP_DigestVerify(mctx, sig, siglen, msg, mlen) == 1)
+		rc = 0;
+	EVP_MD_CTX_free(mctx);
+	free(msg);
+	return rc;
 }
 
 /*
@@ -48,11 +99,9 @@ proto_envelope_sign(struct proto_buf *b, const struct proto_alert *a,
 {
 	struct proto_buf	 body;
 	struct proto_envelope	 e;
-	EVP_MD_CTX		*mctx = NULL;
 	EVP_PKEY		*pub;
-	uint8_t			*msg = NULL, *der = NULL;
+	uint8_t			*der = NULL;
 	uint8_t			 sig[PROTO_SIG_LEN];
-	size_t			 mlen, siglen = sizeof(sig);
 	int			 derlen, rc = -1;
 
 	pbuf_init(&body);
@@ -66,12 +115,8 @@ proto_envelope_sign(struct proto_buf *b, const struct proto_alert *a,
 	proto_alert_encode(&body, a);
 	if (body.err != 0)
 		goto done;
-	if ((msg = sign_message(body.data, body.len, &mlen)) == NULL)
-		goto done;
-	if ((mctx = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestSignInit(mctx, NULL, NULL, NULL, key) != 1 ||
-	    EVP_DigestSign(mctx, sig, &siglen, msg, mlen) != 1 ||
-	    siglen != PROTO_SIG_LEN)
+	if (proto_ctx_sign(PROTO_SIG_CONTEXT, body.data, body.len, key,
+	    sig) == -1)
 		goto done;
 	if ((derlen = i2d_X509(cert, &der)) <= 0 || derlen > PROTO_CERT_MAX)
 		goto done;
@@ -81,14 +126,12 @@ proto_envelope_sign(struct proto_buf *b, const struct proto_alert *a,
 	e.cert.p = der;
 	e.cert.len = (size_t)derlen;
 	e.sig.p = sig;
-	e.sig.len = siglen;
+	e.sig.len = sizeof(sig);
 	proto_envelope_encode(b, &e);
 	if (b->err == 0)
 		rc = 0;
 done:
-	EVP_MD_CTX_free(mctx);
 	OPENSSL_free(der);
-	free(msg);
 	pbuf_free(&body);
 	return rc;
 }
@@ -155,12 +198,9 @@ proto_envelope_verify(const uint8_t *buf, size_t len, X509_STORE *store,
 	struct proto_alert	 a;
 	X509			*cert = NULL;
 	X509_STORE_CTX		*xctx = NULL;
-	EVP_MD_CTX		*mctx = NULL;
 	EVP_PKEY		*pub;
 	const unsigned char	*p;
-	uint8_t			*msg = NULL;
 	char			 cn[PROTO_ID_MAX + 32];
-	size_t			 mlen;
 	int			 rc;
 
 	if (why != NULL && whylen > 0)
@@ -206,24 +246,17 @@ proto_envelope_verify(const uint8_t *buf, size_t len, X509_STORE *store,
 		rc = -PROTO_E_CERT;
 		goto done;
 	}
-	if ((msg = sign_message(e.body.p, e.body.len, &mlen)) == NULL ||
-	    (mctx = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestVerifyInit(mctx, NULL, NULL, NULL, pub) != 1) {
-		proto_why(why, whylen, "cannot set up signature check");
-		rc = -PROTO_E_INTERNAL;
-		goto done;
-	}
-	if (EVP_DigestVerify(mctx, e.sig.p, e.sig.len, msg, mlen) != 1) {
-		proto_why(why, whylen, "signature does not match the alert");
-		rc = -PROTO_E_SIGNATURE;
+	if ((rc = proto_ctx_verify(PROTO_SIG_CONTEXT, e.body.p, e.body.len,
+	    e.sig.p, e.sig.len, pub)) != 0) {
+		proto_why(why, whylen, rc == -PROTO_E_INTERNAL ? "cannot "
+		    "check the signature" : "signature does not match the "
+		    "alert");
 		goto done;
 	}
 	if (alert != NULL)
 		*alert = a;
 	rc = 0;
 done:
-	EVP_MD_CTX_free(mctx);
-	free(msg);
 	X509_STORE_CTX_free(xctx);
 	X509_free(cert);
 	return rc;

@@ -609,7 +609,7 @@ def decode(mtype, payload):
 
 
 def decode_receipt(body):
-    """A receipt body decoded strictly, with the rules of 6.5 (108, 110)."""
+    """A receipt body decoded strictly, with the rules of 6.6 (108, 110)."""
     r = decode_table(T_RECEIPT_BODY, body)
     if r["version"] != RECEIPT_VERSION:
         raise ProtoError(108, "receipt version %d" % r["version"])

@@ -200,6 +200,43 @@ rows_again(const struct proto_view *v, uint8_t tag)
 	list_same(&b, mark, tag, v, cur, rc);
 }
 
+/* Receipts: the items of a RECEIPTS list, rebuilt under tag. */
+static void
+receipts_again(const struct proto_view *v, uint8_t tag)
+{
+	struct proto_receipt_item	 it;
+	struct proto_buf		 b;
+	size_t				 cur = 0, mark;
+	int				 rc;
+
+	pbuf_init(&b);
+	mark = pbuf_list_begin(&b, tag);
+	while ((rc = proto_receipt_item_next(v, &cur, &it)) == 1) {
+		CHECK(view_inside(&it.receipt, v->p, v->len));
+		CHECK(view_inside(&it.cert, v->p, v->len));
+		proto_receipt_item_put(&b, &it);
+	}
+	list_same(&b, mark, tag, v, cur, rc);
+}
+
+/* The audit log: the items of an AUDIT list, rebuilt under tag. */
+static void
+audit_again(const struct proto_view *v, uint8_t tag)
+{
+	struct proto_audit_item	 it;
+	struct proto_buf	 b;
+	size_t			 cur = 0, mark;
+	int			 rc;
+
+	pbuf_init(&b);
+	mark = pbuf_list_begin(&b, tag);
+	while ((rc = proto_audit_item_next(v, &cur, &it)) == 1) {
+		CHECK(view_inside(&it.data, v->p, v->len));
+		proto_audit_item_put(&b, &it);
+	}
+	list_same(&b, mark, tag, v, cur, rc);
+}
+
 /* Clues: the items of a CLUES list, rebuilt under tag. */
 static void
 clues_again(const struct proto_view *v, uint8_t tag)
@@ -445,6 +482,43 @@ check_frame(uint8_t type, const uint8_t *p, size_t n)
 		CHECK(view_inside(&m.rows, p, n));
 		rows_again(&m.rows, 6);
 		proto_report_encode(&b, &m);
+		break;
+	}
+	case PROTO_T_RECEIPTS_REQ: {
+		struct proto_receipts_req m;
+
+		if ((rc = proto_receipts_req_decode(p, n, &m)) != 0)
+			return rc;
+		proto_receipts_req_encode(&b, &m);
+		break;
+	}
+	case PROTO_T_RECEIPTS: {
+		struct proto_receipts m;
+
+		if ((rc = proto_receipts_decode(p, n, &m)) != 0)
+			return rc;
+		CHECK(view_inside(&m.envelope, p, n));
+		CHECK(view_inside(&m.items, p, n));
+		receipts_again(&m.items, 3);
+		proto_receipts_encode(&b, &m);
+		break;
+	}
+	case PROTO_T_AUDIT_REQ: {
+		struct proto_audit_req m;
+
+		if ((rc = proto_audit_req_decode(p, n, &m)) != 0)
+			return rc;
+		proto_audit_req_encode(&b, &m);
+		break;
+	}
+	case PROTO_T_AUDIT: {
+		struct proto_audit m;
+
+		if ((rc = proto_audit_decode(p, n, &m)) != 0)
+			return rc;
+		CHECK(view_inside(&m.items, p, n));
+		audit_again(&m.items, 4);
+		proto_audit_encode(&b, &m);
 		break;
 	}
 	case PROTO_T_CLUE:
